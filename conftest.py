@@ -1,0 +1,76 @@
+"""Shared fixtures. The servers themselves come from crm.testing.pytest_plugin."""
+
+from crm.testing.pytest_plugin import (  # the hooks are the plugin's; importing registers them
+    pytest_collection_modifyitems,  # noqa: F401
+    pytest_configure,  # noqa: F401
+    pytest_unconfigure,  # noqa: F401
+    setup_django,
+)
+
+# Before anything imports the settings: start PostgreSQL and Redis (or choose SQLite).
+setup_django()
+
+import pytest  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The cache is a real Redis shared by the whole run: start every test from an empty one.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory()
+
+
+@pytest.fixture
+def supervisor(team):
+    return team.manager
+
+
+@pytest.fixture
+def rep(team):
+    return SalesRepFactory(team=team)
+
+
+@pytest.fixture
+def other_rep(db):
+    """A rep in another team, under another supervisor."""
+    return SalesRepFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def rep_api(rep):
+    return client_for(rep.user)
+
+
+@pytest.fixture
+def supervisor_api(supervisor):
+    return client_for(supervisor)
+
+
+@pytest.fixture
+def admin_api(admin_user):
+    return client_for(admin_user)

@@ -1,0 +1,143 @@
+"""GET /health/ (readiness, with a check per dependency) and GET /health/live (liveness).
+
+Overall status: "unhealthy" (HTTP 503) when the database cannot be reached, since the app then
+serves nothing; "degraded" (HTTP 200) when the cache, broker, worker or beat is down or stale,
+since pages still work but background work waits; "healthy" otherwise. No authentication, and
+nothing in the answer names a host, a URL or a secret.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+EMBEDDED_DETAIL = "embedded: no Redis configured, Celery runs tasks in the web process"
+
+
+def _embedded() -> bool:
+    return settings.CELERY_EMBEDDED
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"status": HEALTHY}
+
+
+def check_cache() -> dict:
+    key = "health:probe"
+    django_cache.set(key, "1", timeout=10)
+    if django_cache.get(key) != "1":
+        return {"status": DEGRADED, "detail": "cache did not return what was stored"}
+    return {"status": HEALTHY}
+
+
+@cache
+def _broker_client():
+    import redis
+
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
+    )
+
+
+def check_broker() -> dict:
+    if _embedded():
+        return {"status": HEALTHY, "detail": EMBEDDED_DETAIL}
+    _broker_client().ping()
+    return {"status": HEALTHY}
+
+
+def _heartbeat_checks() -> dict[str, dict]:
+    """Worker and beat freshness from their heartbeats, in one query."""
+    from crm.models import Heartbeat
+
+    if _embedded():
+        return {
+            "worker": {"status": HEALTHY, "detail": EMBEDDED_DETAIL},
+            "beat": {
+                "status": HEALTHY,
+                "detail": "embedded: no scheduler; run jobs with manage.py run_job",
+            },
+        }
+    stale_after = timedelta(seconds=settings.HEALTH_HEARTBEAT_STALE_AFTER)
+    seen = dict(Heartbeat.objects.values_list("component", "seen_at"))
+    now = timezone.now()
+    checks = {}
+    for component in ("worker", "beat"):
+        seen_at = seen.get(component)
+        if seen_at is None:
+            checks[component] = {"status": DEGRADED, "detail": "no heartbeat recorded yet"}
+            continue
+        age = (now - seen_at).total_seconds()
+        status = HEALTHY if age <= stale_after.total_seconds() else DEGRADED
+        checks[component] = {"status": status, "last_seen_seconds_ago": round(age)}
+        if status == DEGRADED:
+            checks[component]["detail"] = "heartbeat is stale"
+    return checks
+
+
+def _timed(check: Callable[[], dict], failure_status: str) -> dict:
+    started = time.perf_counter()
+    try:
+        result = check()
+    except Exception as exc:  # a health check reports failures, it never raises them
+        # The exception's class says what failed without leaking hosts or credentials.
+        result = {"status": failure_status, "detail": f"{type(exc).__name__}"}
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+@never_cache
+@require_GET
+def health(request):
+    checks = {
+        "database": _timed(check_database, UNHEALTHY),
+        "cache": _timed(check_cache, DEGRADED),
+        "broker": _timed(check_broker, DEGRADED),
+    }
+    if checks["database"]["status"] == HEALTHY:
+        started = time.perf_counter()
+        try:
+            heartbeats = _heartbeat_checks()
+        except Exception as exc:
+            heartbeats = {
+                name: {"status": DEGRADED, "detail": type(exc).__name__}
+                for name in ("worker", "beat")
+            }
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        for result in heartbeats.values():
+            result["latency_ms"] = latency
+    else:
+        heartbeats = {
+            name: {"status": DEGRADED, "detail": "unknown: database unreachable", "latency_ms": 0.0}
+            for name in ("worker", "beat")
+        }
+    checks.update(heartbeats)
+
+    statuses = {result["status"] for result in checks.values()}
+    if UNHEALTHY in statuses:
+        overall = UNHEALTHY
+    elif DEGRADED in statuses:
+        overall = DEGRADED
+    else:
+        overall = HEALTHY
+    body = {"status": overall, "timestamp": timezone.now().isoformat(), "checks": checks}
+    return JsonResponse(body, status=503 if overall == UNHEALTHY else 200)
+
+
+@never_cache
+@require_GET
+def live(request):
+    """The process is up and serving requests; touches no dependency."""
+    return JsonResponse({"status": "alive"})

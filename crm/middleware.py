@@ -1,0 +1,29 @@
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+
+
+class RequestTooLargeMiddleware:
+    """Answer 413 instead of Django's generic 400 when a body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Django raises RequestDataTooBig lazily, when the view first reads the body; the view's
+    exception reaches process_exception.
+    """
+
+    MESSAGE = "Request body too large."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length.isdigit() and int(length) > limit:
+            return JsonResponse({"detail": self.MESSAGE}, status=413)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": self.MESSAGE}, status=413)
+        return None

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from crm import health, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("deals/", views.deal_list, name="deal-list"),
+    path("deals/new/", views.deal_create, name="deal-create"),
+    path("deals/<int:pk>/edit/", views.deal_edit, name="deal-edit"),
+    path("deals/<int:pk>/close/", views.deal_close, name="deal-close"),
+    path("activities/", views.activity_list, name="activity-list"),
+    path("activities/new/", views.activity_create, name="activity-create"),
+    path("activities/<int:pk>/complete/", views.activity_complete, name="activity-complete"),
+    path("customers/", views.customer_list, name="customer-list"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer-detail"),
+    path("goals/", include("goals.urls")),
+    path("supervision/", include("supervision.urls")),
+    path("tracking/", include("tracking.urls")),
+    path("api/", include("crm.api.urls")),
+    path("health/", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Field-sales CRM administration"
+admin.site.site_title = "CRM admin"
