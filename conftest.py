@@ -17,6 +17,20 @@ from rest_framework.test import APIClient  # noqa: E402
 from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    # PBKDF2's cost is the point in production and a waste in tests; PBKDF2 stays accepted.
+    from django.test import override_settings
+
+    with override_settings(
+        PASSWORD_HASHERS=[
+            "django.contrib.auth.hashers.MD5PasswordHasher",
+            "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        ]
+    ):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # The cache is a real Redis shared by the whole run: start every test from an empty one.

@@ -73,7 +73,9 @@ def task_list(*, user: User) -> QuerySet[Task]:
 
 def route_list(*, user: User) -> QuerySet[Route]:
     return scope_to_user(
-        Route.objects.select_related("rep__user").annotate(stop_count=Count("stops")),
+        Route.objects.select_related("rep__user")
+        .annotate(stop_count=Count("stops"))
+        .order_by("code"),
         user,
         rep_path="rep",
     )

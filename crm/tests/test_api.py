@@ -1,0 +1,398 @@
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from crm import services
+from crm.api.exceptions import CONFLICT_MESSAGE  # noqa: F401  (documented 409 answer)
+from crm.models import AuditEntry, Deal, DealStage, RouteStop
+from crm.tests.factories import (
+    ActivityFactory,
+    CustomerFactory,
+    DealFactory,
+    RouteFactory,
+    RouteStopFactory,
+    SalesRepFactory,
+    TaskFactory,
+)
+
+DEALS = "/api/deals/"
+
+
+def _ids(response) -> set[int]:
+    return {row["id"] for row in response.json()["results"]}
+
+
+# --- Authentication ---------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_anonymous_gets_401_with_challenge(api_client):
+    response = api_client.get(DEALS)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+def test_token_authentication_for_scripts(rep):
+    token = Token.objects.create(user=rep.user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(DEALS).status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert client.get(DEALS).status_code == 401
+
+
+@pytest.mark.django_db
+def test_user_without_role_sees_nothing(db):
+    from crm.tests.factories import UserFactory
+
+    DealFactory()
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    assert client.get(DEALS).json()["count"] == 0
+
+
+# --- Role scoping -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_rep_sees_only_own_deals_and_gets_404_for_others(rep, other_rep, rep_api):
+    own = DealFactory(rep=rep)
+    foreign = DealFactory(rep=other_rep)
+    assert _ids(rep_api.get(DEALS)) == {own.pk}
+    assert rep_api.get(f"{DEALS}{foreign.pk}/").status_code == 404
+    assert rep_api.post(f"{DEALS}{foreign.pk}/close/", {"outcome": "won"}).status_code == 404
+    assert rep_api.patch(f"{DEALS}{foreign.pk}/", {"title": "mine"}).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.stage == DealStage.PROSPECTING
+
+
+@pytest.mark.django_db
+def test_supervisor_sees_their_teams_deals_only(rep, other_rep, supervisor_api):
+    teammate = SalesRepFactory(team=rep.team)
+    visible = {DealFactory(rep=rep).pk, DealFactory(rep=teammate).pk}
+    foreign = DealFactory(rep=other_rep)
+    assert _ids(supervisor_api.get(DEALS)) == visible
+    assert supervisor_api.get(f"{DEALS}{foreign.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_admin_sees_everything(rep, other_rep, admin_api):
+    deals = {DealFactory(rep=rep).pk, DealFactory(rep=other_rep).pk}
+    assert _ids(admin_api.get(DEALS)) == deals
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("endpoint", "factory", "rep_field"),
+    [
+        ("/api/customers/", CustomerFactory, "owner"),
+        ("/api/activities/", ActivityFactory, "rep"),
+        ("/api/tasks/", TaskFactory, "rep"),
+        ("/api/routes/", RouteFactory, "rep"),
+    ],
+)
+def test_every_resource_is_scoped_to_the_rep(endpoint, factory, rep_field, rep, other_rep, rep_api):
+    own = factory(**{rep_field: rep})
+    foreign = factory(**{rep_field: other_rep})
+    assert _ids(rep_api.get(endpoint)) == {own.pk}
+    assert rep_api.get(f"{endpoint}{foreign.pk}/").status_code == 404
+
+
+# --- Deals: happy path ------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_rep_creates_a_deal_for_themselves(rep, rep_api):
+    customer = CustomerFactory(owner=rep)
+    response = rep_api.post(
+        DEALS, {"customer": customer.pk, "title": "Summer order", "amount": "1250.50"}
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["rep"]["id"] == rep.pk
+    assert body["stage"] == "prospecting"
+    assert body["amount"] == "1250.50"
+    assert AuditEntry.objects.filter(action="deal.create", target_id=str(body["id"])).exists()
+
+
+@pytest.mark.django_db
+def test_close_won_sets_closed_at_and_closing_twice_is_400(rep, rep_api):
+    deal = DealFactory(rep=rep)
+    response = rep_api.post(f"{DEALS}{deal.pk}/close/", {"outcome": "won"})
+    assert response.status_code == 200
+    assert response.json()["stage"] == "closed_won"
+    assert response.json()["closed_at"] is not None
+    again = rep_api.post(f"{DEALS}{deal.pk}/close/", {"outcome": "lost"})
+    assert again.status_code == 400
+    assert again.json() == {"non_field_errors": [services.DEAL_ALREADY_CLOSED]}
+    deal.refresh_from_db()
+    assert deal.stage == DealStage.CLOSED_WON
+
+
+@pytest.mark.django_db
+def test_reopen_clears_closed_at(rep, rep_api):
+    deal = DealFactory(rep=rep, stage=DealStage.CLOSED_LOST)
+    response = rep_api.post(f"{DEALS}{deal.pk}/reopen/")
+    assert response.status_code == 200
+    assert response.json()["closed_at"] is None
+
+
+@pytest.mark.django_db
+def test_supervisor_assigns_a_deal_to_a_team_rep_but_not_to_another_team(
+    rep, other_rep, supervisor_api
+):
+    customer = CustomerFactory(owner=rep)
+    ok = supervisor_api.post(
+        DEALS, {"customer": customer.pk, "rep": rep.pk, "title": "T", "amount": "1"}
+    )
+    assert ok.status_code == 201
+    refused = supervisor_api.post(
+        DEALS, {"customer": customer.pk, "rep": other_rep.pk, "title": "T", "amount": "1"}
+    )
+    assert refused.status_code == 400
+    assert "rep" in refused.json()
+
+
+@pytest.mark.django_db
+def test_patch_updates_open_deal_and_refuses_closed_stage(rep, rep_api):
+    deal = DealFactory(rep=rep)
+    response = rep_api.patch(f"{DEALS}{deal.pk}/", {"stage": "qualified", "amount": "99"})
+    assert response.status_code == 200
+    assert response.json()["stage"] == "qualified"
+    refused = rep_api.patch(f"{DEALS}{deal.pk}/", {"stage": "closed_won"})
+    assert refused.status_code == 400
+    assert "stage" in refused.json()
+
+
+@pytest.mark.django_db
+def test_deal_filters_by_stage_and_open(rep, rep_api):
+    won = DealFactory(rep=rep, stage=DealStage.CLOSED_WON)
+    open_deal = DealFactory(rep=rep, stage=DealStage.PROPOSAL)
+    assert _ids(rep_api.get(DEALS, {"stage": "closed_won"})) == {won.pk}
+    assert _ids(rep_api.get(DEALS, {"open": "true"})) == {open_deal.pk}
+    assert rep_api.get(DEALS, {"stage": "nonsense"}).status_code == 400
+
+
+# --- Deals: bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "a lot"}, "amount"),
+        ({"stage": "negotiating"}, "stage"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": ""}, "title"),
+        ({"customer": "abc"}, "customer"),
+        ({"customer": 999_999}, "customer"),
+    ],
+)
+def test_bad_deal_input_is_400_with_field_errors_and_writes_nothing(override, field, rep, rep_api):
+    customer = CustomerFactory(owner=rep)
+    payload = {"customer": customer.pk, "title": "T", "amount": "10", **override}
+    response = rep_api.post(DEALS, payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Deal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_customer_the_rep_may_not_see_is_400_not_a_leak(rep, other_rep, rep_api):
+    foreign_customer = CustomerFactory(owner=other_rep)
+    response = rep_api.post(DEALS, {"customer": foreign_customer.pk, "title": "T", "amount": "10"})
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["customer"][0]
+    assert not Deal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_400(rep_api):
+    response = rep_api.generic("POST", DEALS, "{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_oversized_body_is_413(rep_api, settings):
+    response = rep_api.generic(
+        "POST", DEALS, '{"title": "' + "x" * 2_000_000 + '"}', content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert not Deal.objects.exists()
+
+
+def test_throttled_client_gets_429(rep, rep_api, monkeypatch):
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
+    statuses = [rep_api.get(DEALS).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_negative_amount_is_refused_by_the_database_itself(rep):
+    deal = DealFactory(rep=rep)
+    with pytest.raises(IntegrityError):
+        Deal.objects.filter(pk=deal.pk).update(amount=Decimal("-1"))
+
+
+def test_unknown_stage_is_refused_by_the_database_itself(rep):
+    deal = DealFactory(rep=rep)
+    with pytest.raises(IntegrityError):
+        Deal.objects.filter(pk=deal.pk).update(stage="bogus")
+
+
+# --- Query counts -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deal_count", [3, 60])
+def test_deal_list_query_count_is_constant(deal_count, rep, client, django_assert_num_queries):
+    customer = CustomerFactory(owner=rep)
+    DealFactory.create_batch(deal_count, rep=rep, customer=customer)
+    client.force_login(rep.user)
+    # session, user, role groups, count, page
+    with django_assert_num_queries(5):
+        response = client.get(DEALS)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == min(deal_count, 50)
+
+
+@pytest.mark.django_db
+def test_page_size_is_capped(admin_api, rep):
+    DealFactory.create_batch(3, rep=rep)
+    assert admin_api.get(DEALS, {"page_size": 5000}).status_code == 200
+    assert admin_api.get(DEALS, {"page": 99}).status_code == 404
+
+
+# --- Activities, tasks, customers -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_activity_create_and_complete(rep, rep_api):
+    customer = CustomerFactory(owner=rep)
+    created = rep_api.post(
+        "/api/activities/",
+        {"kind": "visit", "due_at": "2026-12-01T09:00:00Z", "customer": customer.pk},
+    )
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    done = rep_api.post(f"/api/activities/{pk}/complete/")
+    assert done.status_code == 200
+    assert done.json()["status"] == "completed"
+    assert rep_api.post(f"/api/activities/{pk}/complete/").json() == {
+        "non_field_errors": [services.ACTIVITY_NOT_PLANNED]
+    }
+
+
+@pytest.mark.django_db
+def test_activity_bad_kind_and_date(rep_api):
+    response = rep_api.post("/api/activities/", {"kind": "fax", "due_at": "tomorrow-ish"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"kind", "due_at"}
+
+
+@pytest.mark.django_db
+def test_task_create_and_mark_done(rep_api):
+    created = rep_api.post("/api/tasks/", {"title": "Call back"})
+    assert created.status_code == 201
+    pk = created.json()["id"]
+    done = rep_api.patch(f"/api/tasks/{pk}/", {"status": "done"})
+    assert done.json()["status"] == "done"
+    assert done.json()["completed_at"] is not None
+    assert rep_api.patch(f"/api/tasks/{pk}/", {"status": "maybe"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_customer_create_and_sign_up(rep, rep_api):
+    created = rep_api.post("/api/customers/", {"code": "C-1", "name": "Bar Luna"})
+    assert created.status_code == 201, created.json()
+    assert created.json()["owner"]["id"] == rep.pk
+    pk = created.json()["id"]
+    signed = rep_api.post(f"/api/customers/{pk}/sign-up/")
+    assert signed.json()["status"] == "active"
+    assert signed.json()["signed_up_at"] is not None
+    again = rep_api.post(f"/api/customers/{pk}/sign-up/")
+    assert again.status_code == 400
+    duplicate = rep_api.post("/api/customers/", {"code": "C-1", "name": "Other"})
+    assert duplicate.status_code == 400
+    assert "code" in duplicate.json()
+
+
+# --- Routes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_route_detail_lists_stops_in_order(rep, rep_api):
+    route = RouteFactory(rep=rep, code="1004")
+    RouteStopFactory(route=route, sequence=2)
+    RouteStopFactory(route=route, sequence=1)
+    body = rep_api.get(f"/api/routes/{route.pk}/").json()
+    assert body["code"] == "1004"
+    assert [stop["sequence"] for stop in body["stops"]] == [1, 2]
+
+
+@pytest.mark.django_db
+def test_duplicate_route_stop_is_400_with_field_errors(rep, supervisor_api):
+    route = RouteFactory(rep=rep, code="1004")
+    customer = CustomerFactory(owner=rep)
+    RouteStopFactory(route=route, customer=customer, sequence=1)
+    other_customer = CustomerFactory(owner=rep)
+
+    same_sequence = supervisor_api.post(
+        f"/api/routes/{route.pk}/stops/", {"customer": other_customer.pk, "sequence": 1}
+    )
+    assert same_sequence.status_code == 400
+    assert same_sequence.json() == {
+        "sequence": [services.ROUTE_STOP_SEQUENCE_TAKEN.format(route="1004", sequence=1)]
+    }
+    same_customer = supervisor_api.post(
+        f"/api/routes/{route.pk}/stops/", {"customer": customer.pk, "sequence": 2}
+    )
+    assert same_customer.status_code == 400
+    assert "customer" in same_customer.json()
+    assert RouteStop.objects.count() == 1
+
+    ok = supervisor_api.post(
+        f"/api/routes/{route.pk}/stops/",
+        {"customer": other_customer.pk, "sequence": 2, "planned_quantity": "12.5"},
+    )
+    assert ok.status_code == 201
+
+
+@pytest.mark.django_db
+def test_duplicate_route_stop_is_refused_by_the_database_itself(rep):
+    stop = RouteStopFactory(route=RouteFactory(rep=rep), sequence=1)
+    with pytest.raises(IntegrityError):
+        RouteStop.objects.create(route=stop.route, customer=CustomerFactory(), sequence=1)
+
+
+@pytest.mark.django_db
+def test_rep_may_not_change_routes(rep, rep_api):
+    route = RouteFactory(rep=rep)
+    response = rep_api.post(
+        f"/api/routes/{route.pk}/stops/", {"customer": CustomerFactory(owner=rep).pk, "sequence": 1}
+    )
+    assert response.status_code == 403
+
+
+# --- Schema -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served(rep, client):
+    client.force_login(rep.user)
+    schema = client.get("/api/schema/", {"format": "json"})
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ["/api/deals/", "/api/deals/{id}/close/", "/api/routes/{id}/stops/"]:
+        assert path in paths
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
