@@ -21,7 +21,7 @@ def _required_in_production(name: str, dev_default):
 
     With DEBUG off a missing value stops start-up with a message that says what to set.
     """
-    if name in env.ENVIRON:
+    if env.ENVIRON.get(name):
         return env.ENVIRON[name]
     if DEBUG:
         return dev_default
@@ -227,6 +227,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "stage" or "status"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "DealStageEnum": "crm.models.DealStage",
+        "OpenDealStageEnum": "crm.api.serializers.OPEN_STAGES",
+        "CustomerStatusEnum": "crm.models.CustomerStatus",
+        "ActivityStatusEnum": "crm.models.ActivityStatus",
+        "TaskStatusEnum": "crm.models.TaskStatus",
+        "JobRunStatusEnum": "crm.models.JobRunStatus",
+    },
     # Swagger UI assets come from drf-spectacular-sidecar: served by the app, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

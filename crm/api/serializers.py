@@ -4,6 +4,8 @@ found" (400), never a leak."""
 
 from collections.abc import Callable
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import selectors
@@ -20,6 +22,7 @@ from crm.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A primary key looked up through a selector with the requesting user."""
 
