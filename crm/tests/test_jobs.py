@@ -9,7 +9,6 @@ from django.utils import timezone
 from crm import jobs, services
 from crm.models import DeadLetter, JobLock, JobRun, JobRunStatus
 
-
 # --- Distributed lock -------------------------------------------------------------------------
 
 

@@ -1,0 +1,55 @@
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from crm import services
+from crm.tests.factories import ActivityFactory, DealFactory, RouteStopFactory, TaskFactory
+
+
+@pytest.fixture
+def some_data(rep):
+    DealFactory(rep=rep)
+    ActivityFactory(rep=rep)
+    TaskFactory(rep=rep)
+    RouteStopFactory(route__rep=rep)
+    services.dead_letter_record(task_name="t", args=[1], kwargs={}, error="E")
+
+
+@pytest.mark.django_db
+def test_every_crm_model_has_a_working_admin(admin_user, client, some_data):
+    client.force_login(admin_user)
+    crm_models = [model for model in admin.site._registry if model._meta.app_label == "crm"]
+    assert len(crm_models) >= 13
+    for model in crm_models:
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        assert client.get(changelist).status_code == 200, changelist
+        assert client.get(changelist, {"q": "x"}).status_code == 200, changelist
+        first = model.objects.first()
+        if first is not None:
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk])
+            assert client.get(change).status_code == 200, change
+
+
+@pytest.mark.django_db
+def test_changelist_query_count_does_not_grow_with_rows(admin_user, client, rep):
+    client.force_login(admin_user)
+    url = reverse("admin:crm_deal_changelist")
+    DealFactory.create_batch(2, rep=rep)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    DealFactory.create_batch(20, rep=rep)
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(many) == len(few)
+
+
+@pytest.mark.django_db
+def test_rep_cannot_open_django_admin(rep, client):
+    client.force_login(rep.user)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
