@@ -1,0 +1,71 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from crm import services
+from crm.models import ActivityStatus, AuditEntry, CustomerStatus, DealStage
+from crm.tests.factories import ActivityFactory, CustomerFactory, DealFactory, UserFactory
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_deal_close_sets_closed_at_and_writes_an_audit_entry(rep):
+    deal = DealFactory(rep=rep)
+    services.deal_close(actor=rep.user, deal=deal, won=True)
+    deal.refresh_from_db()
+    assert deal.stage == DealStage.CLOSED_WON
+    assert deal.closed_at is not None
+    entry = AuditEntry.objects.get(action="deal.close")
+    assert entry.actor == rep.user
+    assert entry.changes == {"stage": "closed_won"}
+
+
+@pytest.mark.django_db
+def test_closed_deal_cannot_be_edited(rep):
+    deal = DealFactory(rep=rep, stage=DealStage.CLOSED_LOST)
+    with pytest.raises(ValidationError) as error:
+        services.deal_update(actor=rep.user, deal=deal, title="new")
+    assert error.value.messages == [services.DEAL_ALREADY_CLOSED]
+
+
+@pytest.mark.django_db
+def test_admin_must_name_the_rep(admin_user, rep):
+    with pytest.raises(ValidationError) as error:
+        services.deal_create(
+            actor=admin_user, customer=CustomerFactory(owner=rep), title="T", amount=Decimal(1)
+        )
+    assert error.value.message_dict == {"rep": [services.REP_REQUIRED]}
+
+
+@pytest.mark.django_db
+def test_user_without_rep_profile_cannot_create_as_rep(db):
+    user = UserFactory(groups=["rep"])
+    with pytest.raises(PermissionDenied):
+        services.task_create(actor=user, title="T")
+
+
+@pytest.mark.django_db
+def test_sign_up_turns_a_prospect_into_an_active_customer(rep):
+    customer = CustomerFactory(owner=rep)
+    services.customer_sign_up(actor=rep.user, customer=customer)
+    customer.refresh_from_db()
+    assert customer.status == CustomerStatus.ACTIVE
+    assert customer.signed_up_at is not None
+
+
+@pytest.mark.django_db
+def test_supervisor_may_add_an_unassigned_prospect(supervisor):
+    customer = services.customer_create(actor=supervisor, code="X1", name="Kiosk")
+    assert customer.owner is None
+    assert customer.status == CustomerStatus.PROSPECT
+
+
+@pytest.mark.django_db
+def test_only_planned_activities_can_be_cancelled(rep):
+    activity = ActivityFactory(rep=rep)
+    services.activity_cancel(actor=rep.user, activity=activity)
+    activity.refresh_from_db()
+    assert activity.status == ActivityStatus.CANCELLED
+    with pytest.raises(ValidationError):
+        services.activity_complete(actor=rep.user, activity=activity)
