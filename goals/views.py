@@ -1,7 +1,9 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from crm.views import area_required
 
 
-@login_required
-def index(request):
-    return HttpResponse("")
+@area_required("goals")
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "goals/index.html")

@@ -5,11 +5,11 @@ from rest_framework.routers import DefaultRouter
 from crm.api import views
 
 router = DefaultRouter()
-router.register("customers", views.CustomerViewSet, basename="customer")
-router.register("deals", views.DealViewSet, basename="deal")
-router.register("activities", views.ActivityViewSet, basename="activity")
-router.register("tasks", views.TaskViewSet, basename="task")
-router.register("routes", views.RouteViewSet, basename="route")
+router.register("customers", views.CustomerViewSet, basename="api-customer")
+router.register("deals", views.DealViewSet, basename="api-deal")
+router.register("activities", views.ActivityViewSet, basename="api-activity")
+router.register("tasks", views.TaskViewSet, basename="api-task")
+router.register("routes", views.RouteViewSet, basename="api-route")
 
 urlpatterns = [
     path("", include(router.urls)),
