@@ -399,3 +399,14 @@ def test_openapi_schema_and_docs_are_served(rep, client):
     # Everything the docs page loads is served by the app (no CDN).
     external = re.findall(r'(?:src|href)\s*=\s*["\'](https?:)?//', docs.content.decode())
     assert external == []
+
+
+@pytest.mark.django_db
+def test_paging_with_ordering_on_equal_values_neither_repeats_nor_skips(rep, rep_api):
+    customer = CustomerFactory(owner=rep)
+    created = {deal.pk for deal in DealFactory.create_batch(7, rep=rep, customer=customer)}
+    seen = []
+    for page in (1, 2, 3):
+        response = rep_api.get(DEALS, {"ordering": "amount", "page_size": 3, "page": page})
+        seen += [row["id"] for row in response.json()["results"]]
+    assert sorted(seen) == sorted(created)
