@@ -1,0 +1,269 @@
+"""Benchmark harness: `make bench`, or `.venv/bin/python bench/run.py [--only NAME] [--requests N]`.
+
+Starts throwaway PostgreSQL and Redis servers, configures the app as in production (DEBUG off,
+a random SECRET_KEY), migrates, lets each scenario load its data in-process, serves the app with
+gunicorn (two sync workers) on a free loopback port, runs the scenarios, writes
+bench/results/<scenario>.json and prints one line per scenario. Everything it started is stopped
+on the way out, including after a failure or Ctrl-C.
+"""
+
+import argparse
+import contextlib
+import importlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the project importable
+    sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    RESULTS_DIR,
+    Context,
+    HttpClient,
+    machine_info,
+    write_result,
+)
+from bench.scenarios import SCENARIOS  # noqa: E402
+
+GUNICORN_WORKERS = 2
+DEFAULT_WSGI_APP = "crm.wsgi:application"
+DATABASE_NAME = "crm_bench"
+STARTUP_TIMEOUT = 30
+
+
+def production_environment(*, database_url: str, redis_base: str) -> dict[str, str]:
+    """Settings as a production deployment would have them, on plain HTTP over loopback."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "STATIC_MANIFEST": "0",
+        "API_THROTTLE_USER": "1000000/min",
+        "DATABASE_URL": database_url,
+        # Cache and broker in separate Redis databases, as in the test setup.
+        "REDIS_URL": f"{redis_base}/0",
+        "CELERY_BROKER_URL": f"{redis_base}/1",
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SCENARIOS),
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(sorted(SCENARIOS))}",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="measured requests per series, instead of each scenario's default",
+    )
+    parser.add_argument(
+        "--wsgi-app",
+        default=DEFAULT_WSGI_APP,
+        metavar="MODULE:NAME",
+        help="serve this WSGI application instead, to try a change without editing the tree; "
+        "the module is also imported by the harness, so in-process query counts see it too",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        metavar="DIR",
+        help="where the JSON files go (bench/results)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+    )
+    args = parser.parse_args(argv)
+    if args.requests is not None and args.requests < 1:
+        parser.error("--requests must be at least 1")
+    return args
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def gunicorn(
+    env: dict[str, str], port: int, log_path: Path, wsgi_app: str = DEFAULT_WSGI_APP
+) -> Iterator[subprocess.Popen]:
+    command = [
+        sys.executable, "-m", "gunicorn", wsgi_app,
+        "-w", str(GUNICORN_WORKERS),
+        "-b", f"127.0.0.1:{port}",
+        "--graceful-timeout", "5",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        # Its own session: a Ctrl-C reaches the harness, which then stops gunicorn in order.
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_serving(process, port, log_path)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen, port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    client = HttpClient("127.0.0.1", port)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{_tail(log_path)}")
+        try:
+            status, _, _ = client.get("/health/live")
+            if status == 200:
+                client.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not answer within {STARTUP_TIMEOUT} s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from crm.testing.servers import PostgresServer, RedisServer, free_port
+
+    selected = [SCENARIOS[name] for name in (args.only or SCENARIOS)]
+    # Both stop the run through the same clean-up, even when started in the background (where
+    # SIGINT is inherited as ignored).
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    work_dir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
+    all_met, failed = True, False
+    with contextlib.ExitStack() as stack:
+        stack.callback(_remove, work_dir)
+        print("Starting PostgreSQL and Redis...", flush=True)
+        # Stops registered before the starts, so that an interrupted start is cleaned up too.
+        postgres, redis = PostgresServer(), RedisServer()
+        stack.callback(postgres.stop)
+        stack.callback(redis.stop)
+        postgres.start()
+        redis.start()
+        postgres.create_database(DATABASE_NAME)
+        env = production_environment(
+            database_url=postgres.url(DATABASE_NAME), redis_base=redis.url(0).rsplit("/", 1)[0]
+        )
+        os.environ.update(env)
+
+        # No collectstatic for a benchmark: WhiteNoise serves from the finders and says so.
+        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+        import django
+        from django.core.management import call_command
+        from django.db import connection, connections
+
+        django.setup()
+        if args.wsgi_app != DEFAULT_WSGI_APP:
+            importlib.import_module(args.wsgi_app.partition(":")[0])
+        print("Migrating...", flush=True)
+        call_command("migrate", verbosity=0)
+        port = free_port()
+        ctx = Context(
+            host="127.0.0.1",
+            port=port,
+            database_url=postgres.url(DATABASE_NAME),
+            requests=args.requests,
+        )
+        for scenario in selected:
+            print(f"Preparing {scenario.name}...", flush=True)
+            scenario.prepare(ctx)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server_version = cursor.fetchone()[0]
+        connections.close_all()
+        environment = {
+            "postgresql": server_version,
+            "gunicorn_workers": GUNICORN_WORKERS,
+            "requests_override": args.requests,
+            "wsgi_app": args.wsgi_app,
+        }
+        print(f"Serving with gunicorn ({GUNICORN_WORKERS} workers) on port {port}...", flush=True)
+        stack.enter_context(gunicorn(env, port, work_dir / "gunicorn.log", args.wsgi_app))
+        summaries = []
+        for scenario in selected:
+            print(f"Measuring {scenario.name}...", flush=True)
+            try:
+                outcome = scenario.measure(ctx)
+            except Exception as exc:  # report it and go on with the other scenarios
+                traceback.print_exc()
+                failed = True
+                summaries.append(f"{scenario.name}: FAILED: {type(exc).__name__}: {exc}")
+                continue
+            path = write_result(
+                scenario, outcome, environment=environment, results_dir=args.results_dir
+            )
+            all_met &= outcome.targets_met
+            summaries.append(f"{outcome.summary}  [{_shown(path)}]")
+        connections.close_all()
+
+    machine = machine_info()
+    print(
+        f"\nResults ({machine['cpu_count']} CPUs, Python {machine['python']}, "
+        f"PostgreSQL {server_version}):"
+    )
+    for line in summaries:
+        print(line)
+    if failed:
+        return 1
+    return 1 if args.strict and not all_met else 0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted: servers stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""The scenario registry: `bench/run.py --only NAME` picks from these names."""
+
+from bench.harness import registry
+from bench.scenarios import deals_list, health
+
+SCENARIOS = registry([health.SCENARIO, deals_list.SCENARIO])

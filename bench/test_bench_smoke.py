@@ -1,0 +1,73 @@
+"""The harness's pieces, without servers or timings."""
+
+import pytest
+
+from bench import run
+from bench.harness import Outcome, Scenario, percentile, ratio, registry, summarize
+from bench.scenarios import SCENARIOS
+from bench.scenarios.deals_list import page_schedule
+
+
+def test_registry_holds_the_scenarios_by_name():
+    assert sorted(SCENARIOS) == ["deals_list", "health"]
+    for name, scenario in SCENARIOS.items():
+        assert scenario.name == name
+        assert callable(scenario.prepare) and callable(scenario.measure)
+        assert scenario.default_requests > 0
+        assert scenario.description
+
+
+def test_registry_refuses_two_scenarios_with_one_name():
+    scenario = Scenario("x", "x", lambda ctx: None, lambda ctx: Outcome({}, "", True), 1)
+    with pytest.raises(ValueError, match="two scenarios"):
+        registry([scenario, scenario])
+
+
+def test_percentile_interpolates_between_ranks():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50.5
+    assert percentile(values, 95) == pytest.approx(95.05)
+    assert percentile(values, 0) == 1
+    assert percentile(values, 100) == 100
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([3, 1, 2], 50) == 2  # unsorted input
+
+
+def test_percentile_refuses_nothing_and_out_of_range():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1], 101)
+
+
+def test_summarize_reports_milliseconds():
+    stats = summarize([0.001, 0.002, 0.003])
+    assert stats["count"] == 3
+    assert stats["p50_ms"] == 2.0
+    assert stats["min_ms"] == 1.0 and stats["max_ms"] == 3.0
+    assert ratio(30.0, 10.0) == 3.0
+
+
+def test_command_line_picks_scenarios_and_request_count():
+    args = run.parse_args(["--only", "health", "--requests", "10"])
+    assert args.only == ["health"] and args.requests == 10
+    assert run.parse_args([]).only is None
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "no_such_scenario"])
+    with pytest.raises(SystemExit):
+        run.parse_args(["--requests", "0"])
+
+
+def test_environment_is_production_like():
+    env = run.production_environment(database_url="postgres://x/y", redis_base="redis://z:1")
+    assert env["DEBUG"] == "0" and len(env["SECRET_KEY"]) >= 50
+    assert env["ALLOWED_HOSTS"] == "127.0.0.1,localhost"
+    assert env["REDIS_URL"] == "redis://z:1/0" and env["CELERY_BROKER_URL"] == "redis://z:1/1"
+
+
+def test_page_schedule_mixes_first_page_and_pages_across_the_range():
+    pages = page_schedule(100, total=100_000)
+    assert pages == page_schedule(100, total=100_000)  # the same pages every run
+    assert pages[::4] == [1] * 25
+    assert all(1 <= page <= 2000 for page in pages)
+    assert max(pages) > 1500

@@ -1,0 +1,226 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Count, Max, Min, Sum
+
+from crm.management.commands.seed_demo import DEMO_PASSWORD, team_name
+from crm.models import (
+    Activity,
+    ActivityStatus,
+    Customer,
+    CustomerStatus,
+    Deal,
+    DealStage,
+    Product,
+    Route,
+    RouteStop,
+    SalesRep,
+    Task,
+    TaskStatus,
+    Team,
+)
+
+# A fixed "now" makes two runs produce identical rows.
+AS_OF = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
+WINDOW_START = datetime(2026, 2, 1, tzinfo=UTC)  # two months ending with March 2026
+SEEDED_MODELS = [User, Team, SalesRep, Customer, Product, Route, RouteStop, Deal, Activity, Task]
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed_demo", as_of=AS_OF, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in SEEDED_MODELS}
+
+
+def fingerprint() -> dict:
+    """What the seeded data looks like, by natural keys only (ids differ between runs)."""
+    return {
+        "counts": counts(),
+        "reps": list(
+            SalesRep.objects.values_list(
+                "employee_code", "user__username", "user__first_name", "team__name", "hire_date"
+            )
+        ),
+        "customers": list(
+            Customer.objects.order_by("code").values_list("code", "name", "status", "signed_up_at")
+        ),
+        "deals": list(
+            Deal.objects.order_by("rep__employee_code", "created_at", "title").values_list(
+                "rep__employee_code", "customer__code", "title", "amount", "stage", "closed_at"
+            )
+        ),
+        "activities": Activity.objects.aggregate(
+            n=Count("id"), first=Min("due_at"), last=Max("due_at"), done=Max("completed_at")
+        ),
+        "stops": list(
+            RouteStop.objects.order_by("route__code", "sequence").values_list(
+                "route__code", "sequence", "customer__code", "planned_quantity"
+            )
+        ),
+    }
+
+
+class _Rollback(Exception):
+    pass
+
+
+def fingerprint_of_fresh_run(**options) -> dict:
+    """Seed inside a savepoint, describe the result, then roll it back."""
+    try:
+        with transaction.atomic():
+            seed(**options)
+            result = fingerprint()
+            raise _Rollback
+    except _Rollback:
+        pass
+    return result
+
+
+@pytest.mark.django_db
+def test_small_run_creates_users_groups_teams_and_data():
+    out = seed(reps=3, months=2)
+
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    assert list(admin.groups.values_list("name", flat=True)) == ["admin"]
+    team = Team.objects.get()
+    assert (team.name, team.manager.username) == ("North", "supervisor1")
+    assert list(team.manager.groups.values_list("name", flat=True)) == ["supervisor"]
+    reps = SalesRep.objects.select_related("user").order_by("employee_code")
+    assert [r.user.username for r in reps] == ["rep1", "rep2", "rep3"]
+    assert {r.team_id for r in reps} == {team.pk}
+    assert User.objects.filter(groups__name="rep").count() == 3
+    assert len({r.employee_code for r in reps}) == 3
+    assert Product.objects.count() == 20
+
+    per_rep = SalesRep.objects.annotate(n=Count("customers"))
+    assert all(20 <= rep.n <= 30 for rep in per_rep)
+    assert Customer.objects.filter(status=CustomerStatus.PROSPECT).exists()
+    assert Customer.objects.filter(signed_up_at__gte=WINDOW_START).exists()
+
+    for route in Route.objects.annotate(n=Count("stops")):
+        assert len(route.code) == 4 and route.code.isdigit()
+        assert 8 <= route.n <= 15
+        sequences = list(route.stops.order_by("sequence").values_list("sequence", flat=True))
+        assert sequences == list(range(1, route.n + 1))
+
+    # History, not the load time: every timestamp sits inside the two months, up to "now".
+    deals = Deal.objects.all()
+    assert deals.filter(stage=DealStage.CLOSED_WON).exists()
+    assert deals.exclude(stage__in=DealStage.closed()).exists()
+    span = deals.aggregate(first=Min("created_at"), last=Max("created_at"), closed=Max("closed_at"))
+    assert span["first"] >= WINDOW_START and span["last"] <= AS_OF and span["closed"] <= AS_OF
+    for deal in deals.filter(stage__in=DealStage.closed()):
+        assert deal.created_at <= deal.closed_at
+        assert (deal.closed_at.year, deal.closed_at.month) == (
+            deal.created_at.year,
+            deal.created_at.month,
+        )
+    activities = Activity.objects.all()
+    assert not activities.filter(due_at__gt=AS_OF).exclude(status=ActivityStatus.PLANNED).exists()
+    assert activities.filter(due_at__gt=AS_OF).exists()
+    assert activities.filter(status=ActivityStatus.COMPLETED, completed_at__lte=AS_OF).exists()
+    assert activities.filter(status=ActivityStatus.CANCELLED).exists()
+    assert Task.objects.filter(status=TaskStatus.DONE).exists()
+    assert Task.objects.filter(status=TaskStatus.OPEN).exists()
+
+    assert f"password {DEMO_PASSWORD}" in out
+    assert "supervisor1" in out and "rep1..rep3" in out
+
+
+@pytest.mark.django_db
+def test_teams_hold_six_reps_each_under_their_own_supervisor():
+    seed(reps=8, months=1)
+
+    teams = {t.name: t for t in Team.objects.annotate(n=Count("reps")).select_related("manager")}
+    assert {name: (t.manager.username, t.n) for name, t in teams.items()} == {
+        "North": ("supervisor1", 6),
+        "South": ("supervisor2", 2),
+    }
+    assert SalesRep.objects.get(user__username="rep7").team.name == "South"
+    assert [team_name(i) for i in range(6)] == [
+        "North",
+        "South",
+        "East",
+        "West",
+        "Team 5",
+        "Team 6",
+    ]
+
+
+@pytest.mark.django_db
+def test_second_run_adds_nothing():
+    seed(reps=3, months=2)
+    before = counts()
+
+    out = seed(reps=3, months=2)
+
+    assert counts() == before
+    assert "nothing to add" in out
+
+
+@pytest.mark.django_db
+def test_more_reps_add_only_the_new_reps_and_their_data():
+    seed(reps=2, months=2)
+    rep1_deals = list(Deal.objects.filter(rep__user__username="rep1").values_list("id", "amount"))
+
+    seed(reps=3, months=2)
+
+    assert SalesRep.objects.count() == 3
+    assert list(Deal.objects.filter(rep__user__username="rep1").values_list("id", "amount")) == (
+        rep1_deals
+    )
+    assert Customer.objects.filter(owner__user__username="rep3").count() >= 20
+    assert Deal.objects.filter(rep__user__username="rep3").exists()
+
+
+@pytest.mark.django_db
+def test_same_seed_gives_the_same_data():
+    first = fingerprint_of_fresh_run(reps=2, months=2, seed=7)
+    second = fingerprint_of_fresh_run(reps=2, months=2, seed=7)
+    other = fingerprint_of_fresh_run(reps=2, months=2, seed=8)
+
+    assert first == second
+    assert first["counts"]["Deal"] > 0
+    assert other["deals"] != first["deals"]
+
+
+@pytest.mark.django_db
+def test_adding_reps_later_gives_what_a_single_run_gives():
+    in_one_go = fingerprint_of_fresh_run(reps=3, months=2)
+    seed(reps=1, months=2)
+    seed(reps=3, months=2)
+
+    assert fingerprint() == in_one_go
+
+
+@pytest.mark.django_db
+def test_seasonality_and_skill_show_in_the_numbers():
+    seed(reps=12, months=12)
+
+    won = Deal.objects.filter(stage=DealStage.CLOSED_WON)
+    by_rep = sorted(won.values("rep").annotate(total=Sum("amount")).values_list("total", flat=True))
+    assert by_rep[-1] > 3 * by_rep[0]  # strong and weak reps
+    august = Deal.objects.filter(created_at__month=8).count()
+    april = Deal.objects.filter(created_at__month=4).count()
+    assert april > 1.5 * august
+    assert won.aggregate(total=Sum("amount"))["total"] > Decimal(0)
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_demo_users_can_log_in_with_the_demo_password(client):
+    seed(reps=1, months=1)
+
+    for username in ("admin", "supervisor1", "rep1"):
+        assert client.login(username=username, password=DEMO_PASSWORD), username
+        client.logout()
