@@ -129,12 +129,15 @@ ACTIVITY_KINDS = (
     [ActivityKind.CALL, ActivityKind.VISIT, ActivityKind.EMAIL, ActivityKind.MEETING],
     [0.35, 0.4, 0.15, 0.1],
 )
+# What the activity is about; the kind and the customer are shown beside it.
 ACTIVITY_SUBJECTS = {
-    ActivityKind.CALL: "Call {}",
-    ActivityKind.VISIT: "Visit {}",
-    ActivityKind.EMAIL: "Email {}",
-    ActivityKind.MEETING: "Meeting with {}",
+    ActivityKind.CALL: ["order follow-up", "payment reminder", "delivery issue", "weekly order"],
+    ActivityKind.VISIT: ["route visit", "shelf review", "new product tasting", "stock check"],
+    ActivityKind.EMAIL: ["price list update", "offer follow-up", "invoice copy", "promotion"],
+    ActivityKind.MEETING: ["quarterly review", "contract renewal", "annual plan", "complaint"],
 }
+# A planned activity this far past its due date has been given up: it is cancelled.
+OVERDUE_GIVEN_UP_AFTER = timedelta(days=14)
 TASK_TITLES = [
     "Send price list to {}",
     "Prepare offer for {}",
@@ -387,7 +390,7 @@ class RepPlanner:
             due_at = _working_slot(rng, month)
             kind = rng.choices(*ACTIVITY_KINDS)[0]
             customer = rng.choice(plan.customers) if rng.random() < 0.92 else None
-            subject = ACTIVITY_SUBJECTS[kind].format(customer.name if customer else "the team")
+            subject = rng.choice(ACTIVITY_SUBJECTS[kind]).capitalize()
             created_at = min(due_at - timedelta(hours=rng.uniform(2, 14 * 24)), as_of)
             status, completed_at = ActivityStatus.PLANNED, None
             if due_at < as_of:
@@ -395,7 +398,7 @@ class RepPlanner:
                 if draw < completion_rate:
                     status = ActivityStatus.COMPLETED
                     completed_at = min(due_at + timedelta(minutes=rng.randint(10, 180)), as_of)
-                elif draw < completion_rate + 0.07:
+                elif draw < completion_rate + 0.07 or due_at < as_of - OVERDUE_GIVEN_UP_AFTER:
                     status = ActivityStatus.CANCELLED
             activities.append(
                 Activity(
