@@ -12,6 +12,7 @@ from django.conf import settings
 from crm.celery import app
 
 BASE_DIR = Path(settings.BASE_DIR)
+WORKER_LOG = BASE_DIR / "test-artifacts" / "celery-worker.log"
 
 
 def _database_url() -> str:
@@ -23,7 +24,7 @@ def _database_url() -> str:
 @contextmanager
 def celery_worker(*, include: str = "crm.tests.celery_tasks", timeout: float = 60):
     env = {**os.environ, "DATABASE_URL": _database_url(), "CONN_MAX_AGE": "0"}
-    log_path = BASE_DIR / "test-artifacts" / "celery-worker.log"
+    log_path = WORKER_LOG
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:
         process = subprocess.Popen(

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from crm.models import DeadLetter, Heartbeat, JobRun, JobRunStatus
 from crm.tasks import run_job_task
-from crm.testing.celery_worker import celery_worker, wait_for
+from crm.testing.celery_worker import WORKER_LOG, celery_worker, wait_for
 from crm.tests.celery_tasks import always_fails
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -40,6 +40,11 @@ def test_failing_task_is_dead_lettered_after_retries_and_admin_retry_reenqueues(
     assert "RuntimeError" in letter.traceback
     assert letter.failure_count == 1
     assert not letter.retried
+    # The letter came only after the task's two retries (max_retries=2).
+    retries = WORKER_LOG.read_text().count(
+        "Retry in 0s: RuntimeError('failing on purpose: 7 demo')"
+    )
+    assert retries == 2
 
     client.force_login(admin_user)
     response = client.post(
