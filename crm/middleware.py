@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
@@ -16,8 +17,6 @@ class RequestTooLargeMiddleware:
 
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
-        from django.conf import settings
-
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and length.isdigit() and int(length) > limit:
             return JsonResponse({"detail": self.MESSAGE}, status=413)

@@ -53,8 +53,13 @@ def team_list(*, user: User) -> QuerySet[Team]:
     return teams.filter(reps__user_id=user.pk)
 
 
-def customer_list(*, user: User) -> QuerySet[Customer]:
-    return scope_to_user(Customer.objects.select_related("owner__user"), user, rep_path="owner")
+def customer_list(*, user: User, search: str = "") -> QuerySet[Customer]:
+    customers = scope_to_user(
+        Customer.objects.select_related("owner__user"), user, rep_path="owner"
+    )
+    if search:
+        customers = customers.filter(Q(name__icontains=search) | Q(code__icontains=search))
+    return customers
 
 
 def deal_list(*, user: User) -> QuerySet[Deal]:

@@ -16,8 +16,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,6 +36,7 @@ from crm.forms import (
     ScopedForm,
 )
 from crm.models import ActivityStatus
+from crm.pagination import DeferredJoinPaginator
 from crm.roles import Role, can_use, role_of
 
 PAGE_SIZE = 50
@@ -221,9 +222,7 @@ def _activity_list_page(request: HttpRequest, *, status: int = 200) -> HttpRespo
 def customer_list(request: HttpRequest) -> HttpResponse:
     search = CustomerSearchForm(request.GET)
     query = search.cleaned_data["q"].strip() if search.is_valid() else ""
-    customers = selectors.customer_list(user=request.user)
-    if query:
-        customers = customers.filter(Q(name__icontains=query) | Q(code__icontains=query))
+    customers = selectors.customer_list(user=request.user, search=query)
     context = {"search": search, "query": query, "page_obj": _page(request, customers)}
     return render(request, "crm/customer_list.html", context)
 
@@ -277,7 +276,7 @@ def _form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> 
 
 
 def _page(request: HttpRequest, queryset: QuerySet) -> Page:
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return DeferredJoinPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _return_to(request: HttpRequest, default: str) -> str:
