@@ -16,14 +16,11 @@ from crm.models import (
     ActivityStatus,
     Customer,
     Deal,
+    DealOutcome,
     DealStage,
     SalesRep,
 )
 from crm.roles import Role, role_of
-
-OPEN_STAGES = [
-    (value, label) for value, label in DealStage.choices if value not in DealStage.closed()
-]
 
 
 class RepChoiceField(forms.ModelChoiceField):
@@ -68,7 +65,7 @@ class DealForm(ScopedForm):
     title = forms.CharField(max_length=Deal._meta.get_field("title").max_length)
     customer = forms.ModelChoiceField(queryset=Customer.objects.none())
     amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    stage = forms.ChoiceField(choices=OPEN_STAGES, initial=DealStage.PROSPECTING)
+    stage = forms.ChoiceField(choices=DealStage.open_choices(), initial=DealStage.PROSPECTING)
     rep = RepChoiceField(queryset=SalesRep.objects.none(), label="Sales rep")
 
     @classmethod
@@ -83,9 +80,7 @@ class DealForm(ScopedForm):
 
 
 class DealCloseForm(ServiceForm):
-    WON = "won"
-
-    outcome = forms.ChoiceField(choices=[(WON, "Won"), ("lost", "Lost")])
+    outcome = forms.ChoiceField(choices=DealOutcome.choices)
 
 
 class ActivityForm(ScopedForm):

@@ -90,7 +90,9 @@ class Customer(TimestampedModel):
     signed_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["name"]
+        # The id breaks ties between customers of the same name, so pages neither repeat
+        # nor skip rows.
+        ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=CustomerStatus.values),
@@ -148,10 +150,25 @@ class DealStage(models.TextChoices):
     def closed(cls) -> list[str]:
         return [cls.CLOSED_WON, cls.CLOSED_LOST]
 
+    @classmethod
+    def open_choices(cls) -> list[tuple[str, str]]:
+        """The stages a deal may be created in or moved to; closing goes through deal_close."""
+        return [(value, label) for value, label in cls.choices if value not in cls.closed()]
+
+
+class DealOutcome(models.TextChoices):
+    """How a deal closes (the input of deal_close)."""
+
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
 
 class DealQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(stage__in=DealStage.closed())
+
+    def closed(self):
+        return self.filter(stage__in=DealStage.closed())
 
     def won(self):
         return self.filter(stage=DealStage.CLOSED_WON)

@@ -35,7 +35,7 @@ from crm.models import (
     TaskStatus,
 )
 from crm.roles import Role, role_of
-from crm.selectors import customer_list, rep_list
+from crm.selectors import activity_list, customer_list, deal_list, rep_list, task_list
 
 # Error messages, one per rule; tests assert on these constants.
 DEAL_ALREADY_CLOSED = "This deal is already closed."
@@ -43,6 +43,8 @@ DEAL_CLOSED_STAGE_VIA_CLOSE = "Use win or lose to close a deal."
 ACTIVITY_NOT_PLANNED = "Only a planned activity can be completed."
 CUSTOMER_ALREADY_SIGNED_UP = "This customer has already signed up."
 CUSTOMER_NOT_VISIBLE = "Select a customer you work with."
+CUSTOMER_OF_ANOTHER_REP = "This customer belongs to another rep."
+OWNER_REQUIRED = "Select the sales rep who owns this customer."
 REP_NOT_ASSIGNABLE = "Select a sales rep of your team."
 REP_REQUIRED = "Select the sales rep this record belongs to."
 ROUTE_STOP_SEQUENCE_TAKEN = "Route {route} already has a stop number {sequence}."
@@ -57,8 +59,13 @@ def audit(*, actor: User | None, action: str, target: Any, changes: dict | None 
         action=action,
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
-        changes=json.loads(json.dumps(changes or {}, default=str)),
+        changes=json.loads(json.dumps(changes or {}, default=_audit_value)),
     )
+
+
+def _audit_value(value: Any) -> Any:
+    # Related records are stored by id: names change, ids do not.
+    return value.pk if hasattr(value, "pk") else str(value)
 
 
 # --- Ownership rules shared by deals, activities and tasks ------------------------------------
@@ -80,13 +87,30 @@ def _check_rep_assignable(*, actor: User, rep: SalesRep | None) -> SalesRep:
     return rep
 
 
-def _check_customer_visible(*, actor: User, customer: Customer | None) -> None:
-    if customer is not None and not customer_list(user=actor).filter(pk=customer.pk).exists():
+def _check_customer_for_rep(*, actor: User, customer: Customer | None, rep: SalesRep) -> None:
+    """The customer must be visible to the actor and be the rep's own (or still unowned)."""
+    if customer is None:
+        return
+    if not customer_list(user=actor).filter(pk=customer.pk).exists():
         raise ValidationError({"customer": CUSTOMER_NOT_VISIBLE})
+    if customer.owner_id not in (None, rep.pk):
+        raise ValidationError({"customer": CUSTOMER_OF_ANOTHER_REP})
 
 
-def _changed(instance, fields: dict[str, Any]) -> dict[str, Any]:
-    """Apply `fields` to `instance` and return {field: [old, new]} for those that changed."""
+def _locked(queryset, pk: int):
+    """The row `pk` from a role-scoped queryset, locked for this transaction.
+
+    Services re-read their target this way, so that a caller that skipped the scope (a task,
+    another app) cannot act outside it, and two concurrent writes see each other's result.
+    """
+    try:
+        return queryset.select_for_update(of=("self",)).get(pk=pk)
+    except queryset.model.DoesNotExist:
+        raise PermissionDenied from None
+
+
+def _apply_changes(instance, fields: dict[str, Any]) -> dict[str, Any]:
+    """Set `fields` on `instance`; return {field: [old, new]} for those that changed."""
     changes = {}
     for name, value in fields.items():
         old = getattr(instance, name)
@@ -110,7 +134,7 @@ def deal_create(
     stage: str = DealStage.PROSPECTING,
 ) -> Deal:
     rep = _check_rep_assignable(actor=actor, rep=rep)
-    _check_customer_visible(actor=actor, customer=customer)
+    _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
     if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
     deal = Deal(customer=customer, rep=rep, title=title, amount=amount, stage=stage)
@@ -120,30 +144,58 @@ def deal_create(
     return deal
 
 
+_UNCHANGED: Any = object()
+
+
 @transaction.atomic
-def deal_update(*, actor: User, deal: Deal, **fields: Any) -> Deal:
-    """Edit an open deal's title, amount, stage (open stages only), customer or rep."""
+def deal_update(
+    *,
+    actor: User,
+    deal: Deal,
+    title: str = _UNCHANGED,
+    amount: Decimal = _UNCHANGED,
+    stage: str = _UNCHANGED,
+    customer: Customer = _UNCHANGED,
+    rep: SalesRep | None = _UNCHANGED,
+) -> Deal:
+    """Edit an open deal. Arguments left out keep their value; closing goes through deal_close."""
+    deal = _locked(deal_list(user=actor), deal.pk)
     if deal.is_closed:
         raise ValidationError(DEAL_ALREADY_CLOSED)
-    if fields.get("stage") in DealStage.closed():
+    if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
+    fields = {
+        name: value
+        for name, value in {
+            "title": title,
+            "amount": amount,
+            "stage": stage,
+            "customer": customer,
+            "rep": rep,
+        }.items()
+        if value is not _UNCHANGED
+    }
     if "rep" in fields:
         fields["rep"] = _check_rep_assignable(actor=actor, rep=fields["rep"])
-    if "customer" in fields:
-        _check_customer_visible(actor=actor, customer=fields["customer"])
-    changes = _changed(deal, fields)
+    if "customer" in fields or "rep" in fields:
+        _check_customer_for_rep(
+            actor=actor,
+            customer=fields.get("customer", deal.customer),
+            rep=fields.get("rep", deal.rep),
+        )
+    changes = _apply_changes(deal, fields)
     if changes:
         deal.full_clean()
-        deal.save()
+        deal.save(update_fields=[*changes, "updated_at"])
         audit(actor=actor, action="deal.update", target=deal, changes=changes)
     return deal
 
 
 @transaction.atomic
 def deal_close(*, actor: User, deal: Deal, won: bool, closed_at: datetime | None = None) -> Deal:
-    """Mark a deal won or lost. Closing moves the rep's goals (hooked here by the goals app)."""
-    # Lock the row so that two clicks on "won" do not both pass the open check.
-    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    """Mark a deal won or lost."""
+    # Locked, so that two clicks on "won" do not both pass the open check.
+    deal = _locked(deal_list(user=actor), deal.pk)
     if deal.is_closed:
         raise ValidationError(DEAL_ALREADY_CLOSED)
     deal.stage = DealStage.CLOSED_WON if won else DealStage.CLOSED_LOST
@@ -155,7 +207,7 @@ def deal_close(*, actor: User, deal: Deal, won: bool, closed_at: datetime | None
 
 @transaction.atomic
 def deal_reopen(*, actor: User, deal: Deal) -> Deal:
-    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    deal = _locked(deal_list(user=actor), deal.pk)
     if not deal.is_closed:
         return deal
     previous = deal.stage
@@ -180,7 +232,7 @@ def activity_create(
     rep: SalesRep | None = None,
 ) -> Activity:
     rep = _check_rep_assignable(actor=actor, rep=rep)
-    _check_customer_visible(actor=actor, customer=customer)
+    _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
     activity = Activity(rep=rep, customer=customer, kind=kind, due_at=due_at, subject=subject)
     activity.full_clean()
     activity.save()
@@ -192,7 +244,7 @@ def activity_create(
 def activity_complete(
     *, actor: User, activity: Activity, completed_at: datetime | None = None
 ) -> Activity:
-    activity = Activity.objects.select_for_update().get(pk=activity.pk)
+    activity = _locked(activity_list(user=actor), activity.pk)
     if activity.status != ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_PLANNED)
     activity.status = ActivityStatus.COMPLETED
@@ -204,7 +256,7 @@ def activity_complete(
 
 @transaction.atomic
 def activity_cancel(*, actor: User, activity: Activity) -> Activity:
-    activity = Activity.objects.select_for_update().get(pk=activity.pk)
+    activity = _locked(activity_list(user=actor), activity.pk)
     if activity.status != ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_PLANNED)
     activity.status = ActivityStatus.CANCELLED
@@ -230,6 +282,9 @@ def task_create(
 
 @transaction.atomic
 def task_set_done(*, actor: User, task: Task, done: bool) -> Task:
+    task = _locked(task_list(user=actor), task.pk)
+    if (task.status == TaskStatus.DONE) == done:
+        return task  # already so: keep the original completion time
     task.status = TaskStatus.DONE if done else TaskStatus.OPEN
     task.completed_at = timezone.now() if done else None
     task.save(update_fields=["status", "completed_at", "updated_at"])
@@ -242,14 +297,24 @@ def task_set_done(*, actor: User, task: Task, done: bool) -> Task:
 
 @transaction.atomic
 def customer_sign_up(
-    *, actor: User, customer: Customer, signed_up_at: datetime | None = None
+    *,
+    actor: User,
+    customer: Customer,
+    owner: SalesRep | None = None,
+    signed_up_at: datetime | None = None,
 ) -> Customer:
-    """A rep signs a prospect: it becomes an active customer (a "signup" for the rep's goals)."""
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    """A rep signs a prospect: it becomes an active customer (a "signup" for the rep's goals).
+
+    An unowned prospect (only admins see those) gets its owner now: the rep signing it, or the
+    `owner` an admin names.
+    """
+    customer = _locked(customer_list(user=actor), customer.pk)
     if customer.status != CustomerStatus.PROSPECT:
         raise ValidationError(CUSTOMER_ALREADY_SIGNED_UP)
     if customer.owner_id is None:
-        customer.owner = _check_rep_assignable(actor=actor, rep=None)
+        if role_of(actor) != Role.REP and owner is None:
+            raise ValidationError({"owner": OWNER_REQUIRED})
+        customer.owner = _check_rep_assignable(actor=actor, rep=owner)
     customer.status = CustomerStatus.ACTIVE
     customer.signed_up_at = signed_up_at or timezone.now()
     customer.save(update_fields=["status", "signed_up_at", "owner", "updated_at"])
@@ -266,9 +331,11 @@ def customer_create(
     address: str = "",
     owner: SalesRep | None = None,
 ) -> Customer:
-    """A new prospect. Reps own the customers they add; supervisors and admins may leave the
-    owner empty (an unassigned prospect) or pick a rep of their scope."""
-    if role_of(actor) == Role.REP or owner is not None:
+    """A new prospect. Reps own the customers they add; supervisors pick a rep of their teams;
+    admins may also leave the owner empty (an unassigned prospect only admins see)."""
+    if role_of(actor) != Role.ADMIN or owner is not None:
+        if owner is None and role_of(actor) == Role.SUPERVISOR:
+            raise ValidationError({"owner": OWNER_REQUIRED})
         owner = _check_rep_assignable(actor=actor, rep=owner)
     customer = Customer(code=code, name=name, address=address, owner=owner)
     customer.full_clean()

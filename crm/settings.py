@@ -201,7 +201,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm.api.permissions.HasCrmRole",
+    ],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -230,7 +233,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "stage" or "status"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "DealStageEnum": "crm.models.DealStage",
-        "OpenDealStageEnum": "crm.api.serializers.OPEN_STAGES",
+        "OpenDealStageEnum": "crm.models.DealStage.open_choices",
         "CustomerStatusEnum": "crm.models.CustomerStatus",
         "ActivityStatusEnum": "crm.models.ActivityStatus",
         "TaskStatusEnum": "crm.models.TaskStatus",

@@ -35,7 +35,7 @@ from crm.forms import (
     DealForm,
     ScopedForm,
 )
-from crm.models import ActivityStatus
+from crm.models import ActivityStatus, DealOutcome
 from crm.pagination import DeferredJoinPaginator
 from crm.roles import Role, can_use, role_of
 
@@ -131,7 +131,7 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(deals, pk=pk)
     form = DealCloseForm(request.POST)
     if form.is_valid():
-        won = form.cleaned_data["outcome"] == DealCloseForm.WON
+        won = form.cleaned_data["outcome"] == DealOutcome.WON
         try:
             services.deal_close(actor=request.user, deal=deal, won=won)
         except ValidationError as error:

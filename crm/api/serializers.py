@@ -14,6 +14,7 @@ from crm.models import (
     ActivityKind,
     Customer,
     Deal,
+    DealOutcome,
     DealStage,
     Route,
     RouteStop,
@@ -71,6 +72,10 @@ class CustomerInputSerializer(serializers.Serializer):
     owner = _rep_field(allow_null=True)
 
 
+class CustomerSignUpInputSerializer(serializers.Serializer):
+    owner = _rep_field(allow_null=True)
+
+
 # --- Deals ------------------------------------------------------------------------------------
 
 
@@ -96,15 +101,12 @@ class DealOutputSerializer(serializers.ModelSerializer):
         return {"id": deal.customer_id, "code": deal.customer.code, "name": deal.customer.name}
 
 
-OPEN_STAGES = [stage for stage in DealStage.values if stage not in DealStage.closed()]
-
-
 class DealCreateInputSerializer(serializers.Serializer):
     customer = _customer_field()
     rep = _rep_field()
     title = serializers.CharField(max_length=200)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    stage = serializers.ChoiceField(choices=OPEN_STAGES, required=False)
+    stage = serializers.ChoiceField(choices=DealStage.open_choices(), required=False)
 
 
 class DealUpdateInputSerializer(DealCreateInputSerializer):
@@ -114,7 +116,7 @@ class DealUpdateInputSerializer(DealCreateInputSerializer):
 
 
 class DealCloseInputSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=["won", "lost"])
+    outcome = serializers.ChoiceField(choices=DealOutcome.choices)
 
 
 # --- Activities -------------------------------------------------------------------------------

@@ -10,17 +10,8 @@ from rest_framework.response import Response
 
 from crm import selectors, services
 from crm.api import serializers as s
-from crm.models import Activity, Customer, Deal, TaskStatus
-from crm.roles import Role, role_of
-
-
-class ManagesRoutes(permissions.BasePermission):
-    """Reps read their routes; supervisors and admins also change them."""
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}
+from crm.api.permissions import HasCrmRole, ManagesRoutes
+from crm.models import Activity, Customer, Deal, DealOutcome, TaskStatus
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -78,10 +69,14 @@ class CustomerViewSet(ScopedViewSet):
         )
         return self._answer(customer, code=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.CustomerOutputSerializer)
+    @extend_schema(request=s.CustomerSignUpInputSerializer, responses=s.CustomerOutputSerializer)
     @action(detail=True, methods=["post"], url_path="sign-up")
     def sign_up(self, request, pk=None):
-        customer = services.customer_sign_up(actor=request.user, customer=self.get_object())
+        customer = services.customer_sign_up(
+            actor=request.user,
+            customer=self.get_object(),
+            **self._input(s.CustomerSignUpInputSerializer),
+        )
         return self._answer(customer)
 
 
@@ -98,7 +93,7 @@ class DealFilter(filters.FilterSet):
         fields = ["stage", "rep", "customer"]
 
     def filter_open(self, queryset, name, value):
-        return queryset.open() if value else queryset.exclude(pk__in=queryset.open().values("pk"))
+        return queryset.open() if value else queryset.closed()
 
 
 class DealViewSet(ScopedViewSet):
@@ -123,7 +118,9 @@ class DealViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         outcome = self._input(s.DealCloseInputSerializer)["outcome"]
-        deal = services.deal_close(actor=request.user, deal=self.get_object(), won=outcome == "won")
+        deal = services.deal_close(
+            actor=request.user, deal=self.get_object(), won=outcome == DealOutcome.WON
+        )
         return self._answer(deal)
 
     @extend_schema(request=None, responses=s.DealOutputSerializer)
@@ -202,7 +199,7 @@ class TaskViewSet(ScopedViewSet):
 class RouteViewSet(ScopedViewSet):
     selector = selectors.route_list
     output_serializer_class = s.RouteOutputSerializer
-    permission_classes = [permissions.IsAuthenticated, ManagesRoutes]
+    permission_classes = [permissions.IsAuthenticated, HasCrmRole, ManagesRoutes]
     filterset_fields = ["active", "rep"]
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]

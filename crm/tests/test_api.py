@@ -7,8 +7,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm import services
-from crm.api.exceptions import CONFLICT_MESSAGE  # noqa: F401  (documented 409 answer)
-from crm.models import AuditEntry, Deal, DealStage, RouteStop
+from crm.models import AuditEntry, Customer, Deal, DealStage, RouteStop
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -48,13 +47,16 @@ def test_token_authentication_for_scripts(rep):
 
 
 @pytest.mark.django_db
-def test_user_without_role_sees_nothing(db):
+def test_user_without_role_is_refused_everywhere(db):
     from crm.tests.factories import UserFactory
 
     DealFactory()
     client = APIClient()
     client.force_authenticate(UserFactory())
-    assert client.get(DEALS).json()["count"] == 0
+    assert client.get(DEALS).status_code == 403
+    response = client.post("/api/customers/", {"code": "C-9", "name": "Kiosk"})
+    assert response.status_code == 403
+    assert not Customer.objects.filter(code="C-9").exists()
 
 
 # --- Role scoping -----------------------------------------------------------------------------
@@ -410,3 +412,45 @@ def test_paging_with_ordering_on_equal_values_neither_repeats_nor_skips(rep, rep
         response = rep_api.get(DEALS, {"ordering": "amount", "page_size": 3, "page": page})
         seen += [row["id"] for row in response.json()["results"]]
     assert sorted(seen) == sorted(created)
+
+
+@pytest.mark.django_db
+def test_supervisor_must_name_the_owner_of_a_new_customer(rep, other_rep, supervisor_api):
+    missing = supervisor_api.post("/api/customers/", {"code": "C-1", "name": "Kiosk"})
+    assert missing.status_code == 400
+    assert missing.json() == {"owner": [services.OWNER_REQUIRED]}
+    foreign = supervisor_api.post(
+        "/api/customers/", {"code": "C-1", "name": "Kiosk", "owner": other_rep.pk}
+    )
+    assert foreign.status_code == 400
+    assert not Customer.objects.exists()
+    ok = supervisor_api.post("/api/customers/", {"code": "C-1", "name": "Kiosk", "owner": rep.pk})
+    assert ok.status_code == 201
+    assert ok.json()["owner"]["id"] == rep.pk
+
+
+@pytest.mark.django_db
+def test_admin_signs_up_an_unowned_prospect_by_naming_its_rep(rep, admin_api):
+    created = admin_api.post("/api/customers/", {"code": "C-2", "name": "Kiosk"})
+    assert created.status_code == 201
+    assert created.json()["owner"] is None
+    url = f"/api/customers/{created.json()['id']}/sign-up/"
+    missing = admin_api.post(url)
+    assert missing.status_code == 400
+    assert missing.json() == {"owner": [services.OWNER_REQUIRED]}
+    signed = admin_api.post(url, {"owner": rep.pk})
+    assert signed.status_code == 200
+    assert signed.json()["owner"]["id"] == rep.pk
+    assert signed.json()["status"] == "active"
+
+
+@pytest.mark.django_db
+def test_deal_for_a_rep_on_another_reps_customer_is_refused(rep, supervisor_api):
+    teammate = SalesRepFactory(team=rep.team)
+    customer = CustomerFactory(owner=rep)
+    response = supervisor_api.post(
+        DEALS, {"customer": customer.pk, "rep": teammate.pk, "title": "T", "amount": "5"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"customer": [services.CUSTOMER_OF_ANOTHER_REP]}
+    assert not Deal.objects.exists()

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from crm import services
-from crm.models import ActivityStatus, AuditEntry, CustomerStatus, DealStage
+from crm.models import ActivityStatus, AuditEntry, CustomerStatus, Deal, DealStage
 from crm.tests.factories import ActivityFactory, CustomerFactory, DealFactory, UserFactory
 
 
@@ -55,8 +55,11 @@ def test_sign_up_turns_a_prospect_into_an_active_customer(rep):
 
 
 @pytest.mark.django_db
-def test_supervisor_may_add_an_unassigned_prospect(supervisor):
-    customer = services.customer_create(actor=supervisor, code="X1", name="Kiosk")
+def test_only_admins_may_add_an_unassigned_prospect(supervisor, admin_user):
+    with pytest.raises(ValidationError) as error:
+        services.customer_create(actor=supervisor, code="X1", name="Kiosk")
+    assert error.value.message_dict == {"owner": [services.OWNER_REQUIRED]}
+    customer = services.customer_create(actor=admin_user, code="X1", name="Kiosk")
     assert customer.owner is None
     assert customer.status == CustomerStatus.PROSPECT
 
@@ -69,3 +72,43 @@ def test_only_planned_activities_can_be_cancelled(rep):
     assert activity.status == ActivityStatus.CANCELLED
     with pytest.raises(ValidationError):
         services.activity_complete(actor=rep.user, activity=activity)
+
+
+@pytest.mark.django_db
+def test_editing_a_stale_copy_of_a_deal_closed_meanwhile_is_refused(rep):
+    stale = DealFactory(rep=rep)
+    services.deal_close(actor=rep.user, deal=Deal.objects.get(pk=stale.pk), won=True)
+    with pytest.raises(ValidationError) as error:
+        services.deal_update(actor=rep.user, deal=stale, title="renamed")
+    assert error.value.messages == [services.DEAL_ALREADY_CLOSED]
+    stale.refresh_from_db()
+    assert stale.stage == DealStage.CLOSED_WON
+    assert stale.closed_at is not None
+
+
+@pytest.mark.django_db
+def test_deal_update_writes_only_the_changed_fields_and_audits_ids(rep):
+    deal = DealFactory(rep=rep, title="Old")
+    other_customer = CustomerFactory(owner=rep)
+    services.deal_update(actor=rep.user, deal=deal, title="New", customer=other_customer)
+    entry = AuditEntry.objects.get(action="deal.update")
+    assert entry.changes["title"] == ["Old", "New"]
+    assert entry.changes["customer"][1] == other_customer.pk
+
+
+@pytest.mark.django_db
+def test_services_refuse_records_outside_the_actors_scope(rep, other_rep):
+    foreign = DealFactory(rep=other_rep)
+    with pytest.raises(PermissionDenied):
+        services.deal_close(actor=rep.user, deal=foreign, won=True)
+    foreign.refresh_from_db()
+    assert foreign.stage == DealStage.PROSPECTING
+
+
+@pytest.mark.django_db
+def test_marking_a_done_task_done_again_keeps_its_completion_time(rep):
+    task = services.task_create(actor=rep.user, title="Call back")
+    first = services.task_set_done(actor=rep.user, task=task, done=True).completed_at
+    again = services.task_set_done(actor=rep.user, task=task, done=True)
+    assert again.completed_at == first
+    assert AuditEntry.objects.filter(action="task.done").count() == 1
