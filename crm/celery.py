@@ -72,15 +72,26 @@ app.steps["worker"].add(WorkerHeartbeat)
 app.autodiscover_tasks()
 
 
-def _job(name: str, schedule) -> dict:
-    return {"task": "crm.tasks.run_job_task", "schedule": schedule, "args": (name,)}
+def _job(name: str, schedule, *, expires: int) -> dict:
+    # `expires`: a tick still queued when the next one is due is dropped, not run late twice.
+    return {
+        "task": "crm.tasks.run_job_task",
+        "schedule": schedule,
+        "args": (name,),
+        "options": {"expires": expires},
+    }
 
 
 BEAT_SCHEDULE = {
-    # Proves that beat is alive: a worker records the beat's heartbeat when it runs this.
-    "beat-heartbeat": {"task": "crm.tasks.beat_heartbeat_task", "schedule": 60.0},
-    "retry-dead-letters": _job("retry_dead_letters", crontab(minute=7)),
-    "prune-job-runs": _job("prune_job_runs", crontab(hour=3, minute=17)),
+    # Proves that beat is alive: a worker records the beat's heartbeat when it runs this. It
+    # expires quickly, so a backlog drained after a worker outage cannot vouch for a dead beat.
+    "beat-heartbeat": {
+        "task": "crm.tasks.beat_heartbeat_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "retry-dead-letters": _job("retry_dead_letters", crontab(minute=7), expires=3000),
+    "prune-job-runs": _job("prune_job_runs", crontab(hour=3, minute=17), expires=6 * 3600),
 }
 
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, ExpressionWrapper
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from crm.models import JobLock, JobRun, JobRunStatus
@@ -24,7 +27,10 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
 """progress(done, total): jobs report how far they are; total may be unknown (None)."""
 
-DEFAULT_LEASE = timedelta(minutes=15)
+# A lease outlives Celery's hard time limit, so a run still going is never taken over; a run
+# killed at the limit blocks the next one for at most the difference.
+DEFAULT_LEASE = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 300)
+ABANDONED_RUN_ERROR = "Abandoned: its process stopped before finishing (lease expired)."
 
 
 class UnknownJob(KeyError):
@@ -45,6 +51,9 @@ _registry: dict[str, Job] = {}
 def register_job(name: str, *, description: str = "", lease: timedelta = DEFAULT_LEASE):
     """Register `func(progress) -> int` as the job `name`. The lease must outlast a normal run:
     a holder that crashes blocks the job for at most that long."""
+
+    if lease.total_seconds() <= settings.CELERY_TASK_TIME_LIMIT:
+        raise ValueError(f"Job {name}: the lease must outlast CELERY_TASK_TIME_LIMIT.")
 
     def decorator(func: Callable[[Progress], int]) -> Callable[[Progress], int]:
         _registry[name] = Job(name=name, func=func, description=description, lease=lease)
@@ -68,6 +77,11 @@ def get_job(name: str) -> Job:
 # --- Distributed lock -------------------------------------------------------------------------
 
 
+def _expiry(lease: timedelta) -> ExpressionWrapper:
+    # The database's clock, not this host's: hosts with skewed clocks agree on expiry.
+    return ExpressionWrapper(Now() + lease, output_field=DateTimeField())
+
+
 def lock_acquire(name: str, *, holder: str, lease: timedelta) -> bool:
     """Take the lease on `name` if nobody holds it or the holder's lease has run out.
 
@@ -75,17 +89,16 @@ def lock_acquire(name: str, *, holder: str, lease: timedelta) -> bool:
     collide on the primary key, and two concurrent take-overs of an expired lease serialise on the
     row lock, the second re-checking `expires_at` and updating nothing.
     """
-    now = timezone.now()
     try:
         with transaction.atomic():
             JobLock.objects.create(
-                name=name, holder=holder, acquired_at=now, expires_at=now + lease
+                name=name, holder=holder, acquired_at=Now(), expires_at=_expiry(lease)
             )
         return True
     except IntegrityError:
         pass
-    taken_over = JobLock.objects.filter(name=name, expires_at__lte=now).update(
-        holder=holder, acquired_at=now, expires_at=now + lease
+    taken_over = JobLock.objects.filter(name=name, expires_at__lte=Now()).update(
+        holder=holder, acquired_at=Now(), expires_at=_expiry(lease)
     )
     return taken_over == 1
 
@@ -97,20 +110,17 @@ def lock_release(name: str, *, holder: str) -> None:
 
 def lock_extend(name: str, *, holder: str, lease: timedelta) -> bool:
     """Push the lease's expiry forward for a long run; False if it was lost meanwhile."""
-    return (
-        JobLock.objects.filter(name=name, holder=holder).update(expires_at=timezone.now() + lease)
-        == 1
-    )
+    return JobLock.objects.filter(name=name, holder=holder).update(expires_at=_expiry(lease)) == 1
 
 
 @contextmanager
-def job_lock(name: str, *, lease: timedelta = DEFAULT_LEASE) -> Iterator[bool]:
-    """`with job_lock("x") as acquired:` runs the body whether or not the lock was acquired;
-    the body decides what to do when it was not."""
+def job_lock(name: str, *, lease: timedelta = DEFAULT_LEASE) -> Iterator[str | None]:
+    """`with job_lock("x") as holder:` runs the body whether or not the lock was acquired
+    (holder is None when it was not); the body decides what to do then."""
     holder = uuid.uuid4().hex
     acquired = lock_acquire(name, holder=holder, lease=lease)
     try:
-        yield acquired
+        yield holder if acquired else None
     finally:
         if acquired:
             lock_release(name, holder=holder)
@@ -128,12 +138,13 @@ def job_run(name: str, *, progress: Progress | None = None) -> JobRun:
 
     Returns the JobRun (status skipped_locked when another process holds the lock). A failing
     job is recorded as failed and its exception re-raised, so that Celery retries it and, when
-    the retries run out, leaves a dead letter.
+    the retries run out, leaves a dead letter. Each progress report also renews the lease.
     """
     job = get_job(name)
+    lock_name = f"job:{name}"
     started = timezone.now()
-    with job_lock(f"job:{name}", lease=job.lease) as acquired:
-        if not acquired:
+    with job_lock(lock_name, lease=job.lease) as holder:
+        if holder is None:
             logger.info("job %s skipped: another run holds the lock", name)
             return JobRun.objects.create(
                 name=name,
@@ -141,9 +152,18 @@ def job_run(name: str, *, progress: Progress | None = None) -> JobRun:
                 started_at=started,
                 finished_at=started,
             )
+        # Holding the lock, any run of this job still marked running has lost its process.
+        JobRun.objects.filter(name=name, status=JobRunStatus.RUNNING).update(
+            status=JobRunStatus.FAILED, error=ABANDONED_RUN_ERROR, finished_at=started
+        )
         run = JobRun.objects.create(name=name, status=JobRunStatus.RUNNING, started_at=started)
+
+        def report(done: int, total: int | None) -> None:
+            lock_extend(lock_name, holder=holder, lease=job.lease)
+            (progress or _no_progress)(done, total)
+
         try:
-            items = job.func(progress or _no_progress)
+            items = job.func(report)
         except Exception as exc:
             run.status = JobRunStatus.FAILED
             run.error = "".join(traceback.format_exception_only(exc)).strip()[:10_000]

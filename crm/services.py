@@ -429,7 +429,13 @@ def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: User | None = No
 
     enqueued = 0
     for letter in letters.order_by("id"):
-        DeadLetter.objects.filter(pk=letter.pk).update(retried=True, retried_at=timezone.now())
+        # Claim the letter as it was read: if another retry (the hourly job, an admin, the
+        # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
+        claimed = DeadLetter.objects.filter(
+            pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
+        ).update(retried=True, retried_at=timezone.now())
+        if not claimed:
+            continue
         try:
             task = app.tasks.get(letter.task_name)
             if task is not None:
@@ -437,7 +443,9 @@ def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: User | None = No
             else:
                 app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
         except Exception:
-            DeadLetter.objects.filter(pk=letter.pk).update(retried=False, retried_at=None)
+            DeadLetter.objects.filter(pk=letter.pk).update(
+                retried=letter.retried, retried_at=letter.retried_at
+            )
             raise
         audit(actor=actor, action="dead_letter.retry", target=letter)
         enqueued += 1

@@ -146,6 +146,40 @@ def test_job_run_records_failure_and_reraises(sample_jobs):
 
 
 @pytest.mark.django_db
+def test_next_run_marks_a_run_whose_process_died_as_abandoned(sample_jobs):
+    dead = JobRun.objects.create(
+        name="test_counting", status=JobRunStatus.RUNNING, started_at=timezone.now()
+    )
+    jobs.job_run("test_counting")
+    dead.refresh_from_db()
+    assert dead.status == JobRunStatus.FAILED
+    assert dead.error == jobs.ABANDONED_RUN_ERROR
+
+
+@pytest.mark.django_db
+def test_progress_renews_the_lease():
+    seen = []
+
+    @jobs.register_job("test_renewing")
+    def renewing(progress):
+        before = JobLock.objects.get(name="job:test_renewing").expires_at
+        progress(1, 1)
+        seen.append(JobLock.objects.get(name="job:test_renewing").expires_at > before)
+        return 1
+
+    try:
+        jobs.job_run("test_renewing")
+    finally:
+        jobs._registry.pop("test_renewing")
+    assert seen == [True]
+
+
+def test_a_lease_shorter_than_the_task_time_limit_is_refused():
+    with pytest.raises(ValueError, match="lease must outlast"):
+        jobs.register_job("test_short", lease=timedelta(minutes=1))
+
+
+@pytest.mark.django_db
 def test_run_job_command_prints_progress(sample_jobs, capsys):
     call_command("run_job", "test_counting")
     out = capsys.readouterr().out
@@ -221,6 +255,39 @@ def test_retry_dead_letters_command_enqueues_on_the_broker():
     letter.refresh_from_db()
     assert letter.retried and letter.retried_at is not None
     assert broker.llen("celery") == 1
+    broker.delete("celery")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_enqueue_each_letter_once():
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+    for number in range(3):
+        services.dead_letter_record(
+            task_name="crm.tasks.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
+        )
+    barrier = threading.Barrier(2)
+    counts = []
+
+    def retry() -> None:
+        try:
+            letters = DeadLetter.objects.filter(retried=False)
+            list(letters)  # both read the same pending letters before either claims
+            barrier.wait()
+            counts.append(services.dead_letters_retry(letters=letters))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 3
+    assert broker.llen("celery") == 3
     broker.delete("celery")
 
 
