@@ -131,6 +131,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # an audit trail nobody can rewrite
+
 
 # --- Job platform -----------------------------------------------------------------------------
 

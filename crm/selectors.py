@@ -2,6 +2,8 @@
 queryset with its joins already applied, so that a page or endpoint runs a fixed number of
 queries whatever the number of rows."""
 
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.db.models import (
     Count,
@@ -92,10 +94,15 @@ def route_stop_list(*, user: User) -> QuerySet[RouteStop]:
     )
 
 
+def current_month_start() -> datetime:
+    """Midnight on the 1st of this month in the company's TIME_ZONE (not UTC)."""
+    return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def home_summary(*, user: User) -> dict:
     """The figures on a user's home page, over what their role lets them see, in two queries."""
     now = timezone.now()
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = current_month_start()
     deals = deal_list(user=user).aggregate(
         open_count=Count("id", filter=~Q(stage__in=DealStage.closed())),
         open_amount=Sum("amount", filter=~Q(stage__in=DealStage.closed())),
@@ -117,7 +124,7 @@ def home_summary(*, user: User) -> dict:
 
 def team_performance(*, user: User) -> QuerySet[SalesRep]:
     """Per visible rep: this month's won deals and completed activities, for supervisors."""
-    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = current_month_start()
     # Subqueries per relation keep the two aggregates from multiplying each other's rows.
     won = Deal.objects.filter(
         rep_id=OuterRef("pk"), stage=DealStage.CLOSED_WON, closed_at__gte=month_start

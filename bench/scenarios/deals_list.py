@@ -108,7 +108,7 @@ def prepare(ctx: Context) -> None:
     from crm.models import Deal
 
     started = time.perf_counter()
-    call_command("seed_demo", reps=DEMO_REPS, months=12, verbosity=0)
+    call_command("seed_demo", reps=DEMO_REPS, months=12, verbosity=0, allow_demo_logins=True)
     missing = TOTAL_DEALS - Deal.objects.count()
     with connection.cursor() as cursor:
         # The throwaway server commits asynchronously, and then VACUUM leaves freshly loaded

@@ -232,9 +232,9 @@ def test_oversized_body_is_413(rep_api, settings):
 
 
 def test_throttled_client_gets_429(rep, rep_api, monkeypatch):
-    from rest_framework.throttling import UserRateThrottle
+    from crm.api.throttling import FailOpenUserRateThrottle
 
-    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
+    monkeypatch.setattr(FailOpenUserRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
     statuses = [rep_api.get(DEALS).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
@@ -454,3 +454,25 @@ def test_deal_for_a_rep_on_another_reps_customer_is_refused(rep, supervisor_api)
     assert response.status_code == 400
     assert response.json() == {"customer": [services.CUSTOMER_OF_ANOTHER_REP]}
     assert not Deal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_api_keeps_answering_when_the_cache_is_down(rep, rep_api, settings):
+    from crm.testing.servers import free_port
+
+    # A real cache client pointed at a port where nothing listens: every call fails.
+    # (Changing CACHES makes Django drop its cache connections.)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    assert rep_api.get(DEALS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_malformed_token_is_401_not_500(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Token abc\x00def")
+    assert api_client.get(DEALS).status_code == 401

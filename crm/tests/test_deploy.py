@@ -68,16 +68,19 @@ def _compose() -> dict:
 
 def test_compose_defines_the_production_services_with_healthchecks():
     services = _compose()["services"]
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
+    assert set(services) == {"migrate", "web", "worker", "beat", "postgres", "redis"}
     for name, service in services.items():
         assert "healthcheck" in service, name
+    for name in ("web", "worker", "beat"):
+        migrate = services[name]["depends_on"]["migrate"]
+        assert migrate["condition"] == "service_completed_successfully"
     assert _compose()["volumes"]
 
 
 def test_compose_commands_refer_to_modules_that_exist():
     services = _compose()["services"]
     commands = get_commands()
-    for name in ("web", "worker", "beat"):
+    for name in ("migrate", "web", "worker", "beat"):
         command = services[name]["command"]
         command = command if isinstance(command, str) else " ".join(command)
         for module, attribute in re.findall(r"gunicorn ([\w.]+):(\w+)", command):

@@ -33,7 +33,14 @@ SEEDED_MODELS = [User, Team, SalesRep, Customer, Product, Route, RouteStop, Deal
 
 def seed(**options) -> str:
     out = StringIO()
-    call_command("seed_demo", as_of=AS_OF, stdout=out, stderr=StringIO(), **options)
+    call_command(
+        "seed_demo",
+        as_of=AS_OF,
+        allow_demo_logins=True,
+        stdout=out,
+        stderr=StringIO(),
+        **options,
+    )
     return out.getvalue()
 
 
@@ -224,3 +231,11 @@ def test_demo_users_can_log_in_with_the_demo_password(client):
     for username in ("admin", "supervisor1", "rep1"):
         assert client.login(username=username, password=DEMO_PASSWORD), username
         client.logout()
+
+
+@pytest.mark.django_db
+def test_refuses_demo_logins_in_production_unless_asked():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("seed_demo", reps=1, months=1, stdout=StringIO(), stderr=StringIO())

@@ -112,3 +112,22 @@ def test_marking_a_done_task_done_again_keeps_its_completion_time(rep):
     again = services.task_set_done(actor=rep.user, task=task, done=True)
     assert again.completed_at == first
     assert AuditEntry.objects.filter(action="task.done").count() == 1
+
+
+@pytest.mark.django_db
+def test_this_month_starts_at_local_midnight(rep, settings):
+    import datetime as dt
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from crm import selectors
+
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: local month starts on UTC's previous day
+    start = selectors.current_month_start()
+    assert start.tzinfo == zoneinfo.ZoneInfo("Pacific/Kiritimati")
+    assert (start.day, start.hour) == (1, 0)
+    just_after = start + dt.timedelta(minutes=30)
+    DealFactory(rep=rep, stage=DealStage.CLOSED_WON, closed_at=just_after)
+    if just_after <= timezone.now():
+        assert selectors.home_summary(user=rep.user)["won_this_month"] == 1

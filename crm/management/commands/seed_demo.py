@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
@@ -515,10 +516,20 @@ class Command(BaseCommand):
         parser.add_argument("--reps", type=int, default=12, help="number of sales reps (12)")
         parser.add_argument("--months", type=int, default=12, help="months of history (12)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (42)")
+        parser.add_argument(
+            "--allow-demo-logins",
+            action="store_true",
+            help="seed even with DEBUG off (the demo users share a published password)",
+        )
 
     def handle(self, *args, reps: int, months: int, seed: int, **options):
         if reps < 0 or months < 1:
             raise CommandError("--reps must be 0 or more and --months 1 or more.")
+        if not settings.DEBUG and not options.get("allow_demo_logins"):
+            raise CommandError(
+                "Refusing to create demo logins with a published password while DEBUG is off. "
+                "Pass --allow-demo-logins for a throwaway environment."
+            )
         as_of = options.get("as_of") or timezone.localtime().replace(
             minute=0, second=0, microsecond=0
         )
