@@ -4,7 +4,8 @@
 - supervisor: the records of the reps in the teams they manage (and their own, if they also sell);
 - admin (staff, superuser or the "admin" group): everything.
 
-Every selector in every app scopes through `scope_to_user`; nothing else filters by role.
+Every selector in every app scopes its rows through `scope_to_user`; what a role may do
+(assign reps, manage routes, open an area) is decided here too (`role_of`, `can_use`).
 """
 
 from enum import StrEnum

@@ -25,34 +25,16 @@ from crm.models import (
     DeadLetter,
     Deal,
     DealStage,
-    JobRun,
     Route,
-    RouteStop,
     SalesRep,
     Task,
     TaskStatus,
-    Team,
 )
-from crm.roles import Role, role_of, scope_to_user
+from crm.roles import scope_to_user
 
 
 def rep_list(*, user: User) -> QuerySet[SalesRep]:
     return scope_to_user(SalesRep.objects.select_related("user", "team"), user, rep_path="")
-
-
-def rep_for_user(*, user: User) -> SalesRep | None:
-    """The user's own rep profile, if they sell."""
-    return SalesRep.objects.filter(user_id=user.pk).select_related("team").first()
-
-
-def team_list(*, user: User) -> QuerySet[Team]:
-    teams = Team.objects.select_related("manager")
-    role = role_of(user)
-    if role == Role.ADMIN:
-        return teams
-    if role == Role.SUPERVISOR:
-        return teams.filter(Q(manager_id=user.pk) | Q(reps__user_id=user.pk)).distinct()
-    return teams.filter(reps__user_id=user.pk)
 
 
 def customer_list(*, user: User, search: str = "") -> QuerySet[Customer]:
@@ -85,12 +67,6 @@ def route_list(*, user: User) -> QuerySet[Route]:
         .order_by("code"),
         user,
         rep_path="rep",
-    )
-
-
-def route_stop_list(*, user: User) -> QuerySet[RouteStop]:
-    return scope_to_user(
-        RouteStop.objects.select_related("route", "customer"), user, rep_path="route__rep"
     )
 
 
@@ -147,10 +123,6 @@ def team_performance(*, user: User) -> QuerySet[SalesRep]:
 
 def dead_letter_list() -> QuerySet[DeadLetter]:
     return DeadLetter.objects.all()
-
-
-def job_run_latest(*, name: str) -> JobRun | None:
-    return JobRun.objects.filter(name=name).first()
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -1,20 +1,17 @@
 """DRF's exception handler, plus the domain errors our services raise.
 
 - django ValidationError (from services and model validation) → 400 with field errors;
-- ProtectedError (deleting a record that others refer to) → 409;
 - IntegrityError (a constraint lost a race with another writer) → 409.
 Everything else keeps DRF's own answer.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.db.models import ProtectedError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 CONFLICT_MESSAGE = "This change conflicts with the current data; reload and try again."
-PROTECTED_MESSAGE = "Other records refer to this one, so it cannot be deleted."
 
 
 def validation_error_detail(exc: DjangoValidationError) -> dict | list:
@@ -29,8 +26,6 @@ def validation_error_detail(exc: DjangoValidationError) -> dict | list:
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_error_detail(exc))
-    elif isinstance(exc, ProtectedError):
-        return Response({"detail": PROTECTED_MESSAGE}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, IntegrityError):
         return Response({"detail": CONFLICT_MESSAGE}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)

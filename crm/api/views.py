@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from crm import selectors, services
 from crm.api import serializers as s
 from crm.api.permissions import HasCrmRole, ManagesRoutes
-from crm.models import Activity, Customer, Deal, DealOutcome, TaskStatus
+from crm.models import Activity, Customer, Deal, DealOutcome, Route, SalesRep, Task, TaskStatus
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -46,10 +46,32 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return Response(self.output_serializer_class(instance).data, status=code)
 
 
+def _visible(selector, model):
+    """A filter's choices, scoped like the list: an id outside the caller's scope is refused
+    exactly like an id that does not exist, so a filter cannot probe for records."""
+
+    def queryset(request):
+        if request is None or not request.user.is_authenticated:
+            return model.objects.none()
+        return selector(user=request.user)
+
+    return queryset
+
+
+def _rep_filter(**kwargs) -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(queryset=_visible(selectors.rep_list, SalesRep), **kwargs)
+
+
+def _customer_filter() -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(queryset=_visible(selectors.customer_list, Customer))
+
+
 # --- Customers --------------------------------------------------------------------------------
 
 
 class CustomerFilter(filters.FilterSet):
+    owner = _rep_filter()
+
     class Meta:
         model = Customer
         fields = ["status", "owner"]
@@ -87,6 +109,8 @@ class DealFilter(filters.FilterSet):
     closed_after = filters.IsoDateTimeFilter(field_name="closed_at", lookup_expr="gte")
     closed_before = filters.IsoDateTimeFilter(field_name="closed_at", lookup_expr="lt")
     open = filters.BooleanFilter(method="filter_open", label="Only open (true) or closed (false)")
+    rep = _rep_filter()
+    customer = _customer_filter()
 
     class Meta:
         model = Deal
@@ -136,6 +160,8 @@ class DealViewSet(ScopedViewSet):
 class ActivityFilter(filters.FilterSet):
     due_after = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
     due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    rep = _rep_filter()
+    customer = _customer_filter()
 
     class Meta:
         model = Activity
@@ -172,10 +198,18 @@ class ActivityViewSet(ScopedViewSet):
 # --- Tasks ------------------------------------------------------------------------------------
 
 
+class TaskFilter(filters.FilterSet):
+    rep = _rep_filter()
+
+    class Meta:
+        model = Task
+        fields = ["status", "rep"]
+
+
 class TaskViewSet(ScopedViewSet):
     selector = selectors.task_list
     output_serializer_class = s.TaskOutputSerializer
-    filterset_fields = ["status", "rep"]
+    filterset_class = TaskFilter
     search_fields = ["title"]
     ordering_fields = ["due_at", "created_at"]
 
@@ -196,11 +230,19 @@ class TaskViewSet(ScopedViewSet):
 # --- Routes -----------------------------------------------------------------------------------
 
 
+class RouteFilter(filters.FilterSet):
+    rep = _rep_filter()
+
+    class Meta:
+        model = Route
+        fields = ["active", "rep"]
+
+
 class RouteViewSet(ScopedViewSet):
     selector = selectors.route_list
     output_serializer_class = s.RouteOutputSerializer
     permission_classes = [permissions.IsAuthenticated, HasCrmRole, ManagesRoutes]
-    filterset_fields = ["active", "rep"]
+    filterset_class = RouteFilter
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
 

@@ -11,7 +11,6 @@ from crm.models import (
     Customer,
     Deal,
     DealStage,
-    Product,
     Route,
     RouteStop,
     SalesRep,
@@ -67,14 +66,6 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"C{n:05d}")
     address = factory.Faker("street_address")
     owner = factory.SubFactory(SalesRepFactory)
-
-
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
-    name = factory.Faker("word")
 
 
 class DealFactory(factory.django.DjangoModelFactory):

@@ -476,3 +476,14 @@ def test_api_keeps_answering_when_the_cache_is_down(rep, rep_api, settings):
 def test_malformed_token_is_401_not_500(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Token abc\x00def")
     assert api_client.get(DEALS).status_code == 401
+
+
+@pytest.mark.django_db
+def test_filtering_by_a_rep_outside_the_scope_is_refused_like_a_missing_one(
+    rep, other_rep, rep_api
+):
+    outside = rep_api.get(DEALS, {"rep": other_rep.pk})
+    missing = rep_api.get(DEALS, {"rep": 999_999})
+    assert outside.status_code == missing.status_code == 400
+    assert set(outside.json()) == set(missing.json()) == {"rep"}
+    assert rep_api.get(DEALS, {"rep": rep.pk}).status_code == 200
