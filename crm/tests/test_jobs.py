@@ -12,18 +12,16 @@ from crm.models import DeadLetter, JobLock, JobRun, JobRunStatus
 # --- Distributed lock -------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_acquirers_exactly_one_wins():
-    contenders = 8
+def run_concurrently(function, contenders: int) -> list:
+    """Call `function(index)` from `contenders` threads released at once; return the results.
+    Each thread has its own database connection, as separate processes would."""
     barrier = threading.Barrier(contenders)
     results = []
 
     def contend(index: int) -> None:
         try:
             barrier.wait()
-            results.append(
-                jobs.lock_acquire("race", holder=f"h{index}", lease=timedelta(minutes=1))
-            )
+            results.append(function(index))
         finally:
             connection.close()
 
@@ -32,8 +30,16 @@ def test_concurrent_acquirers_exactly_one_wins():
         thread.start()
     for thread in threads:
         thread.join()
+    return results
 
-    assert sorted(results) == [False] * (contenders - 1) + [True]
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_acquirers_exactly_one_wins():
+    results = run_concurrently(
+        lambda index: jobs.lock_acquire("race", holder=f"h{index}", lease=timedelta(minutes=1)),
+        contenders=8,
+    )
+    assert sorted(results) == [False] * 7 + [True]
     assert JobLock.objects.filter(name="race").count() == 1
 
 
@@ -41,24 +47,10 @@ def test_concurrent_acquirers_exactly_one_wins():
 def test_concurrent_takeover_of_expired_lease_has_one_winner():
     past = timezone.now() - timedelta(minutes=5)
     JobLock.objects.create(name="stale", holder="crashed", acquired_at=past, expires_at=past)
-    contenders = 6
-    barrier = threading.Barrier(contenders)
-    results = []
-
-    def contend(index: int) -> None:
-        try:
-            barrier.wait()
-            results.append(
-                jobs.lock_acquire("stale", holder=f"h{index}", lease=timedelta(minutes=1))
-            )
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=contend, args=(i,)) for i in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(
+        lambda index: jobs.lock_acquire("stale", holder=f"h{index}", lease=timedelta(minutes=1)),
+        contenders=6,
+    )
 
     assert results.count(True) == 1
     assert JobLock.objects.get(name="stale").holder != "crashed"
@@ -269,23 +261,10 @@ def test_concurrent_retries_enqueue_each_letter_once():
         services.dead_letter_record(
             task_name="crm.tasks.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
         )
-    barrier = threading.Barrier(2)
-    counts = []
-
-    def retry() -> None:
-        try:
-            letters = DeadLetter.objects.filter(retried=False)
-            list(letters)  # both read the same pending letters before either claims
-            barrier.wait()
-            counts.append(services.dead_letters_retry(letters=letters))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=retry) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    counts = run_concurrently(
+        lambda index: services.dead_letters_retry(letters=DeadLetter.objects.filter(retried=False)),
+        contenders=2,
+    )
     assert sum(counts) == 3
     assert broker.llen("celery") == 3
     broker.delete("celery")
