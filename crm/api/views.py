@@ -2,6 +2,7 @@
 selector, answer with an output serializer. Querysets come from role-scoped selectors, so a
 record outside the caller's scope is a 404."""
 
+from django.db.models import Prefetch
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status, viewsets
@@ -11,7 +12,17 @@ from rest_framework.response import Response
 from crm import selectors, services
 from crm.api import serializers as s
 from crm.api.permissions import HasCrmRole, ManagesRoutes
-from crm.models import Activity, Customer, Deal, DealOutcome, Route, SalesRep, Task, TaskStatus
+from crm.models import (
+    Activity,
+    Customer,
+    Deal,
+    DealOutcome,
+    Route,
+    RouteStop,
+    SalesRep,
+    Task,
+    TaskStatus,
+)
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -249,7 +260,9 @@ class RouteViewSet(ScopedViewSet):
     def get_queryset(self):
         routes = super().get_queryset()
         if self.action == "retrieve":
-            routes = routes.prefetch_related("stops__customer")
+            routes = routes.prefetch_related(
+                Prefetch("stops", queryset=RouteStop.objects.select_related("customer"))
+            )
         return routes
 
     @extend_schema(responses=s.RouteDetailOutputSerializer)

@@ -487,3 +487,39 @@ def test_filtering_by_a_rep_outside_the_scope_is_refused_like_a_missing_one(
     assert outside.status_code == missing.status_code == 400
     assert set(outside.json()) == set(missing.json()) == {"rep"}
     assert rep_api.get(DEALS, {"rep": rep.pk}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("endpoint", "factory", "rep_field"),
+    [
+        ("/api/customers/", CustomerFactory, "owner"),
+        ("/api/activities/", ActivityFactory, "rep"),
+        ("/api/tasks/", TaskFactory, "rep"),
+        ("/api/routes/", RouteFactory, "rep"),
+    ],
+)
+def test_every_list_runs_the_same_few_queries_whatever_the_row_count(
+    endpoint, factory, rep_field, rep, client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(rep.user)
+    counts = []
+    for batch in (2, 25):
+        factory.create_batch(batch, **{rep_field: rep})
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(endpoint).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 6
+
+
+@pytest.mark.django_db
+def test_route_detail_query_count_does_not_grow_with_stops(rep, client, django_assert_num_queries):
+    route = RouteFactory(rep=rep)
+    RouteStopFactory.create_batch(12, route=route)
+    client.force_login(rep.user)
+    # session, user, role groups, route, stops with their customers
+    with django_assert_num_queries(5):
+        assert client.get(f"/api/routes/{route.pk}/").status_code == 200

@@ -103,3 +103,30 @@ def test_liveness_touches_nothing(client):
 @pytest.mark.sqlite
 def test_health_rejects_other_methods(client):
     assert client.post("/health/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_unreachable_cache_and_broker_are_degraded_not_unhealthy(client, settings):
+    from crm import health
+
+    _record_heartbeats()
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": closed,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.CELERY_BROKER_URL = closed
+    health._broker_client.cache_clear()
+    try:
+        response = client.get("/health/")
+    finally:
+        health._broker_client.cache_clear()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["cache"]["status"] == "degraded"
+    assert body["checks"]["broker"]["status"] == "degraded"
+    assert body["checks"]["database"]["status"] == "healthy"
