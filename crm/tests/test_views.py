@@ -685,3 +685,21 @@ def test_customer_detail_runs_a_fixed_number_of_queries(client, rep, django_asse
     # session, user, role (groups), customer, its deals, its activities
     with django_assert_num_queries(6):
         client.get(reverse("customer-detail", args=[customer.pk]))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["rep", "supervisor", "admin_user"])
+def test_home_runs_the_same_queries_whatever_the_row_count(request, client, rep, who):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    person = request.getfixturevalue(who)
+    client.force_login(person.user if who == "rep" else person)
+    counts = []
+    for batch in (1, 15):
+        DealFactory.create_batch(batch, rep=SalesRepFactory(team=rep.team))
+        ActivityFactory.create_batch(batch, rep=rep)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("home")).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
