@@ -19,6 +19,13 @@ from crm.tests.factories import (
 )
 
 DEALS = "/api/deals/"
+# The other resources, each with its factory and the field naming its rep.
+OTHER_RESOURCES = [
+    ("/api/customers/", CustomerFactory, "owner"),
+    ("/api/activities/", ActivityFactory, "rep"),
+    ("/api/tasks/", TaskFactory, "rep"),
+    ("/api/routes/", RouteFactory, "rep"),
+]
 
 
 def _ids(response) -> set[int]:
@@ -90,15 +97,7 @@ def test_admin_sees_everything(rep, other_rep, admin_api):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("endpoint", "factory", "rep_field"),
-    [
-        ("/api/customers/", CustomerFactory, "owner"),
-        ("/api/activities/", ActivityFactory, "rep"),
-        ("/api/tasks/", TaskFactory, "rep"),
-        ("/api/routes/", RouteFactory, "rep"),
-    ],
-)
+@pytest.mark.parametrize(("endpoint", "factory", "rep_field"), OTHER_RESOURCES)
 def test_every_resource_is_scoped_to_the_rep(endpoint, factory, rep_field, rep, other_rep, rep_api):
     own = factory(**{rep_field: rep})
     foreign = factory(**{rep_field: other_rep})
@@ -490,15 +489,7 @@ def test_filtering_by_a_rep_outside_the_scope_is_refused_like_a_missing_one(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("endpoint", "factory", "rep_field"),
-    [
-        ("/api/customers/", CustomerFactory, "owner"),
-        ("/api/activities/", ActivityFactory, "rep"),
-        ("/api/tasks/", TaskFactory, "rep"),
-        ("/api/routes/", RouteFactory, "rep"),
-    ],
-)
+@pytest.mark.parametrize(("endpoint", "factory", "rep_field"), OTHER_RESOURCES)
 def test_every_list_runs_the_same_few_queries_whatever_the_row_count(
     endpoint, factory, rep_field, rep, client
 ):
