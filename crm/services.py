@@ -2,8 +2,8 @@
 
 Each function is one use case: keyword-only, runs in one transaction, validates the row with the
 model's own rules (`full_clean`, which mirrors the database constraints) and cross-row rules here,
-and writes an audit entry. Work for background jobs is enqueued with `transaction.on_commit`, so
-a failure to enqueue never fails the write.
+and writes an audit entry. A service that starts background work enqueues it with
+`transaction.on_commit`, so that a failure to enqueue never fails the write.
 """
 
 import hashlib
