@@ -1,4 +1,4 @@
-"""Login with a brake on password guessing.
+"""Login with a brake on password guessing, and the rep's own time zone for the session.
 
 After LOGIN_FAILURE_LIMIT failed attempts for one username within LOGIN_FAILURE_WINDOW, further
 attempts for it answer 429 until the window passes, right password or not. Counting by username
@@ -13,9 +13,12 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 
+from crm.models import SalesRep
+
 logger = logging.getLogger(__name__)
 
 LOGIN_THROTTLED = "Too many failed logins for this user. Try again in {minutes} minutes."
+SESSION_TIMEZONE_KEY = "timezone"
 
 
 def _failure_key(username: str) -> str:
@@ -52,4 +55,14 @@ class LoginView(auth_views.LoginView):
         response = super().post(request, *args, **kwargs)
         if response.status_code == 200:  # the form came back: wrong credentials
             _count_failure(key)
+        return response
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Read once per login, so that no request pays a query for it (see TimezoneMiddleware).
+        rep_timezone = (
+            SalesRep.objects.filter(user=form.get_user()).values_list("timezone", flat=True).first()
+        )
+        if rep_timezone:
+            self.request.session[SESSION_TIMEZONE_KEY] = rep_timezone
         return response

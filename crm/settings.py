@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "crm.middleware.RequestTooLargeMiddleware",
+    "crm.middleware.TimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"

@@ -28,3 +28,27 @@ def test_password_guessing_is_stopped_for_that_username(client, settings):
     assert LOGIN_THROTTLED.format(minutes=15) in blocked.content.decode()
     # Another user is not affected.
     assert client.post(LOGIN, {"username": "bob", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_rep_sees_and_enters_times_in_their_own_time_zone(client, rep):
+    import datetime as dt
+
+    from crm.models import Activity
+    from crm.tests.factories import ActivityFactory
+
+    rep.timezone = "America/Mexico_City"  # UTC-6 in December
+    rep.save()
+    ActivityFactory(rep=rep, due_at=dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC))
+    client.post(LOGIN, {"username": rep.user.username, "password": PASSWORD})
+    page = client.get(reverse("activity-list")).content.decode()
+    assert "1 Dec 2026, 09:00" in page
+
+    customer = Activity.objects.get().customer
+    response = client.post(
+        reverse("activity-create"),
+        {"kind": "call", "due_at": "2026-12-02 10:30", "customer": customer.pk},
+    )
+    assert response.status_code == 302
+    created = Activity.objects.latest("id")
+    assert created.due_at == dt.datetime(2026, 12, 2, 16, 30, tzinfo=dt.UTC)
