@@ -20,8 +20,22 @@ from crm.models import (
 )
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Edits made in Django admin leave an audit entry, like edits made through the services."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changes = {field: form.cleaned_data.get(field) for field in form.changed_data}
+        action = f"admin.{'change' if change else 'add'}"
+        services.audit(actor=request.user, action=action, target=obj, changes=changes)
+
+    def delete_model(self, request, obj):
+        services.audit(actor=request.user, action="admin.delete", target=obj)
+        super().delete_model(request, obj)
+
+
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ["name", "manager", "rep_count"]
     search_fields = ["name", "manager__username", "manager__last_name"]
     list_select_related = ["manager"]
@@ -36,7 +50,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(SalesRep)
-class SalesRepAdmin(admin.ModelAdmin):
+class SalesRepAdmin(AuditedAdmin):
     list_display = ["employee_code", "__str__", "team", "active", "hire_date", "timezone"]
     list_filter = ["active", "team"]
     search_fields = ["employee_code", "user__username", "user__first_name", "user__last_name"]
@@ -46,7 +60,7 @@ class SalesRepAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditedAdmin):
     list_display = ["code", "name", "status", "owner", "signed_up_at"]
     list_filter = ["status", "owner__team"]
     search_fields = ["code", "name", "address"]
@@ -56,14 +70,14 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(AuditedAdmin):
     list_display = ["sku", "name", "unit"]
     list_filter = ["unit"]
     search_fields = ["sku", "name"]
 
 
 @admin.register(Deal)
-class DealAdmin(admin.ModelAdmin):
+class DealAdmin(AuditedAdmin):
     list_display = ["title", "customer", "rep", "amount", "stage", "closed_at", "created_at"]
     list_filter = ["stage", "rep__team"]
     search_fields = ["title", "customer__name", "customer__code"]
@@ -74,7 +88,7 @@ class DealAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(AuditedAdmin):
     list_display = ["__str__", "kind", "status", "rep", "customer", "due_at", "completed_at"]
     list_filter = ["kind", "status", "rep__team"]
     search_fields = ["subject", "customer__name"]
@@ -84,7 +98,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(AuditedAdmin):
     list_display = ["title", "rep", "status", "due_at", "completed_at"]
     list_filter = ["status", "rep__team"]
     search_fields = ["title"]
@@ -101,7 +115,7 @@ class RouteStopInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(AuditedAdmin):
     list_display = ["code", "name", "rep", "active", "stop_count"]
     list_filter = ["active", "rep__team"]
     search_fields = ["code", "name"]

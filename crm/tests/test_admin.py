@@ -53,3 +53,27 @@ def test_rep_cannot_open_django_admin(rep, client):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_admin_edits_leave_an_audit_entry(admin_user, client, rep):
+    from crm.models import AuditEntry, Deal
+
+    deal = DealFactory(rep=rep, title="Old")
+    client.force_login(admin_user)
+    url = reverse("admin:crm_deal_change", args=[deal.pk])
+    data = {
+        "customer": deal.customer_id,
+        "rep": rep.pk,
+        "title": "Renamed",
+        "amount": "10.00",
+        "stage": "prospecting",
+        "closed_at_0": "",
+        "closed_at_1": "",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Deal.objects.get(pk=deal.pk).title == "Renamed"
+    entry = AuditEntry.objects.get(action="admin.change", target_id=str(deal.pk))
+    assert entry.actor == admin_user
+    assert entry.changes["title"] == "Renamed"
