@@ -236,6 +236,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customers, deals, activities, tasks and routes, scoped by the caller's role.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs are for people who may use the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "stage" or "status"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {

@@ -388,6 +388,12 @@ def test_rep_may_not_change_routes(rep, rep_api):
 
 
 @pytest.mark.django_db
+def test_schema_and_docs_need_a_login(client):
+    assert client.get("/api/schema/").status_code == 401
+    assert client.get("/api/docs/").status_code == 401
+
+
+@pytest.mark.django_db
 def test_openapi_schema_and_docs_are_served(rep, client):
     client.force_login(rep.user)
     schema = client.get("/api/schema/", {"format": "json"})
