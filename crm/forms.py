@@ -21,6 +21,7 @@ from crm.models import (
     SalesRep,
 )
 from crm.roles import Role, role_of
+from crm.selectors import OPEN_STAGES
 
 
 class RepChoiceField(forms.ModelChoiceField):
@@ -99,10 +100,9 @@ class ActivityForm(ScopedForm):
 class DealFilterForm(forms.Form):
     """The stage filter above the deals list. An unknown value filters nothing."""
 
-    OPEN = "open"
-
     stage = forms.ChoiceField(
-        choices=[("", "All stages"), (OPEN, "All open"), *DealStage.choices], required=False
+        choices=[("", "All stages"), (OPEN_STAGES, "All open"), *DealStage.choices],
+        required=False,
     )
 
 

@@ -46,14 +46,26 @@ def customer_list(*, user: User, search: str = "") -> QuerySet[Customer]:
     return customers
 
 
-def deal_list(*, user: User) -> QuerySet[Deal]:
-    return scope_to_user(Deal.objects.select_related("customer", "rep__user"), user, rep_path="rep")
+# `stage` for deal_list: a DealStage value, or this for every open stage.
+OPEN_STAGES = "open"
 
 
-def activity_list(*, user: User) -> QuerySet[Activity]:
-    return scope_to_user(
+def deal_list(*, user: User, stage: str = "") -> QuerySet[Deal]:
+    deals = scope_to_user(
+        Deal.objects.select_related("customer", "rep__user"), user, rep_path="rep"
+    )
+    if stage == OPEN_STAGES:
+        return deals.open()
+    if stage:
+        return deals.filter(stage=stage)
+    return deals
+
+
+def activity_list(*, user: User, status: str = "") -> QuerySet[Activity]:
+    activities = scope_to_user(
         Activity.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
+    return activities.filter(status=status) if status else activities
 
 
 def task_list(*, user: User) -> QuerySet[Task]:
@@ -121,8 +133,9 @@ def team_performance(*, user: User) -> QuerySet[SalesRep]:
     )
 
 
-def dead_letter_list() -> QuerySet[DeadLetter]:
-    return DeadLetter.objects.all()
+def dead_letter_pending_count() -> int:
+    """Dead letters waiting for a retry (admins' home page)."""
+    return DeadLetter.objects.filter(retried=False).count()
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -80,13 +81,13 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "crm/home/none.html")
     context: dict[str, Any] = {"summary": selectors.home_summary(user=request.user)}
     if role == Role.REP:
-        context["next_activities"] = selectors.activity_list(user=request.user).filter(
-            status=ActivityStatus.PLANNED
+        context["next_activities"] = selectors.activity_list(
+            user=request.user, status=ActivityStatus.PLANNED
         )[:HOME_NEXT_ACTIVITIES]
     elif role == Role.SUPERVISOR:
         context["performance"] = selectors.team_performance(user=request.user)
     else:
-        context["pending_dead_letters"] = selectors.dead_letter_list().filter(retried=False).count()
+        context["pending_dead_letters"] = selectors.dead_letter_pending_count()
     return render(request, f"crm/home/{role}.html", context)
 
 
@@ -136,30 +137,21 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
             services.deal_close(actor=request.user, deal=deal, won=won)
         except ValidationError as error:
             form.add_service_error(error)
-    errors = form.all_errors()
-    return_to = _return_to(request, "deal-list")
-    if request.htmx:
-        context = {"deal": deals.get(pk=pk), "return_to": return_to, "errors": errors}
-        return render(request, "crm/partials/deal_row.html", context, status=400 if errors else 200)
-    if errors:
-        for error in errors:
-            messages.error(request, error)
-        return _deal_list_page(request, status=400)
-    return redirect(return_to)
+    return _row_action_answer(
+        request,
+        errors=form.all_errors(),
+        row_template="crm/partials/deal_row.html",
+        row={"deal": deals.get(pk=pk)},
+        list_url="deal-list",
+        list_page=_deal_list_page,
+    )
 
 
 def _deal_list_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     filters = DealFilterForm(request.GET)
     stage = filters.cleaned_data["stage"] if filters.is_valid() else ""
-    deals = selectors.deal_list(user=request.user)
-    if stage == DealFilterForm.OPEN:
-        deals = deals.open()
-    elif stage:
-        deals = deals.filter(stage=stage)
-    # A failed POST re-renders the list at the action's URL: row forms must return to the list.
-    return_to = request.get_full_path() if request.method == "GET" else reverse("deal-list")
-    context = {"filters": filters, "page_obj": _page(request, deals), "return_to": return_to}
-    return render(request, "crm/deal_list.html", context, status=status)
+    deals = selectors.deal_list(user=request.user, stage=stage)
+    return _list_page(request, "crm/deal_list.html", filters, deals, "deal-list", status)
 
 
 # --- Activities -------------------------------------------------------------------------------
@@ -191,28 +183,23 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
         services.activity_complete(actor=request.user, activity=activity)
     except ValidationError as error:
         errors = error.messages
-    return_to = _return_to(request, "activity-list")
-    if request.htmx:
-        context = {"activity": activities.get(pk=pk), "return_to": return_to, "errors": errors}
-        return render(
-            request, "crm/partials/activity_row.html", context, status=400 if errors else 200
-        )
-    if errors:
-        for error in errors:
-            messages.error(request, error)
-        return _activity_list_page(request, status=400)
-    return redirect(return_to)
+    return _row_action_answer(
+        request,
+        errors=errors,
+        row_template="crm/partials/activity_row.html",
+        row={"activity": activities.get(pk=pk)},
+        list_url="activity-list",
+        list_page=_activity_list_page,
+    )
 
 
 def _activity_list_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     filters = ActivityFilterForm(request.GET)
     activity_status = filters.cleaned_data["status"] if filters.is_valid() else ""
-    activities = selectors.activity_list(user=request.user)
-    if activity_status:
-        activities = activities.filter(status=activity_status)
-    return_to = request.get_full_path() if request.method == "GET" else reverse("activity-list")
-    context = {"filters": filters, "page_obj": _page(request, activities), "return_to": return_to}
-    return render(request, "crm/activity_list.html", context, status=status)
+    activities = selectors.activity_list(user=request.user, status=activity_status)
+    return _list_page(
+        request, "crm/activity_list.html", filters, activities, "activity-list", status
+    )
 
 
 # --- Customers --------------------------------------------------------------------------------
@@ -273,6 +260,42 @@ def _save(form: ScopedForm, service: Callable[..., Any]) -> Any | None:
 def _form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """Render a form page: a submitted form that comes back here was refused, so 400."""
     return render(request, template, context, status=400 if request.method == "POST" else 200)
+
+
+def _list_page(
+    request: HttpRequest,
+    template: str,
+    filters: forms.Form,
+    rows: QuerySet,
+    list_url: str,
+    status: int,
+) -> HttpResponse:
+    # A failed POST re-renders the list at the action's URL: row forms must return to the list.
+    return_to = request.get_full_path() if request.method == "GET" else reverse(list_url)
+    context = {"filters": filters, "page_obj": _page(request, rows), "return_to": return_to}
+    return render(request, template, context, status=status)
+
+
+def _row_action_answer(
+    request: HttpRequest,
+    *,
+    errors: list[str],
+    row_template: str,
+    row: dict[str, Any],
+    list_url: str,
+    list_page: Callable[..., HttpResponse],
+) -> HttpResponse:
+    """After a row action: htmx gets the row (with the errors, 400); a plain POST goes back to
+    the page it came from, or sees the list again with the errors (400)."""
+    return_to = _return_to(request, list_url)
+    if request.htmx:
+        context = {**row, "return_to": return_to, "errors": errors}
+        return render(request, row_template, context, status=400 if errors else 200)
+    if errors:
+        for error in errors:
+            messages.error(request, error)
+        return list_page(request, status=400)
+    return redirect(return_to)
 
 
 def _page(request: HttpRequest, queryset: QuerySet) -> Page:
