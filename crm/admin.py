@@ -1,4 +1,10 @@
-from django.contrib import admin, messages
+"""Django admin for the core's data. Every edit is audited; edits of deals, activities, tasks and
+customers go through crm.services, so that they keep the cross-row rules and publish the same
+events as any other write (a won deal corrected here moves the goals that count it)."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from crm import services
@@ -6,11 +12,7 @@ from crm.models import (
     Activity,
     AuditEntry,
     Customer,
-    DeadLetter,
     Deal,
-    Heartbeat,
-    JobLock,
-    JobRun,
     Product,
     Route,
     RouteStop,
@@ -18,6 +20,7 @@ from crm.models import (
     Task,
     Team,
 )
+from crm.writes import audit
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -27,11 +30,43 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         changes = {field: form.cleaned_data.get(field) for field in form.changed_data}
         action = f"admin.{'change' if change else 'add'}"
-        services.audit(actor=request.user, action=action, target=obj, changes=changes)
+        audit(actor=request.user, action=action, target=obj, changes=changes)
 
     def delete_model(self, request, obj):
-        services.audit(actor=request.user, action="admin.delete", target=obj)
+        audit(actor=request.user, action="admin.delete", target=obj)
         super().delete_model(request, obj)
+
+
+class SalesRecordForm(forms.ModelForm):
+    """Checks, besides the row's own rules, the rules it keeps with other rows."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if "customer" in self.fields and "rep" in self.fields:
+            try:
+                services.check_customer_of_rep(
+                    customer=cleaned.get("customer"), rep=cleaned.get("rep")
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+
+class SalesRecordAdmin(admin.ModelAdmin):
+    """Deals, activities, tasks and customers: saved and deleted through crm.services."""
+
+    form = SalesRecordForm
+
+    def save_model(self, request, obj, form, change):
+        services.record_save_from_admin(
+            actor=request.user, record=obj, changed=form.changed_data, adding=not change
+        )
+
+    def delete_model(self, request, obj):
+        services.records_delete_from_admin(actor=request.user, records=[obj])
+
+    def delete_queryset(self, request, queryset):
+        services.records_delete_from_admin(actor=request.user, records=list(queryset))
 
 
 @admin.register(Team)
@@ -60,7 +95,7 @@ class SalesRepAdmin(AuditedAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(AuditedAdmin):
+class CustomerAdmin(SalesRecordAdmin):
     list_display = ["code", "name", "status", "owner", "signed_up_at"]
     list_filter = ["status", "owner__team"]
     search_fields = ["code", "name", "address"]
@@ -77,7 +112,7 @@ class ProductAdmin(AuditedAdmin):
 
 
 @admin.register(Deal)
-class DealAdmin(AuditedAdmin):
+class DealAdmin(SalesRecordAdmin):
     list_display = ["title", "customer", "rep", "amount", "stage", "closed_at", "created_at"]
     list_filter = ["stage", "rep__team"]
     search_fields = ["title", "customer__name", "customer__code"]
@@ -88,7 +123,7 @@ class DealAdmin(AuditedAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(AuditedAdmin):
+class ActivityAdmin(SalesRecordAdmin):
     list_display = ["__str__", "kind", "status", "rep", "customer", "due_at", "completed_at"]
     list_filter = ["kind", "status", "rep__team"]
     search_fields = ["subject", "customer__name"]
@@ -98,7 +133,7 @@ class ActivityAdmin(AuditedAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(AuditedAdmin):
+class TaskAdmin(SalesRecordAdmin):
     list_display = ["title", "rep", "status", "due_at", "completed_at"]
     list_filter = ["status", "rep__team"]
     search_fields = ["title"]
@@ -133,9 +168,9 @@ class RouteAdmin(AuditedAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "target_type", "target_id"]
+    list_display = ["created_at", "who", "action", "target_type", "target_id"]
     list_filter = ["action", "target_type"]
-    search_fields = ["target_id", "actor__username"]
+    search_fields = ["target_id", "actor__username", "system_actor"]
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
 
@@ -148,70 +183,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # an audit trail nobody can rewrite
 
-
-# --- Job platform -----------------------------------------------------------------------------
-
-
-@admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "started_at", "finished_at", "duration", "items_processed"]
-    list_filter = ["status", "name"]
-    search_fields = ["name", "error"]
-    date_hierarchy = "started_at"
-    readonly_fields = [f.name for f in JobRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="who", ordering="actor__username")
+    def who(self, entry):
+        return entry.actor_name
 
 
-@admin.register(JobLock)
-class JobLockAdmin(admin.ModelAdmin):
-    list_display = ["name", "holder", "acquired_at", "expires_at"]
-    readonly_fields = ["name", "holder", "acquired_at", "expires_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["component", "seen_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-
-@admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = [
-        "task_name",
-        "error_summary",
-        "failure_count",
-        "first_failed_at",
-        "last_failed_at",
-        "retried",
-        "retried_at",
-    ]
-    list_filter = ["retried", "task_name"]
-    search_fields = ["task_name", "error"]
-    date_hierarchy = "last_failed_at"
-    readonly_fields = [f.name for f in DeadLetter._meta.fields]
-    actions = ["retry_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description="error")
-    def error_summary(self, letter):
-        return letter.error[:120]
-
-    @admin.action(description="Re-enqueue the selected tasks")
-    def retry_selected(self, request, queryset):
-        try:
-            count = services.dead_letters_retry(letters=queryset, actor=request.user)
-        except Exception as exc:  # the broker refused: say so instead of a 500
-            self.message_user(
-                request, f"Could not enqueue: {type(exc).__name__}: {exc}", messages.ERROR
-            )
-            return
-        self.message_user(request, f"Re-enqueued {count} task(s).", messages.SUCCESS)
+# The job platform's pages (job runs, locks, heartbeats, dead letters).
+from crm.jobs import admin as _jobs_admin  # noqa: E402, F401

@@ -7,5 +7,9 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        # Every app registers its periodic jobs in <app>/jobs.py.
-        autodiscover_modules("jobs")
+        # The job platform's own jobs and tasks, then every app's: scheduled jobs (jobs.py),
+        # event subscribers (handlers.py) and Celery tasks (tasks.py), so that each process
+        # (web, worker, beat) knows all of them.
+        from crm.jobs import maintenance, tasks  # noqa: F401
+
+        autodiscover_modules("jobs", "handlers", "tasks")

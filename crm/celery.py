@@ -1,13 +1,11 @@
-"""The Celery application, its base task class and the one beat schedule of the project.
-
-Every periodic job is a registered job (see `crm.jobs`) run by `crm.tasks.run_job_task`, which takes
-the job's distributed lock and records a job run. Later apps add their jobs to `BEAT_SCHEDULE`.
+"""The Celery application and its base task class. Configuration only: the settings (namespace
+CELERY_) say how it runs, the job platform (`crm.jobs`) what it runs; beat's schedule comes from
+the job registry (`crm.jobs.scheduler`). Nothing here imports domain code at module level.
 """
 
 import os
 
 from celery import Celery, Task, bootsteps
-from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
@@ -29,7 +27,7 @@ class CrmTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         # Called once the task has given up (retries go through on_retry instead).
-        from crm.services import dead_letter_record
+        from crm.jobs.services import dead_letter_record
 
         dead_letter_record(
             task_name=self.name,
@@ -60,7 +58,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def _beat(self) -> None:
         from django.db import close_old_connections
 
-        from crm.services import heartbeat_record
+        from crm.jobs.services import heartbeat_record
 
         close_old_connections()
         heartbeat_record(component="worker")
@@ -70,28 +68,3 @@ app = Celery("crm", task_cls=CrmTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.steps["worker"].add(WorkerHeartbeat)
 app.autodiscover_tasks()
-
-
-def _job(name: str, schedule, *, expires: int) -> dict:
-    # `expires`: a tick still queued when the next one is due is dropped, not run late twice.
-    return {
-        "task": "crm.tasks.run_job_task",
-        "schedule": schedule,
-        "args": (name,),
-        "options": {"expires": expires},
-    }
-
-
-BEAT_SCHEDULE = {
-    # Proves that beat is alive: a worker records the beat's heartbeat when it runs this. It
-    # expires quickly, so a backlog drained after a worker outage cannot vouch for a dead beat.
-    "beat-heartbeat": {
-        "task": "crm.tasks.beat_heartbeat_task",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-    "retry-dead-letters": _job("retry_dead_letters", crontab(minute=7), expires=3000),
-    "prune-job-runs": _job("prune_job_runs", crontab(hour=3, minute=17), expires=6 * 3600),
-}
-
-app.conf.beat_schedule = BEAT_SCHEDULE

@@ -1,11 +1,14 @@
-"""GET /health/ (readiness, with a check per dependency) and GET /health/live (liveness).
+"""GET /health/ (readiness, with a check per dependency) and GET /health/live (liveness); HEAD
+answers like GET.
 
-Overall status: "unhealthy" (HTTP 503) when the database cannot be reached, since the app then
-serves nothing; "degraded" (HTTP 200) when the cache, broker, worker or beat is down or stale,
-since pages still work but background work waits; "healthy" otherwise. No authentication, and
-nothing in the answer names a host, a URL or a secret.
+Overall status: "unhealthy" (HTTP 503) when the database cannot be reached or has no schema,
+since the app then serves nothing; "degraded" (HTTP 200) when the cache, broker, worker or beat is
+down or stale, since pages still work but background work waits; "healthy" otherwise. The worker
+and beat are judged by their heartbeats in every mode, the embedded one included. No
+authentication, and nothing in the answer names a host, a URL or a secret.
 """
 
+import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,20 +20,19 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
-EMBEDDED_DETAIL = "embedded: no Redis configured, Celery runs tasks in the web process"
-
-
-def _embedded() -> bool:
-    return settings.CELERY_EMBEDDED
+EMBEDDED_BROKER = "embedded: the queue is a folder shared with the worker and beat"
 
 
 def check_database() -> dict:
+    # The migrations table, not SELECT 1: an SQLite file that vanished is silently recreated
+    # empty, and a database without its schema serves nothing.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+        cursor.execute("SELECT 1 FROM django_migrations LIMIT 1")
+        if cursor.fetchone() is None:
+            return {"status": UNHEALTHY, "detail": "no migrations applied"}
     return {"status": HEALTHY}
 
 
@@ -52,24 +54,19 @@ def _broker_client():
 
 
 def check_broker() -> dict:
-    if _embedded():
-        return {"status": HEALTHY, "detail": EMBEDDED_DETAIL}
+    if settings.CELERY_EMBEDDED:
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        if not os.access(folder, os.W_OK):
+            return {"status": DEGRADED, "detail": "embedded queue folder is not writable"}
+        return {"status": HEALTHY, "detail": EMBEDDED_BROKER}
     _broker_client().ping()
     return {"status": HEALTHY}
 
 
 def _heartbeat_checks() -> dict[str, dict]:
     """Worker and beat freshness from their heartbeats, in one query."""
-    from crm.models import Heartbeat
+    from crm.jobs.models import Heartbeat
 
-    if _embedded():
-        return {
-            "worker": {"status": HEALTHY, "detail": EMBEDDED_DETAIL},
-            "beat": {
-                "status": HEALTHY,
-                "detail": "embedded: no scheduler; run jobs with manage.py run_job",
-            },
-        }
     stale_after = timedelta(seconds=settings.HEALTH_HEARTBEAT_STALE_AFTER)
     seen = dict(Heartbeat.objects.values_list("component", "seen_at"))
     now = timezone.now()
@@ -99,7 +96,7 @@ def _timed(check: Callable[[], dict], failure_status: str) -> dict:
 
 
 @never_cache
-@require_GET
+@require_safe
 def health(request):
     checks = {
         "database": _timed(check_database, UNHEALTHY),
@@ -137,7 +134,7 @@ def health(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 def live(request):
     """The process is up and serving requests; touches no dependency."""
     return JsonResponse({"status": "alive"})

@@ -1,5 +1,5 @@
-"""Core CRM data (teams, reps, customers, deals, activities, tasks, products, routes) and the job
-platform's records (locks, job runs, dead letters, heartbeats, audit entries).
+"""Core CRM data: teams, reps, customers, deals, activities, tasks, products, routes and the audit
+trail.
 
 Single-row invariants live here as database constraints; rules that span rows live in services.
 """
@@ -12,10 +12,22 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from crm.periods import EARLIEST, LATEST, OUT_OF_RANGE, validate_in_range
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"'{value}' is not a known time zone (e.g. Europe/Madrid).")
+
+
+def _in_range(field: str, name: str) -> models.CheckConstraint:
+    """The database's side of crm.periods.validate_in_range (offsets aside: it stores UTC)."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True})
+        | Q(**{f"{field}__gte": EARLIEST, f"{field}__lt": LATEST}),
+        name=name,
+        violation_error_message=OUT_OF_RANGE,
+    )
 
 
 class TimestampedModel(models.Model):
@@ -75,6 +87,12 @@ class CustomerStatus(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
 
 
+class CustomerQuerySet(models.QuerySet):
+    def signed_up_between(self, start, end):
+        """Customers signed up in [start, end): the signups a rep's goals count."""
+        return self.filter(signed_up_at__gte=start, signed_up_at__lt=end)
+
+
 class Customer(TimestampedModel):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=30, unique=True)
@@ -87,7 +105,9 @@ class Customer(TimestampedModel):
     )
     # The "signup": when a rep signed this customer. Set exactly when the customer stops being
     # a prospect, through services.customer_sign_up.
-    signed_up_at = models.DateTimeField(null=True, blank=True)
+    signed_up_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         # The id breaks ties between customers of the same name, so pages neither repeat
@@ -97,6 +117,7 @@ class Customer(TimestampedModel):
             models.CheckConstraint(
                 condition=Q(status__in=CustomerStatus.values),
                 name="customer_status_valid",
+                violation_error_message="Choose a known customer status.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -104,7 +125,11 @@ class Customer(TimestampedModel):
                     | (~Q(status=CustomerStatus.PROSPECT) & Q(signed_up_at__isnull=False))
                 ),
                 name="customer_signed_up_at_matches_status",
+                violation_error_message=(
+                    "A prospect has no sign-up date; an active or inactive customer has one."
+                ),
             ),
+            _in_range("signed_up_at", "customer_signed_up_at_in_range"),
         ]
         indexes = [models.Index(fields=["owner", "signed_up_at"], name="customer_owner_signup")]
 
@@ -128,7 +153,9 @@ class Product(TimestampedModel):
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(unit__in=ProductUnit.values), name="product_unit_valid"
+                condition=Q(unit__in=ProductUnit.values),
+                name="product_unit_valid",
+                violation_error_message="Choose a known unit.",
             )
         ]
 
@@ -173,6 +200,10 @@ class DealQuerySet(models.QuerySet):
     def won(self):
         return self.filter(stage=DealStage.CLOSED_WON)
 
+    def won_between(self, start, end):
+        """Deals won in [start, end): the revenue and wins a rep's goals count."""
+        return self.won().filter(closed_at__gte=start, closed_at__lt=end)
+
 
 class Deal(TimestampedModel):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deals")
@@ -182,16 +213,22 @@ class Deal(TimestampedModel):
     stage = models.CharField(
         max_length=20, choices=DealStage.choices, default=DealStage.PROSPECTING
     )
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
 
     objects = DealQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
             models.CheckConstraint(
-                condition=Q(stage__in=DealStage.values), name="deal_stage_valid"
+                condition=Q(amount__gte=0),
+                name="deal_amount_not_negative",
+                violation_error_message="A deal's amount cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=DealStage.values),
+                name="deal_stage_valid",
+                violation_error_message="Choose a known deal stage.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -199,7 +236,9 @@ class Deal(TimestampedModel):
                     | (~Q(stage__in=DealStage.closed()) & Q(closed_at__isnull=True))
                 ),
                 name="deal_closed_at_matches_stage",
+                violation_error_message="A closed deal has a closing date; an open one has none.",
             ),
+            _in_range("closed_at", "deal_closed_at_in_range"),
         ]
         indexes = [
             models.Index(fields=["rep", "closed_at"], name="deal_rep_closed_at"),
@@ -230,6 +269,13 @@ class ActivityStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ActivityQuerySet(models.QuerySet):
+    def completed_between(self, start, end):
+        return self.filter(
+            status=ActivityStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
+        )
+
+
 class Activity(TimestampedModel):
     rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="activities")
     customer = models.ForeignKey(
@@ -240,18 +286,24 @@ class Activity(TimestampedModel):
         max_length=20, choices=ActivityStatus.choices, default=ActivityStatus.PLANNED
     )
     subject = models.CharField(max_length=200, blank=True)
-    due_at = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(validators=[validate_in_range])
+    completed_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+
+    objects = ActivityQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "id"]
         verbose_name_plural = "activities"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=ActivityKind.values), name="activity_kind_valid"
+                condition=Q(kind__in=ActivityKind.values),
+                name="activity_kind_valid",
+                violation_error_message="Choose a known kind of activity.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=ActivityStatus.values), name="activity_status_valid"
+                condition=Q(status__in=ActivityStatus.values),
+                name="activity_status_valid",
+                violation_error_message="Choose a known activity status.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -259,7 +311,12 @@ class Activity(TimestampedModel):
                     | (~Q(status=ActivityStatus.COMPLETED) & Q(completed_at__isnull=True))
                 ),
                 name="activity_completed_at_matches_status",
+                violation_error_message=(
+                    "A completed activity has a completion date; any other has none."
+                ),
             ),
+            _in_range("due_at", "activity_due_at_in_range"),
+            _in_range("completed_at", "activity_completed_at_in_range"),
         ]
         indexes = [
             models.Index(fields=["rep", "completed_at"], name="activity_rep_completed_at"),
@@ -275,18 +332,27 @@ class TaskStatus(models.TextChoices):
     DONE = "done", "Done"
 
 
+class TaskQuerySet(models.QuerySet):
+    def completed_between(self, start, end):
+        return self.filter(status=TaskStatus.DONE, completed_at__gte=start, completed_at__lt=end)
+
+
 class Task(TimestampedModel):
     rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="tasks")
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
-    due_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+    completed_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=TaskStatus.values), name="task_status_valid"
+                condition=Q(status__in=TaskStatus.values),
+                name="task_status_valid",
+                violation_error_message="Choose a known task status.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -294,7 +360,10 @@ class Task(TimestampedModel):
                     | Q(status=TaskStatus.OPEN, completed_at__isnull=True)
                 ),
                 name="task_completed_at_matches_status",
+                violation_error_message="A done task has a completion date; an open one has none.",
             ),
+            _in_range("due_at", "task_due_at_in_range"),
+            _in_range("completed_at", "task_completed_at_in_range"),
         ]
         indexes = [models.Index(fields=["rep", "status", "due_at"], name="task_rep_status_due")]
 
@@ -338,10 +407,14 @@ class RouteStop(models.Model):
                 fields=["route", "customer"], name="route_stop_unique_customer"
             ),
             models.CheckConstraint(
-                condition=Q(sequence__gte=1), name="route_stop_sequence_positive"
+                condition=Q(sequence__gte=1),
+                name="route_stop_sequence_positive",
+                violation_error_message="Stops are numbered from 1.",
             ),
             models.CheckConstraint(
-                condition=Q(planned_quantity__gte=0), name="route_stop_quantity_not_negative"
+                condition=Q(planned_quantity__gte=0),
+                name="route_stop_quantity_not_negative",
+                violation_error_message="A planned quantity cannot be negative.",
             ),
         ]
 
@@ -353,11 +426,13 @@ class RouteStop(models.Model):
 
 
 class AuditEntry(models.Model):
-    """One row per write made through a service: who did what to which record."""
+    """One row per write made through a service: who did what to which record. The actor is a
+    user, or a job or task by name (`system_actor`); never both."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
+    system_actor = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=60)
     target_id = models.CharField(max_length=40)
@@ -368,93 +443,24 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor__isnull=True) | Q(system_actor=""),
+                name="audit_entry_one_actor",
+                violation_error_message="An audit entry names a user or a job, not both.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}#{self.target_id}"
 
-
-# --- Job platform -----------------------------------------------------------------------------
-
-
-class JobLock(models.Model):
-    """A lease on a job name. Expired leases may be taken over, so a crashed holder blocks
-    nobody for longer than the lease."""
-
-    name = models.CharField(max_length=100, primary_key=True)
-    holder = models.CharField(max_length=64)
-    acquired_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class JobRunStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SKIPPED_LOCKED = "skipped_locked", "Skipped (locked)"
-
-
-class JobRun(models.Model):
-    name = models.CharField(max_length=100)
-    status = models.CharField(max_length=20, choices=JobRunStatus.choices)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    items_processed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobRunStatus.values), name="job_run_status_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_started")]
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
-
     @property
-    def duration(self):
-        return self.finished_at - self.started_at if self.finished_at else None
+    def actor_name(self) -> str:
+        if self.system_actor:
+            return self.system_actor
+        return self.actor.get_username() if self.actor_id else "—"
 
 
-class DeadLetter(models.Model):
-    """A task that failed after its last retry. The same task with the same arguments failing
-    again updates its letter rather than adding another."""
-
-    task_name = models.CharField(max_length=200)
-    fingerprint = models.CharField(max_length=64)
-    args = models.JSONField(default=list)
-    kwargs = models.JSONField(default=dict)
-    error = models.TextField()
-    traceback = models.TextField(blank=True)
-    failure_count = models.PositiveIntegerField(default=1)
-    first_failed_at = models.DateTimeField()
-    last_failed_at = models.DateTimeField()
-    retried = models.BooleanField(default=False)
-    retried_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-last_failed_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["task_name", "fingerprint"], name="dead_letter_unique_task_args"
-            ),
-        ]
-        indexes = [models.Index(fields=["retried", "last_failed_at"], name="dead_letter_pending")]
-
-    def __str__(self) -> str:
-        return f"{self.task_name} ({self.failure_count} failures)"
-
-
-class Heartbeat(models.Model):
-    """When a background component (worker, beat) last showed it was alive."""
-
-    component = models.CharField(max_length=30, primary_key=True)
-    seen_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.component} @ {self.seen_at:%H:%M:%S}"
+# The job platform's records are defined with the platform (crm/jobs/models.py). Importing them
+# here is what registers them with this app: Django reads an app's models from its models module.
+from crm.jobs.models import DeadLetter, Heartbeat, JobLock, JobRun  # noqa: E402, F401

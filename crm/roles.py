@@ -1,16 +1,22 @@
-"""Roles and the one place that scopes querysets by the requesting user's role.
+"""Roles, the one place that scopes querysets by the requester's role, and the rules about who may
+act for whom.
 
-- rep: their own records;
-- supervisor: the records of the reps in the teams they manage (and their own, if they also sell);
-- admin (staff, superuser or the "admin" group): everything.
+- rep: their own records (and read access to their team's and the company's);
+- supervisor: the records of the reps in the teams they manage (and their own, if they also sell),
+  those teams' records and the company's;
+- admin (staff, superuser or the "admin" group): everything;
+- system (a job or task acting by name, see `SystemActor`): everything, like an admin.
 
-Every selector in every app scopes its rows through `scope_to_user`; what a role may do
-(assign reps, manage routes, open an area) is decided here too (`role_of`, `can_use`).
+Every selector in every app scopes its rows through `scope_to_user`; what a role may do (assign
+reps, manage routes, open an area) is decided here too.
 """
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 
 
@@ -18,6 +24,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
     REP = "rep"
+    SYSTEM = "system"
     NONE = "none"
 
 
@@ -27,9 +34,34 @@ GROUP_REP = "rep"
 
 _ROLE_CACHE_ATTR = "_crm_role"
 
+# Error messages of the ownership rules; tests assert on these constants.
+REP_NOT_ASSIGNABLE = "Select a sales rep of your team."
+REP_REQUIRED = "Select the sales rep this record belongs to."
+OWNER_REQUIRED = "Select the sales rep who owns this customer."
 
-def role_of(user: User | AnonymousUser) -> Role:
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Who acts when no person does: a job or a task, by name. Services accept it wherever they
+    accept a user; the audit trail records the name."""
+
+    name: str
+    is_authenticated: ClassVar[bool] = True
+    is_active: ClassVar[bool] = True
+    is_staff: ClassVar[bool] = False
+    pk: ClassVar[None] = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Actor = User | SystemActor
+
+
+def role_of(user: Actor | AnonymousUser) -> Role:
     """The user's highest role. Cached on the user object, so a request asks the database once."""
+    if isinstance(user, SystemActor):
+        return Role.SYSTEM
     if not user.is_authenticated or not user.is_active:
         return Role.NONE
     cached = getattr(user, _ROLE_CACHE_ATTR, None)
@@ -51,25 +83,64 @@ def role_of(user: User | AnonymousUser) -> Role:
     return role
 
 
-def scope_to_user(queryset: QuerySet, user: User | AnonymousUser, *, rep_path: str) -> QuerySet:
+def sees_everything(user: Actor | AnonymousUser) -> bool:
+    return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+
+
+# --- Scoping ----------------------------------------------------------------------------------
+
+
+def _prefix(path: str) -> str:
+    return f"{path}__" if path else ""
+
+
+def scope_to_user(
+    queryset: QuerySet,
+    user: Actor | AnonymousUser,
+    *,
+    rep_path: str | None = "",
+    team_path: str | None = None,
+    company_rows: Q | None = None,
+) -> QuerySet:
     """Restrict `queryset` to the rows `user` may see.
 
-    `rep_path` is the lookup from the queryset's model to its SalesRep ("rep" for a deal,
-    "owner" for a customer, "route__rep" for a route stop, "" for SalesRep itself).
+    - `rep_path`: the lookup from the model to the SalesRep owning a row ("rep" for a deal,
+      "owner" for a customer, "route__rep" for a route stop, "" for SalesRep itself; None when
+      no row is owned by a rep);
+    - `team_path`: the lookup to the Team owning a row, for rows a team owns (a team's goal):
+      visible to the team's reps and its supervisor;
+    - `company_rows`: the condition that marks rows the company owns (a company goal): visible
+      to every role.
     """
     role = role_of(user)
-    if role == Role.ADMIN:
+    if role in {Role.ADMIN, Role.SYSTEM}:
         return queryset
-    prefix = f"{rep_path}__" if rep_path else ""
-    own = Q(**{f"{prefix}user_id": user.pk})
-    if role == Role.SUPERVISOR:
-        return queryset.filter(own | Q(**{f"{prefix}team__manager_id": user.pk}))
-    if role == Role.REP:
-        return queryset.filter(own)
-    return queryset.none()
+    if role == Role.NONE:
+        return queryset.none()
+    visible = Q(pk__in=[])
+    if rep_path is not None:
+        rep = _prefix(rep_path)
+        visible |= Q(**{f"{rep}user_id": user.pk})
+        if role == Role.SUPERVISOR:
+            visible |= Q(**{f"{rep}team__manager_id": user.pk})
+    if team_path is not None:
+        if role == Role.SUPERVISOR:
+            visible |= Q(**{f"{_prefix(team_path)}manager_id": user.pk})
+        else:
+            # A subquery, not a join through the team's reps, so that no row is repeated.
+            from crm.models import SalesRep
+
+            own_team = SalesRep.objects.filter(user_id=user.pk).values("team_id")
+            visible |= Q(**{f"{_prefix(team_path)}id__in": own_team})
+    if company_rows is not None:
+        visible |= company_rows
+    return queryset.filter(visible)
 
 
-def can_use(user: User | AnonymousUser, area: str) -> bool:
+# --- What a role may do -----------------------------------------------------------------------
+
+
+def can_use(user: Actor | AnonymousUser, area: str) -> bool:
     """Which areas of the site (navigation entries) a role may open."""
     if area == "admin":
         # Django admin itself admits staff only.
@@ -82,3 +153,58 @@ def can_use(user: User | AnonymousUser, area: str) -> bool:
         "tracking": {Role.ADMIN},
     }
     return role in allowed.get(area, set())
+
+
+def may_manage_routes(user: Actor | AnonymousUser) -> bool:
+    """Reps follow their routes; supervisors, admins and jobs change them."""
+    return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
+
+
+def own_rep(user: Actor | AnonymousUser):
+    """The SalesRep profile of a rep user, or None."""
+    from crm.models import SalesRep
+
+    if isinstance(user, SystemActor) or not user.is_authenticated:
+        return None
+    return SalesRep.objects.select_related("user").filter(user_id=user.pk).first()
+
+
+def rep_for_record(*, actor: Actor, rep):
+    """The rep a new or reassigned record belongs to.
+
+    A rep works on their own records (naming another rep is refused); supervisors choose a rep
+    of their teams; admins and jobs choose any rep. Returns the rep.
+    """
+    from crm.selectors import rep_list
+
+    if role_of(actor) == Role.REP:
+        own = own_rep(actor)
+        if own is None:
+            raise PermissionDenied
+        if rep is not None and rep.pk != own.pk:
+            raise ValidationError({"rep": REP_NOT_ASSIGNABLE})
+        return own
+    if rep is None:
+        raise ValidationError({"rep": REP_REQUIRED})
+    if not rep_list(user=actor).filter(pk=rep.pk).exists():
+        raise ValidationError({"rep": REP_NOT_ASSIGNABLE})
+    return rep
+
+
+def customer_owner_for(*, actor: Actor, owner, required: bool):
+    """Who owns a customer that `actor` adds (`required=False`) or signs up (`required=True`).
+
+    Reps own the customers they add or sign; supervisors name a rep of their teams; admins and
+    jobs name any rep, or leave a prospect unassigned (only they see those). A signed-up customer
+    always has an owner. Returns the owner, or None.
+    """
+    role = role_of(actor)
+    if owner is None and role != Role.REP:
+        if required or role == Role.SUPERVISOR:
+            raise ValidationError({"owner": OWNER_REQUIRED})
+        return None
+    try:
+        return rep_for_record(actor=actor, rep=owner)
+    except ValidationError as error:
+        # The rule is the rep rule; on a customer the field is called owner.
+        raise ValidationError({"owner": error.message_dict["rep"]}) from None

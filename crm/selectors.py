@@ -1,12 +1,14 @@
-"""Reads of core CRM data. Each selector takes the requesting user and returns a role-scoped
-queryset with its joins already applied, so that a page or endpoint runs a fixed number of
-queries whatever the number of rows."""
+"""Reads of core CRM data. Each selector takes the requesting user (or a job's SystemActor) and
+returns a role-scoped queryset with its joins already applied, so that a page or endpoint runs a
+fixed number of queries whatever the number of rows. `rep_facts` is the one unscoped reader: the
+caller hands it reps it has scoped already."""
 
 from datetime import datetime
 
-from django.contrib.auth.models import User
 from django.db.models import (
+    Case,
     Count,
+    DateTimeField,
     DecimalField,
     Func,
     IntegerField,
@@ -15,29 +17,32 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.utils import timezone
 
+from crm import periods
 from crm.models import (
     Activity,
     ActivityStatus,
     Customer,
-    DeadLetter,
     Deal,
     DealStage,
     Route,
+    RouteStop,
     SalesRep,
     Task,
     TaskStatus,
 )
-from crm.roles import scope_to_user
+from crm.roles import Actor, scope_to_user
 
 
-def rep_list(*, user: User) -> QuerySet[SalesRep]:
+def rep_list(*, user: Actor) -> QuerySet[SalesRep]:
     return scope_to_user(SalesRep.objects.select_related("user", "team"), user, rep_path="")
 
 
-def customer_list(*, user: User, search: str = "") -> QuerySet[Customer]:
+def customer_list(*, user: Actor, search: str = "") -> QuerySet[Customer]:
     customers = scope_to_user(
         Customer.objects.select_related("owner__user"), user, rep_path="owner"
     )
@@ -50,7 +55,7 @@ def customer_list(*, user: User, search: str = "") -> QuerySet[Customer]:
 OPEN_STAGES = "open"
 
 
-def deal_list(*, user: User, stage: str = "") -> QuerySet[Deal]:
+def deal_list(*, user: Actor, stage: str = "") -> QuerySet[Deal]:
     deals = scope_to_user(
         Deal.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
@@ -61,81 +66,111 @@ def deal_list(*, user: User, stage: str = "") -> QuerySet[Deal]:
     return deals
 
 
-def activity_list(*, user: User, status: str = "") -> QuerySet[Activity]:
+def activity_list(*, user: Actor, status: str = "") -> QuerySet[Activity]:
     activities = scope_to_user(
         Activity.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
     return activities.filter(status=status) if status else activities
 
 
-def task_list(*, user: User) -> QuerySet[Task]:
+def task_list(*, user: Actor) -> QuerySet[Task]:
     return scope_to_user(Task.objects.select_related("rep__user"), user, rep_path="rep")
 
 
-def route_list(*, user: User) -> QuerySet[Route]:
+def route_list(*, user: Actor) -> QuerySet[Route]:
+    # A subquery, not Count("stops"): without GROUP BY a service may lock the rows it reads.
+    stops = RouteStop.objects.filter(route_id=OuterRef("pk"))
     return scope_to_user(
         Route.objects.select_related("rep__user")
-        .annotate(stop_count=Count("stops"))
+        .annotate(stop_count=_count_subquery(stops))
         .order_by("code"),
         user,
         rep_path="rep",
     )
 
 
-def current_month_start() -> datetime:
-    """Midnight on the 1st of this month in the company's TIME_ZONE (not UTC)."""
-    return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+# --- Facts per rep and period ------------------------------------------------------------------
 
 
-def home_summary(*, user: User) -> dict:
-    """The figures on a user's home page, over what their role lets them see, in two queries."""
+def rep_facts(
+    *,
+    reps: QuerySet[SalesRep],
+    period: periods.Period | None = None,
+    span: periods.Span = "month",
+    now: datetime | None = None,
+) -> QuerySet[SalesRep]:
+    """`reps` (scoped by the caller), each annotated with the facts of one period, in one query:
+    `won_count`, `won_amount`, `signups`, `activities_completed`, `tasks_completed`.
+
+    The period is `period` for every rep (a team's or the company's), or else each rep's own
+    current `span` in the rep's time zone (one more query finds the zones in play).
+    """
+    if period is not None:
+        start, end = Value(period.start), Value(period.end)
+    else:
+        zones = sorted(set(reps.order_by().values_list("timezone", flat=True)))
+        bounds = {z: periods.current(span, periods.zone_named(z), now=now) for z in zones}
+        start, end = (
+            Case(
+                *(When(timezone=z, then=Value(getattr(p, edge))) for z, p in bounds.items()),
+                default=Value(None),
+                output_field=DateTimeField(),
+            )
+            for edge in ("start", "end")
+        )
+    start_ref, end_ref = OuterRef("period_start"), OuterRef("period_end")
+    rep = OuterRef("pk")
+    won = Deal.objects.won_between(start_ref, end_ref).filter(rep_id=rep)
+    return reps.annotate(period_start=start, period_end=end).annotate(
+        won_count=_count_subquery(won),
+        won_amount=_sum_subquery(won, "amount"),
+        signups=_count_subquery(
+            Customer.objects.signed_up_between(start_ref, end_ref).filter(owner_id=rep)
+        ),
+        activities_completed=_count_subquery(
+            Activity.objects.completed_between(start_ref, end_ref).filter(rep_id=rep)
+        ),
+        tasks_completed=_count_subquery(
+            Task.objects.completed_between(start_ref, end_ref).filter(rep_id=rep)
+        ),
+    )
+
+
+def home_summary(*, user: Actor) -> dict:
+    """The figures on a user's home page, over what their role lets them see, in two queries.
+    "This month" is the user's own month (`crm.periods.user_zone`)."""
     now = timezone.now()
-    month_start = current_month_start()
+    month = periods.current("month", periods.user_zone(user), now=now)
+    won = Q(stage=DealStage.CLOSED_WON, closed_at__gte=month.start, closed_at__lt=month.end)
+    still_open = ~Q(stage__in=DealStage.closed())
     deals = deal_list(user=user).aggregate(
-        open_count=Count("id", filter=~Q(stage__in=DealStage.closed())),
-        open_amount=Sum("amount", filter=~Q(stage__in=DealStage.closed())),
-        won_this_month=Count(
-            "id", filter=Q(stage=DealStage.CLOSED_WON, closed_at__gte=month_start)
-        ),
-        won_amount_this_month=Sum(
-            "amount", filter=Q(stage=DealStage.CLOSED_WON, closed_at__gte=month_start)
-        ),
+        open_count=Count("id", filter=still_open),
+        open_amount=Sum("amount", filter=still_open),
+        won_this_month=Count("id", filter=won),
+        won_amount_this_month=Sum("amount", filter=won),
     )
     activities = activity_list(user=user).aggregate(
         due=Count("id", filter=Q(status=ActivityStatus.PLANNED, due_at__lte=now)),
         completed_this_month=Count(
-            "id", filter=Q(status=ActivityStatus.COMPLETED, completed_at__gte=month_start)
+            "id",
+            filter=Q(
+                status=ActivityStatus.COMPLETED,
+                completed_at__gte=month.start,
+                completed_at__lt=month.end,
+            ),
         ),
     )
-    return {**deals, **activities}
+    return {**deals, **activities, "month": month}
 
 
-def team_performance(*, user: User) -> QuerySet[SalesRep]:
-    """Per visible rep: this month's won deals and completed activities, for supervisors."""
-    month_start = current_month_start()
-    # Subqueries per relation keep the two aggregates from multiplying each other's rows.
-    won = Deal.objects.filter(
-        rep_id=OuterRef("pk"), stage=DealStage.CLOSED_WON, closed_at__gte=month_start
-    )
-    completed = Activity.objects.filter(
-        rep_id=OuterRef("pk"), status=ActivityStatus.COMPLETED, completed_at__gte=month_start
-    )
+def team_performance(*, user: Actor) -> QuerySet[SalesRep]:
+    """Per visible active rep: the facts of the rep's own current month and open tasks."""
+    reps = rep_list(user=user).filter(active=True)
     return (
-        rep_list(user=user)
-        .filter(active=True)
-        .annotate(
-            won_count=_count_subquery(won),
-            won_amount=_sum_subquery(won, "amount"),
-            completed_activities=_count_subquery(completed),
-            open_tasks=Count("tasks", filter=Q(tasks__status=TaskStatus.OPEN)),
-        )
+        rep_facts(reps=reps, span="month")
+        .annotate(open_tasks=Count("tasks", filter=Q(tasks__status=TaskStatus.OPEN)))
         .order_by("team__name", "employee_code")
     )
-
-
-def dead_letter_pending_count() -> int:
-    """Dead letters waiting for a retry (admins' home page)."""
-    return DeadLetter.objects.filter(retried=False).count()
 
 
 # --- helpers ----------------------------------------------------------------------------------

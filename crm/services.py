@@ -1,123 +1,73 @@
-"""Writes to core CRM data and the job platform's records.
+"""Writes to core CRM data.
 
-Each function is one use case: keyword-only, runs in one transaction, validates the row with the
-model's own rules (`full_clean`, which mirrors the database constraints) and cross-row rules here,
-and writes an audit entry. A service that starts background work enqueues it with
-`transaction.on_commit`, so that a failure to enqueue never fails the write.
+Each function is one use case: keyword-only, one transaction, the target re-read through the
+actor's scope and locked (`crm.writes.locked`: Http404 outside it), single-row rules checked by the
+model (`full_clean` mirrors the database constraints), cross-row rules here and in `crm.roles`, an
+audit entry, and the events other apps count (`crm.events`), delivered after commit. The actor is
+a user or a job (`crm.roles.SystemActor`). Writes return their row with the selector's joins, so
+callers answer with it without reading it again.
 """
 
-import hashlib
-import json
-from datetime import datetime
+import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Model
 from django.utils import timezone
 
+from crm import events
 from crm.models import (
     Activity,
     ActivityStatus,
-    AuditEntry,
     Customer,
     CustomerStatus,
-    DeadLetter,
     Deal,
     DealStage,
-    Heartbeat,
-    Route,
     RouteStop,
     SalesRep,
     Task,
     TaskStatus,
 )
-from crm.roles import Role, role_of
-from crm.selectors import activity_list, customer_list, deal_list, rep_list, task_list
+from crm.periods import validate_in_range
+from crm.roles import Actor, customer_owner_for, may_manage_routes, rep_for_record
+from crm.selectors import activity_list, customer_list, deal_list, route_list, task_list
+from crm.writes import UNCHANGED, apply_changes, audit, given, locked
 
 # Error messages, one per rule; tests assert on these constants.
 DEAL_ALREADY_CLOSED = "This deal is already closed."
 DEAL_CLOSED_STAGE_VIA_CLOSE = "Use win or lose to close a deal."
 ACTIVITY_NOT_PLANNED = "Only a planned activity can be completed."
+ACTIVITY_NOT_CLOSED = "This activity is already planned."
 CUSTOMER_ALREADY_SIGNED_UP = "This customer has already signed up."
 CUSTOMER_NOT_VISIBLE = "Select a customer you work with."
 CUSTOMER_OF_ANOTHER_REP = "This customer belongs to another rep."
-OWNER_REQUIRED = "Select the sales rep who owns this customer."
-REP_NOT_ASSIGNABLE = "Select a sales rep of your team."
-REP_REQUIRED = "Select the sales rep this record belongs to."
+ROUTES_NOT_YOURS = "Only supervisors and admins change routes."
 ROUTE_STOP_SEQUENCE_TAKEN = "Route {route} already has a stop number {sequence}."
 ROUTE_STOP_CUSTOMER_TAKEN = "{customer} is already a stop on route {route}."
 
-DEAD_LETTER_AUTO_RETRY_LIMIT = 3
+
+def check_customer_of_rep(*, customer: Customer | None, rep: SalesRep | None) -> None:
+    """A deal's or activity's customer is its rep's own (or still unowned)."""
+    if customer is not None and rep is not None and customer.owner_id not in (None, rep.pk):
+        raise ValidationError({"customer": CUSTOMER_OF_ANOTHER_REP})
 
 
-def audit(*, actor: User | None, action: str, target: Any, changes: dict | None = None) -> None:
-    AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        changes=json.loads(json.dumps(changes or {}, default=_audit_value)),
-    )
-
-
-def _audit_value(value: Any) -> Any:
-    # Related records are stored by id: names change, ids do not.
-    return value.pk if hasattr(value, "pk") else str(value)
-
-
-# --- Ownership rules shared by deals, activities and tasks ------------------------------------
-
-
-def _check_rep_assignable(*, actor: User, rep: SalesRep | None) -> SalesRep:
-    """A rep works on their own records; supervisors assign within their teams; admins anyone."""
-    if role_of(actor) == Role.REP:
-        own = SalesRep.objects.filter(user_id=actor.pk).first()
-        if own is None:
-            raise PermissionDenied
-        if rep is not None and rep.pk != own.pk:
-            raise ValidationError({"rep": REP_NOT_ASSIGNABLE})
-        return own
-    if rep is None:
-        raise ValidationError({"rep": REP_REQUIRED})
-    if not rep_list(user=actor).filter(pk=rep.pk).exists():
-        raise ValidationError({"rep": REP_NOT_ASSIGNABLE})
-    return rep
-
-
-def _check_customer_for_rep(*, actor: User, customer: Customer | None, rep: SalesRep) -> None:
+def _check_customer_for_rep(*, actor: Actor, customer: Customer | None, rep: SalesRep) -> None:
     """The customer must be visible to the actor and be the rep's own (or still unowned)."""
     if customer is None:
         return
     if not customer_list(user=actor).filter(pk=customer.pk).exists():
         raise ValidationError({"customer": CUSTOMER_NOT_VISIBLE})
-    if customer.owner_id not in (None, rep.pk):
-        raise ValidationError({"customer": CUSTOMER_OF_ANOTHER_REP})
+    check_customer_of_rep(customer=customer, rep=rep)
 
 
-def _locked(queryset, pk: int):
-    """The row `pk` from a role-scoped queryset, locked for this transaction.
-
-    Services re-read their target this way, so that a caller that skipped the scope (a task,
-    another app) cannot act outside it, and two concurrent writes see each other's result.
-    """
+def _check_moment(field: str, value: dt.datetime | None) -> None:
     try:
-        return queryset.select_for_update(of=("self",)).get(pk=pk)
-    except queryset.model.DoesNotExist:
-        raise PermissionDenied from None
-
-
-def _apply_changes(instance, fields: dict[str, Any]) -> dict[str, Any]:
-    """Set `fields` on `instance`; return {field: [old, new]} for those that changed."""
-    changes = {}
-    for name, value in fields.items():
-        old = getattr(instance, name)
-        if old != value:
-            changes[name] = [old, value]
-            setattr(instance, name, value)
-    return changes
+        validate_in_range(value)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from None
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -126,14 +76,14 @@ def _apply_changes(instance, fields: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def deal_create(
     *,
-    actor: User,
+    actor: Actor,
     customer: Customer,
     title: str,
     amount: Decimal,
     rep: SalesRep | None = None,
     stage: str = DealStage.PROSPECTING,
 ) -> Deal:
-    rep = _check_rep_assignable(actor=actor, rep=rep)
+    rep = rep_for_record(actor=actor, rep=rep)
     _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
     if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
@@ -144,46 +94,33 @@ def deal_create(
     return deal
 
 
-_UNCHANGED: Any = object()
-
-
 @transaction.atomic
 def deal_update(
     *,
-    actor: User,
-    deal: Deal,
-    title: str = _UNCHANGED,
-    amount: Decimal = _UNCHANGED,
-    stage: str = _UNCHANGED,
-    customer: Customer = _UNCHANGED,
-    rep: SalesRep | None = _UNCHANGED,
+    actor: Actor,
+    deal_id: int,
+    title: str = UNCHANGED,
+    amount: Decimal = UNCHANGED,
+    stage: str = UNCHANGED,
+    customer: Customer = UNCHANGED,
+    rep: SalesRep | None = UNCHANGED,
 ) -> Deal:
     """Edit an open deal. Arguments left out keep their value; closing goes through deal_close."""
-    deal = _locked(deal_list(user=actor), deal.pk)
+    deal = locked(deal_list(user=actor), deal_id)
     if deal.is_closed:
         raise ValidationError(DEAL_ALREADY_CLOSED)
     if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
-    fields = {
-        name: value
-        for name, value in {
-            "title": title,
-            "amount": amount,
-            "stage": stage,
-            "customer": customer,
-            "rep": rep,
-        }.items()
-        if value is not _UNCHANGED
-    }
+    fields = given(title=title, amount=amount, stage=stage, customer=customer, rep=rep)
     if "rep" in fields:
-        fields["rep"] = _check_rep_assignable(actor=actor, rep=fields["rep"])
+        fields["rep"] = rep_for_record(actor=actor, rep=fields["rep"])
     if "customer" in fields or "rep" in fields:
         _check_customer_for_rep(
             actor=actor,
             customer=fields.get("customer", deal.customer),
             rep=fields.get("rep", deal.rep),
         )
-    changes = _apply_changes(deal, fields)
+    changes = apply_changes(deal, fields)
     if changes:
         deal.full_clean()
         deal.save(update_fields=[*changes, "updated_at"])
@@ -192,29 +129,36 @@ def deal_update(
 
 
 @transaction.atomic
-def deal_close(*, actor: User, deal: Deal, won: bool, closed_at: datetime | None = None) -> Deal:
+def deal_close(
+    *, actor: Actor, deal_id: int, won: bool, closed_at: dt.datetime | None = None
+) -> Deal:
     """Mark a deal won or lost."""
+    _check_moment("closed_at", closed_at)
     # Locked, so that two clicks on "won" do not both pass the open check.
-    deal = _locked(deal_list(user=actor), deal.pk)
+    deal = locked(deal_list(user=actor), deal_id)
     if deal.is_closed:
         raise ValidationError(DEAL_ALREADY_CLOSED)
+    before = fact_of(deal)
     deal.stage = DealStage.CLOSED_WON if won else DealStage.CLOSED_LOST
     deal.closed_at = closed_at or timezone.now()
     deal.save(update_fields=["stage", "closed_at", "updated_at"])
     audit(actor=actor, action="deal.close", target=deal, changes={"stage": deal.stage})
+    publish_fact_change(deal, before, fact_of(deal))
     return deal
 
 
 @transaction.atomic
-def deal_reopen(*, actor: User, deal: Deal) -> Deal:
-    deal = _locked(deal_list(user=actor), deal.pk)
+def deal_reopen(*, actor: Actor, deal_id: int) -> Deal:
+    deal = locked(deal_list(user=actor), deal_id)
     if not deal.is_closed:
         return deal
+    before = fact_of(deal)
     previous = deal.stage
     deal.stage = DealStage.PROPOSAL
     deal.closed_at = None
     deal.save(update_fields=["stage", "closed_at", "updated_at"])
     audit(actor=actor, action="deal.reopen", target=deal, changes={"stage": [previous, deal.stage]})
+    publish_fact_change(deal, before, fact_of(deal))
     return deal
 
 
@@ -224,14 +168,14 @@ def deal_reopen(*, actor: User, deal: Deal) -> Deal:
 @transaction.atomic
 def activity_create(
     *,
-    actor: User,
+    actor: Actor,
     kind: str,
-    due_at: datetime,
+    due_at: dt.datetime,
     customer: Customer | None = None,
     subject: str = "",
     rep: SalesRep | None = None,
 ) -> Activity:
-    rep = _check_rep_assignable(actor=actor, rep=rep)
+    rep = rep_for_record(actor=actor, rep=rep)
     _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
     activity = Activity(rep=rep, customer=customer, kind=kind, due_at=due_at, subject=subject)
     activity.full_clean()
@@ -242,21 +186,23 @@ def activity_create(
 
 @transaction.atomic
 def activity_complete(
-    *, actor: User, activity: Activity, completed_at: datetime | None = None
+    *, actor: Actor, activity_id: int, completed_at: dt.datetime | None = None
 ) -> Activity:
-    activity = _locked(activity_list(user=actor), activity.pk)
+    _check_moment("completed_at", completed_at)
+    activity = locked(activity_list(user=actor), activity_id)
     if activity.status != ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_PLANNED)
     activity.status = ActivityStatus.COMPLETED
     activity.completed_at = completed_at or timezone.now()
     activity.save(update_fields=["status", "completed_at", "updated_at"])
     audit(actor=actor, action="activity.complete", target=activity)
+    publish_fact_change(activity, None, fact_of(activity))
     return activity
 
 
 @transaction.atomic
-def activity_cancel(*, actor: User, activity: Activity) -> Activity:
-    activity = _locked(activity_list(user=actor), activity.pk)
+def activity_cancel(*, actor: Actor, activity_id: int) -> Activity:
+    activity = locked(activity_list(user=actor), activity_id)
     if activity.status != ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_PLANNED)
     activity.status = ActivityStatus.CANCELLED
@@ -265,14 +211,35 @@ def activity_cancel(*, actor: User, activity: Activity) -> Activity:
     return activity
 
 
+@transaction.atomic
+def activity_reopen(*, actor: Actor, activity_id: int) -> Activity:
+    """Undo a completion or a cancellation: the activity is planned again."""
+    activity = locked(activity_list(user=actor), activity_id)
+    if activity.status == ActivityStatus.PLANNED:
+        raise ValidationError(ACTIVITY_NOT_CLOSED)
+    before = fact_of(activity)
+    previous = activity.status
+    activity.status = ActivityStatus.PLANNED
+    activity.completed_at = None
+    activity.save(update_fields=["status", "completed_at", "updated_at"])
+    audit(
+        actor=actor,
+        action="activity.reopen",
+        target=activity,
+        changes={"status": [previous, activity.status]},
+    )
+    publish_fact_change(activity, before, fact_of(activity))
+    return activity
+
+
 # --- Tasks ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def task_create(
-    *, actor: User, title: str, due_at: datetime | None = None, rep: SalesRep | None = None
+    *, actor: Actor, title: str, due_at: dt.datetime | None = None, rep: SalesRep | None = None
 ) -> Task:
-    rep = _check_rep_assignable(actor=actor, rep=rep)
+    rep = rep_for_record(actor=actor, rep=rep)
     task = Task(rep=rep, title=title, due_at=due_at)
     task.full_clean()
     task.save()
@@ -281,14 +248,16 @@ def task_create(
 
 
 @transaction.atomic
-def task_set_done(*, actor: User, task: Task, done: bool) -> Task:
-    task = _locked(task_list(user=actor), task.pk)
+def task_set_done(*, actor: Actor, task_id: int, done: bool) -> Task:
+    task = locked(task_list(user=actor), task_id)
     if (task.status == TaskStatus.DONE) == done:
         return task  # already so: keep the original completion time
+    before = fact_of(task)
     task.status = TaskStatus.DONE if done else TaskStatus.OPEN
     task.completed_at = timezone.now() if done else None
     task.save(update_fields=["status", "completed_at", "updated_at"])
     audit(actor=actor, action="task.done" if done else "task.reopen", target=task)
+    publish_fact_change(task, before, fact_of(task))
     return task
 
 
@@ -296,51 +265,47 @@ def task_set_done(*, actor: User, task: Task, done: bool) -> Task:
 
 
 @transaction.atomic
+def customer_create(
+    *,
+    actor: Actor,
+    code: str,
+    name: str,
+    address: str = "",
+    owner: SalesRep | None = None,
+) -> Customer:
+    """A new prospect, owned as `crm.roles.customer_owner_for` decides."""
+    owner = customer_owner_for(actor=actor, owner=owner, required=False)
+    customer = Customer(code=code, name=name, address=address, owner=owner)
+    customer.full_clean()
+    customer.save()
+    audit(actor=actor, action="customer.create", target=customer, changes={"code": code})
+    return customer
+
+
+@transaction.atomic
 def customer_sign_up(
     *,
-    actor: User,
-    customer: Customer,
+    actor: Actor,
+    customer_id: int,
     owner: SalesRep | None = None,
-    signed_up_at: datetime | None = None,
+    signed_up_at: dt.datetime | None = None,
 ) -> Customer:
     """A rep signs a prospect: it becomes an active customer (a "signup" for the rep's goals).
 
     An unowned prospect (only admins see those) gets its owner now: the rep signing it, or the
     `owner` an admin names.
     """
-    customer = _locked(customer_list(user=actor), customer.pk)
+    _check_moment("signed_up_at", signed_up_at)
+    customer = locked(customer_list(user=actor), customer_id)
     if customer.status != CustomerStatus.PROSPECT:
         raise ValidationError(CUSTOMER_ALREADY_SIGNED_UP)
     if customer.owner_id is None:
-        if role_of(actor) != Role.REP and owner is None:
-            raise ValidationError({"owner": OWNER_REQUIRED})
-        customer.owner = _check_rep_assignable(actor=actor, rep=owner)
+        customer.owner = customer_owner_for(actor=actor, owner=owner, required=True)
     customer.status = CustomerStatus.ACTIVE
     customer.signed_up_at = signed_up_at or timezone.now()
     customer.save(update_fields=["status", "signed_up_at", "owner", "updated_at"])
     audit(actor=actor, action="customer.sign_up", target=customer)
-    return customer
-
-
-@transaction.atomic
-def customer_create(
-    *,
-    actor: User,
-    code: str,
-    name: str,
-    address: str = "",
-    owner: SalesRep | None = None,
-) -> Customer:
-    """A new prospect. Reps own the customers they add; supervisors pick a rep of their teams;
-    admins may also leave the owner empty (an unassigned prospect only admins see)."""
-    if role_of(actor) != Role.ADMIN or owner is not None:
-        if owner is None and role_of(actor) == Role.SUPERVISOR:
-            raise ValidationError({"owner": OWNER_REQUIRED})
-        owner = _check_rep_assignable(actor=actor, rep=owner)
-    customer = Customer(code=code, name=name, address=address, owner=owner)
-    customer.full_clean()
-    customer.save()
-    audit(actor=actor, action="customer.create", target=customer, changes={"code": code})
+    publish_fact_change(customer, None, fact_of(customer))
     return customer
 
 
@@ -350,12 +315,18 @@ def customer_create(
 @transaction.atomic
 def route_stop_add(
     *,
-    actor: User,
-    route: Route,
+    actor: Actor,
+    route_id: int,
     customer: Customer,
     sequence: int,
     planned_quantity: Decimal = Decimal("0"),
 ) -> RouteStop:
+    if not may_manage_routes(actor):
+        raise PermissionDenied(ROUTES_NOT_YOURS)
+    # Locked: two stops added at once to one route queue here, so the checks below hold.
+    route = locked(route_list(user=actor), route_id)
+    if not customer_list(user=actor).filter(pk=customer.pk).exists():
+        raise ValidationError({"customer": CUSTOMER_NOT_VISIBLE})
     errors = {}
     stops = RouteStop.objects.filter(route=route)
     if stops.filter(sequence=sequence).exists():
@@ -373,80 +344,105 @@ def route_stop_add(
     return stop
 
 
-# --- Job platform records ---------------------------------------------------------------------
+# --- Corrections from Django admin ------------------------------------------------------------
+
+CORRECTABLE = (Deal, Activity, Task, Customer)
 
 
-def heartbeat_record(*, component: str) -> None:
-    Heartbeat.objects.update_or_create(component=component, defaults={"seen_at": timezone.now()})
-
-
-def _fingerprint(args: Any, kwargs: Any) -> str:
-    canonical = json.dumps([args, kwargs], sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def dead_letter_record(
-    *, task_name: str, args: Any, kwargs: Any, error: str, traceback: str = ""
-) -> DeadLetter:
-    """Called when a task gives up. The same task and arguments failing again updates its
-    letter (count, last failure) and marks it as waiting for a retry again."""
-    args = json.loads(json.dumps(list(args or []), default=str))
-    kwargs = json.loads(json.dumps(dict(kwargs or {}), default=str))
-    now = timezone.now()
-    letter, created = DeadLetter.objects.get_or_create(
-        task_name=task_name,
-        fingerprint=_fingerprint(args, kwargs),
-        defaults={
-            "args": args,
-            "kwargs": kwargs,
-            "error": error,
-            "traceback": traceback,
-            "first_failed_at": now,
-            "last_failed_at": now,
-        },
+@transaction.atomic
+def record_save_from_admin(
+    *, actor: Actor, record: Model, changed: Iterable[str], adding: bool
+) -> None:
+    """Save an admin's edit of a deal, activity, task or customer the way services save: the
+    stored row locked, audited, and the facts it changes published (an admin may correct
+    anything, a won deal's amount or date included). The admin's form has checked the row's
+    rules and `check_customer_of_rep`."""
+    model = type(record)
+    before = None if adding else fact_of(model.objects.select_for_update().get(pk=record.pk))
+    record.save()
+    changes = {field: getattr(record, field, None) for field in changed}
+    audit(
+        actor=actor, action=f"admin.{'add' if adding else 'change'}", target=record, changes=changes
     )
-    if not created:
-        DeadLetter.objects.filter(pk=letter.pk).update(
-            error=error,
-            traceback=traceback,
-            last_failed_at=now,
-            failure_count=F("failure_count") + 1,
-            retried=False,
-            retried_at=None,
+    publish_fact_change(record, before, fact_of(record))
+
+
+@transaction.atomic
+def records_delete_from_admin(*, actor: Actor, records: Iterable[Model]) -> int:
+    """Delete records from Django admin: audited, and the facts they counted for withdrawn."""
+    deleted = 0
+    for record in records:
+        before = fact_of(record)
+        audit(actor=actor, action="admin.delete", target=record)
+        pk = record.pk
+        record.delete()
+        record.pk = pk  # the events name the record that was
+        publish_fact_change(record, before, None)
+        deleted += 1
+    return deleted
+
+
+# --- The facts other apps count, and the events that announce their changes -------------------
+
+
+def fact_of(record: Model) -> tuple | None:
+    """What a record contributes to the figures other apps count, or None: a won deal's (rep,
+    amount, closing time), a completed activity's or done task's (rep, completion time), a
+    signed-up customer's (owner, sign-up time)."""
+    if isinstance(record, Deal):
+        won = record.stage == DealStage.CLOSED_WON
+        return (record.rep_id, record.amount, record.closed_at) if won else None
+    if isinstance(record, Activity):
+        done = record.status == ActivityStatus.COMPLETED
+        return (record.rep_id, record.completed_at) if done else None
+    if isinstance(record, Task):
+        return (record.rep_id, record.completed_at) if record.status == TaskStatus.DONE else None
+    if isinstance(record, Customer):
+        signed = record.status != CustomerStatus.PROSPECT
+        return (record.owner_id, record.signed_up_at) if signed else None
+    raise TypeError(f"{type(record).__name__} has no facts that other apps count.")
+
+
+def publish_fact_change(record: Model, before: tuple | None, after: tuple | None) -> None:
+    """Publish the events that take `record`'s fact from `before` to `after` (see fact_of)."""
+    if before == after:
+        return
+    if isinstance(record, Deal):
+        _publish_deal(record.pk, before, after)
+        return
+    done, undone, key = {
+        Activity: (events.ActivityCompleted, events.ActivityUncompleted, "activity_id"),
+        Task: (events.TaskDone, events.TaskUndone, "task_id"),
+        Customer: (events.CustomerSignedUp, events.CustomerSignUpUndone, "customer_id"),
+    }[type(record)]
+    moment = "signed_up_at" if isinstance(record, Customer) else "completed_at"
+    # A fact that moved (another rep or day) is undone where it was and done where it is.
+    if before is not None:
+        events.publish(undone(**{key: record.pk, "rep_id": before[0], moment: before[1]}))
+    if after is not None:
+        events.publish(done(**{key: record.pk, "rep_id": after[0], moment: after[1]}))
+
+
+def _publish_deal(deal_id: int, before: tuple | None, after: tuple | None) -> None:
+    if before is None:
+        rep_id, amount, closed_at = after
+        events.publish(
+            events.DealWon(deal_id=deal_id, rep_id=rep_id, amount=amount, closed_at=closed_at)
         )
-        letter.refresh_from_db()
-    return letter
-
-
-def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: User | None = None) -> int:
-    """Enqueue each letter's task again with its arguments; return how many were enqueued.
-
-    The letter is marked retried before its task is enqueued: if the task fails again (at once,
-    when Celery runs eagerly, or later on a worker) dead_letter_record marks it pending again.
-    If the broker refuses the message the mark is undone and the error propagates.
-    """
-    from crm.celery import app
-
-    enqueued = 0
-    for letter in letters.order_by("id"):
-        # Claim the letter as it was read: if another retry (the hourly job, an admin, the
-        # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
-        claimed = DeadLetter.objects.filter(
-            pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
-        ).update(retried=True, retried_at=timezone.now())
-        if not claimed:
-            continue
-        try:
-            task = app.tasks.get(letter.task_name)
-            if task is not None:
-                task.apply_async(args=letter.args, kwargs=letter.kwargs)
-            else:
-                app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
-        except Exception:
-            DeadLetter.objects.filter(pk=letter.pk).update(
-                retried=letter.retried, retried_at=letter.retried_at
+    elif after is None:
+        rep_id, amount, closed_at = before
+        events.publish(
+            events.DealReopened(deal_id=deal_id, rep_id=rep_id, amount=amount, closed_at=closed_at)
+        )
+    else:
+        events.publish(
+            events.WonDealChanged(
+                deal_id=deal_id,
+                rep_id=after[0],
+                amount=after[1],
+                closed_at=after[2],
+                previous_rep_id=before[0],
+                previous_amount=before[1],
+                previous_closed_at=before[2],
             )
-            raise
-        audit(actor=actor, action="dead_letter.retry", target=letter)
-        enqueued += 1
-    return enqueued
+        )

@@ -16,12 +16,32 @@ if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 
+def _split(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    """A comma-separated variable as a list: items trimmed, empty ones dropped."""
+    raw = env.ENVIRON.get(name)
+    return _split(raw) if raw is not None else list(default or [])
+
+
+def _valid_hosts(hosts: list[str]) -> list[str]:
+    for host in hosts:
+        if any(char in host for char in " /:") and not host.startswith("["):
+            raise ImproperlyConfigured(
+                f"ALLOWED_HOSTS: {host!r} is not a host name (no scheme, port or path; "
+                "separate names with commas)."
+            )
+    return hosts
+
+
 def _required_in_production(name: str, dev_default):
     """Return the variable, or the development default when DEBUG is on.
 
     With DEBUG off a missing value stops start-up with a message that says what to set.
     """
-    if env.ENVIRON.get(name):
+    if env.ENVIRON.get(name, "").strip(" ,"):
         return env.ENVIRON[name]
     if DEBUG:
         return dev_default
@@ -34,10 +54,10 @@ def _required_in_production(name: str, dev_default):
 # --- Core -------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = _required_in_production("SECRET_KEY", "django-insecure-development-only-key")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=None) or _required_in_production(
-    "ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]"
-).split(",")
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = _valid_hosts(
+    _split(_required_in_production("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]"))
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -118,6 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database host that stops answering costs a request (and /health/) seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", default=3
+    )
 
 # --- Cache and Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -136,22 +160,40 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The broker defaults to REDIS_URL; CELERY_BROKER_URL may point it at another Redis database.
-# Without either, Celery runs tasks eagerly in the calling process (README, "Background jobs").
+# Without either, Celery is embedded: the queue is a folder (kombu's filesystem transport) that
+# the web process, the worker and beat started by `make run` share (README, "Background jobs").
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_EMBEDDED = not CELERY_BROKER_URL
+CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / "var" / "celery")))
 if CELERY_EMBEDDED:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "filesystem://"
+    _queue = CELERY_DATA_DIR / "queue"
+    _control = CELERY_DATA_DIR / "control"
+    for _folder in (_queue, _control):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "control_folder": str(_control),
+    }
 CELERY_RESULT_BACKEND = None if CELERY_EMBEDDED else CELERY_BROKER_URL
-CELERY_TASK_ALWAYS_EAGER = CELERY_EMBEDDED
+# Tasks run in the calling process, after commit, without any worker: only for tests that need
+# no worker; `make run` and production run a real one.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each job has its own time limit (crm.jobs); this one bounds every other task.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "crm.jobs.scheduler:RegistryScheduler"
+CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
+# Extra task modules a worker and beat load (tests use it for jobs of their own).
+CELERY_IMPORTS = env_list("CELERY_IMPORTS")
 
 # A heartbeat older than this makes the health check call the worker or beat stale.
 HEALTH_HEARTBEAT_STALE_AFTER = env.int("HEALTH_HEARTBEAT_STALE_AFTER", default=180)
@@ -219,7 +261,12 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "crm.api.pagination.StableOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.CrmAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "crm.api.throttling.FailOpenAnonRateThrottle",
         "crm.api.throttling.FailOpenUserRateThrottle",
@@ -246,7 +293,7 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "crm.models.CustomerStatus",
         "ActivityStatusEnum": "crm.models.ActivityStatus",
         "TaskStatusEnum": "crm.models.TaskStatus",
-        "JobRunStatusEnum": "crm.models.JobRunStatus",
+        "JobRunStatusEnum": "crm.jobs.models.JobRunStatus",
     },
     # Swagger UI assets come from drf-spectacular-sidecar: served by the app, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from crm.views import area_required
+from crm.web import area_required
 
 
 @area_required("supervision")

@@ -1,8 +1,10 @@
-"""DRF's exception handler, plus the domain errors our services raise.
+"""DRF's exception handler, plus the domain errors our services raise (crm.errors):
 
-- django ValidationError (from services and model validation) → 400 with field errors;
-- IntegrityError (a constraint lost a race with another writer) → 409.
-Everything else keeps DRF's own answer.
+- django ValidationError (services, model validation) → 400 with field errors;
+- Conflict → 409 `{"detail": …, "fields": […]}`;
+- IntegrityError, by kind (crm.errors.from_integrity_error): a unique value taken meanwhile →
+  409 naming the field, a check constraint → 400 with the rule's message.
+Everything else keeps DRF's own answer (Http404 → 404, PermissionDenied → 403, …).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-CONFLICT_MESSAGE = "This change conflicts with the current data; reload and try again."
+from crm.errors import Conflict, from_integrity_error
 
 
 def validation_error_detail(exc: DjangoValidationError) -> dict | list:
@@ -24,8 +26,11 @@ def validation_error_detail(exc: DjangoValidationError) -> dict | list:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, IntegrityError):
+        exc = from_integrity_error(exc)
+    if isinstance(exc, Conflict):
+        body = {"detail": exc.message, "fields": exc.fields}
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_error_detail(exc))
-    elif isinstance(exc, IntegrityError):
-        return Response({"detail": CONFLICT_MESSAGE}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)

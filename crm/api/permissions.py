@@ -1,6 +1,6 @@
 from rest_framework import permissions
 
-from crm.roles import Role, can_use, role_of
+from crm.roles import can_use
 
 
 class HasCrmRole(permissions.BasePermission):
@@ -10,12 +10,3 @@ class HasCrmRole(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return can_use(request.user, "sales")
-
-
-class ManagesRoutes(permissions.BasePermission):
-    """Reps read their routes; supervisors and admins also change them."""
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}

@@ -2,13 +2,10 @@
 accepts. Related records are looked up in the caller's role scope, so an id outside it is "not
 found" (400), never a leak."""
 
-from collections.abc import Callable
-
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import selectors
+from crm.api.base import DateTimeField, ModelSerializer, ScopedPrimaryKeyRelatedField
 from crm.models import (
     Activity,
     ActivityKind,
@@ -21,18 +18,6 @@ from crm.models import (
     Task,
     TaskStatus,
 )
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """A primary key looked up through a selector with the requesting user."""
-
-    def __init__(self, selector: Callable, **kwargs):
-        self.selector = selector
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.selector(user=self.context["request"].user)
 
 
 def _rep_field(**kwargs):
@@ -57,7 +42,7 @@ class RepSummarySerializer(serializers.Serializer):
 # --- Customers --------------------------------------------------------------------------------
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(ModelSerializer):
     owner = RepSummarySerializer(allow_null=True)
 
     class Meta:
@@ -79,7 +64,7 @@ class CustomerSignUpInputSerializer(serializers.Serializer):
 # --- Deals ------------------------------------------------------------------------------------
 
 
-class DealOutputSerializer(serializers.ModelSerializer):
+class DealOutputSerializer(ModelSerializer):
     rep = RepSummarySerializer()
     customer = serializers.SerializerMethodField()
 
@@ -122,7 +107,7 @@ class DealCloseInputSerializer(serializers.Serializer):
 # --- Activities -------------------------------------------------------------------------------
 
 
-class ActivityOutputSerializer(serializers.ModelSerializer):
+class ActivityOutputSerializer(ModelSerializer):
     rep = RepSummarySerializer()
 
     class Meta:
@@ -142,7 +127,7 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
 
 class ActivityInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    due_at = serializers.DateTimeField()
+    due_at = DateTimeField()
     subject = serializers.CharField(max_length=200, required=False, allow_blank=True)
     customer = _customer_field(required=False, allow_null=True)
     rep = _rep_field()
@@ -151,7 +136,7 @@ class ActivityInputSerializer(serializers.Serializer):
 # --- Tasks ------------------------------------------------------------------------------------
 
 
-class TaskOutputSerializer(serializers.ModelSerializer):
+class TaskOutputSerializer(ModelSerializer):
     rep = RepSummarySerializer()
 
     class Meta:
@@ -161,7 +146,7 @@ class TaskOutputSerializer(serializers.ModelSerializer):
 
 class TaskInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    due_at = DateTimeField(required=False, allow_null=True)
     rep = _rep_field()
 
 
@@ -172,7 +157,7 @@ class TaskStatusInputSerializer(serializers.Serializer):
 # --- Routes -----------------------------------------------------------------------------------
 
 
-class RouteStopOutputSerializer(serializers.ModelSerializer):
+class RouteStopOutputSerializer(ModelSerializer):
     customer = serializers.SerializerMethodField()
 
     class Meta:
@@ -183,7 +168,7 @@ class RouteStopOutputSerializer(serializers.ModelSerializer):
         return {"id": stop.customer_id, "code": stop.customer.code, "name": stop.customer.name}
 
 
-class RouteOutputSerializer(serializers.ModelSerializer):
+class RouteOutputSerializer(ModelSerializer):
     rep = RepSummarySerializer(allow_null=True)
     stop_count = serializers.IntegerField(read_only=True)
 

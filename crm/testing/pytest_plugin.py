@@ -9,6 +9,7 @@ loads the settings, so the settings see the servers' URLs:
 
 import atexit
 import os
+import tempfile
 
 from crm.testing.servers import PostgresServer, RedisServer
 
@@ -40,6 +41,10 @@ def configure_test_environment() -> None:
         os.environ["DATABASE_URL"] = "sqlite:///test-embedded.sqlite3"
         os.environ["REDIS_URL"] = ""
         os.environ["CELERY_BROKER_URL"] = ""
+        # The embedded queue folder of this run; tasks run eagerly unless a test starts a
+        # worker of its own (crm.testing.celery_worker).
+        os.environ["CELERY_DATA_DIR"] = tempfile.mkdtemp(prefix="crm-celery-")
+        os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
         return
 
     database_url = os.environ.get("TEST_DATABASE_URL")

@@ -2,7 +2,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from crm import services
+from crm.jobs import services as jobs_services
 from crm.tests.factories import ActivityFactory, DealFactory, RouteStopFactory, TaskFactory
 
 
@@ -12,7 +12,7 @@ def some_data(rep):
     ActivityFactory(rep=rep)
     TaskFactory(rep=rep)
     RouteStopFactory(route__rep=rep)
-    services.dead_letter_record(task_name="t", args=[1], kwargs={}, error="E")
+    jobs_services.dead_letter_record(task_name="t", args=[1], kwargs={}, error="E")
 
 
 @pytest.mark.django_db

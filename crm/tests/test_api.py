@@ -6,7 +6,7 @@ from django.db import IntegrityError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from crm import services
+from crm import roles, services
 from crm.models import AuditEntry, Customer, Deal, DealStage, RouteStop
 from crm.tests.factories import (
     ActivityFactory,
@@ -423,7 +423,7 @@ def test_paging_with_ordering_on_equal_values_neither_repeats_nor_skips(rep, rep
 def test_supervisor_must_name_the_owner_of_a_new_customer(rep, other_rep, supervisor_api):
     missing = supervisor_api.post("/api/customers/", {"code": "C-1", "name": "Kiosk"})
     assert missing.status_code == 400
-    assert missing.json() == {"owner": [services.OWNER_REQUIRED]}
+    assert missing.json() == {"owner": [roles.OWNER_REQUIRED]}
     foreign = supervisor_api.post(
         "/api/customers/", {"code": "C-1", "name": "Kiosk", "owner": other_rep.pk}
     )
@@ -442,7 +442,7 @@ def test_admin_signs_up_an_unowned_prospect_by_naming_its_rep(rep, admin_api):
     url = f"/api/customers/{created.json()['id']}/sign-up/"
     missing = admin_api.post(url)
     assert missing.status_code == 400
-    assert missing.json() == {"owner": [services.OWNER_REQUIRED]}
+    assert missing.json() == {"owner": [roles.OWNER_REQUIRED]}
     signed = admin_api.post(url, {"owner": rep.pk})
     assert signed.status_code == 200
     assert signed.json()["owner"]["id"] == rep.pk

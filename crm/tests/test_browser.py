@@ -130,7 +130,7 @@ def test_stale_row_shows_why_the_deal_cannot_be_closed(browser, live_server, bro
     expect(row).to_contain_text("Prospecting")
 
     # Someone else wins the deal while this page is open.
-    services.deal_close(actor=browser_rep.user, deal=deal, won=True)
+    services.deal_close(actor=browser_rep.user, deal_id=deal.pk, won=True)
     row.get_by_role("button", name="Lost").click()
 
     # The 400 answer is swapped in (htmx-config in base.html): the row shows the deal as it is

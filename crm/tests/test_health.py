@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from crm import services
+from crm.jobs import services as jobs_services
 from crm.models import Heartbeat
 from crm.testing.servers import free_port
 
@@ -23,8 +23,8 @@ def _assert_shape(body: dict) -> None:
 
 
 def _record_heartbeats() -> None:
-    services.heartbeat_record(component="worker")
-    services.heartbeat_record(component="beat")
+    jobs_services.heartbeat_record(component="worker")
+    jobs_services.heartbeat_record(component="beat")
 
 
 @pytest.mark.sqlite
@@ -47,7 +47,7 @@ def test_health_runs_two_queries(client, django_assert_num_queries):
 
 @pytest.mark.django_db
 def test_stale_beat_is_degraded_not_unhealthy(client):
-    services.heartbeat_record(component="worker")
+    jobs_services.heartbeat_record(component="worker")
     Heartbeat.objects.create(component="beat", seen_at=timezone.now() - timedelta(hours=1))
     response = client.get("/health/")
     assert response.status_code == 200

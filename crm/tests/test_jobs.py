@@ -6,8 +6,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from crm import jobs, services
-from crm.models import DeadLetter, JobLock, JobRun, JobRunStatus
+from crm import jobs
+from crm.jobs import maintenance
+from crm.jobs import services as jobs_services
+from crm.jobs.models import DeadLetter, JobLock, JobRun, JobRunStatus
 
 # --- Distributed lock -------------------------------------------------------------------------
 
@@ -105,8 +107,8 @@ def sample_jobs():
         raise ValueError("bad data in row 7")
 
     yield calls
-    jobs._registry.pop("test_counting")
-    jobs._registry.pop("test_broken")
+    jobs.unregister_job("test_counting")
+    jobs.unregister_job("test_broken")
 
 
 @pytest.mark.sqlite
@@ -138,14 +140,62 @@ def test_job_run_records_failure_and_reraises(sample_jobs):
 
 
 @pytest.mark.django_db
-def test_next_run_marks_a_run_whose_process_died_as_abandoned(sample_jobs):
-    dead = JobRun.objects.create(
-        name="test_counting", status=JobRunStatus.RUNNING, started_at=timezone.now()
-    )
-    jobs.job_run("test_counting")
+def test_a_run_whose_process_died_is_closed_within_a_minute(sample_jobs):
+    now = timezone.now()
+    dead = JobRun.objects.create(name="test_counting", status=JobRunStatus.RUNNING, started_at=now)
+    alive = JobRun.objects.create(name="test_broken", status=JobRunStatus.RUNNING, started_at=now)
+    # test_broken's run still holds its lease; test_counting's process died with no lease left.
+    jobs.lock_acquire("job:test_broken", holder="alive", lease=timedelta(minutes=5))
+
+    run = jobs.job_run("close_abandoned_job_runs")
+
+    assert run.items_processed == 1
     dead.refresh_from_db()
-    assert dead.status == JobRunStatus.FAILED
-    assert dead.error == jobs.ABANDONED_RUN_ERROR
+    alive.refresh_from_db()
+    assert (dead.status, dead.error) == (JobRunStatus.FAILED, maintenance.ABANDONED_RUN_ERROR)
+    assert dead.finished_at is not None
+    assert alive.status == JobRunStatus.RUNNING
+
+
+@pytest.mark.django_db
+def test_runs_of_jobs_without_the_lock_are_judged_by_their_time_limit():
+    @jobs.register_job("test_side_by_side", exclusive=False, time_limit=60)
+    def side_by_side(progress):
+        return 0
+
+    now = timezone.now()
+    try:
+        fresh = JobRun.objects.create(
+            name="test_side_by_side", status=JobRunStatus.RUNNING, started_at=now
+        )
+        stale = JobRun.objects.create(
+            name="test_side_by_side",
+            status=JobRunStatus.RUNNING,
+            started_at=now - timedelta(minutes=5),
+        )
+        jobs.job_run("close_abandoned_job_runs")
+    finally:
+        jobs.unregister_job("test_side_by_side")
+    assert JobRun.objects.get(pk=fresh.pk).status == JobRunStatus.RUNNING
+    assert JobRun.objects.get(pk=stale.pk).status == JobRunStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_a_job_without_the_lock_runs_beside_a_running_one():
+    seen = []
+
+    @jobs.register_job("test_claims_rows", exclusive=False)
+    def claims_rows(progress):
+        seen.append(JobLock.objects.filter(name="job:test_claims_rows").exists())
+        return 1
+
+    try:
+        jobs.lock_acquire("job:test_claims_rows", holder="other", lease=timedelta(minutes=5))
+        run = jobs.job_run("test_claims_rows")
+    finally:
+        jobs.unregister_job("test_claims_rows")
+    assert run.status == JobRunStatus.SUCCEEDED
+    assert seen == [True]  # it ran although the name's lock was held
 
 
 @pytest.mark.django_db
@@ -162,13 +212,43 @@ def test_progress_renews_the_lease():
     try:
         jobs.job_run("test_renewing")
     finally:
-        jobs._registry.pop("test_renewing")
+        jobs.unregister_job("test_renewing")
     assert seen == [True]
 
 
-def test_a_lease_shorter_than_the_task_time_limit_is_refused():
-    with pytest.raises(ValueError, match="lease must outlast"):
-        jobs.register_job("test_short", lease=timedelta(minutes=1))
+@pytest.mark.django_db
+def test_the_lease_follows_the_jobs_own_time_limit():
+    leases = []
+
+    @jobs.register_job("test_one_minute", time_limit=60)
+    def one_minute(progress):
+        lock = JobLock.objects.get(name="job:test_one_minute")
+        leases.append(lock.expires_at - lock.acquired_at)
+        return 0
+
+    try:
+        jobs.job_run("test_one_minute")
+    finally:
+        jobs.unregister_job("test_one_minute")
+    # A crashed one-minute job blocks its next run for two minutes, not half an hour.
+    assert leases == [timedelta(seconds=60) + jobs.registry.LEASE_MARGIN]
+    assert leases[0] <= timedelta(minutes=2)
+
+
+def test_two_jobs_cannot_share_a_name():
+    @jobs.register_job("test_taken")
+    def first(progress):
+        return 0
+
+    try:
+        with pytest.raises(ValueError, match="Two jobs are registered as 'test_taken'"):
+
+            @jobs.register_job("test_taken")
+            def second(progress):
+                return 0
+
+    finally:
+        jobs.unregister_job("test_taken")
 
 
 @pytest.mark.django_db
@@ -203,14 +283,41 @@ def test_prune_job_runs_deletes_only_old_runs():
     assert set(JobRun.objects.filter(name="x").values_list("pk", flat=True)) == {recent.pk}
 
 
-def test_every_beat_entry_names_a_registered_job_or_task():
-    from crm.celery import BEAT_SCHEDULE, app
+def test_beat_schedule_is_built_from_the_registry():
+    from celery.schedules import crontab
 
-    app.loader.import_default_modules()
-    for entry in BEAT_SCHEDULE.values():
+    from crm.celery import app
+    from crm.jobs.scheduler import BEAT_HEARTBEAT_ENTRY
+
+    @jobs.register_job("test_every_minute", schedule=timedelta(minutes=1), time_limit=40)
+    def every_minute(progress):
+        return 0
+
+    try:
+        schedule = jobs.registry.beat_schedule(extra=BEAT_HEARTBEAT_ENTRY)
+    finally:
+        jobs.unregister_job("test_every_minute")
+    entry = schedule["job:test_every_minute"]
+    assert entry["task"] == "crm.jobs.run_job_task" and entry["args"] == ("test_every_minute",)
+    assert entry["schedule"].run_every == timedelta(minutes=1)
+    # The job's own limits travel with each run; a tick not taken before the next is dropped.
+    assert entry["options"] == {"time_limit": 40, "soft_time_limit": 35, "expires": 60}
+    assert isinstance(schedule["job:prune_job_runs"]["schedule"], crontab)
+    assert "beat-heartbeat" in schedule
+    for entry in schedule.values():
         assert entry["task"] in app.tasks
-        if entry["task"] == "crm.tasks.run_job_task":
-            assert entry["args"][0] in jobs.registered_jobs()
+
+
+def test_only_jobs_with_a_schedule_are_in_beat():
+    @jobs.register_job("test_on_demand")
+    def on_demand(progress):
+        return 0
+
+    try:
+        schedule = jobs.registry.beat_schedule()
+    finally:
+        jobs.unregister_job("test_on_demand")
+    assert "job:test_on_demand" not in schedule
 
 
 # --- Dead letters -----------------------------------------------------------------------------
@@ -219,12 +326,12 @@ def test_every_beat_entry_names_a_registered_job_or_task():
 @pytest.mark.sqlite
 @pytest.mark.django_db
 def test_same_failure_updates_its_letter():
-    first = services.dead_letter_record(
+    first = jobs_services.dead_letter_record(
         task_name="t", args=[1], kwargs={"a": 2}, error="E1", traceback="tb"
     )
     DeadLetter.objects.filter(pk=first.pk).update(retried=True)
-    again = services.dead_letter_record(task_name="t", args=[1], kwargs={"a": 2}, error="E2")
-    other = services.dead_letter_record(task_name="t", args=[2], kwargs={}, error="E3")
+    again = jobs_services.dead_letter_record(task_name="t", args=[1], kwargs={"a": 2}, error="E2")
+    other = jobs_services.dead_letter_record(task_name="t", args=[2], kwargs={}, error="E3")
     assert again.pk == first.pk
     assert again.failure_count == 2
     assert again.error == "E2"
@@ -240,8 +347,8 @@ def test_retry_dead_letters_command_enqueues_on_the_broker():
 
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete("celery")
-    letter = services.dead_letter_record(
-        task_name="crm.tasks.run_job_task", args=["prune_job_runs"], kwargs={}, error="E"
+    letter = jobs_services.dead_letter_record(
+        task_name="crm.jobs.run_job_task", args=["prune_job_runs"], kwargs={}, error="E"
     )
     call_command("retry_dead_letters")
     letter.refresh_from_db()
@@ -258,11 +365,13 @@ def test_concurrent_retries_enqueue_each_letter_once():
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete("celery")
     for number in range(3):
-        services.dead_letter_record(
-            task_name="crm.tasks.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
+        jobs_services.dead_letter_record(
+            task_name="crm.jobs.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
         )
     counts = run_concurrently(
-        lambda index: services.dead_letters_retry(letters=DeadLetter.objects.filter(retried=False)),
+        lambda index: jobs_services.dead_letters_retry(
+            letters=DeadLetter.objects.filter(retried=False)
+        ),
         contenders=2,
     )
     assert sum(counts) == 3

@@ -20,7 +20,7 @@ from crm.tests.factories import (
     SalesRepFactory,
     UserFactory,
 )
-from crm.views import PAGE_SIZE
+from crm.web import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 

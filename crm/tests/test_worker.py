@@ -4,8 +4,8 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from crm.models import DeadLetter, Heartbeat, JobRun, JobRunStatus
-from crm.tasks import run_job_task
+from crm.jobs.models import DeadLetter, Heartbeat, JobRun, JobRunStatus
+from crm.jobs.tasks import run_job_task
 from crm.testing.celery_worker import WORKER_LOG, celery_worker, wait_for
 from crm.tests.celery_tasks import always_fails
 

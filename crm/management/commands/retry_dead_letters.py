@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from crm import services
-from crm.models import DeadLetter
+from crm.jobs.models import DeadLetter
+from crm.jobs.services import dead_letters_retry
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{letters.count()} letter(s) would be re-enqueued.")
             return
         try:
-            count = services.dead_letters_retry(letters=letters)
+            count = dead_letters_retry(letters=letters)
         except Exception as exc:
             raise CommandError(f"Could not enqueue: {type(exc).__name__}: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"Re-enqueued {count} task(s)."))

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from crm import jobs
-from crm.models import JobRunStatus
+from crm.jobs.models import JobRunStatus
 
 
 class Command(BaseCommand):

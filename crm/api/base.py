@@ -1,0 +1,167 @@
+"""What every app's API is built from: a viewset over a role-scoped selector, related ids and
+filter choices looked up in the caller's scope, and date fields that keep to the CRM's range.
+
+    class DealViewSet(ScopedViewSet):
+        selector = selectors.deal_list
+        output_serializer_class = DealOutputSerializer
+        inputs = {"create": DealCreateInputSerializer, "close": DealCloseInputSerializer}
+
+        def create(self, request):
+            deal = services.deal_create(actor=request.user, **self.input())
+            return self.answer(deal, code=status.HTTP_201_CREATED)
+
+The OpenAPI schema (crm.api.schema) reads `inputs` for each action's request body.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+
+from crm import periods
+
+# A primary key is a positive bigint written in decimal digits; anything else is refused
+# before it reaches the database (1e309 overflows, 1.9 would be read as 1).
+_ID = re.compile(r"[0-9]{1,19}")
+MAX_ID = 2**63 - 1
+NOT_AN_ID = "Enter an id: a whole number."
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """list + retrieve over a role-scoped selector; writes parse with `inputs[action]` and answer
+    with the output serializer and the row their service returned (no second read)."""
+
+    selector: Callable | None = None
+    output_serializer_class: type[serializers.Serializer] | None = None
+    inputs: dict[str, type[serializers.Serializer] | None] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # One rule for dates (crm.periods): the caller's zone, as on their pages. Session
+        # callers have it from TimezoneMiddleware; token callers get it here.
+        if request.auth is not None:
+            timezone.activate(periods.user_zone(request.user))
+
+    def get_queryset(self):
+        return type(self).selector(user=self.request.user)
+
+    def get_serializer_class(self):
+        return self.output_serializer_class
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.output_serializer_class(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(self.output_serializer_class(self.get_object()).data)
+
+    def input(self, *, partial: bool = False) -> dict:
+        serializer = self.inputs[self.action](
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def answer(self, instance, *, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.output_serializer_class(instance).data, status=code)
+
+
+# --- Ids --------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related record's id, looked up through a selector with the requesting user: an id
+    outside the caller's scope is "does not exist", exactly like an id that does not."""
+
+    default_error_messages = {"incorrect_type": NOT_AN_ID}
+
+    def __init__(self, selector: Callable, **kwargs):
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.selector(user=self.context["request"].user)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and _ID.fullmatch(data):
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+def visible(selector: Callable, model: type[models.Model]) -> Callable:
+    """A filter's choices, scoped like the list: an id outside the caller's scope is refused
+    exactly like an id that does not exist, so a filter cannot probe for records."""
+
+    def queryset(request):
+        if request is None or not request.user.is_authenticated:
+            return model.objects.none()
+        return selector(user=request.user)
+
+    return queryset
+
+
+class ScopedModelChoiceFilter(filters.ModelChoiceFilter):
+    def __init__(self, *, selector: Callable, model: type[models.Model], **kwargs):
+        super().__init__(queryset=visible(selector, model), **kwargs)
+
+
+# --- Dates ------------------------------------------------------------------------------------
+
+
+def _check_moment(value: dt.datetime) -> None:
+    try:
+        periods.validate_in_range(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+
+
+class DateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time in the CRM's range (crm.periods) with a real UTC offset. A stored
+    date that cannot be shown in the caller's zone is shown in UTC rather than failing."""
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        _check_moment(value)
+        return super().enforce_timezone(value)
+
+    def to_representation(self, value):
+        try:
+            return super().to_representation(value)
+        except OverflowError:
+            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+
+
+class SaneIsoDateTimeField(IsoDateTimeField):
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None:
+            periods.validate_in_range(result)
+            # Compared in UTC: the database never sees the caller's offset.
+            result = result.astimezone(dt.UTC)
+        return result
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """`?closed_after=2026-11-01T00:00:00+01:00`: in range, real offset, else 400."""
+
+    field_class = SaneIsoDateTimeField

@@ -1,0 +1,60 @@
+"""The OpenAPI schema's view of our viewsets: each action's request body comes from the viewset's
+`inputs`, and every operation documents the errors it can answer, so that an integrator's client
+(or a schema-based fuzzer) knows what to expect."""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+VALIDATION_ERRORS = {
+    "type": "object",
+    "description": "Field errors: each field (or non_field_errors) with its messages.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    fields = serializers.ListField(
+        child=serializers.CharField(), help_text="The fields whose values collided, if any."
+    )
+
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class CrmAutoSchema(AutoSchema):
+    def get_request_serializer(self):
+        inputs = getattr(self.view, "inputs", None)
+        action = getattr(self.view, "action", None)
+        if inputs is not None and action in inputs:
+            return inputs[action]
+        return super().get_request_serializer()
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, body in self._error_bodies().items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(body, code, direction=direction)
+        return responses
+
+    def _error_bodies(self) -> dict:
+        errors = {
+            "401": ErrorSerializer,  # no or bad credentials
+            "403": ErrorSerializer,  # a role that may not do this
+            "429": ErrorSerializer,  # throttled
+        }
+        has_filters = self.method == "GET" and self._is_list_view()
+        if self.method in WRITE_METHODS or has_filters:
+            errors["400"] = VALIDATION_ERRORS
+        if "{" in self.path:
+            errors["404"] = ErrorSerializer  # outside the caller's scope, or gone
+        if self.method in WRITE_METHODS:
+            errors["409"] = ConflictSerializer
+            errors["413"] = ErrorSerializer
+        return errors

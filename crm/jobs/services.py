@@ -1,0 +1,103 @@
+"""Writes of the job platform: heartbeats and dead letters."""
+
+import hashlib
+import json
+from typing import Any
+
+from celery import current_app
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from crm.jobs.models import DeadLetter, Heartbeat
+from crm.roles import Actor
+from crm.writes import audit
+
+# Letters that failed more often than this wait for a person instead of the hourly retry.
+DEAD_LETTER_AUTO_RETRY_LIMIT = 3
+UNKNOWN_TASK = "No task named '{name}' is loaded in this process, so it cannot run here."
+
+
+class UnknownTask(LookupError):
+    pass
+
+
+def heartbeat_record(*, component: str) -> None:
+    Heartbeat.objects.update_or_create(component=component, defaults={"seen_at": timezone.now()})
+
+
+def _fingerprint(args: Any, kwargs: Any) -> str:
+    canonical = json.dumps([args, kwargs], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dead_letter_record(
+    *, task_name: str, args: Any, kwargs: Any, error: str, traceback: str = ""
+) -> DeadLetter:
+    """Called when a task gives up. The same task and arguments failing again updates its
+    letter (count, last failure) and marks it as waiting for a retry again."""
+    args = json.loads(json.dumps(list(args or []), default=str))
+    kwargs = json.loads(json.dumps(dict(kwargs or {}), default=str))
+    now = timezone.now()
+    letter, created = DeadLetter.objects.get_or_create(
+        task_name=task_name,
+        fingerprint=_fingerprint(args, kwargs),
+        defaults={
+            "args": args,
+            "kwargs": kwargs,
+            "error": error,
+            "traceback": traceback,
+            "first_failed_at": now,
+            "last_failed_at": now,
+        },
+    )
+    if not created:
+        DeadLetter.objects.filter(pk=letter.pk).update(
+            error=error,
+            traceback=traceback,
+            last_failed_at=now,
+            failure_count=F("failure_count") + 1,
+            retried=False,
+            retried_at=None,
+        )
+        letter.refresh_from_db()
+    return letter
+
+
+def _enqueue(letter: DeadLetter) -> None:
+    """Send the letter's task again. A task this process knows is sent as itself, so that it
+    also runs when Celery runs tasks eagerly (a task sent by name would then never run)."""
+    task = current_app.tasks.get(letter.task_name)
+    if task is not None:
+        task.apply_async(args=letter.args, kwargs=letter.kwargs)
+    elif current_app.conf.task_always_eager:
+        raise UnknownTask(UNKNOWN_TASK.format(name=letter.task_name))
+    else:
+        current_app.send_task(letter.task_name, args=letter.args, kwargs=letter.kwargs)
+
+
+def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: Actor | None = None) -> int:
+    """Enqueue each letter's task again with its arguments; return how many were enqueued.
+
+    The letter is marked retried before its task is enqueued: if the task fails again (at once,
+    when Celery runs eagerly, or later on a worker) dead_letter_record marks it pending again.
+    If the broker refuses the message the mark is undone and the error propagates.
+    """
+    enqueued = 0
+    for letter in letters.order_by("id"):
+        # Claim the letter as it was read: if another retry (the hourly job, an admin, the
+        # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
+        claimed = DeadLetter.objects.filter(
+            pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
+        ).update(retried=True, retried_at=timezone.now())
+        if not claimed:
+            continue
+        try:
+            _enqueue(letter)
+        except Exception:
+            DeadLetter.objects.filter(pk=letter.pk).update(
+                retried=letter.retried, retried_at=letter.retried_at
+            )
+            raise
+        audit(actor=actor, action="dead_letter.retry", target=letter)
+        enqueued += 1
+    return enqueued

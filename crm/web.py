@@ -1,0 +1,233 @@
+"""What every app's server-rendered pages are built from: the area gate, list pages with filters
+and paging, forms whose data goes to a service, and htmx row actions.
+
+A list and its row action, in any app:
+
+    DEALS = ListPage(
+        template="crm/deal_list.html", row_template="crm/partials/deal_row.html",
+        row_name="deal", url_name="deal-list", filters=DealFilterForm,
+        rows=lambda user, stage="": selectors.deal_list(user=user, stage=stage),
+    )
+
+    @area_required("sales")
+    def deal_list(request):
+        return DEALS.render(request)
+
+    @area_required("sales")
+    @require_POST
+    def deal_close(request, pk):
+        return DEALS.row_action(request, pk, lambda: services.deal_close(...), form=...)
+
+The list template extends "list.html" (the card layout on phones comes with it); the row
+template is one `<tr>` whose cells carry `data-label`. See the README, "Pages".
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.paginator import Page
+from django.db import IntegrityError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
+
+from crm.errors import Conflict, from_integrity_error
+from crm.pagination import DeferredJoinPaginator
+from crm.periods import validate_in_range
+from crm.roles import can_use
+
+PAGE_SIZE = 50
+
+View = Callable[..., HttpResponse]
+
+
+# --- Access -----------------------------------------------------------------------------------
+
+
+def area_required(area: str) -> Callable[[View], View]:
+    """login_required plus crm.roles.can_use(user, area): 403 for a role that may not use it.
+
+    An anonymous htmx request gets a client-side redirect to the login page; a plain redirect
+    would be followed by the XHR and the login form swapped into a table row.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                if request.htmx:
+                    back_to = request.htmx.current_url_abs_path or request.get_full_path()
+                    return HttpResponseClientRedirect(redirect_to_login(back_to).url)
+                return redirect_to_login(request.get_full_path())
+            if not can_use(request.user, area):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+
+def error_messages(error: ValidationError | Conflict) -> list[str]:
+    return [error.message] if isinstance(error, Conflict) else error.messages
+
+
+class ServiceForm(forms.Form):
+    """A form whose data goes to a service, which may refuse it."""
+
+    def add_service_error(self, error: ValidationError | Conflict) -> None:
+        """Show a service's refusal on the form: field errors next to their field, the rest
+        (plain messages, conflicts, fields the form does not have) at the top."""
+        if isinstance(error, Conflict):
+            self.add_error(None, error.message)
+            return
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            target = field if field in self.fields and field != NON_FIELD_ERRORS else None
+            self.add_error(target, errors)
+
+    def all_errors(self) -> list[str]:
+        return [message for errors in self.errors.values() for message in errors]
+
+
+class ScopedForm(ServiceForm):
+    """A form that knows the requesting user, for choice fields scoped by its role."""
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+
+class DateTimeField(forms.DateTimeField):
+    """A date and time picker (the phone's own), read in the user's zone and kept within the
+    CRM's range of dates (crm.periods)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    default_validators = [validate_in_range]
+
+
+class AmountField(forms.DecimalField):
+    """A money amount: a decimal keypad on phones, never negative."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", 0)
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        # A text input with a decimal keypad: type=number would drop "1.250,50" silently.
+        return {**super().widget_attrs(widget), "inputmode": "decimal", "type": "text"}
+
+
+def call_service(form: ServiceForm, service: Callable[..., Any]) -> Any | None:
+    """Call `service` with the form's cleaned data; None when the form or the service refused
+    it, with the reasons added to the form."""
+    if not form.is_valid():
+        return None
+    try:
+        return service(**form.cleaned_data)
+    except IntegrityError as error:  # a race another writer won: say what collided
+        form.add_service_error(from_integrity_error(error))
+    except (ValidationError, Conflict) as error:
+        form.add_service_error(error)
+    return None
+
+
+def post_data(request: HttpRequest) -> Any:
+    # Not `request.POST or None`: an empty POST must still be a bound (and invalid) form.
+    return request.POST if request.method == "POST" else None
+
+
+def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """Render a form page: a submitted form that comes back here was refused, so 400."""
+    return render(request, template, context, status=400 if request.method == "POST" else 200)
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
+def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE) -> Page:
+    return DeferredJoinPaginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def return_to(request: HttpRequest, default: str) -> str:
+    """Where a plain (non-htmx) row action sends the user back: the page the form was on."""
+    url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse(default)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """A paged, filtered list of a selector's rows whose actions swap one row in place.
+
+    `rows(user, **filters)` returns the role-scoped rows, `filters` is a form over the query
+    string whose cleaned data are the keyword arguments of `rows` (an invalid filter filters
+    nothing), and the row template renders one row as `row_name`.
+    """
+
+    template: str
+    row_template: str
+    row_name: str
+    url_name: str
+    rows: Callable[..., QuerySet]
+    filters: type[forms.Form]
+
+    def render(self, request: HttpRequest, *, status: int = 200) -> HttpResponse:
+        filters = self.filters(request.GET)
+        criteria = filters.cleaned_data if filters.is_valid() else {}
+        rows = self.rows(request.user, **criteria)
+        # A failed POST re-renders the list at the action's URL: row forms return to the list.
+        back = request.get_full_path() if request.method == "GET" else reverse(self.url_name)
+        context = {"filters": filters, "page_obj": paginate(request, rows), "return_to": back}
+        return render(request, self.template, context, status=status)
+
+    def row_action(
+        self,
+        request: HttpRequest,
+        pk: int,
+        act: Callable[[dict], Any],
+        *,
+        form: ServiceForm | None = None,
+    ) -> HttpResponse:
+        """Run `act(cleaned data)` (a service call that returns the row with the list's joins)
+        and answer: htmx gets the row (with the errors, 400); a plain POST goes back to the
+        page it came from, or sees the list again with the errors (400)."""
+        errors: list[str] = []
+        row = None
+        if form is not None and not form.is_valid():
+            errors = form.all_errors()
+        else:
+            try:
+                row = act(form.cleaned_data if form is not None else {})
+            except (ValidationError, Conflict) as error:
+                errors = error_messages(error)
+        back = return_to(request, self.url_name)
+        if request.htmx:
+            if row is None:  # refused: show the row as it is now, with the reason
+                row = get_object_or_404(self.rows(request.user), pk=pk)
+            context = {self.row_name: row, "return_to": back, "errors": errors}
+            return render(request, self.row_template, context, status=400 if errors else 200)
+        if errors:
+            for error in errors:
+                messages.error(request, error)
+            return self.render(request, status=400)
+        return redirect(back)

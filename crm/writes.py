@@ -1,0 +1,89 @@
+"""What every app's services share: the scoped, locked re-read of a write's target, partial
+updates that say what changed, and the audit trail.
+
+A service in any app looks like this:
+
+    @transaction.atomic
+    def deal_close(*, actor: Actor, deal_id: int, won: bool) -> Deal:
+        deal = locked(deal_list(user=actor), deal_id)     # 404 outside the actor's scope
+        ...
+        audit(actor=actor, action="deal.close", target=deal, changes=changes)
+        publish(DealWon(...))                              # delivered after commit
+        return deal
+"""
+
+import json
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from crm.models import AuditEntry
+from crm.roles import Actor, SystemActor
+
+M = TypeVar("M", bound=Model)
+
+# Default of a partial update's keyword arguments: "leave this field as it is".
+UNCHANGED: Any = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
+
+
+def locked(queryset: QuerySet[M], pk: Any) -> M:
+    """The row `pk` of a role-scoped queryset, locked until the transaction ends.
+
+    Services re-read their target this way, so that a caller that skipped the scope (a task,
+    another app) cannot act outside it, two concurrent writes see each other's result, and the
+    row comes back with the selector's joins (the caller answers with it, without reading it
+    again). Out of scope, or gone: Http404.
+    """
+    try:
+        return queryset.select_for_update(of=("self",)).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404(f"No {queryset.model._meta.verbose_name} with id {pk!r} here.") from None
+
+
+def given(**fields: Any) -> dict[str, Any]:
+    """The keyword arguments a partial update was actually given (those not UNCHANGED)."""
+    return {name: value for name, value in fields.items() if value is not UNCHANGED}
+
+
+def apply_changes(instance: Model, fields: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set `fields` on `instance`; return {field: [old, new]} for those that changed."""
+    changes = {}
+    for name, value in fields.items():
+        old = getattr(instance, name)
+        if old != value:
+            changes[name] = [old, value]
+            setattr(instance, name, value)
+    return changes
+
+
+def audit(*, actor: Actor | None, action: str, target: Model, changes: dict | None = None) -> None:
+    """One audit entry: who (a user, or a job by name) did what to which record."""
+    AuditEntry.objects.create(**_entry(actor, action, target, changes))
+
+
+def audit_many(
+    *, actor: Actor | None, action: str, targets: Iterable[tuple[Model, dict | None]]
+) -> int:
+    """Audit entries for many records in one INSERT (jobs that change rows in bulk)."""
+    entries = [AuditEntry(**_entry(actor, action, target, changes)) for target, changes in targets]
+    AuditEntry.objects.bulk_create(entries)
+    return len(entries)
+
+
+def _entry(actor: Actor | None, action: str, target: Model, changes: dict | None) -> dict:
+    person = actor if actor is not None and not isinstance(actor, SystemActor) else None
+    return {
+        "actor": person if person is not None and person.is_authenticated else None,
+        "system_actor": actor.name if isinstance(actor, SystemActor) else "",
+        "action": action,
+        "target_type": target._meta.label_lower,
+        "target_id": str(target.pk),
+        "changes": json.loads(json.dumps(changes or {}, default=_audit_value)),
+    }
+
+
+def _audit_value(value: Any) -> Any:
+    # Related records are stored by id: names change, ids do not.
+    return value.pk if hasattr(value, "pk") else str(value)
