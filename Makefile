@@ -14,11 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-## make run: the app on the embedded default (SQLite, no servers) with demo data
+## make run: the app on the embedded default (SQLite, no servers) with demo data, plus a Celery
+## worker and beat (Procfile.dev); Ctrl-C stops them all
 run: venv
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+	PATH="$(abspath $(BIN)):$$PATH" $(DEV_ENV) $(BIN)/honcho -f Procfile.dev start -p 8000
 
 ## make test: the whole suite on PostgreSQL + Redis, then the embedded subset on SQLite
 test: venv
@@ -38,4 +39,4 @@ fmt: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles var .pytest_cache .ruff_cache

@@ -1,11 +1,11 @@
 """Writes to core CRM data.
 
 Each function is one use case: keyword-only, one transaction, the target re-read through the
-actor's scope and locked (`crm.writes.locked`: Http404 outside it), single-row rules checked by the
-model (`full_clean` mirrors the database constraints), cross-row rules here and in `crm.roles`, an
-audit entry, and the events other apps count (`crm.events`), delivered after commit. The actor is
-a user or a job (`crm.roles.SystemActor`). Writes return their row with the selector's joins, so
-callers answer with it without reading it again.
+actor's scope and locked (`crm.writes.locked`: Http404 outside it), single-row rules checked by
+the model (`crm.writes.validate`) and the database's constraints, cross-row rules here and in
+`crm.roles`, an audit entry, and the events other apps count (`crm.events`), delivered after
+commit. The actor is a user or a job (`crm.roles.SystemActor`). Writes return their row with the
+selector's joins, so callers answer with it without reading it again.
 """
 
 import datetime as dt
@@ -33,7 +33,7 @@ from crm.models import (
 from crm.periods import validate_in_range
 from crm.roles import Actor, customer_owner_for, may_manage_routes, rep_for_record
 from crm.selectors import activity_list, customer_list, deal_list, route_list, task_list
-from crm.writes import UNCHANGED, apply_changes, audit, given, locked
+from crm.writes import UNCHANGED, apply_changes, audit, given, locked, validate
 
 # Error messages, one per rule; tests assert on these constants.
 DEAL_ALREADY_CLOSED = "This deal is already closed."
@@ -88,7 +88,7 @@ def deal_create(
     if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
     deal = Deal(customer=customer, rep=rep, title=title, amount=amount, stage=stage)
-    deal.full_clean()
+    validate(deal)
     deal.save()
     audit(actor=actor, action="deal.create", target=deal, changes={"title": title})
     return deal
@@ -122,7 +122,7 @@ def deal_update(
         )
     changes = apply_changes(deal, fields)
     if changes:
-        deal.full_clean()
+        validate(deal)
         deal.save(update_fields=[*changes, "updated_at"])
         audit(actor=actor, action="deal.update", target=deal, changes=changes)
     return deal
@@ -178,7 +178,7 @@ def activity_create(
     rep = rep_for_record(actor=actor, rep=rep)
     _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
     activity = Activity(rep=rep, customer=customer, kind=kind, due_at=due_at, subject=subject)
-    activity.full_clean()
+    validate(activity)
     activity.save()
     audit(actor=actor, action="activity.create", target=activity, changes={"kind": kind})
     return activity
@@ -241,7 +241,7 @@ def task_create(
 ) -> Task:
     rep = rep_for_record(actor=actor, rep=rep)
     task = Task(rep=rep, title=title, due_at=due_at)
-    task.full_clean()
+    validate(task)
     task.save()
     audit(actor=actor, action="task.create", target=task)
     return task
@@ -276,7 +276,7 @@ def customer_create(
     """A new prospect, owned as `crm.roles.customer_owner_for` decides."""
     owner = customer_owner_for(actor=actor, owner=owner, required=False)
     customer = Customer(code=code, name=name, address=address, owner=owner)
-    customer.full_clean()
+    validate(customer)
     customer.save()
     audit(actor=actor, action="customer.create", target=customer, changes={"code": code})
     return customer
@@ -338,7 +338,7 @@ def route_stop_add(
     stop = RouteStop(
         route=route, customer=customer, sequence=sequence, planned_quantity=planned_quantity
     )
-    stop.full_clean(validate_constraints=False)  # the unique rules were checked above
+    validate(stop)
     stop.save()
     audit(actor=actor, action="route_stop.add", target=stop, changes={"route": route.code})
     return stop

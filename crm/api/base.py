@@ -130,25 +130,12 @@ def _check_moment(value: dt.datetime) -> None:
 
 
 class DateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date and time in the CRM's range (crm.periods) with a real UTC offset. A stored
-    date that cannot be shown in the caller's zone is shown in UTC rather than failing."""
+    """An ISO 8601 date and time in the CRM's range with a real UTC offset (crm.periods): the
+    database refuses anything else too, so every stored date can be shown in every zone."""
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
         _check_moment(value)
         return super().enforce_timezone(value)
-
-    def to_representation(self, value):
-        try:
-            return super().to_representation(value)
-        except OverflowError:
-            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-class ModelSerializer(serializers.ModelSerializer):
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: DateTimeField,
-    }
 
 
 class SaneIsoDateTimeField(IsoDateTimeField):

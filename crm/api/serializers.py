@@ -5,7 +5,7 @@ found" (400), never a leak."""
 from rest_framework import serializers
 
 from crm import selectors
-from crm.api.base import DateTimeField, ModelSerializer, ScopedPrimaryKeyRelatedField
+from crm.api.base import DateTimeField, ScopedPrimaryKeyRelatedField
 from crm.models import (
     Activity,
     ActivityKind,
@@ -42,7 +42,7 @@ class RepSummarySerializer(serializers.Serializer):
 # --- Customers --------------------------------------------------------------------------------
 
 
-class CustomerOutputSerializer(ModelSerializer):
+class CustomerOutputSerializer(serializers.ModelSerializer):
     owner = RepSummarySerializer(allow_null=True)
 
     class Meta:
@@ -64,7 +64,7 @@ class CustomerSignUpInputSerializer(serializers.Serializer):
 # --- Deals ------------------------------------------------------------------------------------
 
 
-class DealOutputSerializer(ModelSerializer):
+class DealOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer()
     customer = serializers.SerializerMethodField()
 
@@ -107,7 +107,7 @@ class DealCloseInputSerializer(serializers.Serializer):
 # --- Activities -------------------------------------------------------------------------------
 
 
-class ActivityOutputSerializer(ModelSerializer):
+class ActivityOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer()
 
     class Meta:
@@ -136,7 +136,7 @@ class ActivityInputSerializer(serializers.Serializer):
 # --- Tasks ------------------------------------------------------------------------------------
 
 
-class TaskOutputSerializer(ModelSerializer):
+class TaskOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer()
 
     class Meta:
@@ -157,7 +157,7 @@ class TaskStatusInputSerializer(serializers.Serializer):
 # --- Routes -----------------------------------------------------------------------------------
 
 
-class RouteStopOutputSerializer(ModelSerializer):
+class RouteStopOutputSerializer(serializers.ModelSerializer):
     customer = serializers.SerializerMethodField()
 
     class Meta:
@@ -168,7 +168,7 @@ class RouteStopOutputSerializer(ModelSerializer):
         return {"id": stop.customer_id, "code": stop.customer.code, "name": stop.customer.name}
 
 
-class RouteOutputSerializer(ModelSerializer):
+class RouteOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer(allow_null=True)
     stop_count = serializers.IntegerField(read_only=True)
 

@@ -1,0 +1,149 @@
+"""Errors by kind: a conflict is a 409 (in the API) or a message (on pages), a unique value taken
+meanwhile is a 409 naming the field, a check constraint a 400 with the rule's message; and the
+main writes read their row once (query counts pinned like the reads')."""
+
+from decimal import Decimal
+
+import pytest
+from django import forms
+from django.db import IntegrityError, transaction
+
+from crm.api.exceptions import exception_handler
+from crm.errors import Conflict, from_integrity_error
+from crm.models import Customer, Deal, RouteStop
+from crm.tests.factories import (
+    ActivityFactory,
+    CustomerFactory,
+    DealFactory,
+    RouteStopFactory,
+    TaskFactory,
+)
+from crm.web import ServiceForm, call_service
+
+pytestmark = pytest.mark.django_db
+
+
+def integrity_error(write) -> IntegrityError:
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        write()
+    return caught.value
+
+
+@pytest.mark.sqlite
+def test_a_unique_value_taken_is_a_conflict_naming_the_field(rep):
+    CustomerFactory(code="C-1", owner=rep)
+    error = from_integrity_error(
+        integrity_error(lambda: Customer.objects.create(code="C-1", name="Twin", owner=rep))
+    )
+    assert isinstance(error, Conflict)
+    assert error.fields == ["code"]
+    assert error.message == "Customer with this code already exists."
+
+
+@pytest.mark.sqlite
+def test_a_unique_pair_taken_names_both_fields():
+    stop = RouteStopFactory()
+    error = from_integrity_error(
+        integrity_error(
+            lambda: RouteStop.objects.create(
+                route=stop.route, customer=CustomerFactory(), sequence=stop.sequence
+            )
+        )
+    )
+    assert isinstance(error, Conflict)
+    assert error.fields == ["route", "sequence"]
+
+
+@pytest.mark.sqlite
+def test_a_check_constraint_is_a_bad_request_with_the_rules_message(rep):
+    deal = DealFactory(rep=rep)
+    error = from_integrity_error(
+        integrity_error(lambda: Deal.objects.filter(pk=deal.pk).update(amount=Decimal("-1")))
+    )
+    assert error.messages == ["A deal's amount cannot be negative."]
+
+
+def test_api_answers_a_unique_race_with_409_naming_the_field(admin_api, rep, monkeypatch):
+    CustomerFactory(code="C-7", owner=rep)
+    # As if another writer committed C-7 between this request's check and its insert.
+    monkeypatch.setattr(Customer, "validate_unique", lambda self, exclude=None: None)
+
+    response = admin_api.post("/api/customers/", {"code": "C-7", "name": "Kiosk"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Customer with this code already exists.",
+        "fields": ["code"],
+    }
+
+
+def test_api_answers_a_conflict_with_409():
+    response = exception_handler(Conflict("Saved by Ana at 10:02; reload."), {})
+    assert response.status_code == 409
+    assert response.data == {"detail": "Saved by Ana at 10:02; reload.", "fields": []}
+
+
+@pytest.mark.sqlite
+def test_pages_show_a_conflict_as_a_form_error():
+    class NoteForm(ServiceForm):
+        note = forms.CharField()
+
+    def save(**data):
+        raise Conflict("Someone saved this meanwhile.")
+
+    form = NoteForm({"note": "x"})
+    assert call_service(form, save) is None
+    assert form.non_field_errors() == ["Someone saved this meanwhile."]
+
+
+def test_pages_show_a_unique_race_as_a_form_error(rep):
+    CustomerFactory(code="C-9", owner=rep)
+
+    class CustomerForm(ServiceForm):
+        code = forms.CharField()
+
+    form = CustomerForm({"code": "C-9"})
+    result = call_service(
+        form, lambda code: Customer.objects.create(code=code, name="Twin", owner=rep)
+    )
+    assert result is None
+    assert form.non_field_errors() == ["Customer with this code already exists."]
+
+
+# --- Writes read their row once ----------------------------------------------------------------
+
+# Each write: the caller's role (groups), the locked scoped read with the joins the answer needs,
+# the UPDATE, the audit INSERT, and the savepoint around them (2).
+LOCKED_WRITE = 6
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "factory"),
+    [
+        ("/api/deals/{pk}/close/", {"outcome": "won"}, DealFactory),
+        ("/api/deals/{pk}/reopen/", {}, lambda rep: DealFactory(rep=rep, stage="closed_lost")),
+        ("/api/activities/{pk}/complete/", {}, ActivityFactory),
+        ("/api/tasks/{pk}/", {"status": "done"}, TaskFactory),
+        ("/api/customers/{pk}/sign-up/", {}, lambda rep: CustomerFactory(owner=rep)),
+    ],
+)
+def test_main_writes_read_their_row_once(
+    rep, rep_api, django_assert_num_queries, url, body, factory
+):
+    record = factory(rep=rep) if factory in (DealFactory, ActivityFactory, TaskFactory) else None
+    record = record or factory(rep)
+    method = rep_api.patch if url.startswith("/api/tasks/") else rep_api.post
+
+    with django_assert_num_queries(LOCKED_WRITE):
+        response = method(url.format(pk=record.pk), body, format="json")
+
+    assert response.status_code == 200, response.json()
+
+
+def test_creating_a_deal_runs_a_fixed_number_of_queries(rep, rep_api, django_assert_num_queries):
+    customer = CustomerFactory(owner=rep)
+    body = {"customer": customer.pk, "title": "T", "amount": "10"}
+    # role, customer (scoped), the rep's profile, the customer rule, INSERT, audit, savepoint (2)
+    with django_assert_num_queries(8):
+        response = rep_api.post("/api/deals/", body, format="json")
+    assert response.status_code == 201
