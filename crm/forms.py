@@ -74,7 +74,8 @@ class ActivityForm(SalesForm):
 
 
 class DealFilterForm(forms.Form):
-    """The stage filter above the deals list. An unknown value filters nothing."""
+    """The stage filter above the deals list (its fields are deal_list's keyword arguments). An
+    unknown value filters nothing."""
 
     stage = forms.ChoiceField(
         choices=[("", "All stages"), (OPEN_STAGES, "All open"), *DealStage.choices],
@@ -89,4 +90,9 @@ class ActivityFilterForm(forms.Form):
 
 
 class CustomerSearchForm(forms.Form):
-    q = forms.CharField(label="Name or code", max_length=100, required=False, strip=True)
+    search = forms.CharField(
+        label="Name or code",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or code"}),
+    )

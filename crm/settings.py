@@ -255,7 +255,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The hashed manifest needs `collectstatic`; development and tests serve files from the finders.
 _STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)

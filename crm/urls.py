@@ -24,6 +24,8 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     path("admin/", admin.site.urls),
+    # Pages that name no icon (Django admin, API docs) get the app's.
+    path("favicon.ico", views.favicon),
 ]
 
 admin.site.site_header = "Field-sales CRM administration"

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from crm import selectors, services
@@ -30,30 +31,9 @@ from crm.web import ListPage, area_required, call_service, form_page, post_data
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
 
-DEALS = ListPage(
-    template="crm/deal_list.html",
-    row_template="crm/partials/deal_row.html",
-    row_name="deal",
-    url_name="deal-list",
-    filters=DealFilterForm,
-    rows=lambda user, stage="": selectors.deal_list(user=user, stage=stage),
-)
-ACTIVITIES = ListPage(
-    template="crm/activity_list.html",
-    row_template="crm/partials/activity_row.html",
-    row_name="activity",
-    url_name="activity-list",
-    filters=ActivityFilterForm,
-    rows=lambda user, status="": selectors.activity_list(user=user, status=status),
-)
-CUSTOMERS = ListPage(
-    template="crm/customer_list.html",
-    row_template="crm/partials/customer_row.html",
-    row_name="customer",
-    url_name="customer-list",
-    filters=CustomerSearchForm,
-    rows=lambda user, q="": selectors.customer_list(user=user, search=q),
-)
+DEALS = ListPage("crm", "deal", selectors.deal_list, DealFilterForm)
+ACTIVITIES = ListPage("crm", "activity", selectors.activity_list, ActivityFilterForm)
+CUSTOMERS = ListPage("crm", "customer", selectors.customer_list, CustomerSearchForm)
 
 
 # --- Home -------------------------------------------------------------------------------------
@@ -177,6 +157,11 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "return_to": request.get_full_path(),
     }
     return render(request, "crm/customer_detail.html", context)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Pages that name no icon (Django admin, the API docs) ask for /favicon.ico: the app's."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def _initial_customer(request: HttpRequest) -> dict[str, str]:

@@ -3,11 +3,7 @@ and paging, forms whose data goes to a service, and htmx row actions.
 
 A list and its row action, in any app:
 
-    DEALS = ListPage(
-        template="crm/deal_list.html", row_template="crm/partials/deal_row.html",
-        row_name="deal", url_name="deal-list", filters=DealFilterForm,
-        rows=lambda user, stage="": selectors.deal_list(user=user, stage=stage),
-    )
+    DEALS = ListPage("crm", "deal", selectors.deal_list, DealFilterForm)
 
     @area_required("sales")
     def deal_list(request):
@@ -16,10 +12,11 @@ A list and its row action, in any app:
     @area_required("sales")
     @require_POST
     def deal_close(request, pk):
-        return DEALS.row_action(request, pk, lambda: services.deal_close(...), form=...)
+        return DEALS.row_action(request, pk, lambda data: services.deal_close(...), form=...)
 
-The list template extends "list.html" (the card layout on phones comes with it); the row
-template is one `<tr>` whose cells carry `data-label`. See the README, "Pages".
+The list template (crm/deal_list.html) extends "list.html", which brings the card layout on
+phones and the bottom action bar; the row template (crm/partials/deal_row.html) is one `<tr>`
+whose cells carry `data-label`. See the README, "Pages for every screen".
 """
 
 from collections.abc import Callable
@@ -179,17 +176,33 @@ def return_to(request: HttpRequest, default: str) -> str:
 class ListPage:
     """A paged, filtered list of a selector's rows whose actions swap one row in place.
 
-    `rows(user, **filters)` returns the role-scoped rows, `filters` is a form over the query
-    string whose cleaned data are the keyword arguments of `rows` (an invalid filter filters
-    nothing), and the row template renders one row as `row_name`.
+    `selector(user=…, **filters)` returns the role-scoped rows; `filters` is a form over the
+    query string whose fields are the selector's keyword arguments (an invalid filter filters
+    nothing). By convention the page is `<app>/<name>_list.html`, a row `<app>/partials/
+    <name>_row.html` rendered as `<name>`, and the list's URL is named `<name>-list` (in the
+    app's namespace, if it has one).
     """
 
-    template: str
-    row_template: str
-    row_name: str
-    url_name: str
-    rows: Callable[..., QuerySet]
+    app: str
+    name: str
+    selector: Callable[..., QuerySet]
     filters: type[forms.Form]
+    namespace: str = ""
+
+    @property
+    def template(self) -> str:
+        return f"{self.app}/{self.name}_list.html"
+
+    @property
+    def row_template(self) -> str:
+        return f"{self.app}/partials/{self.name}_row.html"
+
+    @property
+    def url_name(self) -> str:
+        return f"{self.namespace}:{self.name}-list" if self.namespace else f"{self.name}-list"
+
+    def rows(self, user, **filters) -> QuerySet:
+        return self.selector(user=user, **filters)
 
     def render(self, request: HttpRequest, *, status: int = 200) -> HttpResponse:
         filters = self.filters(request.GET)
@@ -224,7 +237,7 @@ class ListPage:
         if request.htmx:
             if row is None:  # refused: show the row as it is now, with the reason
                 row = get_object_or_404(self.rows(request.user), pk=pk)
-            context = {self.row_name: row, "return_to": back, "errors": errors}
+            context = {self.name: row, "return_to": back, "errors": errors}
             return render(request, self.row_template, context, status=400 if errors else 200)
         if errors:
             for error in errors:

@@ -637,8 +637,8 @@ def test_customer_list_is_scoped_and_searchable(rep_client, rep, other_rep):
     CustomerFactory(owner=rep, name="Hardware Luna", code="HW-002")
     CustomerFactory(owner=other_rep, name="Bakery Elsewhere", code="BK-999")
 
-    by_name = rep_client.get(reverse("customer-list"), {"q": "bakery"})
-    by_code = rep_client.get(reverse("customer-list"), {"q": "hw-"})
+    by_name = rep_client.get(reverse("customer-list"), {"search": "bakery"})
+    by_code = rep_client.get(reverse("customer-list"), {"search": "hw-"})
 
     assert [c.name for c in by_name.context["page_obj"]] == ["Bakery Sol"]
     assert [c.name for c in by_code.context["page_obj"]] == ["Hardware Luna"]
