@@ -27,80 +27,79 @@ class Event:
     pass
 
 
+# Each fact comes as a pair, done and undone, over the same fields: the subclasses add nothing
+# but their name (equal fields of two kinds are still two different events).
+
+
 @dataclass(frozen=True, kw_only=True)
-class DealWon(Event):
+class _WonDeal(Event):
     deal_id: int
     rep_id: int
     amount: Decimal
     closed_at: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class DealReopened(Event):
+class DealWon(_WonDeal):
+    pass
+
+
+class DealReopened(_WonDeal):
     """A win undone: the deal no longer counts for `rep_id` at `closed_at`."""
 
-    deal_id: int
-    rep_id: int
-    amount: Decimal
-    closed_at: dt.datetime
-
 
 @dataclass(frozen=True, kw_only=True)
-class WonDealChanged(Event):
+class WonDealChanged(_WonDeal):
     """A won deal's amount, rep or closing time changed (a correction in Django admin)."""
 
-    deal_id: int
-    rep_id: int
-    amount: Decimal
-    closed_at: dt.datetime
     previous_rep_id: int
     previous_amount: Decimal
     previous_closed_at: dt.datetime
 
 
 @dataclass(frozen=True, kw_only=True)
-class ActivityCompleted(Event):
+class _ActivityCompletion(Event):
     activity_id: int
     rep_id: int
     completed_at: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class ActivityUncompleted(Event):
-    activity_id: int
-    rep_id: int
-    completed_at: dt.datetime
+class ActivityCompleted(_ActivityCompletion):
+    pass
+
+
+class ActivityUncompleted(_ActivityCompletion):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskDone(Event):
+class _TaskCompletion(Event):
     task_id: int
     rep_id: int
     completed_at: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class TaskUndone(Event):
-    task_id: int
-    rep_id: int
-    completed_at: dt.datetime
+class TaskDone(_TaskCompletion):
+    pass
+
+
+class TaskUndone(_TaskCompletion):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class CustomerSignedUp(Event):
+class _SignUp(Event):
     customer_id: int
     rep_id: int | None
     signed_up_at: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class CustomerSignUpUndone(Event):
+class CustomerSignedUp(_SignUp):
+    pass
+
+
+class CustomerSignUpUndone(_SignUp):
     """A sign-up corrected away (the customer is a prospect again, or it moved to another rep
     or day: then a CustomerSignedUp follows)."""
-
-    customer_id: int
-    rep_id: int | None
-    signed_up_at: dt.datetime
 
 
 Subscriber = Callable[[Event], None]

@@ -3,7 +3,7 @@ selectors and jobs.
 
 - A rep's day, month and year begin at midnight in the rep's own time zone (`SalesRep.timezone`);
   a team's and the company's in `TIME_ZONE`. People see and enter dates in their own zone: a rep
-  in the rep's, everyone else in `TIME_ZONE` (`user_zone`).
+  in the rep's, everyone else in `TIME_ZONE` (`crm.roles.user_zone`).
 - A `Period` is the half-open interval [start, end) of the whole days from `first_day` to
   `last_day` in one zone.
 - Dates written to the CRM lie between `EARLIEST` and `LATEST`, so that every stored date can be
@@ -28,8 +28,6 @@ MAX_UTC_OFFSET = dt.timedelta(hours=14)
 OFFSET_OUT_OF_RANGE = "Enter a UTC offset between -14:00 and +14:00."
 
 Span = Literal["day", "month", "quarter", "year"]
-
-_ZONE_CACHE_ATTR = "_crm_zone"
 
 
 def validate_in_range(value: dt.datetime | dt.date | None) -> None:
@@ -69,21 +67,6 @@ def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
     return company_zone()
-
-
-def user_zone(user) -> zoneinfo.ZoneInfo:
-    """The zone `user` sees and enters dates in: a rep's own, everyone else's TIME_ZONE.
-    Cached on the user object, so a request asks the database at most once."""
-    from crm.roles import SystemActor, own_rep
-
-    if isinstance(user, SystemActor) or not user.is_authenticated:
-        return company_zone()
-    cached = getattr(user, _ZONE_CACHE_ATTR, None)
-    if cached is None:
-        rep = own_rep(user)
-        cached = zone_named(rep.timezone if rep is not None else None)
-        setattr(user, _ZONE_CACHE_ATTR, cached)
-    return cached
 
 
 def local_date(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.date:

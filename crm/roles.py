@@ -11,6 +11,7 @@ Every selector in every app scopes its rows through `scope_to_user`; what a role
 reps, manage routes, open an area) is decided here too.
 """
 
+import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -18,6 +19,9 @@ from typing import ClassVar
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
+
+from crm.models import SalesRep
+from crm.periods import company_zone, zone_named
 
 
 class Role(StrEnum):
@@ -33,6 +37,7 @@ GROUP_SUPERVISOR = "supervisor"
 GROUP_REP = "rep"
 
 _ROLE_CACHE_ATTR = "_crm_role"
+_ZONE_CACHE_ATTR = "_crm_zone"
 
 # Error messages of the ownership rules; tests assert on these constants.
 REP_NOT_ASSIGNABLE = "Select a sales rep of your team."
@@ -128,8 +133,6 @@ def scope_to_user(
             visible |= Q(**{f"{_prefix(team_path)}manager_id": user.pk})
         else:
             # A subquery, not a join through the team's reps, so that no row is repeated.
-            from crm.models import SalesRep
-
             own_team = SalesRep.objects.filter(user_id=user.pk).values("team_id")
             visible |= Q(**{f"{_prefix(team_path)}id__in": own_team})
     if company_rows is not None:
@@ -160,23 +163,32 @@ def may_manage_routes(user: Actor | AnonymousUser) -> bool:
     return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
 
 
-def own_rep(user: Actor | AnonymousUser):
+def own_rep(user: Actor | AnonymousUser) -> SalesRep | None:
     """The SalesRep profile of a rep user, or None."""
-    from crm.models import SalesRep
-
     if isinstance(user, SystemActor) or not user.is_authenticated:
         return None
     return SalesRep.objects.select_related("user").filter(user_id=user.pk).first()
 
 
-def rep_for_record(*, actor: Actor, rep):
+def user_zone(user: Actor | AnonymousUser) -> zoneinfo.ZoneInfo:
+    """The zone `user` sees and enters dates in (crm.periods): a rep's own, everyone else's
+    TIME_ZONE. Cached on the user object, so a request asks the database at most once."""
+    if isinstance(user, SystemActor) or not user.is_authenticated:
+        return company_zone()
+    cached = getattr(user, _ZONE_CACHE_ATTR, None)
+    if cached is None:
+        rep = own_rep(user)
+        cached = zone_named(rep.timezone if rep is not None else None)
+        setattr(user, _ZONE_CACHE_ATTR, cached)
+    return cached
+
+
+def rep_for_record(*, actor: Actor, rep: SalesRep | None) -> SalesRep:
     """The rep a new or reassigned record belongs to.
 
     A rep works on their own records (naming another rep is refused); supervisors choose a rep
     of their teams; admins and jobs choose any rep. Returns the rep.
     """
-    from crm.selectors import rep_list
-
     if role_of(actor) == Role.REP:
         own = own_rep(actor)
         if own is None:
@@ -186,12 +198,12 @@ def rep_for_record(*, actor: Actor, rep):
         return own
     if rep is None:
         raise ValidationError({"rep": REP_REQUIRED})
-    if not rep_list(user=actor).filter(pk=rep.pk).exists():
+    if not scope_to_user(SalesRep.objects.filter(pk=rep.pk), actor, rep_path="").exists():
         raise ValidationError({"rep": REP_NOT_ASSIGNABLE})
     return rep
 
 
-def customer_owner_for(*, actor: Actor, owner, required: bool):
+def customer_owner_for(*, actor: Actor, owner: SalesRep | None, required: bool) -> SalesRep | None:
     """Who owns a customer that `actor` adds (`required=False`) or signs up (`required=True`).
 
     Reps own the customers they add or sign; supervisors name a rep of their teams; admins and

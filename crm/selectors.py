@@ -35,7 +35,7 @@ from crm.models import (
     Task,
     TaskStatus,
 )
-from crm.roles import Actor, scope_to_user
+from crm.roles import Actor, scope_to_user, user_zone
 
 
 def rep_list(*, user: Actor) -> QuerySet[SalesRep]:
@@ -138,9 +138,9 @@ def rep_facts(
 
 def home_summary(*, user: Actor) -> dict:
     """The figures on a user's home page, over what their role lets them see, in two queries.
-    "This month" is the user's own month (`crm.periods.user_zone`)."""
+    "This month" is the user's own month (`crm.roles.user_zone`)."""
     now = timezone.now()
-    month = periods.current("month", periods.user_zone(user), now=now)
+    month = periods.current("month", user_zone(user), now=now)
     won = Q(stage=DealStage.CLOSED_WON, closed_at__gte=month.start, closed_at__lt=month.end)
     still_open = ~Q(stage__in=DealStage.closed())
     deals = deal_list(user=user).aggregate(

@@ -31,9 +31,9 @@ from crm.web import ListPage, area_required, call_service, form_page, post_data
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
 
-DEALS = ListPage("crm", "deal", selectors.deal_list, DealFilterForm)
-ACTIVITIES = ListPage("crm", "activity", selectors.activity_list, ActivityFilterForm)
-CUSTOMERS = ListPage("crm", "customer", selectors.customer_list, CustomerSearchForm)
+DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm)
+ACTIVITIES = ListPage("crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm)
+CUSTOMERS = ListPage("crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm)
 
 
 # --- Home -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ and paging, forms whose data goes to a service, and htmx row actions.
 
 A list and its row action, in any app:
 
-    DEALS = ListPage("crm", "deal", selectors.deal_list, DealFilterForm)
+    DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm)
 
     @area_required("sales")
     def deal_list(request):
@@ -185,6 +185,7 @@ class ListPage:
 
     app: str
     name: str
+    title: str
     selector: Callable[..., QuerySet]
     filters: type[forms.Form]
     namespace: str = ""
@@ -210,7 +211,12 @@ class ListPage:
         rows = self.rows(request.user, **criteria)
         # A failed POST re-renders the list at the action's URL: row forms return to the list.
         back = request.get_full_path() if request.method == "GET" else reverse(self.url_name)
-        context = {"filters": filters, "page_obj": paginate(request, rows), "return_to": back}
+        context = {
+            "listing": self,
+            "filters": filters,
+            "page_obj": paginate(request, rows),
+            "return_to": back,
+        }
         return render(request, self.template, context, status=status)
 
     def row_action(

@@ -14,7 +14,7 @@ def prepare(ctx: Context) -> None:
 
 
 def _record_heartbeats() -> None:
-    from crm.services import heartbeat_record
+    from crm.jobs.services import heartbeat_record
 
     for component in ("worker", "beat"):
         heartbeat_record(component=component)

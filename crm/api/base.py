@@ -28,6 +28,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from crm import periods
+from crm.roles import user_zone
 
 # A primary key is a positive bigint written in decimal digits; anything else is refused
 # before it reaches the database (1e309 overflows, 1.9 would be read as 1).
@@ -49,7 +50,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
         # One rule for dates (crm.periods): the caller's zone, as on their pages. Session
         # callers have it from TimezoneMiddleware; token callers get it here.
         if request.auth is not None:
-            timezone.activate(periods.user_zone(request.user))
+            timezone.activate(user_zone(request.user))
 
     def get_queryset(self):
         return type(self).selector(user=self.request.user)

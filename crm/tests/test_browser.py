@@ -119,11 +119,9 @@ def test_rep_marks_a_deal_won_in_place(browser, live_server, browser_rep):
     assert browser.csp_violations() == []
 
 
-def test_marking_a_deal_lost_asks_first(browser, live_server, browser_rep):
+def test_marking_a_deal_lost_asks_first(chromium, live_server, browser_rep):
     deal = DealFactory(rep=browser_rep, title="Ovens")
-    page = browser.page
-    page.goto(live_server.url + reverse("login"))
-    log_in(page, live_server, browser_rep.user.username)
+    page = open_page(chromium, DESKTOP, browser_rep.user).page
     page.goto(live_server.url + reverse("deal-list"))
     row = page.locator(f"#deal-{deal.pk}")
 
@@ -138,11 +136,10 @@ def test_marking_a_deal_lost_asks_first(browser, live_server, browser_rep):
     assert deal.stage == DealStage.CLOSED_LOST
 
 
-def test_stale_row_shows_why_the_deal_cannot_be_closed(browser, live_server, browser_rep):
+def test_stale_row_shows_why_the_deal_cannot_be_closed(chromium, live_server, browser_rep):
+    browser = open_page(chromium, DESKTOP, browser_rep.user)
     deal = DealFactory(rep=browser_rep, title="Ovens")
     page = browser.page
-    page.goto(live_server.url + reverse("login"))
-    log_in(page, live_server, browser_rep.user.username)
     page.goto(live_server.url + reverse("deal-list"))
     row = page.locator(f"#deal-{deal.pk}")
     expect(row).to_contain_text("Prospecting")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.jobs import services as jobs_services
 from crm.models import Heartbeat
+from crm.testing.database import database_elsewhere
 from crm.testing.servers import free_port
 
 CHECKS = {"database", "cache", "broker", "worker", "beat"}
@@ -66,15 +67,9 @@ def test_missing_heartbeats_are_degraded(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_database_down_answers_503(client):
-    settings_dict = connection.settings_dict
-    original_port = settings_dict["PORT"]
-    connection.close()
-    settings_dict["PORT"] = str(free_port())  # nothing listens there: a real refused connection
-    try:
+    # Nothing listens there: a real refused connection.
+    with database_elsewhere(PORT=str(free_port())):
         response = client.get("/health/")
-    finally:
-        connection.close()
-        settings_dict["PORT"] = original_port
     assert response.status_code == 503
     body = response.json()
     _assert_shape(body)

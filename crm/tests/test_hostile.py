@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from crm.models import Activity, Deal, Task
 from crm.periods import OFFSET_OUT_OF_RANGE, OUT_OF_RANGE
+from crm.testing.database import database_elsewhere
 from crm.tests.factories import PASSWORD, ActivityFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -196,15 +197,8 @@ def test_health_is_unhealthy_when_the_sqlite_file_is_gone(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_health_is_unhealthy_on_a_postgresql_database_without_its_schema(client):
-    settings_dict = connection.settings_dict
-    original = settings_dict["NAME"]
-    connection.close()
-    settings_dict["NAME"] = "postgres"  # the server's own database: no tables of ours
-    try:
+    with database_elsewhere(NAME="postgres"):  # the server's own database: no tables of ours
         response = client.get("/health/")
-    finally:
-        connection.close()
-        settings_dict["NAME"] = original
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["status"] == "unhealthy"
 
@@ -218,19 +212,14 @@ def test_a_database_host_that_never_answers_is_a_quick_503(client):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    settings_dict = connection.settings_dict
-    original = dict(settings_dict)
-    connection.close()
-    settings_dict.update(HOST="127.0.0.1", PORT=str(silent.getsockname()[1]))
-    settings_dict["OPTIONS"] = {**original["OPTIONS"], "connect_timeout": 1}
+    options = {**connection.settings_dict["OPTIONS"], "connect_timeout": 1}
     started = time.monotonic()
     try:
-        response = client.get("/health/")
+        port = str(silent.getsockname()[1])
+        with database_elsewhere(HOST="127.0.0.1", PORT=port, OPTIONS=options):
+            response = client.get("/health/")
     finally:
         elapsed = time.monotonic() - started
-        connection.close()
-        settings_dict.clear()
-        settings_dict.update(original)
         silent.close()
     assert response.status_code == 503
     assert elapsed < 5

@@ -383,3 +383,46 @@ def test_concurrent_retries_enqueue_each_letter_once():
 def test_retry_dead_letters_command_rejects_unknown_id():
     with pytest.raises(CommandError, match="No dead letter with id 999"):
         call_command("retry_dead_letters", "--id", "999")
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks run in the calling process, as with no worker (the sqlite run's default)."""
+    from crm.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_a_retried_dead_letter_runs_again_when_tasks_run_eagerly(eager_tasks):
+    """With no worker (tasks run in the calling process) a re-enqueued letter still runs: its
+    task is sent as itself, not by name (which would go nowhere)."""
+    from crm.tests.celery_tasks import always_fails
+
+    always_fails.delay(3, reason="eager")
+    letter = DeadLetter.objects.get(task_name="crm.tests.always_fails")
+    assert letter.failure_count == 1
+
+    assert jobs_services.dead_letters_retry(letters=DeadLetter.objects.all()) == 1
+
+    letter.refresh_from_db()
+    assert letter.failure_count == 2  # it ran, and failed again
+    assert letter.retried is False
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_a_letter_for_a_task_this_process_does_not_know_is_not_silently_dropped(eager_tasks):
+    letter = jobs_services.dead_letter_record(
+        task_name="gone.tasks.renamed", args=[], kwargs={}, error="E"
+    )
+
+    with pytest.raises(jobs_services.UnknownTask):
+        jobs_services.dead_letters_retry(letters=DeadLetter.objects.all())
+
+    letter.refresh_from_db()
+    assert letter.retried is False  # still waiting for a person
