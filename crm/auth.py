@@ -1,11 +1,12 @@
-"""Login with a brake on password guessing, and the rep's own time zone for the session.
+"""Login with a brake on password guessing.
 
 After LOGIN_FAILURE_LIMIT failed attempts for one username within LOGIN_FAILURE_WINDOW, further
 attempts for it answer 429 until the window passes, right password or not. Counting by username
 (not IP) because behind the company's proxy every user shares one address. Each attempt is
 counted atomically *before* its password is checked (and uncounted if it succeeds), so parallel
-guesses cannot slip past the limit. The counter lives in the cache (Redis in production); if the
-cache is down, logins are not blocked.
+guesses cannot slip past the limit, and an attempt over the limit is refused without checking
+its password (each check costs a deliberately slow hash). The counter lives in the cache (Redis
+in production); if the cache is down, logins are not blocked.
 """
 
 import contextlib
@@ -16,12 +17,9 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 
-from crm.models import SalesRep
-
 logger = logging.getLogger(__name__)
 
 LOGIN_THROTTLED = "Too many failed logins for this user. Try again in {minutes} minutes."
-SESSION_TIMEZONE_KEY = "timezone"
 
 
 def _failure_key(username: str) -> str:
@@ -31,14 +29,20 @@ def _failure_key(username: str) -> str:
 
 def _count_attempt(key: str) -> int:
     """Count one attempt; return the attempts in the window so far (0 if the cache is down)."""
+    window = settings.LOGIN_FAILURE_WINDOW
     try:
         # add() starts the window; incr() is atomic in Redis, so parallel guesses all count.
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
+        cache.add(key, 0, timeout=window)
         try:
-            return cache.incr(key)
+            count = cache.incr(key)
         except ValueError:  # the window ended between add() and incr()
-            cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
-            return cache.incr(key)
+            cache.add(key, 0, timeout=window)
+            count = cache.incr(key)
+        if count == 1:
+            # Redis' INCR creates a key without expiry if the window ended just before it:
+            # the first attempt of a window (re)starts the clock, so no lockout is forever.
+            cache.touch(key, timeout=window)
+        return count
     except Exception:
         logger.warning("login attempt not counted: cache unavailable", exc_info=True)
         return 0
@@ -46,31 +50,24 @@ def _count_attempt(key: str) -> int:
 
 def _uncount_attempt(key: str) -> None:
     """A successful login was no failure. (Expired meanwhile, or the cache is down: nothing to
-    take back.)"""
+    take back; a count that a late DECR took below one is dropped rather than kept forever.)"""
     with contextlib.suppress(Exception):
-        cache.decr(key)
+        if cache.decr(key) <= 0:
+            cache.delete(key)
 
 
 class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         key = _failure_key(request.POST.get("username", ""))
         if _count_attempt(key) > settings.LOGIN_FAILURE_LIMIT:
-            form = self.get_form()
-            form.errors.clear()
-            minutes = settings.LOGIN_FAILURE_WINDOW // 60
-            form.add_error(None, LOGIN_THROTTLED.format(minutes=minutes))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            # An unbound form: binding it would check the password.
+            form = self.get_form_class()(
+                request, initial={"username": request.POST.get("username", "")}
+            )
+            refusal = LOGIN_THROTTLED.format(minutes=settings.LOGIN_FAILURE_WINDOW // 60)
+            context = self.get_context_data(form=form, refusal=refusal)
+            return self.render_to_response(context, status=429)
         response = super().post(request, *args, **kwargs)
         if response.status_code != 200:  # not the form again: logged in
             _uncount_attempt(key)
-        return response
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        # Read once per login, so that no request pays a query for it (see TimezoneMiddleware).
-        rep_timezone = (
-            SalesRep.objects.filter(user=form.get_user()).values_list("timezone", flat=True).first()
-        )
-        if rep_timezone:
-            self.request.session[SESSION_TIMEZONE_KEY] = rep_timezone
         return response

@@ -48,6 +48,11 @@ class DealForm(SalesForm):
     stage = forms.ChoiceField(choices=DealStage.open_choices(), initial=DealStage.PROSPECTING)
     rep = RepChoiceField(queryset=SalesRep.objects.none(), label="Sales rep")
 
+
+class DealEditForm(DealForm):
+    # The version of the deal this form was opened on: a save after someone else's is refused.
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     @classmethod
     def initial_for(cls, deal: Deal) -> dict:
         return {
@@ -56,6 +61,7 @@ class DealForm(SalesForm):
             "amount": deal.amount,
             "stage": deal.stage,
             "rep": deal.rep_id,
+            "expected_version": deal.version,
         }
 
 

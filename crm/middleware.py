@@ -1,11 +1,9 @@
-import zoneinfo
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
 
-from crm.auth import SESSION_TIMEZONE_KEY
+from crm.roles import user_zone
 
 
 class RequestTooLargeMiddleware:
@@ -34,20 +32,17 @@ class RequestTooLargeMiddleware:
 
 
 class TimezoneMiddleware:
-    """Show and read dates in the rep's own time zone, chosen at login (crm.auth.LoginView);
-    everyone else, and API clients, use TIME_ZONE."""
+    """Show and read dates in the signed-in user's zone (crm.roles.user_zone: a rep's own, anyone
+    else's TIME_ZONE). Token-authenticated API calls get theirs in crm.api.base, once DRF knows
+    the caller. A request without a session costs no query here."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.session.get(SESSION_TIMEZONE_KEY) if hasattr(request, "session") else None
-        try:
-            zone = zoneinfo.ZoneInfo(name) if name else None
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = None
-        if zone is None:
-            timezone.deactivate()
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(user_zone(user))
         else:
-            timezone.activate(zone)
+            timezone.deactivate()
         return self.get_response(request)

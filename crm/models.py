@@ -4,6 +4,7 @@ trail.
 Single-row invariants live here as database constraints; rules that span rows live in services.
 """
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 
 from crm.periods import EARLIEST, LATEST, OUT_OF_RANGE, validate_in_range
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def validate_timezone(value: str) -> None:
@@ -200,9 +203,14 @@ class DealQuerySet(models.QuerySet):
     def won(self):
         return self.filter(stage=DealStage.CLOSED_WON)
 
+    @staticmethod
+    def won_q(start, end) -> Q:
+        """Won in [start, end), as a condition (for conditional aggregates)."""
+        return Q(stage=DealStage.CLOSED_WON, closed_at__gte=start, closed_at__lt=end)
+
     def won_between(self, start, end):
         """Deals won in [start, end): the revenue and wins a rep's goals count."""
-        return self.won().filter(closed_at__gte=start, closed_at__lt=end)
+        return self.filter(self.won_q(start, end))
 
 
 class Deal(TimestampedModel):
@@ -255,6 +263,12 @@ class Deal(TimestampedModel):
     def is_closed(self) -> bool:
         return self.stage in DealStage.closed()
 
+    @property
+    def version(self) -> int:
+        """The deal as last saved (microseconds of `updated_at`): an editor sends back the version
+        they saw, and a save based on an older one is refused (crm.services.deal_update)."""
+        return (self.updated_at - EPOCH) // dt.timedelta(microseconds=1)
+
 
 class ActivityKind(models.TextChoices):
     CALL = "call", "Call"
@@ -270,10 +284,12 @@ class ActivityStatus(models.TextChoices):
 
 
 class ActivityQuerySet(models.QuerySet):
+    @staticmethod
+    def completed_q(start, end) -> Q:
+        return Q(status=ActivityStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end)
+
     def completed_between(self, start, end):
-        return self.filter(
-            status=ActivityStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
-        )
+        return self.filter(self.completed_q(start, end))
 
 
 class Activity(TimestampedModel):

@@ -23,7 +23,8 @@ from django.utils import timezone
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 OUT_OF_RANGE = "Enter a date between 1970 and 2099."
-# Real UTC offsets lie between -12:00 and +14:00; anything past ±15:59 is refused by PostgreSQL.
+# Real UTC offsets lie between -12:00 and +14:00 (±14:00 is accepted); PostgreSQL refuses
+# anything past ±15:59.
 MAX_UTC_OFFSET = dt.timedelta(hours=14)
 OFFSET_OUT_OF_RANGE = "Enter a UTC offset between -14:00 and +14:00."
 

@@ -25,9 +25,11 @@ from django.utils import timezone
 from crm import periods
 from crm.models import (
     Activity,
+    ActivityQuerySet,
     ActivityStatus,
     Customer,
     Deal,
+    DealQuerySet,
     DealStage,
     Route,
     RouteStop,
@@ -141,7 +143,7 @@ def home_summary(*, user: Actor) -> dict:
     "This month" is the user's own month (`crm.roles.user_zone`)."""
     now = timezone.now()
     month = periods.current("month", user_zone(user), now=now)
-    won = Q(stage=DealStage.CLOSED_WON, closed_at__gte=month.start, closed_at__lt=month.end)
+    won = DealQuerySet.won_q(month.start, month.end)
     still_open = ~Q(stage__in=DealStage.closed())
     deals = deal_list(user=user).aggregate(
         open_count=Count("id", filter=still_open),
@@ -152,12 +154,7 @@ def home_summary(*, user: Actor) -> dict:
     activities = activity_list(user=user).aggregate(
         due=Count("id", filter=Q(status=ActivityStatus.PLANNED, due_at__lte=now)),
         completed_this_month=Count(
-            "id",
-            filter=Q(
-                status=ActivityStatus.COMPLETED,
-                completed_at__gte=month.start,
-                completed_at__lt=month.end,
-            ),
+            "id", filter=ActivityQuerySet.completed_q(month.start, month.end)
         ),
     )
     return {**deals, **activities, "month": month}

@@ -14,13 +14,16 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Count, Model, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from crm import events
+from crm.errors import Conflict
 from crm.models import (
     Activity,
     ActivityStatus,
+    AuditEntry,
     Customer,
     CustomerStatus,
     Deal,
@@ -33,10 +36,13 @@ from crm.models import (
 from crm.periods import validate_in_range
 from crm.roles import Actor, customer_owner_for, may_manage_routes, rep_for_record
 from crm.selectors import activity_list, customer_list, deal_list, route_list, task_list
-from crm.writes import UNCHANGED, apply_changes, audit, given, locked, validate
+from crm.writes import UNCHANGED, apply_changes, audit, audit_many, given, locked, validate
 
 # Error messages, one per rule; tests assert on these constants.
 DEAL_ALREADY_CLOSED = "This deal is already closed."
+DEAL_CHANGED_MEANWHILE = (
+    "{who} changed this deal at {when} after you opened it. Reload to see the deal as it is now."
+)
 DEAL_CLOSED_STAGE_VIA_CLOSE = "Use win or lose to close a deal."
 ACTIVITY_NOT_PLANNED = "Only a planned activity can be completed."
 ACTIVITY_NOT_CLOSED = "This activity is already planned."
@@ -104,9 +110,16 @@ def deal_update(
     stage: str = UNCHANGED,
     customer: Customer = UNCHANGED,
     rep: SalesRep | None = UNCHANGED,
+    expected_version: int | None = None,
 ) -> Deal:
-    """Edit an open deal. Arguments left out keep their value; closing goes through deal_close."""
+    """Edit an open deal. Arguments left out keep their value; closing goes through deal_close.
+
+    With `expected_version` (the `Deal.version` the editor saw) a deal saved by someone else
+    meanwhile is not overwritten: Conflict, saying who changed it and when.
+    """
     deal = locked(deal_list(user=actor), deal_id)
+    if expected_version is not None and deal.version != expected_version:
+        raise Conflict(_changed_meanwhile(deal))
     if deal.is_closed:
         raise ValidationError(DEAL_ALREADY_CLOSED)
     if stage in DealStage.closed():
@@ -126,6 +139,18 @@ def deal_update(
         deal.save(update_fields=[*changes, "updated_at"])
         audit(actor=actor, action="deal.update", target=deal, changes=changes)
     return deal
+
+
+def _changed_meanwhile(deal: Deal) -> str:
+    last = (
+        AuditEntry.objects.filter(target_type=deal._meta.label_lower, target_id=str(deal.pk))
+        .select_related("actor")
+        .first()
+    )
+    who = last.actor_name if last is not None else "Someone"
+    return DEAL_CHANGED_MEANWHILE.format(
+        who=who, when=date_format(timezone.localtime(deal.updated_at), "j M, H:i")
+    )
 
 
 @transaction.atomic
@@ -328,10 +353,13 @@ def route_stop_add(
     if not customer_list(user=actor).filter(pk=customer.pk).exists():
         raise ValidationError({"customer": CUSTOMER_NOT_VISIBLE})
     errors = {}
-    stops = RouteStop.objects.filter(route=route)
-    if stops.filter(sequence=sequence).exists():
+    taken = RouteStop.objects.filter(route=route).aggregate(
+        sequence=Count("pk", filter=Q(sequence=sequence)),
+        customer=Count("pk", filter=Q(customer=customer)),
+    )
+    if taken["sequence"]:
         errors["sequence"] = ROUTE_STOP_SEQUENCE_TAKEN.format(route=route.code, sequence=sequence)
-    if stops.filter(customer=customer).exists():
+    if taken["customer"]:
         errors["customer"] = ROUTE_STOP_CUSTOMER_TAKEN.format(customer=customer, route=route.code)
     if errors:
         raise ValidationError(errors)
@@ -358,8 +386,11 @@ def record_save_from_admin(
     anything, a won deal's amount or date included). The admin's form has checked the row's
     rules and `check_customer_of_rep`."""
     model = type(record)
-    before = None if adding else fact_of(model.objects.select_for_update().get(pk=record.pk))
+    stored = None if adding else model.objects.select_for_update().get(pk=record.pk)
+    before = fact_of(stored) if stored is not None else None
     record.save()
+    if isinstance(record, Customer) and stored is not None and stored.owner_id != record.owner_id:
+        _hand_over_open_work(actor=actor, customer=record)
     changes = {field: getattr(record, field, None) for field in changed}
     audit(
         actor=actor, action=f"admin.{'add' if adding else 'change'}", target=record, changes=changes
@@ -367,19 +398,36 @@ def record_save_from_admin(
     publish_fact_change(record, before, fact_of(record))
 
 
+def _hand_over_open_work(*, actor: Actor, customer: Customer) -> None:
+    """A customer's new owner takes over its open deals and planned activities, so that they keep
+    the rule that a record's customer is its rep's (closed deals and done activities stay with
+    whoever did them)."""
+    if customer.owner_id is None:
+        return
+    deals = Deal.objects.open().filter(customer=customer).exclude(rep_id=customer.owner_id)
+    activities = Activity.objects.filter(customer=customer, status=ActivityStatus.PLANNED).exclude(
+        rep_id=customer.owner_id
+    )
+    moved = [(row, {"rep": [row.rep_id, customer.owner_id]}) for row in [*deals, *activities]]
+    now = timezone.now()
+    deals.update(rep_id=customer.owner_id, updated_at=now)
+    activities.update(rep_id=customer.owner_id, updated_at=now)
+    audit_many(actor=actor, action="customer.hand_over", targets=moved)
+
+
 @transaction.atomic
-def records_delete_from_admin(*, actor: Actor, records: Iterable[Model]) -> int:
-    """Delete records from Django admin: audited, and the facts they counted for withdrawn."""
-    deleted = 0
-    for record in records:
-        before = fact_of(record)
-        audit(actor=actor, action="admin.delete", target=record)
-        pk = record.pk
-        record.delete()
+def records_delete_from_admin(*, actor: Actor, records: list[Model]) -> int:
+    """Delete records (all of one model) from Django admin: audited, and the facts they counted
+    for withdrawn."""
+    if not records:
+        return 0
+    facts = [(record.pk, fact_of(record)) for record in records]
+    audit_many(actor=actor, action="admin.delete", targets=[(record, None) for record in records])
+    type(records[0]).objects.filter(pk__in=[pk for pk, _ in facts]).delete()
+    for record, (pk, before) in zip(records, facts, strict=True):
         record.pk = pk  # the events name the record that was
         publish_fact_change(record, before, None)
-        deleted += 1
-    return deleted
+    return len(records)
 
 
 # --- The facts other apps count, and the events that announce their changes -------------------

@@ -287,6 +287,12 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "crm.api.pagination.StableOrderingFilter",
     ],
+    # The browsable HTML API only in development: its pages use inline styles (CSP), and
+    # integrators have /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "crm.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -20,6 +20,7 @@ from crm.forms import (
     ActivityForm,
     CustomerSearchForm,
     DealCloseForm,
+    DealEditForm,
     DealFilterForm,
     DealForm,
 )
@@ -81,7 +82,8 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST" and deal.is_closed:
         messages.info(request, services.DEAL_ALREADY_CLOSED)
         return redirect("deal-list")
-    form = DealForm(post_data(request), user=request.user, initial=DealForm.initial_for(deal))
+    initial = DealEditForm.initial_for(deal)
+    form = DealEditForm(post_data(request), user=request.user, initial=initial)
     if request.method == "POST":
         saved = call_service(
             form, lambda **data: services.deal_update(actor=request.user, deal_id=pk, **data)

@@ -237,6 +237,8 @@ class ListPage:
         else:
             try:
                 row = act(form.cleaned_data if form is not None else {})
+            except IntegrityError as error:  # a race another writer won: say what collided
+                errors = error_messages(from_integrity_error(error))
             except (ValidationError, Conflict) as error:
                 errors = error_messages(error)
         back = return_to(request, self.url_name)

@@ -67,6 +67,9 @@ class CustomerSignUpInputSerializer(serializers.Serializer):
 class DealOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer()
     customer = serializers.SerializerMethodField()
+    version = serializers.IntegerField(
+        read_only=True, help_text="Send it back as expected_version to save only over this one."
+    )
 
     class Meta:
         model = Deal
@@ -80,6 +83,7 @@ class DealOutputSerializer(serializers.ModelSerializer):
             "closed_at",
             "created_at",
             "updated_at",
+            "version",
         ]
 
     def get_customer(self, deal: Deal) -> dict:
@@ -98,6 +102,10 @@ class DealUpdateInputSerializer(DealCreateInputSerializer):
     customer = _customer_field(required=False)
     title = serializers.CharField(max_length=200, required=False)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    expected_version = serializers.IntegerField(
+        required=False,
+        help_text="The deal's `version` as you read it: if someone saved it since, 409.",
+    )
 
 
 class DealCloseInputSerializer(serializers.Serializer):

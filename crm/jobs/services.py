@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from crm.jobs.models import DeadLetter, Heartbeat
 from crm.roles import Actor
-from crm.writes import audit
+from crm.writes import audit_many
 
 # Letters that failed more often than this wait for a person instead of the hourly retry.
 DEAD_LETTER_AUTO_RETRY_LIMIT = 3
@@ -82,22 +82,25 @@ def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: Actor | None = N
     when Celery runs eagerly, or later on a worker) dead_letter_record marks it pending again.
     If the broker refuses the message the mark is undone and the error propagates.
     """
-    enqueued = 0
-    for letter in letters.order_by("id"):
-        # Claim the letter as it was read: if another retry (the hourly job, an admin, the
-        # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
-        claimed = DeadLetter.objects.filter(
-            pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
-        ).update(retried=True, retried_at=timezone.now())
-        if not claimed:
-            continue
-        try:
-            _enqueue(letter)
-        except Exception:
-            DeadLetter.objects.filter(pk=letter.pk).update(
-                retried=letter.retried, retried_at=letter.retried_at
-            )
-            raise
-        audit(actor=actor, action="dead_letter.retry", target=letter)
-        enqueued += 1
-    return enqueued
+    enqueued = []
+    try:
+        for letter in letters.order_by("id"):
+            # Claim the letter as it was read: if another retry (the hourly job, an admin, the
+            # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
+            claimed = DeadLetter.objects.filter(
+                pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
+            ).update(retried=True, retried_at=timezone.now())
+            if not claimed:
+                continue
+            try:
+                _enqueue(letter)
+            except Exception:
+                DeadLetter.objects.filter(pk=letter.pk).update(
+                    retried=letter.retried, retried_at=letter.retried_at
+                )
+                raise
+            enqueued.append((letter, None))
+    finally:
+        # The letters sent before a failure were sent: they are audited either way.
+        audit_many(actor=actor, action="dead_letter.retry", targets=enqueued)
+    return len(enqueued)

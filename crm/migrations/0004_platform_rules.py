@@ -5,6 +5,41 @@ import datetime
 from django.conf import settings
 from django.db import migrations, models
 
+# The dates the CRM accepts from now on (crm.periods): rows written before with dates outside
+# them (year 1, year 9999) are moved to the nearest accepted date before the constraints that
+# forbid them are added, each move recorded in the audit trail.
+EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+LATEST = datetime.datetime(2099, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+DATE_FIELDS = [
+    ("deal", "closed_at"),
+    ("activity", "due_at"),
+    ("activity", "completed_at"),
+    ("task", "due_at"),
+    ("task", "completed_at"),
+    ("customer", "signed_up_at"),
+]
+
+
+def move_dates_into_range(apps, schema_editor):
+    AuditEntry = apps.get_model("crm", "AuditEntry")
+    entries = []
+    for model_name, field in DATE_FIELDS:
+        model = apps.get_model("crm", model_name)
+        for bound, lookup in ((EARLIEST, "lt"), (LATEST, "gt")):
+            rows = model.objects.filter(**{f"{field}__{lookup}": bound})
+            for pk, old in rows.values_list("pk", field):
+                entries.append(
+                    AuditEntry(
+                        system_actor="migration:crm.0004",
+                        action="date.moved_into_range",
+                        target_type=f"crm.{model_name}",
+                        target_id=str(pk),
+                        changes={field: [str(old), str(bound)]},
+                    )
+                )
+            rows.update(**{field: bound})
+    AuditEntry.objects.bulk_create(entries)
+
 
 class Migration(migrations.Migration):
 
@@ -49,34 +84,7 @@ class Migration(migrations.Migration):
             name='due_at',
             field=models.DateTimeField(blank=True, null=True, validators=[crm.periods.validate_in_range]),
         ),
-        migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.CheckConstraint(condition=models.Q(('due_at__isnull', True), models.Q(('due_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('due_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='activity_due_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
-        migrations.AddConstraint(
-            model_name='activity',
-            constraint=models.CheckConstraint(condition=models.Q(('completed_at__isnull', True), models.Q(('completed_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('completed_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='activity_completed_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
-        migrations.AddConstraint(
-            model_name='auditentry',
-            constraint=models.CheckConstraint(condition=models.Q(('actor__isnull', True), ('system_actor', ''), _connector='OR'), name='audit_entry_one_actor', violation_error_message='An audit entry names a user or a job, not both.'),
-        ),
-        migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('signed_up_at__isnull', True), models.Q(('signed_up_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('signed_up_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='customer_signed_up_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
-        migrations.AddConstraint(
-            model_name='deal',
-            constraint=models.CheckConstraint(condition=models.Q(('closed_at__isnull', True), models.Q(('closed_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('closed_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='deal_closed_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
-        migrations.AddConstraint(
-            model_name='task',
-            constraint=models.CheckConstraint(condition=models.Q(('due_at__isnull', True), models.Q(('due_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('due_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='task_due_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
-        migrations.AddConstraint(
-            model_name='task',
-            constraint=models.CheckConstraint(condition=models.Q(('completed_at__isnull', True), models.Q(('completed_at__gte', datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('completed_at__lt', datetime.datetime(2100, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), _connector='OR'), name='task_completed_at_in_range', violation_error_message='Enter a date between 1970 and 2099.'),
-        ),
+        migrations.RunPython(move_dates_into_range, migrations.RunPython.noop),
         migrations.AlterConstraint(
             model_name='activity',
             name='activity_kind_valid',

@@ -77,3 +77,42 @@ def test_admin_edits_leave_an_audit_entry(admin_user, client, rep):
     entry = AuditEntry.objects.get(action="admin.change", target_id=str(deal.pk))
     assert entry.actor == admin_user
     assert entry.changes["title"] == "Renamed"
+
+
+@pytest.mark.django_db
+def test_reassigning_a_customer_in_admin_hands_over_its_open_work(admin_user, client, rep):
+    from django.utils import timezone
+
+    from crm.models import Activity, AuditEntry, Deal
+    from crm.tests.factories import CustomerFactory, SalesRepFactory
+
+    teammate = SalesRepFactory(team=rep.team)
+    customer = CustomerFactory(owner=rep)
+    open_deal = DealFactory(rep=rep, customer=customer)
+    won_deal = DealFactory(rep=rep, customer=customer, stage="closed_won")
+    planned = ActivityFactory(rep=rep, customer=customer)
+    done = ActivityFactory(
+        rep=rep, customer=customer, status="completed", completed_at=timezone.now()
+    )
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:crm_customer_change", args=[customer.pk]),
+        {
+            "name": customer.name,
+            "code": customer.code,
+            "address": customer.address,
+            "owner": teammate.pk,
+            "status": "prospect",
+            "signed_up_at_0": "",
+            "signed_up_at_1": "",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Deal.objects.get(pk=open_deal.pk).rep == teammate
+    assert Activity.objects.get(pk=planned.pk).rep == teammate
+    # What was won or done stays with who did it.
+    assert Deal.objects.get(pk=won_deal.pk).rep == rep
+    assert Activity.objects.get(pk=done.pk).rep == rep
+    assert AuditEntry.objects.filter(action="customer.hand_over").count() == 2

@@ -259,8 +259,8 @@ def test_deal_list_query_count_is_constant(deal_count, rep, client, django_asser
     customer = CustomerFactory(owner=rep)
     DealFactory.create_batch(deal_count, rep=rep, customer=customer)
     client.force_login(rep.user)
-    # session, user, role groups, count, page
-    with django_assert_num_queries(5):
+    # session, user, the user's zone (rep profile), role groups, count, page
+    with django_assert_num_queries(6):
         response = client.get(DEALS)
     assert response.status_code == 200
     assert len(response.json()["results"]) == min(deal_count, 50)
@@ -517,6 +517,6 @@ def test_route_detail_query_count_does_not_grow_with_stops(rep, client, django_a
     route = RouteFactory(rep=rep)
     RouteStopFactory.create_batch(12, route=route)
     client.force_login(rep.user)
-    # session, user, role groups, route, stops with their customers
-    with django_assert_num_queries(5):
+    # session, user, the user's zone, role groups, route, stops with their customers
+    with django_assert_num_queries(6):
         assert client.get(f"/api/routes/{route.pk}/").status_code == 200

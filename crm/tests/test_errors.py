@@ -147,3 +147,56 @@ def test_creating_a_deal_runs_a_fixed_number_of_queries(rep, rep_api, django_ass
     with django_assert_num_queries(8):
         response = rep_api.post("/api/deals/", body, format="json")
     assert response.status_code == 201
+
+
+# --- Optimistic locking: two people editing one deal --------------------------------------------
+
+
+def test_a_second_editor_cannot_overwrite_a_deal_saved_meanwhile(rep, supervisor, client):
+    from django.urls import reverse
+
+    from crm import services
+
+    deal = DealFactory(rep=rep, title="Ovens")
+    url = reverse("deal-edit", args=[deal.pk])
+    client.force_login(supervisor)
+    opened = client.get(url).context["form"].initial["expected_version"]
+    # The rep saves first, through the same page.
+    services.deal_update(actor=rep.user, deal_id=deal.pk, title="Ovens, two units")
+
+    response = client.post(
+        url,
+        {
+            "title": "Ovens for the bakery",
+            "customer": deal.customer_id,
+            "amount": "10",
+            "stage": "qualified",
+            "rep": rep.pk,
+            "expected_version": opened,
+        },
+    )
+
+    assert response.status_code == 400
+    (message,) = response.context["form"].non_field_errors()
+    assert message.startswith(f"{rep.user.username} changed this deal at ")
+    deal.refresh_from_db()
+    assert deal.title == "Ovens, two units"  # nothing the first editor saved is lost
+
+
+def test_api_refuses_a_stale_version_with_409_and_takes_the_current_one(rep, rep_api):
+    deal = DealFactory(rep=rep)
+    seen = rep_api.get(f"/api/deals/{deal.pk}/").json()["version"]
+    fresh = rep_api.patch(
+        f"/api/deals/{deal.pk}/", {"title": "A", "expected_version": seen}, format="json"
+    )
+    assert fresh.status_code == 200
+    assert fresh.json()["version"] != seen
+
+    stale = rep_api.patch(
+        f"/api/deals/{deal.pk}/", {"title": "B", "expected_version": seen}, format="json"
+    )
+
+    assert stale.status_code == 409
+    assert "changed this deal" in stale.json()["detail"]
+    deal.refresh_from_db()
+    assert deal.title == "A"

@@ -230,9 +230,19 @@ def test_a_database_host_that_never_answers_is_a_quick_503(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_wrong_passwords_are_checked_at_most_the_limit(settings):
+def test_parallel_wrong_passwords_are_checked_at_most_the_limit(settings, monkeypatch):
+    from django.contrib.auth.backends import ModelBackend
+
     settings.LOGIN_FAILURE_LIMIT = 10
     UserFactory(username="target", groups=["rep"])
+    checked = []  # list.append is atomic: safe from the threads
+    authenticate = ModelBackend.authenticate
+
+    def counting(self, request, username=None, password=None, **kwargs):
+        checked.append(username)
+        return authenticate(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", counting)
     barrier = threading.Barrier(30)
     statuses: list[int] = []
 
@@ -252,9 +262,12 @@ def test_parallel_wrong_passwords_are_checked_at_most_the_limit(settings):
         thread.join()
 
     assert sorted(statuses) == [200] * 10 + [429] * 20
-    # The right password is refused now too, until the window passes.
+    assert len(checked) == 10  # no password over the limit was even checked
+    # The right password is refused now too, unchecked, until the window passes.
     late = Client().post(reverse("login"), {"username": "target", "password": PASSWORD})
     assert late.status_code == 429
+    assert "Too many failed logins" in late.content.decode()
+    assert len(checked) == 10
 
 
 # --- 7. HEAD ----------------------------------------------------------------------------------

@@ -426,3 +426,35 @@ def test_a_letter_for_a_task_this_process_does_not_know_is_not_silently_dropped(
 
     letter.refresh_from_db()
     assert letter.retried is False  # still waiting for a person
+
+
+@pytest.mark.django_db
+def test_every_run_carries_its_jobs_time_limits_whoever_sends_it():
+    """Beat, enqueue_job and a re-sent dead letter all send run_job_task: each message on the
+    broker carries the job's own limits."""
+    import json
+
+    import redis
+    from django.conf import settings
+
+    from crm.jobs.tasks import enqueue_job, run_job_task
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+
+    @jobs.register_job("test_short", time_limit=60)
+    def short(progress):
+        return 0
+
+    try:
+        enqueue_job("test_short")
+        letter = jobs_services.dead_letter_record(
+            task_name="crm.jobs.run_job_task", args=["test_short"], kwargs={}, error="E"
+        )
+        jobs_services.dead_letters_retry(letters=DeadLetter.objects.filter(pk=letter.pk))
+        run_job_task.apply_async(args=["test_short"], expires=60)  # as beat sends it
+    finally:
+        jobs.unregister_job("test_short")
+    messages = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
+    broker.delete("celery")
+    assert [m["headers"]["timelimit"] for m in messages] == [[60, 55]] * 3

@@ -337,8 +337,8 @@ def test_deal_list_runs_a_fixed_number_of_queries(
         DealFactory(rep=reps[index % 3])
     client.force_login(supervisor)
 
-    # session, user, role (groups), count, page of deals
-    with django_assert_num_queries(5):
+    # session, user, the user's zone (rep profile), role (groups), count, page of deals
+    with django_assert_num_queries(6):
         response = client.get(reverse("deal-list"))
 
     assert response.status_code == 200
@@ -669,8 +669,8 @@ def test_other_list_pages_run_a_fixed_number_of_queries(
         ActivityFactory(rep=reps[index % 3])  # each with its own customer
     client.force_login(supervisor)
 
-    # session, user, role (groups), count, page of rows
-    with django_assert_num_queries(5):
+    # session, user, the user's zone, role (groups), count, page of rows
+    with django_assert_num_queries(6):
         response = client.get(reverse(url_name))
 
     assert len(response.context["page_obj"]) == row_count
@@ -682,8 +682,8 @@ def test_customer_detail_runs_a_fixed_number_of_queries(client, rep, django_asse
     ActivityFactory.create_batch(5, rep=rep, customer=customer)
     client.force_login(rep.user)
 
-    # session, user, role (groups), customer, its deals, its activities
-    with django_assert_num_queries(6):
+    # session, user, the user's zone, role (groups), customer, its deals, its activities
+    with django_assert_num_queries(7):
         client.get(reverse("customer-detail", args=[customer.pk]))
 
 

@@ -1,0 +1,70 @@
+"""Migrations on data that is already there: every one reverses, and the date constraints first
+move the dates the old code let in (year 1, year 9999) to the nearest accepted one, audited."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE_DATE_RULES = ("crm", "0003_customer_ordering_tiebreak")
+UTC = dt.UTC
+
+
+def migrate_to(*targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
+    return executor.loader.project_state(list(targets)).apps if targets else None
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_dates_outside_the_range_are_moved_into_it_before_the_constraints():
+    old = migrate_to(BEFORE_DATE_RULES)
+    try:
+        User = old.get_model("auth", "User")
+        Team = old.get_model("crm", "Team")
+        SalesRep = old.get_model("crm", "SalesRep")
+        Activity = old.get_model("crm", "Activity")
+        Deal = old.get_model("crm", "Deal")
+        Customer = old.get_model("crm", "Customer")
+        user = User.objects.create(username="legacy")
+        rep = SalesRep.objects.create(
+            user=user, team=Team.objects.create(name="Legacy"), employee_code="L1",
+            hire_date=dt.date(2020, 1, 1),
+        )  # fmt: skip
+        customer = Customer.objects.create(name="Old", code="OLD", owner=rep)
+        ancient = Activity.objects.create(
+            rep=rep, kind="call", due_at=dt.datetime(1, 1, 1, tzinfo=UTC)
+        )
+        far = Activity.objects.create(
+            rep=rep, kind="call", due_at=dt.datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+        )
+        fine = Activity.objects.create(
+            rep=rep, kind="call", due_at=dt.datetime(2026, 5, 4, 9, tzinfo=UTC)
+        )
+        won = Deal.objects.create(
+            rep=rep, customer=customer, title="T", amount=1, stage="closed_won",
+            closed_at=dt.datetime(1, 1, 1, tzinfo=UTC),
+        )  # fmt: skip
+    finally:
+        migrate_to()  # forward again, to the latest
+
+    from crm.models import Activity as NewActivity
+    from crm.models import AuditEntry
+    from crm.models import Deal as NewDeal
+
+    assert NewActivity.objects.get(pk=ancient.pk).due_at == dt.datetime(1970, 1, 1, tzinfo=UTC)
+    assert NewActivity.objects.get(pk=far.pk).due_at.year == 2099
+    assert NewActivity.objects.get(pk=fine.pk).due_at == dt.datetime(2026, 5, 4, 9, tzinfo=UTC)
+    assert NewDeal.objects.get(pk=won.pk).closed_at.year == 1970
+    moved = AuditEntry.objects.filter(action="date.moved_into_range")
+    assert moved.count() == 3
+    assert {entry.system_actor for entry in moved} == {"migration:crm.0004"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_crm_migrations_reverse_cleanly():
+    migrate_to(("crm", "0001_initial"))
+    migrate_to()
