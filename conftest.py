@@ -39,6 +39,18 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def eager_celery():
+    """Tasks run in the calling process (as with no worker): for tests whose point is what a
+    task does, not how it travels (the `worker` tests send them through a real broker)."""
+    from crm.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def team(db):
     return TeamFactory()
 

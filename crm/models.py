@@ -453,6 +453,8 @@ class AuditEntry(models.Model):
     target_type = models.CharField(max_length=60)
     target_id = models.CharField(max_length=40)
     changes = models.JSONField(default=dict, blank=True)
+    # Why, when the writer had to say (a manual adjustment's justification).
+    reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -106,16 +106,17 @@ def scope_to_user(
     rep_path: str | None = "",
     team_path: str | None = None,
     company_rows: Q | None = None,
+    for_write: bool = False,
 ) -> QuerySet:
-    """Restrict `queryset` to the rows `user` may see.
+    """Restrict `queryset` to the rows `user` may see (or, `for_write`, change).
 
     - `rep_path`: the lookup from the model to the SalesRep owning a row ("rep" for a deal,
       "owner" for a customer, "route__rep" for a route stop, "" for SalesRep itself; None when
-      no row is owned by a rep);
+      no row is owned by a rep): the rep and their supervisor see and change it;
     - `team_path`: the lookup to the Team owning a row, for rows a team owns (a team's goal):
-      visible to the team's reps and its supervisor;
-    - `company_rows`: the condition that marks rows the company owns (a company goal): visible
-      to every role.
+      the team's reps see it, its supervisor also changes it;
+    - `company_rows`: the condition that marks rows the company owns (a company goal): every
+      role sees them, only admins change them.
     """
     role = role_of(user)
     if role in {Role.ADMIN, Role.SYSTEM}:
@@ -131,11 +132,11 @@ def scope_to_user(
     if team_path is not None:
         if role == Role.SUPERVISOR:
             visible |= Q(**{f"{_prefix(team_path)}manager_id": user.pk})
-        else:
+        elif not for_write:
             # A subquery, not a join through the team's reps, so that no row is repeated.
             own_team = SalesRep.objects.filter(user_id=user.pk).values("team_id")
             visible |= Q(**{f"{_prefix(team_path)}id__in": own_team})
-    if company_rows is not None:
+    if company_rows is not None and not for_write:
         visible |= company_rows
     return queryset.filter(visible)
 

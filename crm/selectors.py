@@ -84,7 +84,7 @@ def route_list(*, user: Actor) -> QuerySet[Route]:
     stops = RouteStop.objects.filter(route_id=OuterRef("pk"))
     return scope_to_user(
         Route.objects.select_related("rep__user")
-        .annotate(stop_count=_count_subquery(stops))
+        .annotate(stop_count=count_subquery(stops))
         .order_by("code"),
         user,
         rep_path="rep",
@@ -124,15 +124,15 @@ def rep_facts(
     rep = OuterRef("pk")
     won = Deal.objects.won_between(start_ref, end_ref).filter(rep_id=rep)
     return reps.annotate(period_start=start, period_end=end).annotate(
-        won_count=_count_subquery(won),
-        won_amount=_sum_subquery(won, "amount"),
-        signups=_count_subquery(
+        won_count=count_subquery(won),
+        won_amount=sum_subquery(won, "amount"),
+        signups=count_subquery(
             Customer.objects.signed_up_between(start_ref, end_ref).filter(owner_id=rep)
         ),
-        activities_completed=_count_subquery(
+        activities_completed=count_subquery(
             Activity.objects.completed_between(start_ref, end_ref).filter(rep_id=rep)
         ),
-        tasks_completed=_count_subquery(
+        tasks_completed=count_subquery(
             Task.objects.completed_between(start_ref, end_ref).filter(rep_id=rep)
         ),
     )
@@ -170,18 +170,21 @@ def team_performance(*, user: Actor) -> QuerySet[SalesRep]:
     )
 
 
-# --- helpers ----------------------------------------------------------------------------------
-# COUNT/SUM as plain functions (not aggregates) so Django adds no GROUP BY to the subquery.
+# --- Subqueries any app's selectors use ------------------------------------------------------
+# COUNT/SUM as plain functions (not aggregates) so Django adds no GROUP BY to the subquery, and
+# one subquery per relation so that two aggregates never multiply each other's rows.
 
 
-def _count_subquery(queryset: QuerySet) -> Subquery:
+def count_subquery(queryset: QuerySet) -> Subquery:
+    """COUNT(*) of a correlated queryset, as an expression of the outer row."""
     return Subquery(
         queryset.order_by().annotate(c=Func("id", function="COUNT")).values("c")[:1],
         output_field=IntegerField(),
     )
 
 
-def _sum_subquery(queryset: QuerySet, field: str) -> Subquery:
+def sum_subquery(queryset: QuerySet, field: str) -> Subquery:
+    """SUM(field) of a correlated queryset (NULL when it has no rows)."""
     return Subquery(
         queryset.order_by().annotate(s=Func(field, function="SUM")).values("s")[:1],
         output_field=DecimalField(max_digits=14, decimal_places=2),

@@ -253,6 +253,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Email -------------------------------------------------------------------------------------
+# Alerts and reminders go out by email. The console backend (the default) prints them; set
+# EMAIL_URL (e.g. smtp+tls://user:password@mail.example.com:587) to send them.
+# django-environ's documented idiom: EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ... from the URL.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
+# The address people reach the app at, for links in emails.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
@@ -312,7 +321,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Field-sales CRM API",
-    "DESCRIPTION": "Customers, deals, activities, tasks and routes, scoped by the caller's role.",
+    "DESCRIPTION": (
+        "Customers, deals, activities, tasks, routes and goals, scoped by the caller's role."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its docs are for people who may use the API.
@@ -326,6 +337,7 @@ SPECTACULAR_SETTINGS = {
         "ActivityStatusEnum": "crm.models.ActivityStatus",
         "TaskStatusEnum": "crm.models.TaskStatus",
         "JobRunStatusEnum": "crm.jobs.models.JobRunStatus",
+        "GoalStatusEnum": "goals.models.GoalStatus",
     },
     # Swagger UI assets come from drf-spectacular-sidecar: served by the app, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -20,6 +20,8 @@ urlpatterns = [
     path("goals/", include("goals.urls")),
     path("supervision/", include("supervision.urls")),
     path("tracking/", include("tracking.urls")),
+    # Each app's API under /api/<app>/ (included by name: the core imports no feature app).
+    path("api/goals/", include("goals.api.urls")),
     path("api/", include("crm.api.urls")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),

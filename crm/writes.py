@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from django.db import connection
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -51,6 +52,49 @@ def validate(instance: Model) -> None:
     instance.full_clean(exclude=relations, validate_constraints=False)
 
 
+def bulk_set(model: type[Model], values: dict[Any, dict[str, Any]], *, chunk: int = 2000) -> int:
+    """Write other values into many rows by primary key: {pk: {field: value, ...}} (every row
+    the same fields), one UPDATE … FROM (VALUES …) per `chunk` rows. Django's bulk_update writes
+    a CASE with a branch per row, which grows with the square of the rows; a join does not.
+    Works on PostgreSQL and SQLite (3.33+)."""
+    if not values:
+        return 0
+    fields = [model._meta.get_field(name) for name in next(iter(values.values()))]
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.column{index + 2}" for index, field in enumerate(fields)
+    )
+    # PostgreSQL types a VALUES column from its first non-NULL row: say each type outright.
+    # (SQLite stores by affinity, and a CAST there would turn a timestamp into a number.)
+    if connection.vendor == "postgresql":
+        typed = [model._meta.pk, *fields]
+        row_sql = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in typed) + ")"
+    else:
+        row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+    rows = list(values.items())
+    updated = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            batch = rows[start : start + chunk]
+            placeholders = ", ".join([row_sql] * len(batch))
+            params = [
+                part
+                for key, row in batch
+                for part in (
+                    key,
+                    *(field.get_db_prep_save(row[field.name], connection) for field in fields),
+                )
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {placeholders}) AS v "
+                f"WHERE {table}.{pk} = v.column1",
+                params,
+            )
+            updated += cursor.rowcount
+    return updated
+
+
 def given(**fields: Any) -> dict[str, Any]:
     """The keyword arguments a partial update was actually given (those not UNCHANGED)."""
     return {name: value for name, value in fields.items() if value is not UNCHANGED}
@@ -67,16 +111,30 @@ def apply_changes(instance: Model, fields: dict[str, Any]) -> dict[str, list[Any
     return changes
 
 
-def audit(*, actor: Actor | None, action: str, target: Model, changes: dict | None = None) -> None:
-    """One audit entry: who (a user, or a job by name) did what to which record."""
-    AuditEntry.objects.create(**_entry(actor, action, target, changes))
+def audit(
+    *,
+    actor: Actor | None,
+    action: str,
+    target: Model,
+    changes: dict | None = None,
+    reason: str = "",
+) -> None:
+    """One audit entry: who (a user, or a job by name) did what to which record, and why."""
+    AuditEntry.objects.create(**_entry(actor, action, target, changes), reason=reason)
 
 
 def audit_many(
-    *, actor: Actor | None, action: str, targets: Iterable[tuple[Model, dict | None]]
+    *,
+    actor: Actor | None,
+    action: str,
+    targets: Iterable[tuple[Model, dict | None]],
+    reason: str = "",
 ) -> int:
     """Audit entries for many records in one INSERT (jobs that change rows in bulk)."""
-    entries = [AuditEntry(**_entry(actor, action, target, changes)) for target, changes in targets]
+    entries = [
+        AuditEntry(**_entry(actor, action, target, changes), reason=reason)
+        for target, changes in targets
+    ]
     AuditEntry.objects.bulk_create(entries)
     return len(entries)
 

@@ -139,6 +139,15 @@ class DateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+class DateField(serializers.DateField):
+    """A date in the CRM's range (crm.periods)."""
+
+    def to_internal_value(self, value) -> dt.date:
+        result = super().to_internal_value(value)
+        _check_moment(result)
+        return result
+
+
 class SaneIsoDateTimeField(IsoDateTimeField):
     def to_python(self, value):
         result = super().to_python(value)

@@ -385,20 +385,9 @@ def test_retry_dead_letters_command_rejects_unknown_id():
         call_command("retry_dead_letters", "--id", "999")
 
 
-@pytest.fixture
-def eager_tasks():
-    """Tasks run in the calling process, as with no worker (the sqlite run's default)."""
-    from crm.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 @pytest.mark.sqlite
 @pytest.mark.django_db
-def test_a_retried_dead_letter_runs_again_when_tasks_run_eagerly(eager_tasks):
+def test_a_retried_dead_letter_runs_again_when_tasks_run_eagerly(eager_celery):
     """With no worker (tasks run in the calling process) a re-enqueued letter still runs: its
     task is sent as itself, not by name (which would go nowhere)."""
     from crm.tests.celery_tasks import always_fails
@@ -416,7 +405,7 @@ def test_a_retried_dead_letter_runs_again_when_tasks_run_eagerly(eager_tasks):
 
 @pytest.mark.sqlite
 @pytest.mark.django_db
-def test_a_letter_for_a_task_this_process_does_not_know_is_not_silently_dropped(eager_tasks):
+def test_a_letter_for_a_task_this_process_does_not_know_is_not_silently_dropped(eager_celery):
     letter = jobs_services.dead_letter_record(
         task_name="gone.tasks.renamed", args=[], kwargs={}, error="E"
     )

@@ -1,0 +1,189 @@
+"""API shapes of goals. Related ids (team, rep, parent) are looked up in the caller's scope."""
+
+from rest_framework import serializers
+
+from crm import selectors as crm_selectors
+from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
+from crm.api.serializers import RepSummarySerializer
+from crm.models import Team
+from crm.roles import scope_to_user
+from goals import selectors
+from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, PeriodKind, Source
+
+AMOUNT = {"max_digits": 14, "decimal_places": 2}
+
+
+def supervised_teams(*, user):
+    return scope_to_user(Team.objects.all(), user, rep_path=None, team_path="", for_write=True)
+
+
+class TeamSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class GoalOutputSerializer(serializers.ModelSerializer):
+    rep = RepSummarySerializer(allow_null=True)
+    team = TeamSummarySerializer(allow_null=True)
+    owner_name = serializers.CharField(read_only=True)
+    progress_percent = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "title",
+            "description",
+            "owner_type",
+            "owner_name",
+            "team",
+            "rep",
+            "metric",
+            "period_kind",
+            "period_start",
+            "period_end",
+            "target_value",
+            "current_value",
+            "progress_percent",
+            "status",
+            "closed_at",
+            "calculation_source",
+            "last_calculated_at",
+            "calculation_failed",
+            "calculation_error",
+            "manual_override_reason",
+            "parent",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class GoalCreateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    owner_type = serializers.ChoiceField(choices=OwnerType.choices)
+    team = ScopedPrimaryKeyRelatedField(
+        selector=supervised_teams, required=False, allow_null=True,
+        help_text="For a team goal: a team you supervise.",
+    )  # fmt: skip
+    rep = ScopedPrimaryKeyRelatedField(
+        selector=crm_selectors.rep_list, required=False, allow_null=True,
+        help_text="For an individual goal (reps: omit, it is yours).",
+    )  # fmt: skip
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    period_kind = serializers.ChoiceField(choices=PeriodKind.choices)
+    period_start = DateField(help_text="Any day of the month, quarter or year; or the first day.")
+    period_end = DateField(required=False, allow_null=True, help_text="Custom dates only.")
+    target_value = serializers.DecimalField(min_value=0, **AMOUNT)
+    calculation_source = serializers.ChoiceField(choices=Source.choices, required=False)
+
+
+class GoalUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    target_value = serializers.DecimalField(min_value=0, required=False, **AMOUNT)
+    period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
+    period_start = DateField(required=False)
+    period_end = DateField(required=False, allow_null=True)
+
+
+class GoalAdjustInputSerializer(serializers.Serializer):
+    value = serializers.DecimalField(**AMOUNT)
+    justification = serializers.CharField(help_text="Why, in at least 10 characters.")
+
+
+class GoalStatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=GoalStatus.choices)
+
+
+class GoalLinkInputSerializer(serializers.Serializer):
+    parent = ScopedPrimaryKeyRelatedField(
+        selector=lambda user: selectors.goal_list(user=user, for_write=True),
+        help_text="A goal you may change.",
+    )
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GoalSnapshot
+        fields = ["date", "value", "target", "percent"]
+
+
+class ForecastSerializer(serializers.Serializer):
+    velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    projected_value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    projected_completion = serializers.DateField(allow_null=True)
+    needed_daily_rate = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    verdict = serializers.ChoiceField(choices=list(selectors.Verdict.LABELS.items()))
+    elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
+    expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
+    days_left = serializers.IntegerField()
+    has_sufficient_data = serializers.BooleanField()
+    days_of_history = serializers.IntegerField()
+
+
+class GoalNodeSerializer(GoalOutputSerializer):
+    children = serializers.SerializerMethodField()
+
+    class Meta(GoalOutputSerializer.Meta):
+        fields = [*GoalOutputSerializer.Meta.fields, "children"]
+
+    def get_children(self, goal: Goal) -> list[dict]:
+        below = self.context["children"].get(goal.pk, [])
+        return GoalNodeSerializer(below, many=True, context=self.context).data
+
+
+class HierarchySerializer(serializers.Serializer):
+    ancestors = GoalOutputSerializer(many=True, help_text="Root first.")
+    goal = GoalNodeSerializer(help_text="The goal, with its children and theirs.")
+
+
+class TrendPointSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    completion_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+
+
+class MetricBreakdownSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    label = serializers.CharField()
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    completion_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
+    average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
+
+
+class AnalyticsSerializer(serializers.Serializer):
+    total_goals = serializers.IntegerField()
+    completed_goals = serializers.IntegerField()
+    active_goals = serializers.IntegerField()
+    cancelled_goals = serializers.IntegerField()
+    overall_completion_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=2, help_text="Completed goals that reached their target."
+    )
+    average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
+    average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    velocity_data_points = serializers.IntegerField()
+    completion_rate_trend = TrendPointSerializer(many=True)
+    metric_breakdown = MetricBreakdownSerializer(many=True)
+    team_average_completion_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=2, allow_null=True
+    )
+    company_average_completion_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=2, allow_null=True
+    )
+    team_average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    company_average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    has_sufficient_data = serializers.BooleanField()
+    days_of_history = serializers.IntegerField()
+
+
+class AnalyticsQuerySerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=Metric.choices, required=False)
+    owner_type = serializers.ChoiceField(choices=OwnerType.choices, required=False)
+    start_date = DateField(required=False)
+    team = ScopedPrimaryKeyRelatedField(
+        selector=lambda user: scope_to_user(Team.objects.all(), user, rep_path=None, team_path=""),
+        required=False,
+    )

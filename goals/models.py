@@ -1,0 +1,289 @@
+"""One goal concept for every kind of goal: the company's, a team's, a rep's; a rep's monthly plan
+groups that rep's goals for one month (goals.plans).
+
+A goal counts one metric over one period for its owner. Its period is whole days in the owner's
+zone (a rep's own, a team's and the company's TIME_ZONE: crm.periods); `starts_at` and `ends_at`
+keep that interval in UTC so that set-based recalculation compares timestamps only. Auto goals
+take their value from CRM data (goals.calculation); manual ones from a person, with a reason. A
+goal with children takes the sum of its children's values and targets (goals.hierarchy).
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from crm.models import SalesRep, Team, TimestampedModel
+
+
+class OwnerType(models.TextChoices):
+    COMPANY = "company", "Company"
+    TEAM = "team", "Team"
+    INDIVIDUAL = "individual", "Individual"
+
+
+class Metric(models.TextChoices):
+    REVENUE = "revenue", "Revenue of won deals"
+    DEALS_WON = "deals_won", "Deals won"
+    SIGNUPS = "signups", "Signups"
+    ACTIVITIES = "activities", "Activities completed"
+    TASKS = "tasks", "Tasks completed"
+    CUSTOM = "custom", "Custom (set by hand)"
+
+    @classmethod
+    def counted(cls) -> list[str]:
+        """The metrics the CRM counts by itself (all but custom)."""
+        return [value for value in cls.values if value != cls.CUSTOM]
+
+
+class PeriodKind(models.TextChoices):
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+    YEAR = "year", "Year"
+    CUSTOM = "custom", "Custom dates"
+
+
+class GoalStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Source(models.TextChoices):
+    AUTO = "auto", "Calculated"
+    MANUAL = "manual", "Set by hand"
+
+
+# Progress past this is shown as this: a stored percent must fit its column.
+MAX_PERCENT = Decimal("9999.99")
+PERCENT_FIELD = models.DecimalField(max_digits=8, decimal_places=2)
+
+
+class ProgressPercent(models.Func):
+    """current / target * 100, to two decimals, capped at MAX_PERCENT; 0 without a target.
+
+    Exact numeric arithmetic on PostgreSQL. SQLite stores whole amounts as integers, and
+    Django's NUMERIC casts there would make 10 / 3 an integer division: it divides in floating
+    point instead (its stored decimals are floating point anyway).
+    """
+
+    output_field = PERCENT_FIELD
+    template = (
+        "CASE WHEN {target} IS NULL OR {target} = 0 THEN 0 "
+        "ELSE {least}(ROUND({value} * 100 / {target}, 2), {cap}) END"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(F("current_value"), F("target_value"))
+
+    def _render(self, compiler, connection, *, value_cast: str, least: str):
+        value, value_params = compiler.compile(self.source_expressions[0])
+        target, target_params = compiler.compile(self.source_expressions[1])
+        sql = self.template.format(
+            value=value_cast.format(value), target=target, least=least, cap=MAX_PERCENT
+        )
+        return sql, (*target_params, *target_params, *value_params, *target_params)
+
+    def as_sql(self, compiler, connection, **extra):
+        return self._render(compiler, connection, value_cast="{}", least="LEAST")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self._render(compiler, connection, value_cast="CAST({} AS REAL)", least="MIN")
+
+
+class Goal(TimestampedModel):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner_type = models.CharField(max_length=20, choices=OwnerType.choices)
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="goals"
+    )
+    rep = models.ForeignKey(
+        SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="goals"
+    )
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    # The zone the period's days are in, and the period as UTC bounds [starts_at, ends_at).
+    zone = models.CharField(max_length=64)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Blank until someone sets it (a rep's monthly plan before its deadline).
+    target_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    current_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    progress_percent = models.GeneratedField(
+        expression=ProgressPercent(), output_field=PERCENT_FIELD, db_persist=True
+    )
+    status = models.CharField(max_length=10, choices=GoalStatus.choices, default=GoalStatus.ACTIVE)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    calculation_source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.AUTO
+    )
+    last_calculated_at = models.DateTimeField(null=True, blank=True)
+    calculation_failed = models.BooleanField(default=False)
+    calculation_error = models.TextField(blank=True)
+    manual_override_reason = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+
+    class Meta:
+        ordering = ["-period_start", "owner_type", "title", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner_type__in=OwnerType.values),
+                name="goal_owner_type_valid",
+                violation_error_message="Choose company, team or individual.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(owner_type=OwnerType.COMPANY, team__isnull=True, rep__isnull=True)
+                    | Q(owner_type=OwnerType.TEAM, team__isnull=False, rep__isnull=True)
+                    | Q(owner_type=OwnerType.INDIVIDUAL, team__isnull=True, rep__isnull=False)
+                ),
+                name="goal_owner_matches_type",
+                violation_error_message=(
+                    "A company goal has no owner; a team goal has a team; an individual goal "
+                    "has a rep."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(metric__in=Metric.values),
+                name="goal_metric_valid",
+                violation_error_message="Choose a known metric.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_kind__in=PeriodKind.values),
+                name="goal_period_kind_valid",
+                violation_error_message="Choose month, quarter, year or custom dates.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=GoalStatus.values),
+                name="goal_status_valid",
+                violation_error_message="Choose active, completed or cancelled.",
+            ),
+            models.CheckConstraint(
+                condition=Q(calculation_source__in=Source.values),
+                name="goal_source_valid",
+                violation_error_message="Choose calculated or set by hand.",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_value__isnull=True) | Q(target_value__gte=0),
+                name="goal_target_not_negative",
+                violation_error_message="A target cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(current_value__gte=0),
+                name="goal_value_not_negative",
+                violation_error_message="A goal's value cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")),
+                name="goal_period_ends_after_start",
+                violation_error_message="The period ends on or after the day it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="goal_bounds_ordered",
+                violation_error_message="The period ends after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(metric=Metric.CUSTOM) | Q(calculation_source=Source.MANUAL),
+                name="goal_custom_metric_is_manual",
+                violation_error_message="A custom goal is set by hand.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=GoalStatus.ACTIVE, closed_at__isnull=True)
+                    | (~Q(status=GoalStatus.ACTIVE) & Q(closed_at__isnull=False))
+                ),
+                name="goal_closed_at_matches_status",
+                violation_error_message="A closed goal has a closing date; an active one none.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")),
+                name="goal_not_its_own_parent",
+                violation_error_message="A goal cannot be its own parent.",
+            ),
+        ]
+        indexes = [
+            # The event path: a rep's (or a team's) active goals around a moment.
+            models.Index(fields=["rep", "starts_at", "ends_at"], name="goal_rep_bounds"),
+            models.Index(fields=["team", "starts_at", "ends_at"], name="goal_team_bounds"),
+            # The fallback job: active auto goals.
+            models.Index(
+                fields=["status", "calculation_source"],
+                name="goal_active_auto",
+                condition=Q(status=GoalStatus.ACTIVE),
+            ),
+            models.Index(fields=["owner_type", "period_start"], name="goal_owner_period"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == GoalStatus.ACTIVE
+
+    @property
+    def is_auto(self) -> bool:
+        return self.calculation_source == Source.AUTO
+
+    @property
+    def owner_name(self) -> str:
+        if self.owner_type == OwnerType.INDIVIDUAL:
+            return str(self.rep)
+        if self.owner_type == OwnerType.TEAM:
+            return str(self.team)
+        return "Company"
+
+
+class GoalSnapshot(models.Model):
+    """A goal as it stood on one day (the daily job writes one per active goal and day)."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="snapshots")
+    date = models.DateField()
+    value = models.DecimalField(max_digits=14, decimal_places=2)
+    target = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    percent = models.DecimalField(max_digits=8, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["goal", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["goal", "date"], name="goal_snapshot_one_per_day"),
+        ]
+        indexes = [models.Index(fields=["date"], name="goal_snapshot_date")]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} @ {self.date}: {self.value}"
+
+
+class AlertKind(models.TextChoices):
+    OFF_TRACK = "off_track", "Off track"
+
+
+class GoalAlert(models.Model):
+    """A notice that a goal went off track: raised once, cleared when it recovers, and raised
+    again only if it falls back."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=AlertKind.choices, default=AlertKind.OFF_TRACK)
+    raised_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    emailed_to = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "kind"],
+                condition=Q(cleared_at__isnull=True),
+                name="goal_alert_one_open_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.goal_id}"

@@ -1,0 +1,408 @@
+"""Reads of goals: role-scoped lists, a goal's value computed afresh from CRM data, its
+hierarchy, history, forecast and the analytics over many goals."""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from crm.models import Activity, Customer, Deal, Task
+from crm.periods import company_zone, local_date, zone_named
+from crm.roles import Actor, scope_to_user
+from crm.selectors import count_subquery, sum_subquery
+from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, Source
+
+MAX_DEPTH = 3
+
+
+def goal_list(*, user: Actor, for_write: bool = False) -> QuerySet[Goal]:
+    """The goals `user` may see (or change, `for_write`): a rep goal is its rep's and their
+    supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
+    (to read) and the admins'."""
+    goals = Goal.objects.select_related("rep__user", "team", "parent")
+    return scope_to_user(
+        goals,
+        user,
+        rep_path="rep",
+        team_path="team",
+        company_rows=Q(owner_type=OwnerType.COMPANY),
+        for_write=for_write,
+    )
+
+
+def has_children() -> Exists:
+    return Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+
+
+# --- Values computed afresh ---------------------------------------------------------------------
+
+
+def _owned(queryset: QuerySet, rep_field: str, owner_type: str) -> QuerySet:
+    """`queryset` restricted to the goal's owner: the rep's rows, the team's reps' rows, or
+    everyone's (a company goal). Each row has one rep, so it counts once however reached."""
+    if owner_type == OwnerType.INDIVIDUAL:
+        return queryset.filter(**{f"{rep_field}_id": OuterRef("rep_id")})
+    if owner_type == OwnerType.TEAM:
+        return queryset.filter(**{f"{rep_field}__team_id": OuterRef("team_id")})
+    return queryset
+
+
+def _measures(owner_type: str) -> dict[str, object]:
+    start, end = OuterRef("starts_at"), OuterRef("ends_at")
+    won = _owned(Deal.objects.won_between(start, end), "rep", owner_type)
+    return {
+        Metric.REVENUE: sum_subquery(won, "amount"),
+        Metric.DEALS_WON: count_subquery(won),
+        Metric.SIGNUPS: count_subquery(
+            _owned(Customer.objects.signed_up_between(start, end), "owner", owner_type)
+        ),
+        Metric.ACTIVITIES: count_subquery(
+            _owned(Activity.objects.completed_between(start, end), "rep", owner_type)
+        ),
+        Metric.TASKS: count_subquery(
+            _owned(Task.objects.completed_between(start, end), "rep", owner_type)
+        ),
+    }
+
+
+def fresh_value() -> Case:
+    """A goal's value from CRM data as it is now: its metric, over its period (UTC bounds),
+    for its owner. One correlated subquery per goal row, of the one metric it counts."""
+    return Case(
+        *(
+            When(owner_type=owner_type, metric=metric, then=Coalesce(measure, Value(Decimal(0))))
+            for owner_type in OwnerType.values
+            for metric, measure in _measures(owner_type).items()
+        ),
+        default=F("current_value"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+def calculable(goals: QuerySet[Goal]) -> QuerySet[Goal]:
+    """The goals whose value the CRM computes: active, calculated, of a counted metric, and
+    without children (a parent's value is its children's sum)."""
+    return goals.filter(
+        status=GoalStatus.ACTIVE, calculation_source=Source.AUTO, metric__in=Metric.counted()
+    ).exclude(has_children())
+
+
+# --- Hierarchy ----------------------------------------------------------------------------------
+
+
+def ancestors(goal: Goal) -> list[Goal]:
+    """Root first, in one query (the hierarchy is at most three deep)."""
+    found: list[Goal] = []
+    if goal.parent_id is None:
+        return found
+    parent = (
+        Goal.objects.select_related("parent", "rep__user", "team", "parent__rep__user")
+        .select_related("parent__team")
+        .get(pk=goal.parent_id)
+    )
+    if parent.parent is not None:
+        found.append(parent.parent)
+    found.append(parent)
+    return found
+
+
+def descendants(goal: Goal, *, user: Actor) -> list[Goal]:
+    """Children and grandchildren that `user` may see, in one query, ordered for a tree."""
+    return list(
+        goal_list(user=user)
+        .filter(Q(parent_id=goal.pk) | Q(parent__parent_id=goal.pk))
+        .order_by("owner_type", "title", "id")
+    )
+
+
+def subtree_height(goal_id: int) -> int:
+    """Levels in the goal's subtree, the goal included (1 for a leaf)."""
+    grandchild = Goal.objects.filter(parent__parent_id=goal_id).exists()
+    if grandchild:
+        return 3
+    return 2 if Goal.objects.filter(parent_id=goal_id).exists() else 1
+
+
+def depth(goal: Goal) -> int:
+    """The goal's level from its root (1 for a root)."""
+    level, parent_id = 1, goal.parent_id
+    while parent_id is not None and level <= MAX_DEPTH:
+        level += 1
+        parent_id = Goal.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+    return level
+
+
+# --- History and forecast -----------------------------------------------------------------------
+
+
+def progress_history(goal: Goal) -> QuerySet[GoalSnapshot]:
+    return goal.snapshots.order_by("date")
+
+
+class Verdict:
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+
+    LABELS = {ON_TRACK: "On track", AT_RISK: "At risk", OFF_TRACK: "Off track"}
+
+
+# A goal is on track when its progress keeps up with the elapsed share of its period, at risk
+# down to AT_RISK_SHARE of that, off track below.
+AT_RISK_SHARE = Decimal("0.8")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    velocity: Decimal  # average change in value per day
+    projected_value: Decimal  # at the period's end, at that velocity
+    projected_completion: dt.date | None  # when the target is reached at that velocity
+    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
+    verdict: str
+    elapsed_share: Decimal  # 0..1 of the period gone
+    expected_percent: Decimal  # progress a steady pace would have by now
+    days_left: int
+    has_sufficient_data: bool
+    days_of_history: int
+
+    @property
+    def verdict_label(self) -> str:
+        return Verdict.LABELS[self.verdict]
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def verdict_for(percent: Decimal, expected_percent: Decimal) -> str:
+    if percent >= expected_percent:
+        return Verdict.ON_TRACK
+    if percent >= expected_percent * AT_RISK_SHARE:
+        return Verdict.AT_RISK
+    return Verdict.OFF_TRACK
+
+
+def elapsed_days(goal: Goal, *, today: dt.date) -> tuple[int, int]:
+    """(days of the goal's period gone by `today`, counting today; days in the period)."""
+    days = (goal.period_end - goal.period_start).days + 1
+    return min(days, max(0, (today - goal.period_start).days + 1)), days
+
+
+def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
+    """The progress a steady pace would have reached by `today`."""
+    elapsed, days = elapsed_days(goal, today=today)
+    return _q(Decimal(elapsed) * 100 / days)
+
+
+def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
+    """Velocity from the snapshots (the average daily change between the first and the last,
+    or, with fewer than two, the value over the days elapsed), the projection to the period's
+    end, the daily rate still needed, and a verdict against the elapsed share of the period."""
+    now = now or timezone.now()
+    today = local_date(now, zone_named(goal.zone))
+    elapsed, days = elapsed_days(goal, today=today)
+    days_left = days - elapsed
+    snapshots = list(goal.snapshots.order_by("date").values_list("date", "value"))
+    value = goal.current_value
+    if len(snapshots) >= 2:
+        (first_day, first), (last_day, last) = snapshots[0], snapshots[-1]
+        span = (last_day - first_day).days or 1
+        velocity = (last - first) / span
+    else:
+        velocity = value / elapsed if elapsed else Decimal(0)
+    projected = value + velocity * days_left
+    target = goal.target_value
+    completion = None
+    needed = None
+    if target is not None:
+        remaining = target - value
+        if remaining <= 0:
+            completion = today
+            needed = Decimal(0)
+        else:
+            needed = remaining / days_left if days_left else remaining
+            if velocity > 0:
+                days_to_go = (remaining / velocity).to_integral_value(rounding=ROUND_CEILING)
+                completion = today + dt.timedelta(days=int(days_to_go))
+    share = Decimal(elapsed) / Decimal(days)
+    expected = expected_percent(goal, today=today)
+    return Forecast(
+        velocity=_q(velocity),
+        projected_value=_q(max(projected, Decimal(0))),
+        projected_completion=completion,
+        needed_daily_rate=_q(needed) if needed is not None else None,
+        verdict=verdict_for(goal.progress_percent or Decimal(0), expected),
+        elapsed_share=share.quantize(Decimal("0.0001")),
+        expected_percent=expected,
+        days_left=days_left,
+        has_sufficient_data=len(snapshots) >= 2,
+        days_of_history=(snapshots[-1][0] - snapshots[0][0]).days + 1 if snapshots else 0,
+    )
+
+
+# --- Analytics ----------------------------------------------------------------------------------
+
+TREND_MONTHS = 12
+
+
+def analytics(
+    *,
+    user: Actor,
+    metric: str = "",
+    owner_type: str = "",
+    start_date: dt.date | None = None,
+    team_id: int | None = None,
+    today: dt.date | None = None,
+) -> dict:
+    """Figures over the goals `user` may see (filtered), computed by the database."""
+    goals = goal_list(user=user).order_by()
+    if metric:
+        goals = goals.filter(metric=metric)
+    if owner_type:
+        goals = goals.filter(owner_type=owner_type)
+    if start_date:
+        goals = goals.filter(period_start__gte=start_date)
+    if team_id:
+        goals = goals.filter(Q(team_id=team_id) | Q(rep__team_id=team_id))
+    reached = Q(status=GoalStatus.COMPLETED, progress_percent__gte=100)
+    summary = goals.aggregate(
+        total=Count("id"),
+        completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
+        completed_reached=Count("id", filter=reached),
+        active=Count("id", filter=Q(status=GoalStatus.ACTIVE)),
+        cancelled=Count("id", filter=Q(status=GoalStatus.CANCELLED)),
+        average_progress=Avg("progress_percent"),
+    )
+    velocity = _velocity(goals)
+    today = today or local_date(timezone.now(), company_zone())
+    first_month = _months_back(today.replace(day=1), TREND_MONTHS - 1)
+    trend_rows = (
+        goals.filter(status=GoalStatus.COMPLETED, period_end__gte=first_month)
+        .annotate(month=TruncMonth("period_end"))
+        .values("month")
+        .annotate(total=Count("id"), completed=Count("id", filter=reached))
+    )
+    by_month = {row["month"]: row for row in trend_rows}
+    trend = []
+    for index in range(TREND_MONTHS):
+        month = _months_back(today.replace(day=1), TREND_MONTHS - 1 - index)
+        row = by_month.get(month, {"total": 0, "completed": 0})
+        trend.append(
+            {
+                "month": month.strftime("%Y-%m"),
+                "completion_rate": _rate(row["completed"], row["total"]),
+                "total": row["total"],
+                "completed": row["completed"],
+            }
+        )
+    breakdown = [
+        {
+            "metric": row["metric"],
+            "label": Metric(row["metric"]).label,
+            "total": row["total"],
+            "completed": row["completed"],
+            "completion_rate": _rate(row["reached"], row["completed"]),
+            "average_progress": _q(row["average_progress"] or Decimal(0)),
+        }
+        for row in goals.values("metric")
+        .annotate(
+            total=Count("id"),
+            completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
+            reached=Count("id", filter=reached),
+            average_progress=Avg("progress_percent"),
+        )
+        .order_by("metric")
+    ]
+    by_owner = {
+        row["owner_type"]: row
+        for row in goals.filter(owner_type__in=[OwnerType.TEAM, OwnerType.COMPANY])
+        .values("owner_type")
+        .annotate(
+            completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
+            reached=Count("id", filter=reached),
+        )
+    }
+    owner_velocity = {
+        owner: _velocity(goals.filter(owner_type=owner))["average"]
+        for owner in (OwnerType.TEAM, OwnerType.COMPANY)
+    }
+    history = GoalSnapshot.objects.filter(goal__in=goals).aggregate(
+        first=Min("date"), last=Max("date")
+    )
+    days_of_history = (
+        (history["last"] - history["first"]).days + 1 if history["first"] is not None else 0
+    )
+    return {
+        "total_goals": summary["total"],
+        "completed_goals": summary["completed"],
+        "active_goals": summary["active"],
+        "cancelled_goals": summary["cancelled"],
+        "overall_completion_rate": _rate(summary["completed_reached"], summary["completed"]),
+        "average_progress": _q(summary["average_progress"] or Decimal(0)),
+        "average_velocity": velocity["average"],
+        "velocity_data_points": velocity["points"],
+        "completion_rate_trend": trend,
+        "metric_breakdown": breakdown,
+        "team_average_completion_rate": _owner_rate(by_owner, OwnerType.TEAM),
+        "company_average_completion_rate": _owner_rate(by_owner, OwnerType.COMPANY),
+        "team_average_velocity": owner_velocity[OwnerType.TEAM],
+        "company_average_velocity": owner_velocity[OwnerType.COMPANY],
+        "has_sufficient_data": velocity["points"] > 0 and days_of_history >= 2,
+        "days_of_history": days_of_history,
+    }
+
+
+def _velocity(goals: QuerySet[Goal]) -> dict:
+    """The average, over goals with snapshots on two days or more, of each goal's average daily
+    change (its last snapshot's value less its first's, over the days between)."""
+    snapshots = GoalSnapshot.objects.filter(goal_id=OuterRef("pk"))
+    first, last = snapshots.order_by("date"), snapshots.order_by("-date")
+    rows = (
+        goals.annotate(
+            first_date=Subquery(first.values("date")[:1]),
+            last_date=Subquery(last.values("date")[:1]),
+            first_value=Subquery(first.values("value")[:1]),
+            last_value=Subquery(last.values("value")[:1]),
+        )
+        .filter(last_date__gt=F("first_date"))
+        .values_list("first_date", "last_date", "first_value", "last_value")
+    )
+    speeds = [(high - low) / (end - start).days for start, end, low, high in rows]
+    if not speeds:
+        return {"average": Decimal("0.00"), "points": 0}
+    return {"average": _q(sum(speeds) / len(speeds)), "points": len(speeds)}
+
+
+def _rate(part: int, whole: int) -> Decimal:
+    return _q(Decimal(part) * 100 / whole) if whole else Decimal("0.00")
+
+
+def _owner_rate(by_owner: dict, owner_type: str) -> Decimal | None:
+    row = by_owner.get(owner_type)
+    return _rate(row["reached"], row["completed"]) if row else None
+
+
+def _months_back(first_of_month: dt.date, months: int) -> dt.date:
+    year, month = first_of_month.year, first_of_month.month - months
+    while month < 1:
+        month += 12
+        year -= 1
+    return dt.date(year, month, 1)

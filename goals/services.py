@@ -1,0 +1,641 @@
+"""Writes of goals: create and edit, close, manual adjustment, recalculation from CRM data,
+hierarchy links with their roll-up, and the daily snapshot, closing and alerts.
+
+Recalculation is set-based: one query computes every goal's fresh value (goals.selectors
+.fresh_value), one statement writes the ones that changed, one audits them, a few roll up their
+parents; never a query per goal. A parent's value and target are its children's sums, rolled up
+the tree in the same transaction, under the parents' row locks so that concurrent changes under
+one parent never lose an update. Every change of target, value, status, source or parent, by a
+person or a job, is audited (the core's audit trail, with the reason when there is one).
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from crm import periods
+from crm.models import SalesRep, Team
+from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of, scope_to_user
+from crm.writes import UNCHANGED, audit, audit_many, bulk_set, given, locked, validate
+from goals import selectors
+from goals.models import (
+    AlertKind,
+    Goal,
+    GoalAlert,
+    GoalSnapshot,
+    GoalStatus,
+    Metric,
+    OwnerType,
+    PeriodKind,
+    Source,
+)
+
+# Error messages, one per rule; tests assert on these constants.
+COMPANY_GOALS_ADMINS_ONLY = "Only administrators set company goals."
+TEAM_REQUIRED = "Choose the team this goal belongs to."
+TEAM_NOT_YOURS = "Choose a team you supervise."
+REP_REQUIRED = "Choose the sales rep this goal belongs to."
+NOT_YOURS_TO_CHANGE = "You may see this goal but not change it."
+PERIOD_END_REQUIRED = "Custom dates need an end date."
+PERIOD_END_BEFORE_START = "The period ends on or after the day it starts."
+TARGET_REQUIRED = "Set a target."
+JUSTIFICATION_TOO_SHORT = "Explain the adjustment in at least 10 characters."
+VALUE_NEGATIVE = "A goal's value cannot be negative."
+CUSTOM_IS_MANUAL = "A custom goal is set by hand: it has no calculation to return to."
+PARENT_SUMS_CHILDREN = "This goal's {field} is the sum of its children's; change theirs."
+ALREADY_IN_STATUS = "This goal is already {status}."
+LINK_SELF = "A goal cannot be its own parent."
+LINK_CYCLE = "That goal is below this one: linking them would make a loop."
+LINK_DEPTH = "Goals go three levels deep at most: company, team, individual."
+LINK_OWNER_TYPES = (
+    "A company goal takes team or individual goals below it, a team goal individual goals; an "
+    "individual goal takes none."
+)
+LINK_NOT_IN_TEAM = "This rep is not in that team."
+LINK_METRIC = "A goal and its parent count the same metric."
+LINK_PERIOD = "A goal's period must overlap its parent's."
+LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
+NOT_LINKED = "This goal has no parent."
+
+MIN_JUSTIFICATION = 10
+
+ALLOWED_CHILDREN = {
+    OwnerType.COMPANY: {OwnerType.TEAM, OwnerType.INDIVIDUAL},
+    OwnerType.TEAM: {OwnerType.INDIVIDUAL},
+    OwnerType.INDIVIDUAL: set(),
+}
+
+
+# --- Periods ------------------------------------------------------------------------------------
+
+
+def owner_zone(*, owner_type: str, rep: SalesRep | None):
+    """A rep's goal counts in the rep's zone; a team's and the company's in TIME_ZONE."""
+    if owner_type == OwnerType.INDIVIDUAL and rep is not None:
+        return periods.zone_named(rep.timezone)
+    return periods.company_zone()
+
+
+def resolve_period(*, kind: str, start: dt.date, end: dt.date | None, zone) -> periods.Period:
+    """The whole month, quarter or year that `start` falls in, or the custom dates given."""
+    for field, day in (("period_start", start), ("period_end", end)):
+        try:
+            periods.validate_in_range(day)
+        except ValidationError as error:
+            raise ValidationError({field: error.messages}) from None
+    if kind == PeriodKind.MONTH:
+        return periods.month(start.year, start.month, zone)
+    if kind == PeriodKind.QUARTER:
+        return periods.quarter(start.year, (start.month - 1) // 3 + 1, zone)
+    if kind == PeriodKind.YEAR:
+        return periods.year(start.year, zone)
+    if end is None:
+        raise ValidationError({"period_end": PERIOD_END_REQUIRED})
+    if end < start:
+        raise ValidationError({"period_end": PERIOD_END_BEFORE_START})
+    return periods.Period(start, end, zone)
+
+
+def _set_period(goal: Goal, period: periods.Period) -> None:
+    goal.period_start, goal.period_end = period.first_day, period.last_day
+    goal.zone = period.zone.key
+    goal.starts_at, goal.ends_at = period.start, period.end
+
+
+# --- Who may set which goal ---------------------------------------------------------------------
+
+
+def _check_owner(*, actor: Actor, owner_type: str, team: Team | None, rep: SalesRep | None):
+    """The owner a new goal may have: company goals for admins, a team goal for the team's
+    supervisor, a rep's goal for the rep, their supervisor or an admin. Returns (team, rep)."""
+    if owner_type == OwnerType.COMPANY:
+        if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+            raise PermissionDenied(COMPANY_GOALS_ADMINS_ONLY)
+        return None, None
+    if owner_type == OwnerType.TEAM:
+        if team is None:
+            raise ValidationError({"team": TEAM_REQUIRED})
+        supervised = scope_to_user(
+            Team.objects.filter(pk=team.pk), actor, rep_path=None, team_path="", for_write=True
+        )
+        if not supervised.exists():
+            raise ValidationError({"team": TEAM_NOT_YOURS})
+        return team, None
+    if rep is None and role_of(actor) != Role.REP:
+        raise ValidationError({"rep": REP_REQUIRED})
+    return None, rep_for_record(actor=actor, rep=rep)
+
+
+def writable_goal(*, actor: Actor, goal_id: int) -> Goal:
+    """The goal, locked, if `actor` may change it: 404 when they may not see it, 403 when they
+    may only see it."""
+    try:
+        return locked(selectors.goal_list(user=actor, for_write=True), goal_id)
+    except Http404:
+        if selectors.goal_list(user=actor).filter(pk=goal_id).exists():
+            raise PermissionDenied(NOT_YOURS_TO_CHANGE) from None
+        raise
+
+
+# --- Create, edit, close --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def goal_create(
+    *,
+    actor: Actor,
+    title: str,
+    owner_type: str,
+    metric: str,
+    period_kind: str,
+    period_start: dt.date,
+    period_end: dt.date | None = None,
+    target_value: Decimal | None = None,
+    team: Team | None = None,
+    rep: SalesRep | None = None,
+    description: str = "",
+    calculation_source: str = Source.AUTO,
+    current_value: Decimal = Decimal(0),
+) -> Goal:
+    if target_value is None:
+        raise ValidationError({"target_value": TARGET_REQUIRED})
+    team, rep = _check_owner(actor=actor, owner_type=owner_type, team=team, rep=rep)
+    source = Source.MANUAL if metric == Metric.CUSTOM else calculation_source
+    goal = Goal(
+        title=title,
+        description=description,
+        owner_type=owner_type,
+        team=team,
+        rep=rep,
+        metric=metric,
+        period_kind=period_kind,
+        target_value=target_value,
+        calculation_source=source,
+        current_value=current_value if source == Source.MANUAL else Decimal(0),
+    )
+    zone = owner_zone(owner_type=owner_type, rep=rep)
+    period = resolve_period(kind=period_kind, start=period_start, end=period_end, zone=zone)
+    _set_period(goal, period)
+    validate(goal)
+    goal.save()
+    audit(
+        actor=actor,
+        action="goal.create",
+        target=goal,
+        changes={"target_value": [None, target_value], "metric": metric},
+    )
+    if goal.is_auto:
+        goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+@transaction.atomic
+def goal_update(
+    *,
+    actor: Actor,
+    goal_id: int,
+    title: str = UNCHANGED,
+    description: str = UNCHANGED,
+    target_value: Decimal = UNCHANGED,
+    period_kind: str = UNCHANGED,
+    period_start: dt.date = UNCHANGED,
+    period_end: dt.date | None = UNCHANGED,
+) -> Goal:
+    """Edit a goal's words, target or period. A parent's target is its children's sum."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    fields = given(title=title, description=description, target_value=target_value)
+    if "target_value" in fields:
+        if fields["target_value"] is None:
+            raise ValidationError({"target_value": TARGET_REQUIRED})
+        if Goal.objects.filter(parent_id=goal.pk).exists():
+            raise ValidationError({"target_value": PARENT_SUMS_CHILDREN.format(field="target")})
+    changes = _apply(goal, fields)
+    period_given = given(kind=period_kind, start=period_start, end=period_end)
+    if period_given:
+        kind = period_given.get("kind", goal.period_kind)
+        period = resolve_period(
+            kind=kind,
+            start=period_given.get("start", goal.period_start),
+            end=period_given.get("end", goal.period_end),
+            zone=periods.zone_named(goal.zone),
+        )
+        before = (goal.period_kind, goal.period_start, goal.period_end)
+        goal.period_kind = kind
+        _set_period(goal, period)
+        after = (goal.period_kind, goal.period_start, goal.period_end)
+        if before != after:
+            changes["period"] = [list(map(str, before)), list(map(str, after))]
+    if not changes:
+        return goal
+    validate(goal)
+    goal.save()
+    audit(actor=actor, action="goal.update", target=goal, changes=changes)
+    if "period" in changes and goal.is_auto:
+        goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    if "target_value" in changes:
+        roll_up(parent_ids=[goal.parent_id], actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+def _apply(goal: Goal, fields: dict) -> dict:
+    changes = {}
+    for name, value in fields.items():
+        if getattr(goal, name) != value:
+            changes[name] = [getattr(goal, name), value]
+            setattr(goal, name, value)
+    return changes
+
+
+@transaction.atomic
+def goal_delete(*, actor: Actor, goal_id: int) -> None:
+    """Delete a goal: its children stay, unlinked; its parent rolls up without it."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    children = list(Goal.objects.filter(parent_id=goal.pk).values_list("pk", flat=True))
+    Goal.objects.filter(pk__in=children).update(parent=None)
+    audit_many(
+        actor=actor,
+        action="goal.unlink",
+        targets=[(Goal(pk=pk), {"parent": [goal.pk, None]}) for pk in children],
+        reason="Its parent was deleted.",
+    )
+    audit(actor=actor, action="goal.delete", target=goal, changes={"title": goal.title})
+    parent_id = goal.parent_id
+    goal.delete()
+    roll_up(parent_ids=[parent_id], actor=actor)
+    _recount_if_leaf(parent_id, actor=actor)
+
+
+@transaction.atomic
+def goal_set_status(*, actor: Actor, goal_id: int, status: str) -> Goal:
+    """Close a goal (completed or cancelled) or open it again."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    if goal.status == status:
+        raise ValidationError(ALREADY_IN_STATUS.format(status=GoalStatus(status).label.lower()))
+    previous = goal.status
+    goal.status = status
+    goal.closed_at = None if status == GoalStatus.ACTIVE else timezone.now()
+    goal.save(update_fields=["status", "closed_at", "updated_at"])
+    audit(actor=actor, action="goal.status", target=goal, changes={"status": [previous, status]})
+    if status == GoalStatus.ACTIVE and goal.is_auto:
+        goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+# --- Manual adjustment ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: str) -> Goal:
+    """Set a goal's value by hand, with a reason. The goal becomes manual: the jobs leave its
+    value alone until someone returns it to calculated."""
+    justification = justification.strip()
+    if len(justification) < MIN_JUSTIFICATION:
+        raise ValidationError({"justification": JUSTIFICATION_TOO_SHORT})
+    if value < 0:
+        raise ValidationError({"value": VALUE_NEGATIVE})
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    if Goal.objects.filter(parent_id=goal.pk).exists():
+        raise ValidationError({"value": PARENT_SUMS_CHILDREN.format(field="value")})
+    changes = {"current_value": [goal.current_value, value]}
+    if goal.calculation_source != Source.MANUAL:
+        changes["calculation_source"] = [goal.calculation_source, Source.MANUAL]
+    goal.current_value = value
+    goal.calculation_source = Source.MANUAL
+    goal.manual_override_reason = justification
+    goal.save(
+        update_fields=[
+            "current_value", "calculation_source", "manual_override_reason", "updated_at",
+        ]
+    )  # fmt: skip
+    audit(actor=actor, action="goal.adjust", target=goal, changes=changes, reason=justification)
+    roll_up(parent_ids=[goal.parent_id], actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+@transaction.atomic
+def goal_return_to_auto(*, actor: Actor, goal_id: int) -> Goal:
+    """Let the CRM calculate the goal again (at once)."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    if goal.metric == Metric.CUSTOM:
+        raise ValidationError(CUSTOM_IS_MANUAL)
+    if goal.calculation_source != Source.AUTO:
+        goal.calculation_source = Source.AUTO
+        goal.manual_override_reason = ""
+        goal.save(update_fields=["calculation_source", "manual_override_reason", "updated_at"])
+        audit(
+            actor=actor,
+            action="goal.source",
+            target=goal,
+            changes={"calculation_source": [Source.MANUAL, Source.AUTO]},
+        )
+    goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+@transaction.atomic
+def goal_recalculate_one(*, actor: Actor, goal_id: int) -> Goal:
+    """The "Recalculate" button: this goal, now (its parents follow)."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+# --- Recalculation, set-based ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
+    """Recompute the calculable goals among `goals` from CRM data, write those whose value
+    changed, audit them and roll their parents up. Returns how many changed.
+
+    A fixed number of statements whatever the number of goals: one SELECT of the changed
+    values, one UPDATE of the timestamps, one UPDATE … FROM VALUES of the new values (per 2,000),
+    one audit INSERT, and the roll-up's few per level.
+    """
+    now = timezone.now()
+    targets = selectors.calculable(goals)
+    changed = list(
+        targets.annotate(fresh=selectors.fresh_value())
+        .exclude(current_value=F("fresh"))
+        .values_list("pk", "parent_id", "current_value", "fresh")
+    )
+    Goal.objects.filter(pk__in=targets.values("pk")).update(
+        last_calculated_at=now, calculation_failed=False, calculation_error=""
+    )
+    if changed:
+        bulk_set(Goal, {pk: {"current_value": fresh} for pk, _, _, fresh in changed})
+        audit_many(
+            actor=actor,
+            action="goal.recalculate",
+            targets=[
+                (Goal(pk=pk), {"current_value": [old, fresh]}) for pk, _, old, fresh in changed
+            ],
+        )
+        roll_up(parent_ids=[parent for _, parent, _, _ in changed], actor=actor)
+    return len(changed)
+
+
+def goals_mark_failed(*, goals: QuerySet[Goal], error: str) -> None:
+    """Record that a recalculation of these goals failed (kept after the failing transaction)."""
+    goals.update(calculation_failed=True, calculation_error=error[:2000])
+
+
+def goals_for_facts(facts: Iterable[tuple[int | None, dt.datetime]], metrics: Iterable[str]):
+    """The active goals a fact counts toward: its rep's, its rep's team's and the company's
+    goals of those metrics whose period holds the fact's moment."""
+    reaches = Q(pk__in=[])
+    for rep_id, moment in facts:
+        during = Q(starts_at__lte=moment, ends_at__gt=moment)
+        reaches |= during & Q(owner_type=OwnerType.COMPANY)
+        if rep_id is not None:
+            reaches |= during & Q(owner_type=OwnerType.INDIVIDUAL, rep_id=rep_id)
+            team = SalesRep.objects.filter(pk=rep_id).values("team_id")
+            reaches |= during & Q(owner_type=OwnerType.TEAM, team_id__in=team)
+    return Goal.objects.filter(reaches, metric__in=list(metrics), status=GoalStatus.ACTIVE)
+
+
+# --- Hierarchy --------------------------------------------------------------------------------
+
+
+def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
+    """Make each parent's value and target its children's sums, and so on up to the root.
+
+    The parents are locked (in id order) before their children are summed: a concurrent change
+    under the same parent waits, and its sum then includes this one's.
+    """
+    ids = {pk for pk in parent_ids if pk is not None}
+    while ids:
+        parents = list(
+            Goal.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "parent_id", "current_value", "target_value")
+        )
+        sums = {
+            row["parent_id"]: row
+            for row in Goal.objects.filter(parent_id__in=ids)
+            .values("parent_id")
+            .annotate(value=Sum("current_value"), target=Sum("target_value"))
+            .order_by()
+        }
+        changed, audits, next_ids = {}, [], set()
+        for pk, grandparent, value, target in parents:
+            row = sums.get(pk)
+            if row is None:  # no children any more: it counts for itself again
+                continue
+            new_value, new_target = row["value"] or Decimal(0), row["target"]
+            if (new_value, new_target) != (value, target):
+                changed[pk] = {"current_value": new_value, "target_value": new_target}
+                audits.append(
+                    (
+                        Goal(pk=pk),
+                        {"current_value": [value, new_value], "target_value": [target, new_target]},
+                    )
+                )
+                next_ids.add(grandparent)
+        bulk_set(Goal, changed)
+        audit_many(actor=actor, action="goal.roll_up", targets=audits)
+        ids = {pk for pk in next_ids if pk is not None}
+
+
+def _check_link(goal: Goal, parent: Goal) -> None:
+    if parent.pk == goal.pk:
+        raise ValidationError({"parent": LINK_SELF})
+    if parent.parent_id == goal.pk or (
+        parent.parent_id is not None
+        and Goal.objects.filter(pk=parent.parent_id, parent_id=goal.pk).exists()
+    ):
+        raise ValidationError({"parent": LINK_CYCLE})
+    if goal.owner_type not in ALLOWED_CHILDREN[parent.owner_type]:
+        raise ValidationError({"parent": LINK_OWNER_TYPES})
+    if (
+        parent.owner_type == OwnerType.TEAM
+        and goal.owner_type == OwnerType.INDIVIDUAL
+        and goal.rep.team_id != parent.team_id
+    ):
+        raise ValidationError({"parent": LINK_NOT_IN_TEAM})
+    if parent.metric != goal.metric:
+        raise ValidationError({"parent": LINK_METRIC})
+    if parent.period_start > goal.period_end or goal.period_start > parent.period_end:
+        raise ValidationError({"parent": LINK_PERIOD})
+    if selectors.depth(parent) + selectors.subtree_height(goal.pk) > selectors.MAX_DEPTH:
+        raise ValidationError({"parent": LINK_DEPTH})
+
+
+@transaction.atomic
+def goal_link_parent(*, actor: Actor, goal_id: int, parent_id: int) -> Goal:
+    """Put a goal under a parent (both the actor's to change); both trees roll up."""
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    try:
+        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
+    except Http404:
+        raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
+    _check_link(goal, parent)
+    previous = goal.parent_id
+    if previous == parent.pk:
+        return selectors.goal_list(user=actor).get(pk=goal.pk)
+    goal.parent = parent
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.link", target=goal, changes={"parent": [previous, parent.pk]})
+    roll_up(parent_ids=[previous, parent.pk], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+@transaction.atomic
+def goal_unlink_parent(*, actor: Actor, goal_id: int) -> Goal:
+    goal = writable_goal(actor=actor, goal_id=goal_id)
+    if goal.parent_id is None:
+        raise ValidationError({"parent": NOT_LINKED})
+    previous = goal.parent_id
+    goal.parent = None
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.unlink", target=goal, changes={"parent": [previous, None]})
+    roll_up(parent_ids=[previous], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
+    return selectors.goal_list(user=actor).get(pk=goal.pk)
+
+
+def _recount_if_leaf(goal_id: int | None, *, actor: Actor) -> None:
+    """A parent that lost its last child counts for itself again."""
+    if goal_id is not None:
+        goals_recalculate(goals=Goal.objects.filter(pk=goal_id), actor=actor)
+
+
+# --- The daily job: snapshots, closing, alerts --------------------------------------------------
+
+
+def snapshot_active_goals(*, on: dt.date) -> int:
+    """One snapshot per active goal for `on`, in one INSERT … SELECT; a second run that day
+    writes nothing (the unique goal and date)."""
+    snapshot, goal = GoalSnapshot._meta, Goal._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in ("goal_id", "date", "value", "target", "percent"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(snapshot.db_table)} ({columns}, {quote('created_at')}) "
+            f"SELECT {quote('id')}, %s, {quote('current_value')}, {quote('target_value')}, "
+            f"{quote('progress_percent')}, %s FROM {quote(goal.db_table)} "
+            f"WHERE {quote('status')} = %s "
+            f"ON CONFLICT ({quote('goal_id')}, {quote('date')}) DO NOTHING",
+            [on, timezone.now(), GoalStatus.ACTIVE],
+        )
+        return cursor.rowcount
+
+
+def close_ended_goals(*, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Goals whose period has ended are completed, whether or not their value moved."""
+    now = now or timezone.now()
+    ended = Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now)
+    ids = list(ended.values_list("pk", flat=True))
+    Goal.objects.filter(pk__in=ids).update(
+        status=GoalStatus.COMPLETED, closed_at=now, updated_at=now
+    )
+    audit_many(
+        actor=actor,
+        action="goal.status",
+        targets=[
+            (Goal(pk=pk), {"status": [GoalStatus.ACTIVE, GoalStatus.COMPLETED]}) for pk in ids
+        ],
+        reason="The goal's period ended.",
+    )
+    return len(ids)
+
+
+ALERT_SUBJECT = "Goal off track: {title}"
+ALERT_BODY = (
+    "“{title}” ({owner}) is off track: {percent}% done with {expected}% of its period gone.\n\n"
+    "See it in the CRM: {url}\n"
+)
+
+
+def goals_update_alerts(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Raise an alert for each active goal with a target that turned off track (once: not
+    again until it recovers and falls back), clear the alerts of goals that recovered, and email
+    the new ones. Returns (raised, cleared)."""
+    now = now or timezone.now()
+    goals = list(
+        Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0).select_related(
+            "rep__user", "rep__team__manager", "team__manager"
+        )
+    )
+    today_in = {}
+    off_track = set()
+    for goal in goals:
+        if goal.zone not in today_in:
+            today_in[goal.zone] = periods.local_date(now, periods.zone_named(goal.zone))
+        expected = selectors.expected_percent(goal, today=today_in[goal.zone])
+        if selectors.verdict_for(goal.progress_percent, expected) == selectors.Verdict.OFF_TRACK:
+            off_track.add(goal.pk)
+    open_alerts = set(
+        GoalAlert.objects.filter(kind=AlertKind.OFF_TRACK, cleared_at__isnull=True).values_list(
+            "goal_id", flat=True
+        )
+    )
+    cleared = GoalAlert.objects.filter(
+        kind=AlertKind.OFF_TRACK, cleared_at__isnull=True, goal_id__in=open_alerts - off_track
+    ).update(cleared_at=now)
+    new = [goal for goal in goals if goal.pk in off_track - open_alerts]
+    alerts = []
+    messages = []
+    for goal in new:
+        recipients = _alert_recipients(goal)
+        alerts.append(GoalAlert(goal=goal, raised_at=now, emailed_to=", ".join(sorted(recipients))))
+        if recipients:
+            expected = selectors.expected_percent(goal, today=today_in[goal.zone])
+            messages.append(
+                (
+                    ALERT_SUBJECT.format(title=goal.title),
+                    ALERT_BODY.format(
+                        title=goal.title,
+                        owner=goal.owner_name,
+                        percent=goal.progress_percent,
+                        expected=expected,
+                        url=f"{settings.SITE_URL}/goals/{goal.pk}/",
+                    ),
+                    settings.DEFAULT_FROM_EMAIL,
+                    sorted(recipients),
+                )
+            )
+    GoalAlert.objects.bulk_create(alerts)
+    if messages:
+        send_mass_mail(messages, fail_silently=False)
+    return len(alerts), cleared
+
+
+def _alert_recipients(goal: Goal) -> set[str]:
+    """A rep's goal: the rep and their supervisor; a team's: its supervisor; the company's:
+    the administrators."""
+    people: list[User | None] = []
+    if goal.owner_type == OwnerType.INDIVIDUAL:
+        people = [goal.rep.user, goal.rep.team.manager]
+    elif goal.owner_type == OwnerType.TEAM:
+        people = [goal.team.manager]
+    else:
+        people = list(
+            User.objects.filter(
+                Q(is_superuser=True) | Q(groups__name=GROUP_ADMIN), is_active=True
+            ).distinct()
+        )
+    return {person.email for person in people if person is not None and person.email}
+
+
+def daily_goal_work(*, actor: SystemActor, now: dt.datetime | None = None) -> dict:
+    """The daily job's steps, each set-based: snapshot every active goal (their last day
+    included), close the goals whose period ended, update the off-track alerts."""
+    now = now or timezone.now()
+    today = periods.local_date(now, periods.company_zone())
+    with transaction.atomic():
+        snapshots = snapshot_active_goals(on=today)
+        closed = close_ended_goals(actor=actor, now=now)
+    raised, cleared = goals_update_alerts(now=now)
+    return {"snapshots": snapshots, "closed": closed, "alerts_raised": raised, "cleared": cleared}

@@ -1,0 +1,184 @@
+"""/api/goals/: scope, permissions, the bad input the issue names, every action, and query
+counts that do not grow with the rows."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from conftest import client_for
+from crm.models import AuditEntry, DealStage
+from crm.tests.factories import DealFactory, SalesRepFactory
+from goals import services
+from goals.models import Goal, GoalSnapshot, Source
+from goals.tests.factories import make_goal
+
+pytestmark = pytest.mark.django_db
+
+GOALS = "/api/goals/"
+
+
+def create_body(**overrides) -> dict:
+    return {
+        "title": "November revenue",
+        "owner_type": "individual",
+        "metric": "revenue",
+        "period_kind": "month",
+        "period_start": timezone.localdate().isoformat(),
+        "target_value": "5000.00",
+        **overrides,
+    }
+
+
+def test_a_rep_creates_a_goal_that_counts_at_once(rep, rep_api):
+    DealFactory(rep=rep, amount=Decimal(1200), stage=DealStage.CLOSED_WON)
+
+    response = rep_api.post(GOALS, create_body(), format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["rep"]["id"] == rep.pk
+    assert body["current_value"] == "1200.00"
+    assert body["progress_percent"] == "24.00"
+    assert body["period_start"].endswith("-01")
+    assert AuditEntry.objects.filter(action="goal.create", target_id=str(body["id"])).exists()
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"target_value": "20; DROP TABLE goals_goal;"}, "target_value"),
+        ({"target_value": "-5"}, "target_value"),
+        ({"metric": "happiness"}, "metric"),
+        ({"period_kind": "custom", "period_start": "2026-11-20", "period_end": "2026-11-01"},
+         "period_end"),
+        ({"period_kind": "custom", "period_start": "2026-11-20"}, "period_end"),
+        ({"period_start": "0001-01-01"}, "period_start"),
+        ({"period_start": "9999-12-31"}, "period_start"),
+        ({"owner_type": "team"}, "team"),
+        ({"title": ""}, "title"),
+    ],
+)  # fmt: skip
+def test_bad_goal_input_is_400_with_the_field_and_nothing_saved(rep_api, override, field):
+    response = rep_api.post(GOALS, create_body(**override), format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()
+    assert not Goal.objects.exists()
+
+
+def test_a_rep_may_not_set_a_company_goal(rep_api):
+    response = rep_api.post(GOALS, create_body(owner_type="company"), format="json")
+    assert response.status_code == 403
+    assert not Goal.objects.exists()
+
+
+def test_scope_in_the_api(rep, rep_api, other_rep, supervisor_api):
+    mine = make_goal(owner=rep)
+    team_goal = make_goal(owner=rep.team)
+    foreign = make_goal(owner=other_rep)
+
+    listed = {row["id"] for row in rep_api.get(GOALS).json()["results"]}
+
+    assert listed == {mine.pk, team_goal.pk}
+    assert rep_api.get(f"{GOALS}{foreign.pk}/").status_code == 404
+    assert rep_api.patch(f"{GOALS}{team_goal.pk}/", {"title": "x"}).status_code == 403
+    assert supervisor_api.patch(f"{GOALS}{team_goal.pk}/", {"title": "Ours"}).status_code == 200
+    assert supervisor_api.get(f"{GOALS}{foreign.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("rows", [2, 25])
+def test_the_goal_list_runs_a_fixed_number_of_queries(rows, rep, client):
+    for index in range(rows):
+        make_goal(owner=rep if index % 2 else rep.team, title=f"Goal {index}")
+    client.force_login(rep.user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(GOALS)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == rows
+    # session, user, the user's zone, role, count, page
+    assert len(queries) == 6
+
+
+def test_manual_adjustment_through_the_api(rep, rep_api):
+    goal = make_goal(owner=rep)
+    url = f"{GOALS}{goal.pk}/manual-adjustment/"
+
+    short = rep_api.post(url, {"value": "10", "justification": "too short"}, format="json")
+    ok = rep_api.post(url, {"value": "10", "justification": "Sold at the fair"}, format="json")
+    back = rep_api.post(f"{GOALS}{goal.pk}/auto/")
+
+    assert short.status_code == 400
+    assert "justification" in short.json()
+    assert ok.status_code == 200
+    assert ok.json()["calculation_source"] == Source.MANUAL
+    assert ok.json()["manual_override_reason"] == "Sold at the fair"
+    assert back.json()["calculation_source"] == Source.AUTO
+
+
+def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_api):
+    team_goal = make_goal(owner=rep.team)
+    mine = make_goal(owner=rep)
+    signups = make_goal(owner=rep, metric="signups")
+    foreign = make_goal(owner=other_rep.team)
+
+    linked = supervisor_api.post(f"{GOALS}{mine.pk}/link-parent/", {"parent": team_goal.pk})
+    metric = supervisor_api.post(f"{GOALS}{signups.pk}/link-parent/", {"parent": team_goal.pk})
+    cycle = supervisor_api.post(f"{GOALS}{team_goal.pk}/link-parent/", {"parent": mine.pk})
+    outside = supervisor_api.post(f"{GOALS}{mine.pk}/link-parent/", {"parent": foreign.pk})
+    not_an_id = supervisor_api.post(
+        f"{GOALS}{mine.pk}/link-parent/", {"parent": 1.9}, format="json"
+    )
+
+    assert linked.status_code == 200 and linked.json()["parent"] == team_goal.pk
+    assert metric.status_code == 400 and metric.json() == {"parent": [services.LINK_METRIC]}
+    assert cycle.status_code == 400
+    assert outside.status_code == 400 and "parent" in outside.json()
+    assert not_an_id.status_code == 400
+
+    tree = supervisor_api.get(f"{GOALS}{team_goal.pk}/hierarchy/").json()
+    assert [child["id"] for child in tree["goal"]["children"]] == [mine.pk]
+    children = supervisor_api.get(f"{GOALS}{team_goal.pk}/children/").json()
+    assert [child["id"] for child in children] == [mine.pk]
+    unlinked = supervisor_api.post(f"{GOALS}{mine.pk}/unlink-parent/")
+    assert unlinked.json()["parent"] is None
+
+
+def test_history_forecast_and_status(rep, rep_api):
+    goal = make_goal(owner=rep)
+    GoalSnapshot.objects.create(
+        goal=goal, date=timezone.localdate() - dt.timedelta(days=1), value=0, percent=0
+    )
+    GoalSnapshot.objects.create(goal=goal, date=timezone.localdate(), value=10, percent=1)
+
+    history = rep_api.get(f"{GOALS}{goal.pk}/progress-history/").json()
+    forecast = rep_api.get(f"{GOALS}{goal.pk}/forecast/").json()
+    closed = rep_api.post(f"{GOALS}{goal.pk}/status/", {"status": "completed"})
+
+    assert [row["value"] for row in history] == ["0.00", "10.00"]
+    assert forecast["velocity"] == "10.00"
+    assert forecast["has_sufficient_data"] is True
+    assert closed.json()["status"] == "completed"
+    assert rep_api.post(f"{GOALS}{goal.pk}/status/", {"status": "completed"}).status_code == 400
+
+
+def test_analytics_and_recalculate_all(rep, rep_api, admin_api):
+    make_goal(owner=rep)
+    figures = rep_api.get(f"{GOALS}analytics/", {"metric": "revenue"}).json()
+    assert figures["total_goals"] == 1
+    assert len(figures["completion_rate_trend"]) == 12
+    assert rep_api.get(f"{GOALS}analytics/", {"owner_type": "galaxy"}).status_code == 400
+
+    assert rep_api.post(f"{GOALS}recalculate-all/").status_code == 403
+    assert admin_api.post(f"{GOALS}recalculate-all/").status_code == 202
+
+
+def test_delete_unlinks_the_children(rep, supervisor_api):
+    team_goal = make_goal(owner=rep.team)
+    mine = make_goal(owner=rep, parent=team_goal)
+    assert supervisor_api.delete(f"{GOALS}{team_goal.pk}/").status_code == 204
+    assert Goal.objects.get(pk=mine.pk).parent_id is None
+    assert client_for(SalesRepFactory().user).get(f"{GOALS}{mine.pk}/").status_code == 404

@@ -1,0 +1,540 @@
+"""The goals engine's rules: who may set which goal, values computed from CRM data (once per
+record, in the owner's time zone), progress, manual adjustments, the hierarchy with its roll-up,
+and the daily snapshot, closing and alerts."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from crm import services as crm
+from crm.models import AuditEntry, CustomerStatus, DealStage
+from crm.roles import SystemActor
+from crm.tests.factories import (
+    ActivityFactory,
+    CustomerFactory,
+    DealFactory,
+    SalesRepFactory,
+    TaskFactory,
+    TeamFactory,
+)
+from goals import selectors, services
+from goals.models import Goal, GoalAlert, GoalSnapshot, GoalStatus, Source
+from goals.tests.factories import SETUP, make_goal
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+JOB = SystemActor("job:test")
+
+
+def won(rep, amount, when=None, **extra):
+    return DealFactory(
+        rep=rep,
+        amount=Decimal(amount),
+        stage=DealStage.CLOSED_WON,
+        closed_at=when or timezone.now(),
+        **extra,
+    )
+
+
+def recalculate() -> int:
+    return services.goals_recalculate(goals=Goal.objects.all(), actor=JOB)
+
+
+def value(goal) -> Decimal:
+    return Goal.objects.get(pk=goal.pk).current_value
+
+
+# --- Who may set which goal -----------------------------------------------------------------------
+
+
+def test_a_rep_sets_their_own_goal_but_not_a_teams_or_the_companys(rep, other_rep):
+    today = timezone.localdate()
+    common = {"metric": "revenue", "period_kind": "month", "period_start": today}
+
+    own = services.goal_create(
+        actor=rep.user, title="Mine", owner_type="individual", target_value=Decimal(10), **common
+    )
+    assert own.rep == rep
+
+    with pytest.raises(ValidationError) as team_error:
+        services.goal_create(
+            actor=rep.user, title="T", owner_type="team", team=rep.team,
+            target_value=Decimal(10), **common,
+        )  # fmt: skip
+    assert team_error.value.message_dict == {"team": [services.TEAM_NOT_YOURS]}
+    with pytest.raises(PermissionDenied):
+        services.goal_create(
+            actor=rep.user, title="C", owner_type="company", target_value=Decimal(10), **common
+        )
+    with pytest.raises(ValidationError):
+        services.goal_create(
+            actor=rep.user, title="Theirs", owner_type="individual", rep=other_rep,
+            target_value=Decimal(10), **common,
+        )  # fmt: skip
+
+
+def test_a_supervisor_sets_team_goals_of_their_teams_only(supervisor, team, other_rep):
+    today = timezone.localdate()
+    mine = services.goal_create(
+        actor=supervisor, title="Team", owner_type="team", team=team, metric="signups",
+        period_kind="quarter", period_start=today, target_value=Decimal(50),
+    )  # fmt: skip
+    assert mine.team == team
+    with pytest.raises(ValidationError):
+        services.goal_create(
+            actor=supervisor, title="Other", owner_type="team", team=other_rep.team,
+            metric="signups", period_kind="quarter", period_start=today,
+            target_value=Decimal(50),
+        )  # fmt: skip
+
+
+def test_reading_and_writing_follow_the_owner(rep, supervisor, other_rep, admin_user):
+    teammate = SalesRepFactory(team=rep.team)
+    own = make_goal(owner=rep)
+    teammates = make_goal(owner=teammate)
+    team_goal = make_goal(owner=rep.team)
+    company = make_goal(owner=None)
+    foreign = make_goal(owner=other_rep)
+
+    def ids(user, **kwargs):
+        return set(selectors.goal_list(user=user, **kwargs).values_list("pk", flat=True))
+
+    assert ids(rep.user) == {own.pk, team_goal.pk, company.pk}
+    assert ids(rep.user, for_write=True) == {own.pk}
+    assert ids(supervisor) == {own.pk, teammates.pk, team_goal.pk, company.pk}
+    assert ids(supervisor, for_write=True) == {own.pk, teammates.pk, team_goal.pk}
+    assert ids(admin_user, for_write=True) >= {foreign.pk, company.pk}
+    with pytest.raises(PermissionDenied):  # sees it, may not change it
+        services.goal_update(actor=rep.user, goal_id=team_goal.pk, title="Ours")
+    with pytest.raises(Http404):
+        services.goal_update(actor=rep.user, goal_id=foreign.pk, title="Mine now")
+
+
+# --- The database keeps the rules ---------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target_value": Decimal("-1")},
+        {"current_value": Decimal("-1")},
+        {"period_end": dt.date(2000, 1, 1)},
+        {"team_id": None, "owner_type": "team"},
+        {"metric": "nonsense"},
+        {"metric": "custom", "calculation_source": "auto"},
+    ],
+)
+def test_the_database_refuses_a_goal_that_breaks_a_rule(rep, change):
+    goal = make_goal(owner=rep)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Goal.objects.filter(pk=goal.pk).update(**change)
+
+
+@pytest.mark.sqlite
+def test_progress_is_value_over_target_and_zero_for_a_zero_target(rep):
+    goal = make_goal(owner=rep, metric="custom", target=20, source="manual")
+    services.goal_adjust(
+        actor=SETUP, goal_id=goal.pk, value=Decimal(10), justification="Counted at the fair"
+    )
+    assert Goal.objects.get(pk=goal.pk).progress_percent == Decimal("50.00")
+    Goal.objects.filter(pk=goal.pk).update(target_value=0)
+    assert Goal.objects.get(pk=goal.pk).progress_percent == Decimal("0.00")
+    Goal.objects.filter(pk=goal.pk).update(target_value=3)
+    assert Goal.objects.get(pk=goal.pk).progress_percent == Decimal("333.33")
+
+
+# --- Values from CRM data -----------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_each_metric_counts_its_records_in_the_period(rep):
+    now = timezone.now()
+    goals = {metric: make_goal(owner=rep, metric=metric) for metric in
+             ("revenue", "deals_won", "signups", "activities", "tasks")}  # fmt: skip
+    won(rep, "1200.50")
+    won(rep, "300.00")
+    won(rep, "999", when=now - dt.timedelta(days=400))  # another period
+    DealFactory(rep=rep, amount=Decimal(5000))  # open: not won
+    CustomerFactory(owner=rep, status=CustomerStatus.ACTIVE, signed_up_at=now)
+    ActivityFactory(rep=rep, status="completed", completed_at=now)
+    ActivityFactory(rep=rep)  # planned
+    TaskFactory(rep=rep, status="done", completed_at=now)
+
+    recalculate()
+
+    assert {m: value(g) for m, g in goals.items()} == {
+        "revenue": Decimal("1500.50"),
+        "deals_won": 2,
+        "signups": 1,
+        "activities": 1,
+        "tasks": 1,
+    }
+
+
+@pytest.mark.sqlite
+def test_team_and_company_goals_count_each_deal_once(rep, other_rep):
+    teammate = SalesRepFactory(team=rep.team)
+    team_goal = make_goal(owner=rep.team)
+    company = make_goal(owner=None)
+    won(rep, 100)
+    won(teammate, 200)
+    won(other_rep, 400)
+
+    recalculate()
+
+    assert value(team_goal) == 300
+    assert value(company) == 700
+
+
+@pytest.mark.sqlite
+def test_a_reps_month_is_counted_in_the_reps_zone(team, settings):
+    settings.TIME_ZONE = "UTC"
+    east = SalesRepFactory(team=team, timezone="Pacific/Kiritimati")  # UTC+14
+    with time_machine.travel(dt.datetime(2026, 11, 15, tzinfo=UTC), tick=False):
+        november_east = make_goal(owner=east, start=dt.date(2026, 11, 1))
+        november_team = make_goal(owner=team, start=dt.date(2026, 11, 1))
+        # 30 Nov 12:00 UTC is already 1 December at UTC+14, still November in UTC.
+        won(east, 100, when=dt.datetime(2026, 11, 30, 12, tzinfo=UTC))
+        won(east, 10, when=dt.datetime(2026, 10, 31, 11, tzinfo=UTC))  # 1 Nov 01:00 at UTC+14
+        recalculate()
+    assert value(november_east) == 10
+    assert value(november_team) == 100
+
+
+def test_recalculating_any_number_of_goals_runs_the_same_statements(rep, team):
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            recalculate()
+        return len(queries)
+
+    for _ in range(3):
+        make_goal(owner=SalesRepFactory(team=team))
+    won(rep, 10)
+    few = statements()  # nothing changed since the goals were made: no writes
+    for _ in range(25):
+        goal = make_goal(owner=SalesRepFactory(team=team), metric="deals_won")
+        won(goal.rep, 5)
+    many_changed = statements()
+    Goal.objects.update(current_value=0)  # everything changes
+    assert statements() == many_changed
+    assert few < many_changed  # the writes come only when something changed
+
+
+def test_a_recalculation_that_changes_a_value_is_audited_by_the_job(rep):
+    goal = make_goal(owner=rep)
+    won(rep, 250)
+    assert recalculate() == 1
+    entry = AuditEntry.objects.get(action="goal.recalculate", target_id=str(goal.pk))
+    assert entry.system_actor == JOB.name
+    assert entry.changes == {"current_value": ["0.00", "250.00"]}
+    assert Goal.objects.get(pk=goal.pk).last_calculated_at is not None
+
+
+# --- Event path ---------------------------------------------------------------------------------
+
+
+def test_winning_a_deal_updates_the_reps_team_and_company_goals(
+    rep, eager_celery, django_capture_on_commit_callbacks
+):
+    mine = make_goal(owner=rep)
+    team_goal = make_goal(owner=rep.team)
+    company = make_goal(owner=None)
+    count = make_goal(owner=rep, metric="activities")
+    deal = DealFactory(rep=rep, amount=Decimal(700))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        crm.deal_close(actor=rep.user, deal_id=deal.pk, won=True)
+
+    assert (value(mine), value(team_goal), value(company)) == (700, 700, 700)
+    assert value(count) == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        crm.deal_reopen(actor=rep.user, deal_id=deal.pk)
+    assert value(mine) == 0
+
+
+def test_a_failing_recalculation_never_undoes_the_deal(
+    rep, eager_celery, django_capture_on_commit_callbacks, monkeypatch
+):
+    goal = make_goal(owner=rep)
+    deal = DealFactory(rep=rep)
+
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "goals_recalculate", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        crm.deal_close(actor=rep.user, deal_id=deal.pk, won=True)
+
+    deal.refresh_from_db()
+    assert deal.stage == DealStage.CLOSED_WON
+    goal.refresh_from_db()
+    assert goal.calculation_failed is True
+    assert "database hiccup" in goal.calculation_error
+
+
+# --- Manual adjustment --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value_", "justification", "field"),
+    [
+        (Decimal(5), "too short", "justification"),
+        (Decimal(-1), "A long enough reason", "value"),
+    ],
+)
+def test_a_manual_adjustment_needs_a_reason_and_a_sane_value(rep, value_, justification, field):
+    goal = make_goal(owner=rep)
+    with pytest.raises(ValidationError) as error:
+        services.goal_adjust(
+            actor=rep.user, goal_id=goal.pk, value=value_, justification=justification
+        )
+    assert field in error.value.message_dict
+    assert Goal.objects.get(pk=goal.pk).calculation_source == Source.AUTO
+
+
+def test_a_manual_value_is_left_alone_by_the_jobs_until_returned_to_auto(rep):
+    goal = make_goal(owner=rep)
+    won(rep, 100)
+    services.goal_adjust(
+        actor=rep.user, goal_id=goal.pk, value=Decimal(900), justification="Cash sale at the fair"
+    )
+    recalculate()
+    assert value(goal) == 900
+    entry = AuditEntry.objects.get(action="goal.adjust", target_id=str(goal.pk))
+    assert (entry.actor, entry.reason) == (rep.user, "Cash sale at the fair")
+
+    services.goal_return_to_auto(actor=rep.user, goal_id=goal.pk)
+
+    assert value(goal) == 100
+    assert Goal.objects.get(pk=goal.pk).calculation_source == Source.AUTO
+
+
+# --- Hierarchy ----------------------------------------------------------------------------------
+
+
+def test_a_parent_is_the_sum_of_its_children_up_to_the_root(rep):
+    teammate = SalesRepFactory(team=rep.team)
+    company = make_goal(owner=None, target=1)
+    team_goal = make_goal(owner=rep.team, parent=company, target=1)
+    make_goal(owner=rep, target=300, parent=team_goal)
+    make_goal(owner=teammate, target=200, parent=team_goal)
+    won(rep, 100)
+    won(teammate, 50)
+
+    recalculate()
+
+    team_goal.refresh_from_db()
+    company.refresh_from_db()
+    assert (team_goal.current_value, team_goal.target_value) == (150, 500)
+    assert (company.current_value, company.target_value) == (150, 500)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("self", services.LINK_SELF),
+        ("cycle", services.LINK_CYCLE),
+        ("individual_parent", services.LINK_OWNER_TYPES),
+        ("other_team", services.LINK_NOT_IN_TEAM),
+        ("metric", services.LINK_METRIC),
+        ("period", services.LINK_PERIOD),
+    ],
+)
+def test_links_that_break_the_hierarchy_are_refused(rep, other_rep, case, message):
+    company = make_goal(owner=None)
+    team_goal = make_goal(owner=rep.team, parent=company)
+    mine = make_goal(owner=rep)
+    child, parent = {
+        "self": (mine, mine),
+        "cycle": (company, team_goal),
+        "individual_parent": (make_goal(owner=SalesRepFactory(team=rep.team)), mine),
+        "other_team": (make_goal(owner=other_rep), team_goal),
+        "metric": (make_goal(owner=rep, metric="signups"), team_goal),
+        "period": (
+            make_goal(owner=rep, start=timezone.localdate() + dt.timedelta(days=200)),
+            team_goal,
+        ),
+    }[case]
+    with pytest.raises(ValidationError) as error:
+        services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent_id=parent.pk)
+    assert error.value.message_dict == {"parent": [message]}
+    assert Goal.objects.get(pk=child.pk).parent_id == child.parent_id
+
+
+def test_a_parent_outside_your_scope_is_refused(rep, other_rep):
+    mine = make_goal(owner=rep)
+    foreign_team = make_goal(owner=other_rep.team)
+    with pytest.raises(ValidationError) as error:
+        services.goal_link_parent(actor=rep.user, goal_id=mine.pk, parent_id=foreign_team.pk)
+    assert error.value.message_dict == {"parent": [services.LINK_PARENT_NOT_FOUND]}
+
+
+def test_unlinking_rolls_the_old_parent_back_and_it_counts_for_itself_again(rep):
+    team_goal = make_goal(owner=rep.team, target=50)
+    mine = make_goal(owner=rep, target=300, parent=team_goal)
+    won(rep, 100)
+    recalculate()
+    assert value(team_goal) == 100
+
+    services.goal_unlink_parent(actor=SETUP, goal_id=mine.pk)
+
+    team_goal.refresh_from_db()
+    assert team_goal.current_value == 100  # its own count again: the team's deals
+    assert Goal.objects.get(pk=mine.pk).parent_id is None
+    assert AuditEntry.objects.filter(action="goal.unlink", target_id=str(mine.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_under_one_parent_lose_no_update():
+    """Eight reps adjust their goals at once; the team goal ends at the sum of all eight."""
+    team = TeamFactory()
+    team_goal = make_goal(owner=team, metric="custom", source="manual", target=0)
+    children = [
+        make_goal(owner=SalesRepFactory(team=team), metric="custom", source="manual",
+                  target=10, parent=team_goal)
+        for _ in range(8)
+    ]  # fmt: skip
+    barrier = threading.Barrier(len(children))
+
+    def adjust(goal) -> None:
+        try:
+            barrier.wait()
+            services.goal_adjust(
+                actor=SETUP, goal_id=goal.pk, value=Decimal(7), justification="Counted by hand"
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=adjust, args=(goal,)) for goal in children]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert value(team_goal) == 7 * len(children)
+
+
+# --- Daily job ----------------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_the_daily_snapshot_writes_one_row_per_goal_and_day(rep):
+    make_goal(owner=rep)
+    make_goal(owner=None)
+    first = services.daily_goal_work(actor=JOB)
+    again = services.daily_goal_work(actor=JOB)
+    assert (first["snapshots"], again["snapshots"]) == (2, 0)
+    assert GoalSnapshot.objects.count() == 2
+
+
+@pytest.mark.sqlite
+def test_goals_whose_period_ended_are_closed_even_if_nothing_moved(rep):
+    last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    old = make_goal(owner=rep, start=last_month)
+    current = make_goal(owner=rep)
+
+    services.daily_goal_work(actor=JOB)
+
+    old.refresh_from_db()
+    assert old.status == GoalStatus.COMPLETED and old.closed_at is not None
+    assert Goal.objects.get(pk=current.pk).status == GoalStatus.ACTIVE
+    assert GoalSnapshot.objects.filter(goal=old).exists()  # its last day was recorded
+
+
+def test_an_off_track_goal_alerts_its_rep_and_supervisor_once_until_it_recovers(rep):
+    rep.user.email = "rep@example.com"
+    rep.user.save()
+    rep.team.manager.email = "boss@example.com"
+    rep.team.manager.save()
+    start = timezone.localdate().replace(day=1)
+    with time_machine.travel(
+        dt.datetime.combine(start + dt.timedelta(days=20), dt.time(12), tzinfo=UTC), tick=False
+    ):
+        goal = make_goal(owner=rep, target=1000, start=start)
+        services.daily_goal_work(actor=JOB)
+        services.daily_goal_work(actor=JOB)
+        assert GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).count() == 1
+        assert len(mail.outbox) == 1
+        assert set(mail.outbox[0].to) == {"rep@example.com", "boss@example.com"}
+
+        won(rep, 990)
+        recalculate()
+        services.daily_goal_work(actor=JOB)
+        assert GoalAlert.objects.get(goal=goal).cleared_at is not None
+
+        services.goal_adjust(
+            actor=SETUP, goal_id=goal.pk, value=Decimal(0), justification="Deal cancelled"
+        )
+        services.daily_goal_work(actor=JOB)
+    assert GoalAlert.objects.filter(goal=goal).count() == 2  # it fell back: alerted again
+    assert len(mail.outbox) == 2
+
+
+# --- Forecast ------------------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_the_forecast_uses_the_snapshots_velocity(rep):
+    start = dt.date(2026, 11, 1)
+    goal = make_goal(owner=rep, metric="custom", source="manual", target=300, start=start)
+    for day, snapshot_value in ((1, 0), (11, 100)):
+        GoalSnapshot.objects.create(
+            goal=goal, date=start + dt.timedelta(days=day - 1), value=snapshot_value,
+            target=300, percent=0,
+        )  # fmt: skip
+    Goal.objects.filter(pk=goal.pk).update(current_value=100)
+    goal.refresh_from_db()
+
+    result = selectors.forecast(goal, now=dt.datetime(2026, 11, 11, 12, tzinfo=UTC))
+
+    assert result.velocity == Decimal("10.00")  # 100 over 10 days
+    assert result.days_left == 19
+    assert result.projected_value == Decimal("290.00")
+    assert result.needed_daily_rate == Decimal("10.53")  # 200 over 19 days
+    assert result.projected_completion == dt.date(2026, 12, 1)
+    assert result.verdict == selectors.Verdict.AT_RISK  # 33.33% done, 36.67% expected
+    assert result.has_sufficient_data and result.days_of_history == 11
+
+
+@pytest.mark.sqlite
+def test_without_two_snapshots_velocity_is_value_over_days_elapsed(rep):
+    start = dt.date(2026, 11, 1)
+    goal = make_goal(owner=rep, metric="custom", source="manual", target=100, start=start)
+    Goal.objects.filter(pk=goal.pk).update(current_value=50)
+    goal.refresh_from_db()
+
+    result = selectors.forecast(goal, now=dt.datetime(2026, 11, 5, 12, tzinfo=UTC))
+
+    assert result.velocity == Decimal("10.00")
+    assert result.verdict == selectors.Verdict.ON_TRACK
+    assert not result.has_sufficient_data
+
+
+def test_analytics_count_what_the_user_may_see(rep, other_rep, admin_user):
+    make_goal(owner=rep)
+    make_goal(owner=other_rep)
+    done = make_goal(owner=rep, metric="custom", source="manual", target=10)
+    services.goal_adjust(
+        actor=SETUP, goal_id=done.pk, value=Decimal(10), justification="Counted by hand"
+    )
+    services.goal_set_status(actor=SETUP, goal_id=done.pk, status=GoalStatus.COMPLETED)
+
+    mine = selectors.analytics(user=rep.user)
+    everything = selectors.analytics(user=admin_user)
+
+    assert (mine["total_goals"], everything["total_goals"]) == (2, 3)
+    assert mine["completed_goals"] == 1
+    assert mine["overall_completion_rate"] == Decimal("100.00")
+    assert len(mine["completion_rate_trend"]) == 12
