@@ -51,6 +51,41 @@ def eager_celery():
 
 
 @pytest.fixture
+def chromium(live_server, monkeypatch):
+    """Debian's Chromium, headless, driven by Playwright, against pytest-django's live server."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    from crm.testing.browser import launch
+
+    # Playwright's sync API keeps an asyncio loop running in this thread, which makes Django
+    # refuse ORM calls from the test body unless told that this is deliberate.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # While that loop runs, Django keeps this thread's connections in a context-local
+            # slot that the test database teardown never sees: close them here, or dropping
+            # the test database fails with "being accessed by other users".
+            connections.close_all()
+
+
+@pytest.fixture
+def role_groups(transactional_db):
+    """The role groups, for tests on a transactional database: an earlier transactional test
+    may have flushed the tables, the groups the migrations create included."""
+    from django.contrib.auth.models import Group
+
+    from crm.roles import GROUP_ADMIN, GROUP_REP, GROUP_SUPERVISOR
+
+    for name in (GROUP_ADMIN, GROUP_SUPERVISOR, GROUP_REP):
+        Group.objects.get_or_create(name=name)
+
+
+@pytest.fixture
 def team(db):
     return TeamFactory()
 

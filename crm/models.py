@@ -473,6 +473,18 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target_type}#{self.target_id}"
 
     @property
+    def change_lines(self) -> list[str]:
+        """The changes as lines to read: "field: old → new" (or "field: value")."""
+        lines = []
+        for field, change in (self.changes or {}).items():
+            if isinstance(change, list) and len(change) == 2:
+                old, new = ("—" if value is None else value for value in change)
+                lines.append(f"{field}: {old} → {new}")
+            else:
+                lines.append(f"{field}: {change}")
+        return lines
+
+    @property
     def actor_name(self) -> str:
         if self.system_actor:
             return self.system_actor

@@ -253,6 +253,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Live pages (a goal's progress, a goals list) ask for news this often, in seconds.
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=20)
+
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set
 # EMAIL_URL (e.g. smtp+tls://user:password@mail.example.com:587) to send them.

@@ -19,22 +19,27 @@ phones and the bottom action bar; the row template (crm/partials/deal_row.html) 
 whose cells carry `data-label`. See the README, "Pages for every screen".
 """
 
-from collections.abc import Callable
+import csv
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Page
 from django.db import IntegrityError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.errors import Conflict, from_integrity_error
@@ -162,14 +167,62 @@ def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE
     return DeferredJoinPaginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def page_version(page: Page) -> str:
+    """A digest of the page's rows as last changed: equal digests, nothing new to show."""
+    digest = hashlib.sha256()
+    for row in page:
+        digest.update(f"{row.pk}:{getattr(row, 'updated_at', '')};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _without(url: str, parameter: str) -> str:
+    path, _, query = url.partition("?")
+    params = QueryDict(query, mutable=True)
+    params.pop(parameter, None)
+    return f"{path}?{params.urlencode()}" if params else path
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to open in a spreadsheet: text that would start a formula is quoted."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]):
+    """Stream rows as a CSV download (UTF-8 with a byte-order mark, for spreadsheets)."""
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def lines():
+        yield "\ufeff" + writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([csv_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def return_to(request: HttpRequest, default: str) -> str:
-    """Where a plain (non-htmx) row action sends the user back: the page the form was on."""
+    """Where an action sends the user back: the page its form was on (`next`, if it is one of
+    ours), else `default` (a URL name, or a path)."""
     url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
+    if url and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return url
-    return reverse(default)
+    return default if default.startswith("/") else reverse(default)
 
 
 @dataclass(frozen=True)
@@ -189,6 +242,8 @@ class ListPage:
     selector: Callable[..., QuerySet]
     filters: type[forms.Form]
     namespace: str = ""
+    # Live lists refresh their rows by themselves (htmx polling; an unchanged page answers 204).
+    live: bool = False
 
     @property
     def template(self) -> str:
@@ -208,16 +263,41 @@ class ListPage:
     def render(self, request: HttpRequest, *, status: int = 200) -> HttpResponse:
         filters = self.filters(request.GET)
         criteria = filters.cleaned_data if filters.is_valid() else {}
-        rows = self.rows(request.user, **criteria)
+        page = paginate(request, self.rows(request.user, **criteria))
+        version = page_version(page)
+        if self.live and request.htmx and "since" in request.GET:
+            return self._fresh_rows(request, page, version)
         # A failed POST re-renders the list at the action's URL: row forms return to the list.
         back = request.get_full_path() if request.method == "GET" else reverse(self.url_name)
         context = {
             "listing": self,
             "filters": filters,
-            "page_obj": paginate(request, rows),
+            "page_obj": page,
+            "page_version": version,
             "return_to": back,
+            "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
         }
         return render(request, self.template, context, status=status)
+
+    def _fresh_rows(self, request: HttpRequest, page: Page, version: str) -> HttpResponse:
+        """A live list's poll: nothing (204) if the page's rows did not change since `since`,
+        else its rows again (with the new version to ask about next)."""
+        if request.GET["since"] == version:
+            return HttpResponse(status=204)
+        back = request.htmx.current_url_abs_path or reverse(self.url_name)
+        rows = [
+            render_to_string(
+                self.row_template, {self.name: row, "return_to": back}, request=request
+            )
+            for row in page
+        ]
+        context = {
+            "rows": mark_safe("".join(rows)),  # each rendered (and escaped) by its template
+            "poll_url": _without(request.get_full_path(), "since"),
+            "page_version": version,
+            "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+        }
+        return render(request, "partials/live_tbody.html", context)
 
     def row_action(
         self,

@@ -8,12 +8,13 @@ take their value from CRM data (goals.calculation); manual ones from a person, w
 goal with children takes the sum of its children's values and targets (goals.hierarchy).
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
 
-from crm.models import SalesRep, Team, TimestampedModel
+from crm.models import EPOCH, SalesRep, Team, TimestampedModel
 
 
 class OwnerType(models.TextChoices):
@@ -230,6 +231,12 @@ class Goal(TimestampedModel):
     @property
     def is_auto(self) -> bool:
         return self.calculation_source == Source.AUTO
+
+    @property
+    def version(self) -> int:
+        """The goal as last changed (microseconds of `updated_at`): live pages ask for news
+        since the version they show."""
+        return (self.updated_at - EPOCH) // dt.timedelta(microseconds=1)
 
     @property
     def owner_name(self) -> str:

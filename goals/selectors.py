@@ -33,19 +33,58 @@ from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, Sour
 MAX_DEPTH = 3
 
 
-def goal_list(*, user: Actor, for_write: bool = False) -> QuerySet[Goal]:
+def goal_list(
+    *,
+    user: Actor,
+    for_write: bool = False,
+    owner_type: str = "",
+    metric: str = "",
+    status: str = "",
+    search: str = "",
+) -> QuerySet[Goal]:
     """The goals `user` may see (or change, `for_write`): a rep goal is its rep's and their
     supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
-    (to read) and the admins'."""
-    goals = Goal.objects.select_related("rep__user", "team", "parent")
-    return scope_to_user(
-        goals,
+    (to read) and the admins'. The other arguments filter (blank: everything)."""
+    goals = scope_to_user(
+        Goal.objects.select_related("rep__user", "team", "parent"),
         user,
         rep_path="rep",
         team_path="team",
         company_rows=Q(owner_type=OwnerType.COMPANY),
         for_write=for_write,
     )
+    filters = {"owner_type": owner_type, "metric": metric, "status": status}
+    goals = goals.filter(**{name: value for name, value in filters.items() if value})
+    if search:
+        goals = goals.filter(title__icontains=search)
+    return goals
+
+
+def counted_records(goal: Goal, *, user: Actor, limit: int = 50) -> tuple[str, list]:
+    """What makes up a calculated goal's value, as far as `user` may see: the won deals,
+    signed-up customers, completed activities or tasks of its owner in its period."""
+    from crm import selectors as crm
+
+    start, end = goal.starts_at, goal.ends_at
+    owner = {}
+    if goal.owner_type == OwnerType.INDIVIDUAL:
+        owner = {"rep_id": goal.rep_id}
+    elif goal.owner_type == OwnerType.TEAM:
+        owner = {"rep__team_id": goal.team_id}
+    if goal.metric in (Metric.REVENUE, Metric.DEALS_WON):
+        rows = crm.deal_list(user=user).won_between(start, end).filter(**owner)
+        return "deals", list(rows.order_by("-closed_at", "-id")[:limit])
+    if goal.metric == Metric.SIGNUPS:
+        owner = {k.replace("rep", "owner", 1): v for k, v in owner.items()}
+        rows = crm.customer_list(user=user).signed_up_between(start, end).filter(**owner)
+        return "customers", list(rows.order_by("-signed_up_at", "-id")[:limit])
+    if goal.metric == Metric.ACTIVITIES:
+        rows = crm.activity_list(user=user).completed_between(start, end).filter(**owner)
+        return "activities", list(rows.order_by("-completed_at", "-id")[:limit])
+    if goal.metric == Metric.TASKS:
+        rows = crm.task_list(user=user).completed_between(start, end).filter(**owner)
+        return "tasks", list(rows.order_by("-completed_at", "-id")[:limit])
+    return "", []
 
 
 def has_children() -> Exists:

@@ -105,7 +105,7 @@ def resolve_period(*, kind: str, start: dt.date, end: dt.date | None, zone) -> p
     return periods.Period(start, end, zone)
 
 
-def _set_period(goal: Goal, period: periods.Period) -> None:
+def set_period(goal: Goal, period: periods.Period) -> None:
     goal.period_start, goal.period_end = period.first_day, period.last_day
     goal.zone = period.zone.key
     goal.starts_at, goal.ends_at = period.start, period.end
@@ -184,7 +184,7 @@ def goal_create(
     )
     zone = owner_zone(owner_type=owner_type, rep=rep)
     period = resolve_period(kind=period_kind, start=period_start, end=period_end, zone=zone)
-    _set_period(goal, period)
+    set_period(goal, period)
     validate(goal)
     goal.save()
     audit(
@@ -230,7 +230,7 @@ def goal_update(
         )
         before = (goal.period_kind, goal.period_start, goal.period_end)
         goal.period_kind = kind
-        _set_period(goal, period)
+        set_period(goal, period)
         after = (goal.period_kind, goal.period_start, goal.period_end)
         if before != after:
             changes["period"] = [list(map(str, before)), list(map(str, after))]
@@ -372,7 +372,9 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
         last_calculated_at=now, calculation_failed=False, calculation_error=""
     )
     if changed:
-        bulk_set(Goal, {pk: {"current_value": fresh} for pk, _, _, fresh in changed})
+        bulk_set(
+            Goal, {pk: {"current_value": fresh, "updated_at": now} for pk, _, _, fresh in changed}
+        )
         audit_many(
             actor=actor,
             action="goal.recalculate",
@@ -413,6 +415,7 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
     under the same parent waits, and its sum then includes this one's.
     """
     ids = {pk for pk in parent_ids if pk is not None}
+    now = timezone.now()
     while ids:
         parents = list(
             Goal.objects.select_for_update()
@@ -432,9 +435,14 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             row = sums.get(pk)
             if row is None:  # no children any more: it counts for itself again
                 continue
-            new_value, new_target = row["value"] or Decimal(0), row["target"]
+            new_value = _cents(row["value"] or Decimal(0))
+            new_target = _cents(row["target"]) if row["target"] is not None else None
             if (new_value, new_target) != (value, target):
-                changed[pk] = {"current_value": new_value, "target_value": new_target}
+                changed[pk] = {
+                    "current_value": new_value,
+                    "target_value": new_target,
+                    "updated_at": now,
+                }
                 audits.append(
                     (
                         Goal(pk=pk),
@@ -447,28 +455,52 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
         ids = {pk for pk in next_ids if pk is not None}
 
 
-def _check_link(goal: Goal, parent: Goal) -> None:
+def link_problem(goal: Goal, parent: Goal) -> str | None:
+    """What is wrong with putting `goal` under `parent`, judged from the two goals alone (the
+    pages offer only parents without a problem); None if nothing."""
     if parent.pk == goal.pk:
-        raise ValidationError({"parent": LINK_SELF})
-    if parent.parent_id == goal.pk or (
-        parent.parent_id is not None
-        and Goal.objects.filter(pk=parent.parent_id, parent_id=goal.pk).exists()
-    ):
-        raise ValidationError({"parent": LINK_CYCLE})
+        return LINK_SELF
     if goal.owner_type not in ALLOWED_CHILDREN[parent.owner_type]:
-        raise ValidationError({"parent": LINK_OWNER_TYPES})
+        return LINK_OWNER_TYPES
     if (
         parent.owner_type == OwnerType.TEAM
         and goal.owner_type == OwnerType.INDIVIDUAL
         and goal.rep.team_id != parent.team_id
     ):
-        raise ValidationError({"parent": LINK_NOT_IN_TEAM})
+        return LINK_NOT_IN_TEAM
     if parent.metric != goal.metric:
-        raise ValidationError({"parent": LINK_METRIC})
+        return LINK_METRIC
     if parent.period_start > goal.period_end or goal.period_start > parent.period_end:
-        raise ValidationError({"parent": LINK_PERIOD})
-    if selectors.depth(parent) + selectors.subtree_height(goal.pk) > selectors.MAX_DEPTH:
-        raise ValidationError({"parent": LINK_DEPTH})
+        return LINK_PERIOD
+    return None
+
+
+def _cents(value: Decimal) -> Decimal:
+    """A sum as stored (SQLite's sums carry float noise past the cents)."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _is_below(candidate: Goal, goal: Goal) -> bool:
+    """Whether `candidate` is a child or grandchild of `goal` (the tree is three deep)."""
+    if candidate.parent_id is None:
+        return False
+    if candidate.parent_id == goal.pk:
+        return True
+    return Goal.objects.filter(pk=candidate.parent_id, parent_id=goal.pk).exists()
+
+
+def _check_link(goal: Goal, parent: Goal) -> None:
+    """link_problem, then what needs the tree: no loop, no more than three levels."""
+    if parent.pk != goal.pk and _is_below(parent, goal):
+        problem = LINK_CYCLE
+    else:
+        problem = link_problem(goal, parent)
+    if problem is None and (
+        selectors.depth(parent) + selectors.subtree_height(goal.pk) > selectors.MAX_DEPTH
+    ):
+        problem = LINK_DEPTH
+    if problem is not None:
+        raise ValidationError({"parent": problem})
 
 
 @transaction.atomic
@@ -558,10 +590,10 @@ ALERT_BODY = (
 )
 
 
-def goals_update_alerts(*, now: dt.datetime | None = None) -> tuple[int, int]:
+def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -> tuple[int, int]:
     """Raise an alert for each active goal with a target that turned off track (once: not
     again until it recovers and falls back), clear the alerts of goals that recovered, and email
-    the new ones. Returns (raised, cleared)."""
+    the new ones (unless `email` is off: demo data). Returns (raised, cleared)."""
     now = now or timezone.now()
     goals = list(
         Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0).select_related(
@@ -607,7 +639,7 @@ def goals_update_alerts(*, now: dt.datetime | None = None) -> tuple[int, int]:
                 )
             )
     GoalAlert.objects.bulk_create(alerts)
-    if messages:
+    if messages and email:
         send_mass_mail(messages, fail_silently=False)
     return len(alerts), cleared
 

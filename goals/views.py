@@ -1,9 +1,401 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The goals pages, built from crm.web: the list (live), a goal's page (progress that refreshes
+itself, history chart, forecast, recalculation, manual adjustment, audit trail, what counts),
+the hierarchy tree with link and unlink, the analytics dashboard, CSV exports."""
 
-from crm.web import area_required
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from crm.jobs.tasks import enqueue_job
+from crm.models import AuditEntry
+from crm.roles import Role, role_of
+from crm.web import (
+    ListPage,
+    ServiceForm,
+    area_required,
+    call_service,
+    csv_response,
+    form_page,
+    post_data,
+    return_to,
+)
+from goals import charts, jobs, selectors, services
+from goals.forms import (
+    AdjustForm,
+    AnalyticsFilterForm,
+    GoalEditForm,
+    GoalFilterForm,
+    GoalForm,
+    LinkForm,
+    StatusForm,
+)
+from goals.models import Goal, GoalAlert, GoalStatus, OwnerType
+
+GOALS = ListPage(
+    "goals", "goal", "Goals", selectors.goal_list, GoalFilterForm, namespace="goals", live=True
+)
+AUDIT_ROWS = 50
+TREE_ROOTS = 25
+
+
+# --- List, export --------------------------------------------------------------------------------
 
 
 @area_required("goals")
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "goals/index.html")
+def goal_list(request: HttpRequest) -> HttpResponse:
+    return GOALS.render(request)
+
+
+@area_required("goals")
+def goal_export(request: HttpRequest) -> HttpResponse:
+    """The goals list as CSV, with the list's filters."""
+    filters = GoalFilterForm(request.GET)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    goals = selectors.goal_list(user=request.user, **criteria).order_by("period_start", "id")
+    header = [
+        "id", "title", "owner type", "owner", "metric", "period start", "period end",
+        "target", "value", "progress %", "status", "source", "parent id",
+    ]  # fmt: skip
+    rows = (
+        [
+            goal.pk,
+            goal.title,
+            goal.owner_type,
+            goal.owner_name,
+            goal.metric,
+            goal.period_start,
+            goal.period_end,
+            goal.target_value,
+            goal.current_value,
+            goal.progress_percent,
+            goal.status,
+            goal.calculation_source,
+            goal.parent_id,
+        ]
+        for goal in goals.iterator(chunk_size=2000)
+    )
+    return csv_response("goals.csv", header, rows)
+
+
+# --- One goal -----------------------------------------------------------------------------------
+
+
+def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
+    user = request.user
+    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
+    history = list(selectors.progress_history(goal).values_list("date", "value"))
+    records_kind, records = selectors.counted_records(goal, user=user)
+    has_children = goal.children.exists()
+    return {
+        "goal": goal,
+        "writable": writable,
+        "has_children": has_children,
+        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
+        "chart": charts.history_chart(
+            history, target=goal.target_value, period=(goal.period_start, goal.period_end)
+        ),
+        "ancestors": selectors.ancestors(goal),
+        "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
+        "audit": AuditEntry.objects.filter(
+            target_type="goals.goal", target_id=str(goal.pk)
+        ).select_related("actor")[:AUDIT_ROWS],
+        "alert": GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first(),
+        "records_kind": records_kind,
+        "records": records,
+        "adjust_form": AdjustForm(initial={"value": goal.current_value}),
+        "link_form": LinkForm(candidates=_link_candidates(request, goal)) if writable else None,
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+
+
+def _link_candidates(request: HttpRequest, goal: Goal) -> list[Goal]:
+    """The goals `goal` could go under: the user's to change, of a kind that may hold it."""
+    parents = selectors.goal_list(user=request.user, for_write=True).filter(
+        metric=goal.metric,
+        owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
+        status=GoalStatus.ACTIVE,
+        period_start__lte=goal.period_end,
+        period_end__gte=goal.period_start,
+    )
+    return [p for p in parents if services.link_problem(goal, p) is None and p.pk != goal.parent_id]
+
+
+@area_required("goals")
+def goal_detail(
+    request: HttpRequest, pk: int, *, status: int = 200, adjust_form: AdjustForm | None = None
+) -> HttpResponse:
+    goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
+    context = _goal_context(request, goal)
+    if adjust_form is not None:  # refused: the dialog open again, with its errors
+        context.update(adjust_form=adjust_form, adjust_open=True)
+    return render(request, "goals/goal_detail.html", context, status=status)
+
+
+@area_required("goals")
+def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress block, for the page's own polling: 204 when nothing changed since the
+    version it shows."""
+    goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
+    if request.GET.get("since") == str(goal.version):
+        return HttpResponse(status=204)
+    context = {
+        "goal": goal,
+        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+    return render(request, "goals/partials/goal_progress.html", context)
+
+
+def _goal_action(request: HttpRequest, pk: int, act, *, form=None, success: str) -> HttpResponse:
+    """Run a goal's action (a service call) and go back to the page it was asked from (its
+    `next`: the goal's page or the tree); refused, that page again with the reason (400): on the
+    adjustment form next to its fields, as a message for the one-button forms."""
+    form = form if form is not None else ServiceForm(request.POST)
+    done = call_service(form, lambda **data: act(data) or True)
+    back = return_to(request, reverse("goals:goal-detail", args=[pk]))
+    if done:
+        messages.success(request, success)
+        return redirect(back)
+    if back.startswith(reverse("goals:tree")):
+        for error in form.all_errors():
+            messages.error(request, error)
+        return goal_tree(request, status=400)
+    if isinstance(form, AdjustForm):
+        return goal_detail(request, pk, status=400, adjust_form=form)
+    for error in form.all_errors():
+        messages.error(request, error)
+    return goal_detail(request, pk, status=400)
+
+
+@area_required("goals")
+@require_POST
+def goal_recalculate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_recalculate_one(actor=request.user, goal_id=pk),
+        success="Recalculated from the CRM's records.",
+    )
+
+
+@area_required("goals")
+@require_POST
+def goal_adjust(request: HttpRequest, pk: int) -> HttpResponse:
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_adjust(actor=request.user, goal_id=pk, **data),
+        form=AdjustForm(request.POST),
+        success="Value set by hand; the reason is in the audit trail.",
+    )
+
+
+@area_required("goals")
+@require_POST
+def goal_return_to_auto(request: HttpRequest, pk: int) -> HttpResponse:
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_return_to_auto(actor=request.user, goal_id=pk),
+        success="Calculated by the CRM again.",
+    )
+
+
+@area_required("goals")
+@require_POST
+def goal_set_status(request: HttpRequest, pk: int) -> HttpResponse:
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_set_status(actor=request.user, goal_id=pk, **data),
+        form=StatusForm(request.POST),
+        success="Status changed.",
+    )
+
+
+@area_required("goals")
+@require_POST
+def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_link_parent(
+            actor=request.user, goal_id=pk, parent_id=data["parent"]
+        ),
+        form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
+        success="Linked: the parent now counts this goal.",
+    )
+
+
+@area_required("goals")
+@require_POST
+def goal_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    return _goal_action(
+        request,
+        pk,
+        lambda data: services.goal_unlink_parent(actor=request.user, goal_id=pk),
+        success="Unlinked from its parent.",
+    )
+
+
+# --- Create, edit -------------------------------------------------------------------------------
+
+
+@area_required("goals")
+def goal_create(request: HttpRequest) -> HttpResponse:
+    form = GoalForm(post_data(request), user=request.user)
+    if request.method == "POST":
+        goal = call_service(form, lambda **data: services.goal_create(actor=request.user, **data))
+        if goal is not None:
+            messages.success(request, f"Goal “{goal.title}” set.")
+            return redirect("goals:goal-detail", pk=goal.pk)
+    return form_page(request, "goals/goal_form.html", {"form": form})
+
+
+@area_required("goals")
+def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(selectors.goal_list(user=request.user, for_write=True), pk=pk)
+    initial = {"title": goal.title, "target_value": goal.target_value,
+               "description": goal.description}  # fmt: skip
+    form = GoalEditForm(post_data(request), initial=initial)
+    if request.method == "POST":
+        saved = call_service(
+            form, lambda **data: services.goal_update(actor=request.user, goal_id=pk, **data)
+        )
+        if saved is not None:
+            messages.success(request, "Goal saved.")
+            return redirect("goals:goal-detail", pk=pk)
+    return form_page(request, "goals/goal_form.html", {"form": form, "goal": goal})
+
+
+# --- Hierarchy ----------------------------------------------------------------------------------
+
+
+@area_required("goals")
+def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    """Every root goal the user may see, with its children and theirs, as an outline that opens
+    and closes; goals not linked yet can be put under a parent from here."""
+    filters = GoalFilterForm(request.GET or {"status": GoalStatus.ACTIVE})
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    visible = selectors.goal_list(user=request.user, **criteria)
+    roots = list(visible.filter(parent__isnull=True).order_by("owner_type", "title")[:TREE_ROOTS])
+    below = visible.filter(parent_id__in=[r.pk for r in roots]) | visible.filter(
+        parent__parent_id__in=[r.pk for r in roots]
+    )
+    children: dict[int, list[Goal]] = {}
+    for node in below.order_by("owner_type", "title"):
+        children.setdefault(node.parent_id, []).append(node)
+    writable = set(
+        selectors.goal_list(user=request.user, for_write=True)
+        .filter(pk__in=[r.pk for r in roots] + [g.pk for nodes in children.values() for g in nodes])
+        .values_list("pk", flat=True)
+    )
+    parents = [r for r in roots if r.owner_type != OwnerType.INDIVIDUAL] + [
+        g for nodes in children.values() for g in nodes if g.owner_type == OwnerType.TEAM
+    ]
+    link_choices = {
+        root.pk: [p for p in parents if p.pk in writable and services.link_problem(root, p) is None]
+        for root in roots
+        if root.pk in writable and root.owner_type != OwnerType.COMPANY
+    }
+    query = request.GET.urlencode()
+    context = {
+        # Where the tree's forms come back to (not the action's URL, when a refusal renders it).
+        "here": reverse("goals:tree") + (f"?{query}" if query else ""),
+        "filters": filters,
+        "roots": roots,
+        "children": children,
+        "writable": writable,
+        "link_forms": {
+            pk: LinkForm(candidates=choices) for pk, choices in link_choices.items() if choices
+        },
+        "more_roots": len(roots) == TREE_ROOTS,
+    }
+    return render(request, "goals/goal_tree.html", context, status=status)
+
+
+# --- Analytics ----------------------------------------------------------------------------------
+
+
+def _analytics(request: HttpRequest) -> tuple[AnalyticsFilterForm, dict]:
+    filters = AnalyticsFilterForm(request.GET)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    figures = selectors.analytics(
+        user=request.user,
+        metric=criteria.get("metric", ""),
+        owner_type=criteria.get("owner_type", ""),
+        start_date=criteria.get("start_date"),
+    )
+    return filters, figures
+
+
+@area_required("goals")
+def goal_analytics(request: HttpRequest) -> HttpResponse:
+    filters, figures = _analytics(request)
+    trend = charts.column_chart(
+        [
+            (
+                row["month"][5:] + "/" + row["month"][2:4],
+                row["completion_rate"],
+                f"{row['completed']} of {row['total']}",
+            )
+            for row in figures["completion_rate_trend"]
+        ]
+    )
+    breakdown = charts.column_chart(
+        [
+            (row["label"], row["average_progress"], f"{row['total']} goals")
+            for row in figures["metric_breakdown"]
+        ],
+        scale_max=max(
+            [100.0] + [float(r["average_progress"]) for r in figures["metric_breakdown"]]
+        ),
+    )
+    context = {
+        "filters": filters,
+        "figures": figures,
+        "trend": trend,
+        "breakdown": breakdown,
+        "is_admin": role_of(request.user) == Role.ADMIN,
+    }
+    return render(request, "goals/goal_analytics.html", context)
+
+
+@area_required("goals")
+def goal_analytics_export(request: HttpRequest) -> HttpResponse:
+    _, figures = _analytics(request)
+    rows = [["summary", name, figures[name]] for name in (
+        "total_goals", "completed_goals", "active_goals", "cancelled_goals",
+        "overall_completion_rate", "average_progress", "average_velocity",
+        "velocity_data_points", "team_average_completion_rate",
+        "company_average_completion_rate", "days_of_history",
+    )]  # fmt: skip
+    rows += [
+        ["completion rate by month", row["month"], row["completion_rate"], row["total"],
+         row["completed"]]
+        for row in figures["completion_rate_trend"]
+    ]  # fmt: skip
+    rows += [
+        ["by metric", row["metric"], row["completion_rate"], row["total"], row["completed"],
+         row["average_progress"]]
+        for row in figures["metric_breakdown"]
+    ]  # fmt: skip
+    return csv_response("goal-analytics.csv", ["section", "name", "value", "total", "completed",
+                                                "average progress"], rows)  # fmt: skip
+
+
+@area_required("goals")
+@require_POST
+def goal_recalculate_all(request: HttpRequest) -> HttpResponse:
+    if role_of(request.user) != Role.ADMIN:
+        messages.error(request, "Only administrators recalculate every goal.")
+        return redirect("goals:analytics")
+    enqueue_job(jobs.RECALCULATE_ALL)
+    messages.success(request, "Every goal is being recalculated; its job run shows when.")
+    return redirect(return_to(request, "goals:analytics"))

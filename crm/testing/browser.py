@@ -83,6 +83,21 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
+def open_page(chromium, device: dict, user=None) -> BrowserPage:
+    """A new page on `device`, signed in as `user` (a session made by Django's test client)."""
+    from django.test import Client
+
+    context = chromium.new_context(**device)
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "domain": "localhost", "path": "/"}]
+        )
+    return BrowserPage(context.new_page())
+
+
 @dataclass
 class PageReport:
     url: str

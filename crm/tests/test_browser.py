@@ -6,17 +6,12 @@ rule, on the phone and on the desktop."""
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.contrib.auth.models import Group
-from django.db import connections
-from django.test import Client
 from django.urls import reverse
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from crm import services
 from crm.models import Customer, Deal, DealStage
-from crm.roles import GROUP_ADMIN, GROUP_REP, GROUP_SUPERVISOR
-from crm.testing.browser import ARTIFACTS, DESKTOP, PHONE, BrowserPage, check_page, launch
+from crm.testing.browser import ARTIFACTS, DESKTOP, PHONE, check_page, open_page
 from crm.tests.factories import (
     PASSWORD,
     ActivityFactory,
@@ -30,46 +25,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def chromium(live_server, monkeypatch):
-    # Playwright's sync API keeps an asyncio loop running in this thread, which makes Django
-    # refuse ORM calls from the test body unless told that this is deliberate.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # While that loop runs, Django keeps this thread's connections in a context-local
-            # slot that the test database teardown never sees: close them here, or dropping
-            # the test database fails with "being accessed by other users".
-            connections.close_all()
-
-
-def open_page(chromium, device: dict, user=None) -> BrowserPage:
-    """A new page on `device`, signed in as `user` (a session made by Django's test client)."""
-    context = chromium.new_context(**device)
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-        context.add_cookies(
-            [{"name": cookie.key, "value": cookie.value, "domain": "localhost", "path": "/"}]
-        )
-    return BrowserPage(context.new_page())
-
-
-@pytest.fixture
 def browser(chromium):
     return open_page(chromium, DESKTOP)
-
-
-@pytest.fixture
-def role_groups(transactional_db):
-    # An earlier transactional test may have flushed the tables, the role groups that the
-    # migrations create included; the factories look groups up by name.
-    for name in (GROUP_ADMIN, GROUP_SUPERVISOR, GROUP_REP):
-        Group.objects.get_or_create(name=name)
 
 
 @pytest.fixture

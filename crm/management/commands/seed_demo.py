@@ -8,7 +8,8 @@ nothing and a run with more --reps adds only the new reps. Everything runs in on
 so a failed run leaves nothing half-made behind.
 
 This is a loader, not a use case: it writes with bulk_create and bypasses the services (no audit
-rows, no goal hooks), but every row satisfies the models' constraints. Dates are relative to the
+rows, no events), but every row satisfies the models' constraints. Each app adds its own demo
+data through crm.demo (its demo.py), in the same transaction. Dates are relative to the
 current hour: the last of the --months months is the current one, filled up to now, with planned
 activities and open tasks for the rest of it.
 """
@@ -28,8 +29,10 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 from tqdm import tqdm
 
+from crm.demo import DemoContext, run_seeders
 from crm.models import (
     Activity,
     ActivityKind,
@@ -555,6 +558,22 @@ class Command(BaseCommand):
             if new_numbers:
                 planner = RepPlanner(seed=seed, calendar=calendar, password_hash=self._password())
                 self._load_reps(new_numbers, teams, planner, groups[GROUP_REP])
+            # Then each app's own demo data (its demo.py), on top of the reps and their work.
+            autodiscover_modules("demo")
+            run_seeders(
+                DemoContext(
+                    seed=seed,
+                    as_of=as_of,
+                    first_month=calendar.start.date(),
+                    reps=list(
+                        SalesRep.objects.select_related("user", "team")
+                        .filter(employee_code__in=[employee_code(n) for n in range(1, reps + 1)])
+                        .order_by("employee_code")
+                    ),
+                    teams=teams,
+                    count=self._count,
+                )
+            )
 
         self._report(reps, len(teams), calendar)
 

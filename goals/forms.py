@@ -1,0 +1,104 @@
+"""Forms of the goals pages: the shape of the input only; the rules live in goals.services."""
+
+from django import forms
+from django.utils import timezone
+
+from crm import selectors as crm_selectors
+from crm.models import SalesRep, Team
+from crm.periods import validate_in_range
+from crm.roles import Role, role_of, scope_to_user
+from crm.web import AmountField, ScopedForm, ServiceForm
+from goals.models import GoalStatus, Metric, OwnerType, PeriodKind, Source
+
+
+class DateField(forms.DateField):
+    """The phone's own date picker, within the CRM's range of dates."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    default_validators = [validate_in_range]
+
+
+class GoalFilterForm(forms.Form):
+    """The filters above the goals list (goals.selectors.goal_list's arguments)."""
+
+    search = forms.CharField(
+        label="Title",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Title"}),
+    )
+    owner_type = forms.ChoiceField(
+        label="Owner", choices=[("", "Any owner"), *OwnerType.choices], required=False
+    )
+    metric = forms.ChoiceField(choices=[("", "Any metric"), *Metric.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *GoalStatus.choices], required=False, initial="active"
+    )
+
+
+class GoalForm(ScopedForm):
+    title = forms.CharField(max_length=200)
+    owner_type = forms.ChoiceField(label="For", choices=OwnerType.choices)
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
+    rep = forms.ModelChoiceField(queryset=SalesRep.objects.none(), required=False, label="Rep")
+    metric = forms.ChoiceField(choices=Metric.choices)
+    period_kind = forms.ChoiceField(label="Period", choices=PeriodKind.choices)
+    period_start = DateField(label="Starting", initial=timezone.localdate)
+    period_end = DateField(label="Ending (custom dates)", required=False)
+    target_value = AmountField(label="Target")
+    calculation_source = forms.ChoiceField(
+        label="Value", choices=Source.choices, initial=Source.AUTO
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        role = role_of(user)
+        self.fields["team"].queryset = scope_to_user(
+            Team.objects.all(), user, rep_path=None, team_path="", for_write=True
+        )
+        if role == Role.REP:
+            # A rep sets goals for themselves.
+            self.fields["owner_type"].choices = [(OwnerType.INDIVIDUAL, "Me")]
+            del self.fields["team"], self.fields["rep"]
+        else:
+            self.fields["rep"].queryset = crm_selectors.rep_list(user=user)
+            if role != Role.ADMIN:
+                self.fields["owner_type"].choices = [
+                    c for c in OwnerType.choices if c[0] != OwnerType.COMPANY
+                ]
+
+
+class GoalEditForm(ServiceForm):
+    title = forms.CharField(max_length=200)
+    target_value = AmountField(label="Target")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class AdjustForm(ServiceForm):
+    value = AmountField(label="New value")
+    justification = forms.CharField(
+        label="Why", widget=forms.Textarea(attrs={"rows": 3}), help_text="At least 10 characters."
+    )
+
+
+class LinkForm(ServiceForm):
+    parent = forms.TypedChoiceField(label="Put under", coerce=int, choices=[])
+
+    def __init__(self, *args, candidates, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].choices = [
+            (goal.pk, f"{goal} ({goal.owner_name})") for goal in candidates
+        ]
+
+
+class StatusForm(ServiceForm):
+    status = forms.ChoiceField(choices=GoalStatus.choices)
+
+
+class AnalyticsFilterForm(forms.Form):
+    metric = forms.ChoiceField(choices=[("", "Any metric"), *Metric.choices], required=False)
+    owner_type = forms.ChoiceField(
+        label="Owner", choices=[("", "Any owner"), *OwnerType.choices], required=False
+    )
+    start_date = DateField(label="Periods from", required=False)
