@@ -1,13 +1,14 @@
 """What every benchmark scenario shares: the scenario registry's types, the HTTP client, latency
 statistics and the result files. Importing this module starts nothing and needs no Django."""
 
+import contextlib
 import http.client
 import json
 import math
 import os
 import platform
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,3 +193,33 @@ def write_result(
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return path
+
+
+# --- Databases of their own -------------------------------------------------------------------
+
+
+def create_database(ctx: Context, name: str) -> str:
+    """A new, empty database on the benchmark's server (dropped first if it exists); its URL."""
+    import psycopg
+
+    with psycopg.connect(ctx.database_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return ctx.database_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def on_database(name: str) -> Iterator[None]:
+    """Point Django's default connection at another database of the same server for the block
+    (scenarios whose data would change what the others measure keep it apart)."""
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    original = settings_dict["NAME"]
+    connection.close()
+    settings_dict["NAME"] = name
+    try:
+        yield
+    finally:
+        connection.close()
+        settings_dict["NAME"] = original

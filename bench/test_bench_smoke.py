@@ -9,7 +9,15 @@ from bench.scenarios.deals_list import page_schedule
 
 
 def test_registry_holds_the_scenarios_by_name():
-    assert sorted(SCENARIOS) == ["deals_list", "health"]
+    assert sorted(SCENARIOS) == [
+        "deals_list",
+        "goals_analytics",
+        "goals_event_path",
+        "goals_hierarchy",
+        "goals_recalculate",
+        "goals_snapshot",
+        "health",
+    ]
     for name, scenario in SCENARIOS.items():
         assert scenario.name == name
         assert callable(scenario.prepare) and callable(scenario.measure)

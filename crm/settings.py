@@ -145,6 +145,11 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
         "DATABASE_CONNECT_TIMEOUT", default=3
     )
+    # No JIT compilation: it pays off for long analytical scans, and this application runs short
+    # indexed queries. The planner prices a goal recalculation's correlated subqueries high, so
+    # PostgreSQL would spend about a second compiling a query that runs in a third of one
+    # (bench/, goals_recalculate). A server-wide setting cannot be relied on, so it is said here.
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
 
 # --- Cache and Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -54,9 +54,10 @@ def validate(instance: Model) -> None:
 
 def bulk_set(model: type[Model], values: dict[Any, dict[str, Any]], *, chunk: int = 2000) -> int:
     """Write other values into many rows by primary key: {pk: {field: value, ...}} (every row
-    the same fields), one UPDATE … FROM (VALUES …) per `chunk` rows. Django's bulk_update writes
-    a CASE with a branch per row, which grows with the square of the rows; a join does not.
-    Works on PostgreSQL and SQLite (3.33+)."""
+    the same fields). Django's bulk_update writes a CASE with a branch per row, which grows with
+    the square of the rows; a join does not. On PostgreSQL the rows travel as one array per
+    column (UPDATE … FROM unnest(…)): one statement, one plan, whatever the number of rows. SQLite
+    has no arrays: there it is one UPDATE … FROM (VALUES …) per `chunk` rows (SQLite 3.33+)."""
     if not values:
         return 0
     fields = [model._meta.get_field(name) for name in next(iter(values.values()))]
@@ -65,34 +66,37 @@ def bulk_set(model: type[Model], values: dict[Any, dict[str, Any]], *, chunk: in
     assignments = ", ".join(
         f"{quote(field.column)} = v.column{index + 2}" for index, field in enumerate(fields)
     )
-    # PostgreSQL types a VALUES column from its first non-NULL row: say each type outright.
-    # (SQLite stores by affinity, and a CAST there would turn a timestamp into a number.)
-    if connection.vendor == "postgresql":
-        typed = [model._meta.pk, *fields]
-        row_sql = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in typed) + ")"
-    else:
-        row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
     rows = list(values.items())
-    updated = 0
+    columns = [
+        [key for key, _ in rows],
+        *(
+            [field.get_db_prep_save(row[field.name], connection) for _, row in rows]
+            for field in fields
+        ),
+    ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            typed = [model._meta.pk, *fields]
+            arrays = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)}[])" for f in typed)
+            names = ", ".join(f"column{index + 1}" for index in range(len(typed)))
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({names}) "
+                f"WHERE {table}.{pk} = v.column1",
+                columns,
+            )
+            return cursor.rowcount
+        updated = 0
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(rows), chunk):
-            batch = rows[start : start + chunk]
+            batch = list(zip(*(column[start : start + chunk] for column in columns), strict=True))
             placeholders = ", ".join([row_sql] * len(batch))
-            params = [
-                part
-                for key, row in batch
-                for part in (
-                    key,
-                    *(field.get_db_prep_save(row[field.name], connection) for field in fields),
-                )
-            ]
             cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM (VALUES {placeholders}) AS v "
                 f"WHERE {table}.{pk} = v.column1",
-                params,
+                [part for row in batch for part in row],
             )
             updated += cursor.rowcount
-    return updated
+        return updated
 
 
 def given(**fields: Any) -> dict[str, Any]:

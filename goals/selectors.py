@@ -2,6 +2,7 @@
 hierarchy, history, forecast and the analytics over many goals."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
@@ -163,13 +164,24 @@ def ancestors(goal: Goal) -> list[Goal]:
     return found
 
 
-def descendants(goal: Goal, *, user: Actor) -> list[Goal]:
-    """Children and grandchildren that `user` may see, in one query, ordered for a tree."""
-    return list(
-        goal_list(user=user)
-        .filter(Q(parent_id=goal.pk) | Q(parent__parent_id=goal.pk))
-        .order_by("owner_type", "title", "id")
-    )
+TREE_ORDER = ("owner_type", "title", "id")
+
+
+def subtree(visible: QuerySet, root_ids: Iterable[int]) -> dict[int, list]:
+    """The children and grandchildren among `visible` (model instances or `.values()` rows with
+    "pk" and "parent_id") of the goals `root_ids`, by parent id, in tree order. One query per
+    level, each on the parent index: a node whose parent is not visible is not reached."""
+    children: dict[int, list] = {}
+    level = list(root_ids)
+    for _ in range(MAX_DEPTH - 1):
+        if not level:
+            break
+        rows = list(visible.filter(parent_id__in=level).order_by(*TREE_ORDER))
+        for row in rows:
+            parent = row["parent_id"] if isinstance(row, dict) else row.parent_id
+            children.setdefault(parent, []).append(row)
+        level = [row["pk"] if isinstance(row, dict) else row.pk for row in rows]
+    return children
 
 
 def subtree_height(goal_id: int) -> int:

@@ -284,13 +284,8 @@ def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     filters = GoalFilterForm(request.GET or {"status": GoalStatus.ACTIVE})
     criteria = filters.cleaned_data if filters.is_valid() else {}
     visible = selectors.goal_list(user=request.user, **criteria)
-    roots = list(visible.filter(parent__isnull=True).order_by("owner_type", "title")[:TREE_ROOTS])
-    below = visible.filter(parent_id__in=[r.pk for r in roots]) | visible.filter(
-        parent__parent_id__in=[r.pk for r in roots]
-    )
-    children: dict[int, list[Goal]] = {}
-    for node in below.order_by("owner_type", "title"):
-        children.setdefault(node.parent_id, []).append(node)
+    roots = list(visible.filter(parent__isnull=True).order_by(*selectors.TREE_ORDER)[:TREE_ROOTS])
+    children = selectors.subtree(visible, [r.pk for r in roots])
     writable = set(
         selectors.goal_list(user=request.user, for_write=True)
         .filter(pk__in=[r.pk for r in roots] + [g.pk for nodes in children.values() for g in nodes])

@@ -113,15 +113,12 @@ class GoalViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"])
     def hierarchy(self, request, pk=None):
         goal = self.get_object()
-        below = selectors.descendants(goal, user=request.user)
-        children: dict[int, list[Goal]] = {}
-        for node in below:
-            children.setdefault(node.parent_id, []).append(node)
-        context = {"children": children}
+        visible = selectors.goal_list(user=request.user).values(*s.TREE_NODE_VALUES)
+        children = selectors.subtree(visible, [goal.pk])
         return Response(
             {
                 "ancestors": s.GoalOutputSerializer(selectors.ancestors(goal), many=True).data,
-                "goal": s.GoalNodeSerializer(goal, context=context).data,
+                "goal": s.tree_node(visible.get(pk=goal.pk), children),
             }
         )
 

@@ -13,6 +13,7 @@ from conftest import client_for
 from crm.models import AuditEntry, DealStage
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
+from goals.api.serializers import GoalNodeSerializer
 from goals.models import Goal, GoalSnapshot, Source
 from goals.tests.factories import make_goal
 
@@ -141,6 +142,16 @@ def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_ap
 
     tree = supervisor_api.get(f"{GOALS}{team_goal.pk}/hierarchy/").json()
     assert [child["id"] for child in tree["goal"]["children"]] == [mine.pk]
+    # The nodes are built by hand: they must say what the documented shape says, as it says it.
+    node = tree["goal"]["children"][0]
+    documented = GoalNodeSerializer(data=node)
+    assert documented.is_valid(), documented.errors
+    assert set(node) == set(GoalNodeSerializer().fields)
+    full = supervisor_api.get(f"{GOALS}{mine.pk}/").json()
+    assert {key: full[key] for key in node if key in full} == {
+        key: value for key, value in node.items() if key in full
+    }
+    assert node["owner_name"] == str(rep) and node["children"] == []
     children = supervisor_api.get(f"{GOALS}{team_goal.pk}/children/").json()
     assert [child["id"] for child in children] == [mine.pk]
     unlinked = supervisor_api.post(f"{GOALS}{mine.pk}/unlink-parent/")
