@@ -260,6 +260,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Live pages (a goal's progress, a goals list) ask for news this often, in seconds.
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=20)
+# A rep's monthly plan is due by the end of this day of the month, in the rep's zone.
+PLAN_DEADLINE_DAY = env.int("PLAN_DEADLINE_DAY", default=5)
+if not 1 <= PLAN_DEADLINE_DAY <= 28:
+    raise ImproperlyConfigured("PLAN_DEADLINE_DAY is a day every month has: 1 to 28.")
 
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set

@@ -4,10 +4,12 @@ committed already; a failure here (even to queue) never undoes it, and the 15-mi
 catches up."""
 
 from crm import events
+from goals.events import GoalValuesChanged
 from goals.models import Metric
+from goals.plans import services as plans
 from goals.tasks import recalculate_for_facts_task
 
-DEAL_METRICS = [Metric.REVENUE, Metric.DEALS_WON]
+DEAL_METRICS = [Metric.REVENUE, Metric.DEALS_WON, Metric.BONUS_TIER]
 
 
 def _queue(facts: list[tuple[int | None, object]], metrics: list[str]) -> None:
@@ -43,3 +45,10 @@ def task_changed(event: events.TaskDone | events.TaskUndone) -> None:
 @events.subscribe(events.CustomerSignedUp, events.CustomerSignUpUndone)
 def signup_changed(event: events.CustomerSignedUp | events.CustomerSignUpUndone) -> None:
     _queue([(event.rep_id, event.signed_up_at)], [Metric.SIGNUPS])
+
+
+@events.subscribe(GoalValuesChanged)
+def goal_values_changed(event: GoalValuesChanged) -> None:
+    # A plan goal that reached its target is an achievement (recorded once; the daily job
+    # catches any missed here).
+    plans.record_achievements(goal_ids=event.goal_ids)

@@ -29,6 +29,7 @@ class Metric(models.TextChoices):
     SIGNUPS = "signups", "Signups"
     ACTIVITIES = "activities", "Activities completed"
     TASKS = "tasks", "Tasks completed"
+    BONUS_TIER = "bonus_tier", "Bonus tier"
     CUSTOM = "custom", "Custom (set by hand)"
 
     @classmethod
@@ -54,6 +55,9 @@ class Source(models.TextChoices):
     AUTO = "auto", "Calculated"
     MANUAL = "manual", "Set by hand"
 
+
+# Bonus tiers go from 0 (none) to this.
+MAX_TIER = 6
 
 # Progress past this is shown as this: a stored percent must fit its column.
 MAX_PERCENT = Decimal("9999.99")
@@ -127,6 +131,10 @@ class Goal(TimestampedModel):
     manual_override_reason = models.TextField(blank=True)
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    # The rep's plan for a month (or a year) this goal is one of the targets of.
+    plan = models.ForeignKey(
+        "RepPlan", on_delete=models.CASCADE, null=True, blank=True, related_name="goals"
     )
 
     class Meta:
@@ -206,6 +214,21 @@ class Goal(TimestampedModel):
                 condition=~Q(parent=F("id")),
                 name="goal_not_its_own_parent",
                 violation_error_message="A goal cannot be its own parent.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(metric=Metric.BONUS_TIER)
+                | (
+                    Q(owner_type=OwnerType.INDIVIDUAL, current_value__lte=MAX_TIER)
+                    & (Q(target_value__isnull=True) | Q(target_value__lte=MAX_TIER))
+                ),
+                name="goal_bonus_tier_in_range",
+                violation_error_message=f"A bonus tier is a rep's, from 0 to {MAX_TIER}.",
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "metric"],
+                condition=Q(plan__isnull=False),
+                name="goal_one_per_plan_metric",
+                violation_error_message="This plan already has a goal of that metric.",
             ),
         ]
         indexes = [
@@ -294,3 +317,209 @@ class GoalAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.goal_id}"
+
+
+# --- Rep plans (goals.plans) ---------------------------------------------------------------------
+
+
+class BonusTier(models.Model):
+    """Revenue in a month from which a rep reaches a bonus tier (admins edit the thresholds)."""
+
+    tier = models.PositiveSmallIntegerField(unique=True)
+    min_revenue = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["tier"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tier__gte=1, tier__lte=MAX_TIER),
+                name="bonus_tier_in_range",
+                violation_error_message=f"Tiers go from 1 to {MAX_TIER}.",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_revenue__gte=0),
+                name="bonus_tier_revenue_not_negative",
+                violation_error_message="A threshold cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier}: from {self.min_revenue}"
+
+
+class RepPlan(TimestampedModel):
+    """A rep's commitment for a month (signups, revenue, bonus tier, set by a deadline) or for a
+    year (revenue, signups; `month` blank). The targets and actuals are its goals' (`goals`)."""
+
+    rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="plans")
+    year = models.PositiveSmallIntegerField()
+    month = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A month's plan is due by this moment (the rep's zone); a year's has no deadline.
+    deadline = models.DateTimeField(null=True, blank=True)
+    goal_set_at = models.DateTimeField(null=True, blank=True)
+    goal_set_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    set_by_deadline = models.GeneratedField(
+        expression=models.Case(
+            models.When(goal_set_at__lte=F("deadline"), then=models.Value(True)),
+            default=models.Value(False),
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-year", "-month", "rep"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(month__isnull=True) | Q(month__gte=1, month__lte=12),
+                name="plan_month_valid",
+                violation_error_message="Months go from 1 to 12.",
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=1970, year__lte=2099),
+                name="plan_year_in_range",
+                violation_error_message="Enter a year between 1970 and 2099.",
+            ),
+            models.CheckConstraint(
+                condition=Q(month__isnull=True, deadline__isnull=True)
+                | Q(month__isnull=False, deadline__isnull=False),
+                name="plan_deadline_for_months",
+                violation_error_message="A month's plan has a deadline; a year's has none.",
+            ),
+            models.UniqueConstraint(
+                fields=["rep", "year", "month"],
+                condition=Q(month__isnull=False),
+                name="plan_one_per_rep_month",
+                violation_error_message="This rep already has a plan for that month.",
+            ),
+            models.UniqueConstraint(
+                fields=["rep", "year"],
+                condition=Q(month__isnull=True),
+                name="plan_one_per_rep_year",
+                violation_error_message="This rep already has goals for that year.",
+            ),
+        ]
+        indexes = [models.Index(fields=["year", "month"], name="plan_period")]
+
+    def __str__(self) -> str:
+        return f"{self.rep_id}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        if self.month is None:
+            return str(self.year)
+        return dt.date(self.year, self.month, 1).strftime("%B %Y")
+
+    @property
+    def is_set(self) -> bool:
+        return self.goal_set_at is not None
+
+
+class Pace(models.TextChoices):
+    AHEAD = "ahead", "Ahead"
+    ON_TRACK = "on_track", "On track"
+    BEHIND = "behind", "Behind"
+    CRITICAL = "critical", "Critical"
+
+
+class PlanSnapshot(models.Model):
+    """A month's plan as it stood: daily (one per plan and day) or taken by hand (ad hoc)."""
+
+    plan = models.ForeignKey(RepPlan, on_delete=models.CASCADE, related_name="snapshots")
+    date = models.DateField()
+    daily = models.BooleanField(default=True)
+    signups = models.DecimalField(max_digits=14, decimal_places=2)
+    signup_goal = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    signup_percent = PERCENT_FIELD.clone()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    revenue_goal = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    revenue_percent = PERCENT_FIELD.clone()
+    bonus_tier = models.PositiveSmallIntegerField()
+    bonus_tier_goal = models.PositiveSmallIntegerField(null=True)
+    days_remaining = models.PositiveSmallIntegerField()
+    on_pace = models.BooleanField()
+    pace = models.CharField(max_length=10, choices=Pace.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "date"],
+                condition=Q(daily=True),
+                name="plan_snapshot_one_daily_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(pace__in=["", *Pace.values]),
+                name="plan_snapshot_pace_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["date"], name="plan_snapshot_date")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} @ {self.date}"
+
+
+class AchievementKind(models.TextChoices):
+    MONTHLY_SIGNUPS = "monthly_signups", "Monthly signup goal reached"
+    MONTHLY_REVENUE = "monthly_revenue", "Monthly revenue goal reached"
+    MONTHLY_BONUS_TIER = "monthly_bonus_tier", "Monthly bonus tier reached"
+    YEARLY_REVENUE = "yearly_revenue", "Yearly revenue goal reached"
+    STREAK_3 = "streak_3", "Goals set on time 3 months running"
+    STREAK_6 = "streak_6", "Goals set on time 6 months running"
+    STREAK_12 = "streak_12", "Goals set on time 12 months running"
+
+
+class Achievement(models.Model):
+    """Something a rep reached, recorded once: for a plan's month (or year), or a streak ending
+    with that month's plan."""
+
+    plan = models.ForeignKey(RepPlan, on_delete=models.CASCADE, related_name="achievements")
+    kind = models.CharField(max_length=30, choices=AchievementKind.choices)
+    achieved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-achieved_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "kind"], name="achievement_once_per_plan"),
+            models.CheckConstraint(
+                condition=Q(kind__in=AchievementKind.values), name="achievement_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class ReminderKind(models.TextChoices):
+    THREE_DAYS = "three_days", "Due in 3 days"
+    ONE_DAY = "one_day", "Due tomorrow"
+    OVERDUE = "overdue", "Overdue"
+
+
+class PlanReminder(models.Model):
+    """A reminder that a month's plan is not set: each kind once per plan."""
+
+    plan = models.ForeignKey(RepPlan, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    sent_at = models.DateTimeField()
+    emailed_to = models.CharField(max_length=254, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "kind"], name="reminder_once_per_plan_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ReminderKind.values), name="reminder_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.plan_id}"
+
+    @property
+    def status(self) -> str:
+        return "acknowledged" if self.acknowledged_at else "sent"

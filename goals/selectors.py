@@ -13,6 +13,7 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
+    Func,
     Max,
     Min,
     OuterRef,
@@ -23,15 +24,25 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from crm.models import Activity, Customer, Deal, Task
 from crm.periods import company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
-from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, Source
+from goals.models import (
+    BonusTier,
+    Goal,
+    GoalSnapshot,
+    GoalStatus,
+    Metric,
+    OwnerType,
+    Source,
+)
 
 MAX_DEPTH = 3
+AMOUNT = DecimalField(max_digits=14, decimal_places=2)
 
 
 def goal_list(
@@ -72,7 +83,7 @@ def counted_records(goal: Goal, *, user: Actor, limit: int = 50) -> tuple[str, l
         owner = {"rep_id": goal.rep_id}
     elif goal.owner_type == OwnerType.TEAM:
         owner = {"rep__team_id": goal.team_id}
-    if goal.metric in (Metric.REVENUE, Metric.DEALS_WON):
+    if goal.metric in (Metric.REVENUE, Metric.DEALS_WON, Metric.BONUS_TIER):
         rows = crm.deal_list(user=user).won_between(start, end).filter(**owner)
         return "deals", list(rows.order_by("-closed_at", "-id")[:limit])
     if goal.metric == Metric.SIGNUPS:
@@ -105,10 +116,24 @@ def _owned(queryset: QuerySet, rep_field: str, owner_type: str) -> QuerySet:
     return queryset
 
 
-def _measures(owner_type: str) -> dict[str, object]:
+def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]]) -> Subquery:
+    """The highest tier whose threshold the revenue of `won` reaches, 0 if none: one SUM per goal,
+    compared with the thresholds (`tiers`, highest tier first) in the same subquery."""
+    revenue = Coalesce(Func("amount", function="SUM"), Value(Decimal(0)), output_field=AMOUNT)
+    tier = Case(
+        *(When(GreaterThanOrEqual(revenue, Value(low)), then=Value(t)) for t, low in tiers),
+        default=Value(0),
+    )
+    return Subquery(won.order_by().annotate(tier=tier).values("tier")[:1], output_field=AMOUNT)
+
+
+def _measures(owner_type: str, tiers: list[tuple[int, Decimal]]) -> dict[str, object]:
     start, end = OuterRef("starts_at"), OuterRef("ends_at")
     won = _owned(Deal.objects.won_between(start, end), "rep", owner_type)
+    # A bonus tier is a rep's own (the database refuses others).
+    individual = owner_type == OwnerType.INDIVIDUAL
     return {
+        **({Metric.BONUS_TIER: _bonus_tier(won, tiers)} if individual else {}),
         Metric.REVENUE: sum_subquery(won, "amount"),
         Metric.DEALS_WON: count_subquery(won),
         Metric.SIGNUPS: count_subquery(
@@ -125,15 +150,17 @@ def _measures(owner_type: str) -> dict[str, object]:
 
 def fresh_value() -> Case:
     """A goal's value from CRM data as it is now: its metric, over its period (UTC bounds),
-    for its owner. One correlated subquery per goal row, of the one metric it counts."""
+    for its owner. One correlated subquery per goal row, of the one metric it counts. (Reads
+    the bonus tiers' thresholds, a few rows, to write them into the query.)"""
+    tiers = list(BonusTier.objects.order_by("-tier").values_list("tier", "min_revenue"))
     return Case(
         *(
             When(owner_type=owner_type, metric=metric, then=Coalesce(measure, Value(Decimal(0))))
             for owner_type in OwnerType.values
-            for metric, measure in _measures(owner_type).items()
+            for metric, measure in _measures(owner_type, tiers).items()
         ),
         default=F("current_value"),
-        output_field=DecimalField(max_digits=14, decimal_places=2),
+        output_field=AMOUNT,
     )
 
 

@@ -22,11 +22,12 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from crm import periods
+from crm import events, periods
 from crm.models import SalesRep, Team
 from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of, scope_to_user
 from crm.writes import UNCHANGED, audit, audit_many, bulk_set, given, locked, validate
 from goals import selectors
+from goals.events import GoalValuesChanged
 from goals.models import (
     AlertKind,
     Goal,
@@ -65,6 +66,11 @@ LINK_METRIC = "A goal and its parent count the same metric."
 LINK_PERIOD = "A goal's period must overlap its parent's."
 LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
 NOT_LINKED = "This goal has no parent."
+LINK_BONUS_TIER = "Bonus tiers do not add up: a bonus tier goal is not linked."
+PLAN_GOAL_FIXED = (
+    "This goal is one of a rep's plan: its target is set on the plan, and its period and "
+    "existence are the plan's."
+)
 
 MIN_JUSTIFICATION = 10
 
@@ -213,13 +219,15 @@ def goal_update(
     """Edit a goal's words, target or period. A parent's target is its children's sum."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
     fields = given(title=title, description=description, target_value=target_value)
+    period_given = given(kind=period_kind, start=period_start, end=period_end)
+    if goal.plan_id is not None and ("target_value" in fields or period_given):
+        raise ValidationError(PLAN_GOAL_FIXED)
     if "target_value" in fields:
         if fields["target_value"] is None:
             raise ValidationError({"target_value": TARGET_REQUIRED})
         if Goal.objects.filter(parent_id=goal.pk).exists():
             raise ValidationError({"target_value": PARENT_SUMS_CHILDREN.format(field="target")})
     changes = _apply(goal, fields)
-    period_given = given(kind=period_kind, start=period_start, end=period_end)
     if period_given:
         kind = period_given.get("kind", goal.period_kind)
         period = resolve_period(
@@ -259,6 +267,8 @@ def _apply(goal: Goal, fields: dict) -> dict:
 def goal_delete(*, actor: Actor, goal_id: int) -> None:
     """Delete a goal: its children stay, unlinked; its parent rolls up without it."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
+    if goal.plan_id is not None:
+        raise ValidationError(PLAN_GOAL_FIXED)
     children = list(Goal.objects.filter(parent_id=goal.pk).values_list("pk", flat=True))
     Goal.objects.filter(pk__in=children).update(parent=None)
     audit_many(
@@ -318,6 +328,7 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
     )  # fmt: skip
     audit(actor=actor, action="goal.adjust", target=goal, changes=changes, reason=justification)
     roll_up(parent_ids=[goal.parent_id], actor=actor)
+    events.publish(GoalValuesChanged(goal_ids=(goal.pk,)))
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -383,6 +394,7 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
             ],
         )
         roll_up(parent_ids=[parent for _, parent, _, _ in changed], actor=actor)
+        events.publish(GoalValuesChanged(goal_ids=tuple(pk for pk, _, _, _ in changed)))
     return len(changed)
 
 
@@ -460,6 +472,8 @@ def link_problem(goal: Goal, parent: Goal) -> str | None:
     pages offer only parents without a problem); None if nothing."""
     if parent.pk == goal.pk:
         return LINK_SELF
+    if Metric.BONUS_TIER in (goal.metric, parent.metric):
+        return LINK_BONUS_TIER
     if goal.owner_type not in ALLOWED_CHILDREN[parent.owner_type]:
         return LINK_OWNER_TYPES
     if (

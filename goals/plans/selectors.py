@@ -1,0 +1,204 @@
+"""Reads of rep plans: role-scoped, each plan with its goals' targets, actuals and percents, its
+pace and its deadline status, all computed by the database (so that lists filter and sort on
+them, and the daily snapshot copies them with one INSERT … SELECT).
+
+Pace compares the weaker of the plan's signup and revenue progress with the share of the
+month's days that are over (in the rep's zone; a day counts once it has ended):
+
+    progress ÷ expected ≥ 1.10 → ahead; ≥ 0.90 → on track; ≥ 0.60 → behind; below → critical
+
+with nothing expected yet (the month's first day) on track, and no pace for a plan without a
+signup or revenue target. On pace = ahead or on track.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from crm import periods
+from crm.models import SalesRep
+from crm.roles import Actor, scope_to_user
+from goals.models import Achievement, Metric, Pace, PlanReminder, RepPlan
+
+AHEAD, ON_TRACK, BEHIND = Decimal("1.10"), Decimal("0.90"), Decimal("0.60")
+DUE_SOON = dt.timedelta(days=3)
+PERCENT = DecimalField(max_digits=8, decimal_places=2)
+AMOUNT = DecimalField(max_digits=14, decimal_places=2)
+
+
+class DeadlineStatus:
+    PENDING = "pending"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    ON_TIME = "on_time"
+    LATE = "late"
+
+    LABELS = {
+        PENDING: "Pending",
+        DUE_SOON: "Due soon",
+        OVERDUE: "Overdue",
+        ON_TIME: "Set on time",
+        LATE: "Set late",
+    }
+    NOT_SET = (PENDING, DUE_SOON, OVERDUE)
+
+
+# The figures a plan shows, each from one of its goals: {metric: (target, actual, percent)}.
+FIGURES = {
+    Metric.SIGNUPS: ("signup_goal", "signups", "signup_percent"),
+    Metric.REVENUE: ("revenue_goal", "revenue", "revenue_percent"),
+    Metric.BONUS_TIER: ("bonus_tier_goal", "bonus_tier", "bonus_tier_percent"),
+}
+
+
+def plan_list(
+    *,
+    user: Actor,
+    for_write: bool = False,
+    year: int | None = None,
+    month: int | None = None,
+    yearly: bool = False,
+    team_id: int | None = None,
+    rep_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> QuerySet[RepPlan]:
+    """The plans `user` may see (a rep their own, a supervisor their teams', admins all), with
+    their figures, pace and deadline status. Months' plans, or with `yearly` years'."""
+    plans = scope_to_user(
+        RepPlan.objects.select_related("rep__user", "rep__team"),
+        user,
+        rep_path="rep",
+        for_write=for_write,
+    ).filter(month__isnull=yearly)
+    filters = {"year": year, "month": month, "rep__team_id": team_id, "rep_id": rep_id}
+    plans = plans.filter(**{name: value for name, value in filters.items() if value is not None})
+    return with_figures(plans, now=now or timezone.now())
+
+
+def with_figures(plans: QuerySet[RepPlan], *, now: dt.datetime) -> QuerySet[RepPlan]:
+    """Each plan with, from its goals (one join each): target, actual, percent and goal id per
+    metric; then its pace, days remaining and deadline status at `now`."""
+    annotations = {}
+    for metric, (target, actual, percent) in FIGURES.items():
+        goal = f"goal_{metric}"
+        plans = plans.annotate(
+            **{goal: FilteredRelation("goals", condition=Q(goals__metric=metric))}
+        )
+        annotations |= {
+            target: F(f"{goal}__target_value"),
+            actual: F(f"{goal}__current_value"),
+            percent: F(f"{goal}__progress_percent"),
+            f"{metric}_goal_id": F(f"{goal}__id"),
+        }
+    plans = plans.annotate(**annotations)
+    elapsed, days_left = _month_clock(now)
+    plans = plans.annotate(
+        expected_percent=elapsed, days_remaining=days_left, weaker_percent=_weaker()
+    )
+    return plans.annotate(pace=_pace(), on_pace=_on_pace(), deadline_status=_deadline(now))
+
+
+def _month_clock(now: dt.datetime) -> tuple[Case, Case]:
+    """Per plan: the percent of its month's days that are over at `now`, and the days left
+    (today included), in its rep's zone. Written out per (zone, month) for the months current
+    somewhere; a month before those is over (100 %, 0 left), one after has not begun."""
+    zones = SalesRep.objects.values_list("timezone", flat=True).distinct()
+    expected, remaining = [], []
+    for name in zones:
+        zone = periods.zone_named(name)
+        today = periods.local_date(now, zone)
+        for day in {periods.local_date(now + dt.timedelta(hours=h), zone) for h in (-14, 14)}:
+            month = periods.month(day.year, day.month, zone)
+            over = min(month.days, max(0, (today - month.first_day).days))
+            when = Q(rep__timezone=name, year=day.year, month=day.month)
+            expected.append(When(when, then=Value(Decimal(over * 100) / month.days)))
+            remaining.append(When(when, then=Value(month.days - over)))
+    utc_today = now.astimezone(dt.UTC).date()
+    past = Q(year__lt=utc_today.year) | Q(year=utc_today.year, month__lt=utc_today.month)
+    return (
+        Case(*expected, When(past, then=Value(Decimal(100))), default=Value(Decimal(0)),
+             output_field=PERCENT),
+        Case(*remaining, When(past, then=Value(0)), default=Value(None),
+             output_field=IntegerField()),
+    )  # fmt: skip
+
+
+def _set_percent(target: str, percent: str) -> Case:
+    return Case(When(**{f"{target}__gt": 0}, then=F(percent)), default=None, output_field=PERCENT)
+
+
+def _weaker() -> Least:
+    """The lower of the signup and revenue percents, of those with a target."""
+    signups = _set_percent("signup_goal", "signup_percent")
+    revenue = _set_percent("revenue_goal", "revenue_percent")
+    return Least(Coalesce(signups, revenue), Coalesce(revenue, signups), output_field=PERCENT)
+
+
+def _pace() -> Case:
+    def at_least(share: Decimal) -> Q:
+        return Q(weaker_percent__gte=F("expected_percent") * Value(share))
+
+    return Case(
+        When(weaker_percent__isnull=True, then=Value("")),
+        When(expected_percent=0, then=Value(Pace.ON_TRACK)),
+        When(at_least(AHEAD), then=Value(Pace.AHEAD)),
+        When(at_least(ON_TRACK), then=Value(Pace.ON_TRACK)),
+        When(at_least(BEHIND), then=Value(Pace.BEHIND)),
+        default=Value(Pace.CRITICAL),
+        output_field=CharField(),
+    )
+
+
+def _on_pace() -> Case:
+    return Case(
+        When(pace__in=[Pace.AHEAD, Pace.ON_TRACK], then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def _deadline(now: dt.datetime) -> Case:
+    return Case(
+        When(goal_set_at__isnull=False, set_by_deadline=True, then=Value(DeadlineStatus.ON_TIME)),
+        When(goal_set_at__isnull=False, then=Value(DeadlineStatus.LATE)),
+        When(deadline__lt=now, then=Value(DeadlineStatus.OVERDUE)),
+        When(deadline__lte=now + DUE_SOON, then=Value(DeadlineStatus.DUE_SOON)),
+        default=Value(DeadlineStatus.PENDING),
+        output_field=CharField(),
+    )
+
+
+def current_plan(*, user: Actor, rep: SalesRep, now: dt.datetime | None = None) -> RepPlan | None:
+    """`rep`'s plan for this month (their zone), with its figures, if `user` may see it."""
+    now = now or timezone.now()
+    today = periods.local_date(now, periods.zone_named(rep.timezone))
+    plans = plan_list(user=user, year=today.year, month=today.month, rep_id=rep.pk, now=now)
+    return plans.first()
+
+
+def achievement_list(*, user: Actor, rep_id: int | None = None) -> QuerySet[Achievement]:
+    """The achievements of the reps `user` may see (a rep their own), newest first."""
+    rows = scope_to_user(Achievement.objects.select_related("plan"), user, rep_path="plan__rep")
+    return rows.filter(plan__rep_id=rep_id) if rep_id is not None else rows
+
+
+def open_reminders(*, user: Actor) -> QuerySet[PlanReminder]:
+    """The reminders `user` (a rep) has not acknowledged yet: only the rep acknowledges."""
+    return PlanReminder.objects.filter(
+        plan__rep__user_id=user.pk, acknowledged_at__isnull=True
+    ).select_related("plan")

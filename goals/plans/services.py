@@ -1,0 +1,440 @@
+"""Writes of rep plans: a rep's monthly commitment (signups, revenue, bonus tier by a deadline)
+and yearly goals, built on the goals engine: a plan's targets and actuals are its goals', which
+the engine keeps counted (events and the 15-minute job).
+
+- Plans come into being by themselves (`plans_create`: the hourly job, a rep's arrival, a
+  command), for every active rep, targets blank, set-based: per time zone, one INSERT … SELECT
+  of plans and one of their goals, whatever the number of reps.
+- A rep sets this month's targets (`plan_set`); after the deadline it is allowed and recorded as
+  late. The rep's supervisor and admins set or correct any month's; admins give a team's unset
+  plans default targets (`plans_set_defaults`). Every target change is audited on its goal.
+- Achievements are recorded once: a plan goal reaching its target (after any change of its
+  value or target), and months set on time in a row (3, 6, 12).
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from crm import periods
+from crm.models import SalesRep, Team
+from crm.roles import Actor, Role, own_rep, role_of, scope_to_user
+from crm.writes import audit, audit_many, bulk_set
+from goals.models import (
+    MAX_TIER,
+    Achievement,
+    AchievementKind,
+    Goal,
+    GoalStatus,
+    Metric,
+    OwnerType,
+    PeriodKind,
+    RepPlan,
+    Source,
+)
+
+# Error messages, one per rule; tests assert on these constants.
+REP_REQUIRED = "Choose the sales rep whose plan this is."
+REP_INACTIVE = "This rep is not active: inactive reps have no plans."
+REPS_SET_THIS_MONTH = "You set this month's goals; your supervisor corrects other months."
+ADMINS_SET_DEFAULTS = "Only administrators set a team's default goals."
+SIGNUP_GOAL_RANGE = "Enter a whole number of signups from 0 to 100,000."
+REVENUE_GOAL_RANGE = "Enter a revenue goal from 0 to 999,999,999,999.99."
+BONUS_TIER_RANGE = f"Choose a bonus tier from 0 to {MAX_TIER}."
+MONTH_RANGE = "Months go from 1 to 12."
+
+CENT = Decimal("0.01")
+MAX_SIGNUP_GOAL = 100_000
+MAX_REVENUE_GOAL = Decimal("999999999999.99")
+
+# What a plan commits to, by metric (the field its goal's target is set from, and its name).
+MONTH_GOALS = {
+    Metric.SIGNUPS: ("signup_goal", "Signups"),
+    Metric.REVENUE: ("revenue_goal", "Revenue"),
+    Metric.BONUS_TIER: ("bonus_tier_goal", "Bonus tier"),
+}
+YEAR_GOALS = {
+    Metric.REVENUE: ("revenue_goal", "Revenue"),
+    Metric.SIGNUPS: ("signup_goal", "Signups"),
+}
+
+# A goal of a month's plan reaching its target, and of a year's: what it is recorded as.
+REACHED = {
+    (PeriodKind.MONTH, Metric.SIGNUPS): AchievementKind.MONTHLY_SIGNUPS,
+    (PeriodKind.MONTH, Metric.REVENUE): AchievementKind.MONTHLY_REVENUE,
+    (PeriodKind.MONTH, Metric.BONUS_TIER): AchievementKind.MONTHLY_BONUS_TIER,
+    (PeriodKind.YEAR, Metric.REVENUE): AchievementKind.YEARLY_REVENUE,
+}
+STREAKS = {3: AchievementKind.STREAK_3, 6: AchievementKind.STREAK_6, 12: AchievementKind.STREAK_12}
+
+
+# --- Deadlines and periods -----------------------------------------------------------------------
+
+
+def deadline_for(year: int, month: int, zone) -> dt.datetime:
+    """The end of the deadline day (PLAN_DEADLINE_DAY, 23:59:59) in `zone`."""
+    day = dt.date(year, month, settings.PLAN_DEADLINE_DAY)
+    return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=zone)
+
+
+def plan_period(year: int, month: int | None, zone) -> periods.Period:
+    return periods.month(year, month, zone) if month else periods.year(year, zone)
+
+
+def current_month(rep: SalesRep, now: dt.datetime | None = None) -> tuple[int, int]:
+    """The (year, month) it is for `rep`, in the rep's zone."""
+    today = periods.local_date(now or timezone.now(), periods.zone_named(rep.timezone))
+    return today.year, today.month
+
+
+def plan_title(metric: str, year: int, month: int | None) -> str:
+    name = (MONTH_GOALS if month else YEAR_GOALS)[metric][1]
+    when = dt.date(year, month, 1).strftime("%B %Y") if month else str(year)
+    return f"{name}, {when}"
+
+
+# --- Plans come into being ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def plans_create(
+    *, year: int, month: int | None = None, rep_ids: Collection[int] | QuerySet | None = None
+) -> int:
+    """The plans of a month (or, without `month`, of a year) for every active rep that has none
+    (or for those of `rep_ids`), with their goals, targets blank. Idempotent, and safe beside a
+    concurrent run (a plan or goal that exists is left alone). Returns the plans created.
+
+    Statements: one to list the reps' time zones, then two per zone (plans, goals). Their values
+    are counted by the next recalculation (at the start of a month there is nothing to count)."""
+    periods.validate_in_range(dt.date(year, month or 1, 1))
+    if month is not None and not 1 <= month <= 12:
+        raise ValidationError({"month": MONTH_RANGE})
+    reps = SalesRep.objects.filter(active=True)
+    if rep_ids is not None:
+        reps = reps.filter(pk__in=rep_ids)
+    now = timezone.now()
+    created = 0
+    zones = reps.order_by("timezone").values_list("timezone", flat=True).distinct()
+    for zone_name in list(zones):
+        zone = periods.zone_named(zone_name)
+        in_zone = reps.filter(timezone=zone_name)
+        deadline = deadline_for(year, month, zone) if month else None
+        created += _insert_plans(in_zone, year=year, month=month, deadline=deadline, now=now)
+        plans = RepPlan.objects.filter(year=year, month=month, rep__in=in_zone)
+        _insert_goals(plans, year=year, month=month, zone=zone, now=now)
+    return created
+
+
+def _insert_plans(reps: QuerySet, *, year: int, month: int | None, deadline, now) -> int:
+    quote = connection.ops.quote_name
+    plan_table, rep_table = quote(RepPlan._meta.db_table), quote(SalesRep._meta.db_table)
+    rep_sql, rep_params = reps.values("pk").query.sql_with_params()
+    same_month = "p.month = %s" if month is not None else "p.month IS NULL"
+    sql = f"""
+        INSERT INTO {plan_table} (created_at, updated_at, rep_id, year, month, deadline)
+        SELECT %s, %s, r.id, %s, %s, %s FROM {rep_table} r
+        WHERE r.id IN ({rep_sql}) AND NOT EXISTS (
+            SELECT 1 FROM {plan_table} p WHERE p.rep_id = r.id AND p.year = %s AND {same_month})
+        ON CONFLICT DO NOTHING"""
+    params = [now, now, year, month, deadline, *rep_params, year]
+    if month is not None:
+        params.append(month)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _insert_goals(plans: QuerySet, *, year: int, month: int | None, zone, now) -> None:
+    """The goals of `plans` that they lack: one per metric the plan commits to, auto, no target."""
+    quote = connection.ops.quote_name
+    goal_table, plan_table = quote(Goal._meta.db_table), quote(RepPlan._meta.db_table)
+    metrics = MONTH_GOALS if month else YEAR_GOALS
+    choices = " UNION ALL ".join(["SELECT %s AS metric, %s AS title"] * len(metrics))
+    choice_params = [
+        part for metric in metrics for part in (metric, plan_title(metric, year, month))
+    ]
+    plan_sql, plan_params = plans.values("pk").query.sql_with_params()
+    period = plan_period(year, month, zone)
+    sql = f"""
+        INSERT INTO {goal_table} (created_at, updated_at, title, description, owner_type, rep_id,
+            metric, period_kind, period_start, period_end, zone, starts_at, ends_at,
+            current_value, status, calculation_source, calculation_failed, calculation_error,
+            manual_override_reason, plan_id)
+        SELECT %s, %s, m.title, '', %s, p.rep_id, m.metric, %s, %s, %s, %s, %s, %s, 0, %s, %s,
+            %s, '', '', p.id
+        FROM {plan_table} p CROSS JOIN ({choices}) m
+        WHERE p.id IN ({plan_sql}) AND NOT EXISTS (
+            SELECT 1 FROM {goal_table} g WHERE g.plan_id = p.id AND g.metric = m.metric)
+        ON CONFLICT DO NOTHING"""
+    params = [
+        now, now, OwnerType.INDIVIDUAL, PeriodKind.MONTH if month else PeriodKind.YEAR,
+        period.first_day, period.last_day, zone.key, period.start, period.end,
+        GoalStatus.ACTIVE, Source.AUTO, False, *choice_params, *plan_params,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def plans_for_rep(rep_id: int, *, now: dt.datetime | None = None) -> int:
+    """A rep's plan for this month and goals for this year, if they have none (a rep who joins
+    or comes back mid-month gets them at once)."""
+    rep = SalesRep.objects.filter(pk=rep_id, active=True).first()
+    if rep is None:
+        return 0
+    year, month = current_month(rep, now)
+    return plans_create(year=year, month=month, rep_ids=[rep_id]) + plans_create(
+        year=year, rep_ids=[rep_id]
+    )
+
+
+def plans_create_current(*, now: dt.datetime | None = None) -> int:
+    """This month's plans and this year's goals for every active rep, "this" in each rep's zone
+    (at a month's turn two months can be current, in zones apart)."""
+    now = now or timezone.now()
+    zones_by_month: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for name in SalesRep.objects.filter(active=True).values_list("timezone", flat=True).distinct():
+        today = periods.local_date(now, periods.zone_named(name))
+        zones_by_month[(today.year, today.month)].append(name)
+    created = 0
+    for (year, month), zones in sorted(zones_by_month.items()):
+        reps = SalesRep.objects.filter(active=True, timezone__in=zones).values("pk")
+        created += plans_create(year=year, month=month, rep_ids=reps)
+        created += plans_create(year=year, rep_ids=reps)
+    return created
+
+
+# --- Setting targets ---------------------------------------------------------------------------
+
+
+def _plan_rep(*, actor: Actor, rep_id: int | None) -> SalesRep:
+    """The rep whose plan `actor` sets: their own (a rep), or one they manage. 404 outside."""
+    if rep_id is None:
+        rep = own_rep(actor)
+        if rep is None:
+            raise ValidationError({"rep": REP_REQUIRED})
+    else:
+        managed = scope_to_user(SalesRep.objects.all(), actor, rep_path="", for_write=True)
+        rep = managed.select_related("user").filter(pk=rep_id).first()
+        if rep is None:
+            raise Http404
+    if not rep.active:
+        raise ValidationError({"rep": REP_INACTIVE})
+    return rep
+
+
+def _check_targets(targets: dict[str, object]) -> None:
+    errors = {}
+    signups = targets.get("signup_goal")
+    if signups is not None and not (
+        Decimal(signups) == int(signups) and 0 <= signups <= MAX_SIGNUP_GOAL
+    ):
+        errors["signup_goal"] = SIGNUP_GOAL_RANGE
+    revenue = targets.get("revenue_goal")
+    if revenue is not None and not 0 <= revenue <= MAX_REVENUE_GOAL:
+        errors["revenue_goal"] = REVENUE_GOAL_RANGE
+    tier = targets.get("bonus_tier_goal")
+    if tier is not None and not (Decimal(tier) == int(tier) and 0 <= tier <= MAX_TIER):
+        errors["bonus_tier_goal"] = BONUS_TIER_RANGE
+    if errors:
+        raise ValidationError(errors)
+
+
+def _locked_plan(rep: SalesRep, year: int, month: int | None) -> RepPlan:
+    """The rep's plan for the month (or year), made if it was missing, locked."""
+    plans_create(year=year, month=month, rep_ids=[rep.pk])
+    return RepPlan.objects.select_for_update().get(rep=rep, year=year, month=month)
+
+
+def _set_targets(*, actor: Actor, plan: RepPlan, targets: dict, reason: str) -> list[int]:
+    """Write the plan's goals' targets ({"signup_goal": value, …}), audit each change; returns
+    the ids of the goals whose target changed."""
+    metric_of = {field: metric for metric, (field, _) in _goals_of(plan).items()}
+    goals = {goal.metric: goal for goal in Goal.objects.select_for_update().filter(plan=plan)}
+    now, changes, audits = timezone.now(), {}, []
+    for field, value in targets.items():
+        goal = goals[metric_of[field]]
+        value = Decimal(value).quantize(CENT)
+        if goal.target_value != value:
+            changes[goal.pk] = {"target_value": value, "updated_at": now}
+            audits.append((goal, {"target_value": [goal.target_value, value]}))
+    bulk_set(Goal, changes)
+    audit_many(actor=actor, action="goal.update", targets=audits, reason=reason)
+    return list(changes)
+
+
+def _goals_of(plan: RepPlan) -> dict:
+    return MONTH_GOALS if plan.month else YEAR_GOALS
+
+
+def _reason(actor: Actor, plan: RepPlan) -> str:
+    if plan.rep.user_id == getattr(actor, "pk", None):
+        return f"Plan for {plan.label} set by the rep."
+    return f"Plan for {plan.label} set for the rep by {actor}."
+
+
+@transaction.atomic
+def plan_set(
+    *,
+    actor: Actor,
+    signup_goal: int,
+    revenue_goal: Decimal,
+    bonus_tier_goal: int,
+    rep_id: int | None = None,
+    year: int | None = None,
+    month: int | None = None,
+) -> RepPlan:
+    """Set a month's plan: a rep their own, this month (after the deadline too: it is recorded
+    as late); the rep's supervisor or an admin any month's (`rep_id`). The first setting is the
+    commitment (`goal_set_at`, on time or not); later ones are corrections, audited alike."""
+    targets = {
+        "signup_goal": signup_goal, "revenue_goal": revenue_goal,
+        "bonus_tier_goal": bonus_tier_goal,
+    }  # fmt: skip
+    _check_targets(targets)
+    rep = _plan_rep(actor=actor, rep_id=rep_id)
+    this_year, this_month = current_month(rep)
+    year, month = year or this_year, month or this_month
+    if not 1 <= month <= 12:
+        raise ValidationError({"month": MONTH_RANGE})
+    if role_of(actor) == Role.REP and (year, month) != (this_year, this_month):
+        raise ValidationError(REPS_SET_THIS_MONTH)
+    plan = _locked_plan(rep, year, month)
+    changed = _set_targets(actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan))
+    if plan.goal_set_at is None:
+        plan.goal_set_at = timezone.now()
+        plan.goal_set_by = actor if getattr(actor, "is_authenticated", False) else None
+        plan.save(update_fields=["goal_set_at", "goal_set_by", "updated_at"])
+        audit(actor=actor, action="plan.set", target=plan, changes={"deadline": plan.deadline})
+        plan.refresh_from_db(fields=["set_by_deadline"])
+        record_streaks(plan)
+    record_achievements(goal_ids=changed)
+    return plan
+
+
+@transaction.atomic
+def plan_set_year(
+    *,
+    actor: Actor,
+    revenue_goal: Decimal,
+    signup_goal: int,
+    rep_id: int | None = None,
+    year: int | None = None,
+) -> RepPlan:
+    """Set a rep's goals for a year (this year by default): the rep, their supervisor, admins."""
+    targets = {"revenue_goal": revenue_goal, "signup_goal": signup_goal}
+    _check_targets(targets)
+    rep = _plan_rep(actor=actor, rep_id=rep_id)
+    plan = _locked_plan(rep, year or current_month(rep)[0], None)
+    changed = _set_targets(actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan))
+    if plan.goal_set_at is None:
+        plan.goal_set_at = timezone.now()
+        plan.goal_set_by = actor if getattr(actor, "is_authenticated", False) else None
+        plan.save(update_fields=["goal_set_at", "goal_set_by", "updated_at"])
+    record_achievements(goal_ids=changed)
+    return plan
+
+
+@transaction.atomic
+def plans_set_defaults(
+    *,
+    actor: Actor,
+    team_id: int,
+    year: int,
+    month: int,
+    signup_goal: int,
+    revenue_goal: Decimal,
+    bonus_tier_goal: int,
+) -> int:
+    """Give the team's plans for a month that are not set yet these targets (admins). A plan set
+    already keeps its own; a plan with defaults is still the rep's to set (and is counted as not
+    set until then). Returns how many plans took the defaults."""
+    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+        raise PermissionDenied(ADMINS_SET_DEFAULTS)
+    targets = {
+        "signup_goal": signup_goal, "revenue_goal": revenue_goal,
+        "bonus_tier_goal": bonus_tier_goal,
+    }  # fmt: skip
+    _check_targets(targets)
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        raise ValidationError({"team": "Choose a team."})
+    team_reps = SalesRep.objects.filter(team=team, active=True).values("pk")
+    plans_create(year=year, month=month, rep_ids=team_reps)
+    unset = RepPlan.objects.filter(
+        rep__in=team_reps, year=year, month=month, goal_set_at__isnull=True
+    )
+    now, changes, audits = timezone.now(), {}, []
+    rows = (
+        Goal.objects.select_for_update()
+        .filter(plan__in=unset)
+        .values_list("pk", "metric", "target_value")
+    )
+    for pk, metric, old in rows:
+        value = Decimal(targets[MONTH_GOALS[metric][0]]).quantize(CENT)
+        if old != value:
+            changes[pk] = {"target_value": value, "updated_at": now}
+            audits.append((Goal(pk=pk), {"target_value": [old, value]}))
+    bulk_set(Goal, changes)
+    audit_many(
+        actor=actor, action="goal.update", targets=audits,
+        reason=f"Default goals for {team.name}, {dt.date(year, month, 1):%B %Y}.",
+    )  # fmt: skip
+    record_achievements(goal_ids=list(changes))
+    return unset.count()
+
+
+# --- Achievements ------------------------------------------------------------------------------
+
+
+def record_achievements(*, goal_ids: Iterable[int] | None = None) -> None:
+    """Record, once, the plan goals among `goal_ids` (all, without) that reached their target:
+    one SELECT and one INSERT that skips what is recorded already."""
+    reached = Goal.objects.filter(
+        plan__isnull=False, target_value__gt=0, current_value__gte=F("target_value")
+    )
+    if goal_ids is not None:
+        ids = list(goal_ids)
+        if not ids:
+            return
+        reached = reached.filter(pk__in=ids)
+    now = timezone.now()
+    rows = reached.values_list("plan_id", "period_kind", "metric")
+    Achievement.objects.bulk_create(
+        [
+            Achievement(plan_id=plan_id, kind=REACHED[(kind, metric)], achieved_at=now)
+            for plan_id, kind, metric in rows
+            if (kind, metric) in REACHED
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def record_streaks(plan: RepPlan) -> None:
+    """A month set on time that ends a run of 3, 6 or 12 months set on time is recorded."""
+    if not plan.set_by_deadline:
+        return
+    earlier = list(
+        RepPlan.objects.filter(rep_id=plan.rep_id, month__isnull=False)
+        .filter(Q(year__lt=plan.year) | Q(year=plan.year, month__lt=plan.month))
+        .order_by("-year", "-month")
+        .values_list("year", "month", "set_by_deadline")[: max(STREAKS)]
+    )
+    run, expected = 1, (plan.year, plan.month)
+    for year, month, on_time in earlier:
+        expected = (expected[0] - 1, 12) if expected[1] == 1 else (expected[0], expected[1] - 1)
+        if (year, month) != expected or not on_time:
+            break
+        run += 1
+    if run in STREAKS:
+        Achievement.objects.bulk_create(
+            [Achievement(plan=plan, kind=STREAKS[run], achieved_at=timezone.now())],
+            ignore_conflicts=True,
+        )

@@ -1,0 +1,306 @@
+"""Rep plans: plans made for every active rep, targets set by a deadline, actuals from the goals
+engine, pace, achievements, defaults, permissions."""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+
+from crm.models import AuditEntry, DealStage
+from crm.roles import SystemActor
+from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory
+from goals import services as goal_services
+from goals.models import (
+    Achievement,
+    AchievementKind,
+    BonusTier,
+    Goal,
+    Metric,
+    Pace,
+    RepPlan,
+)
+from goals.plans import selectors, services
+
+pytestmark = pytest.mark.django_db
+
+JOB = SystemActor("test:plans")
+UTC = dt.UTC
+# Mid-month, well after the deadline day, in every zone.
+MID_JUNE = dt.datetime(2031, 6, 16, 12, tzinfo=UTC)
+
+
+def plan_of(rep, year=2031, month=6):
+    return selectors.plan_list(user=JOB, year=year, month=month, rep_id=rep.pk).get()
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_the_seed_scenario_signup_goal_20_with_10_signed_up_is_50_percent(rep):
+    services.plans_create(year=2031, month=6)
+    services.plan_set(actor=rep.user, signup_goal=20, revenue_goal=Decimal(1000), bonus_tier_goal=2)
+    goal = Goal.objects.get(plan__rep=rep, metric=Metric.SIGNUPS)
+    goal_services.goal_adjust(
+        actor=JOB, goal_id=goal.pk, value=Decimal(10), justification="Ten signed up this month"
+    )
+
+    plan = plan_of(rep)
+    assert plan.signup_goal == 20 and plan.signups == 10
+    assert plan.signup_percent == Decimal("50.00")
+    zero = services.plan_set(
+        actor=rep.user, signup_goal=0, revenue_goal=Decimal(1000), bonus_tier_goal=2
+    )
+    assert plan_of(zero.rep).signup_percent == 0
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_plans_are_made_for_every_active_rep_once_with_their_goals(rep, other_rep):
+    gone = SalesRepFactory(active=False)
+    with CaptureQueriesContext(connection) as queries:
+        created = services.plans_create(year=2031, month=6)
+    again = services.plans_create(year=2031, month=6)
+    yearly = services.plans_create(year=2031)
+
+    assert created == 2 and again == 0 and yearly == 2
+    assert not RepPlan.objects.filter(rep=gone).exists()
+    plan = RepPlan.objects.get(rep=rep, year=2031, month=6)
+    assert sorted(plan.goals.values_list("metric", flat=True)) == [
+        "bonus_tier", "revenue", "signups",
+    ]  # fmt: skip
+    assert plan.goals.filter(target_value__isnull=True).count() == 3
+    year_plan = RepPlan.objects.get(rep=rep, year=2031, month__isnull=True)
+    assert sorted(year_plan.goals.values_list("metric", flat=True)) == ["revenue", "signups"]
+    # One statement for the zones, then two per zone (both reps are in the same one).
+    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 3
+
+
+def test_the_deadline_is_the_fifth_at_23_59_59_in_the_reps_zone():
+    rep = SalesRepFactory(timezone="Pacific/Kiritimati")
+    services.plans_create(year=2031, month=2)
+    plan = RepPlan.objects.get(rep=rep, month=2)
+    zone = zoneinfo.ZoneInfo("Pacific/Kiritimati")
+    assert plan.deadline.astimezone(zone).replace(microsecond=0) == dt.datetime(
+        2031, 2, 5, 23, 59, 59, tzinfo=zone
+    )
+    goal = plan.goals.get(metric=Metric.REVENUE)
+    assert goal.starts_at == dt.datetime(2031, 2, 1, tzinfo=zone)
+    assert goal.ends_at == dt.datetime(2031, 3, 1, tzinfo=zone)
+
+
+@pytest.mark.parametrize(
+    ("moment", "on_time"),
+    [
+        (dt.datetime(2031, 6, 5, 23, 59, 58, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo")), True),
+        (dt.datetime(2031, 6, 6, 0, 0, 1, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo")), False),
+        # The 5th, 23:59:59 in UTC is already the 6th in Tokyo: late there.
+        (dt.datetime(2031, 6, 5, 23, 59, 59, tzinfo=UTC), False),
+        # 30 April in UTC is 1 May in Tokyo: the May plan, early.
+        (dt.datetime(2031, 4, 30, 20, 0, tzinfo=UTC), True),
+    ],
+)
+def test_set_on_time_is_judged_in_the_reps_zone(moment, on_time):
+    rep = SalesRepFactory(timezone="Asia/Tokyo")
+    with time_machine.travel(moment, tick=False):
+        plan = services.plan_set(
+            actor=rep.user, signup_goal=5, revenue_goal=Decimal(500), bonus_tier_goal=1
+        )
+    local = moment.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert (plan.year, plan.month) == (local.year, local.month)
+    assert plan.set_by_deadline is on_time
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_changing_targets_after_setting_them_is_audited_and_keeps_the_first_setting(rep):
+    first = services.plan_set(
+        actor=rep.user, signup_goal=10, revenue_goal=Decimal(1000), bonus_tier_goal=1
+    )
+    set_at = first.goal_set_at
+    services.plan_set(actor=rep.user, signup_goal=12, revenue_goal=Decimal(1000), bonus_tier_goal=1)
+
+    plan = RepPlan.objects.get(pk=first.pk)
+    assert plan.goal_set_at == set_at and plan.set_by_deadline is False  # mid-June: late
+    signups = plan.goals.get(metric=Metric.SIGNUPS)
+    entries = AuditEntry.objects.filter(target_id=str(signups.pk), action="goal.update")
+    assert [entry.changes["target_value"] for entry in entries.order_by("id")] == [
+        [None, "10.00"], ["10.00", "12.00"],
+    ]  # fmt: skip
+    assert all(entry.actor == rep.user for entry in entries)
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+@pytest.mark.parametrize(
+    ("targets", "field"),
+    [
+        ({"signup_goal": -1}, "signup_goal"),
+        ({"signup_goal": 100_001}, "signup_goal"),
+        ({"revenue_goal": Decimal("-0.01")}, "revenue_goal"),
+        ({"revenue_goal": Decimal("1e15")}, "revenue_goal"),
+        ({"bonus_tier_goal": 10}, "bonus_tier_goal"),
+        ({"bonus_tier_goal": -1}, "bonus_tier_goal"),
+    ],
+)
+def test_targets_out_of_range_are_refused_and_nothing_changes(rep, targets, field):
+    values = {"signup_goal": 5, "revenue_goal": Decimal(100), "bonus_tier_goal": 1} | targets
+    with pytest.raises(ValidationError) as refused:
+        services.plan_set(actor=rep.user, **values)
+    assert field in refused.value.message_dict
+    assert not RepPlan.objects.filter(goal_set_at__isnull=False).exists()
+
+
+def test_the_database_refuses_month_13_a_tier_of_10_and_a_second_plan():
+    rep = SalesRepFactory()
+    services.plans_create(year=2031, month=6)
+    plan = RepPlan.objects.get(rep=rep)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RepPlan.objects.create(rep=rep, year=2031, month=13, deadline=plan.deadline)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RepPlan.objects.create(rep=rep, year=2031, month=6, deadline=plan.deadline)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        plan.goals.filter(metric=Metric.BONUS_TIER).update(target_value=10)
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_who_sets_whose_plan(rep, other_rep, supervisor, admin_user):
+    values = {"signup_goal": 5, "revenue_goal": Decimal(100), "bonus_tier_goal": 1}
+    with pytest.raises(Http404):
+        services.plan_set(actor=rep.user, rep_id=other_rep.pk, **values)
+    with pytest.raises(Http404):
+        services.plan_set(actor=supervisor, rep_id=other_rep.pk, **values)
+    with pytest.raises(ValidationError):  # a rep sets this month's only
+        services.plan_set(actor=rep.user, year=2031, month=5, **values)
+
+    by_supervisor = services.plan_set(actor=supervisor, rep_id=rep.pk, month=5, **values)
+    by_admin = services.plan_set(actor=admin_user, rep_id=other_rep.pk, **values)
+    assert by_supervisor.month == 5 and by_supervisor.goal_set_by == supervisor
+    assert by_admin.rep == other_rep
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_revenue_and_bonus_tier_follow_won_deals(
+    rep, eager_celery, django_capture_on_commit_callbacks
+):
+    BonusTier.objects.filter(tier=1).update(min_revenue=500)
+    BonusTier.objects.filter(tier=2).update(min_revenue=1500)
+    services.plan_set(actor=rep.user, signup_goal=1, revenue_goal=Decimal(1000), bonus_tier_goal=2)
+    DealFactory(rep=rep, stage=DealStage.CLOSED_WON, amount=Decimal(700), closed_at=MID_JUNE)
+    goal_services.goals_recalculate(goals=Goal.objects.all(), actor=JOB)
+
+    plan = plan_of(rep)
+    assert plan.revenue == Decimal(700) and plan.revenue_percent == Decimal("70.00")
+    assert plan.bonus_tier == 1 and plan.bonus_tier_percent == Decimal("50.00")
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_reaching_a_target_is_an_achievement_recorded_once(rep, django_capture_on_commit_callbacks):
+    services.plan_set(actor=rep.user, signup_goal=1, revenue_goal=Decimal(100), bonus_tier_goal=0)
+    goal = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+    with django_capture_on_commit_callbacks(execute=True):
+        goal_services.goal_adjust(
+            actor=JOB, goal_id=goal.pk, value=Decimal(150), justification="Counted by hand today"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        goal_services.goal_adjust(
+            actor=JOB, goal_id=goal.pk, value=Decimal(160), justification="Counted by hand again"
+        )
+    assert list(Achievement.objects.values_list("kind", flat=True)) == [
+        AchievementKind.MONTHLY_REVENUE
+    ]
+
+
+def test_months_set_on_time_in_a_row_make_streaks_of_3_6_and_12():
+    rep = SalesRepFactory(timezone="UTC")
+    values = {"signup_goal": 1, "revenue_goal": Decimal(1), "bonus_tier_goal": 0}
+    for index in range(13):
+        year, month = 2030 + (index // 12), index % 12 + 1
+        with time_machine.travel(dt.datetime(year, month, 2, tzinfo=UTC), tick=False):
+            services.plan_set(actor=rep.user, **values)
+    streaks = Achievement.objects.filter(kind__startswith="streak").order_by(
+        "plan__year", "plan__month"
+    )
+    assert [(a.kind, a.plan.year, a.plan.month) for a in streaks] == [
+        (AchievementKind.STREAK_3, 2030, 3),
+        (AchievementKind.STREAK_6, 2030, 6),
+        (AchievementKind.STREAK_12, 2030, 12),
+    ]
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_defaults_fill_only_plans_not_set_and_only_admins_give_them(rep, supervisor, admin_user):
+    neighbour = SalesRepFactory(team=rep.team)
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(300), bonus_tier_goal=1)
+    defaults = {
+        "team_id": rep.team_id, "year": 2031, "month": 6, "signup_goal": 20,
+        "revenue_goal": Decimal(50000), "bonus_tier_goal": 3,
+    }  # fmt: skip
+    with pytest.raises(PermissionDenied):
+        services.plans_set_defaults(actor=supervisor, **defaults)
+
+    given = services.plans_set_defaults(actor=admin_user, **defaults)
+
+    assert given == 1
+    mine, theirs = plan_of(rep), plan_of(neighbour)
+    assert (mine.signup_goal, mine.revenue_goal) == (3, 300)
+    assert (theirs.signup_goal, theirs.revenue_goal, theirs.bonus_tier_goal) == (20, 50000, 3)
+    assert theirs.deadline_status == selectors.DeadlineStatus.OVERDUE  # defaults are not setting
+
+
+@pytest.mark.parametrize(
+    ("day", "revenue", "signups", "pace"),
+    [
+        (1, 0, 0, Pace.ON_TRACK),  # nothing expected before the first day is over
+        (13, 50, 50, Pace.AHEAD),  # 40 % of June's days over, 50 % done
+        (13, 50, 38, Pace.ON_TRACK),  # the weaker one counts: 38 / 40 = 0.95
+        (13, 30, 90, Pace.BEHIND),  # 30 / 40 = 0.75
+        (13, 20, 90, Pace.CRITICAL),  # 20 / 40 = 0.5
+        (31, 100, 100, Pace.ON_TRACK),  # July: June is over, 100 % expected
+    ],
+)
+def test_pace_against_the_share_of_the_month_over(day, revenue, signups, pace):
+    rep = SalesRepFactory(timezone="UTC")
+    with time_machine.travel(dt.datetime(2031, 6, 1, 8, tzinfo=UTC), tick=False):
+        services.plan_set(
+            actor=rep.user, signup_goal=100, revenue_goal=Decimal(100), bonus_tier_goal=0
+        )
+    for metric, value in ((Metric.REVENUE, revenue), (Metric.SIGNUPS, signups)):
+        Goal.objects.filter(plan__rep=rep, metric=metric).update(current_value=value)
+    moment = dt.datetime(2031, 6, 1, 12, tzinfo=UTC) + dt.timedelta(days=day - 1)
+
+    plan = selectors.plan_list(user=JOB, year=2031, month=6, now=moment).get()
+
+    assert plan.pace == pace
+    assert plan.on_pace is (pace in (Pace.AHEAD, Pace.ON_TRACK))
+
+
+def test_a_plan_without_targets_has_no_pace_and_its_deadline_status_moves():
+    SalesRepFactory(timezone="UTC")
+    services.plans_create(year=2031, month=6)
+    statuses = {
+        day: selectors.plan_list(
+            user=JOB, year=2031, month=6, now=dt.datetime(2031, 6, day, 12, tzinfo=UTC)
+        ).get()
+        for day in (1, 3, 6)
+    }
+    assert {plan.pace for plan in statuses.values()} == {""}
+    assert [statuses[day].deadline_status for day in (1, 3, 6)] == [
+        "pending", "due_soon", "overdue",
+    ]  # fmt: skip
+
+
+def test_plans_are_scoped_by_role(rep, other_rep, supervisor, admin_user):
+    services.plans_create(year=2031, month=6)
+    mine = {p.rep_id for p in selectors.plan_list(user=rep.user, year=2031, month=6)}
+    team = {p.rep_id for p in selectors.plan_list(user=supervisor, year=2031, month=6)}
+    every = {p.rep_id for p in selectors.plan_list(user=admin_user, year=2031, month=6)}
+    assert mine == {rep.pk} and team == {rep.pk} and every == {rep.pk, other_rep.pk}
+
+
+def test_a_team_for_defaults_must_exist(admin_user):
+    with pytest.raises(ValidationError):
+        services.plans_set_defaults(
+            actor=admin_user, team_id=TeamFactory().pk + 1000, year=2031, month=6,
+            signup_goal=1, revenue_goal=Decimal(1), bonus_tier_goal=1,
+        )  # fmt: skip
