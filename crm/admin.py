@@ -93,6 +93,11 @@ class SalesRepAdmin(AuditedAdmin):
     autocomplete_fields = ["user", "team"]
     date_hierarchy = "hire_date"
 
+    def save_model(self, request, obj, form, change):
+        services.rep_save_from_admin(
+            actor=request.user, rep=obj, changed=form.changed_data, adding=not change
+        )
+
 
 @admin.register(Customer)
 class CustomerAdmin(SalesRecordAdmin):

@@ -102,6 +102,19 @@ class CustomerSignUpUndone(_SignUp):
     or day: then a CustomerSignedUp follows)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class _RepActivity(Event):
+    rep_id: int
+
+
+class RepActivated(_RepActivity):
+    """A rep who joined, or came back: what is kept per active rep is due for them now."""
+
+
+class RepDeactivated(_RepActivity):
+    """A rep who left (deactivated)."""
+
+
 Subscriber = Callable[[Event], None]
 
 _subscribers: defaultdict[type[Event], list[Subscriber]] = defaultdict(list)

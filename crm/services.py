@@ -378,6 +378,20 @@ CORRECTABLE = (Deal, Activity, Task, Customer)
 
 
 @transaction.atomic
+def rep_save_from_admin(*, actor: Actor, rep: SalesRep, changed: Iterable[str], adding: bool):
+    """Save an admin's edit of a sales rep, audited; a rep who joins or comes back, or leaves,
+    is published (other apps keep things per active rep)."""
+    was_active = not adding and SalesRep.objects.filter(pk=rep.pk, active=True).exists()
+    rep.save()
+    changes = {field: getattr(rep, field, None) for field in changed}
+    audit(actor=actor, action=f"admin.{'add' if adding else 'change'}", target=rep, changes=changes)
+    if rep.active and not was_active:
+        events.publish(events.RepActivated(rep_id=rep.pk))
+    elif was_active and not rep.active:
+        events.publish(events.RepDeactivated(rep_id=rep.pk))
+
+
+@transaction.atomic
 def record_save_from_admin(
     *, actor: Actor, record: Model, changed: Iterable[str], adding: bool
 ) -> None:

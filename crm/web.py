@@ -260,8 +260,19 @@ class ListPage:
     def rows(self, user, **filters) -> QuerySet:
         return self.selector(user=user, **filters)
 
-    def render(self, request: HttpRequest, *, status: int = 200) -> HttpResponse:
-        filters = self.filters(request.GET)
+    def filter_form(self, request: HttpRequest) -> forms.Form:
+        """The filters, over the query string (a ScopedForm also gets the user, for choices
+        limited to what they may see)."""
+        if issubclass(self.filters, ScopedForm):
+            return self.filters(request.GET, user=request.user)
+        return self.filters(request.GET)
+
+    def render(
+        self, request: HttpRequest, *, status: int = 200, extra: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The page; `extra` adds to the template's context (what the page shows besides
+        the list)."""
+        filters = self.filter_form(request)
         criteria = filters.cleaned_data if filters.is_valid() else {}
         page = paginate(request, self.rows(request.user, **criteria))
         version = page_version(page)
@@ -276,6 +287,7 @@ class ListPage:
             "page_version": version,
             "return_to": back,
             "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+            **(extra or {}),
         }
         return render(request, self.template, context, status=status)
 

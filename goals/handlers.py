@@ -52,3 +52,9 @@ def goal_values_changed(event: GoalValuesChanged) -> None:
     # A plan goal that reached its target is an achievement (recorded once; the daily job
     # catches any missed here).
     plans.record_achievements(goal_ids=event.goal_ids)
+
+
+@events.subscribe(events.RepActivated)
+def rep_activated(event: events.RepActivated) -> None:
+    # A rep who joins or comes back mid-month has this month's plan at once.
+    plans.plans_for_rep(event.rep_id)

@@ -1,14 +1,18 @@
 """The goals' scheduled jobs (beat's schedule is built from these)."""
 
 from celery.schedules import crontab
+from django.utils import timezone
 
+from crm import periods
 from crm.jobs import Progress, register_job
 from crm.roles import SystemActor
 from goals import services
 from goals.models import Goal
+from goals.plans import services as plans
 
 RECALCULATE_ALL = "recalculate_goals"
 DAILY = "goals_daily"
+PLANS = "rep_plans"
 
 
 @register_job(
@@ -27,10 +31,30 @@ def recalculate_goals(progress: Progress) -> int:
     schedule=crontab(hour=0, minute=5),
     time_limit=15 * 60,
     expires=6 * 3600,
-    description="Snapshot every active goal, close the goals whose period ended, alert on "
-    "goals off track.",
+    description="Snapshot every active goal and rep plan, close the goals whose period ended, "
+    "alert on goals off track, record achievements missed.",
 )
 def goals_daily(progress: Progress) -> int:
-    done = services.daily_goal_work(actor=SystemActor(f"job:{DAILY}"))
+    now = timezone.now()
+    # Plans first: the goal step closes the months that ended, and their last day counts.
+    plan_snapshots = plans.snapshot_plans(
+        on=periods.local_date(now, periods.company_zone()), now=now
+    )
+    done = services.daily_goal_work(actor=SystemActor(f"job:{DAILY}"), now=now)
+    plans.record_achievements()  # any the events missed
     progress(done["snapshots"], done["snapshots"])
-    return done["snapshots"] + done["closed"]
+    return done["snapshots"] + done["closed"] + plan_snapshots
+
+
+@register_job(
+    PLANS,
+    schedule=crontab(minute=10),
+    time_limit=10 * 60,
+    description="Make this month's plan and this year's goals for every active rep (a month "
+    "begins at a different hour in each zone); send the deadline reminders.",
+)
+def rep_plans(progress: Progress) -> int:
+    created = plans.plans_create_current()
+    sent = plans.send_reminders()
+    progress(created + sent, created + sent)
+    return created + sent

@@ -610,9 +610,10 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     the new ones (unless `email` is off: demo data). Returns (raised, cleared)."""
     now = now or timezone.now()
     goals = list(
-        Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0).select_related(
-            "rep__user", "rep__team__manager", "team__manager"
-        )
+        # A bonus tier moves in steps: no steady pace to fall behind of.
+        Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0)
+        .exclude(metric=Metric.BONUS_TIER)
+        .select_related("rep__user", "rep__team__manager", "team__manager")
     )
     today_in = {}
     off_track = set()

@@ -1,18 +1,28 @@
 from django.urls import path
 
 from goals import views
+from goals.plans import views as plans
 
 app_name = "goals"
 
 urlpatterns = [
-    path("", views.goal_list, name="goal-list"),
-    path("", views.goal_list, name="index"),  # the area's entry in the navigation
+    path("", views.goals_home, name="index"),  # the area's entry in the navigation
+    path("list/", views.goal_list, name="goal-list"),
     path("new/", views.goal_create, name="goal-create"),
     path("export.csv", views.goal_export, name="export"),
     path("tree/", views.goal_tree, name="tree"),
     path("analytics/", views.goal_analytics, name="analytics"),
     path("analytics.csv", views.goal_analytics_export, name="analytics-export"),
     path("recalculate-all/", views.goal_recalculate_all, name="recalculate-all"),
+    path("plan/", plans.plan_dashboard, name="plan"),
+    path("plan/card/", plans.plan_card, name="plan-card"),
+    path("plan/set/", plans.plan_set, name="plan-set"),
+    path("plan/year/", plans.plan_set_year, name="plan-set-year"),
+    path("reminders/<int:pk>/", plans.reminder_acknowledge, name="reminder-ack"),
+    path("compliance/", plans.compliance, name="compliance-list"),
+    path("compliance.csv", plans.compliance_export, name="compliance-export"),
+    path("compliance/defaults/", plans.plan_defaults, name="plan-defaults"),
+    path("guide/", plans.guide, name="guide"),
     path("<int:pk>/", views.goal_detail, name="goal-detail"),
     path("<int:pk>/edit/", views.goal_edit, name="goal-edit"),
     path("<int:pk>/progress/", views.goal_progress, name="progress"),

@@ -47,6 +47,12 @@ TREE_ROOTS = 25
 
 
 @area_required("goals")
+def goals_home(request: HttpRequest) -> HttpResponse:
+    """The area's entry: a rep's own goals (their plan), everyone else's list of goals."""
+    return redirect("goals:plan" if role_of(request.user) == Role.REP else "goals:goal-list")
+
+
+@area_required("goals")
 def goal_list(request: HttpRequest) -> HttpResponse:
     return GOALS.render(request)
 

@@ -14,10 +14,12 @@ signup or revenue target. On pace = ahead or on track.
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     DecimalField,
     F,
     FilteredRelation,
@@ -64,6 +66,13 @@ FIGURES = {
     Metric.REVENUE: ("revenue_goal", "revenue", "revenue_percent"),
     Metric.BONUS_TIER: ("bonus_tier_goal", "bonus_tier", "bonus_tier_percent"),
 }
+
+
+def deadline_for(year: int, month: int, zone) -> dt.datetime:
+    """A month's plan is due by the end of its deadline day (PLAN_DEADLINE_DAY, 23:59:59) in
+    the rep's zone."""
+    day = dt.date(year, month, settings.PLAN_DEADLINE_DAY)
+    return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=zone)
 
 
 def plan_list(
@@ -117,7 +126,7 @@ def _month_clock(now: dt.datetime) -> tuple[Case, Case]:
     """Per plan: the percent of its month's days that are over at `now`, and the days left
     (today included), in its rep's zone. Written out per (zone, month) for the months current
     somewhere; a month before those is over (100 %, 0 left), one after has not begun."""
-    zones = SalesRep.objects.values_list("timezone", flat=True).distinct()
+    zones = SalesRep.objects.order_by("timezone").values_list("timezone", flat=True).distinct()
     expected, remaining = [], []
     for name in zones:
         zone = periods.zone_named(name)
@@ -202,3 +211,107 @@ def open_reminders(*, user: Actor) -> QuerySet[PlanReminder]:
     return PlanReminder.objects.filter(
         plan__rep__user_id=user.pk, acknowledged_at__isnull=True
     ).select_related("plan")
+
+
+# --- Compliance ------------------------------------------------------------------------------
+
+ORDERINGS = {
+    "rep": ("rep__user__last_name", "rep__user__first_name", "pk"),
+    "revenue": ("-revenue_percent", "pk"),
+    "signups": ("-signup_percent", "pk"),
+    "pace": ("weaker_percent", "pk"),
+    "deadline": ("deadline_status", "pk"),
+}
+TREND_MONTHS = 12
+
+
+def this_month(now: dt.datetime | None = None) -> dt.date:
+    """The first day of the company's current month (TIME_ZONE)."""
+    return periods.local_date(now or timezone.now(), periods.company_zone()).replace(day=1)
+
+
+def compliance(
+    *,
+    user: Actor,
+    month: dt.date | None = None,
+    team: int | None = None,
+    pace: str = "",
+    deadline: str = "",
+    order: str = "",
+    now: dt.datetime | None = None,
+) -> QuerySet[RepPlan]:
+    """The month's plans (this month by default) of the reps `user` may see, filtered by team,
+    pace and deadline status ("not_set": any status of a plan not set), sorted."""
+    now = now or timezone.now()
+    month = month or this_month(now)
+    plans = plan_list(user=user, year=month.year, month=month.month, team_id=team, now=now)
+    if pace:
+        plans = plans.filter(pace=pace)
+    if deadline == "not_set":
+        plans = plans.filter(deadline_status__in=DeadlineStatus.NOT_SET)
+    elif deadline:
+        plans = plans.filter(deadline_status=deadline)
+    return plans.order_by(*ORDERINGS.get(order or "rep", ORDERINGS["rep"]))
+
+
+def _month_number(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _months_before(month: dt.date, count: int) -> dt.date:
+    number = _month_number(month) - count
+    return dt.date(number // 12, number % 12 + 1, 1)
+
+
+def compliance_trend(*, user: Actor, now: dt.datetime | None = None) -> list[dict]:
+    """Per month of the last 12 whose deadlines passed: the visible plans, those set on time,
+    and the rate. One grouped query."""
+    now = now or timezone.now()
+    first = _months_before(this_month(now), TREND_MONTHS - 1)
+    rows = (
+        scope_to_user(RepPlan.objects.all(), user, rep_path="rep")
+        .filter(month__isnull=False, deadline__lt=now)
+        .filter(Q(year__gt=first.year) | Q(year=first.year, month__gte=first.month))
+        .values("year", "month")
+        .annotate(total=Count("id"), on_time=Count("id", filter=Q(set_by_deadline=True)))
+    )
+    by_month = {(row["year"], row["month"]): row for row in rows}
+    trend = []
+    for index in range(TREND_MONTHS):
+        month = _months_before(this_month(now), TREND_MONTHS - 1 - index)
+        row = by_month.get((month.year, month.month), {"total": 0, "on_time": 0})
+        rate = Decimal(row["on_time"] * 100) / row["total"] if row["total"] else None
+        trend.append(
+            {"month": month, "total": row["total"], "on_time": row["on_time"], "rate": rate}
+        )
+    return trend
+
+
+def repeated_misses(*, user: Actor, now: dt.datetime | None = None) -> QuerySet[SalesRep]:
+    """The reps (that `user` may see) who missed the deadline of the last two months whose
+    deadlines passed (late or never set), with their misses over the last 12 months."""
+    now = now or timezone.now()
+    month = this_month(now)
+    latest = month if now > _company_deadline(month) else _months_before(month, 1)
+    last_two = [latest, _months_before(latest, 1)]
+    first = _months_before(latest, TREND_MONTHS - 1)
+    missed = Q(plans__month__isnull=False, plans__deadline__lt=now, plans__set_by_deadline=False)
+    in_last_two = Q()
+    for day in last_two:
+        in_last_two |= Q(plans__year=day.year, plans__month=day.month)
+    in_year = Q(plans__year__gt=first.year) | Q(
+        plans__year=first.year, plans__month__gte=first.month
+    )
+    return (
+        scope_to_user(SalesRep.objects.select_related("user", "team"), user, rep_path="")
+        .annotate(
+            recent=Count("plans", filter=missed & in_last_two),
+            missed_in_year=Count("plans", filter=missed & in_year),
+        )
+        .filter(recent=len(last_two))
+        .order_by("-missed_in_year", "user__last_name", "pk")
+    )
+
+
+def _company_deadline(month: dt.date) -> dt.datetime:
+    return deadline_for(month.year, month.month, periods.company_zone())

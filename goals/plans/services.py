@@ -19,15 +19,31 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import (
+    Case,
+    DateField,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from crm import periods
+from crm.jobs import Progress
 from crm.models import SalesRep, Team
 from crm.roles import Actor, Role, own_rep, role_of, scope_to_user
-from crm.writes import audit, audit_many, bulk_set
+from crm.writes import audit, audit_many, bulk_set, locked
 from goals.models import (
     MAX_TIER,
     Achievement,
@@ -37,9 +53,14 @@ from goals.models import (
     Metric,
     OwnerType,
     PeriodKind,
+    PlanReminder,
+    PlanSnapshot,
+    ReminderKind,
     RepPlan,
     Source,
 )
+from goals.plans import selectors
+from goals.plans.selectors import deadline_for
 
 # Error messages, one per rule; tests assert on these constants.
 REP_REQUIRED = "Choose the sales rep whose plan this is."
@@ -79,12 +100,6 @@ STREAKS = {3: AchievementKind.STREAK_3, 6: AchievementKind.STREAK_6, 12: Achieve
 # --- Deadlines and periods -----------------------------------------------------------------------
 
 
-def deadline_for(year: int, month: int, zone) -> dt.datetime:
-    """The end of the deadline day (PLAN_DEADLINE_DAY, 23:59:59) in `zone`."""
-    day = dt.date(year, month, settings.PLAN_DEADLINE_DAY)
-    return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=zone)
-
-
 def plan_period(year: int, month: int | None, zone) -> periods.Period:
     return periods.month(year, month, zone) if month else periods.year(year, zone)
 
@@ -106,7 +121,11 @@ def plan_title(metric: str, year: int, month: int | None) -> str:
 
 @transaction.atomic
 def plans_create(
-    *, year: int, month: int | None = None, rep_ids: Collection[int] | QuerySet | None = None
+    *,
+    year: int,
+    month: int | None = None,
+    rep_ids: Collection[int] | QuerySet | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """The plans of a month (or, without `month`, of a year) for every active rep that has none
     (or for those of `rep_ids`), with their goals, targets blank. Idempotent, and safe beside a
@@ -122,14 +141,16 @@ def plans_create(
         reps = reps.filter(pk__in=rep_ids)
     now = timezone.now()
     created = 0
-    zones = reps.order_by("timezone").values_list("timezone", flat=True).distinct()
-    for zone_name in list(zones):
+    zones = list(reps.order_by("timezone").values_list("timezone", flat=True).distinct())
+    for done, zone_name in enumerate(zones, start=1):
         zone = periods.zone_named(zone_name)
         in_zone = reps.filter(timezone=zone_name)
         deadline = deadline_for(year, month, zone) if month else None
         created += _insert_plans(in_zone, year=year, month=month, deadline=deadline, now=now)
         plans = RepPlan.objects.filter(year=year, month=month, rep__in=in_zone)
         _insert_goals(plans, year=year, month=month, zone=zone, now=now)
+        if progress is not None:
+            progress(done, len(zones))
     return created
 
 
@@ -200,7 +221,8 @@ def plans_create_current(*, now: dt.datetime | None = None) -> int:
     (at a month's turn two months can be current, in zones apart)."""
     now = now or timezone.now()
     zones_by_month: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for name in SalesRep.objects.filter(active=True).values_list("timezone", flat=True).distinct():
+    active = SalesRep.objects.filter(active=True).order_by("timezone")
+    for name in active.values_list("timezone", flat=True).distinct():
         today = periods.local_date(now, periods.zone_named(name))
         zones_by_month[(today.year, today.month)].append(name)
     created = 0
@@ -438,3 +460,123 @@ def record_streaks(plan: RepPlan) -> None:
             [Achievement(plan=plan, kind=STREAKS[run], achieved_at=timezone.now())],
             ignore_conflicts=True,
         )
+
+
+# --- Snapshots ---------------------------------------------------------------------------------
+
+
+def snapshot_plans(*, on: dt.date, daily: bool = True, now: dt.datetime | None = None) -> int:
+    """A snapshot of every month's plan under way (its revenue goal active) for `on`: its
+    figures and pace as the plan lists compute them (goals.plans.selectors), copied by one
+    INSERT … SELECT. A daily one is taken once per plan and day (a re-run writes nothing); an
+    ad-hoc one (`daily=False`) whenever asked. Returns the snapshots written."""
+    now = now or timezone.now()
+    columns = {
+        "plan_id": F("pk"),
+        "date": Value(on, output_field=DateField()),
+        "daily": Value(daily),
+        "created_at": Value(now, output_field=DateTimeField()),
+        **{name: F(name) for name in ("signups", "signup_goal", "signup_percent", "revenue")},
+        **{name: F(name) for name in ("revenue_goal", "revenue_percent", "on_pace", "pace")},
+        "bonus_tier": Cast("bonus_tier", IntegerField()),
+        "bonus_tier_goal": Cast("bonus_tier_goal", IntegerField()),
+        "days_remaining": Coalesce("days_remaining", Value(0)),
+    }
+    rows = (
+        selectors.with_figures(RepPlan.objects.filter(month__isnull=False), now=now)
+        .filter(**{f"goal_{Metric.REVENUE}__status": GoalStatus.ACTIVE})
+        .values(**{f"c_{name}": expression for name, expression in columns.items()})
+    )
+    sql, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(name) for name in columns)
+    picked = ", ".join(f"s.{quote('c_' + name)}" for name in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(PlanSnapshot._meta.db_table)} ({names}) "
+            f"SELECT {picked} FROM ({sql}) s WHERE true ON CONFLICT DO NOTHING",
+            params,
+        )
+        return cursor.rowcount
+
+
+# --- Reminders ---------------------------------------------------------------------------------
+
+REMINDER_SUBJECT = "Set your goals for {month}: {when}"
+REMINDER_BODY = (
+    "Hello {name},\n\nyour goals for {month} are not set yet. They are due by {deadline}.\n\n"
+    "Set them on your dashboard: {url}\n"
+    "Seen it? Acknowledge this reminder: {ack}\n"
+)
+REMINDER_WHEN = {
+    ReminderKind.THREE_DAYS: "due in 3 days",
+    ReminderKind.ONE_DAY: "due tomorrow",
+    ReminderKind.OVERDUE: "overdue",
+}
+
+
+def send_reminders(*, now: dt.datetime | None = None, email: bool = True) -> int:
+    """Remind the reps whose plan for a month under way is not set: 3 days before its deadline,
+    1 day before, and once it is overdue; each reminder once per plan (a rep first reached
+    late gets the most urgent one only). Emails them (unless `email` is off: demo data).
+    Returns the reminders sent."""
+    now = now or timezone.now()
+    unset = RepPlan.objects.filter(
+        month__isnull=False,
+        goal_set_at__isnull=True,
+        rep__active=True,
+        deadline__lte=now + dt.timedelta(days=3),
+        goals__metric=Metric.REVENUE,
+        goals__ends_at__gt=now,
+    )
+    stage = Case(
+        When(deadline__lt=now, then=Value(ReminderKind.OVERDUE)),
+        When(deadline__lte=now + dt.timedelta(days=1), then=Value(ReminderKind.ONE_DAY)),
+        default=Value(ReminderKind.THREE_DAYS),
+    )
+    due = (
+        unset.annotate(stage=stage)
+        .exclude(Exists(PlanReminder.objects.filter(plan=OuterRef("pk"), kind=OuterRef("stage"))))
+        .values_list("pk", "stage")
+    )
+    PlanReminder.objects.bulk_create(
+        [PlanReminder(plan_id=pk, kind=kind, sent_at=now) for pk, kind in due],
+        ignore_conflicts=True,
+    )
+    sent = list(
+        PlanReminder.objects.filter(sent_at=now, emailed_to="").select_related("plan__rep__user")
+    )
+    messages = [_reminder_mail(reminder) for reminder in sent if reminder.plan.rep.user.email]
+    for reminder in sent:
+        reminder.emailed_to = reminder.plan.rep.user.email
+    PlanReminder.objects.bulk_update(sent, ["emailed_to"])
+    if messages and email:
+        send_mass_mail(messages, fail_silently=False)
+    return len(sent)
+
+
+def _reminder_mail(reminder: PlanReminder) -> tuple:
+    plan, rep = reminder.plan, reminder.plan.rep
+    zone = periods.zone_named(rep.timezone)
+    return (
+        REMINDER_SUBJECT.format(month=plan.label, when=REMINDER_WHEN[reminder.kind]),
+        REMINDER_BODY.format(
+            name=rep,
+            month=plan.label,
+            deadline=f"{plan.deadline.astimezone(zone):%A %d %B, %H:%M} ({zone.key})",
+            url=settings.SITE_URL + reverse("goals:plan"),
+            ack=settings.SITE_URL + reverse("goals:reminder-ack", args=[reminder.pk]),
+        ),
+        settings.DEFAULT_FROM_EMAIL,
+        [rep.user.email],
+    )
+
+
+@transaction.atomic
+def reminder_acknowledge(*, actor: Actor, reminder_id: int) -> PlanReminder:
+    """The rep says they have seen a reminder (only theirs; 404 otherwise). Once is enough."""
+    reminder = locked(PlanReminder.objects.filter(plan__rep__user_id=actor.pk), reminder_id)
+    if reminder.acknowledged_at is None:
+        reminder.acknowledged_at = timezone.now()
+        reminder.save(update_fields=["acknowledged_at"])
+    return reminder

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import AuditEntry, DealStage
+from crm.models import AuditEntry, DealStage, SalesRep
 from crm.roles import SystemActor
 from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory
 from goals import services as goal_services
@@ -304,3 +304,38 @@ def test_a_team_for_defaults_must_exist(admin_user):
             actor=admin_user, team_id=TeamFactory().pk + 1000, year=2031, month=6,
             signup_goal=1, revenue_goal=Decimal(1), bonus_tier_goal=1,
         )  # fmt: skip
+
+
+def test_the_hourly_job_makes_the_month_current_in_each_reps_zone():
+    # 31 May, 20:00 UTC: already June in Tokyo, still May in Madrid.
+    tokyo = SalesRepFactory(timezone="Asia/Tokyo")
+    madrid, madrid_too = (
+        SalesRepFactory(timezone="Europe/Madrid"),
+        SalesRepFactory(timezone="Europe/Madrid"),
+    )
+    moment = dt.datetime(2031, 5, 31, 20, tzinfo=UTC)
+
+    created = services.plans_create_current(now=moment)
+
+    months = set(RepPlan.objects.filter(month__isnull=False).values_list("rep_id", "month"))
+    assert months == {(tokyo.pk, 6), (madrid.pk, 5), (madrid_too.pk, 5)}
+    assert created == 6  # three months' plans and three years'
+    assert services.plans_create_current(now=moment) == 0
+
+
+def test_a_rep_added_or_reactivated_in_admin_gets_this_months_plan_at_once(
+    admin_client, team, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import User
+
+    user = User.objects.create(username="newrep")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/crm/salesrep/add/",
+            {"user": user.pk, "team": team.pk, "employee_code": "N001", "active": "on",
+             "hire_date": "2031-06-10", "timezone": "UTC"},
+        )  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    rep = SalesRep.objects.get(user=user)
+    assert RepPlan.objects.filter(rep=rep, month__isnull=False).count() == 1
+    assert RepPlan.objects.filter(rep=rep, month__isnull=True).count() == 1

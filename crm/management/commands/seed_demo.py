@@ -30,9 +30,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
-from tqdm import tqdm
 
 from crm.demo import DemoContext, run_seeders
+from crm.management.progress import progress_bar
 from crm.models import (
     Activity,
     ActivityKind,
@@ -491,19 +491,6 @@ def _given_timestamps(*models) -> Iterator[None]:
             f.auto_now, f.auto_now_add = auto_now, auto_now_add
 
 
-class _ProgressStream:
-    """tqdm redraws a line with "\\r"; Django's OutputWrapper would end every write with "\\n"."""
-
-    def __init__(self, wrapper) -> None:
-        self.wrapper = wrapper
-
-    def write(self, text: str) -> None:
-        self.wrapper.write(text, ending="")
-
-    def flush(self) -> None:
-        self.wrapper.flush()
-
-
 # --- The command ------------------------------------------------------------------------------
 
 
@@ -656,14 +643,7 @@ class Command(BaseCommand):
     ) -> None:
         with (
             _given_timestamps(Customer, Deal, Activity, Task),
-            tqdm(
-                total=len(numbers),
-                desc="Seeding reps",
-                unit="rep",
-                file=_ProgressStream(self.stderr),
-                disable=self.verbosity == 0,
-                mininterval=0.2,
-            ) as bar,
+            progress_bar(self, total=len(numbers), desc="Seeding reps", unit="rep") as bar,
         ):
             for start in range(0, len(numbers), REPS_PER_CHUNK):
                 chunk = numbers[start : start + REPS_PER_CHUNK]

@@ -1,0 +1,86 @@
+"""Forms of the plan pages: the shape of the input; the rules (ranges, who, when) live in
+goals.plans.services."""
+
+from django import forms
+
+from crm.models import Team
+from crm.periods import validate_in_range
+from crm.roles import scope_to_user
+from crm.web import AmountField, ScopedForm, ServiceForm
+from goals.models import MAX_TIER, Pace
+from goals.plans.selectors import DeadlineStatus
+from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
+
+TIERS = [(tier, "None" if tier == 0 else f"Tier {tier}") for tier in range(MAX_TIER + 1)]
+
+
+class MonthField(forms.DateField):
+    """A month (the phone's month picker, "2026-07"), as its first day."""
+
+    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+    input_formats = ["%Y-%m"]
+    default_validators = [validate_in_range]
+
+
+class PlanForm(ServiceForm):
+    signup_goal = forms.IntegerField(
+        label="Signups", min_value=0, max_value=MAX_SIGNUP_GOAL,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )  # fmt: skip
+    revenue_goal = AmountField(label="Revenue", max_digits=14, max_value=MAX_REVENUE_GOAL)
+    bonus_tier_goal = forms.TypedChoiceField(label="Bonus tier", choices=TIERS, coerce=int)
+
+
+class YearPlanForm(ServiceForm):
+    revenue_goal = AmountField(label="Revenue this year", max_digits=14, max_value=MAX_REVENUE_GOAL)
+    signup_goal = forms.IntegerField(
+        label="Signups this year", min_value=0, max_value=MAX_SIGNUP_GOAL,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )  # fmt: skip
+
+
+class DefaultsForm(PlanForm, ScopedForm):
+    """An admin's default targets for a team's plans not set yet."""
+
+    team_id = forms.TypedChoiceField(label="Team", coerce=int, choices=[])
+    month = MonthField(label="Month")
+
+    field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        teams = scope_to_user(Team.objects.order_by("name"), user, rep_path=None, team_path="")
+        self.fields["team_id"].choices = [(team.pk, team.name) for team in teams]
+
+    def clean(self):
+        cleaned = super().clean()
+        month = cleaned.pop("month", None)
+        if month is not None:
+            cleaned["year"], cleaned["month"] = month.year, month.month
+        return cleaned
+
+
+class ComplianceFilterForm(ScopedForm):
+    """The filters above the compliance table (goals.plans.selectors.compliance's arguments)."""
+
+    month = MonthField(label="Month", required=False)
+    team = forms.TypedChoiceField(label="Team", coerce=int, required=False, empty_value=None)
+    pace = forms.ChoiceField(choices=[("", "Any pace"), *Pace.choices], required=False)
+    deadline = forms.ChoiceField(
+        label="Goals",
+        choices=[("", "Set or not"), ("not_set", "Not set yet"), *DeadlineStatus.LABELS.items()],
+        required=False,
+    )
+    order = forms.ChoiceField(
+        label="Sort by",
+        choices=[
+            ("rep", "Rep"), ("revenue", "Revenue %"), ("signups", "Signups %"),
+            ("pace", "Weakest first"), ("deadline", "Deadline status"),
+        ],
+        required=False,
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        teams = scope_to_user(Team.objects.order_by("name"), user, rep_path=None, team_path="")
+        self.fields["team"].choices = [("", "Every team"), *((t.pk, t.name) for t in teams)]

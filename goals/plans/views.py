@@ -1,0 +1,321 @@
+"""The plan pages: a rep's dashboard (this month's card, which refreshes itself; the goal-setting
+form with its deadline; the year; 30 days of progress; achievements; reminders to acknowledge),
+also opened by the rep's supervisor or an admin to set or correct it (`?rep=`); and the
+managers' compliance dashboard (the month's plans with pace and deadline status, the 12-month
+compliance trend, repeated misses, a team's defaults, CSV)."""
+
+import datetime as dt
+import functools
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+import markdown
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from crm import periods
+from crm import selectors as crm_selectors
+from crm.models import SalesRep
+from crm.roles import Role, own_rep, role_of
+from crm.web import ListPage, area_required, call_service, csv_response
+from goals import charts
+from goals.models import Pace, PlanReminder, PlanSnapshot, RepPlan
+from goals.plans import selectors, services
+from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
+
+COMPLIANCE = ListPage(
+    "goals/plans", "compliance", "Goal compliance", selectors.compliance,
+    ComplianceFilterForm, namespace="goals",
+)  # fmt: skip
+CHART_DAYS = 30
+ACHIEVEMENTS_SHOWN = 20
+HISTORY_MONTHS = 12
+
+
+# --- A rep's dashboard -------------------------------------------------------------------------
+
+
+def _rep_shown(request: HttpRequest) -> SalesRep | None:
+    """The rep whose plan the page shows: `?rep=` (one the user may see; 404 otherwise), or
+    the user's own; None for a manager who named nobody."""
+    named = request.GET.get("rep") or request.POST.get("rep")
+    if named:
+        if not named.isdigit():
+            raise Http404("No such rep.")
+        return get_object_or_404(crm_selectors.rep_list(user=request.user), pk=int(named))
+    return own_rep(request.user)
+
+
+def _may_set(request: HttpRequest, rep: SalesRep) -> bool:
+    """The rep sets their own; their supervisor and admins set anyone's they may see."""
+    return rep.user_id == request.user.pk or role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}
+
+
+def _needed_per_day(target, actual, days_left) -> Decimal | None:
+    if not target or not days_left or actual >= target:
+        return None
+    return ((target - actual) / days_left).quantize(Decimal("0.01"))
+
+
+def card_version(plan: RepPlan | None) -> str:
+    """A digest of what the card shows: equal digests, nothing new to show."""
+    if plan is None:
+        return "none"
+    figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
+    figures += [plan.goal_set_at, plan.pace, plan.days_remaining]
+    return hashlib.sha256(repr(figures).encode()).hexdigest()[:16]
+
+
+def _card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
+    now = timezone.now()
+    plan = selectors.current_plan(user=request.user, rep=rep, now=now)
+    zone = periods.zone_named(rep.timezone)
+    year, month = services.current_month(rep, now)
+    needed = {}
+    if plan is not None:
+        needed = {
+            "signups": _needed_per_day(plan.signup_goal, plan.signups, plan.days_remaining),
+            "revenue": _needed_per_day(plan.revenue_goal, plan.revenue, plan.days_remaining),
+        }
+    return {
+        "rep": rep,
+        "plan": plan,
+        "month_label": dt.date(year, month, 1).strftime("%B %Y"),
+        "deadline": plan.deadline if plan else selectors.deadline_for(year, month, zone),
+        "zone": zone.key,
+        "needed": needed,
+        "card_version": card_version(plan),
+        "own": rep.user_id == request.user.pk,
+        "query": f"?rep={rep.pk}" if rep.user_id != request.user.pk else "",
+        "now": now,
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+
+
+def _dashboard(
+    request: HttpRequest,
+    rep: SalesRep,
+    *,
+    form: PlanForm | None = None,
+    year_form: YearPlanForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = _card_context(request, rep)
+    plan = context["plan"]
+    today = periods.local_date(timezone.now(), periods.zone_named(rep.timezone))
+    year_plan = selectors.plan_list(
+        user=request.user, yearly=True, year=today.year, rep_id=rep.pk
+    ).first()
+    if form is None:
+        targets = ("signup_goal", "revenue_goal", "bonus_tier_goal")
+        initial = {name: getattr(plan, name) for name in targets} if plan else {}
+        form = PlanForm(initial={k: v for k, v in initial.items() if v is not None})
+    if year_form is None and year_plan is not None:
+        year_form = YearPlanForm(
+            initial={"revenue_goal": year_plan.revenue_goal, "signup_goal": year_plan.signup_goal}
+        )
+    snapshots = list(
+        PlanSnapshot.objects.filter(
+            plan__rep=rep, daily=True, date__gt=today - dt.timedelta(days=CHART_DAYS)
+        )
+        .order_by("date")
+        .values_list("date", "revenue_percent", "signup_percent")
+    )
+    window = (today - dt.timedelta(days=CHART_DAYS - 1), today)
+    context |= {
+        "year_plan": year_plan,
+        "form": form,
+        "year_form": year_form or YearPlanForm(),
+        "may_set": _may_set(request, rep),
+        "revenue_chart": charts.history_chart(
+            [(day, revenue) for day, revenue, _ in snapshots], target=Decimal(100), period=window
+        ),
+        "signup_chart": charts.history_chart(
+            [(day, signups) for day, _, signups in snapshots], target=Decimal(100), period=window
+        ),
+        "achievements": selectors.achievement_list(user=request.user, rep_id=rep.pk)[
+            :ACHIEVEMENTS_SHOWN
+        ],
+        "reminders": selectors.open_reminders(user=request.user) if context["own"] else [],
+        "history": selectors.plan_list(user=request.user, rep_id=rep.pk)
+        .exclude(year=today.year, month=today.month)
+        .order_by("-year", "-month")[:HISTORY_MONTHS],
+    }
+    return render(request, "goals/plans/dashboard.html", context, status=status)
+
+
+@area_required("goals")
+def plan_dashboard(request: HttpRequest) -> HttpResponse:
+    rep = _rep_shown(request)
+    if rep is None:
+        return redirect("goals:compliance-list")
+    return _dashboard(request, rep)
+
+
+@area_required("goals")
+def plan_card(request: HttpRequest) -> HttpResponse:
+    """The month's card, for the page's own polling: 204 when nothing changed since `since`."""
+    rep = _rep_shown(request)
+    if rep is None:
+        raise Http404("No such rep.")
+    context = _card_context(request, rep)
+    if request.GET.get("since") == context["card_version"]:
+        return HttpResponse(status=204)
+    return render(request, "goals/plans/partials/card.html", context)
+
+
+@require_POST
+@area_required("goals")
+def plan_set(request: HttpRequest) -> HttpResponse:
+    rep = _rep_shown(request)
+    if rep is None:
+        raise Http404("No such rep.")
+    form = PlanForm(request.POST)
+    own = rep.user_id == request.user.pk
+    plan = call_service(
+        form,
+        lambda **data: services.plan_set(
+            actor=request.user, rep_id=None if own else rep.pk, **data
+        ),
+    )
+    if plan is None:
+        return _dashboard(request, rep, form=form, status=400)
+    when = "on time" if plan.set_by_deadline else "after the deadline"
+    messages.success(request, f"Goals for {plan.label} saved ({when}).")
+    return redirect(reverse("goals:plan") + ("" if own else f"?rep={rep.pk}"))
+
+
+@require_POST
+@area_required("goals")
+def plan_set_year(request: HttpRequest) -> HttpResponse:
+    rep = _rep_shown(request)
+    if rep is None:
+        raise Http404("No such rep.")
+    form = YearPlanForm(request.POST)
+    own = rep.user_id == request.user.pk
+    plan = call_service(
+        form,
+        lambda **data: services.plan_set_year(
+            actor=request.user, rep_id=None if own else rep.pk, **data
+        ),
+    )
+    if plan is None:
+        return _dashboard(request, rep, year_form=form, status=400)
+    messages.success(request, f"Goals for {plan.label} saved.")
+    return redirect(reverse("goals:plan") + ("" if own else f"?rep={rep.pk}"))
+
+
+@area_required("goals")
+def reminder_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The link in a reminder's email opens this page; its button (or the dashboard's)
+    acknowledges it. Only the rep it was sent to (404 for anyone else)."""
+    reminder = get_object_or_404(
+        PlanReminder.objects.select_related("plan").filter(plan__rep__user_id=request.user.pk),
+        pk=pk,
+    )
+    if request.method == "POST":
+        services.reminder_acknowledge(actor=request.user, reminder_id=pk)
+        messages.success(request, "Reminder acknowledged.")
+        return redirect("goals:plan")
+    return render(request, "goals/plans/reminder.html", {"reminder": reminder})
+
+
+# --- Compliance -----------------------------------------------------------------------------------
+
+
+def _managers_only(request: HttpRequest) -> None:
+    if role_of(request.user) not in {Role.SUPERVISOR, Role.ADMIN}:
+        raise PermissionDenied("The compliance dashboard is for supervisors and administrators.")
+
+
+def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None = None) -> dict:
+    trend = selectors.compliance_trend(user=request.user)
+    chart = charts.column_chart(
+        [
+            (f"{row['month']:%b %Y}", row["rate"] or Decimal(0),
+             f"{row['on_time']} of {row['total']} set on time")
+            for row in trend
+        ]
+    )  # fmt: skip
+    is_admin = role_of(request.user) == Role.ADMIN
+    if defaults_form is None and is_admin:
+        defaults_form = DefaultsForm(user=request.user, initial={"month": selectors.this_month()})
+    return {
+        "trend_chart": chart,
+        "misses": selectors.repeated_misses(user=request.user)[:50],
+        "defaults_form": defaults_form,
+        "paces": Pace,
+    }
+
+
+@area_required("goals")
+def compliance(request: HttpRequest) -> HttpResponse:
+    _managers_only(request)
+    return COMPLIANCE.render(request, extra=_compliance_extra(request))
+
+
+@require_POST
+@area_required("goals")
+def plan_defaults(request: HttpRequest) -> HttpResponse:
+    """An admin gives a team's plans not set yet default targets."""
+    _managers_only(request)
+    form = DefaultsForm(request.POST, user=request.user)
+    given = call_service(
+        form, lambda **data: services.plans_set_defaults(actor=request.user, **data)
+    )
+    if given is None:
+        extra = _compliance_extra(request, defaults_form=form)
+        return COMPLIANCE.render(request, status=400, extra=extra)
+    messages.success(request, f"Defaults given to {given} plan(s) not set yet.")
+    return redirect("goals:compliance-list")
+
+
+def _compliance_row(plan: RepPlan) -> list:
+    return [
+        str(plan.rep), plan.rep.employee_code, plan.rep.team.name if plan.rep.team else "",
+        plan.label, plan.signup_goal, plan.signups, plan.signup_percent, plan.revenue_goal,
+        plan.revenue, plan.revenue_percent, plan.bonus_tier_goal, plan.bonus_tier,
+        Pace(plan.pace).label if plan.pace else "", plan.deadline.isoformat(),
+        plan.goal_set_at.isoformat() if plan.goal_set_at else "",
+        selectors.DeadlineStatus.LABELS[plan.deadline_status],
+    ]  # fmt: skip
+
+
+@area_required("goals")
+def compliance_export(request: HttpRequest) -> HttpResponse:
+    """The compliance table as CSV, with its filters."""
+    _managers_only(request)
+    filters = COMPLIANCE.filter_form(request)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    plans = selectors.compliance(user=request.user, **criteria)
+    header = [
+        "rep", "employee code", "team", "month", "signup goal", "signups", "signup %",
+        "revenue goal", "revenue", "revenue %", "bonus tier goal", "bonus tier", "pace",
+        "deadline", "goals set at", "deadline status",
+    ]  # fmt: skip
+    rows = (_compliance_row(plan) for plan in plans.iterator(chunk_size=2000))
+    return csv_response("goal-compliance.csv", header, rows)
+
+
+# --- Guide ---------------------------------------------------------------------------------------
+
+GUIDE = settings.BASE_DIR / "docs" / "goals.md"
+
+
+@functools.cache
+def _guide_html() -> str:
+    # The guide is one file, docs/goals.md, read and converted once per process.
+    return markdown.markdown(GUIDE.read_text(encoding="utf-8"), extensions=["tables"])
+
+
+@area_required("goals")
+def guide(request: HttpRequest) -> HttpResponse:
+    return render(request, "goals/plans/guide.html", {"guide": mark_safe(_guide_html())})

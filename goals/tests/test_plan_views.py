@@ -1,0 +1,220 @@
+"""The plan pages through HTTP: a rep's dashboard and its form with the bad input, managers
+setting a rep's plan, the compliance dashboard with its filters, CSV and defaults, reminders,
+the card's live refresh, scope and query counts."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.models import AuditEntry
+from crm.tests.factories import SalesRepFactory
+from goals.models import Goal, Metric, PlanReminder, RepPlan
+from goals.plans import services
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+# The 3rd of June: before the deadline in every zone.
+EARLY_JUNE = dt.datetime(2031, 6, 3, 12, tzinfo=UTC)
+VALID = {"signup_goal": "20", "revenue_goal": "50000", "bonus_tier_goal": "3"}
+
+
+@pytest.fixture(autouse=True)
+def _early_june():
+    with time_machine.travel(EARLY_JUNE, tick=False):
+        yield
+
+
+@pytest.fixture
+def rep_client(client, rep):
+    client.force_login(rep.user)
+    return client
+
+
+def test_the_area_opens_on_the_reps_own_plan_and_the_managers_list(client, rep, supervisor):
+    client.force_login(rep.user)
+    assert client.get(reverse("goals:index")).url == reverse("goals:plan")
+    client.force_login(supervisor)
+    assert client.get(reverse("goals:index")).url == reverse("goals:goal-list")
+    assert client.get(reverse("goals:plan")).url == reverse("goals:compliance-list")
+
+
+def test_a_rep_sets_their_goals_before_the_deadline(rep_client, rep):
+    services.plans_create(year=2031, month=6)
+    page = rep_client.get(reverse("goals:plan"))
+    assert page.status_code == 200
+    assert "Set my goals" in page.content.decode()
+
+    response = rep_client.post(reverse("goals:plan-set"), VALID)
+
+    assert response.status_code == 302
+    plan = RepPlan.objects.get(rep=rep, year=2031, month=6)
+    assert plan.set_by_deadline is True
+    assert {g.metric: g.target_value for g in plan.goals.all()} == {
+        Metric.SIGNUPS: 20, Metric.REVENUE: 50000, Metric.BONUS_TIER: 3,
+    }  # fmt: skip
+    again = rep_client.get(reverse("goals:plan")).content.decode()
+    assert "on time" in again and "0%" in again
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("signup_goal", "20; DROP TABLE rep_monthly_goals;"),
+        ("signup_goal", "-1"),
+        ("signup_goal", "1e309"),
+        ("signup_goal", "1.9"),
+        ("revenue_goal", "-5"),
+        ("revenue_goal", "1e309"),
+        ("bonus_tier_goal", "10"),
+        ("bonus_tier_goal", "-1"),
+    ],
+)
+def test_bad_targets_answer_400_with_the_field_and_change_nothing(rep_client, rep, field, value):
+    response = rep_client.post(reverse("goals:plan-set"), {**VALID, field: value})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors[field]
+    assert not RepPlan.objects.filter(goal_set_at__isnull=False).exists()
+    assert not Goal.objects.filter(target_value__isnull=False).exists()
+
+
+def test_a_supervisor_sets_a_reps_plan_and_cannot_reach_another_team(
+    client, rep, other_rep, supervisor
+):
+    client.force_login(supervisor)
+    page = client.get(reverse("goals:plan"), {"rep": rep.pk})
+    mine = client.post(reverse("goals:plan-set"), {**VALID, "rep": rep.pk})
+    theirs = client.post(reverse("goals:plan-set"), {**VALID, "rep": other_rep.pk})
+    odd = client.get(reverse("goals:plan"), {"rep": "1.9"})
+
+    assert page.status_code == 200 and f"Goals of {rep}" in page.content.decode()
+    assert mine.status_code == 302
+    assert RepPlan.objects.get(rep=rep, month=6).goal_set_by == supervisor
+    assert theirs.status_code == 404 and odd.status_code == 404
+    assert not RepPlan.objects.filter(rep=other_rep, goal_set_at__isnull=False).exists()
+
+
+def test_a_rep_cannot_open_another_reps_plan_or_the_compliance_page(rep_client, other_rep):
+    assert rep_client.get(reverse("goals:plan"), {"rep": other_rep.pk}).status_code == 404
+    assert rep_client.get(reverse("goals:compliance-list")).status_code == 403
+    assert rep_client.get(reverse("goals:compliance-export")).status_code == 403
+
+
+def test_the_card_refreshes_only_when_something_moved(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=2, revenue_goal=Decimal(100), bonus_tier_goal=1)
+    version = rep_client.get(reverse("goals:plan")).context["card_version"]
+    url = reverse("goals:plan-card")
+
+    unchanged = rep_client.get(url, {"since": version}, headers={"HX-Request": "true"})
+    Goal.objects.filter(plan__rep=rep, metric=Metric.REVENUE).update(current_value=60)
+    moved = rep_client.get(url, {"since": version}, headers={"HX-Request": "true"})
+
+    assert unchanged.status_code == 204
+    assert moved.status_code == 200 and "60%" in moved.content.decode()
+
+
+def test_the_compliance_dashboard_filters_sorts_and_exports(client, team, supervisor):
+    on_time, late, unset = (SalesRepFactory(team=team, timezone="UTC") for _ in range(3))
+    services.plans_create(year=2031, month=6)
+    services.plan_set(
+        actor=on_time.user, signup_goal=1, revenue_goal=Decimal(10), bonus_tier_goal=0
+    )
+    with time_machine.travel(dt.datetime(2031, 6, 9, tzinfo=UTC), tick=False):
+        services.plan_set(
+            actor=late.user, signup_goal=1, revenue_goal=Decimal(10), bonus_tier_goal=0
+        )
+    client.force_login(supervisor)
+    url = reverse("goals:compliance-list")
+
+    with time_machine.travel(dt.datetime(2031, 6, 10, tzinfo=UTC), tick=False):
+        every = client.get(url)
+        not_set = client.get(url, {"deadline": "not_set"})
+        on_time_only = client.get(url, {"deadline": "on_time"})
+        csv = client.get(reverse("goals:compliance-export"), {"deadline": "not_set"})
+
+    def reps(response):
+        return {plan.rep_id for plan in response.context["page_obj"]}
+
+    assert every.status_code == 200
+    assert reps(every) >= {on_time.pk, late.pk, unset.pk}
+    assert unset.pk in reps(not_set) and on_time.pk not in reps(not_set)
+    assert reps(on_time_only) == {on_time.pk}
+    body = b"".join(csv.streaming_content).decode("utf-8-sig")
+    assert unset.user.last_name in body and "Overdue" in body
+    assert on_time.user.last_name not in body
+
+
+@pytest.mark.parametrize("reps", [2, 12])
+def test_the_compliance_page_runs_a_fixed_number_of_queries(client, team, admin_user, reps):
+    for _ in range(reps):
+        SalesRepFactory(team=team)
+    services.plans_create(year=2031, month=6)
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("goals:compliance-list"))
+    assert response.status_code == 200
+    assert len(response.context["page_obj"]) >= reps
+    # session, user, zone; the trend, the filter's and the defaults' teams, the zones (for the
+    # pace), count, page, repeated misses
+    assert len(queries) == 10
+
+
+def test_an_admin_gives_defaults_and_a_supervisor_may_not(client, team, supervisor, admin_user):
+    set_rep, unset_rep = SalesRepFactory(team=team), SalesRepFactory(team=team)
+    services.plan_set(actor=set_rep.user, signup_goal=1, revenue_goal=Decimal(1), bonus_tier_goal=0)
+    form = {"team_id": team.pk, "month": "2031-06", **VALID}
+
+    client.force_login(supervisor)
+    refused = client.post(reverse("goals:plan-defaults"), form)
+    client.force_login(admin_user)
+    bad = client.post(reverse("goals:plan-defaults"), {**form, "bonus_tier_goal": "10"})
+    given = client.post(reverse("goals:plan-defaults"), form)
+
+    assert refused.status_code == 403
+    assert bad.status_code == 400 and bad.context["defaults_form"].errors["bonus_tier_goal"]
+    assert given.status_code == 302
+    targets = dict(
+        Goal.objects.filter(plan__rep=unset_rep, metric=Metric.REVENUE).values_list(
+            "plan__rep_id", "target_value"
+        )
+    )
+    assert targets == {unset_rep.pk: 50000}
+    assert Goal.objects.get(plan__rep=set_rep, metric=Metric.REVENUE).target_value == 1
+
+
+def test_a_reminder_is_acknowledged_by_its_rep_only(client, rep, other_rep):
+    services.plans_create(year=2031, month=6)
+    plan = RepPlan.objects.get(rep=rep, month=6)
+    reminder = PlanReminder.objects.create(plan=plan, kind="three_days", sent_at=EARLY_JUNE)
+
+    client.force_login(other_rep.user)
+    assert client.post(reverse("goals:reminder-ack", args=[reminder.pk])).status_code == 404
+    client.force_login(rep.user)
+    shown = client.get(reverse("goals:plan")).content.decode()
+    acknowledged = client.post(reverse("goals:reminder-ack", args=[reminder.pk]))
+
+    assert "Acknowledge" in shown
+    assert acknowledged.status_code == 302
+    reminder.refresh_from_db()
+    assert reminder.acknowledged_at is not None
+
+
+def test_the_guide_is_shown(rep_client):
+    page = rep_client.get(reverse("goals:guide"))
+    assert page.status_code == 200 and "<h1>How goals work</h1>" in page.content.decode()
+
+
+def test_changing_targets_shows_in_the_goal_audit_trail(rep_client, rep):
+    rep_client.post(reverse("goals:plan-set"), VALID)
+    rep_client.post(reverse("goals:plan-set"), {**VALID, "signup_goal": "25"})
+    goal = Goal.objects.get(plan__rep=rep, metric=Metric.SIGNUPS)
+    changes = AuditEntry.objects.filter(target_id=str(goal.pk)).order_by("id")
+    assert [entry.changes["target_value"] for entry in changes] == [
+        [None, "20.00"], ["20.00", "25.00"],
+    ]  # fmt: skip
