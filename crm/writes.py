@@ -52,51 +52,66 @@ def validate(instance: Model) -> None:
     instance.full_clean(exclude=relations, validate_constraints=False)
 
 
-def bulk_set(model: type[Model], values: dict[Any, dict[str, Any]], *, chunk: int = 2000) -> int:
+def bulk_set(
+    model: type[Model],
+    values: dict[Any, dict[str, Any]],
+    *,
+    expect: dict[Any, dict[str, Any]] | None = None,
+    chunk: int = 2000,
+) -> list[Any]:
     """Write other values into many rows by primary key: {pk: {field: value, ...}} (every row
-    the same fields). Django's bulk_update writes a CASE with a branch per row, which grows with
-    the square of the rows; a join does not. On PostgreSQL the rows travel as one array per
-    column (UPDATE … FROM unnest(…)): one statement, one plan, whatever the number of rows. SQLite
-    has no arrays: there it is one UPDATE … FROM (VALUES …) per `chunk` rows (SQLite 3.33+)."""
+    the same fields); returns the keys of the rows written.
+
+    `expect` ({pk: {field: value}}, every row the same fields) writes a row only if it still
+    holds those values: a writer that read them earlier without a lock does not overwrite what
+    someone changed meanwhile (that row is left out, and out of the keys returned).
+
+    Django's bulk_update writes a CASE with a branch per row, which grows with the square of the
+    rows; a join does not. On PostgreSQL the rows travel as one array per column (UPDATE … FROM
+    unnest(…)): one statement, one plan, whatever the number of rows. SQLite has no arrays:
+    there it is one UPDATE … FROM (VALUES …) per `chunk` rows (SQLite 3.35+)."""
     if not values:
-        return 0
-    fields = [model._meta.get_field(name) for name in next(iter(values.values()))]
+        return []
+    meta = model._meta
+    fields = [meta.get_field(name) for name in next(iter(values.values()))]
+    checked = [meta.get_field(name) for name in next(iter(expect.values()))] if expect else []
     quote = connection.ops.quote_name
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-    assignments = ", ".join(
-        f"{quote(field.column)} = v.column{index + 2}" for index, field in enumerate(fields)
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    position = {id(field): index + 2 for index, field in enumerate(fields)}
+    assignments = ", ".join(f"{quote(f.column)} = v.column{position[id(f)]}" for f in fields)
+    same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    conditions = "".join(
+        f" AND {table}.{quote(field.column)} {same} v.column{len(fields) + 2 + index}"
+        for index, field in enumerate(checked)
     )
-    rows = list(values.items())
+    keys = list(values)
     columns = [
-        [key for key, _ in rows],
-        *(
-            [field.get_db_prep_save(row[field.name], connection) for _, row in rows]
-            for field in fields
-        ),
+        keys,
+        *([f.get_db_prep_save(values[key][f.name], connection) for key in keys] for f in fields),
+        *([f.get_db_prep_save(expect[key][f.name], connection) for key in keys] for f in checked),
     ]
+    where = f"WHERE {table}.{pk} = v.column1{conditions} RETURNING {table}.{pk}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            typed = [model._meta.pk, *fields]
+            typed = [meta.pk, *fields, *checked]
             arrays = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)}[])" for f in typed)
             names = ", ".join(f"column{index + 1}" for index in range(len(typed)))
             cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({names}) "
-                f"WHERE {table}.{pk} = v.column1",
+                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({names}) {where}",
                 columns,
             )
-            return cursor.rowcount
-        updated = 0
+            return [row[0] for row in cursor.fetchall()]
+        written = []
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for start in range(0, len(rows), chunk):
+        for start in range(0, len(keys), chunk):
             batch = list(zip(*(column[start : start + chunk] for column in columns), strict=True))
             placeholders = ", ".join([row_sql] * len(batch))
             cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {placeholders}) AS v "
-                f"WHERE {table}.{pk} = v.column1",
+                f"UPDATE {table} SET {assignments} FROM (VALUES {placeholders}) AS v {where}",
                 [part for row in batch for part in row],
             )
-            updated += cursor.rowcount
-        return updated
+            written += [row[0] for row in cursor.fetchall()]
+        return written
 
 
 def given(**fields: Any) -> dict[str, Any]:

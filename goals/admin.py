@@ -1,18 +1,49 @@
-"""Django admin for goals: browse and search them, their snapshots and alerts. Changes go
+"""Django admin for goals: browse and search them, their snapshots and alerts, the rep plans
+with their snapshots, achievements and reminders, and the bonus tiers' thresholds. Changes go
 through goals.services (the rules, the roll-up, the audit trail): admins edit the words and
-the target here; links, values and status are changed on the goal's page or through the API."""
+the target here; links, values and status are changed on the goal's page or through the API;
+plans' targets on the plan pages."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from crm import periods
 from goals import services
-from goals.models import Goal, GoalAlert, GoalSnapshot
+from goals.models import (
+    Achievement,
+    BonusTier,
+    Goal,
+    GoalAlert,
+    GoalSnapshot,
+    PlanReminder,
+    PlanSnapshot,
+    RepPlan,
+)
+from goals.plans import services as plans
 
 EDITABLE = ["title", "description", "target_value"]
 
 
+class GoalAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            try:
+                services.check_update(
+                    self.instance,
+                    target_changes="target_value" in self.changed_data,
+                    period_changes=False,
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+
 @admin.register(Goal)
 class GoalAdmin(admin.ModelAdmin):
+    form = GoalAdminForm
     list_display = [
         "title", "owner_type", "owner_name", "metric", "period_start", "period_end",
         "current_value", "target_value", "progress_percent", "status", "calculation_source",
@@ -39,10 +70,15 @@ class GoalAdmin(admin.ModelAdmin):
         changed = {field: form.cleaned_data[field] for field in form.changed_data}
         services.goal_update(actor=request.user, goal_id=obj.pk, **changed)
 
+    def has_delete_permission(self, request, obj=None):
+        # A plan's goals last as long as their plan.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.plan_id)
+
     def delete_model(self, request, obj):
         services.goal_delete(actor=request.user, goal_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
+        # (Django refuses the whole selection if it holds a plan's goal.)
         for goal_id in queryset.values_list("pk", flat=True):
             services.goal_delete(actor=request.user, goal_id=goal_id)
 
@@ -80,3 +116,63 @@ class GoalAlertAdmin(ReadOnlyAdmin):
     search_fields = ["goal__title", "emailed_to"]
     list_select_related = ["goal"]
     date_hierarchy = "raised_at"
+
+
+# --- Rep plans -----------------------------------------------------------------------------------
+
+
+@admin.register(BonusTier)
+class BonusTierAdmin(admin.ModelAdmin):
+    """The thresholds: a change counts at the next recalculation (within 15 minutes)."""
+
+    list_display = ["tier", "min_revenue"]
+    ordering = ["tier"]
+
+
+@admin.register(RepPlan)
+class RepPlanAdmin(ReadOnlyAdmin):
+    list_display = [
+        "rep", "year", "month", "deadline", "goal_set_at", "set_by_deadline", "goal_set_by",
+    ]  # fmt: skip
+    list_filter = ["year", "month", "set_by_deadline", "rep__team"]
+    search_fields = ["rep__user__username", "rep__user__last_name", "rep__employee_code"]
+    list_select_related = ["rep__user", "goal_set_by"]
+    actions = ["snapshot_now"]
+
+    @admin.action(description="Take a snapshot of every plan under way now (ad hoc)")
+    def snapshot_now(self, request, queryset):
+        now = timezone.now()
+        taken = plans.snapshot_plans(
+            on=periods.local_date(now, periods.company_zone()), daily=False, now=now
+        )
+        self.message_user(request, f"{taken} ad-hoc snapshot(s) taken.", messages.SUCCESS)
+
+
+@admin.register(PlanSnapshot)
+class PlanSnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "plan", "date", "daily", "signups", "signup_goal", "revenue", "revenue_goal",
+        "bonus_tier", "days_remaining", "pace",
+    ]  # fmt: skip
+    list_filter = ["daily", "pace", "date"]
+    search_fields = ["plan__rep__user__username", "plan__rep__user__last_name"]
+    list_select_related = ["plan__rep__user"]
+    date_hierarchy = "date"
+
+
+@admin.register(Achievement)
+class AchievementAdmin(ReadOnlyAdmin):
+    list_display = ["plan", "kind", "achieved_at"]
+    list_filter = ["kind"]
+    search_fields = ["plan__rep__user__username", "plan__rep__user__last_name"]
+    list_select_related = ["plan__rep__user"]
+    date_hierarchy = "achieved_at"
+
+
+@admin.register(PlanReminder)
+class PlanReminderAdmin(ReadOnlyAdmin):
+    list_display = ["plan", "kind", "sent_at", "emailed_to", "acknowledged_at"]
+    list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    search_fields = ["plan__rep__user__username", "emailed_to"]
+    list_select_related = ["plan__rep__user"]
+    date_hierarchy = "sent_at"

@@ -59,6 +59,9 @@ class Source(models.TextChoices):
 # Bonus tiers go from 0 (none) to this.
 MAX_TIER = 6
 
+# The largest value or target a goal holds (numeric(14, 2)).
+MAX_VALUE = Decimal("999999999999.99")
+
 # Progress past this is shown as this: a stored percent must fit its column.
 MAX_PERCENT = Decimal("9999.99")
 PERCENT_FIELD = models.DecimalField(max_digits=8, decimal_places=2)
@@ -404,7 +407,7 @@ class RepPlan(TimestampedModel):
         indexes = [models.Index(fields=["year", "month"], name="plan_period")]
 
     def __str__(self) -> str:
-        return f"{self.rep_id}: {self.label}"
+        return f"{self.rep}: {self.label}"
 
     @property
     def label(self) -> str:

@@ -28,7 +28,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from crm.models import Activity, Customer, Deal, Task
-from crm.periods import company_zone, local_date, zone_named
+from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
 from goals.models import (
@@ -58,7 +58,7 @@ def goal_list(
     supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
     (to read) and the admins'. The other arguments filter (blank: everything)."""
     goals = scope_to_user(
-        Goal.objects.select_related("rep__user", "team", "parent"),
+        Goal.objects.select_related("rep__user", "team"),
         user,
         rep_path="rep",
         team_path="team",
@@ -175,20 +175,13 @@ def calculable(goals: QuerySet[Goal]) -> QuerySet[Goal]:
 # --- Hierarchy ----------------------------------------------------------------------------------
 
 
-def ancestors(goal: Goal) -> list[Goal]:
-    """Root first, in one query (the hierarchy is at most three deep)."""
-    found: list[Goal] = []
+def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
+    """The goals above `goal` that `user` may see, root first, in one query (the hierarchy is
+    at most three deep: its parent, and the goal whose child the parent is)."""
     if goal.parent_id is None:
-        return found
-    parent = (
-        Goal.objects.select_related("parent", "rep__user", "team", "parent__rep__user")
-        .select_related("parent__team")
-        .get(pk=goal.parent_id)
-    )
-    if parent.parent is not None:
-        found.append(parent.parent)
-    found.append(parent)
-    return found
+        return []
+    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(children__pk=goal.parent_id))
+    return sorted(above, key=lambda row: row.pk == goal.parent_id)
 
 
 TREE_ORDER = ("owner_type", "title", "id")
@@ -319,7 +312,9 @@ def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
             needed = remaining / days_left if days_left else remaining
             if velocity > 0:
                 days_to_go = (remaining / velocity).to_integral_value(rounding=ROUND_CEILING)
-                completion = today + dt.timedelta(days=int(days_to_go))
+                # At a crawl the date would be past any calendar's: no completion in sight.
+                if days_to_go < (LATEST.date() - today).days:
+                    completion = today + dt.timedelta(days=int(days_to_go))
     share = Decimal(elapsed) / Decimal(days)
     expected = expected_percent(goal, today=today)
     return Forecast(

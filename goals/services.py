@@ -25,10 +25,20 @@ from django.utils import timezone
 from crm import events, periods
 from crm.models import SalesRep, Team
 from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of, scope_to_user
-from crm.writes import UNCHANGED, audit, audit_many, bulk_set, given, locked, validate
+from crm.writes import (
+    UNCHANGED,
+    apply_changes,
+    audit,
+    audit_many,
+    bulk_set,
+    given,
+    locked,
+    validate,
+)
 from goals import selectors
 from goals.events import GoalValuesChanged
 from goals.models import (
+    MAX_VALUE,
     AlertKind,
     Goal,
     GoalAlert,
@@ -66,6 +76,14 @@ LINK_METRIC = "A goal and its parent count the same metric."
 LINK_PERIOD = "A goal's period must overlap its parent's."
 LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
 NOT_LINKED = "This goal has no parent."
+PLAN_VALUE_COUNTED = (
+    "Your plan's figures count your deals and signups; your supervisor corrects them if needed."
+)
+PERIOD_BREAKS_LINKS = (
+    "This period would no longer overlap the goal's parent or the goals below it: unlink them "
+    "first."
+)
+VALUE_TOO_LARGE = "The value counted is beyond what a goal holds (999,999,999,999.99)."
 LINK_BONUS_TIER = "Bonus tiers do not add up: a bonus tier goal is not linked."
 PLAN_GOAL_FIXED = (
     "This goal is one of a rep's plan: its target is set on the plan, and its period and "
@@ -220,14 +238,10 @@ def goal_update(
     goal = writable_goal(actor=actor, goal_id=goal_id)
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
-    if goal.plan_id is not None and ("target_value" in fields or period_given):
-        raise ValidationError(PLAN_GOAL_FIXED)
-    if "target_value" in fields:
-        if fields["target_value"] is None:
-            raise ValidationError({"target_value": TARGET_REQUIRED})
-        if Goal.objects.filter(parent_id=goal.pk).exists():
-            raise ValidationError({"target_value": PARENT_SUMS_CHILDREN.format(field="target")})
-    changes = _apply(goal, fields)
+    check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
+    if "target_value" in fields and fields["target_value"] is None:
+        raise ValidationError({"target_value": TARGET_REQUIRED})
+    changes = apply_changes(goal, fields)
     if period_given:
         kind = period_given.get("kind", goal.period_kind)
         period = resolve_period(
@@ -241,6 +255,7 @@ def goal_update(
         set_period(goal, period)
         after = (goal.period_kind, goal.period_start, goal.period_end)
         if before != after:
+            _check_period_links(goal)
             changes["period"] = [list(map(str, before)), list(map(str, after))]
     if not changes:
         return goal
@@ -254,13 +269,24 @@ def goal_update(
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
-def _apply(goal: Goal, fields: dict) -> dict:
-    changes = {}
-    for name, value in fields.items():
-        if getattr(goal, name) != value:
-            changes[name] = [getattr(goal, name), value]
-            setattr(goal, name, value)
-    return changes
+def _check_period_links(goal: Goal) -> None:
+    """A linked goal's new period still overlaps its parent's and its children's."""
+    overlapping = Q(period_start__lte=goal.period_end, period_end__gte=goal.period_start)
+    parent_apart = (
+        goal.parent_id and not Goal.objects.filter(overlapping, pk=goal.parent_id).exists()
+    )
+    if parent_apart or Goal.objects.filter(parent_id=goal.pk).exclude(overlapping).exists():
+        raise ValidationError({"period_start": PERIOD_BREAKS_LINKS})
+
+
+def check_update(goal: Goal, *, target_changes: bool, period_changes: bool) -> None:
+    """What a goal's target and period may not do (also checked by the admin's form): a plan's
+    goal takes both from its plan, a parent's target is its children's sum, and a linked goal's
+    period must keep overlapping its parent's and its children's."""
+    if goal.plan_id is not None and (target_changes or period_changes):
+        raise ValidationError(PLAN_GOAL_FIXED)
+    if target_changes and Goal.objects.filter(parent_id=goal.pk).exists():
+        raise ValidationError({"target_value": PARENT_SUMS_CHILDREN.format(field="target")})
 
 
 @transaction.atomic
@@ -312,7 +338,11 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
         raise ValidationError({"justification": JUSTIFICATION_TOO_SHORT})
     if value < 0:
         raise ValidationError({"value": VALUE_NEGATIVE})
+    if value > MAX_VALUE:
+        raise ValidationError({"value": VALUE_TOO_LARGE})
     goal = writable_goal(actor=actor, goal_id=goal_id)
+    if goal.plan_id is not None and goal.rep.user_id == getattr(actor, "pk", None):
+        raise ValidationError({"value": PLAN_VALUE_COUNTED})
     if Goal.objects.filter(parent_id=goal.pk).exists():
         raise ValidationError({"value": PARENT_SUMS_CHILDREN.format(field="value")})
     changes = {"current_value": [goal.current_value, value]}
@@ -369,23 +399,38 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
     changed, audit them and roll their parents up. Returns how many changed.
 
     A fixed number of statements whatever the number of goals: one SELECT of the changed
-    values, one UPDATE of the timestamps, one UPDATE … FROM VALUES of the new values (per 2,000),
-    one audit INSERT, and the roll-up's few per level.
+    values, one UPDATE of the timestamps, one UPDATE … FROM unnest(…) of the new values, one
+    audit INSERT, and the roll-up's few per level. The values are read without locks (a long
+    read must not hold up people's edits): a goal changed meanwhile (adjusted by hand, recounted
+    by an event, given children) is not overwritten, and the next run counts it again. A value
+    too large for a goal marks that goal failed, and the others are still written.
     """
     now = timezone.now()
     targets = selectors.calculable(goals)
-    changed = list(
+    counted = list(
         targets.annotate(fresh=selectors.fresh_value())
         .exclude(current_value=F("fresh"))
         .values_list("pk", "parent_id", "current_value", "fresh")
     )
-    Goal.objects.filter(pk__in=targets.values("pk")).update(
+    too_large = {pk for pk, _, _, fresh in counted if fresh > MAX_VALUE}
+    Goal.objects.filter(pk__in=targets.values("pk")).exclude(pk__in=too_large).update(
         last_calculated_at=now, calculation_failed=False, calculation_error=""
     )
+    if too_large:
+        goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
+    changed = [row for row in counted if row[0] not in too_large]
     if changed:
-        bulk_set(
-            Goal, {pk: {"current_value": fresh, "updated_at": now} for pk, _, _, fresh in changed}
+        written = set(
+            bulk_set(
+                Goal,
+                {pk: {"current_value": fresh, "updated_at": now} for pk, _, _, fresh in changed},
+                expect={
+                    pk: {"current_value": old, "calculation_source": Source.AUTO}
+                    for pk, _, old, _ in changed
+                },
+            )
         )
+        changed = [row for row in changed if row[0] in written]
         audit_many(
             actor=actor,
             action="goal.recalculate",
@@ -442,13 +487,16 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             .annotate(value=Sum("current_value"), target=Sum("target_value"))
             .order_by()
         }
-        changed, audits, next_ids = {}, [], set()
+        changed, audits, next_ids, too_large = {}, [], set(), []
         for pk, grandparent, value, target in parents:
             row = sums.get(pk)
             if row is None:  # no children any more: it counts for itself again
                 continue
             new_value = _cents(row["value"] or Decimal(0))
             new_target = _cents(row["target"]) if row["target"] is not None else None
+            if max(new_value, new_target or 0) > MAX_VALUE:
+                too_large.append(pk)
+                continue
             if (new_value, new_target) != (value, target):
                 changed[pk] = {
                     "current_value": new_value,
@@ -464,6 +512,8 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
                 next_ids.add(grandparent)
         bulk_set(Goal, changed)
         audit_many(actor=actor, action="goal.roll_up", targets=audits)
+        if too_large:
+            goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
         ids = {pk for pk in next_ids if pk is not None}
 
 

@@ -97,6 +97,7 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
     history = list(selectors.progress_history(goal).values_list("date", "value"))
     records_kind, records = selectors.counted_records(goal, user=user)
     has_children = goal.children.exists()
+    ancestors = selectors.ancestors(goal, user=user)
     return {
         "goal": goal,
         "writable": writable,
@@ -105,7 +106,8 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
         "chart": charts.history_chart(
             history, target=goal.target_value, period=(goal.period_start, goal.period_end)
         ),
-        "ancestors": selectors.ancestors(goal),
+        "ancestors": ancestors,
+        "parent": ancestors[-1] if ancestors and ancestors[-1].pk == goal.parent_id else None,
         "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
         "audit": AuditEntry.objects.filter(
             target_type="goals.goal", target_id=str(goal.pk)

@@ -27,7 +27,7 @@ def test_bulk_set_writes_each_row_its_own_values_of_every_type():
     with CaptureQueriesContext(connection) as queries:
         updated = bulk_set(Deal, values, chunk=3)
 
-    assert updated == 4
+    assert sorted(updated) == sorted(values)
     rows = {row.pk: row for row in Deal.objects.all()}
     for pk, fields in values.items():
         assert {name: getattr(rows[pk], name) for name in fields} == fields
@@ -38,5 +38,22 @@ def test_bulk_set_writes_each_row_its_own_values_of_every_type():
 
 def test_bulk_set_of_nothing_runs_nothing():
     with CaptureQueriesContext(connection) as queries:
-        assert bulk_set(Deal, {}) == 0
+        assert bulk_set(Deal, {}) == []
     assert len(queries) == 0
+
+
+def test_bulk_set_with_expected_values_leaves_rows_changed_meanwhile():
+    kept, changed, unset = DealFactory.create_batch(3, amount=Decimal(10))
+    Deal.objects.filter(pk=changed.pk).update(amount=Decimal(99))  # someone else, meanwhile
+    Deal.objects.filter(pk=unset.pk).update(closed_at=None)
+
+    written = bulk_set(
+        Deal,
+        {deal.pk: {"title": "Recounted"} for deal in (kept, changed, unset)},
+        expect={
+            deal.pk: {"amount": Decimal(10), "closed_at": None} for deal in (kept, changed, unset)
+        },
+    )
+
+    assert sorted(written) == sorted([kept.pk, unset.pk])
+    assert Deal.objects.get(pk=changed.pk).title != "Recounted"

@@ -112,10 +112,10 @@ class SnapshotSerializer(serializers.ModelSerializer):
 
 
 class ForecastSerializer(serializers.Serializer):
-    velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
-    projected_value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
+    projected_value = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_completion = serializers.DateField(allow_null=True)
-    needed_daily_rate = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    needed_daily_rate = serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=True)
     verdict = serializers.ChoiceField(choices=list(selectors.Verdict.LABELS.items()))
     elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
     expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
@@ -216,7 +216,7 @@ class AnalyticsSerializer(serializers.Serializer):
         max_digits=6, decimal_places=2, help_text="Completed goals that reached their target."
     )
     average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
-    average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     velocity_data_points = serializers.IntegerField()
     completion_rate_trend = TrendPointSerializer(many=True)
     metric_breakdown = MetricBreakdownSerializer(many=True)
@@ -226,8 +226,8 @@ class AnalyticsSerializer(serializers.Serializer):
     company_average_completion_rate = serializers.DecimalField(
         max_digits=6, decimal_places=2, allow_null=True
     )
-    team_average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
-    company_average_velocity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    team_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
+    company_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
 

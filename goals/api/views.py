@@ -26,6 +26,9 @@ class GoalFilter(filters.FilterSet):
         selector=lambda user: scope_to_user(Team.objects.all(), user, rep_path=None, team_path=""),
         model=Team,
     )
+    parent = ScopedModelChoiceFilter(
+        selector=lambda user: selectors.goal_list(user=user), model=Goal
+    )
     period_from = filters.DateFilter(field_name="period_end", lookup_expr="gte")
     period_to = filters.DateFilter(field_name="period_start", lookup_expr="lte")
 
@@ -117,7 +120,9 @@ class GoalViewSet(ScopedViewSet):
         children = selectors.subtree(visible, [goal.pk])
         return Response(
             {
-                "ancestors": s.GoalOutputSerializer(selectors.ancestors(goal), many=True).data,
+                "ancestors": s.GoalOutputSerializer(
+                    selectors.ancestors(goal, user=request.user), many=True
+                ).data,
                 "goal": s.tree_node(visible.get(pk=goal.pk), children),
             }
         )

@@ -193,3 +193,22 @@ def test_delete_unlinks_the_children(rep, supervisor_api):
     assert supervisor_api.delete(f"{GOALS}{team_goal.pk}/").status_code == 204
     assert Goal.objects.get(pk=mine.pk).parent_id is None
     assert client_for(SalesRepFactory().user).get(f"{GOALS}{mine.pk}/").status_code == 404
+
+
+def test_goals_above_out_of_scope_are_not_shown(rep, rep_api, other_rep):
+    team_goal = make_goal(owner=rep.team)
+    mine = make_goal(owner=rep, parent=team_goal)
+    rep.team = other_rep.team  # the rep moved to another team: the old team's goal is not theirs
+    rep.save()
+
+    tree = rep_api.get(f"{GOALS}{mine.pk}/hierarchy/").json()
+    filtered = rep_api.get(GOALS, {"parent": team_goal.pk})
+    missing = rep_api.get(GOALS, {"parent": team_goal.pk + 1000})
+
+    assert tree["ancestors"] == []
+    # An id out of scope answers like one that does not exist: nothing tells them apart.
+    assert filtered.status_code == missing.status_code == 400
+    assert filtered.json() == {
+        key: [m.replace(str(team_goal.pk + 1000), str(team_goal.pk)) for m in value]
+        for key, value in missing.json().items()
+    }

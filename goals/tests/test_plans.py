@@ -339,3 +339,21 @@ def test_a_rep_added_or_reactivated_in_admin_gets_this_months_plan_at_once(
     rep = SalesRep.objects.get(user=user)
     assert RepPlan.objects.filter(rep=rep, month__isnull=False).count() == 1
     assert RepPlan.objects.filter(rep=rep, month__isnull=True).count() == 1
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_a_rep_cannot_set_their_own_plans_figures_by_hand_but_their_supervisor_can(rep, supervisor):
+    services.plan_set(actor=rep.user, signup_goal=1, revenue_goal=Decimal(100), bonus_tier_goal=1)
+    goal = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+    reason = "Deal recorded in the old system"
+
+    with pytest.raises(ValidationError) as refused:
+        goal_services.goal_adjust(
+            actor=rep.user, goal_id=goal.pk, value=Decimal(100), justification=reason
+        )
+    corrected = goal_services.goal_adjust(
+        actor=supervisor, goal_id=goal.pk, value=Decimal(100), justification=reason
+    )
+
+    assert refused.value.message_dict["value"] == [goal_services.PLAN_VALUE_COUNTED]
+    assert corrected.current_value == 100

@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm import services as crm
 from crm.models import AuditEntry, CustomerStatus, DealStage
 from crm.roles import SystemActor
+from crm.testing.database import refusing_updates
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -27,6 +28,7 @@ from crm.tests.factories import (
     TeamFactory,
 )
 from goals import selectors, services
+from goals.api.serializers import ForecastSerializer
 from goals.models import Goal, GoalAlert, GoalSnapshot, GoalStatus, Source
 from goals.tests.factories import SETUP, make_goal
 
@@ -265,23 +267,38 @@ def test_winning_a_deal_updates_the_reps_team_and_company_goals(
 
 
 def test_a_failing_recalculation_never_undoes_the_deal(
-    rep, eager_celery, django_capture_on_commit_callbacks, monkeypatch
+    rep, eager_celery, django_capture_on_commit_callbacks
 ):
     goal = make_goal(owner=rep)
-    deal = DealFactory(rep=rep)
+    deal = DealFactory(rep=rep, amount=Decimal(5))
 
-    def broken(**kwargs):
-        raise RuntimeError("database hiccup")
-
-    monkeypatch.setattr(services, "goals_recalculate", broken)
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        refusing_updates(Goal, goal.pk, "current_value"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         crm.deal_close(actor=rep.user, deal_id=deal.pk, won=True)
 
     deal.refresh_from_db()
     assert deal.stage == DealStage.CLOSED_WON
     goal.refresh_from_db()
     assert goal.calculation_failed is True
-    assert "database hiccup" in goal.calculation_error
+    assert "refused its update" in goal.calculation_error
+
+
+def test_a_value_too_large_for_a_goal_fails_that_goal_only(rep):
+    company, mine = make_goal(owner=None), make_goal(owner=rep)
+    # Won deals worth more together than a goal holds (14 digits), but for the company only.
+    DealFactory.create_batch(
+        101, rep=SalesRepFactory(), amount=Decimal("9999999999.99"), stage=DealStage.CLOSED_WON
+    )
+    DealFactory(rep=rep, amount=Decimal(7), stage=DealStage.CLOSED_WON)
+
+    services.goals_recalculate(goals=Goal.objects.all(), actor=JOB)
+
+    company.refresh_from_db()
+    mine.refresh_from_db()
+    assert company.calculation_failed and company.calculation_error == services.VALUE_TOO_LARGE
+    assert mine.current_value == 7 and not mine.calculation_failed
 
 
 # --- Manual adjustment --------------------------------------------------------------------------
@@ -522,6 +539,22 @@ def test_without_two_snapshots_velocity_is_value_over_days_elapsed(rep):
     assert not result.has_sufficient_data
 
 
+def test_a_forecast_at_a_crawl_has_no_completion_date_and_huge_figures_do_not_break(rep):
+    start = dt.date(2026, 1, 1)
+    goal = make_goal(
+        owner=rep, metric="custom", source="manual", target=Decimal("999999999999"),
+        period_kind="year", start=start,
+    )  # fmt: skip
+    Goal.objects.filter(pk=goal.pk).update(current_value=Decimal("0.01"))
+    goal.refresh_from_db()
+
+    result = selectors.forecast(goal, now=dt.datetime(2026, 1, 1, 12, tzinfo=UTC))
+    answer = ForecastSerializer(result).data
+
+    assert result.projected_completion is None
+    assert answer["projected_completion"] is None and answer["needed_daily_rate"]
+
+
 def test_analytics_count_what_the_user_may_see(rep, other_rep, admin_user):
     make_goal(owner=rep)
     make_goal(owner=other_rep)
@@ -538,3 +571,16 @@ def test_analytics_count_what_the_user_may_see(rep, other_rep, admin_user):
     assert mine["completed_goals"] == 1
     assert mine["overall_completion_rate"] == Decimal("100.00")
     assert len(mine["completion_rate_trend"]) == 12
+
+
+def test_a_linked_goals_period_cannot_move_away_from_its_parent(rep):
+    team_goal = make_goal(owner=rep.team, start=dt.date(2026, 6, 1))
+    mine = make_goal(owner=rep, parent=team_goal, start=dt.date(2026, 6, 1))
+
+    with pytest.raises(ValidationError) as refused:
+        services.goal_update(actor=SETUP, goal_id=mine.pk, period_start=dt.date(2026, 9, 1))
+    with pytest.raises(ValidationError):
+        services.goal_update(actor=SETUP, goal_id=team_goal.pk, period_start=dt.date(2026, 9, 1))
+
+    assert refused.value.message_dict["period_start"] == [services.PERIOD_BREAKS_LINKS]
+    assert Goal.objects.get(pk=mine.pk).period_start == dt.date(2026, 6, 1)

@@ -215,3 +215,14 @@ def test_a_bad_goal_form_is_400_with_field_errors(rep_client):
     assert set(response.context["form"].errors) >= {"title", "metric", "period_start",
                                                      "target_value"}  # fmt: skip
     assert not Goal.objects.exists()
+
+
+def test_a_goals_page_does_not_show_goals_above_it_out_of_scope(rep_client, rep, other_rep):
+    team_goal = make_goal(owner=rep.team, title="Old team's secret goal")
+    mine = make_goal(owner=rep, parent=team_goal)
+    rep.team = other_rep.team
+    rep.save()
+
+    page = rep_client.get(reverse("goals:goal-detail", args=[mine.pk])).content.decode()
+
+    assert "Old team's secret goal" not in page and "a goal you do not see" in page

@@ -1,6 +1,6 @@
 """Goals with a real Celery worker on the real Redis broker: a deal won is counted by the worker's
-recalculation; a recalculation that fails (a value too large for its column) leaves the deal won
-and says so on the goal; two runs of the fallback job at once: one runs, one is skipped."""
+recalculation; a recalculation that fails (the database refuses the write) leaves the deal won and
+says so on the goal; two runs of the fallback job at once: one runs, one is skipped."""
 
 import threading
 from decimal import Decimal
@@ -13,6 +13,7 @@ from crm import services as crm
 from crm.jobs.models import JobRun, JobRunStatus
 from crm.models import DealStage
 from crm.testing.celery_worker import celery_worker, wait_for
+from crm.testing.database import refusing_updates
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
 from goals.jobs import RECALCULATE_ALL
@@ -43,18 +44,15 @@ def test_a_worker_counts_a_deal_won_toward_the_goals(worker):
 def test_a_failing_recalculation_leaves_the_deal_won(worker):
     rep = SalesRepFactory()
     company = make_goal(owner=None)
-    # Won deals worth more than a goal's value can hold (14 digits): the update will fail.
-    DealFactory.create_batch(
-        101, rep=rep, amount=Decimal("9999999999.99"), stage=DealStage.CLOSED_WON
-    )
     deal = DealFactory(rep=rep, amount=Decimal(1))
 
-    crm.deal_close(actor=rep.user, deal_id=deal.pk, won=True)
+    with refusing_updates(Goal, company.pk, "current_value"):
+        crm.deal_close(actor=rep.user, deal_id=deal.pk, won=True)
+        wait_for(lambda: Goal.objects.get(pk=company.pk).calculation_failed, timeout=60)
 
-    wait_for(lambda: Goal.objects.get(pk=company.pk).calculation_failed, timeout=60)
     deal.refresh_from_db()
     assert deal.stage == DealStage.CLOSED_WON
-    assert "Error" in Goal.objects.get(pk=company.pk).calculation_error
+    assert "refused its update" in Goal.objects.get(pk=company.pk).calculation_error
 
 
 def test_two_fallback_runs_at_once_one_runs_one_is_skipped(role_groups, monkeypatch):

@@ -1,0 +1,88 @@
+"""Goals in Django admin: edits go through the services' rules and a refusal is a form error,
+never a 500; a plan's goals cannot be deleted; every goals page of admin opens, with a fixed
+number of queries."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.tests.factories import SalesRepFactory
+from goals.models import Goal, Metric, PlanReminder, RepPlan
+from goals.plans import services as plans
+from goals.tests.factories import make_goal
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_parents_target_edited_in_admin_is_a_form_error(admin_client, rep):
+    team_goal = make_goal(owner=rep.team, target=500)
+    make_goal(owner=rep, parent=team_goal, target=700)
+    url = reverse("admin:goals_goal_change", args=[team_goal.pk])
+
+    response = admin_client.post(
+        url, {"title": team_goal.title, "description": "", "target_value": "999"}
+    )
+
+    assert response.status_code == 200
+    assert "sum of its children" in response.content.decode()
+    team_goal.refresh_from_db()
+    assert team_goal.target_value == 700  # its child's, as before
+
+
+def test_a_plans_goal_cannot_be_edited_or_deleted_in_admin(admin_client, rep):
+    plans.plan_set(actor=rep.user, signup_goal=5, revenue_goal=Decimal(100), bonus_tier_goal=1)
+    goal = Goal.objects.get(plan__rep=rep, metric=Metric.REVENUE)
+
+    edited = admin_client.post(
+        reverse("admin:goals_goal_change", args=[goal.pk]),
+        {"title": goal.title, "description": "", "target_value": "1"},
+    )
+    deleted = admin_client.post(reverse("admin:goals_goal_delete", args=[goal.pk]), {"post": "yes"})
+    bulk = admin_client.post(
+        reverse("admin:goals_goal_changelist"),
+        {"action": "delete_selected", "_selected_action": [goal.pk], "post": "yes"},
+    )
+
+    assert edited.status_code == 200 and "its target is set on the plan" in edited.content.decode()
+    assert deleted.status_code == 403
+    assert bulk.status_code == 403
+    assert Goal.objects.filter(pk=goal.pk, target_value=100).exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["goal", "goalsnapshot", "goalalert", "repplan", "plansnapshot", "achievement",
+     "planreminder", "bonustier"],
+)  # fmt: skip
+def test_every_goals_admin_list_opens_with_a_fixed_number_of_queries(admin_client, name):
+    for _ in range(3):
+        SalesRepFactory()
+    plans.plans_create(year=2031, month=6)
+    plan = RepPlan.objects.first()
+    PlanReminder.objects.create(plan=plan, kind="overdue", sent_at=dt.datetime.now(dt.UTC))
+    plans.snapshot_plans(on=dt.date(2031, 6, 2), daily=False)
+    url = reverse(f"admin:goals_{name}_changelist")
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    for _ in range(5):
+        SalesRepFactory()
+    plans.plans_create(year=2031, month=6)
+    with CaptureQueriesContext(connection) as more:
+        assert admin_client.get(url).status_code == 200
+    assert len(more) == len(few)
+
+
+def test_an_ad_hoc_snapshot_from_admin(admin_client):
+    rep = SalesRepFactory()
+    plans.plans_for_rep(rep.pk)  # this month's: under way
+    plan = RepPlan.objects.get(month__isnull=False)
+    for _ in range(2):
+        admin_client.post(
+            reverse("admin:goals_repplan_changelist"),
+            {"action": "snapshot_now", "_selected_action": [plan.pk]},
+        )
+    assert plan.snapshots.filter(daily=False).count() == 2
