@@ -10,6 +10,7 @@ class CrmConfig(AppConfig):
         # The job platform's own jobs and tasks, then every app's: scheduled jobs (jobs.py),
         # event subscribers (handlers.py) and Celery tasks (tasks.py), so that each process
         # (web, worker, beat) knows all of them.
+        from crm import mail  # noqa: F401
         from crm.jobs import maintenance, tasks  # noqa: F401
 
         autodiscover_modules("jobs", "handlers", "tasks")

@@ -36,8 +36,17 @@ from crm.models import (
     SalesRep,
     Task,
     TaskStatus,
+    Team,
 )
 from crm.roles import Actor, scope_to_user, user_zone
+
+
+def team_list(*, user: Actor, for_write: bool = False) -> QuerySet[Team]:
+    """The teams `user` may see: a rep their own, a supervisor those they manage (also to
+    change, `for_write`), admins all."""
+    return scope_to_user(
+        Team.objects.order_by("name"), user, rep_path=None, team_path="", for_write=for_write
+    )
 
 
 def rep_list(*, user: Actor) -> QuerySet[SalesRep]:

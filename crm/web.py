@@ -122,6 +122,21 @@ class DateTimeField(forms.DateTimeField):
     default_validators = [validate_in_range]
 
 
+class DateField(forms.DateField):
+    """The phone's own date picker, within the CRM's range of dates."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    default_validators = [validate_in_range]
+
+
+class MonthField(forms.DateField):
+    """A month (the phone's month picker, "2026-07"), as its first day."""
+
+    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+    input_formats = ["%Y-%m"]
+    default_validators = [validate_in_range]
+
+
 class AmountField(forms.DecimalField):
     """A money amount: a decimal keypad on phones, never negative."""
 

@@ -5,17 +5,9 @@ from django.utils import timezone
 
 from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
-from crm.periods import validate_in_range
-from crm.roles import Role, role_of, scope_to_user
-from crm.web import AmountField, ScopedForm, ServiceForm
+from crm.roles import Role, role_of
+from crm.web import AmountField, DateField, ScopedForm, ServiceForm
 from goals.models import GoalStatus, Metric, OwnerType, PeriodKind, Source
-
-
-class DateField(forms.DateField):
-    """The phone's own date picker, within the CRM's range of dates."""
-
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    default_validators = [validate_in_range]
 
 
 class GoalFilterForm(forms.Form):
@@ -45,7 +37,7 @@ class GoalForm(ScopedForm):
     period_kind = forms.ChoiceField(label="Period", choices=PeriodKind.choices)
     period_start = DateField(label="Starting", initial=timezone.localdate)
     period_end = DateField(label="Ending (custom dates)", required=False)
-    target_value = AmountField(label="Target")
+    target_value = AmountField(label="Target", max_digits=14)
     calculation_source = forms.ChoiceField(
         label="Value", choices=Source.choices, initial=Source.AUTO
     )
@@ -54,9 +46,7 @@ class GoalForm(ScopedForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
         role = role_of(user)
-        self.fields["team"].queryset = scope_to_user(
-            Team.objects.all(), user, rep_path=None, team_path="", for_write=True
-        )
+        self.fields["team"].queryset = crm_selectors.team_list(user=user, for_write=True)
         if role == Role.REP:
             # A rep sets goals for themselves.
             self.fields["owner_type"].choices = [(OwnerType.INDIVIDUAL, "Me")]
@@ -71,12 +61,12 @@ class GoalForm(ScopedForm):
 
 class GoalEditForm(ServiceForm):
     title = forms.CharField(max_length=200)
-    target_value = AmountField(label="Target")
+    target_value = AmountField(label="Target", max_digits=14)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
 class AdjustForm(ServiceForm):
-    value = AmountField(label="New value")
+    value = AmountField(label="New value", max_digits=14)
     justification = forms.CharField(
         label="Why", widget=forms.Textarea(attrs={"rows": 3}), help_text="At least 10 characters."
     )

@@ -10,7 +10,7 @@ from goals import services
 from goals.models import Goal
 from goals.plans import services as plans
 
-RECALCULATE_ALL = "recalculate_goals"
+RECALCULATE_ALL = services.RECALCULATE_ALL
 DAILY = "goals_daily"
 PLANS = "rep_plans"
 

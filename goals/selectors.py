@@ -414,7 +414,7 @@ def analytics(
         )
     }
     owner_velocity = {
-        owner: _velocity(goals.filter(owner_type=owner))["average"]
+        owner: velocity["by_owner"].get(owner, Decimal("0.00"))
         for owner in (OwnerType.TEAM, OwnerType.COMPANY)
     }
     history = GoalSnapshot.objects.filter(goal__in=goals).aggregate(
@@ -445,7 +445,8 @@ def analytics(
 
 def _velocity(goals: QuerySet[Goal]) -> dict:
     """The average, over goals with snapshots on two days or more, of each goal's average daily
-    change (its last snapshot's value less its first's, over the days between)."""
+    change (its last snapshot's value less its first's, over the days between): over all of
+    `goals`, and by owner type, from one query."""
     snapshots = GoalSnapshot.objects.filter(goal_id=OuterRef("pk"))
     first, last = snapshots.order_by("date"), snapshots.order_by("-date")
     rows = (
@@ -456,12 +457,17 @@ def _velocity(goals: QuerySet[Goal]) -> dict:
             last_value=Subquery(last.values("value")[:1]),
         )
         .filter(last_date__gt=F("first_date"))
-        .values_list("first_date", "last_date", "first_value", "last_value")
+        .values_list("owner_type", "first_date", "last_date", "first_value", "last_value")
     )
-    speeds = [(high - low) / (end - start).days for start, end, low, high in rows]
-    if not speeds:
-        return {"average": Decimal("0.00"), "points": 0}
-    return {"average": _q(sum(speeds) / len(speeds)), "points": len(speeds)}
+    speeds: dict[str, list[Decimal]] = {}
+    for owner, start, end, low, high in rows:
+        speeds.setdefault(owner, []).append((high - low) / (end - start).days)
+    every = [speed for owned in speeds.values() for speed in owned]
+    return {
+        "average": _q(sum(every) / len(every)) if every else Decimal("0.00"),
+        "points": len(every),
+        "by_owner": {owner: _q(sum(owned) / len(owned)) for owner, owned in speeds.items()},
+    }
 
 
 def _rate(part: int, whole: int) -> Decimal:

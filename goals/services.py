@@ -13,18 +13,21 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from celery.result import AsyncResult
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from crm import events, periods
+from crm.jobs.tasks import enqueue_job
+from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
-from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of, scope_to_user
+from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of
+from crm.selectors import team_list
 from crm.writes import (
     UNCHANGED,
     apply_changes,
@@ -76,6 +79,8 @@ LINK_METRIC = "A goal and its parent count the same metric."
 LINK_PERIOD = "A goal's period must overlap its parent's."
 LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
 NOT_LINKED = "This goal has no parent."
+LINK_PARENT_CLOSED = "A goal goes under an active goal, not a completed or cancelled one."
+RECALCULATE_ALL_ADMINS_ONLY = "Only administrators recalculate every goal."
 PLAN_VALUE_COUNTED = (
     "Your plan's figures count your deals and signups; your supervisor corrects them if needed."
 )
@@ -91,6 +96,8 @@ PLAN_GOAL_FIXED = (
 )
 
 MIN_JUSTIFICATION = 10
+# The job that recalculates every goal (goals.jobs).
+RECALCULATE_ALL = "recalculate_goals"
 
 ALLOWED_CHILDREN = {
     OwnerType.COMPANY: {OwnerType.TEAM, OwnerType.INDIVIDUAL},
@@ -148,10 +155,7 @@ def _check_owner(*, actor: Actor, owner_type: str, team: Team | None, rep: Sales
     if owner_type == OwnerType.TEAM:
         if team is None:
             raise ValidationError({"team": TEAM_REQUIRED})
-        supervised = scope_to_user(
-            Team.objects.filter(pk=team.pk), actor, rep_path=None, team_path="", for_write=True
-        )
-        if not supervised.exists():
+        if not team_list(user=actor, for_write=True).filter(pk=team.pk).exists():
             raise ValidationError({"team": TEAM_NOT_YOURS})
         return team, None
     if rep is None and role_of(actor) != Role.REP:
@@ -443,6 +447,13 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
     return len(changed)
 
 
+def goals_recalculate_all_later(*, actor: Actor) -> AsyncResult:
+    """Queue the 15-minute job now (administrators): its job run shows when it is done."""
+    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+        raise PermissionDenied(RECALCULATE_ALL_ADMINS_ONLY)
+    return enqueue_job(RECALCULATE_ALL)
+
+
 def goals_mark_failed(*, goals: QuerySet[Goal], error: str) -> None:
     """Record that a recalculation of these goals failed (kept after the failing transaction)."""
     goals.update(calculation_failed=True, calculation_error=error[:2000])
@@ -522,6 +533,8 @@ def link_problem(goal: Goal, parent: Goal) -> str | None:
     pages offer only parents without a problem); None if nothing."""
     if parent.pk == goal.pk:
         return LINK_SELF
+    if parent.status != GoalStatus.ACTIVE:
+        return LINK_PARENT_CLOSED
     if Metric.BONUS_TIER in (goal.metric, parent.metric):
         return LINK_BONUS_TIER
     if goal.owner_type not in ALLOWED_CHILDREN[parent.owner_type]:
@@ -654,6 +667,7 @@ ALERT_BODY = (
 )
 
 
+@transaction.atomic
 def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -> tuple[int, int]:
     """Raise an alert for each active goal with a target that turned off track (once: not
     again until it recovers and falls back), clear the alerts of goals that recovered, and email
@@ -684,8 +698,14 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     new = [goal for goal in goals if goal.pk in off_track - open_alerts]
     alerts = []
     messages = []
+    admins = [] if not new else list(
+        User.objects.filter(Q(is_superuser=True) | Q(groups__name=GROUP_ADMIN), is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )  # fmt: skip
     for goal in new:
-        recipients = _alert_recipients(goal)
+        recipients = _alert_recipients(goal, admins=admins)
         alerts.append(GoalAlert(goal=goal, raised_at=now, emailed_to=", ".join(sorted(recipients))))
         if recipients:
             expected = selectors.expected_percent(goal, today=today_in[goal.zone])
@@ -704,34 +724,33 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
                 )
             )
     GoalAlert.objects.bulk_create(alerts)
-    if messages and email:
-        send_mass_mail(messages, fail_silently=False)
+    if email:
+        send_after_commit(messages)
     return len(alerts), cleared
 
 
-def _alert_recipients(goal: Goal) -> set[str]:
+def _alert_recipients(goal: Goal, *, admins: list[str]) -> set[str]:
     """A rep's goal: the rep and their supervisor; a team's: its supervisor; the company's:
-    the administrators."""
-    people: list[User | None] = []
+    the administrators (`admins`, read once for all the alerts)."""
+    if goal.owner_type == OwnerType.COMPANY:
+        return set(admins)
     if goal.owner_type == OwnerType.INDIVIDUAL:
         people = [goal.rep.user, goal.rep.team.manager]
-    elif goal.owner_type == OwnerType.TEAM:
-        people = [goal.team.manager]
     else:
-        people = list(
-            User.objects.filter(
-                Q(is_superuser=True) | Q(groups__name=GROUP_ADMIN), is_active=True
-            ).distinct()
-        )
+        people = [goal.team.manager]
     return {person.email for person in people if person is not None and person.email}
 
 
 def daily_goal_work(*, actor: SystemActor, now: dt.datetime | None = None) -> dict:
-    """The daily job's steps, each set-based: snapshot every active goal (their last day
-    included), close the goals whose period ended, update the off-track alerts."""
+    """The daily job's steps, each set-based: count the goals whose period ended one last
+    time (a late event or a back-dated correction still counts), snapshot every active goal
+    (their last day included), close the ended ones, update the off-track alerts."""
     now = now or timezone.now()
     today = periods.local_date(now, periods.company_zone())
     with transaction.atomic():
+        goals_recalculate(
+            goals=Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now), actor=actor
+        )
         snapshots = snapshot_active_goals(on=today)
         closed = close_ended_goals(actor=actor, now=now)
     raised, cleared = goals_update_alerts(now=now)

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from crm.jobs.tasks import enqueue_job
 from crm.models import AuditEntry
 from crm.roles import Role, role_of
 from crm.web import (
@@ -24,7 +24,7 @@ from crm.web import (
     post_data,
     return_to,
 )
-from goals import charts, jobs, selectors, services
+from goals import charts, selectors, services
 from goals.forms import (
     AdjustForm,
     AnalyticsFilterForm,
@@ -396,9 +396,10 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
 @area_required("goals")
 @require_POST
 def goal_recalculate_all(request: HttpRequest) -> HttpResponse:
-    if role_of(request.user) != Role.ADMIN:
-        messages.error(request, "Only administrators recalculate every goal.")
+    try:
+        services.goals_recalculate_all_later(actor=request.user)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused))
         return redirect("goals:analytics")
-    enqueue_job(jobs.RECALCULATE_ALL)
     messages.success(request, "Every goal is being recalculated; its job run shows when.")
     return redirect(return_to(request, "goals:analytics"))

@@ -7,8 +7,6 @@ from rest_framework import serializers
 from crm import selectors as crm_selectors
 from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
 from crm.api.serializers import RepSummarySerializer
-from crm.models import Team
-from crm.roles import scope_to_user
 from goals import selectors
 from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
@@ -16,7 +14,7 @@ AMOUNT = {"max_digits": 14, "decimal_places": 2}
 
 
 def supervised_teams(*, user):
-    return scope_to_user(Team.objects.all(), user, rep_path=None, team_path="", for_write=True)
+    return crm_selectors.team_list(user=user, for_write=True)
 
 
 class TeamSummarySerializer(serializers.Serializer):
@@ -237,6 +235,6 @@ class AnalyticsQuerySerializer(serializers.Serializer):
     owner_type = serializers.ChoiceField(choices=OwnerType.choices, required=False)
     start_date = DateField(required=False)
     team = ScopedPrimaryKeyRelatedField(
-        selector=lambda user: scope_to_user(Team.objects.all(), user, rep_path=None, team_path=""),
+        selector=lambda user: crm_selectors.team_list(user=user),
         required=False,
     )

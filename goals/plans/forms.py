@@ -3,23 +3,13 @@ goals.plans.services."""
 
 from django import forms
 
-from crm.models import Team
-from crm.periods import validate_in_range
-from crm.roles import scope_to_user
-from crm.web import AmountField, ScopedForm, ServiceForm
+from crm import selectors as crm_selectors
+from crm.web import AmountField, MonthField, ScopedForm, ServiceForm
 from goals.models import MAX_TIER, Pace
 from goals.plans.selectors import DeadlineStatus
 from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
 
 TIERS = [(tier, "None" if tier == 0 else f"Tier {tier}") for tier in range(MAX_TIER + 1)]
-
-
-class MonthField(forms.DateField):
-    """A month (the phone's month picker, "2026-07"), as its first day."""
-
-    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
-    input_formats = ["%Y-%m"]
-    default_validators = [validate_in_range]
 
 
 class PlanForm(ServiceForm):
@@ -49,7 +39,7 @@ class DefaultsForm(PlanForm, ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        teams = scope_to_user(Team.objects.order_by("name"), user, rep_path=None, team_path="")
+        teams = crm_selectors.team_list(user=user)
         self.fields["team_id"].choices = [(team.pk, team.name) for team in teams]
 
     def clean(self):
@@ -82,5 +72,5 @@ class ComplianceFilterForm(ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        teams = scope_to_user(Team.objects.order_by("name"), user, rep_path=None, team_path="")
+        teams = crm_selectors.team_list(user=user)
         self.fields["team"].choices = [("", "Every team"), *((t.pk, t.name) for t in teams)]

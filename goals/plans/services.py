@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -41,6 +40,7 @@ from django.utils import timezone
 
 from crm import periods
 from crm.jobs import Progress
+from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
 from crm.roles import Actor, Role, own_rep, role_of, scope_to_user
 from crm.writes import audit, audit_many, bulk_set, locked
@@ -515,6 +515,7 @@ REMINDER_WHEN = {
 }
 
 
+@transaction.atomic
 def send_reminders(*, now: dt.datetime | None = None, email: bool = True) -> int:
     """Remind the reps whose plan for a month under way is not set: 3 days before its deadline,
     1 day before, and once it is overdue; each reminder once per plan (a rep first reached
@@ -550,8 +551,8 @@ def send_reminders(*, now: dt.datetime | None = None, email: bool = True) -> int
     for reminder in sent:
         reminder.emailed_to = reminder.plan.rep.user.email
     PlanReminder.objects.bulk_update(sent, ["emailed_to"])
-    if messages and email:
-        send_mass_mail(messages, fail_silently=False)
+    if email:
+        send_after_commit(messages)
     return len(sent)
 
 

@@ -23,6 +23,7 @@ from goals.models import (
     Goal,
     Metric,
     Pace,
+    PlanReminder,
     RepPlan,
 )
 from goals.plans import selectors, services
@@ -357,3 +358,38 @@ def test_a_rep_cannot_set_their_own_plans_figures_by_hand_but_their_supervisor_c
 
     assert refused.value.message_dict["value"] == [goal_services.PLAN_VALUE_COUNTED]
     assert corrected.current_value == 100
+
+
+def test_reminders_go_3_days_and_1_day_before_and_when_overdue_each_once(
+    eager_celery, django_capture_on_commit_callbacks, mailoutbox
+):
+    rep = SalesRepFactory(timezone="UTC")
+    rep.user.email = "rep@example.com"
+    rep.user.save()
+    late = SalesRepFactory(timezone="UTC")
+    services.plans_create(year=2031, month=6)
+
+    def run(moment: dt.datetime) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.send_reminders(now=moment)
+
+    sent = {
+        "1 June": run(dt.datetime(2031, 6, 1, 9, tzinfo=UTC)),
+        "3 June": run(dt.datetime(2031, 6, 3, 9, tzinfo=UTC)),
+        "3 June again": run(dt.datetime(2031, 6, 3, 10, tzinfo=UTC)),
+        "5 June": run(dt.datetime(2031, 6, 5, 9, tzinfo=UTC)),
+    }
+    with time_machine.travel(dt.datetime(2031, 6, 6, 9, tzinfo=UTC), tick=False):
+        services.plan_set(  # late, but set: no more reminders for them
+            actor=late.user, signup_goal=1, revenue_goal=Decimal(1), bonus_tier_goal=0
+        )
+    sent["7 June"] = run(dt.datetime(2031, 6, 7, 9, tzinfo=UTC))
+    sent["8 June"] = run(dt.datetime(2031, 6, 8, 9, tzinfo=UTC))
+
+    assert sent == {
+        "1 June": 0, "3 June": 2, "3 June again": 0, "5 June": 2, "7 June": 1, "8 June": 0,
+    }  # fmt: skip
+    kinds = sorted(PlanReminder.objects.filter(plan__rep=rep).values_list("kind", flat=True))
+    assert kinds == ["one_day", "overdue", "three_days"]
+    assert [message.to for message in mailoutbox] == [["rep@example.com"]] * 3
+    assert "/goals/reminders/" in mailoutbox[0].body
