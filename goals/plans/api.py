@@ -1,0 +1,239 @@
+"""The rep plans' API, under /api/goals/ beside the goals (a rep sees their own, a supervisor
+their teams', an admin everyone's):
+
+    GET  monthly/current        this month's plans with figures, pace and deadline status
+    POST monthly/set            set a month's targets (yours, or a rep's you manage: "rep")
+    POST monthly/defaults       a team's default targets for plans not set (admins)
+    GET  yearly/current         this year's goals
+    POST yearly/set             set a year's targets
+    GET  history                past months with figures and achievements (`rep` for a manager)
+    GET  pending-deadlines      this month's plans not set yet, with their deadline status
+    POST reminders/{id}/acknowledge
+"""
+
+import datetime as dt
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from crm import selectors as crm_selectors
+from crm.api.base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from crm.api.serializers import RepSummarySerializer
+from crm.roles import Role, own_rep, role_of
+from goals.models import MAX_TIER, Pace
+from goals.plans import selectors, services
+
+AMOUNT = {"max_digits": 14, "decimal_places": 2}
+PERCENT = {"max_digits": 8, "decimal_places": 2}
+
+
+# --- Shapes ---------------------------------------------------------------------------------------
+
+
+class PlanOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rep = RepSummarySerializer()
+    year = serializers.IntegerField()
+    month = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    goal_set_at = serializers.DateTimeField(allow_null=True)
+    set_by_deadline = serializers.BooleanField()
+    deadline_status = serializers.ChoiceField(choices=list(selectors.DeadlineStatus.LABELS.items()))
+    signup_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
+    signups = serializers.DecimalField(allow_null=True, **AMOUNT)
+    signup_percent = serializers.DecimalField(allow_null=True, **PERCENT)
+    revenue_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
+    revenue = serializers.DecimalField(allow_null=True, **AMOUNT)
+    revenue_percent = serializers.DecimalField(allow_null=True, **PERCENT)
+    bonus_tier_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
+    bonus_tier = serializers.DecimalField(allow_null=True, **AMOUNT)
+    bonus_tier_percent = serializers.DecimalField(allow_null=True, **PERCENT)
+    expected_percent = serializers.DecimalField(max_digits=None, decimal_places=2)
+    pace = serializers.ChoiceField(
+        choices=[("", "No goal set"), *Pace.choices], help_text="Blank without targets."
+    )
+    on_pace = serializers.BooleanField()
+    days_remaining = serializers.IntegerField(allow_null=True)
+
+
+class AchievementSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField(source="get_kind_display")
+    achieved_at = serializers.DateTimeField()
+
+
+class HistorySerializer(PlanOutputSerializer):
+    achievements = serializers.SerializerMethodField()
+
+    def get_achievements(self, plan) -> list[dict]:
+        return AchievementSerializer(self.context["achievements"].get(plan.pk, []), many=True).data
+
+
+class PlanSetInputSerializer(serializers.Serializer):
+    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    revenue_goal = serializers.DecimalField(
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+    )
+    bonus_tier_goal = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
+    rep = ScopedPrimaryKeyRelatedField(
+        selector=crm_selectors.rep_list, required=False,
+        help_text="A rep you manage (reps: omit, it is yours).",
+    )  # fmt: skip
+    year = serializers.IntegerField(min_value=1970, max_value=2099, required=False)
+    month = serializers.IntegerField(
+        min_value=1, max_value=12, required=False, help_text="This month by default."
+    )
+
+
+class YearSetInputSerializer(serializers.Serializer):
+    revenue_goal = serializers.DecimalField(
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+    )
+    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    rep = ScopedPrimaryKeyRelatedField(selector=crm_selectors.rep_list, required=False)
+    year = serializers.IntegerField(min_value=1970, max_value=2099, required=False)
+
+
+class DefaultsInputSerializer(serializers.Serializer):
+    team = ScopedPrimaryKeyRelatedField(selector=crm_selectors.team_list)
+    year = serializers.IntegerField(min_value=1970, max_value=2099)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    revenue_goal = serializers.DecimalField(
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+    )
+    bonus_tier_goal = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
+
+
+class PlanFilterSerializer(serializers.Serializer):
+    team = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    pace = serializers.ChoiceField(choices=Pace.choices, required=False)
+    deadline = serializers.ChoiceField(
+        choices=["not_set", *selectors.DeadlineStatus.LABELS], required=False
+    )
+    order = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False)
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    rep = ScopedPrimaryKeyRelatedField(
+        selector=crm_selectors.rep_list, required=False, help_text="Reps: omit, it is yours."
+    )
+
+
+class DefaultsAnswerSerializer(serializers.Serializer):
+    plans = serializers.IntegerField(help_text="Plans not set that took the defaults.")
+
+
+# --- Endpoints ------------------------------------------------------------------------------------
+
+
+class PlanViewSet(ScopedViewSet):
+    selector = selectors.plan_list
+    output_serializer_class = PlanOutputSerializer
+    inputs = {
+        "monthly_set": PlanSetInputSerializer,
+        "yearly_set": YearSetInputSerializer,
+        "monthly_defaults": DefaultsInputSerializer,
+        "acknowledge": None,
+    }
+
+    def _query(self, serializer_class) -> dict:
+        query = serializer_class(
+            data=self.request.query_params, context=self.get_serializer_context()
+        )
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+    def _page(self, plans) -> Response:
+        page = self.paginate_queryset(plans)
+        return self.get_paginated_response(PlanOutputSerializer(page, many=True).data)
+
+    def _this_month(self, **criteria):
+        """This month's plans the user sees: a rep's month is the one in their zone."""
+        user = self.request.user
+        rep = own_rep(user) if role_of(user) == Role.REP else None
+        if rep is None:
+            return selectors.compliance(user=user, **criteria)
+        year, month = services.current_month(rep)
+        return selectors.compliance(user=user, month=dt.date(year, month, 1), **criteria)
+
+    @extend_schema(parameters=[PlanFilterSerializer], responses=PlanOutputSerializer(many=True))
+    def monthly_current(self, request):
+        """This month's plans of the reps you see (a rep: their own)."""
+        return self._page(self._this_month(**self._query(PlanFilterSerializer)))
+
+    @extend_schema(request=PlanSetInputSerializer, responses=PlanOutputSerializer)
+    def monthly_set(self, request):
+        """Set a month's signup, revenue and bonus tier goals (this month's by default)."""
+        data = self.input()
+        rep = data.pop("rep", None)
+        plan = services.plan_set(actor=request.user, rep_id=rep.pk if rep else None, **data)
+        return self._one(plan)
+
+    @extend_schema(request=DefaultsInputSerializer, responses=DefaultsAnswerSerializer)
+    def monthly_defaults(self, request):
+        """Give a team's plans of a month that are not set yet these targets (admins)."""
+        data = self.input()
+        team = data.pop("team")
+        given = services.plans_set_defaults(actor=request.user, team_id=team.pk, **data)
+        return Response({"plans": given})
+
+    @extend_schema(responses=PlanOutputSerializer(many=True))
+    def yearly_current(self, request):
+        """This year's goals of the reps you see (a rep: their own)."""
+        year = selectors.this_month().year
+        return self._page(
+            selectors.plan_list(user=request.user, yearly=True, year=year).order_by(
+                *selectors.ORDERINGS["rep"]
+            )
+        )
+
+    @extend_schema(request=YearSetInputSerializer, responses=PlanOutputSerializer)
+    def yearly_set(self, request):
+        """Set a year's revenue and signup goals (this year's by default)."""
+        data = self.input()
+        rep = data.pop("rep", None)
+        plan = services.plan_set_year(actor=request.user, rep_id=rep.pk if rep else None, **data)
+        return self._one(plan)
+
+    @extend_schema(parameters=[HistoryFilterSerializer], responses=HistorySerializer(many=True))
+    def history(self, request):
+        """A rep's past months, newest first, with their figures and achievements."""
+        rep = self._query(HistoryFilterSerializer).get("rep") or own_rep(request.user)
+        if rep is None:
+            raise NotFound("Name a rep: ?rep=")
+        this = selectors.this_month()
+        plans = (
+            selectors.plan_list(user=request.user, rep_id=rep.pk)
+            .exclude(year=this.year, month=this.month)
+            .order_by("-year", "-month")
+        )
+        page = self.paginate_queryset(plans)
+        won = {}
+        for achievement in selectors.achievement_list(user=request.user, rep_id=rep.pk).filter(
+            plan__in=[plan.pk for plan in page]
+        ):
+            won.setdefault(achievement.plan_id, []).append(achievement)
+        data = HistorySerializer(page, many=True, context={"achievements": won}).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(parameters=[PlanFilterSerializer], responses=PlanOutputSerializer(many=True))
+    def pending_deadlines(self, request):
+        """This month's plans not set yet (a rep: their own), with their deadline status."""
+        criteria = {**self._query(PlanFilterSerializer), "deadline": "not_set"}
+        return self._page(self._this_month(**criteria))
+
+    @extend_schema(request=None, responses={204: None})
+    def acknowledge(self, request, pk=None):
+        """Acknowledge a deadline reminder (yours)."""
+        services.reminder_acknowledge(actor=request.user, reminder_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _one(self, plan) -> Response:
+        fresh = selectors.plan_list(user=self.request.user, yearly=plan.month is None).get(
+            pk=plan.pk
+        )
+        return Response(PlanOutputSerializer(fresh).data)
