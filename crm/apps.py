@@ -8,9 +8,9 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         # The job platform's own jobs and tasks, then every app's: scheduled jobs (jobs.py),
-        # event subscribers (handlers.py) and Celery tasks (tasks.py), so that each process
-        # (web, worker, beat) knows all of them.
+        # event subscribers (handlers.py), Celery tasks (tasks.py) and home page blocks
+        # (panels.py), so that each process (web, worker, beat) knows all of them.
         from crm import mail  # noqa: F401
         from crm.jobs import maintenance, tasks  # noqa: F401
 
-        autodiscover_modules("jobs", "handlers", "tasks")
+        autodiscover_modules("jobs", "handlers", "tasks", "panels")

@@ -27,7 +27,7 @@ from crm.forms import (
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome
 from crm.roles import Role, role_of
-from crm.web import ListPage, area_required, call_service, form_page, post_data
+from crm.web import ListPage, area_required, call_service, form_page, home_panels, post_data
 
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
@@ -45,7 +45,10 @@ def home(request: HttpRequest) -> HttpResponse:
     role = role_of(request.user)
     if role == Role.NONE:
         return render(request, "crm/home/none.html")
-    context: dict[str, Any] = {"summary": selectors.home_summary(user=request.user)}
+    context: dict[str, Any] = {
+        "summary": selectors.home_summary(user=request.user),
+        "panels": home_panels(request, role),  # the feature apps' blocks (crm.web.home_panel)
+    }
     if role == Role.REP:
         context["next_activities"] = selectors.activity_list(
             user=request.user, status=ActivityStatus.PLANNED

@@ -359,3 +359,27 @@ class ListPage:
                 messages.error(request, error)
             return self.render(request, status=400)
         return redirect(back)
+
+
+# --- Home panels ---------------------------------------------------------------------------------
+
+HomePanel = Callable[[HttpRequest], str | None]
+_home_panels: dict[str, list[HomePanel]] = {}
+
+
+def home_panel(*roles: str) -> Callable[[HomePanel], HomePanel]:
+    """Decorator: a feature app's block on the home page of these roles, in its `panels.py`
+    (found at start-up): a function of the request returning the block's HTML, or None to show
+    nothing. The core's home page shows them without knowing the apps."""
+
+    def decorator(panel: HomePanel) -> HomePanel:
+        for role in roles:
+            if panel not in _home_panels.setdefault(role, []):
+                _home_panels[role].append(panel)
+        return panel
+
+    return decorator
+
+
+def home_panels(request: HttpRequest, role: str) -> list[str]:
+    return [html for panel in _home_panels.get(role, []) if (html := panel(request))]

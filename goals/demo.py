@@ -4,6 +4,11 @@ activities goals, a yearly company signups goal and quarterly team activity goal
 calculated from the demo deals and activities, daily snapshots rebuilt from them, past periods
 closed, a couple of manual adjustments with their reasons, and off-track alerts.
 
+Each rep's monthly plan (goals.plans) for every month, and yearly goals: the plan's revenue goal
+is the rep's goal under their team's. Most reps set their plan on time, some late now and then,
+and two keep missing the deadline; with the achievements, reminders and daily plan snapshots
+that follow from it.
+
 Deterministic for the seed; idempotent (goals that exist are kept, missing ones added)."""
 
 import datetime as dt
@@ -12,16 +17,33 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from crm import periods
 from crm.demo import DemoContext, demo_seeder
 from crm.models import Activity, Customer, Deal, SalesRep
 from crm.roles import SystemActor
+from crm.writes import bulk_set
 from goals import services
-from goals.models import Goal, GoalSnapshot, Metric, OwnerType, PeriodKind
+from goals.models import (
+    Achievement,
+    BonusTier,
+    Goal,
+    GoalSnapshot,
+    Metric,
+    OwnerType,
+    PeriodKind,
+    PlanReminder,
+    PlanSnapshot,
+    RepPlan,
+)
+from goals.plans import services as plans
 
 ACTOR = SystemActor("seed_demo")
-REP_METRICS = [Metric.REVENUE, Metric.DEALS_WON, Metric.ACTIVITIES]
+# Besides each month's plan (signups, revenue, bonus tier).
+REP_METRICS = [Metric.DEALS_WON, Metric.ACTIVITIES]
+# Reps (by their place in the demo) who keep missing the plan's deadline.
+MISSERS = (3, 7)
 TITLES = {
     Metric.REVENUE: "Revenue",
     Metric.DEALS_WON: "Deals won",
@@ -103,8 +125,8 @@ def _team_goals(context: DemoContext, months: list[dt.date], known: dict) -> lis
 
 
 def _rep_goals(context: DemoContext, months: list[dt.date], known: dict) -> list[Goal]:
-    """Each rep's revenue (under their team's), deals-won and activities goals per month, the
-    targets around the rep's own average month."""
+    """Each rep's deals-won and activities goals per month (revenue is the plan's), the targets
+    around the rep's own average month."""
     averages = _monthly_averages(context.reps, months)
     goals = []
     for rep in context.reps:
@@ -112,16 +134,12 @@ def _rep_goals(context: DemoContext, months: list[dt.date], known: dict) -> list
         for month in months:
             rng = random.Random(f"{context.seed}:goals:{rep.employee_code}:{month}")
             targets = {
-                Metric.REVENUE: _round(average["revenue"] * rng.uniform(0.85, 1.35), 500),
                 Metric.DEALS_WON: _round(average["deals"] * rng.uniform(0.85, 1.35), 1),
                 Metric.ACTIVITIES: _round(average["activities"] * rng.uniform(0.85, 1.35), 5),
             }
-            team = known[(OwnerType.TEAM, None, rep.team_id, Metric.REVENUE, PeriodKind.MONTH,
-                          month)]  # fmt: skip
             goals += [
                 _goal(title=f"{TITLES[metric]}, {month:%B %Y}", owner_type=OwnerType.INDIVIDUAL,
-                      rep=rep, metric=metric, kind=PeriodKind.MONTH, start=month, target=target,
-                      parent=team if metric == Metric.REVENUE else None)
+                      rep=rep, metric=metric, kind=PeriodKind.MONTH, start=month, target=target)
                 for metric, target in targets.items()
             ]  # fmt: skip
     return goals
@@ -140,18 +158,206 @@ def seed_goals(context: DemoContext) -> None:
         Goal.objects.bulk_create(missing)
         known.update({_key(goal): goal for goal in missing})
         new += missing
-    if not new:
+    plan_goals = _plans(context, months, known)
+    if not new and not plan_goals:
         return
-    ids = [goal.pk for goal in new]
+    ids = [goal.pk for goal in new] + plan_goals
     context.count("goals", len(ids))
     services.goals_recalculate(goals=Goal.objects.filter(pk__in=ids), actor=ACTOR)
     services.roll_up(
         parent_ids=[g.pk for g in new if g.owner_type != OwnerType.INDIVIDUAL], actor=ACTOR
     )
     _adjust_a_few(context, ids)
-    _snapshots(context, ids)
+    daily = _snapshots(context, ids)
+    _plan_history(context, daily)
     services.close_ended_goals(actor=ACTOR, now=context.as_of)
     services.goals_update_alerts(now=context.as_of, email=False)
+
+
+# --- Plans ---------------------------------------------------------------------------------------
+
+
+def _plans(context: DemoContext, months: list[dt.date], known: dict) -> list[int]:
+    """Every rep's plan for every month and their goals for every year (set-based, by the
+    plans' own service), their revenue goals under their team's; then, decided by the seed
+    for each rep and month, whether and when the rep set the plan and its targets. Returns
+    the ids of the goals this made."""
+    rep_ids = [rep.pk for rep in context.reps]
+    before = set(Goal.objects.filter(plan__rep__in=rep_ids).values_list("pk", flat=True))
+    for month in months:
+        plans.plans_create(year=month.year, month=month.month, rep_ids=rep_ids)
+    for year in sorted({month.year for month in months}):
+        plans.plans_create(year=year, rep_ids=rep_ids)
+    goals = list(
+        Goal.objects.filter(plan__rep__in=rep_ids).exclude(pk__in=before).select_related("plan")
+    )
+    if not goals:
+        return []
+    # The revenue of a rep's month counts toward their team's.
+    reps = {rep.pk: rep for rep in context.reps}
+    bulk_set(
+        Goal,
+        {
+            goal.pk: {"parent": known[(OwnerType.TEAM, None, reps[goal.rep_id].team_id,
+                                       Metric.REVENUE, PeriodKind.MONTH, goal.period_start)].pk}
+            for goal in goals
+            if goal.metric == Metric.REVENUE and goal.plan.month is not None
+        },
+    )  # fmt: skip
+    averages = _monthly_averages(context.reps, months)
+    so_far = _month_so_far(context)
+    tiers = list(BonusTier.objects.order_by("tier").values_list("tier", "min_revenue"))
+    targets, settings = {}, {}
+    for plan in {goal.plan for goal in goals}:
+        rep = reps[plan.rep_id]
+        average = averages[rep.pk]
+        if (plan.year, plan.month) == (context.as_of.year, context.as_of.month):
+            average = so_far.get(rep.pk, average)
+        set_at, values = _plan_choice(context, rep, plan, average, tiers)
+        if set_at is not None:
+            settings[plan.pk] = {"goal_set_at": set_at, "goal_set_by": rep.user_id}
+            targets[plan.pk] = values
+    bulk_set(
+        Goal,
+        {
+            goal.pk: {"target_value": targets[goal.plan_id][goal.metric]}
+            for goal in goals
+            if goal.plan_id in targets
+        },
+    )
+    bulk_set(RepPlan, settings)
+    context.count("rep plans", len({goal.plan_id for goal in goals}))
+    return [goal.pk for goal in goals]
+
+
+def _month_so_far(context: DemoContext) -> dict[int, dict]:
+    """For this month's targets: what each rep's month would come to at the pace of its days so
+    far, give or take (so that the demo shows reps ahead, on track, behind and critical)."""
+    start = context.as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    share = max((context.as_of - start).days, 1) / 30
+    revenue = dict(
+        Deal.objects.filter(rep__in=context.reps, stage="closed_won", closed_at__gte=start)
+        .values("rep_id")
+        .annotate(total=Sum("amount"))
+        .values_list("rep_id", "total")
+    )
+    signups = dict(
+        Customer.objects.filter(owner__in=context.reps, signed_up_at__gte=start)
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+    )
+    rng = random.Random(f"{context.seed}:plans:so-far")
+    return {
+        rep.pk: {
+            "revenue": float(revenue[rep.pk]) / share / rng.uniform(0.6, 1.3),
+            "signups": max(signups.get(rep.pk, 0) / share / rng.uniform(0.6, 1.3), 1),
+        }
+        for rep in context.reps
+        if revenue.get(rep.pk)
+    }
+
+
+def _plan_choice(context, rep, plan, average, tiers) -> tuple[dt.datetime | None, dict]:
+    """When the rep set this plan (None: not set) and its targets, around their average."""
+    rng = random.Random(f"{context.seed}:plan:{rep.employee_code}:{plan.year}-{plan.month}")
+    zone = periods.zone_named(rep.timezone)
+    revenue = _round(average["revenue"] * rng.uniform(0.85, 1.35), 500)
+    if plan.month is None:
+        values = {Metric.REVENUE: revenue * 12, Metric.SIGNUPS: _round(average["signups"] * 14, 1)}
+        first = dt.datetime(plan.year, 1, 1, 10, tzinfo=zone)
+        return (first if first <= context.as_of else None), values
+    reached = [tier for tier, low in tiers if low <= revenue * Decimal("0.9")]
+    values = {
+        Metric.REVENUE: revenue,
+        Metric.SIGNUPS: _round(average["signups"] * rng.uniform(0.9, 1.4), 1),
+        Metric.BONUS_TIER: Decimal(max(reached, default=1)),
+    }
+    missing = context.reps.index(rep) in MISSERS
+    roll = rng.random()
+    if missing:
+        day = None if roll < 0.3 else rng.randint(8, 16)
+    else:
+        day = rng.randint(1, 5) if roll < 0.88 else (rng.randint(6, 12) if roll < 0.96 else None)
+    if day is None:
+        return None, values
+    moment = dt.datetime(plan.year, plan.month, day, rng.randint(8, 19), rng.randint(0, 59),
+                         tzinfo=zone)  # fmt: skip
+    return (moment if moment <= context.as_of else None), values
+
+
+def _plan_history(context: DemoContext, daily: dict[int, dict[dt.date, Decimal]]) -> None:
+    """What the plans' jobs would have left behind: a daily snapshot of each month's plan
+    (figures rebuilt from the records; pace is recorded from today on), the reminders of the
+    plans set late or never, the achievements, dated when they happened."""
+    rep_ids = [rep.pk for rep in context.reps]
+    month_plans = list(
+        RepPlan.objects.filter(rep__in=rep_ids, month__isnull=False)
+        .exclude(snapshots__isnull=False)
+        .prefetch_related("goals")
+    )
+    tiers = list(BonusTier.objects.order_by("-tier").values_list("tier", "min_revenue"))
+    snapshots = []
+    for plan in month_plans:
+        goals = {goal.metric: goal for goal in plan.goals.all()}
+        revenue_goal, signup_goal = goals[Metric.REVENUE], goals[Metric.SIGNUPS]
+        tier_goal = goals[Metric.BONUS_TIER]
+        for day, revenue in daily.get(revenue_goal.pk, {}).items():
+            signups = daily.get(signup_goal.pk, {}).get(day, Decimal(0))
+            snapshots.append(PlanSnapshot(
+                plan=plan, date=day, signups=signups, signup_goal=signup_goal.target_value,
+                signup_percent=_percent(signups, signup_goal.target_value), revenue=revenue,
+                revenue_goal=revenue_goal.target_value,
+                revenue_percent=_percent(revenue, revenue_goal.target_value),
+                bonus_tier=next((t for t, low in tiers if low <= revenue), 0),
+                bonus_tier_goal=tier_goal.target_value,
+                days_remaining=(revenue_goal.period_end - day).days, on_pace=False, pace="",
+            ))  # fmt: skip
+    PlanSnapshot.objects.bulk_create(snapshots, batch_size=2000, ignore_conflicts=True)
+    context.count("plan snapshots", len(snapshots))
+    _reminders(context, month_plans)
+    _achievements(context)
+
+
+def _reminders(context: DemoContext, month_plans: list[RepPlan]) -> None:
+    """Each plan not set 3 days and 1 day before its deadline was reminded then, and once
+    overdue; a reminder is acknowledged when the plan was then set."""
+    steps = {"three_days": -dt.timedelta(days=3), "one_day": -dt.timedelta(days=1),
+             "overdue": dt.timedelta(hours=1)}  # fmt: skip
+    rows, this = [], (context.as_of.year, context.as_of.month)
+    for plan in month_plans:
+        for kind, offset in steps.items():
+            sent = plan.deadline + offset
+            if sent > context.as_of or (plan.goal_set_at and plan.goal_set_at <= sent):
+                continue
+            # Seen when the plan was set; a past month's, within two days.
+            past = (plan.year, plan.month) != this
+            seen = plan.goal_set_at or (sent + dt.timedelta(days=2) if past else None)
+            rows.append(PlanReminder(plan=plan, kind=kind, sent_at=sent, acknowledged_at=seen))
+    PlanReminder.objects.bulk_create(rows, ignore_conflicts=True)
+    context.count("plan reminders", len(rows))
+
+
+def _achievements(context: DemoContext) -> None:
+    """Targets reached and months set on time in a row, recorded by the plans' own rules, then
+    dated when they happened (a month's end, or today for the month under way)."""
+    started = timezone.now()
+    plans.record_achievements()
+    on_time = RepPlan.objects.filter(
+        rep__in=context.reps, month__isnull=False, set_by_deadline=True
+    ).order_by("year", "month")
+    for plan in on_time:
+        plans.record_streaks(plan)
+    fresh = Achievement.objects.filter(achieved_at__gte=started).select_related("plan")
+    bulk_set(
+        Achievement,
+        {row.pk: {"achieved_at": min(_month_end(row.plan), context.as_of)} for row in fresh},
+    )
+
+
+def _month_end(plan: RepPlan) -> dt.datetime:
+    last = periods.month(plan.year, plan.month or 12, dt.UTC).end - dt.timedelta(hours=6)
+    return last if plan.month else dt.datetime(plan.year, 12, 31, 18, tzinfo=dt.UTC)
 
 
 def _monthly_averages(reps: list[SalesRep], months: list[dt.date]) -> dict[int, dict]:
@@ -168,12 +374,19 @@ def _monthly_averages(reps: list[SalesRep], months: list[dt.date]) -> dict[int, 
         .annotate(n=Count("id"))
         .values_list("rep_id", "n")
     )
+    signups = dict(
+        Customer.objects.filter(owner__in=reps, signed_up_at__isnull=False)
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+    )
     count = max(len(months), 1)
     return {
         rep.pk: {
             "revenue": float(deals.get(rep.pk, {}).get("revenue") or 0) / count or 3000,
             "deals": (deals.get(rep.pk, {}).get("deals") or 0) / count or 3,
             "activities": activities.get(rep.pk, 0) / count or 20,
+            "signups": signups.get(rep.pk, 0) / count or 2,
         }
         for rep in reps
     }
@@ -197,14 +410,18 @@ def _adjust_a_few(context: DemoContext, ids: list[int]) -> None:
             )  # fmt: skip
 
 
-def _snapshots(context: DemoContext, ids: list[int]) -> None:
+def _snapshots(context: DemoContext, ids: list[int]) -> dict[int, dict[dt.date, Decimal]]:
     """Daily values rebuilt from the demo records: each leaf goal's running total at the end of
     each day of its period so far; a parent's, the sum of its children's."""
     goals = {g.pk: g for g in Goal.objects.filter(pk__in=ids).select_related("rep")}
     today = periods.local_date(context.as_of, periods.company_zone())
     facts = _facts(context)
     daily: dict[int, dict[dt.date, Decimal]] = {}
-    leaves = [g for g in goals.values() if not any(c.parent_id == g.pk for c in goals.values())]
+    # A bonus tier's days follow from its plan's revenue (_plan_history).
+    leaves = [
+        g for g in goals.values()
+        if g.metric != Metric.BONUS_TIER and not any(c.parent_id == g.pk for c in goals.values())
+    ]  # fmt: skip
     for goal in leaves:
         zone = periods.zone_named(goal.zone)
         per_day: dict[dt.date, Decimal] = defaultdict(Decimal)
@@ -218,7 +435,7 @@ def _snapshots(context: DemoContext, ids: list[int]) -> None:
                     amount if goal.metric == Metric.REVENUE else 1
                 )
         daily[goal.pk] = _running(goal, per_day, today)
-    parents = [g for g in goals.values() if g.pk not in daily]
+    parents = [g for g in goals.values() if g.pk not in daily and g.metric != Metric.BONUS_TIER]
     for goal in sorted(parents, key=lambda g: 0 if g.owner_type == OwnerType.TEAM else 1):
         days: dict[dt.date, Decimal] = defaultdict(Decimal)
         for child in (c for c in goals.values() if c.parent_id == goal.pk):
@@ -238,6 +455,7 @@ def _snapshots(context: DemoContext, ids: list[int]) -> None:
     ]
     GoalSnapshot.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     context.count("goal snapshots", len(rows))
+    return daily
 
 
 def _running(goal: Goal, per_day: dict, today: dt.date) -> dict[dt.date, Decimal]:

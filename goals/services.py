@@ -636,7 +636,11 @@ def snapshot_active_goals(*, on: dt.date) -> int:
             f"{quote('progress_percent')}, %s FROM {quote(goal.db_table)} "
             f"WHERE {quote('status')} = %s "
             f"ON CONFLICT ({quote('goal_id')}, {quote('date')}) DO NOTHING",
-            [on, timezone.now(), GoalStatus.ACTIVE],
+            [
+                connection.ops.adapt_datefield_value(on),
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                GoalStatus.ACTIVE,
+            ],
         )
         return cursor.rowcount
 

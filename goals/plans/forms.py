@@ -65,7 +65,7 @@ class ComplianceFilterForm(ScopedForm):
         label="Sort by",
         choices=[
             ("rep", "Rep"), ("revenue", "Revenue %"), ("signups", "Signups %"),
-            ("pace", "Weakest first"), ("deadline", "Deadline status"),
+            ("pace", "Least progress first"), ("deadline", "Deadline status"),
         ],
         required=False,
     )  # fmt: skip

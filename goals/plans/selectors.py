@@ -2,8 +2,9 @@
 pace and its deadline status, all computed by the database (so that lists filter and sort on
 them, and the daily snapshot copies them with one INSERT … SELECT).
 
-Pace compares the weaker of the plan's signup and revenue progress with the share of the
-month's days that are over (in the rep's zone; a day counts once it has ended):
+Pace compares the plan's progress (the average of its signup and revenue percents, each
+counted up to 100, of those with a target) with the share of the month's days that are over
+(in the rep's zone; a day counts once it has ended):
 
     progress ÷ expected ≥ 1.10 → ahead; ≥ 0.90 → on track; ≥ 0.60 → behind; below → critical
 
@@ -21,6 +22,7 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
@@ -117,7 +119,7 @@ def with_figures(plans: QuerySet[RepPlan], *, now: dt.datetime) -> QuerySet[RepP
     plans = plans.annotate(**annotations)
     elapsed, days_left = _month_clock(now)
     plans = plans.annotate(
-        expected_percent=elapsed, days_remaining=days_left, weaker_percent=_weaker()
+        expected_percent=elapsed, days_remaining=days_left, plan_percent=_plan_percent()
     )
     return plans.annotate(pace=_pace(), on_pace=_on_pace(), deadline_status=_deadline(now))
 
@@ -151,19 +153,34 @@ def _set_percent(target: str, percent: str) -> Case:
     return Case(When(**{f"{target}__gt": 0}, then=F(percent)), default=None, output_field=PERCENT)
 
 
-def _weaker() -> Least:
-    """The lower of the signup and revenue percents, of those with a target."""
+def _plan_percent():
+    """The average of the signup and revenue percents, each up to 100 (more on one goal does
+    not make up for the other), of those with a target; none without targets."""
     signups = _set_percent("signup_goal", "signup_percent")
     revenue = _set_percent("revenue_goal", "revenue_percent")
-    return Least(Coalesce(signups, revenue), Coalesce(revenue, signups), output_field=PERCENT)
+    hundred = Value(Decimal(100))
+    average = ExpressionWrapper(
+        (
+            Least(Coalesce(signups, revenue), hundred, output_field=PERCENT)
+            + Least(Coalesce(revenue, signups), hundred, output_field=PERCENT)
+        )
+        / Value(Decimal(2)),
+        output_field=PERCENT,
+    )
+    # (PostgreSQL's LEAST skips NULLs: without targets it would give 100.)
+    return Case(
+        When(Q(signup_goal__gt=0) | Q(revenue_goal__gt=0), then=average),
+        default=None,
+        output_field=PERCENT,
+    )
 
 
 def _pace() -> Case:
     def at_least(share: Decimal) -> Q:
-        return Q(weaker_percent__gte=F("expected_percent") * Value(share))
+        return Q(plan_percent__gte=F("expected_percent") * Value(share))
 
     return Case(
-        When(weaker_percent__isnull=True, then=Value("")),
+        When(plan_percent__isnull=True, then=Value("")),
         When(expected_percent=0, then=Value(Pace.ON_TRACK)),
         When(at_least(AHEAD), then=Value(Pace.AHEAD)),
         When(at_least(ON_TRACK), then=Value(Pace.ON_TRACK)),
@@ -206,11 +223,14 @@ def achievement_list(*, user: Actor, rep_id: int | None = None) -> QuerySet[Achi
     return rows.filter(plan__rep_id=rep_id) if rep_id is not None else rows
 
 
-def open_reminders(*, user: Actor) -> QuerySet[PlanReminder]:
-    """The reminders `user` (a rep) has not acknowledged yet: only the rep acknowledges."""
-    return PlanReminder.objects.filter(
-        plan__rep__user_id=user.pk, acknowledged_at__isnull=True
-    ).select_related("plan")
+def open_reminders(*, user: Actor) -> list[PlanReminder]:
+    """The latest reminder of each plan of `user` (a rep: only the rep acknowledges) that has
+    one not acknowledged yet, newest first."""
+    latest: dict[int, PlanReminder] = {}
+    rows = PlanReminder.objects.filter(plan__rep__user_id=user.pk, acknowledged_at__isnull=True)
+    for reminder in rows.select_related("plan").order_by("-sent_at", "-pk"):
+        latest.setdefault(reminder.plan_id, reminder)
+    return list(latest.values())
 
 
 # --- Compliance ------------------------------------------------------------------------------
@@ -219,7 +239,7 @@ ORDERINGS = {
     "rep": ("rep__user__last_name", "rep__user__first_name", "pk"),
     "revenue": ("-revenue_percent", "pk"),
     "signups": ("-signup_percent", "pk"),
-    "pace": ("weaker_percent", "pk"),
+    "pace": ("plan_percent", "pk"),
     "deadline": ("deadline_status", "pk"),
 }
 TREND_MONTHS = 12

@@ -165,7 +165,7 @@ def _insert_plans(reps: QuerySet, *, year: int, month: int | None, deadline, now
         WHERE r.id IN ({rep_sql}) AND NOT EXISTS (
             SELECT 1 FROM {plan_table} p WHERE p.rep_id = r.id AND p.year = %s AND {same_month})
         ON CONFLICT DO NOTHING"""
-    params = [now, now, year, month, deadline, *rep_params, year]
+    params = [*_moments(now, now), year, month, *_moments(deadline), *rep_params, year]
     if month is not None:
         params.append(month)
     with connection.cursor() as cursor:
@@ -196,12 +196,19 @@ def _insert_goals(plans: QuerySet, *, year: int, month: int | None, zone, now) -
             SELECT 1 FROM {goal_table} g WHERE g.plan_id = p.id AND g.metric = m.metric)
         ON CONFLICT DO NOTHING"""
     params = [
-        now, now, OwnerType.INDIVIDUAL, PeriodKind.MONTH if month else PeriodKind.YEAR,
-        period.first_day, period.last_day, zone.key, period.start, period.end,
-        GoalStatus.ACTIVE, Source.AUTO, False, *choice_params, *plan_params,
+        *_moments(now, now), OwnerType.INDIVIDUAL, PeriodKind.MONTH if month else PeriodKind.YEAR,
+        *map(connection.ops.adapt_datefield_value, (period.first_day, period.last_day)),
+        zone.key, *_moments(period.start, period.end), GoalStatus.ACTIVE, Source.AUTO, False,
+        *choice_params, *plan_params,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _moments(*values: dt.datetime | None) -> list:
+    # Raw SQL gets what the ORM would write: on SQLite, UTC text in Django's own format (a
+    # zone-aware value would be stored with its offset, and compare wrongly as text).
+    return [connection.ops.adapt_datetimefield_value(value) for value in values]
 
 
 def plans_for_rep(rep_id: int, *, now: dt.datetime | None = None) -> int:
@@ -575,9 +582,11 @@ def _reminder_mail(reminder: PlanReminder) -> tuple:
 
 @transaction.atomic
 def reminder_acknowledge(*, actor: Actor, reminder_id: int) -> PlanReminder:
-    """The rep says they have seen a reminder (only theirs; 404 otherwise). Once is enough."""
+    """The rep says they have seen a reminder (only theirs; 404 otherwise), and so the earlier
+    ones of the same plan. Once is enough."""
     reminder = locked(PlanReminder.objects.filter(plan__rep__user_id=actor.pk), reminder_id)
-    if reminder.acknowledged_at is None:
-        reminder.acknowledged_at = timezone.now()
-        reminder.save(update_fields=["acknowledged_at"])
+    PlanReminder.objects.filter(
+        plan_id=reminder.plan_id, sent_at__lte=reminder.sent_at, acknowledged_at__isnull=True
+    ).update(acknowledged_at=timezone.now())
+    reminder.refresh_from_db()
     return reminder

@@ -74,7 +74,19 @@ def card_version(plan: RepPlan | None) -> str:
     return hashlib.sha256(repr(figures).encode()).hexdigest()[:16]
 
 
-def _card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
+def _targets(plan: RepPlan | None, form_class) -> dict:
+    """A plan's targets as its form shows them: counts as whole numbers, amounts as they are."""
+    if plan is None:
+        return {}
+    values = {name: getattr(plan, name) for name in form_class.base_fields}
+    return {
+        name: value if name == "revenue_goal" else int(value)
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     now = timezone.now()
     plan = selectors.current_plan(user=request.user, rep=rep, now=now)
     zone = periods.zone_named(rep.timezone)
@@ -108,20 +120,16 @@ def _dashboard(
     year_form: YearPlanForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    context = _card_context(request, rep)
+    context = card_context(request, rep)
     plan = context["plan"]
     today = periods.local_date(timezone.now(), periods.zone_named(rep.timezone))
     year_plan = selectors.plan_list(
         user=request.user, yearly=True, year=today.year, rep_id=rep.pk
     ).first()
     if form is None:
-        targets = ("signup_goal", "revenue_goal", "bonus_tier_goal")
-        initial = {name: getattr(plan, name) for name in targets} if plan else {}
-        form = PlanForm(initial={k: v for k, v in initial.items() if v is not None})
-    if year_form is None and year_plan is not None:
-        year_form = YearPlanForm(
-            initial={"revenue_goal": year_plan.revenue_goal, "signup_goal": year_plan.signup_goal}
-        )
+        form = PlanForm(initial=_targets(plan, PlanForm))
+    if year_form is None:
+        year_form = YearPlanForm(initial=_targets(year_plan, YearPlanForm))
     snapshots = list(
         PlanSnapshot.objects.filter(
             plan__rep=rep, daily=True, date__gt=today - dt.timedelta(days=CHART_DAYS)
@@ -133,7 +141,7 @@ def _dashboard(
     context |= {
         "year_plan": year_plan,
         "form": form,
-        "year_form": year_form or YearPlanForm(),
+        "year_form": year_form,
         "may_set": _may_set(request, rep),
         "revenue_chart": charts.history_chart(
             [(day, revenue) for day, revenue, _ in snapshots], target=Decimal(100), period=window
@@ -166,7 +174,7 @@ def plan_card(request: HttpRequest) -> HttpResponse:
     rep = _rep_shown(request)
     if rep is None:
         raise Http404("No such rep.")
-    context = _card_context(request, rep)
+    context = card_context(request, rep)
     if request.GET.get("since") == context["card_version"]:
         return HttpResponse(status=204)
     return render(request, "goals/plans/partials/card.html", context)
@@ -240,7 +248,7 @@ def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None =
     trend = selectors.compliance_trend(user=request.user)
     chart = charts.column_chart(
         [
-            (f"{row['month']:%b %Y}", row["rate"] or Decimal(0),
+            (f"{row['month']:%b %y}", row["rate"] or Decimal(0),
              f"{row['on_time']} of {row['total']} set on time")
             for row in trend
         ]
@@ -249,6 +257,7 @@ def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None =
     if defaults_form is None and is_admin:
         defaults_form = DefaultsForm(user=request.user, initial={"month": selectors.this_month()})
     return {
+        "this_month": selectors.this_month(),  # the month shown, unless the filter names one
         "trend_chart": chart,
         "misses": selectors.repeated_misses(user=request.user)[:50],
         "defaults_form": defaults_form,

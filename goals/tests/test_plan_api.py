@@ -13,7 +13,7 @@ from crm.tests.factories import SalesRepFactory
 from goals.models import Achievement, Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 API = "/api/goals/"
 UTC = dt.UTC

@@ -16,7 +16,7 @@ from crm.tests.factories import SalesRepFactory
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 UTC = dt.UTC
 # The 3rd of June: before the deadline in every zone.
@@ -214,7 +214,8 @@ def test_changing_targets_shows_in_the_goal_audit_trail(rep_client, rep):
     rep_client.post(reverse("goals:plan-set"), VALID)
     rep_client.post(reverse("goals:plan-set"), {**VALID, "signup_goal": "25"})
     goal = Goal.objects.get(plan__rep=rep, metric=Metric.SIGNUPS)
-    changes = AuditEntry.objects.filter(target_id=str(goal.pk)).order_by("id")
+    changes = AuditEntry.objects.filter(target_type="goals.goal", target_id=str(goal.pk))
+    changes = changes.order_by("id")
     assert [entry.changes["target_value"] for entry in changes] == [
         [None, "20.00"], ["20.00", "25.00"],
     ]  # fmt: skip

@@ -28,7 +28,7 @@ from goals.models import (
 )
 from goals.plans import selectors, services
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 JOB = SystemActor("test:plans")
 UTC = dt.UTC
@@ -254,9 +254,10 @@ def test_defaults_fill_only_plans_not_set_and_only_admins_give_them(rep, supervi
     [
         (1, 0, 0, Pace.ON_TRACK),  # nothing expected before the first day is over
         (13, 50, 50, Pace.AHEAD),  # 40 % of June's days over, 50 % done
-        (13, 50, 38, Pace.ON_TRACK),  # the weaker one counts: 38 / 40 = 0.95
-        (13, 30, 90, Pace.BEHIND),  # 30 / 40 = 0.75
-        (13, 20, 90, Pace.CRITICAL),  # 20 / 40 = 0.5
+        (13, 40, 36, Pace.ON_TRACK),  # the average: 38 / 40 = 0.95
+        (13, 150, 0, Pace.AHEAD),  # 150 % counts as 100: (100 + 0) / 2 = 50
+        (13, 30, 30, Pace.BEHIND),  # 30 / 40 = 0.75
+        (13, 20, 20, Pace.CRITICAL),  # 20 / 40 = 0.5
         (31, 100, 100, Pace.ON_TRACK),  # July: June is over, 100 % expected
     ],
 )

@@ -1,0 +1,18 @@
+"""The goals' block on the home page (crm.web.home_panel): a rep's month, the same card that
+their plan page shows, refreshing itself."""
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from crm.roles import Role, own_rep
+from crm.web import home_panel
+from goals.plans.views import card_context
+
+
+@home_panel(Role.REP)
+def my_month(request: HttpRequest) -> str | None:
+    rep = own_rep(request.user)
+    if rep is None:
+        return None
+    context = card_context(request, rep)
+    return render_to_string("goals/plans/partials/home.html", context, request=request)

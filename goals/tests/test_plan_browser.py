@@ -1,0 +1,104 @@
+"""The plan pages in Debian's Chromium (Playwright): a rep sets their goals before the deadline and
+sees 0 %; a deal of theirs won in another tab moves the revenue bar without a reload; the
+compliance dashboard shows them set on time, and after the deadline the rep who did not set
+theirs as overdue. Every plan page fits a phone, passes the accessibility check and keeps to
+the CSP."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
+from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
+from goals.models import PlanReminder, RepPlan
+from goals.plans import services
+
+pytestmark = pytest.mark.browser
+
+UTC = dt.UTC
+BEFORE_THE_DEADLINE = dt.datetime(2026, 12, 2, 10, tzinfo=UTC)
+AFTER_THE_DEADLINE = dt.datetime(2026, 12, 7, 10, tzinfo=UTC)
+
+
+def test_a_rep_sets_goals_on_time_and_a_won_deal_moves_the_bar_and_the_late_rep_is_overdue(
+    chromium, live_server, role_groups, eager_celery, settings
+):
+    settings.LIVE_REFRESH_SECONDS = 1
+    with time_machine.travel(BEFORE_THE_DEADLINE):
+        rep = SalesRepFactory(timezone="UTC")
+        idle = SalesRepFactory(team=rep.team, timezone="UTC")
+        deal = DealFactory(rep=rep, customer=CustomerFactory(owner=rep), amount=Decimal(500))
+        services.plans_create(year=2026, month=12)
+        admin = UserFactory(is_staff=True, is_superuser=True)
+
+        page = open_page(chromium, PHONE, rep.user).page
+        page.goto(live_server.url + reverse("goals:plan"))
+        expect(page.locator("#plan-card")).to_contain_text("Goals due by")
+        page.get_by_label("Signups", exact=True).fill("10")
+        page.get_by_label("Revenue", exact=True).fill("2000")
+        page.get_by_label("Bonus tier", exact=True).select_option("2")
+        page.get_by_role("button", name="Set my goals").click()
+        expect(page.locator("#messages")).to_contain_text("on time")
+        card = page.locator("#plan-card")
+        expect(card).to_contain_text("0 of 2,000")
+        expect(card).to_contain_text("0%")
+        page.evaluate("window.__sameDocument = true")
+
+        working = open_page(chromium, DESKTOP, rep.user).page
+        working.goto(live_server.url + reverse("deal-list"))
+        working.locator(f"#deal-{deal.pk}").get_by_role("button", name="Won").click()
+        expect(working.locator(f"#deal-{deal.pk}")).to_contain_text("Closed won")
+        expect(page.locator("#plan-card")).to_contain_text("500 of 2,000", timeout=15_000)
+        expect(page.locator("#plan-card")).to_contain_text("25%")
+        assert page.evaluate("window.__sameDocument") is True  # no reload
+
+        dashboard = open_page(chromium, DESKTOP, admin).page
+        dashboard.goto(live_server.url + reverse("goals:compliance-list"))
+        mine = RepPlan.objects.get(rep=rep, month=12)
+        expect(dashboard.locator(f"#plan-{mine.pk}")).to_contain_text("Set on time")
+
+    with time_machine.travel(AFTER_THE_DEADLINE):
+        dashboard.goto(live_server.url + reverse("goals:compliance-list") + "?deadline=not_set")
+        theirs = RepPlan.objects.get(rep=idle, month=12)
+        expect(dashboard.locator(f"#plan-{theirs.pk}")).to_contain_text("Overdue")
+        expect(dashboard.locator(f"#plan-{mine.pk}")).to_have_count(0)
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_every_plan_page_fits_the_screen_and_passes_the_accessibility_check(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(BEFORE_THE_DEADLINE):
+        rep = SalesRepFactory(timezone="UTC")
+        SalesRepFactory(team=rep.team)
+        services.plans_create(year=2026, month=12)
+        services.plans_create(year=2026)
+        services.plan_set(
+            actor=rep.user, signup_goal=3, revenue_goal=Decimal(900), bonus_tier_goal=1
+        )
+        plan = RepPlan.objects.get(rep=rep, month=12)
+        reminder = PlanReminder.objects.create(
+            plan=plan, kind="three_days", sent_at=BEFORE_THE_DEADLINE
+        )
+        admin = UserFactory(is_staff=True, is_superuser=True)
+        pages = [
+            (rep.user, "plan", reverse("goals:plan")),
+            (rep.user, "home", reverse("home")),
+            (rep.user, "guide", reverse("goals:guide")),
+            (rep.user, "reminder", reverse("goals:reminder-ack", args=[reminder.pk])),
+            (rep.team.manager, "compliance", reverse("goals:compliance-list")),
+            (rep.team.manager, "rep-plan", reverse("goals:plan") + f"?rep={rep.pk}"),
+            (admin, "admin-compliance", reverse("goals:compliance-list")),
+        ]
+        problems = []
+        for user, name, path in pages:
+            browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, user)
+            response = browser_page.page.goto(live_server.url + path)
+            assert response.status == 200, path
+            problems += check_page(browser_page, screenshot=f"{device}-{name}").problems
+            assert browser_page.errors == [], path
+    assert problems == []
