@@ -17,6 +17,9 @@ def test_registry_holds_the_scenarios_by_name():
         "goals_recalculate",
         "goals_snapshot",
         "health",
+        "plans_compliance",
+        "plans_rollover",
+        "plans_snapshot",
     ]
     for name, scenario in SCENARIOS.items():
         assert scenario.name == name

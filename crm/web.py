@@ -34,10 +34,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.core.paginator import Page
 from django.db import IntegrityError
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -135,6 +137,26 @@ class MonthField(forms.DateField):
     widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
     input_formats = ["%Y-%m"]
     default_validators = [validate_in_range]
+
+
+class LongSelect(forms.Select):
+    """A select for long lists (every team, every rep of a large company): its options written
+    in one pass, not through a template each (Django's way, about 0.1 ms an option: a second
+    for a list of ten thousand). Flat choices only."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = {str(v) for v in self.format_value(value)}
+        selected = mark_safe(" selected")
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                ("" if key is None else key, selected if str(key) in chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select{}>{}</select>", flatatt(final), options)
 
 
 class AmountField(forms.DecimalField):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
 from crm.roles import Role, role_of
-from crm.web import AmountField, DateField, ScopedForm, ServiceForm
+from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm
 from goals.models import GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 
@@ -31,8 +31,10 @@ class GoalFilterForm(forms.Form):
 class GoalForm(ScopedForm):
     title = forms.CharField(max_length=200)
     owner_type = forms.ChoiceField(label="For", choices=OwnerType.choices)
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
-    rep = forms.ModelChoiceField(queryset=SalesRep.objects.none(), required=False, label="Rep")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, widget=LongSelect)
+    rep = forms.ModelChoiceField(
+        queryset=SalesRep.objects.none(), required=False, label="Rep", widget=LongSelect
+    )
     metric = forms.ChoiceField(choices=Metric.choices)
     period_kind = forms.ChoiceField(label="Period", choices=PeriodKind.choices)
     period_start = DateField(label="Starting", initial=timezone.localdate)

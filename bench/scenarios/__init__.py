@@ -1,6 +1,6 @@
 """The scenario registry: `bench/run.py --only NAME` picks from these names."""
 
 from bench.harness import registry
-from bench.scenarios import deals_list, goals, health
+from bench.scenarios import deals_list, goals, health, plans
 
-SCENARIOS = registry([health.SCENARIO, deals_list.SCENARIO, *goals.SCENARIOS])
+SCENARIOS = registry([health.SCENARIO, deals_list.SCENARIO, *goals.SCENARIOS, *plans.SCENARIOS])

@@ -4,7 +4,7 @@ goals.plans.services."""
 from django import forms
 
 from crm import selectors as crm_selectors
-from crm.web import AmountField, MonthField, ScopedForm, ServiceForm
+from crm.web import AmountField, LongSelect, MonthField, ScopedForm, ServiceForm
 from goals.models import MAX_TIER, Pace
 from goals.plans.selectors import DeadlineStatus
 from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
@@ -32,15 +32,15 @@ class YearPlanForm(ServiceForm):
 class DefaultsForm(PlanForm, ScopedForm):
     """An admin's default targets for a team's plans not set yet."""
 
-    team_id = forms.TypedChoiceField(label="Team", coerce=int, choices=[])
+    team_id = forms.TypedChoiceField(label="Team", coerce=int, choices=[], widget=LongSelect)
     month = MonthField(label="Month")
 
     field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        teams = crm_selectors.team_list(user=user)
-        self.fields["team_id"].choices = [(team.pk, team.name) for team in teams]
+        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
+        self.fields["team_id"].choices = list(teams)
 
     def clean(self):
         cleaned = super().clean()
@@ -54,7 +54,9 @@ class ComplianceFilterForm(ScopedForm):
     """The filters above the compliance table (goals.plans.selectors.compliance's arguments)."""
 
     month = MonthField(label="Month", required=False)
-    team = forms.TypedChoiceField(label="Team", coerce=int, required=False, empty_value=None)
+    team = forms.TypedChoiceField(
+        label="Team", coerce=int, required=False, empty_value=None, widget=LongSelect
+    )
     pace = forms.ChoiceField(choices=[("", "Any pace"), *Pace.choices], required=False)
     deadline = forms.ChoiceField(
         label="Goals",
@@ -72,5 +74,5 @@ class ComplianceFilterForm(ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        teams = crm_selectors.team_list(user=user)
-        self.fields["team"].choices = [("", "Every team"), *((t.pk, t.name) for t in teams)]
+        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
+        self.fields["team"].choices = [("", "Every team"), *teams]

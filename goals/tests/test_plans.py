@@ -394,3 +394,16 @@ def test_reminders_go_3_days_and_1_day_before_and_when_overdue_each_once(
     assert kinds == ["one_day", "overdue", "three_days"]
     assert [message.to for message in mailoutbox] == [["rep@example.com"]] * 3
     assert "/goals/reminders/" in mailoutbox[0].body
+
+
+def test_reps_who_missed_the_last_two_deadlines_are_listed_with_their_year():
+    twice, once = SalesRepFactory(timezone="UTC"), SalesRepFactory(timezone="UTC")
+    values = {"signup_goal": 1, "revenue_goal": Decimal(1), "bonus_tier_goal": 0}
+    for month, day_twice, day_once in ((3, 9, 2), (4, 9, 9), (5, 20, 3)):
+        for rep, day in ((twice, day_twice), (once, day_once)):
+            with time_machine.travel(dt.datetime(2031, month, day, tzinfo=UTC), tick=False):
+                services.plan_set(actor=rep.user, **values)
+
+    # 3 June: June's deadline is still ahead, so April's and May's are the last two.
+    listed = list(selectors.repeated_misses(user=JOB, now=dt.datetime(2031, 6, 3, tzinfo=UTC)))
+    assert [(rep.pk, rep.missed_in_year) for rep in listed] == [(twice.pk, 3)]
