@@ -407,3 +407,24 @@ def test_reps_who_missed_the_last_two_deadlines_are_listed_with_their_year():
     # 3 June: June's deadline is still ahead, so April's and May's are the last two.
     listed = list(selectors.repeated_misses(user=JOB, now=dt.datetime(2031, 6, 3, tzinfo=UTC)))
     assert [(rep.pk, rep.missed_in_year) for rep in listed] == [(twice.pk, 3)]
+
+
+def test_the_command_makes_a_months_plans_or_a_years_goals_and_refuses_a_bad_month():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    SalesRepFactory(), SalesRepFactory(timezone="Asia/Tokyo")
+    out, err = StringIO(), StringIO()
+    call_command("create_period_goals", "--month", "2031-07", stdout=out, stderr=err)
+    call_command("create_period_goals", "--year", "2031", stdout=out, stderr=err)
+    again = StringIO()
+    call_command("create_period_goals", "--month", "2031-07", stdout=again, stderr=err)
+
+    assert RepPlan.objects.filter(year=2031, month=7).count() == 2
+    assert RepPlan.objects.filter(year=2031, month__isnull=True).count() == 2
+    assert "2031-07: 2 plan(s) created" in out.getvalue()
+    assert "2031-07: 0 plan(s) created" in again.getvalue()
+    for bad in (["--month", "2031-13"], ["--month", "July"], ["--year", "9999"]):
+        with pytest.raises(CommandError):
+            call_command("create_period_goals", *bad, stdout=out, stderr=err)
