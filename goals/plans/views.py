@@ -180,45 +180,36 @@ def plan_card(request: HttpRequest) -> HttpResponse:
     return render(request, "goals/plans/partials/card.html", context)
 
 
-@require_POST
-@area_required("goals")
-def plan_set(request: HttpRequest) -> HttpResponse:
+def _set_targets(request: HttpRequest, form_class, service, form_name: str) -> HttpResponse:
+    """A month's or a year's form posted: the service sets the plan of the rep shown (the
+    user's own, or `rep` for a manager); refused, the dashboard again with the form's errors."""
     rep = _rep_shown(request)
     if rep is None:
         raise Http404("No such rep.")
-    form = PlanForm(request.POST)
+    form = form_class(request.POST)
     own = rep.user_id == request.user.pk
     plan = call_service(
-        form,
-        lambda **data: services.plan_set(
-            actor=request.user, rep_id=None if own else rep.pk, **data
-        ),
+        form, lambda **data: service(actor=request.user, rep_id=None if own else rep.pk, **data)
     )
     if plan is None:
-        return _dashboard(request, rep, form=form, status=400)
-    when = "on time" if plan.set_by_deadline else "after the deadline"
-    messages.success(request, f"Goals for {plan.label} saved ({when}).")
+        return _dashboard(request, rep, status=400, **{form_name: form})
+    when = ""
+    if plan.month is not None:
+        when = " (on time)" if plan.set_by_deadline else " (after the deadline)"
+    messages.success(request, f"Goals for {plan.label} saved{when}.")
     return redirect(reverse("goals:plan") + ("" if own else f"?rep={rep.pk}"))
+
+
+@require_POST
+@area_required("goals")
+def plan_set(request: HttpRequest) -> HttpResponse:
+    return _set_targets(request, PlanForm, services.plan_set, "form")
 
 
 @require_POST
 @area_required("goals")
 def plan_set_year(request: HttpRequest) -> HttpResponse:
-    rep = _rep_shown(request)
-    if rep is None:
-        raise Http404("No such rep.")
-    form = YearPlanForm(request.POST)
-    own = rep.user_id == request.user.pk
-    plan = call_service(
-        form,
-        lambda **data: services.plan_set_year(
-            actor=request.user, rep_id=None if own else rep.pk, **data
-        ),
-    )
-    if plan is None:
-        return _dashboard(request, rep, year_form=form, status=400)
-    messages.success(request, f"Goals for {plan.label} saved.")
-    return redirect(reverse("goals:plan") + ("" if own else f"?rep={rep.pk}"))
+    return _set_targets(request, YearPlanForm, services.plan_set_year, "year_form")
 
 
 @area_required("goals")
