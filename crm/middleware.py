@@ -21,7 +21,7 @@ class RequestTooLargeMiddleware:
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and length.isdigit() and int(length) > limit:
+        if limit is not None and length.isascii() and length.isdigit() and int(length) > limit:
             return JsonResponse({"detail": self.MESSAGE}, status=413)
         return self.get_response(request)
 

@@ -139,11 +139,14 @@ class RepPlanAdmin(ReadOnlyAdmin):
     list_select_related = ["rep__user", "goal_set_by"]
     actions = ["snapshot_now"]
 
-    @admin.action(description="Take a snapshot of every plan under way now (ad hoc)")
+    @admin.action(description="Take a snapshot of the selected plans now (ad hoc)")
     def snapshot_now(self, request, queryset):
         now = timezone.now()
         taken = plans.snapshot_plans(
-            on=periods.local_date(now, periods.company_zone()), daily=False, now=now
+            on=periods.local_date(now, periods.company_zone()),
+            daily=False,
+            now=now,
+            plan_ids=list(queryset.values_list("pk", flat=True)),
         )
         self.message_user(request, f"{taken} ad-hoc snapshot(s) taken.", messages.SUCCESS)
 

@@ -32,11 +32,13 @@ from goals.models import (
     GoalSnapshot,
     Metric,
     OwnerType,
+    Pace,
     PeriodKind,
     PlanReminder,
     PlanSnapshot,
     RepPlan,
 )
+from goals.plans import selectors
 from goals.plans import services as plans
 
 ACTOR = SystemActor("seed_demo")
@@ -288,7 +290,7 @@ def _plan_choice(context, rep, plan, average, tiers) -> tuple[dt.datetime | None
 
 def _plan_history(context: DemoContext, daily: dict[int, dict[dt.date, Decimal]]) -> None:
     """What the plans' jobs would have left behind: a daily snapshot of each month's plan
-    (figures rebuilt from the records; pace is recorded from today on), the reminders of the
+    (figures and pace rebuilt from the records), the reminders of the
     plans set late or never, the achievements, dated when they happened."""
     rep_ids = [rep.pk for rep in context.reps]
     month_plans = list(
@@ -302,16 +304,26 @@ def _plan_history(context: DemoContext, daily: dict[int, dict[dt.date, Decimal]]
         goals = {goal.metric: goal for goal in plan.goals.all()}
         revenue_goal, signup_goal = goals[Metric.REVENUE], goals[Metric.SIGNUPS]
         tier_goal = goals[Metric.BONUS_TIER]
+        first = revenue_goal.period_start
+        days = (revenue_goal.period_end - first).days + 1
         for day, revenue in daily.get(revenue_goal.pk, {}).items():
             signups = daily.get(signup_goal.pk, {}).get(day, Decimal(0))
+            signup_percent = _percent(signups, signup_goal.target_value)
+            revenue_percent = _percent(revenue, revenue_goal.target_value)
+            # As the job would have recorded it at the end of `day`.
+            pace = selectors.pace_for(
+                signup_percent=signup_percent if signup_goal.target_value else None,
+                revenue_percent=revenue_percent if revenue_goal.target_value else None,
+                expected=Decimal(((day - first).days + 1) * 100) / days,
+            )
             snapshots.append(PlanSnapshot(
                 plan=plan, date=day, signups=signups, signup_goal=signup_goal.target_value,
-                signup_percent=_percent(signups, signup_goal.target_value), revenue=revenue,
-                revenue_goal=revenue_goal.target_value,
-                revenue_percent=_percent(revenue, revenue_goal.target_value),
+                signup_percent=signup_percent, revenue=revenue,
+                revenue_goal=revenue_goal.target_value, revenue_percent=revenue_percent,
                 bonus_tier=next((t for t, low in tiers if low <= revenue), 0),
                 bonus_tier_goal=tier_goal.target_value,
-                days_remaining=(revenue_goal.period_end - day).days, on_pace=False, pace="",
+                days_remaining=(revenue_goal.period_end - day).days, pace=pace,
+                on_pace=pace in (Pace.AHEAD, Pace.ON_TRACK),
             ))  # fmt: skip
     PlanSnapshot.objects.bulk_create(snapshots, batch_size=2000, ignore_conflicts=True)
     context.count("plan snapshots", len(snapshots))

@@ -1,5 +1,7 @@
 """The goals' scheduled jobs (beat's schedule is built from these)."""
 
+import datetime as dt
+
 from celery.schedules import crontab
 from django.utils import timezone
 
@@ -36,11 +38,14 @@ def recalculate_goals(progress: Progress) -> int:
 )
 def goals_daily(progress: Progress) -> int:
     now = timezone.now()
-    # Plans first: the goal step closes the months that ended, and their last day counts.
-    plan_snapshots = plans.snapshot_plans(
-        on=periods.local_date(now, periods.company_zone()), now=now
-    )
-    done = services.daily_goal_work(actor=SystemActor(f"job:{DAILY}"), now=now)
+    actor = SystemActor(f"job:{DAILY}")
+    # The day that just ended (the job runs after midnight): the ended goals counted one last
+    # time, then each plan's snapshot for that day, before the goal step closes the months
+    # that ended with it.
+    yesterday = periods.local_date(now, periods.company_zone()) - dt.timedelta(days=1)
+    services.recount_ended_goals(actor=actor, now=now)
+    plan_snapshots = plans.snapshot_plans(on=yesterday, now=now)
+    done = services.daily_goal_work(actor=actor, now=now, recount=False)
     plans.record_achievements()  # any the events missed
     progress(done["snapshots"], done["snapshots"])
     return done["snapshots"] + done["closed"] + plan_snapshots

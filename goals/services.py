@@ -745,16 +745,25 @@ def _alert_recipients(goal: Goal, *, admins: list[str]) -> set[str]:
     return {person.email for person in people if person is not None and person.email}
 
 
-def daily_goal_work(*, actor: SystemActor, now: dt.datetime | None = None) -> dict:
+def recount_ended_goals(*, actor: SystemActor, now: dt.datetime) -> int:
+    """Count the active goals whose period ended one last time (a late event or a back-dated
+    correction still counts) before they are snapshotted and closed."""
+    return goals_recalculate(
+        goals=Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now), actor=actor
+    )
+
+
+def daily_goal_work(
+    *, actor: SystemActor, now: dt.datetime | None = None, recount: bool = True
+) -> dict:
     """The daily job's steps, each set-based: count the goals whose period ended one last
-    time (a late event or a back-dated correction still counts), snapshot every active goal
-    (their last day included), close the ended ones, update the off-track alerts."""
+    time (unless the caller just did: `recount`), snapshot every active goal (their last day
+    included), close the ended ones, update the off-track alerts."""
     now = now or timezone.now()
     today = periods.local_date(now, periods.company_zone())
     with transaction.atomic():
-        goals_recalculate(
-            goals=Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now), actor=actor
-        )
+        if recount:
+            recount_ended_goals(actor=actor, now=now)
         snapshots = snapshot_active_goals(on=today)
         closed = close_ended_goals(actor=actor, now=now)
     raised, cleared = goals_update_alerts(now=now)

@@ -8,7 +8,6 @@ teams over four time zones, 200,000 deals, 50,000 customers; this month's plans 
 - plans_compliance: the compliance dashboard's first page and GET /api/goals/monthly/current
   as an administrator, in-process; SQL statements per request."""
 
-import datetime as dt
 import statistics
 import time
 
@@ -170,8 +169,9 @@ def measure_rollover(ctx: Context) -> Outcome:
 
 # --- Daily snapshot -------------------------------------------------------------------------------
 
-# The same rows by hand: each month's plan under way with its three goals, the days of its month
-# over in its own zone, and the pace rule of goals.plans.selectors.
+# The same rows by hand: each plan of the day's month with its three goals (its revenue goal
+# active), the days of its month over in its own zone, and the pace rule of
+# goals.plans.selectors.
 REFERENCE_SNAPSHOT_SQL = """
     INSERT INTO goals_plansnapshot (plan_id, date, daily, created_at, signups, signup_goal,
         signup_percent, revenue, revenue_goal, revenue_percent, on_pace, pace, bonus_tier,
@@ -210,7 +210,7 @@ REFERENCE_SNAPSHOT_SQL = """
                     JOIN goals_goal s ON s.plan_id = p.id AND s.metric = 'signups'
                     JOIN goals_goal r ON r.plan_id = p.id AND r.metric = 'revenue'
                     JOIN goals_goal b ON b.plan_id = p.id AND b.metric = 'bonus_tier'
-                    WHERE p.month IS NOT NULL AND r.status = 'active'
+                    WHERE p.year = %(year)s AND p.month = %(month)s AND r.status = 'active'
                 ) x
             ) y
         ) z
@@ -228,6 +228,7 @@ def measure_snapshot(ctx: Context) -> Outcome:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from crm import periods
     from goals.models import PlanSnapshot
     from goals.plans import services
 
@@ -235,7 +236,10 @@ def measure_snapshot(ctx: Context) -> Outcome:
     ours, reference = [], []
     with on_database(DATABASE):
         now = timezone.now()
-        day = dt.date(2099, 1, 1)  # a day of their own, cleared after each round
+        # Today: the plans are this month's. The dataset has no snapshots, so the day's are
+        # cleared after each round.
+        day = periods.local_date(now, periods.company_zone())
+        params = {"day": day, "now": now, "year": day.year, "month": day.month}
         rows = {}
         for index in range(rounds):
             order = ("ours", "reference") if index % 2 == 0 else ("reference", "ours")
@@ -246,7 +250,7 @@ def measure_snapshot(ctx: Context) -> Outcome:
                         written = services.snapshot_plans(on=day, now=now)
                     else:
                         with connection.cursor() as cursor:
-                            cursor.execute(REFERENCE_SNAPSHOT_SQL, {"day": day, "now": now})
+                            cursor.execute(REFERENCE_SNAPSHOT_SQL, params)
                             written = cursor.rowcount
                     (ours if name == "ours" else reference).append(time.perf_counter() - started)
                 if index == 0:

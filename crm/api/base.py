@@ -14,7 +14,6 @@ The OpenAPI schema (crm.api.schema) reads `inputs` for each action's request bod
 """
 
 import datetime as dt
-import re
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -28,13 +27,8 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from crm import periods
+from crm.ids import ID_PATTERN, MAX_ID, NOT_AN_ID, parse_id
 from crm.roles import user_zone
-
-# A primary key is a positive bigint written in decimal digits; anything else is refused
-# before it reaches the database (1e309 overflows, 1.9 would be read as 1).
-_ID = re.compile(r"[0-9]{1,19}")
-MAX_ID = 2**63 - 1
-NOT_AN_ID = "Enter an id: a whole number."
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -94,13 +88,31 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return self.selector(user=self.context["request"].user)
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and _ID.fullmatch(data):
+        if isinstance(data, str) and ID_PATTERN.fullmatch(data):
             data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if not 0 < data <= MAX_ID:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdField(serializers.Field):
+    """A record's id, as a whole number (crm.ids), not looked up: for a service that finds the
+    record in the caller's scope itself and answers 404 outside it (where "not yours" must look
+    like "not there", not like a bad field)."""
+
+    default_error_messages = {"invalid": NOT_AN_ID}
+
+    def to_internal_value(self, data) -> int:
+        pk = parse_id(data)
+        if pk is None:
+            self.fail("invalid")
+        return pk
+
+    def to_representation(self, value) -> int:
+        return int(value)
 
 
 def visible(selector: Callable, model: type[models.Model]) -> Callable:

@@ -222,6 +222,15 @@ def test_malformed_json_is_400(rep_api):
 
 
 @pytest.mark.django_db
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["²", "-1", "1e309", "nan"])
+def test_a_content_length_that_is_not_a_number_is_never_a_500(rep_api, length):
+    response = rep_api.generic(
+        "POST", DEALS, b"{}", content_type="application/json", CONTENT_LENGTH=length
+    )
+    assert response.status_code < 500
+
+
 def test_oversized_body_is_413(rep_api, settings):
     response = rep_api.generic(
         "POST", DEALS, '{"title": "' + "x" * 2_000_000 + '"}', content_type="application/json"

@@ -13,13 +13,15 @@ their teams', an admin everyone's):
 
 import datetime as dt
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from crm import selectors as crm_selectors
-from crm.api.base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
+from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
 from crm.roles import Role, own_rep, role_of
 from goals.models import MAX_TIER, Pace, RepPlan
@@ -78,10 +80,9 @@ class PlanSetInputSerializer(serializers.Serializer):
         min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
     )
     bonus_tier_goal = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
-    rep = ScopedPrimaryKeyRelatedField(
-        selector=crm_selectors.rep_list, required=False,
-        help_text="A rep you manage (reps: omit, it is yours).",
-    )  # fmt: skip
+    rep = IdField(
+        source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
+    )
     year = serializers.IntegerField(min_value=1970, max_value=2099, required=False)
     month = serializers.IntegerField(
         min_value=1, max_value=12, required=False, help_text="This month by default."
@@ -93,7 +94,9 @@ class YearSetInputSerializer(serializers.Serializer):
         min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
     )
     signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
-    rep = ScopedPrimaryKeyRelatedField(selector=crm_selectors.rep_list, required=False)
+    rep = IdField(
+        source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
+    )
     year = serializers.IntegerField(min_value=1970, max_value=2099, required=False)
 
 
@@ -118,9 +121,7 @@ class PlanFilterSerializer(serializers.Serializer):
 
 
 class HistoryFilterSerializer(serializers.Serializer):
-    rep = ScopedPrimaryKeyRelatedField(
-        selector=crm_selectors.rep_list, required=False, help_text="Reps: omit, it is yours."
-    )
+    rep = IdField(required=False, help_text="A rep you see (reps: omit, it is yours).")
 
 
 class DefaultsAnswerSerializer(serializers.Serializer):
@@ -172,12 +173,14 @@ class PlanViewSet(ScopedViewSet):
         """This month's plans of the reps you see (a rep: their own)."""
         return self._page(self._this_month(**self._query(PlanFilterSerializer)))
 
-    @extend_schema(request=PlanSetInputSerializer, responses=PlanOutputSerializer)
+    @extend_schema(
+        request=PlanSetInputSerializer,
+        responses={200: PlanOutputSerializer, 404: ErrorSerializer},
+        description="A rep outside your scope (or none) answers 404, like one that does not exist.",
+    )
     def monthly_set(self, request):
         """Set a month's signup, revenue and bonus tier goals (this month's by default)."""
-        data = self.input()
-        rep = data.pop("rep", None)
-        plan = services.plan_set(actor=request.user, rep_id=rep.pk if rep else None, **data)
+        plan = services.plan_set(actor=request.user, **self.input())
         return self._one(plan)
 
     @extend_schema(request=DefaultsInputSerializer, responses=DefaultsAnswerSerializer)
@@ -190,32 +193,41 @@ class PlanViewSet(ScopedViewSet):
 
     @extend_schema(responses=PlanOutputSerializer(many=True))
     def yearly_current(self, request):
-        """This year's goals of the reps you see (a rep: their own)."""
-        year = selectors.this_month().year
-        return self._page(
-            selectors.plan_list(user=request.user, yearly=True, year=year).order_by(
-                *selectors.ORDERINGS["rep"]
-            )
-        )
+        """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
+        user = request.user
+        rep = own_rep(user) if role_of(user) == Role.REP else None
+        year = services.current_month(rep)[0] if rep is not None else selectors.this_month().year
+        plans = selectors.plan_list(user=user, yearly=True, year=year)
+        return self._page(plans.order_by(*selectors.ORDERINGS["rep"]))
 
-    @extend_schema(request=YearSetInputSerializer, responses=PlanOutputSerializer)
+    @extend_schema(
+        request=YearSetInputSerializer, responses={200: PlanOutputSerializer, 404: ErrorSerializer}
+    )
     def yearly_set(self, request):
         """Set a year's revenue and signup goals (this year's by default)."""
-        data = self.input()
-        rep = data.pop("rep", None)
-        plan = services.plan_set_year(actor=request.user, rep_id=rep.pk if rep else None, **data)
+        plan = services.plan_set_year(actor=request.user, **self.input())
         return self._one(plan)
 
-    @extend_schema(parameters=[HistoryFilterSerializer], responses=HistorySerializer(many=True))
+    @extend_schema(
+        parameters=[HistoryFilterSerializer],
+        responses={200: HistorySerializer(many=True), 404: ErrorSerializer},
+    )
     def history(self, request):
         """A rep's past months, newest first, with their figures and achievements."""
-        rep = self._query(HistoryFilterSerializer).get("rep") or own_rep(request.user)
-        if rep is None:
-            raise NotFound("Name a rep: ?rep=")
-        this = selectors.this_month()
+        named = self._query(HistoryFilterSerializer).get("rep")
+        if named is None:
+            rep = own_rep(request.user)
+            if rep is None:
+                raise NotFound("Name a rep: ?rep=")
+        else:
+            rep = crm_selectors.rep_list(user=request.user).filter(pk=named).first()
+            if rep is None:
+                raise NotFound("No such rep here.")
+        # Past months are those before the rep's own current month (their zone).
+        year, month = services.current_month(rep)
         plans = (
             selectors.plan_list(user=request.user, rep_id=rep.pk)
-            .exclude(year=this.year, month=this.month)
+            .filter(Q(year__lt=year) | Q(year=year, month__lt=month))
             .order_by("-year", "-month")
         )
         page = self.paginate_queryset(plans)

@@ -13,12 +13,27 @@ TIERS = [(tier, "None" if tier == 0 else f"Tier {tier}") for tier in range(MAX_T
 
 
 class PlanForm(ServiceForm):
+    """A month's targets; a manager also chooses the month (`managed`), a rep sets this one."""
+
+    month = MonthField(label="Month", required=False, help_text="The month these goals are for.")
     signup_goal = forms.IntegerField(
         label="Signups", min_value=0, max_value=MAX_SIGNUP_GOAL,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )  # fmt: skip
     revenue_goal = AmountField(label="Revenue", max_digits=14, max_value=MAX_REVENUE_GOAL)
     bonus_tier_goal = forms.TypedChoiceField(label="Bonus tier", choices=TIERS, coerce=int)
+
+    def __init__(self, *args, managed: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not managed:
+            del self.fields["month"]
+
+    def clean(self):
+        cleaned = super().clean()
+        month = cleaned.pop("month", None)
+        if month is not None:
+            cleaned["year"], cleaned["month"] = month.year, month.month
+        return cleaned
 
 
 class YearPlanForm(ServiceForm):
@@ -38,16 +53,9 @@ class DefaultsForm(PlanForm, ScopedForm):
     field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
 
     def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, user=user, **kwargs)
+        super().__init__(*args, user=user, managed=True, **kwargs)
         teams = crm_selectors.team_list(user=user).values_list("pk", "name")
         self.fields["team_id"].choices = list(teams)
-
-    def clean(self):
-        cleaned = super().clean()
-        month = cleaned.pop("month", None)
-        if month is not None:
-            cleaned["year"], cleaned["month"] = month.year, month.month
-        return cleaned
 
 
 class ComplianceFilterForm(ScopedForm):

@@ -73,7 +73,11 @@ FIGURES = {
 def deadline_for(year: int, month: int, zone) -> dt.datetime:
     """A month's plan is due by the end of its deadline day (PLAN_DEADLINE_DAY, 23:59:59) in
     the rep's zone."""
-    day = dt.date(year, month, settings.PLAN_DEADLINE_DAY)
+    return deadline_on(dt.date(year, month, settings.PLAN_DEADLINE_DAY), zone)
+
+
+def deadline_on(day: dt.date, zone) -> dt.datetime:
+    """The last moment of `day` in `zone`: a plan due that day is on time until then."""
     return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=zone)
 
 
@@ -125,22 +129,33 @@ def with_figures(plans: QuerySet[RepPlan], *, now: dt.datetime) -> QuerySet[RepP
 
 
 def _month_clock(now: dt.datetime) -> tuple[Case, Case]:
-    """Per plan: the percent of its month's days that are over at `now`, and the days left
-    (today included), in its rep's zone. Written out per (zone, month) for the months current
-    somewhere; a month before those is over (100 %, 0 left), one after has not begun."""
+    """Per plan: the percent of its period's days that are over at `now`, and the days left
+    (today included), in its rep's zone: a month's plan against its month, a year's against
+    its year. Written out per (zone, period) for the periods current somewhere; one before
+    those is over (100 %, 0 left), one after has not begun."""
     zones = SalesRep.objects.order_by("timezone").values_list("timezone", flat=True).distinct()
     expected, remaining = [], []
+
+    def clock(when: Q, period: periods.Period, today: dt.date) -> None:
+        over = min(period.days, max(0, (today - period.first_day).days))
+        expected.append(When(when, then=Value(Decimal(over * 100) / period.days)))
+        remaining.append(When(when, then=Value(period.days - over)))
+
     for name in zones:
         zone = periods.zone_named(name)
         today = periods.local_date(now, zone)
-        for day in {periods.local_date(now + dt.timedelta(hours=h), zone) for h in (-14, 14)}:
-            month = periods.month(day.year, day.month, zone)
-            over = min(month.days, max(0, (today - month.first_day).days))
-            when = Q(rep__timezone=name, year=day.year, month=day.month)
-            expected.append(When(when, then=Value(Decimal(over * 100) / month.days)))
-            remaining.append(When(when, then=Value(month.days - over)))
+        days = {periods.local_date(now + dt.timedelta(hours=h), zone) for h in (-14, 14)}
+        for day in days:
+            in_zone = Q(rep__timezone=name, year=day.year)
+            clock(in_zone & Q(month=day.month), periods.month(day.year, day.month, zone), today)
+        for year in {day.year for day in days}:
+            clock(Q(rep__timezone=name, year=year, month__isnull=True),
+                  periods.year(year, zone), today)  # fmt: skip
     utc_today = now.astimezone(dt.UTC).date()
-    past = Q(year__lt=utc_today.year) | Q(year=utc_today.year, month__lt=utc_today.month)
+    past = (
+        Q(year__lt=utc_today.year)
+        | Q(year=utc_today.year, month__lt=utc_today.month)
+    )  # fmt: skip
     return (
         Case(*expected, When(past, then=Value(Decimal(100))), default=Value(Decimal(0)),
              output_field=PERCENT),
@@ -190,6 +205,24 @@ def _pace() -> Case:
     )
 
 
+def pace_for(
+    *, signup_percent: Decimal | None, revenue_percent: Decimal | None, expected: Decimal
+) -> str:
+    """The pace rule above for one plan, in Python (the percents of goals with a target, None
+    for a goal without one): for figures rebuilt outside the database (the demo's history).
+    The lists compute it in SQL (`_pace`); a test holds the two to the same table."""
+    given = [min(p, Decimal(100)) for p in (signup_percent, revenue_percent) if p is not None]
+    if not given:
+        return ""
+    progress = sum(given) / len(given)
+    if expected == 0:
+        return Pace.ON_TRACK
+    for share, pace in ((AHEAD, Pace.AHEAD), (ON_TRACK, Pace.ON_TRACK), (BEHIND, Pace.BEHIND)):
+        if progress >= expected * share:
+            return pace
+    return Pace.CRITICAL
+
+
 def _on_pace() -> Case:
     return Case(
         When(pace__in=[Pace.AHEAD, Pace.ON_TRACK], then=Value(True)),
@@ -235,12 +268,24 @@ def open_reminders(*, user: Actor) -> list[PlanReminder]:
 
 # --- Compliance ------------------------------------------------------------------------------
 
+# The deadline statuses from the most urgent: what a manager chases first.
+URGENCY = Case(
+    *(
+        When(deadline_status=status, then=Value(rank))
+        for rank, status in enumerate(
+            [DeadlineStatus.OVERDUE, DeadlineStatus.DUE_SOON, DeadlineStatus.PENDING,
+             DeadlineStatus.LATE, DeadlineStatus.ON_TIME]
+        )
+    ),
+    output_field=IntegerField(),
+)  # fmt: skip
 ORDERINGS = {
     "rep": ("rep__user__last_name", "rep__user__first_name", "pk"),
-    "revenue": ("-revenue_percent", "pk"),
-    "signups": ("-signup_percent", "pk"),
-    "pace": ("plan_percent", "pk"),
-    "deadline": ("deadline_status", "pk"),
+    # Plans without that goal (no percent) last, on every database.
+    "revenue": (F("revenue_percent").desc(nulls_last=True), "pk"),
+    "signups": (F("signup_percent").desc(nulls_last=True), "pk"),
+    "pace": (F("plan_percent").asc(nulls_last=True), "pk"),
+    "deadline": (URGENCY, "pk"),
 }
 TREND_MONTHS = 12
 
@@ -260,11 +305,12 @@ def compliance(
     order: str = "",
     now: dt.datetime | None = None,
 ) -> QuerySet[RepPlan]:
-    """The month's plans (this month by default) of the reps `user` may see, filtered by team,
-    pace and deadline status ("not_set": any status of a plan not set), sorted."""
+    """The month's plans (this month by default) of the active reps `user` may see, filtered
+    by team, pace and deadline status ("not_set": any status of a plan not set), sorted."""
     now = now or timezone.now()
     month = month or this_month(now)
     plans = plan_list(user=user, year=month.year, month=month.month, team_id=team, now=now)
+    plans = plans.filter(rep__active=True)  # a rep who left has nothing to set
     if pace:
         plans = plans.filter(pace=pace)
     if deadline == "not_set":
@@ -284,13 +330,13 @@ def _months_before(month: dt.date, count: int) -> dt.date:
 
 
 def compliance_trend(*, user: Actor, now: dt.datetime | None = None) -> list[dict]:
-    """Per month of the last 12 whose deadlines passed: the visible plans, those set on time,
-    and the rate. One grouped query."""
+    """Per month of the last 12 whose deadlines passed: the visible plans of active reps,
+    those set on time, and the rate. One grouped query."""
     now = now or timezone.now()
     first = _months_before(this_month(now), TREND_MONTHS - 1)
     rows = (
         scope_to_user(RepPlan.objects.all(), user, rep_path="rep")
-        .filter(month__isnull=False, deadline__lt=now)
+        .filter(month__isnull=False, deadline__lt=now, rep__active=True)
         .filter(Q(year__gt=first.year) | Q(year=first.year, month__gte=first.month))
         .values("year", "month")
         .annotate(total=Count("id"), on_time=Count("id", filter=Q(set_by_deadline=True)))
@@ -308,8 +354,8 @@ def compliance_trend(*, user: Actor, now: dt.datetime | None = None) -> list[dic
 
 
 def repeated_misses(*, user: Actor, now: dt.datetime | None = None) -> QuerySet[SalesRep]:
-    """The reps (that `user` may see) who missed the deadline of the last two months whose
-    deadlines passed (late or never set), with their misses over the last 12 months."""
+    """The active reps (that `user` may see) who missed the deadline of the last two months
+    whose deadlines passed (late or never set), with their misses over the last 12 months."""
     now = now or timezone.now()
     month = this_month(now)
     latest = month if now > _company_deadline(month) else _months_before(month, 1)
@@ -321,7 +367,7 @@ def repeated_misses(*, user: Actor, now: dt.datetime | None = None) -> QuerySet[
         in_last_two |= Q(year=day.year, month=day.month)
     # The reps who missed both (a few, found on the plans' month index), then their year.
     missed_both = (
-        RepPlan.objects.filter(missed & in_last_two)
+        RepPlan.objects.filter(missed & in_last_two, rep__active=True)
         .values("rep_id")
         .annotate(misses=Count("id"))
         .filter(misses=len(last_two))

@@ -60,7 +60,7 @@ from goals.models import (
     Source,
 )
 from goals.plans import selectors
-from goals.plans.selectors import deadline_for
+from goals.plans.selectors import deadline_for, deadline_on
 
 # Error messages, one per rule; tests assert on these constants.
 REP_REQUIRED = "Choose the sales rep whose plan this is."
@@ -147,6 +147,8 @@ def plans_create(
         in_zone = reps.filter(timezone=zone_name)
         deadline = deadline_for(year, month, zone) if month else None
         created += _insert_plans(in_zone, year=year, month=month, deadline=deadline, now=now)
+        if month is not None:
+            _give_late_hires_time(in_zone, year=year, month=month, deadline=deadline, zone=zone)
         plans = RepPlan.objects.filter(year=year, month=month, rep__in=in_zone)
         _insert_goals(plans, year=year, month=month, zone=zone, now=now)
         if progress is not None:
@@ -171,6 +173,22 @@ def _insert_plans(reps: QuerySet, *, year: int, month: int | None, deadline, now
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _give_late_hires_time(reps: QuerySet, *, year: int, month: int, deadline, zone) -> None:
+    """A rep who joins after a month's deadline day has as many days from their first as
+    everyone has from the 1st (up to the month's end), so they are not overdue on arrival.
+    Plans with that deadline already, or set, are left alone (so a re-run changes nothing)."""
+    last_day = periods.month(year, month, zone).last_day
+    late = RepPlan.objects.filter(
+        year=year, month=month, rep__in=reps, deadline=deadline, goal_set_at__isnull=True,
+        rep__hire_date__gt=deadline.date(), rep__hire_date__lte=last_day,
+    ).values_list("pk", "rep__hire_date")  # fmt: skip
+    grace = dt.timedelta(days=settings.PLAN_DEADLINE_DAY - 1)
+    later = {}
+    for pk, hired in late:
+        later[pk] = {"deadline": deadline_on(min(hired + grace, last_day), zone)}
+    bulk_set(RepPlan, later)
 
 
 def _insert_goals(plans: QuerySet, *, year: int, month: int | None, zone, now) -> None:
@@ -472,11 +490,27 @@ def record_streaks(plan: RepPlan) -> None:
 # --- Snapshots ---------------------------------------------------------------------------------
 
 
-def snapshot_plans(*, on: dt.date, daily: bool = True, now: dt.datetime | None = None) -> int:
-    """A snapshot of every month's plan under way (its revenue goal active) for `on`: its
-    figures and pace as the plan lists compute them (goals.plans.selectors), copied by one
-    INSERT … SELECT. A daily one is taken once per plan and day (a re-run writes nothing); an
-    ad-hoc one (`daily=False`) whenever asked. Returns the snapshots written."""
+def snapshot_plans(
+    *,
+    on: dt.date,
+    daily: bool = True,
+    now: dt.datetime | None = None,
+    plan_ids: Collection[int] | None = None,
+) -> int:
+    """Snapshots of month plans under way (their revenue goal active), dated `on`: their
+    figures and pace at `now` as the plan lists compute them (goals.plans.selectors), copied by
+    one INSERT … SELECT.
+
+    A daily one is of the plans of `on`'s month (one per rep, even at a month's turn when a
+    rep east of the company already has the next), once per plan and day: a re-run writes
+    nothing. An ad-hoc one (`daily=False`: the admin action, `snapshot_plans` command) is of
+    every plan under way, or those of `plan_ids`, whenever asked. Returns the snapshots
+    written."""
+    plans = RepPlan.objects.filter(month__isnull=False)
+    if daily:
+        plans = plans.filter(year=on.year, month=on.month)
+    if plan_ids is not None:
+        plans = plans.filter(pk__in=plan_ids)
     now = now or timezone.now()
     columns = {
         "plan_id": F("pk"),
@@ -490,7 +524,7 @@ def snapshot_plans(*, on: dt.date, daily: bool = True, now: dt.datetime | None =
         "days_remaining": Coalesce("days_remaining", Value(0)),
     }
     rows = (
-        selectors.with_figures(RepPlan.objects.filter(month__isnull=False), now=now)
+        selectors.with_figures(plans, now=now)
         .filter(**{f"goal_{Metric.REVENUE}__status": GoalStatus.ACTIVE})
         .values(**{f"c_{name}": expression for name, expression in columns.items()})
     )

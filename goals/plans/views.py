@@ -13,19 +13,31 @@ from typing import Any
 import markdown
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince, timeuntil
 from django.views.decorators.http import require_POST
 
 from crm import periods
 from crm import selectors as crm_selectors
+from crm.ids import parse_id
 from crm.models import SalesRep
 from crm.roles import Role, own_rep, role_of
-from crm.web import ListPage, area_required, call_service, csv_response
+from crm.web import (
+    ListPage,
+    MonthField,
+    ServiceForm,
+    area_required,
+    call_service,
+    csv_response,
+    return_to,
+)
 from goals import charts
 from goals.models import Pace, PlanReminder, PlanSnapshot, RepPlan
 from goals.plans import selectors, services
@@ -48,15 +60,37 @@ def _rep_shown(request: HttpRequest) -> SalesRep | None:
     the user's own; None for a manager who named nobody."""
     named = request.GET.get("rep") or request.POST.get("rep")
     if named:
-        if not named.isdigit():
+        pk = parse_id(named)
+        if pk is None:
             raise Http404("No such rep.")
-        return get_object_or_404(crm_selectors.rep_list(user=request.user), pk=int(named))
+        return get_object_or_404(crm_selectors.rep_list(user=request.user), pk=pk)
     return own_rep(request.user)
+
+
+def _manages(request: HttpRequest, rep: SalesRep) -> bool:
+    """A supervisor or an admin looking at a rep's plan (they may set or correct any month)."""
+    return rep.user_id != request.user.pk and role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}
 
 
 def _may_set(request: HttpRequest, rep: SalesRep) -> bool:
     """The rep sets their own; their supervisor and admins set anyone's they may see."""
-    return rep.user_id == request.user.pk or role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}
+    return rep.user_id == request.user.pk or _manages(request, rep)
+
+
+def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
+    """The month the page shows: this month in the rep's zone; a manager may name another
+    (`?month=2026-07`; one that is not a month shows this one)."""
+    this = services.current_month(rep)
+    named = request.GET.get("month")
+    if named and _manages(request, rep):
+        field = MonthField(required=False)
+        try:
+            day = field.clean(named)
+        except ValidationError:
+            return this
+        if day is not None:
+            return day.year, day.month
+    return this
 
 
 def _needed_per_day(target, actual, days_left) -> Decimal | None:
@@ -65,12 +99,19 @@ def _needed_per_day(target, actual, days_left) -> Decimal | None:
     return ((target - actual) / days_left).quantize(Decimal("0.01"))
 
 
-def card_version(plan: RepPlan | None) -> str:
-    """A digest of what the card shows: equal digests, nothing new to show."""
+def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
+    if deadline > now:
+        return f"in {timeuntil(deadline, now, depth=1)}"
+    return f"overdue by {timesince(deadline, now, depth=1)}"
+
+
+def card_version(plan: RepPlan | None, countdown: str = "") -> str:
+    """A digest of what the card shows: equal digests, nothing new to show (the countdown is
+    part of it, so "in 2 days" turns into "overdue" without a reload)."""
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
-    figures += [plan.goal_set_at, plan.pace, plan.days_remaining]
+    figures += [plan.goal_set_at, plan.pace, plan.days_remaining, countdown]
     return hashlib.sha256(repr(figures).encode()).hexdigest()[:16]
 
 
@@ -78,7 +119,7 @@ def _targets(plan: RepPlan | None, form_class) -> dict:
     """A plan's targets as its form shows them: counts as whole numbers, amounts as they are."""
     if plan is None:
         return {}
-    values = {name: getattr(plan, name) for name in form_class.base_fields}
+    values = {name: getattr(plan, name) for name in form_class.base_fields if name != "month"}
     return {
         name: value if name == "revenue_goal" else int(value)
         for name, value in values.items()
@@ -87,58 +128,76 @@ def _targets(plan: RepPlan | None, form_class) -> dict:
 
 
 def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
+    """What the month's card shows: the plan of the month shown, its figures, what a day needs,
+    its deadline."""
     now = timezone.now()
-    plan = selectors.current_plan(user=request.user, rep=rep, now=now)
     zone = periods.zone_named(rep.timezone)
-    year, month = services.current_month(rep, now)
+    year, month = _month_shown(request, rep)
+    plan = selectors.plan_list(
+        user=request.user, year=year, month=month, rep_id=rep.pk, now=now
+    ).first()
     needed = {}
     if plan is not None:
         needed = {
             "signups": _needed_per_day(plan.signup_goal, plan.signups, plan.days_remaining),
             "revenue": _needed_per_day(plan.revenue_goal, plan.revenue, plan.days_remaining),
         }
+    deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
+    countdown = _countdown(deadline, now)
+    query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
+    if (year, month) != services.current_month(rep, now):
+        query["month"] = f"{year:04d}-{month:02d}"
     return {
         "rep": rep,
         "plan": plan,
+        "year": year,
+        "month": month,
         "month_label": dt.date(year, month, 1).strftime("%B %Y"),
-        "deadline": plan.deadline if plan else selectors.deadline_for(year, month, zone),
+        "deadline": deadline,
+        "countdown": countdown,
+        "overdue": deadline <= now,
         "zone": zone.key,
         "needed": needed,
-        "card_version": card_version(plan),
+        "card_version": card_version(plan, countdown),
         "own": rep.user_id == request.user.pk,
-        "query": f"?rep={rep.pk}" if rep.user_id != request.user.pk else "",
+        "query": f"?{urlencode(query)}" if query else "",
         "now": now,
         "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }
 
 
-def _dashboard(
+def dashboard_context(
     request: HttpRequest,
     rep: SalesRep,
     *,
     form: PlanForm | None = None,
     year_form: YearPlanForm | None = None,
-    status: int = 200,
-) -> HttpResponse:
+) -> dict[str, Any]:
+    """A rep's plan as the plan page and the rep's home page show it."""
     context = card_context(request, rep)
     plan = context["plan"]
     today = periods.local_date(timezone.now(), periods.zone_named(rep.timezone))
     year_plan = selectors.plan_list(
         user=request.user, yearly=True, year=today.year, rep_id=rep.pk
     ).first()
+    managed = _manages(request, rep)
     if form is None:
-        form = PlanForm(initial=_targets(plan, PlanForm))
+        initial = _targets(plan, PlanForm)
+        if managed:
+            initial["month"] = dt.date(context["year"], context["month"], 1)
+        form = PlanForm(initial=initial, managed=managed)
     if year_form is None:
         year_form = YearPlanForm(initial=_targets(year_plan, YearPlanForm))
+    # The chart follows the month's plan, one point a day (its daily snapshots).
     snapshots = list(
         PlanSnapshot.objects.filter(
             plan__rep=rep, daily=True, date__gt=today - dt.timedelta(days=CHART_DAYS)
         )
-        .order_by("date")
+        .order_by("date", "plan__year", "plan__month")
         .values_list("date", "revenue_percent", "signup_percent")
     )
     window = (today - dt.timedelta(days=CHART_DAYS - 1), today)
-    context |= {
+    return context | {
         "year_plan": year_plan,
         "form": form,
         "year_form": year_form,
@@ -153,10 +212,18 @@ def _dashboard(
             :ACHIEVEMENTS_SHOWN
         ],
         "reminders": selectors.open_reminders(user=request.user) if context["own"] else [],
-        "history": selectors.plan_list(user=request.user, rep_id=rep.pk)
-        .exclude(year=today.year, month=today.month)
-        .order_by("-year", "-month")[:HISTORY_MONTHS],
+        "return_to": request.get_full_path() if request.method == "GET" else "",
     }
+
+
+def _dashboard(request: HttpRequest, rep: SalesRep, *, status: int = 200, **forms) -> HttpResponse:
+    context = dashboard_context(request, rep, **forms)
+    year, month = services.current_month(rep)
+    context["history"] = (
+        selectors.plan_list(user=request.user, rep_id=rep.pk)
+        .filter(Q(year__lt=year) | Q(year=year, month__lt=month))
+        .order_by("-year", "-month")[:HISTORY_MONTHS]
+    )
     return render(request, "goals/plans/dashboard.html", context, status=status)
 
 
@@ -180,13 +247,12 @@ def plan_card(request: HttpRequest) -> HttpResponse:
     return render(request, "goals/plans/partials/card.html", context)
 
 
-def _set_targets(request: HttpRequest, form_class, service, form_name: str) -> HttpResponse:
+def _set_targets(
+    request: HttpRequest, rep: SalesRep, form: ServiceForm, service, form_name: str
+) -> HttpResponse:
     """A month's or a year's form posted: the service sets the plan of the rep shown (the
-    user's own, or `rep` for a manager); refused, the dashboard again with the form's errors."""
-    rep = _rep_shown(request)
-    if rep is None:
-        raise Http404("No such rep.")
-    form = form_class(request.POST)
+    user's own, or `rep` for a manager); refused, the plan page again with the form's errors.
+    Done, back to the page the form was on (the plan page, or the rep's home)."""
     own = rep.user_id == request.user.pk
     plan = call_service(
         form, lambda **data: service(actor=request.user, rep_id=None if own else rep.pk, **data)
@@ -197,19 +263,30 @@ def _set_targets(request: HttpRequest, form_class, service, form_name: str) -> H
     if plan.month is not None:
         when = " (on time)" if plan.set_by_deadline else " (after the deadline)"
     messages.success(request, f"Goals for {plan.label} saved{when}.")
-    return redirect(reverse("goals:plan") + ("" if own else f"?rep={rep.pk}"))
+    return redirect(return_to(request, reverse("goals:plan") + ("" if own else f"?rep={rep.pk}")))
+
+
+def _rep_posted(request: HttpRequest) -> SalesRep:
+    rep = _rep_shown(request)
+    if rep is None:
+        raise Http404("No such rep.")
+    return rep
 
 
 @require_POST
 @area_required("goals")
 def plan_set(request: HttpRequest) -> HttpResponse:
-    return _set_targets(request, PlanForm, services.plan_set, "form")
+    rep = _rep_posted(request)
+    form = PlanForm(request.POST, managed=_manages(request, rep))
+    return _set_targets(request, rep, form, services.plan_set, "form")
 
 
 @require_POST
 @area_required("goals")
 def plan_set_year(request: HttpRequest) -> HttpResponse:
-    return _set_targets(request, YearPlanForm, services.plan_set_year, "year_form")
+    rep = _rep_posted(request)
+    form = YearPlanForm(request.POST)
+    return _set_targets(request, rep, form, services.plan_set_year, "year_form")
 
 
 @area_required("goals")
@@ -223,7 +300,7 @@ def reminder_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         services.reminder_acknowledge(actor=request.user, reminder_id=pk)
         messages.success(request, "Reminder acknowledged.")
-        return redirect("goals:plan")
+        return redirect(return_to(request, "goals:plan"))
     return render(request, "goals/plans/reminder.html", {"reminder": reminder})
 
 

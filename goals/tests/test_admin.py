@@ -76,13 +76,15 @@ def test_every_goals_admin_list_opens_with_a_fixed_number_of_queries(admin_clien
     assert len(more) == len(few)
 
 
-def test_an_ad_hoc_snapshot_from_admin(admin_client):
-    rep = SalesRepFactory()
+def test_an_ad_hoc_snapshot_from_admin_is_of_the_selected_plans(admin_client):
+    rep, other = SalesRepFactory(), SalesRepFactory()
     plans.plans_for_rep(rep.pk)  # this month's: under way
-    plan = RepPlan.objects.get(month__isnull=False)
+    plans.plans_for_rep(other.pk)
+    plan = RepPlan.objects.get(rep=rep, month__isnull=False)
     for _ in range(2):
         admin_client.post(
             reverse("admin:goals_repplan_changelist"),
             {"action": "snapshot_now", "_selected_action": [plan.pk]},
         )
     assert plan.snapshots.filter(daily=False).count() == 2
+    assert not RepPlan.objects.get(rep=other, month__isnull=False).snapshots.exists()

@@ -13,7 +13,13 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
-from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
+from crm.tests.factories import (
+    PASSWORD,
+    CustomerFactory,
+    DealFactory,
+    SalesRepFactory,
+    UserFactory,
+)
 from goals.models import PlanReminder, RepPlan
 from goals.plans import services
 
@@ -35,8 +41,12 @@ def test_a_rep_sets_goals_on_time_and_a_won_deal_moves_the_bar_and_the_late_rep_
         services.plans_create(year=2026, month=12)
         admin = UserFactory(is_staff=True, is_superuser=True)
 
-        page = open_page(chromium, PHONE, rep.user).page
+        # The rep logs in through the login form and lands on their plan.
+        page = open_page(chromium, PHONE).page
         page.goto(live_server.url + reverse("goals:plan"))
+        page.get_by_label("Username").fill(rep.user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
         expect(page.locator("#plan-card")).to_contain_text("Goals due by")
         page.get_by_label("Signups", exact=True).fill("10")
         page.get_by_label("Revenue", exact=True).fill("2000")

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.models import AuditEntry, DealStage, SalesRep
 from crm.roles import SystemActor
-from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory
+from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, TeamFactory
 from goals import services as goal_services
 from goals.models import (
     Achievement,
@@ -24,6 +24,7 @@ from goals.models import (
     Metric,
     Pace,
     PlanReminder,
+    PlanSnapshot,
     RepPlan,
 )
 from goals.plans import selectors, services
@@ -75,8 +76,9 @@ def test_plans_are_made_for_every_active_rep_once_with_their_goals(rep, other_re
     assert plan.goals.filter(target_value__isnull=True).count() == 3
     year_plan = RepPlan.objects.get(rep=rep, year=2031, month__isnull=True)
     assert sorted(year_plan.goals.values_list("metric", flat=True)) == ["revenue", "signups"]
-    # One statement for the zones, then two per zone (both reps are in the same one).
-    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 3
+    # One statement for the zones, then three per zone (plans, late hires' deadlines, goals;
+    # both reps are in the same zone).
+    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 4
 
 
 def test_the_deadline_is_the_fifth_at_23_59_59_in_the_reps_zone():
@@ -275,6 +277,12 @@ def test_pace_against_the_share_of_the_month_over(day, revenue, signups, pace):
 
     assert plan.pace == pace
     assert plan.on_pace is (pace in (Pace.AHEAD, Pace.ON_TRACK))
+    # The same rule in Python (the demo's history) gives the same pace.
+    assert pace == selectors.pace_for(
+        signup_percent=plan.signup_percent,
+        revenue_percent=plan.revenue_percent,
+        expected=plan.expected_percent,
+    )
 
 
 def test_a_plan_without_targets_has_no_pace_and_its_deadline_status_moves():
@@ -428,3 +436,164 @@ def test_the_command_makes_a_months_plans_or_a_years_goals_and_refuses_a_bad_mon
     for bad in (["--month", "2031-13"], ["--month", "July"], ["--year", "9999"]):
         with pytest.raises(CommandError):
             call_command("create_period_goals", *bad, stdout=out, stderr=err)
+
+
+# --- Daily and ad-hoc snapshots, the year, late hires, compliance ---------------------------------
+
+
+def _set(rep, when, **targets):
+    values = {"signup_goal": 4, "revenue_goal": Decimal(1000), "bonus_tier_goal": 0} | targets
+    with time_machine.travel(when, tick=False):
+        return services.plan_set(actor=rep.user, **values)
+
+
+def test_the_daily_job_snapshots_the_day_that_ended_once_per_plan():
+    from goals.jobs import goals_daily
+
+    here, tokyo = SalesRepFactory(timezone="UTC"), SalesRepFactory(timezone="Asia/Tokyo")
+    for rep in (here, tokyo):
+        _set(rep, dt.datetime(2031, 6, 2, tzinfo=UTC))
+    services.plans_create(year=2031, month=7)  # Tokyo's July has begun by the job's hour
+    DealFactory(rep=here, stage=DealStage.CLOSED_WON, amount=Decimal(500),
+                closed_at=dt.datetime(2031, 6, 30, 20, tzinfo=UTC))  # fmt: skip
+    night = dt.datetime(2031, 7, 1, 0, 5, tzinfo=UTC)
+
+    with time_machine.travel(night, tick=False):
+        goals_daily(lambda done, total: None)
+        goals_daily(lambda done, total: None)  # a re-run that night writes nothing
+
+    shots = {s.plan.rep_id: s for s in PlanSnapshot.objects.select_related("plan")}
+    assert PlanSnapshot.objects.count() == 2  # June's two plans; not Tokyo's July
+    assert {s.date for s in shots.values()} == {dt.date(2031, 6, 30)}
+    assert {s.plan.month for s in shots.values()} == {6}
+    mine = shots[here.pk]
+    # Counted one last time before the snapshot: the deal of the evening is in it.
+    assert (mine.revenue, mine.revenue_percent, mine.days_remaining) == (500, 50, 0)
+    assert (mine.pace, mine.on_pace) == (Pace.CRITICAL, False)  # 50 % with all of June over
+
+
+def test_the_ad_hoc_snapshot_command_takes_the_plans_of_the_reps_named():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    first, second = SalesRepFactory(), SalesRepFactory()
+    services.plans_create_current()
+    out = StringIO()
+    call_command("snapshot_plans", "--rep", first.employee_code, stdout=out)
+    call_command("snapshot_plans", stdout=out)
+
+    assert PlanSnapshot.objects.filter(plan__rep=first, daily=False).count() == 2
+    assert PlanSnapshot.objects.filter(plan__rep=second, daily=False).count() == 1
+    assert "1 ad-hoc snapshot(s) taken." in out.getvalue()
+    with pytest.raises(CommandError, match="NOPE"):
+        call_command("snapshot_plans", "--rep", "NOPE", stdout=out)
+
+
+@time_machine.travel(MID_JUNE, tick=False)
+def test_the_years_actuals_are_the_sum_of_its_months_and_reaching_it_is_recorded_once(rep):
+    customer = CustomerFactory(owner=rep)
+    for month, amount in ((2, 300), (5, 450), (6, 250)):
+        closed_at = dt.datetime(2031, month, 10, tzinfo=UTC)
+        DealFactory(rep=rep, customer=customer, stage=DealStage.CLOSED_WON,
+                    amount=Decimal(amount), closed_at=closed_at)  # fmt: skip
+        services.plans_create(year=2031, month=month)
+    services.plan_set_year(actor=rep.user, revenue_goal=Decimal(1000), signup_goal=0)
+    goal_services.goals_recalculate(goals=Goal.objects.all(), actor=JOB)
+    services.record_achievements()
+    services.record_achievements()
+
+    months = selectors.plan_list(user=JOB, rep_id=rep.pk)
+    year = selectors.plan_list(user=JOB, rep_id=rep.pk, yearly=True).get()
+    assert year.revenue == sum(plan.revenue for plan in months) == 1000
+    assert year.revenue_percent == 100
+    kinds = Achievement.objects.filter(plan=year).values_list("kind", flat=True)
+    assert list(kinds) == [AchievementKind.YEARLY_REVENUE]
+
+
+def test_a_years_pace_is_against_the_share_of_the_year_over(rep):
+    with time_machine.travel(dt.datetime(2031, 1, 2, tzinfo=UTC), tick=False):
+        services.plan_set_year(actor=rep.user, revenue_goal=Decimal(1000), signup_goal=0)
+    Goal.objects.filter(plan__month__isnull=True, metric=Metric.REVENUE).update(current_value=300)
+
+    def pace_on(day: dt.date) -> str:
+        moment = dt.datetime.combine(day, dt.time(12), tzinfo=UTC)
+        return selectors.plan_list(user=JOB, yearly=True, now=moment).get().pace
+
+    # 30 % of the year's revenue: ahead in March, behind by the end of June, critical in
+    # October (a month's pace would call all of them "ahead", its month being long over).
+    assert pace_on(dt.date(2031, 3, 1)) == Pace.AHEAD
+    assert pace_on(dt.date(2031, 7, 1)) == Pace.BEHIND
+    assert pace_on(dt.date(2031, 10, 1)) == Pace.CRITICAL
+
+
+def test_a_rep_who_joins_after_the_deadline_day_has_days_of_their_own():
+    early = SalesRepFactory(timezone="UTC", hire_date=dt.date(2031, 6, 2))
+    late = SalesRepFactory(timezone="UTC", hire_date=dt.date(2031, 6, 20))
+    last_week = SalesRepFactory(timezone="UTC", hire_date=dt.date(2031, 6, 28))
+
+    services.plans_create(year=2031, month=6)
+    services.plans_create(year=2031, month=6)  # again: nothing moves
+
+    deadlines = {
+        plan.rep_id: plan.deadline.astimezone(UTC).date()
+        for plan in RepPlan.objects.filter(month=6)
+    }
+    assert deadlines == {
+        early.pk: dt.date(2031, 6, 5), late.pk: dt.date(2031, 6, 24),
+        last_week.pk: dt.date(2031, 6, 30),
+    }  # fmt: skip
+    moment = dt.datetime(2031, 6, 22, 12, tzinfo=UTC)
+    plans = selectors.compliance(user=JOB, now=moment, month=dt.date(2031, 6, 1))
+    status = {plan.rep_id: plan.deadline_status for plan in plans}
+    assert status[late.pk] == selectors.DeadlineStatus.DUE_SOON
+    assert status[early.pk] == selectors.DeadlineStatus.OVERDUE
+
+
+def test_compliance_leaves_out_reps_who_left_and_filters_and_sorts():
+    team, other_team = TeamFactory(), TeamFactory()
+    ahead = SalesRepFactory(team=team, timezone="UTC")
+    behind = SalesRepFactory(team=team, timezone="UTC")
+    unset = SalesRepFactory(team=other_team, timezone="UTC")
+    gone = SalesRepFactory(team=team, timezone="UTC")
+    services.plans_create(year=2031, month=6)
+    _set(ahead, dt.datetime(2031, 6, 2, tzinfo=UTC), signup_goal=0)  # revenue alone counts
+    _set(behind, dt.datetime(2031, 6, 9, tzinfo=UTC), signup_goal=0)
+    Goal.objects.filter(plan__rep=ahead, metric=Metric.REVENUE).update(current_value=900)
+    Goal.objects.filter(plan__rep=behind, metric=Metric.REVENUE).update(current_value=100)
+    SalesRep.objects.filter(pk=gone.pk).update(active=False)
+    june, moment = dt.date(2031, 6, 1), dt.datetime(2031, 6, 16, tzinfo=UTC)
+
+    def reps(**filters) -> list[int]:
+        rows = selectors.compliance(user=JOB, month=june, now=moment, **filters)
+        return [plan.rep_id for plan in rows]
+
+    assert set(reps()) == {ahead.pk, behind.pk, unset.pk}
+    assert set(reps(team=team.pk)) == {ahead.pk, behind.pk}
+    assert reps(pace=Pace.AHEAD) == [ahead.pk]
+    assert reps(deadline="not_set") == [unset.pk]
+    assert reps(deadline=selectors.DeadlineStatus.LATE) == [behind.pk]
+    # Most revenue first, a plan without targets last; the most urgent deadline first.
+    assert reps(order="revenue") == [ahead.pk, behind.pk, unset.pk]
+    assert reps(order="pace") == [behind.pk, ahead.pk, unset.pk]
+    assert reps(order="deadline") == [unset.pk, behind.pk, ahead.pk]
+
+
+def test_the_compliance_trend_gives_each_months_rate_of_plans_set_on_time():
+    first, second = SalesRepFactory(timezone="UTC"), SalesRepFactory(timezone="UTC")
+    gone = SalesRepFactory(timezone="UTC")
+    for month in (4, 5):
+        services.plans_create(year=2031, month=month)
+        _set(first, dt.datetime(2031, month, 2, tzinfo=UTC))
+    _set(second, dt.datetime(2031, 5, 3, tzinfo=UTC))
+    services.plans_create(year=2031, month=6)
+    SalesRep.objects.filter(pk=gone.pk).update(active=False)
+
+    trend = selectors.compliance_trend(user=JOB, now=dt.datetime(2031, 6, 3, tzinfo=UTC))
+
+    assert len(trend) == 12 and trend[-1]["month"] == dt.date(2031, 6, 1)
+    by_month = {row["month"]: (row["on_time"], row["total"], row["rate"]) for row in trend}
+    assert by_month[dt.date(2031, 4, 1)] == (1, 2, 50)
+    assert by_month[dt.date(2031, 5, 1)] == (2, 2, 100)
+    assert by_month[dt.date(2031, 6, 1)] == (0, 0, None)  # June's deadline is still ahead
+    assert by_month[dt.date(2030, 7, 1)] == (0, 0, None)
