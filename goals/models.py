@@ -103,11 +103,18 @@ class Goal(TimestampedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     owner_type = models.CharField(max_length=20, choices=OwnerType.choices)
+    # No index of their own on team, rep and plan: goal_team_bounds, goal_rep_bounds and
+    # goal_one_per_plan_metric begin with them (every index slows the roll-over's 30,000 goals).
     team = models.ForeignKey(
-        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="goals"
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="goals", db_index=False
     )
     rep = models.ForeignKey(
-        SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="goals"
+        SalesRep,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="goals",
+        db_index=False,
     )
     metric = models.CharField(max_length=20, choices=Metric.choices)
     period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
@@ -137,7 +144,12 @@ class Goal(TimestampedModel):
     )
     # The rep's plan for a month (or a year) this goal is one of the targets of.
     plan = models.ForeignKey(
-        "RepPlan", on_delete=models.CASCADE, null=True, blank=True, related_name="goals"
+        "RepPlan",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="goals",
+        db_index=False,
     )
 
     class Meta:

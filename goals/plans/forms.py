@@ -4,7 +4,7 @@ goals.plans.services."""
 from django import forms
 
 from crm import selectors as crm_selectors
-from crm.web import AmountField, LongSelect, MonthField, ScopedForm, ServiceForm
+from crm.web import AmountField, LongChoiceField, MonthField, ScopedForm, ServiceForm
 from goals.models import MAX_TIER, Pace
 from goals.plans.selectors import DeadlineStatus
 from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
@@ -47,7 +47,7 @@ class YearPlanForm(ServiceForm):
 class DefaultsForm(PlanForm, ScopedForm):
     """An admin's default targets for a team's plans not set yet."""
 
-    team_id = forms.TypedChoiceField(label="Team", coerce=int, choices=[], widget=LongSelect)
+    team_id = LongChoiceField(label="Team", coerce=int)
     month = MonthField(label="Month")
 
     field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
@@ -55,16 +55,14 @@ class DefaultsForm(PlanForm, ScopedForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, managed=True, **kwargs)
         teams = crm_selectors.team_list(user=user).values_list("pk", "name")
-        self.fields["team_id"].choices = list(teams)
+        self.fields["team_id"].set_options(list(teams))
 
 
 class ComplianceFilterForm(ScopedForm):
     """The filters above the compliance table (goals.plans.selectors.compliance's arguments)."""
 
     month = MonthField(label="Month", required=False)
-    team = forms.TypedChoiceField(
-        label="Team", coerce=int, required=False, empty_value=None, widget=LongSelect
-    )
+    team = LongChoiceField(label="Team", coerce=int, required=False, empty_value=None)
     pace = forms.ChoiceField(choices=[("", "Any pace"), *Pace.choices], required=False)
     deadline = forms.ChoiceField(
         label="Goals",
@@ -83,4 +81,4 @@ class ComplianceFilterForm(ScopedForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
         teams = crm_selectors.team_list(user=user).values_list("pk", "name")
-        self.fields["team"].choices = [("", "Every team"), *teams]
+        self.fields["team"].set_options([("", "Every team"), *teams])

@@ -372,7 +372,7 @@ def compliance_export(request: HttpRequest) -> HttpResponse:
     _managers_only(request)
     filters = COMPLIANCE.filter_form(request)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    plans = selectors.compliance(user=request.user, **criteria)
+    plans = selectors.compliance(user=request.user, **criteria).rows()
     header = [
         "rep", "employee code", "team", "month", "signup goal", "signups", "signup %",
         "revenue goal", "revenue", "revenue %", "bonus tier goal", "bonus tier", "pace",
