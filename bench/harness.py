@@ -75,24 +75,32 @@ class HttpClient:
 
     def get(self, path: str) -> tuple[int, bytes, float]:
         """GET `path`; return (status, body, seconds including connect and reading the body)."""
+        status, body, elapsed, _ = self.request("GET", path)
+        return status, body, elapsed
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes, float, dict[str, str]]:
+        """Send one request; return (status, body, seconds, response headers)."""
         started = time.perf_counter()
+        sent = {**self.headers, **(headers or {})}
         if self.connection.sock is None:
             self.connections_opened += 1
         try:
-            self.connection.request("GET", path, headers=self.headers)
+            self.connection.request(method, path, body=body, headers=sent)
             response = self.connection.getresponse()
-            body = response.read()
+            answer = response.read()
         except (http.client.HTTPException, OSError):
             # A connection closed by the server between requests: retry once on a fresh one.
             self.connection.close()
             self.connections_opened += 1
-            self.connection.request("GET", path, headers=self.headers)
+            self.connection.request(method, path, body=body, headers=sent)
             response = self.connection.getresponse()
-            body = response.read()
+            answer = response.read()
         elapsed = time.perf_counter() - started
         if response.will_close:
             self.connection.close()
-        return response.status, body, elapsed
+        return response.status, answer, elapsed, dict(response.getheaders())
 
     def timed_gets(
         self, paths: Iterable[str], *, expect: int = 200

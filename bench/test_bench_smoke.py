@@ -20,6 +20,10 @@ def test_registry_holds_the_scenarios_by_name():
         "plans_compliance",
         "plans_rollover",
         "plans_snapshot",
+        "supervision_concurrency",
+        "supervision_page",
+        "supervision_review_cache",
+        "supervision_save",
     ]
     for name, scenario in SCENARIOS.items():
         assert scenario.name == name

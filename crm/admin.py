@@ -23,6 +23,17 @@ from crm.models import (
 from crm.writes import audit
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only the app's own services write (snapshots, reviews, records kept by
+    jobs): browsed and searched here, never added or changed by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Edits made in Django admin leave an audit entry, like edits made through the services."""
 

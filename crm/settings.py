@@ -265,6 +265,31 @@ PLAN_DEADLINE_DAY = env.int("PLAN_DEADLINE_DAY", default=5)
 if not 1 <= PLAN_DEADLINE_DAY <= 28:
     raise ImproperlyConfigured("PLAN_DEADLINE_DAY is a day every month has: 1 to 28.")
 
+# --- Supervision -------------------------------------------------------------------------------
+# Who writes the findings of a customer or route review: "rules" (built in, offline) or "llm",
+# any OpenAI-compatible chat-completions API (base URL, key, model); on any error of the
+# language model the rules answer, and the review says so.
+SUPERVISION_ANALYSIS_PROVIDER = env.str("SUPERVISION_ANALYSIS_PROVIDER", default="rules")
+if SUPERVISION_ANALYSIS_PROVIDER not in {"rules", "llm"}:
+    raise ImproperlyConfigured('SUPERVISION_ANALYSIS_PROVIDER is "rules" or "llm".')
+SUPERVISION_LLM_BASE_URL = env.str("SUPERVISION_LLM_BASE_URL", default="").rstrip("/")
+SUPERVISION_LLM_API_KEY = env.str("SUPERVISION_LLM_API_KEY", default="")
+SUPERVISION_LLM_MODEL = env.str("SUPERVISION_LLM_MODEL", default="")
+SUPERVISION_LLM_TIMEOUT = env.float("SUPERVISION_LLM_TIMEOUT", default=8.0)
+# New (not cached) reviews per user and kind of review, per window of seconds.
+SUPERVISION_ANALYSIS_LIMIT = env.int("SUPERVISION_ANALYSIS_LIMIT", default=1)
+SUPERVISION_ANALYSIS_WINDOW = env.int("SUPERVISION_ANALYSIS_WINDOW", default=10)
+# What the reviews flag: a stop under or over its plan by more than these percents, the few
+# customers that make up this share of a route's shortfall, a customer with no sale for this
+# many days, and how many earlier days a customer review reads.
+SUPERVISION_UNDER_PLAN_PERCENT = env.int("SUPERVISION_UNDER_PLAN_PERCENT", default=20)
+SUPERVISION_OVER_PLAN_PERCENT = env.int("SUPERVISION_OVER_PLAN_PERCENT", default=20)
+SUPERVISION_SHORTFALL_SHARE = env.int("SUPERVISION_SHORTFALL_SHARE", default=80)
+SUPERVISION_DORMANT_DAYS = env.int("SUPERVISION_DORMANT_DAYS", default=21)
+SUPERVISION_HISTORY_SESSIONS = env.int("SUPERVISION_HISTORY_SESSIONS", default=8)
+# Reviews are kept this many days (a job deletes older ones).
+SUPERVISION_ANALYSIS_KEEP_DAYS = env.int("SUPERVISION_ANALYSIS_KEEP_DAYS", default=30)
+
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set
 # EMAIL_URL (e.g. smtp+tls://user:password@mail.example.com:587) to send them.
@@ -350,6 +375,10 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "crm.models.TaskStatus",
         "JobRunStatusEnum": "crm.jobs.models.JobRunStatus",
         "GoalStatusEnum": "goals.models.GoalStatus",
+        "ActivityKindEnum": "crm.models.ActivityKind",
+        "AnalysisKindEnum": "supervision.models.AnalysisKind",
+        "SessionStatusEnum": "supervision.models.SessionStatus",
+        "ReasonCodeEnum": "supervision.models.ReasonCode",
     },
     # Swagger UI assets come from drf-spectacular-sidecar: served by the app, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

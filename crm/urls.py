@@ -22,6 +22,7 @@ urlpatterns = [
     path("tracking/", include("tracking.urls")),
     # Each app's API under /api/<app>/ (included by name: the core imports no feature app).
     path("api/goals/", include("goals.api.urls")),
+    path("api/supervision/", include("supervision.api.urls")),
     path("api/", include("crm.api.urls")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),

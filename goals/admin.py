@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm import periods
+from crm.admin import ReadOnlyAdmin
 from goals import services
 from goals.models import (
     Achievement,
@@ -90,14 +91,6 @@ class GoalAdmin(admin.ModelAdmin):
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
             return
         self.message_user(request, f"Recalculated; {changed} value(s) changed.", messages.SUCCESS)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GoalSnapshot)

@@ -1,6 +1,9 @@
 """The scenario registry: `bench/run.py --only NAME` picks from these names."""
 
 from bench.harness import registry
-from bench.scenarios import deals_list, goals, health, plans
+from bench.scenarios import deals_list, goals, health, plans, supervision
 
-SCENARIOS = registry([health.SCENARIO, deals_list.SCENARIO, *goals.SCENARIOS, *plans.SCENARIOS])
+SCENARIOS = registry(
+    [health.SCENARIO, deals_list.SCENARIO, *goals.SCENARIOS, *plans.SCENARIOS,
+     *supervision.SCENARIOS]
+)  # fmt: skip

@@ -138,3 +138,17 @@ def check_page(browser_page: BrowserPage, *, screenshot: str | None = None) -> P
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / f"{screenshot}.png", full_page=True)
     return report
+
+
+def page_problems(chromium, base_url: str, device: str, pages, *, prefix: str = "") -> list[str]:
+    """Every page of `pages` ((user, name, path), each opened as that user on a "phone" or
+    "desktop") through check_page: what is wrong with them, empty when nothing is. A page
+    that does not answer 200, or logs an error, fails at once."""
+    problems = []
+    for user, name, path in pages:
+        browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, user)
+        response = browser_page.page.goto(base_url + path)
+        assert response.status == 200, path
+        problems += check_page(browser_page, screenshot=f"{device}-{prefix}{name}").problems
+        assert browser_page.errors == [], path
+    return problems

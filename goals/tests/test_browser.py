@@ -10,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from crm.models import DealStage
-from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
+from crm.testing.browser import DESKTOP, open_page, page_problems
 from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
 from goals.tests.factories import make_goal
 
@@ -108,11 +108,4 @@ def test_every_goals_page_fits_the_screen_and_passes_the_accessibility_check(
         (rep.team.manager, "analytics", reverse("goals:analytics")),
         (UserFactory(is_staff=True, is_superuser=True), "admin-goals", reverse("goals:goal-list")),
     ]
-    problems = []
-    for user, name, path in pages:
-        browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, user)
-        response = browser_page.page.goto(live_server.url + path)
-        assert response.status == 200, path
-        problems += check_page(browser_page, screenshot=f"{device}-{name}").problems
-        assert browser_page.errors == [], path
-    assert problems == []
+    assert page_problems(chromium, live_server.url, device, pages) == []

@@ -12,7 +12,7 @@ import time_machine
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
+from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import (
     PASSWORD,
     CustomerFactory,
@@ -104,11 +104,4 @@ def test_every_plan_page_fits_the_screen_and_passes_the_accessibility_check(
             (rep.team.manager, "rep-plan", reverse("goals:plan") + f"?rep={rep.pk}"),
             (admin, "admin-compliance", reverse("goals:compliance-list")),
         ]
-        problems = []
-        for user, name, path in pages:
-            browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, user)
-            response = browser_page.page.goto(live_server.url + path)
-            assert response.status == 200, path
-            problems += check_page(browser_page, screenshot=f"{device}-{name}").problems
-            assert browser_page.errors == [], path
-    assert problems == []
+        assert page_problems(chromium, live_server.url, device, pages) == []

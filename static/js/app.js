@@ -34,8 +34,32 @@
     });
   }
 
+  function countDown(root) {
+    // A wait announced by the server (a 429's Retry-After, in data-countdown): the buttons that
+    // would ask again wait too, and the seconds count down to zero.
+    root.querySelectorAll("[data-countdown]").forEach(function (notice) {
+      var left = parseInt(notice.getAttribute("data-countdown"), 10) || 1;
+      var value = notice.querySelector(".countdown-value");
+      var buttons = document.querySelectorAll(".review-button");
+      notice.removeAttribute("data-countdown");
+      buttons.forEach(function (b) { b.disabled = true; });
+      var timer = window.setInterval(function () {
+        left -= 1;
+        if (value) value.textContent = String(Math.max(left, 0));
+        if (left <= 0) {
+          window.clearInterval(timer);
+          buttons.forEach(function (b) { b.disabled = false; });
+          notice.textContent = "You can ask for a review again.";
+        }
+      }, 1000);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     foldFilters();
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    countDown(event.target);
   });
 })();

@@ -1,0 +1,421 @@
+"""The supervision API, under /api/supervision/ (supervisors: their teams' routes; admins: all):
+
+    GET   days/{route}/{date}/            the day: its session, or the draft of the route's stops
+    POST  days/{route}/{date}/save/       save it {"record_version", "client_token", "lines"}
+    PATCH days/{route}/{date}/lines/      change lines and keep it a draft (same body)
+    POST  days/{route}/{date}/analysis/   {"kind": "route"|"customer", "customer", "lines"}
+    GET   sessions/                       saved and draft days (?route=, ?date_from=, ?date_to=)
+    GET   sessions/{id}/                  one of them
+    POST  sessions/{id}/reopen/           an administrator reopens a saved day {"reason"}
+
+A write names the `record_version` it was based on (0 for a day not saved yet): 409 when
+someone wrote since, naming who and when. Quantities are whole numbers: a negative one is
+stored as 0 (the answer's `notices` say so), one above 999,999 is a 400.
+"""
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from crm.api.base import IdField, ScopedModelChoiceFilter, ScopedViewSet
+from crm.api.permissions import area_permission
+from crm.api.schema import ErrorSerializer
+from crm.ids import NOT_AN_ID, parse_id
+from crm.models import Route
+from supervision import analysis, rules, selectors, services
+from supervision.models import (
+    NOTE_LENGTH,
+    AnalysisKind,
+    ReasonCode,
+    SessionStatus,
+    SupervisionSession,
+)
+
+MAX_LINES = 2000
+AMOUNT = {"max_digits": 14, "decimal_places": 2}
+
+
+# --- Shapes ---------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class QuantityField(serializers.Field):
+    """A whole number (supervision.rules.clean_quantity): negative is stored as 0 with a
+    notice, above 999,999 refused; 3.5 or "ten" refused."""
+
+    def to_internal_value(self, data) -> tuple[int, str | None]:
+        try:
+            return rules.clean_quantity(data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.messages) from None
+
+    def to_representation(self, value) -> int:
+        return int(value)
+
+
+class LineInputSerializer(serializers.Serializer):
+    customer = IdField(help_text="The customer of one of the route's stops.")
+    visited = serializers.BooleanField(required=False)
+    actual_quantity = QuantityField(required=False)
+    reason = serializers.ChoiceField(
+        choices=[("", "None"), *ReasonCode.choices], required=False, allow_blank=True
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_LENGTH)
+
+
+@extend_schema_field(LineInputSerializer(many=True))
+class LinesField(serializers.Field):
+    """A write's lines, checked by the rules of LineInputSerializer (which documents them) in
+    one pass: DRF's serializer per line costs about 30 ms for a route of 300 stops, the whole
+    budget of a save. Errors come as DRF's own for a list: {index: {field: [messages]}}."""
+
+    default_error_messages = {
+        "not_a_list": "Send the lines as a list.",
+        "too_many": f"Send at most {MAX_LINES} lines.",
+    }
+
+    def to_internal_value(self, data) -> list[dict]:
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if len(data) > MAX_LINES:
+            self.fail("too_many")
+        lines, errors = [], {}
+        for index, item in enumerate(data):
+            line, refused = _line(item)
+            if refused:
+                errors[index] = refused
+            else:
+                lines.append(line)
+        if errors:
+            raise ValidationError(errors)
+        return lines
+
+    def to_representation(self, value):  # input only
+        return value
+
+
+def _line(item) -> tuple[dict, dict[str, list[str]]]:
+    if not isinstance(item, dict):
+        return {}, {"non_field_errors": ["Send each line as an object."]}
+    line, errors = {}, {}
+    if "customer" not in item:
+        errors["customer"] = ["This field is required."]
+    elif (customer := parse_id(item["customer"])) is None:
+        errors["customer"] = [NOT_AN_ID]
+    else:
+        line["customer"] = customer
+    if "visited" in item:
+        if item["visited"] in serializers.BooleanField.TRUE_VALUES:
+            line["visited"] = True
+        elif item["visited"] in serializers.BooleanField.FALSE_VALUES:
+            line["visited"] = False
+        else:
+            errors["visited"] = ["Must be a valid boolean."]
+    if "actual_quantity" in item:
+        try:
+            line["actual_quantity"] = rules.clean_quantity(item["actual_quantity"])
+        except DjangoValidationError as error:
+            errors["actual_quantity"] = error.messages
+    if "reason" in item:
+        reason = item["reason"]
+        if not isinstance(reason, str) or (reason and reason not in rules.REASONS):
+            errors["reason"] = [f'"{reason}" is not a valid choice.']
+        else:
+            line["reason"] = reason
+    if "note" in item:
+        note = item["note"]
+        if not isinstance(note, str):
+            errors["note"] = ["Not a valid string."]
+        elif len(note.strip()) > NOTE_LENGTH:
+            errors["note"] = [f"Ensure this field has no more than {NOTE_LENGTH} characters."]
+        else:
+            line["note"] = note.strip()
+    return line, errors
+
+
+class SaveInputSerializer(serializers.Serializer):
+    record_version = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="The version you read (0: nothing saved yet)."
+    )
+    client_token = serializers.UUIDField(
+        required=False, allow_null=True,
+        help_text="Any UUID of yours: the same write sent twice is applied once.",
+    )  # fmt: skip
+    lines = LinesField()
+
+
+class AnalysisInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AnalysisKind.choices)
+    customer = IdField(required=False, help_text="For a customer review.")
+    lines = LinesField(
+        required=False, help_text="Changes not saved yet, to review the day as you hold it."
+    )  # fmt: skip
+
+
+class ReopenInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(min_length=10, max_length=300)
+
+
+class RouteRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class LineSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(source="customer_id")
+    customer_name = serializers.CharField()
+    stop_order = serializers.IntegerField()
+    planned_quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    visited = serializers.BooleanField()
+    actual_quantity = serializers.IntegerField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+
+
+@extend_schema_field(LineSerializer(many=True))
+class LinesOutField(serializers.Field):
+    """A day's lines as LineSerializer documents them, written in one pass (300 lines through
+    DRF's serializers: 15 ms)."""
+
+    def to_representation(self, lines) -> list[dict]:
+        return [
+            {"customer": line.customer_id, "customer_name": line.customer_name,
+             "stop_order": line.stop_order, "planned_quantity": f"{line.planned_quantity:.2f}",
+             "visited": line.visited, "actual_quantity": line.actual_quantity,
+             "reason": line.reason, "note": line.note}
+            for line in lines
+        ]  # fmt: skip
+
+
+class SummarySerializer(serializers.Serializer):
+    customers_planned = serializers.IntegerField()
+    customers_visited = serializers.IntegerField()
+    productive_stops = serializers.IntegerField()
+    zero_sale_visits = serializers.IntegerField()
+    unvisited_stops = serializers.IntegerField()
+    visit_compliance = serializers.DecimalField(max_digits=6, decimal_places=2)
+    strike_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
+    planned_total = serializers.DecimalField(**AMOUNT)
+    actual_total = serializers.DecimalField(**AMOUNT)
+    gap = serializers.DecimalField(**AMOUNT)
+    achievement_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
+    drop_size = serializers.DecimalField(**AMOUNT)
+
+
+class NoticeSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class DaySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="session.pk", allow_null=True, default=None)
+    route = RouteRefSerializer()
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=["new", *SessionStatus.values])
+    read_only = serializers.SerializerMethodField()
+    read_only_reason = serializers.CharField(source="read_only")
+    record_version = serializers.IntegerField()
+    written_by = serializers.CharField()
+    written_at = serializers.DateTimeField(allow_null=True)
+    summary = SummarySerializer(source="figures")
+    lines = LinesOutField()
+    notices = serializers.SerializerMethodField()
+
+    def get_notices(self, day) -> list[dict]:
+        rows = [
+            {"customer": customer, "message": message}
+            for customer, said in day.notices.items()
+            for message in said
+        ]
+        return NoticeSerializer(rows, many=True).data
+
+    def get_read_only(self, day) -> bool:
+        return bool(day.read_only)
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    route = RouteRefSerializer()
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    record_version = serializers.IntegerField(source="summary.record_version")
+    saved_at = serializers.DateTimeField(allow_null=True)
+    reopened_at = serializers.DateTimeField(allow_null=True)
+    summary = SummarySerializer()
+
+
+class AnalysisSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AnalysisKind.choices)
+    route = serializers.CharField(source="route.code")
+    date = serializers.DateField()
+    customer = serializers.IntegerField(source="customer_id", allow_null=True)
+    provider = serializers.CharField()
+    fallback_reason = serializers.CharField(help_text="Why the rules answered, if they did.")
+    findings = serializers.ListField(child=serializers.CharField())
+    suggestions = serializers.ListField(child=serializers.CharField())
+    figures = serializers.JSONField(help_text="The figures the review was written from.")
+    from_cache = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+# --- Endpoints ------------------------------------------------------------------------------------
+
+
+def _changes(lines: list[dict]) -> tuple[list[rules.Change], dict[int, list[str]]]:
+    changes, notices = [], {}
+    for line in lines:
+        quantity, notice = line.get("actual_quantity", (None, None))
+        if notice:
+            notices.setdefault(line["customer"], []).append(notice)
+        changes.append(
+            rules.Change(
+                customer_id=line["customer"],
+                visited=line.get("visited"),
+                actual_quantity=quantity,
+                reason=line.get("reason"),
+                note=line.get("note"),
+            )
+        )
+    return changes, notices
+
+
+def _line_errors(refused: rules.LineErrors) -> ValidationError:
+    # The shape of DRF's own errors of a list: {"lines": {"<index>": {field: [messages]}}}.
+    return ValidationError({"lines": dict(refused.by_line)})
+
+
+class SessionFilter(filters.FilterSet):
+    route = ScopedModelChoiceFilter(selector=selectors.route_list, model=Route)
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+    status = filters.ChoiceFilter(choices=SessionStatus.choices)
+
+    class Meta:
+        model = SupervisionSession
+        fields = ["route", "date_from", "date_to", "status"]
+
+
+class SessionViewSet(ScopedViewSet):
+    """Saved and draft days of the routes you review."""
+
+    selector = staticmethod(selectors.session_list)
+    output_serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+    ordering_fields = ["date"]
+    permission_classes = [IsAuthenticated, area_permission("supervision")]
+    inputs = {"reopen": ReopenInputSerializer}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SupervisionSession.objects.none()
+        return super().get_queryset()
+
+    def get_object(self):
+        try:
+            pk = uuid.UUID(str(self.kwargs["pk"]))
+        except ValueError:
+            raise Http404("No such session.") from None
+        session = self.get_queryset().filter(pk=pk).first()
+        if session is None:
+            raise Http404("No such session.")
+        return session
+
+    @extend_schema(request=ReopenInputSerializer, responses=SessionSerializer)
+    def reopen(self, request, pk=None):
+        """Reopen a saved day (administrators), saying why: it can be edited again."""
+        session = self.get_object()
+        services.session_reopen(
+            actor=request.user, session_id=session.pk, reason=self.input()["reason"]
+        )
+        return self.answer(self.get_object())
+
+
+class DayViewSet(ScopedViewSet):
+    """A route's day: read it, save it, change lines, review it."""
+
+    output_serializer_class = DaySerializer
+    permission_classes = [IsAuthenticated, area_permission("supervision")]
+    inputs = {
+        "save": SaveInputSerializer,
+        "lines": SaveInputSerializer,
+        "analysis": AnalysisInputSerializer,
+    }
+
+    def get_queryset(self):
+        return SupervisionSession.objects.none()
+
+    @extend_schema(responses=DaySerializer)
+    def retrieve_day(self, request, route=None, date=None):
+        """The day: its session, or (`status` "new", version 0) the route's stops as a draft."""
+        day = selectors.day(user=request.user, route_id=int(route), date=selectors.parse_day(date))
+        return Response(DaySerializer(day).data)
+
+    def _write(self, request, route, date, *, finish: bool) -> Response:
+        data = self.input()
+        changes, notices = _changes(data["lines"])
+        try:
+            written = services.session_write(
+                actor=request.user, route_id=int(route), date=selectors.parse_day(date),
+                record_version=data["record_version"], changes=changes,
+                client_token=data.get("client_token"), finish=finish, parse_notices=notices,
+            )  # fmt: skip
+        except rules.LineErrors as refused:
+            raise _line_errors(refused) from None
+        return Response(DaySerializer(written.day).data)
+
+    @extend_schema(
+        request=SaveInputSerializer,
+        responses={200: DaySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Save the day (it becomes read-only). 409 when someone wrote since "
+        "`record_version`; 403 when the day is read-only.",
+    )
+    def save(self, request, route=None, date=None):
+        return self._write(request, route, date, finish=True)
+
+    @extend_schema(
+        request=SaveInputSerializer,
+        responses={200: DaySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Change lines and keep the day a draft; versioned like a save.",
+    )
+    def lines(self, request, route=None, date=None):
+        return self._write(request, route, date, finish=False)
+
+    @extend_schema(
+        request=AnalysisInputSerializer,
+        responses={
+            200: AnalysisSerializer,
+            404: ErrorSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="Too many new reviews: see the "
+                                 "Retry-After header (seconds)."),
+        },
+    )  # fmt: skip
+    def analysis(self, request, route=None, date=None):
+        """A route or customer review: answered from the cache when nothing changed, else new
+        (at most SUPERVISION_ANALYSIS_LIMIT per window per user and kind)."""
+        data = self.input()
+        changes, _ = _changes(data.get("lines", []))
+        try:
+            result = analysis.review(
+                actor=request.user, route_id=int(route), date=selectors.parse_day(date),
+                kind=data["kind"], customer_id=data.get("customer"), changes=changes or None,
+            )  # fmt: skip
+        except rules.LineErrors as refused:
+            raise _line_errors(refused) from None
+        except analysis.RateLimited as limited:
+            return Response(
+                {"detail": str(limited)},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(limited.retry_after)},
+            )
+        review = result.analysis
+        review.from_cache = result.from_cache
+        return Response(AnalysisSerializer(review).data)

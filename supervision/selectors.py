@@ -1,0 +1,226 @@
+"""Reads of supervision: the routes a user may review, a route's day (its session, or the draft
+of its stops), recent sessions, and the history analyses read. Scoped by role in one place:
+`route_list` (a supervisor: the routes of their teams' reps; an admin: all)."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from crm import periods
+from crm import selectors as crm_selectors
+from crm.models import Route, RouteStop
+from crm.periods import validate_in_range
+from crm.roles import Actor
+from supervision import rules
+from supervision.models import SessionLine, SessionStatus, SupervisionSession
+
+READ_ONLY_SAVED = "Saved by {who} on {when}: read-only. An administrator can reopen it."
+READ_ONLY_PAST = "A past day is read-only."
+READ_ONLY_FUTURE = "This day has not come yet: it can be reviewed on the day."
+
+
+def person(user) -> str:
+    """How a user is named on the pages: full name, else username."""
+    if user is None:
+        return "someone"
+    return user.get_full_name() or user.get_username()
+
+
+def route_list(*, user: Actor) -> QuerySet[Route]:
+    """The routes `user` may review: a supervisor those of their teams' reps, admins all (the
+    core's scoping)."""
+    return crm_selectors.route_list(user=user)
+
+
+def parse_day(text: str) -> dt.date:
+    """A day named in an address ("2026-12-01"); 404 for one that is not a day in the CRM's
+    range (0001-01-01, 2026-13-01, "yesterday")."""
+    try:
+        day = dt.date.fromisoformat(text)
+        validate_in_range(day)
+    except (ValueError, ValidationError):
+        raise Http404("No such day.") from None
+    return day
+
+
+def today() -> dt.date:
+    """The route day it is now (the company's zone: supervisors work in TIME_ZONE)."""
+    return periods.local_date(timezone.now(), periods.company_zone())
+
+
+@dataclass
+class Day:
+    """A route's day as the page and the API show it: the session if there is one, else the
+    draft of the route's stops (version 0: nothing saved yet)."""
+
+    route: Route
+    date: dt.date
+    lines: list[rules.Line]
+    session: SupervisionSession | None = None
+    record_version: int = 0
+    written_by: str = ""
+    written_at: dt.datetime | None = None
+    read_only: str = ""  # why it cannot be edited; empty when it can
+    notices: dict[int, list[str]] = field(default_factory=dict)  # by customer id
+    errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # by customer id
+    typed: dict[int, str] = field(default_factory=dict)  # quantities as typed, by customer
+
+    @property
+    def editable(self) -> bool:
+        return not self.read_only
+
+    @property
+    def status(self) -> str:
+        return self.session.status if self.session is not None else "new"
+
+    @property
+    def figures(self) -> rules.Figures:
+        return rules.figures(self.lines)
+
+    def line(self, customer_id: int) -> rules.Line | None:
+        return next((line for line in self.lines if line.customer_id == customer_id), None)
+
+
+def read_only_reason(
+    session: SupervisionSession | None, date: dt.date, *, on: dt.date | None = None
+) -> str:
+    """Why a day cannot be edited (empty if it can): a saved session is history; so is a
+    past day, unless an administrator reopened its session; a day to come is not reviewed
+    yet."""
+    on = on or today()
+    if session is not None and session.status == SessionStatus.SAVED:
+        when = timezone.localtime(session.saved_at).strftime("%d %b %Y, %H:%M")
+        return READ_ONLY_SAVED.format(who=person(session.saved_by), when=when)
+    if session is not None and session.reopened_at is not None:
+        return ""
+    if date < on:
+        return READ_ONLY_PAST
+    if date > on:
+        return READ_ONLY_FUTURE
+    return ""
+
+
+def stop_lines(route: Route) -> list[rules.Line]:
+    """The draft of a day: the route's stops in order, nothing recorded yet."""
+    rows = (
+        RouteStop.objects.filter(route=route)
+        .order_by("sequence")
+        .values_list("customer_id", "sequence", "planned_quantity", "customer__name", "pk")
+    )
+    return [
+        rules.Line(customer_id=customer, stop_order=order, planned_quantity=planned,
+                   customer_name=name, stop_id=stop)
+        for customer, order, planned, name, stop in rows
+    ]  # fmt: skip
+
+
+LINE_COLUMNS = (
+    "customer_id", "stop_order", "planned_quantity", "visited", "actual_quantity", "reason",
+    "note", "customer__name", "stop_id", "pk",
+)  # fmt: skip
+
+
+def session_lines(session: SupervisionSession) -> list[rules.Line]:
+    """A session's lines in stop order, read as values (a long route has hundreds)."""
+    rows = SessionLine.objects.filter(session=session).order_by("stop_order")
+    return [rules.Line(*row) for row in rows.values_list(*LINE_COLUMNS)]
+
+
+def day(*, user: Actor, route_id: int, date: dt.date) -> Day:
+    """The route's day for `user` (404 outside their routes): three queries (route, session
+    with its summary, lines or stops), whatever the number of stops."""
+    route = route_list(user=user).filter(pk=route_id).first()
+    if route is None:
+        raise Http404("No such route here.")
+    return day_of(route, date)
+
+
+def day_of(route: Route, date: dt.date) -> Day:
+    session = (
+        SupervisionSession.objects.select_related("summary", "saved_by")
+        .filter(route=route, date=date)
+        .first()
+    )
+    if session is None:
+        reason = read_only_reason(None, date)
+        return Day(route=route, date=date, lines=stop_lines(route), read_only=reason)
+    summary = session.summary
+    return Day(
+        route=route,
+        date=date,
+        lines=session_lines(session),
+        session=session,
+        record_version=summary.record_version,
+        written_by=summary.written_by,
+        written_at=summary.written_at,
+        read_only=read_only_reason(session, date),
+    )
+
+
+def recent_sessions(*, route: Route, before: dt.date | None = None, limit: int = 10) -> list:
+    """The route's latest sessions (date, status, visit compliance, achievement), newest first,
+    for moving through its history."""
+    sessions = SupervisionSession.objects.filter(route=route).select_related("summary")
+    if before is not None:
+        sessions = sessions.filter(date__lt=before)
+    return list(sessions.order_by("-date")[:limit])
+
+
+def session_list(*, user: Actor) -> QuerySet[SupervisionSession]:
+    """The sessions of the routes `user` may review, newest first."""
+    return (
+        SupervisionSession.objects.filter(route__in=route_list(user=user).values("pk"))
+        .select_related("route", "summary")
+        .order_by("-date", "route__code", "pk")
+    )
+
+
+# --- What analyses read -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One saved day of a customer on a route."""
+
+    date: dt.date
+    visited: bool
+    planned: Decimal
+    actual: int
+    reason: str
+
+
+def customer_visits(*, route: Route, customer_id: int, before: dt.date, limit: int) -> list[Visit]:
+    """The customer's last `limit` saved days on the route before `before`, oldest first."""
+    rows = (
+        SessionLine.objects.filter(
+            session__route=route,
+            session__status=SessionStatus.SAVED,
+            session__date__lt=before,
+            customer_id=customer_id,
+        )
+        .order_by("-session__date")
+        .values_list("session__date", "visited", "planned_quantity", "actual_quantity", "reason")
+    )[:limit]
+    return [Visit(*row) for row in reversed(list(rows))]
+
+
+def previous_same_weekday(*, route: Route, date: dt.date) -> tuple[SupervisionSession, list]:
+    """The route's last saved session on the same weekday before `date`, with its lines, or
+    (None, [])."""
+    # Django's week_day: 1 = Sunday … 7 = Saturday.
+    week_day = (date.isoweekday() % 7) + 1
+    session = (
+        SupervisionSession.objects.filter(
+            route=route, status=SessionStatus.SAVED, date__lt=date, date__week_day=week_day
+        )
+        .order_by("-date")
+        .first()
+    )
+    if session is None:
+        return None, []
+    return session, session_lines(session)

@@ -1,0 +1,189 @@
+"""Saving a route's day: one transaction, a conditional update of the version it was based on,
+conflicts that say who saved, a double submit applied once, read-only history, reopening."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+
+from crm.errors import Conflict
+from crm.models import AuditEntry
+from crm.roles import SystemActor
+from crm.tests.factories import SalesRepFactory
+from supervision import rules, selectors, services
+from supervision.models import (
+    ReasonCode,
+    RouteSummary,
+    SessionLine,
+    SessionStatus,
+    SupervisionSession,
+)
+from supervision.tests.helpers import change, customers, route_with_stops, today
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def route(rep):
+    return route_with_stops(rep)
+
+
+def save(actor, route, version=0, changes=(), **options):
+    options.setdefault("date", today())
+    return services.session_write(
+        actor=actor, route_id=route.pk, record_version=version, changes=list(changes), **options
+    )
+
+
+def test_a_new_day_is_the_routes_stops_as_a_draft(supervisor, route):
+    day = selectors.day(user=supervisor, route_id=route.pk, date=today())
+
+    assert day.session is None and day.record_version == 0 and day.editable
+    assert [line.stop_order for line in day.lines] == [1, 2, 3]
+    assert [line.planned_quantity for line in day.lines] == [10, 20, 30]
+    assert not any(line.visited for line in day.lines)
+
+
+@pytest.mark.sqlite
+def test_saving_writes_lines_and_summary_once_and_the_day_becomes_read_only(supervisor, route):
+    first, second, third = customers(route)
+    written = save(
+        supervisor, route,
+        changes=[change(first, visited=True, actual_quantity=12),
+                 change(second, visited=True, reason=ReasonCode.STOCK_SUFFICIENT),
+                 change(third, reason=ReasonCode.CLOSED)],
+    )  # fmt: skip
+
+    session = SupervisionSession.objects.get(route=route, date=today())
+    summary = RouteSummary.objects.get(session=session)
+    assert session.status == SessionStatus.SAVED and session.saved_by == supervisor
+    assert summary.record_version == 1 and written.day.record_version == 1
+    assert (summary.customers_visited, summary.productive_stops, summary.actual_total) == (2, 1, 12)
+    assert summary.visit_compliance == Decimal("66.67") and summary.gap == 48
+    lines = {line.customer_id: line for line in SessionLine.objects.filter(session=session)}
+    assert lines[first].actual_quantity == 12 and lines[third].reason == ReasonCode.CLOSED
+    assert written.day.read_only.startswith("Saved by")
+    entry = AuditEntry.objects.get(action="supervision.save")
+    assert entry.changes["record_version"] == [0, 1]
+    assert entry.changes["lines"][str(first)]["actual_quantity"] == [0, 12]
+
+
+def test_a_save_of_a_300_line_day_is_a_fixed_number_of_statements(supervisor, rep):
+    route = route_with_stops(rep, count=300)
+    draft = save(supervisor, route, finish=False)
+    every = [change(customer, visited=True, actual_quantity=5) for customer in customers(route)]
+    with CaptureQueriesContext(connection) as queries:
+        save(supervisor, route, version=draft.day.record_version, changes=every)
+    # route, session + summary, lines; the version claimed; lines' ids, one UPDATE of all of
+    # them; the session; the audit entry (and the savepoint's statements)
+    statements = [q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) <= 9
+
+
+def test_a_stale_version_is_a_conflict_naming_who_saved_and_nothing_is_kept(rep, route):
+    other = SalesRepFactory(team=rep.team).team.manager  # the same supervisor: a second tab
+    first = customers(route)[0]
+    save(other, route, finish=False, changes=[change(first, visited=True, actual_quantity=3)])
+
+    with pytest.raises(Conflict) as refused:
+        save(other, route, version=0, changes=[change(first, actual_quantity=99)])
+
+    assert "after you opened it" in refused.value.message
+    line = SessionLine.objects.get(session__route=route, customer_id=first)
+    assert line.actual_quantity == 3
+    assert RouteSummary.objects.get(session__route=route).record_version == 1
+
+
+def test_the_same_write_sent_twice_is_applied_once(supervisor, route):
+    token = uuid.uuid4()
+    first = customers(route)[0]
+    once = save(supervisor, route, finish=False, client_token=token,
+                changes=[change(first, visited=True, actual_quantity=4)])  # fmt: skip
+    again = save(supervisor, route, finish=False, client_token=token,
+                 changes=[change(first, visited=True, actual_quantity=4)])  # fmt: skip
+
+    assert once.applied and not again.applied
+    assert again.day.record_version == 1
+    assert AuditEntry.objects.filter(action="supervision.update_lines").count() == 1
+    with pytest.raises(Conflict):  # another write based on version 0
+        save(supervisor, route, finish=False, client_token=uuid.uuid4())
+
+
+def test_a_bad_line_refuses_the_whole_write(supervisor, route):
+    first, second, _ = customers(route)
+    with pytest.raises(rules.LineErrors) as refused:
+        save(supervisor, route, changes=[
+            change(first, visited=True, actual_quantity=5),
+            change(second, visited=True, actual_quantity=2, reason=ReasonCode.REFUSED),
+            change(999_999, visited=True),
+        ])  # fmt: skip
+
+    assert set(refused.value.by_line) == {1, 2}
+    assert not SupervisionSession.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="supervision").exists()
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    ("offset", "reason"), [(-1, selectors.READ_ONLY_PAST), (1, selectors.READ_ONLY_FUTURE)]
+)
+def test_past_days_and_days_to_come_are_read_only(supervisor, route, offset, reason):
+    date = today() + dt.timedelta(days=offset)
+    with pytest.raises(PermissionDenied, match=reason.split(":")[0]):
+        save(supervisor, route, date=date)
+    assert not SupervisionSession.objects.exists()
+
+
+def test_a_saved_day_is_refused_until_an_admin_reopens_it(supervisor, admin_user, route):
+    first = customers(route)[0]
+    saved = save(supervisor, route, changes=[change(first, visited=True, actual_quantity=1)])
+    version = saved.day.record_version
+
+    with pytest.raises(PermissionDenied):
+        save(supervisor, route, version=version, changes=[change(first, actual_quantity=2)])
+    with pytest.raises(PermissionDenied):
+        services.session_reopen(actor=supervisor, session_id=saved.day.session.pk, reason="x" * 12)
+    with pytest.raises(ValidationError):
+        services.session_reopen(actor=admin_user, session_id=saved.day.session.pk, reason="short")
+    reopened = services.session_reopen(
+        actor=admin_user, session_id=saved.day.session.pk, reason="The rep sent late figures"
+    )
+    # The reopening moved the version on: a write based on the saved version is a conflict.
+    with pytest.raises(Conflict):
+        save(supervisor, route, version=version, changes=[change(first, actual_quantity=2)])
+    fixed = save(supervisor, route, version=version + 1, changes=[change(first, actual_quantity=2)])
+
+    assert reopened.status == SessionStatus.DRAFT and reopened.reopened_at is not None
+    assert fixed.day.record_version == version + 2
+    entry = AuditEntry.objects.get(action="supervision.reopen")
+    assert entry.actor == admin_user and entry.reason == "The rep sent late figures"
+
+
+def test_a_reopened_past_day_can_be_corrected(supervisor, admin_user, route):
+    yesterday = today() - dt.timedelta(days=1)
+    job = SystemActor("test:backfill")
+    # A job may record a past day (an import); people see it read-only until reopened.
+    session = SupervisionSession.objects.create(
+        route=route, date=yesterday, status=SessionStatus.SAVED,
+        saved_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    RouteSummary.objects.create(session=session, record_version=1)
+    with pytest.raises(PermissionDenied):
+        save(supervisor, route, version=1, date=yesterday)
+    services.session_reopen(actor=job, session_id=session.pk, reason="Imported day to fix")
+
+    save(supervisor, route, version=2, date=yesterday)  # the lines it has (none): fine
+    assert RouteSummary.objects.get(session=session).record_version == 3
+
+
+def test_a_route_outside_the_supervisors_teams_is_a_404(route, other_rep):
+    outsider = other_rep.team.manager
+    with pytest.raises(Http404):
+        save(outsider, route)
+    with pytest.raises(Http404):
+        selectors.day(user=outsider, route_id=route.pk, date=today())

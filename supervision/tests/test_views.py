@@ -1,0 +1,231 @@
+"""The supervision pages through HTTP: the day's page (draft, saved, read-only), the in-page
+line check, saving with its version and what a conflict shows, reviews with their cache and
+rate limit, reopening, scope and query counts."""
+
+import datetime as dt
+import re
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from supervision import rules
+from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
+from supervision.tests.helpers import customers, route_with_stops, today
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def route(rep):
+    return route_with_stops(rep)
+
+
+@pytest.fixture
+def boss(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+def url(name, route, date=None):
+    return reverse(f"supervision:{name}", args=[route.pk, (date or today()).isoformat()])
+
+
+def form(route, version=0, token=None, lines=None):
+    """The page's form: every row (quantity 0, nothing visited), then `lines`
+    ({customer: {"qty": "5", "visited": True, ...}})."""
+    data = {"record_version": str(version), "client_token": str(token or uuid.uuid4())}
+    for customer in customers(route):
+        data |= {f"qty-{customer}": "0", f"reason-{customer}": "", f"note-{customer}": ""}
+    for customer, fields in (lines or {}).items():
+        for name, value in fields.items():
+            if name != "visited":
+                data[f"{name}-{customer}"] = value
+            elif value:
+                data[f"visited-{customer}"] = "on"
+    return data
+
+
+def test_the_area_lists_the_routes_and_opens_a_day(boss, route):
+    index = boss.get(reverse("supervision:index"))
+    opened = boss.get(reverse("supervision:index"), {"route": route.pk, "date": today()})
+
+    assert index.status_code == 200 and route.code in index.content.decode()
+    assert opened.status_code == 302 and opened.url == url("day", route)
+
+
+def test_a_new_day_shows_the_stops_as_an_editable_draft(boss, route):
+    page = boss.get(url("day", route))
+    html = page.content.decode()
+
+    assert page.status_code == 200
+    assert 'name="record_version" value="0"' in html and "Save session" in html
+    assert len(re.findall(r'name="qty-\d+"', html)) == 3 and " disabled" not in html
+
+
+def test_saving_through_the_page_shows_a_message_and_the_day_becomes_read_only(boss, route):
+    first, second, _ = customers(route)
+    data = form(route, lines={first: {"visited": True, "qty": "12"}, second: {"qty": "-5"}})
+    saved = boss.post(url("save", route), data, follow=True)
+    html = saved.content.decode()
+
+    assert saved.redirect_chain[-1][0] == url("day", route)
+    assert "Session saved" in html and rules.QUANTITY_RESET in html
+    assert "Read-only" in html and " disabled" in html and "Save session" not in html
+    session = SupervisionSession.objects.get()
+    assert session.status == SessionStatus.SAVED
+    assert SessionLine.objects.get(customer_id=first).actual_quantity == 12
+
+
+def test_a_draft_is_kept_without_becoming_read_only(boss, route):
+    data = {**form(route), "action": "draft"}
+    kept = boss.post(url("save", route), data, follow=True)
+
+    assert "Draft kept" in kept.content.decode()
+    assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
+    assert 'name="record_version" value="1"' in kept.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("1000000", rules.QUANTITY_TOO_LARGE), ("3.5", rules.QUANTITY_NOT_WHOLE),
+     ("ten", rules.QUANTITY_NOT_WHOLE)],
+)  # fmt: skip
+def test_a_bad_quantity_is_a_400_on_its_line_with_what_was_typed(boss, route, typed, message):
+    first = customers(route)[0]
+    data = form(route, lines={first: {"visited": True, "qty": typed}})
+    refused = boss.post(url("save", route), data)
+    html = refused.content.decode()
+
+    assert refused.status_code == 400
+    assert message in html and f'value="{typed}"' in html
+    assert not SupervisionSession.objects.exists()
+
+
+def test_a_stop_not_on_the_route_is_refused(boss, route):
+    data = {**form(route), "qty-987654": "3", "visited-987654": "on"}
+    refused = boss.post(url("save", route), data)
+    assert refused.status_code == 400
+    assert not SupervisionSession.objects.exists()
+
+
+def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(boss, route):
+    first = customers(route)[0]
+    negative = form(route, lines={first: {"visited": True, "qty": "-5"}})
+    huge = form(route, lines={first: {"visited": True, "qty": "1000000"}})
+    headers = {**HTMX, "HX-Trigger-Name": f"qty-{first}"}
+
+    reset = boss.post(url("check", route), negative, headers=headers)
+    refused = boss.post(url("check", route), huge, headers=headers)
+
+    assert reset.status_code == 200
+    body = reset.content.decode()
+    assert rules.QUANTITY_RESET in body and f'name="qty-{first}"' in body and 'value="0"' in body
+    assert 'id="summary"' in body and 'hx-swap-oob="true"' in body
+    assert refused.status_code == 400 and rules.QUANTITY_TOO_LARGE in refused.content.decode()
+    assert 'value="1000000"' in refused.content.decode()
+    assert not SupervisionSession.objects.exists()  # nothing saved by a check
+
+
+def test_a_stale_save_shows_who_saved_and_keeps_what_was_typed(route, admin_user, boss):
+    from django.test import Client
+
+    client = Client()
+    first = customers(route)[0]
+    client.force_login(admin_user)
+    client.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
+    # The supervisor opened the day before that (version 0) and saves now.
+    late = boss.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "9"}}))
+    html = late.content.decode()
+
+    assert late.status_code == 409
+    assert "Not saved." in html and "after you opened it" in html
+    assert "Load the latest version" in html
+    assert f'name="qty-{first}"' in html and 'value="9"' in html  # what they typed, unsaved
+    assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
+
+
+def test_the_same_page_posted_twice_is_saved_once(boss, route):
+    token = uuid.uuid4()
+    first = boss.post(url("save", route), form(route, token=token))
+    second = boss.post(url("save", route), form(route, token=token))
+    assert first.status_code == second.status_code == 302
+    assert RouteSummary.objects.get().record_version == 1
+
+
+def test_a_saved_or_past_day_is_read_only_and_its_save_refused(boss, route):
+    boss.post(url("save", route), form(route))
+    again = boss.post(url("save", route), form(route, version=1))
+    past = boss.get(url("day", route, today() - dt.timedelta(days=1)))
+    past_save = boss.post(url("save", route, today() - dt.timedelta(days=1)), form(route))
+
+    assert again.status_code == 403
+    assert past.status_code == 200 and "A past day is read-only" in past.content.decode()
+    assert past_save.status_code == 403
+    assert SupervisionSession.objects.count() == 1
+
+
+def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervisor, route):
+    client.force_login(supervisor)
+    client.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": "x" * 12})
+    client.force_login(admin_user)
+    page = client.get(url("day", route)).content.decode()
+    done = client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": "Figures came in late"}
+    )
+
+    assert refused.status_code == 403
+    assert "Reopen this day" in page
+    assert done.status_code == 302
+    assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
+
+
+def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_countdown(boss, route):
+    first, second, _ = customers(route)
+    data = form(route)
+    route_review = boss.post(url("review", route), {**data, "kind": "route"}, headers=HTMX)
+    cached = boss.post(url("review", route), {**data, "kind": "route"}, headers=HTMX)
+    customer = boss.post(
+        url("review", route), {**data, "kind": "customer", "customer": first}, headers=HTMX
+    )
+    too_soon = boss.post(
+        url("review", route), {**data, "kind": "customer", "customer": second}, headers=HTMX
+    )
+
+    assert route_review.status_code == 200 and "Findings" in route_review.content.decode()
+    assert "From the cache" in cached.content.decode()
+    assert customer.status_code == 200
+    assert too_soon.status_code == 429 and int(too_soon["Retry-After"]) >= 1
+    assert 'data-countdown="' in too_soon.content.decode()
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "2026-02-30", "nope"])
+def test_odd_days_are_a_404(boss, route, date):
+    address = reverse("supervision:day", args=[route.pk, date])
+    assert boss.get(address).status_code == 404
+
+
+def test_routes_outside_the_supervisors_teams_are_404_and_reps_are_refused(
+    client, route, other_rep, rep
+):
+    client.force_login(other_rep.team.manager)
+    assert client.get(url("day", route)).status_code == 404
+    assert client.post(url("save", route), form(route)).status_code == 404
+    client.force_login(rep.user)
+    assert client.get(url("day", route)).status_code == 403
+
+
+def test_the_days_page_runs_the_same_queries_for_3_or_60_stops(boss, rep):
+    def queries_for(count: int) -> int:
+        route = route_with_stops(rep, count=count)
+        boss.post(url("save", route), {**form(route), "action": "draft"})
+        with CaptureQueriesContext(connection) as queries:
+            assert boss.get(url("day", route)).status_code == 200
+        return len(queries)
+
+    assert queries_for(3) == queries_for(60) <= 12
