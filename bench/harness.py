@@ -48,6 +48,15 @@ def summarize(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def work_statements(captured: Iterable[dict]) -> int:
+    """The SQL statements that do work among those a CaptureQueriesContext saw: Django logs
+    BEGIN, COMMIT and savepoints too, which are no query of ours."""
+    return sum(1 for query in captured if not query["sql"].lstrip().upper().startswith(_CONTROL))
+
+
 def ratio(ours: float, reference: float) -> float:
     return round(ours / reference, 2) if reference > 0 else math.inf
 

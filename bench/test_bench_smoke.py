@@ -24,6 +24,10 @@ def test_registry_holds_the_scenarios_by_name():
         "supervision_page",
         "supervision_review_cache",
         "supervision_save",
+        "tracking_batch",
+        "tracking_growth",
+        "tracking_processing",
+        "tracking_single",
     ]
     for name, scenario in SCENARIOS.items():
         assert scenario.name == name

@@ -290,6 +290,26 @@ SUPERVISION_HISTORY_SESSIONS = env.int("SUPERVISION_HISTORY_SESSIONS", default=8
 # Reviews are kept this many days (a job deletes older ones).
 SUPERVISION_ANALYSIS_KEEP_DAYS = env.int("SUPERVISION_ANALYSIS_KEEP_DAYS", default=30)
 
+# --- Tracking ----------------------------------------------------------------------------------
+# Requests a minute per tenant key (the JS snippet and the API), per tenant and browser
+# address, and per tenant for webhooks; past them, 429 with Retry-After (a tenant may have its
+# own, in Django admin). Counted in the shared cache; if it is down, events are still taken.
+TRACKING_RATE_PER_MINUTE = env.int("TRACKING_RATE_PER_MINUTE", default=6000)
+TRACKING_CLIENT_RATE_PER_MINUTE = env.int("TRACKING_CLIENT_RATE_PER_MINUTE", default=300)
+TRACKING_WEBHOOK_RATE_PER_MINUTE = env.int("TRACKING_WEBHOOK_RATE_PER_MINUTE", default=100)
+# The proxies in front of the app (addresses or networks): only their X-Forwarded-For counts.
+TRACKING_TRUSTED_PROXIES = env_list("TRACKING_TRUSTED_PROXIES", default=[])
+# How long a process trusts what it knows of a key (a rotation takes effect within this).
+TRACKING_KEY_CACHE_SECONDS = env.int("TRACKING_KEY_CACHE_SECONDS", default=5)
+# A webhook signed longer ago than this (seconds), or this far ahead, is refused (a replay).
+TRACKING_WEBHOOK_TOLERANCE = env.int("TRACKING_WEBHOOK_TOLERANCE", default=300)
+# The worker: rows a claim, the claim's lease (seconds), attempts before a row is FAILED.
+TRACKING_PROCESS_BATCH = env.int("TRACKING_PROCESS_BATCH", default=2000)
+TRACKING_LEASE_SECONDS = env.int("TRACKING_LEASE_SECONDS", default=120)
+TRACKING_MAX_ATTEMPTS = env.int("TRACKING_MAX_ATTEMPTS", default=3)
+# Processed raw rows older than this (days) are deleted by the job purge_tracking.
+TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=90)
+
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set
 # EMAIL_URL (e.g. smtp+tls://user:password@mail.example.com:587) to send them.

@@ -20,6 +20,8 @@ urlpatterns = [
     path("goals/", include("goals.urls")),
     path("supervision/", include("supervision.urls")),
     path("tracking/", include("tracking.urls")),
+    # Tracking's ingestion (websites' snippets, webhooks): included by name, like the APIs.
+    path("t/", include("tracking.ingest_urls")),
     # Each app's API under /api/<app>/ (included by name: the core imports no feature app).
     path("api/goals/", include("goals.api.urls")),
     path("api/supervision/", include("supervision.api.urls")),

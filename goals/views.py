@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from crm import charts
 from crm.models import AuditEntry
 from crm.roles import Role, role_of
 from crm.web import (
@@ -24,7 +25,7 @@ from crm.web import (
     post_data,
     return_to,
 )
-from goals import charts, selectors, services
+from goals import selectors, services
 from goals.forms import (
     AdjustForm,
     AnalyticsFilterForm,

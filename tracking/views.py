@@ -1,9 +1,86 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The tracking pages (administrators): the tenants with their last day's figures, and a
+tenant's dashboard (events a minute, the backlog, failures, drops, top pages, sessions, the
+embed snippet and a test event to send with curl). Tenants are created and their keys rotated
+in Django admin."""
 
-from crm.web import area_required
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.timesince import timesince
+
+from crm import charts
+from crm.web import area_required, csv_response
+from tracking import selectors, services
+from tracking.models import FailureReason
+
+
+def embed_snippet(tenant, base_url: str) -> str:
+    """The two lines a website adds to its pages."""
+    return (
+        f'<script defer src="{base_url}{reverse("tracking-tracker")}" '
+        f'data-key="{tenant.ingestion_key}"></script>\n'
+        '<!-- then, anywhere: crmTracker.track("signup", {"plan": "pro"}) -->'
+    )
+
+
+def curl_example(tenant, base_url: str) -> str:
+    return (
+        f"curl -i '{base_url}{reverse('tracking-event')}?key={tenant.ingestion_key}' "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"evt_type": "test_event", "props": {"source": "curl"}}\''
+    )
 
 
 @area_required("tracking")
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/index.html")
+    tenants = list(selectors.tenant_list(user=request.user))
+    figures = selectors.overview(tenants)
+    rows = [(tenant, figures[tenant.pk]) for tenant in tenants]
+    return render(request, "tracking/index.html", {"rows": rows})
+
+
+@area_required("tracking")
+def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant = get_object_or_404(selectors.tenant_list(user=request.user), pk=pk)
+    figures = selectors.dashboard(tenant)
+    base_url = settings.SITE_URL
+    reasons = dict(FailureReason.choices)
+    chart = charts.timeline_chart(
+        [(minute, n) for minute, n in figures["per_minute"]],
+        start=figures["since"], end=figures["now"], unit="events",
+    )  # fmt: skip
+    context = {
+        "tenant": tenant,
+        "figures": figures,
+        "chart": chart,
+        "failed": [
+            (reasons.get(reason, reason or "Unknown"), n) for reason, n in figures["failed"]
+        ],
+        "drops": [
+            (label, figures["drops"][reason]) for reason, label in services.DROP_REASONS.items()
+        ],
+        "pending_age": timesince(figures["now"] - figures["pending_age"], figures["now"])
+        if figures["pending_age"]
+        else "",
+        "snippet": embed_snippet(tenant, base_url),
+        "curl": curl_example(tenant, base_url),
+    }
+    return render(request, "tracking/dashboard.html", context)
+
+
+@area_required("tracking")
+def events_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tenant's events of the last 24 hours as CSV (text that a spreadsheet would run as a
+    formula is quoted: crm.web.csv_cell)."""
+    tenant = get_object_or_404(selectors.tenant_list(user=request.user), pk=pk)
+    rows = (
+        [event.occurred_at.isoformat(), event.evt_type, event.url_path, event.referrer_host,
+         event.session.session_key if event.session else "",
+         json.dumps(event.props, ensure_ascii=False)]
+        for event in selectors.recent_events(tenant).iterator(chunk_size=2000)
+    )  # fmt: skip
+    header = ["occurred at", "event", "path", "referrer", "session", "props"]
+    return csv_response(f"{tenant.identifier}-events.csv", header, rows)

@@ -19,6 +19,7 @@ from bench.harness import (
     on_database,
     ratio,
     summarize,
+    work_statements,
 )
 
 DATABASE = "crm_bench_plans"
@@ -141,7 +142,7 @@ def measure_rollover(ctx: Context) -> Outcome:
                 started = time.perf_counter()
                 created = services.plans_create(year=year, month=month)
                 durations.append(time.perf_counter() - started)
-            statements.append(len(queries))
+            statements.append(work_statements(queries.captured_queries))
             goals = Goal.objects.filter(plan__year=year, plan__month=month).count()
             Goal.objects.filter(plan__year=year, plan__month=month).delete()
             RepPlan.objects.filter(year=year, month=month).delete()

@@ -24,7 +24,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
 from django.views.decorators.http import require_POST
 
-from crm import periods
+from crm import charts, periods
 from crm import selectors as crm_selectors
 from crm.ids import parse_id
 from crm.models import SalesRep
@@ -38,7 +38,6 @@ from crm.web import (
     csv_response,
     return_to,
 )
-from goals import charts
 from goals.models import Pace, PlanReminder, PlanSnapshot, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm

@@ -1,5 +1,6 @@
-"""The geometry of the server-rendered SVG charts: numbers in, coordinates out (the templates
-draw them; no script, no chart library, nothing the CSP would block)."""
+"""The geometry of the server-rendered SVG charts every app draws: numbers in, coordinates out
+(templates/partials/line_chart.html and column_chart.html draw them; no script, no chart
+library, nothing the CSP would block)."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -58,6 +59,35 @@ def history_chart(
         target_y=round(_scale(float(target), 0, top, *plot_y), 1) if target else None,
         y_labels=[(round(_scale(t, 0, top, *plot_y), 1), f"{t:,.0f}") for t in ticks],
         x_labels=[(plot_x[0], f"{first:%-d %b}"), (plot_x[1], f"{last:%-d %b}")],
+        last=coords[-1] if coords else None,
+        summary=summary,
+    )
+
+
+def timeline_chart(
+    rows: list[tuple[dt.datetime, float]], *, start: dt.datetime, end: dt.datetime, unit: str
+) -> LineChart:
+    """Counts over time (events a minute over a day): one point per (moment, count); the
+    moments with none are zero."""
+    top = max([float(value) for _, value in rows] + [1.0])
+    plot_x = (PAD_LEFT, WIDTH - PAD_RIGHT)
+    plot_y = (HEIGHT - PAD_BOTTOM, PAD_TOP)
+    low, high = start.timestamp(), max(end.timestamp(), start.timestamp() + 1)
+    coords = [
+        (round(_scale(moment.timestamp(), low, high, *plot_x), 1),
+         round(_scale(float(value), 0, top, *plot_y), 1))
+        for moment, value in rows
+    ]  # fmt: skip
+    peak = max(rows, key=lambda row: row[1]) if rows else None
+    summary = (
+        f"{sum(value for _, value in rows):,.0f} {unit} in all, at most {peak[1]:,.0f} a minute "
+        f"(at {peak[0]:%H:%M})" if peak else f"No {unit} yet"
+    )  # fmt: skip
+    return LineChart(
+        points=" ".join(f"{x},{y}" for x, y in coords),
+        target_y=None,
+        y_labels=[(round(_scale(t, 0, top, *plot_y), 1), f"{t:,.0f}") for t in (0, top / 2, top)],
+        x_labels=[(plot_x[0], f"{start:%-d %b %H:%M}"), (plot_x[1], f"{end:%-d %b %H:%M}")],
         last=coords[-1] if coords else None,
         summary=summary,
     )

@@ -1,0 +1,343 @@
+"""Tracking ingestion and processing under load: wrk (Debian's package) in a second process on
+loopback against gunicorn, each figure beside its reference from the same run.
+
+- tracking_single: POST /t/e, one event a request; against a bare Django view that only
+  inserts the body as a raw row (bench/tracking_reference.py, a gunicorn of its own).
+- tracking_batch: POST /t/batch with 100 events a request for 30 s; against plain COPY of the
+  same rows into the same table from one client.
+- tracking_processing: one worker (in-process) normalising 200,000 pending raw rows.
+- tracking_growth: the batch ingestion again with 10,000,000 rows already in the raw table,
+  against the same run's figure on a (nearly) empty one.
+
+After each ingestion scenario the events wrk counted as accepted are counted in the raw table:
+zero loss, exactly once."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.harness import Context, HttpError, Outcome, Scenario, ratio
+
+TARGET_SINGLE_RPS = 2000
+TARGET_SINGLE_P99_MS = 25.0
+TARGET_SINGLE_SHARE = 0.75
+TARGET_BATCH_EPS = 50_000
+TARGET_BATCH_SHARE = 0.30
+TARGET_PROCESS_EPS = 20_000
+TARGET_GROWTH_SHARE = 0.80
+BATCH_SIZE = 100
+PROCESS_ROWS = 200_000
+GROWTH_ROWS = 10_000_000
+CONNECTIONS, THREADS = 16, 2
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari"
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [==[%(body)s]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["User-Agent"] = "%(ua)s"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) accepted = 0; good = 0; bad = 0 end
+function response(status, headers, body)
+  if status == 200 then
+    good = good + 1
+    local n = string.match(body, '"accepted": ?(%%d+)')
+    if n then accepted = accepted + tonumber(n) end
+  else
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local accepted, good, bad = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    accepted = accepted + thread:get("accepted")
+    good = good + thread:get("good")
+    bad = bad + thread:get("bad")
+  end
+  io.write(string.format("RESULT %%d %%d %%d %%d %%.1f %%.1f %%.1f\\n", accepted, good, bad,
+    summary.requests, latency:percentile(50), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def _event(n: int) -> dict:
+    return {
+        "evt_type": "page_view",
+        "session_id": f"bench-{n % 50}",
+        "url": f"https://shop.example.com/products/{n % 40}",
+        "referrer": "https://www.google.com/",
+        "props": {"title": "A product", "n": n},
+    }
+
+
+def wrk(url: str, body: str, *, seconds: int) -> dict:
+    """Run wrk against `url` posting `body`; requests a second, latencies and what the answers
+    said was accepted."""
+    if shutil.which("wrk") is None:
+        raise HttpError("wrk is not installed (Debian: apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"body": body, "ua": UA})
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "-s",
+             script.name, url],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", output)
+    if match is None:
+        raise HttpError(f"wrk said nothing usable:\n{output[-2000:]}")
+    accepted, good, bad, requests, p50, p99, duration = match.groups()
+    seconds_run = float(duration) / 1e6
+    return {
+        "accepted": int(accepted), "ok": int(good), "not_ok": int(bad),
+        "requests": int(requests), "rps": round(int(requests) / seconds_run, 1),
+        "p50_ms": round(float(p50) / 1000, 2), "p99_ms": round(float(p99) / 1000, 2),
+        "seconds": round(seconds_run, 2),
+    }  # fmt: skip
+
+
+def prepare(ctx: Context) -> None:
+    if "tracking" in ctx.data:
+        return
+    from crm.roles import SystemActor
+    from tracking import services
+
+    actor = SystemActor("bench")
+    fast = {"rate_per_minute": 100_000_000, "ip_handling": "store"}
+    made = {
+        name: services.tenant_create(actor=actor, name=f"Bench {name}", identifier=f"bench-{name}",
+                                     **fast)
+        for name in ("single", "reference", "batch", "growth", "processing", "bulk")
+    }  # fmt: skip
+    ctx.data["tracking"] = {
+        name: (tenant.pk, tenant.ingestion_key) for name, tenant in made.items()
+    }
+
+
+def _stored(tenant_id: int) -> int:
+    from tracking.models import RawEvent
+
+    return RawEvent.objects.filter(tenant_id=tenant_id).count()
+
+
+def _base(ctx: Context) -> str:
+    return f"http://{ctx.host}:{ctx.port}"
+
+
+# --- Single events ------------------------------------------------------------------------------
+
+
+def measure_single(ctx: Context) -> Outcome:
+    from bench.run import gunicorn
+    from crm.testing.servers import free_port
+
+    tenants = ctx.data["tracking"]
+    seconds = ctx.requests or 15
+    body = json.dumps(_event(1))
+    ours_url = f"{_base(ctx)}/t/e?key={tenants['single'][1]}"
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder, gunicorn(
+        dict(os.environ), port, Path(folder) / "reference.log",
+        wsgi_app="bench.tracking_reference:application",
+    ):  # fmt: skip
+        reference_url = (
+            f"http://127.0.0.1:{port}/bench/insert-only?tenant={tenants['reference'][0]}"
+        )
+        wrk(reference_url, body, seconds=3)  # warm up
+        reference = wrk(reference_url, body, seconds=seconds)
+    wrk(ours_url, body, seconds=3)
+    before = _stored(tenants["single"][0])
+    ours = wrk(ours_url, body, seconds=seconds)
+    stored = _stored(tenants["single"][0]) - before
+    share = ratio(ours["rps"], reference["rps"])
+    lossless = stored == ours["accepted"] == ours["ok"] and ours["not_ok"] == 0
+    met = (ours["rps"] >= TARGET_SINGLE_RPS and ours["p99_ms"] <= TARGET_SINGLE_P99_MS
+           and share >= TARGET_SINGLE_SHARE and lossless)  # fmt: skip
+    summary = (
+        f"tracking_single (POST /t/e, wrk -c{CONNECTIONS} {seconds}s): {ours['rps']:,.0f} req/s, "
+        f"p50 {ours['p50_ms']} ms p99 {ours['p99_ms']} ms; bare insert-only view "
+        f"{reference['rps']:,.0f} req/s p99 {reference['p99_ms']} ms: {share:.2f} of it; "
+        f"accepted {ours['accepted']:,} = stored {stored:,}: {'yes' if lossless else 'NO'} | "
+        f"target >= {TARGET_SINGLE_RPS:,} req/s, p99 <= {TARGET_SINGLE_P99_MS:g} ms, >= "
+        f"{TARGET_SINGLE_SHARE:.0%} of the bare view: {'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"ours": ours, "reference": reference, "share": share, "stored": stored},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
+# --- Batches ------------------------------------------------------------------------------------
+
+
+def _batch_body() -> str:
+    return json.dumps({"batch": [_event(n) for n in range(BATCH_SIZE)]})
+
+
+def _copy_rate(ctx: Context, rows: int) -> float:
+    """Plain COPY of `rows` raw rows (the batch's events, as ingestion would store them) into
+    the raw table from one client: rows a second."""
+    import psycopg
+
+    tenant_id = ctx.data["tracking"]["bulk"][0]
+    payloads = [json.dumps(_event(n)) for n in range(BATCH_SIZE)]
+    with psycopg.connect(ctx.database_url) as connection:
+        started = time.perf_counter()
+        with connection.cursor() as cursor, cursor.copy(
+            "COPY tracking_rawevent (tenant_id, received_at, clock_skew, client_ip, user_agent,"
+            " payload, record_source, event_id, status, attempts, last_error, failure_reason)"
+            " FROM STDIN"
+        ) as copy:  # fmt: skip
+            now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+            for n in range(rows):
+                copy.write_row((tenant_id, now, False, "192.0.2.1", UA, payloads[n % BATCH_SIZE],
+                                "api", uuid.uuid4().hex, 0, 0, "", ""))  # fmt: skip
+        connection.commit()
+        return rows / (time.perf_counter() - started)
+
+
+def _batch_run(ctx: Context, tenant: str, seconds: int) -> tuple[dict, int]:
+    tenant_id, key = ctx.data["tracking"][tenant]
+    url = f"{_base(ctx)}/t/batch?key={key}"
+    body = _batch_body()
+    wrk(url, body, seconds=3)
+    before = _stored(tenant_id)
+    result = wrk(url, body, seconds=seconds)
+    result["events_per_second"] = round(result["accepted"] / result["seconds"], 1)
+    return result, _stored(tenant_id) - before
+
+
+def measure_batch(ctx: Context) -> Outcome:
+    seconds = ctx.requests or 30
+    ours, stored = _batch_run(ctx, "batch", seconds)
+    copy = _copy_rate(ctx, 300_000)
+    share = ratio(ours["events_per_second"], copy)
+    lossless = stored == ours["accepted"] == ours["ok"] * BATCH_SIZE and ours["not_ok"] == 0
+    ctx.data["tracking_batch_eps"] = ours["events_per_second"]
+    met = ours["events_per_second"] >= TARGET_BATCH_EPS and share >= TARGET_BATCH_SHARE and lossless
+    summary = (
+        f"tracking_batch ({BATCH_SIZE} events a request, {seconds}s): "
+        f"{ours['events_per_second']:,.0f} events/s ({ours['rps']:,.0f} req/s, p99 "
+        f"{ours['p99_ms']} ms); plain COPY {copy:,.0f} rows/s: {share:.2f} of it; accepted "
+        f"{ours['accepted']:,} = stored {stored:,}: {'yes' if lossless else 'NO'} | target >= "
+        f"{TARGET_BATCH_EPS:,} events/s and >= {TARGET_BATCH_SHARE:.0%} of COPY: "
+        f"{'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"ours": ours, "copy_rows_per_second": round(copy, 1), "share": share,
+                 "stored": stored},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
+# --- Processing ---------------------------------------------------------------------------------
+
+
+def measure_processing(ctx: Context) -> Outcome:
+    from django.db import connection
+
+    from tracking import processing
+    from tracking.models import RawEvent, RawStatus
+
+    processing.process_pending(batch=5000)  # what the ingestion scenarios left
+    tenant_id = ctx.data["tracking"]["processing"][0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO tracking_rawevent (tenant_id, received_at, client_timestamp,
+                   clock_skew, user_agent, payload, record_source, event_id, status, attempts,
+                   last_error, failure_reason)
+               SELECT %s, now() - interval '1 minute', now() - interval '1 minute', false, %s,
+                   jsonb_build_object('evt_type', CASE WHEN g %% 5 = 0 THEN 'signup'
+                                                       ELSE 'page_view' END,
+                       'session_id', 'p-' || (g %% 20000), 'url',
+                       'https://shop.example.com/products/' || (g %% 300),
+                       'referrer', 'https://www.google.com/', 'props', jsonb_build_object('n', g)),
+                   'js', 'p-' || g, 0, 0, '', ''
+               FROM generate_series(1, %s) g""",
+            [tenant_id, UA, PROCESS_ROWS],
+        )
+        cursor.execute("ANALYZE tracking_rawevent")
+    started = time.perf_counter()
+    done = processing.process_pending(batch=5000)
+    elapsed = time.perf_counter() - started
+    rate = done.processed / elapsed
+    left = RawEvent.objects.filter(tenant_id=tenant_id).exclude(status=RawStatus.PROCESSED).count()
+    met = rate >= TARGET_PROCESS_EPS and done.processed >= PROCESS_ROWS and left == 0
+    summary = (
+        f"tracking_processing (one worker, {PROCESS_ROWS:,} pending rows, 20,000 sessions): "
+        f"{done.processed:,} processed in {elapsed:.2f} s = {rate:,.0f} events/s, {left} left | "
+        f"target >= {TARGET_PROCESS_EPS:,} events/s: {'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"processed": done.processed, "seconds": round(elapsed, 2),
+                 "events_per_second": round(rate, 1), "left": left},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
+# --- Growth -------------------------------------------------------------------------------------
+
+
+def measure_growth(ctx: Context) -> Outcome:
+    from django.db import connection
+
+    tenant_id = ctx.data["tracking"]["bulk"][0]
+    started = time.perf_counter()
+    step = 1_000_000
+    with connection.cursor() as cursor:
+        have = _stored(tenant_id)
+        for start in range(have, GROWTH_ROWS, step):
+            cursor.execute(
+                """INSERT INTO tracking_rawevent (tenant_id, received_at, clock_skew, user_agent,
+                       payload, record_source, event_id, status, attempts, last_error,
+                       failure_reason, processed_at)
+                   SELECT %s, now() - interval '2 days', false, %s,
+                       jsonb_build_object('evt_type', 'page_view', 'n', g), 'js', md5(g::text),
+                       2, 1, '', '', now() - interval '2 days'
+                   FROM generate_series(%s, %s) g""",
+                [tenant_id, UA, start, min(start + step, GROWTH_ROWS) - 1],
+            )
+        cursor.execute("VACUUM ANALYZE tracking_rawevent")
+        cursor.execute("SELECT count(*) FROM tracking_rawevent")
+        total = cursor.fetchone()[0]
+    load_seconds = time.perf_counter() - started
+    seconds = ctx.requests or 30
+    grown, stored = _batch_run(ctx, "growth", seconds)
+    empty = ctx.data.get("tracking_batch_eps")
+    if empty is None:  # run alone: the empty-table figure first, on a tenant of its own
+        raise HttpError("tracking_growth compares with tracking_batch: run them together")
+    share = ratio(grown["events_per_second"], empty)
+    lossless = stored == grown["accepted"] and grown["not_ok"] == 0
+    met = share >= TARGET_GROWTH_SHARE and lossless
+    summary = (
+        f"tracking_growth ({total:,} rows in the raw table, loaded in {load_seconds:.0f} s): "
+        f"{grown['events_per_second']:,.0f} events/s against {empty:,.0f} on the near-empty "
+        f"table: {share:.2f}; accepted {grown['accepted']:,} = stored {stored:,}: "
+        f"{'yes' if lossless else 'NO'} | target >= {TARGET_GROWTH_SHARE:.0%}: "
+        f"{'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"rows_in_table": total, "grown": grown, "empty_events_per_second": empty,
+                 "share": share, "load_seconds": round(load_seconds, 1)},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
+SCENARIOS = [
+    Scenario("tracking_single", "POST /t/e against a bare insert-only view.", prepare,
+             measure_single, 15),
+    Scenario("tracking_batch", "POST /t/batch against plain COPY.", prepare, measure_batch, 30),
+    Scenario("tracking_processing", "One worker normalising raw rows.", prepare,
+             measure_processing, 1),
+    Scenario("tracking_growth", "Batch ingestion over 10,000,000 rows.", prepare,
+             measure_growth, 30),
+]  # fmt: skip

@@ -1,0 +1,246 @@
+"""The ingestion endpoints, under /t/ (no session, no CSRF: a public write-only key names the
+tenant):
+
+    POST /t/e                              one event
+    POST /t/batch                          {"batch": [event, …]}, up to 500
+    OPTIONS /t/e, /t/batch                 CORS preflight for the tenant's allowed origins
+    POST /t/webhooks/<provider>/<key>      a signed webhook, kept as it came
+    GET  /t/tracker.js                     the snippet websites include
+
+The key comes as `?key=` (what a browser's sendBeacon can send) or the X-Tracking-Key header.
+Answers: 200 {"accepted": n, "rejected": [{"index": i, "reason": "…"}]} (some refused: the
+others are stored), 400 for a body that is not JSON or a batch with nothing valid, 401 for an
+unknown or inactive key (or a bad webhook signature), 403 for an origin not allowed or the
+tenant's kill switch, 413 for a body over 1 MB (5 MB decompressed), 429 with Retry-After past
+the tenant's rate, 503 with Retry-After when storage fails (send again: nothing is doubled).
+
+This is the hottest path of the CRM: a dictionary look-up for the tenant, one round trip to
+the shared cache for the rate limit, one statement to store the request's events.
+"""
+
+import functools
+import hashlib
+import hmac
+import re
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from crm import ratelimit
+from tracking import clients, contract, services, tasks, tenants
+
+UNKNOWN_KEY = "Unknown or inactive tracking key."
+ORIGIN_REFUSED = "This origin may not send events with this key."
+KILL_SWITCH = "This tenant is not accepting events."
+RATE_LIMITED = "Too many requests: see Retry-After."
+STORAGE_DOWN = "Events could not be stored: send them again (nothing is stored twice)."
+NOT_STORABLE = "The events hold data that cannot be stored: do not send them again."
+BAD_SIGNATURE = "The webhook's signature does not match."
+STALE_SIGNATURE = "The webhook's timestamp is too old or in the future (a replay?)."
+ONE_EVENT = "Send one event as a JSON object (several: POST /t/batch)."
+_PROVIDER = re.compile(r"[a-z0-9_-]{1,30}")
+
+
+def _answer(status: int, body: dict, origin: str = "", headers: dict | None = None):
+    response = JsonResponse(body, status=status)
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _refused(status: int, reason: str, origin: str = "", **headers) -> JsonResponse:
+    return _answer(status, {"error": reason}, origin, headers)
+
+
+def _key(request: HttpRequest) -> str:
+    return request.GET.get("key") or request.headers.get("X-Tracking-Key", "")
+
+
+def _origin_allowed(tenant: tenants.Tenant, origin: str) -> bool:
+    return origin in tenant.allowed_origins or "*" in tenant.allowed_origins
+
+
+def _limited(key: str, limit: int) -> int:
+    """Seconds to wait, or 0 when the request may go on."""
+    decision = ratelimit.take(key, limit=limit, window=60)
+    return 0 if decision.allowed else decision.retry_after
+
+
+@csrf_exempt
+def event(request: HttpRequest) -> HttpResponse:
+    return _ingest(request, batch=False)
+
+
+@csrf_exempt
+def batch(request: HttpRequest) -> HttpResponse:
+    return _ingest(request, batch=True)
+
+
+def _preflight(request: HttpRequest, tenant, origin: str) -> HttpResponse:
+    if tenant is None or not origin or not _origin_allowed(tenant, origin):
+        return HttpResponse(status=403)
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type, Content-Encoding, X-Tracking-Key"
+    response["Access-Control-Max-Age"] = "86400"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
+    origin = request.headers.get("Origin", "")
+    tenant = tenants.resolve(_key(request))
+    if request.method == "OPTIONS":
+        return _preflight(request, tenant, origin)
+    if request.method != "POST":
+        return _refused(405, "POST events here.", Allow="POST, OPTIONS")
+    if tenant is None or not tenant.active:
+        return _refused(401, UNKNOWN_KEY)
+    if origin and not _origin_allowed(tenant, origin):
+        services.count_drop(tenant.id, "origin")
+        return _refused(403, ORIGIN_REFUSED)
+    allowed_origin = origin  # a browser's own origin, allowed: it may read the answer
+    if tenant.kill_switch:
+        services.count_drop(tenant.id, "kill_switch")
+        return _refused(403, KILL_SWITCH, allowed_origin)
+    ip = clients.client_ip(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+    wait = _limited(f"tracking:{tenant.id}", tenant.rate_per_minute)
+    if not wait and origin:  # a browser: each client has its own share too
+        wait = _limited(f"tracking:{tenant.id}:{ip}", settings.TRACKING_CLIENT_RATE_PER_MINUTE)
+    if wait:
+        services.count_drop(tenant.id, "rate_limited")
+        return _refused(429, RATE_LIMITED, allowed_origin, **{"Retry-After": str(wait)})
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    if clients.is_bot(user_agent):
+        # Answered like any request (a crawler must not learn to retry), counted, not stored.
+        services.count_drop(tenant.id, "bot")
+        return _answer(202, {"accepted": 0, "rejected": [], "ignored": "bot"}, allowed_origin)
+    try:
+        document = contract.decode_body(
+            request.body,
+            content_type=request.content_type or "",
+            content_encoding=request.headers.get("Content-Encoding", ""),
+        )
+        if batch:
+            events, sent_at = contract.batch_events(document)
+        elif isinstance(document, dict):
+            events, sent_at = [document], document.get("sent_at")
+        else:
+            raise contract.Refused(400, ONE_EVENT)
+    except contract.Refused as refused:
+        return _refused(refused.status, refused.reason, allowed_origin)
+    try:
+        result = services.ingest(
+            tenant=tenant, events=events, ip=ip, user_agent=user_agent,
+            source="js" if origin else "api", sent_at=sent_at,
+        )  # fmt: skip
+    except (OperationalError, InterfaceError):
+        return _refused(503, STORAGE_DOWN, allowed_origin, **{"Retry-After": "5"})
+    except DataError:
+        return _refused(400, NOT_STORABLE, allowed_origin)
+    if result.rejected:
+        services.count_drop(tenant.id, "rejected", len(result.rejected))
+    if result.stored:
+        tasks.process_soon()
+    body = {"accepted": result.accepted, "rejected": result.rejected}
+    return _answer(200 if result.accepted else 400, body, allowed_origin)
+
+
+# --- Webhooks -----------------------------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """What a sender signs: HMAC-SHA256 of "<timestamp>." and the raw body, in hex."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+@csrf_exempt
+def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
+    """A provider's notification, signed with the tenant's webhook secret:
+
+        X-Webhook-Timestamp: <unix seconds>
+        X-Webhook-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body)>
+        X-Webhook-Id: <the delivery's id> (optional; else the body's hash)
+
+    Stored raw (record source webhook:<provider>) once per delivery id; a bad or stale
+    signature is a 401 and stores nothing."""
+    if request.method != "POST":
+        return _refused(405, "POST webhooks here.", Allow="POST")
+    tenant = tenants.resolve(key)
+    if tenant is None or not tenant.active or not _PROVIDER.fullmatch(provider):
+        return _refused(401, UNKNOWN_KEY)
+    if tenant.kill_switch:
+        services.count_drop(tenant.id, "kill_switch")
+        return _refused(403, KILL_SWITCH)
+    wait = _limited(f"tracking:{tenant.id}:webhook", tenant.webhook_rate_per_minute)
+    if wait:
+        services.count_drop(tenant.id, "rate_limited")
+        return _refused(429, RATE_LIMITED, **{"Retry-After": str(wait)})
+    body = request.body
+    stamp = request.headers.get("X-Webhook-Timestamp", "")
+    sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=")
+    if not hmac.compare_digest(
+        sent.encode(), signature(tenant.webhook_secret, stamp, body).encode()
+    ):
+        services.count_drop(tenant.id, "bad_signature")
+        return _refused(401, BAD_SIGNATURE)
+    try:
+        age = abs(time.time() - int(stamp))
+    except ValueError:
+        age = float("inf")
+    if age > settings.TRACKING_WEBHOOK_TOLERANCE:
+        services.count_drop(tenant.id, "bad_signature")
+        return _refused(401, STALE_SIGNATURE)
+    try:
+        document = contract.decode_body(
+            body, content_type="application/json",
+            content_encoding=request.headers.get("Content-Encoding", ""),
+        )  # fmt: skip
+    except contract.Refused as refused:
+        return _refused(refused.status, refused.reason)
+    delivery = request.headers.get("X-Webhook-Id", "")[: contract.MAX_ID] or (
+        hashlib.sha256(stamp.encode() + b"." + body).hexdigest()
+    )
+    ip = clients.client_ip(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+    try:
+        result = services.ingest(
+            tenant=tenant, events=[document], ip=ip,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""), source=f"webhook:{provider}",
+            checked=False, event_id=delivery,
+        )  # fmt: skip
+    except (OperationalError, InterfaceError):
+        return _refused(503, STORAGE_DOWN, **{"Retry-After": "5"})
+    except DataError:
+        return _refused(400, NOT_STORABLE)
+    if result.stored:
+        tasks.process_soon()
+    return _answer(200, {"accepted": result.accepted, "stored": result.stored})
+
+
+# --- The snippet ----------------------------------------------------------------------------------
+
+TRACKER = Path(__file__).parent / "static" / "tracking" / "tracker.js"
+
+
+@functools.cache
+def _tracker() -> bytes:
+    return TRACKER.read_bytes()
+
+
+def tracker_js(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(_tracker(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,201 @@
+"""Tracking: customers' websites and webhooks send events into a raw layer, kept apart per
+tenant; a worker turns the raw rows into sessions and events.
+
+- A **tenant** is one source of events (a customer's website, its webhook provider), with a
+  public write-only ingestion key (safe in a web page), a webhook secret and its own limits.
+- A **raw event** is what arrived, as it arrived: the payload is never changed (a trigger in
+  PostgreSQL refuses it); processing writes only the status columns. A re-sent event (the same
+  tenant and event id) is stored once.
+- **Tracked sessions and events** are what the worker made of the raw rows (one event per raw
+  row, whatever happens to the worker).
+"""
+
+import hashlib
+
+from django.db import models
+from django.db.models import Q
+
+from crm.models import TimestampedModel
+
+EVENT_ID_LENGTH = 64
+URL_LENGTH = 2048
+
+
+def hash_key(identifier: str) -> str:
+    """A tenant's hash key: 16 hex digits of the SHA-256 of its identifier (stable, spread
+    evenly: what the raw table would be partitioned by)."""
+    return hashlib.sha256(identifier.encode()).hexdigest()[:16]
+
+
+class IPHandling(models.TextChoices):
+    STORE = "store", "Store the address"
+    TRUNCATE = "truncate", "Store it truncated (/24 for IPv4, /48 for IPv6)"
+    DROP = "drop", "Do not store it"
+
+
+class TrackingTenant(TimestampedModel):
+    name = models.CharField(max_length=100)
+    identifier = models.SlugField(max_length=60, unique=True)
+    hash_key = models.CharField(max_length=16, unique=True, editable=False)
+    ingestion_key = models.CharField(max_length=64, unique=True)
+    webhook_secret = models.CharField(max_length=64)
+    # Origins whose pages may send events with the key ("https://shop.example.com"); a browser
+    # request from any other is refused.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    ip_handling = models.CharField(
+        max_length=10, choices=IPHandling.choices, default=IPHandling.TRUNCATE
+    )
+    active = models.BooleanField(default=True)
+    # Refuse every event at once (403) while keeping the keys: an incident, a runaway script.
+    kill_switch = models.BooleanField(default=False)
+    # Requests a minute allowed to this tenant (blank: the TRACKING_RATE_* settings).
+    rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    webhook_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ip_handling__in=IPHandling.values),
+                name="tenant_ip_handling_valid",
+                violation_error_message="Store, truncate or drop the address.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.hash_key = hash_key(self.identifier)
+        super().save(*args, **kwargs)
+
+
+class RawStatus(models.IntegerChoices):
+    PENDING = 0, "Pending"
+    PROCESSING = 1, "Processing"
+    PROCESSED = 2, "Processed"
+    FAILED = 3, "Failed"
+
+
+class FailureReason(models.TextChoices):
+    """Why a raw row could not be turned into an event (a typed "bad row")."""
+
+    SCHEMA_VIOLATION = "schema_violation", "Schema violation"
+    ENRICHMENT_FAILURE = "enrichment_failure", "Enrichment failure"
+    TENANT_GONE = "tenant_gone", "Tenant deleted or inactive"
+
+
+class RawEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    received_at = models.DateTimeField()
+    client_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The client's clock was far from ours (a timestamp in the future or long past).
+    clock_skew = models.BooleanField(default=False)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    payload = models.JSONField()
+    record_source = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=EVENT_ID_LENGTH)
+    status = models.PositiveSmallIntegerField(choices=RawStatus.choices, default=RawStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    failure_reason = models.CharField(max_length=30, choices=FailureReason.choices, blank=True)
+    # A worker's claim: until then the row is its to process; after, anyone's again.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # After a failure, not before then (backoff).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "event_id"], name="raw_event_once"),
+            models.CheckConstraint(
+                condition=Q(status__in=RawStatus.values),
+                name="raw_status_valid",
+                violation_error_message="Not a processing status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=RawStatus.PROCESSED, processed_at__isnull=False)
+                | (~Q(status=RawStatus.PROCESSED) & Q(processed_at__isnull=True)),
+                name="raw_processed_at_matches_status",
+                violation_error_message="A processed row has the moment it was processed.",
+            ),
+        ]
+        indexes = [
+            # The worker: pending rows in id order.
+            models.Index(fields=["id"], condition=Q(status=RawStatus.PENDING), name="raw_pending"),
+            # Claims whose worker died: found when their lease ends.
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(status=RawStatus.PROCESSING),
+                name="raw_leased",
+            ),
+            models.Index(
+                fields=["tenant", "status"],
+                condition=Q(status=RawStatus.FAILED),
+                name="raw_failed",
+            ),
+            models.Index(fields=["tenant", "received_at"], name="raw_tenant_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.event_id}"
+
+
+class TrackedSession(models.Model):
+    tenant = models.ForeignKey(TrackingTenant, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=128)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    page_views = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    entry_url = models.CharField(max_length=URL_LENGTH, blank=True)
+    exit_url = models.CharField(max_length=URL_LENGTH, blank=True)
+    referrer_host = models.CharField(max_length=255, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    browser = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "session_key"], name="session_once"),
+            models.CheckConstraint(
+                condition=Q(last_seen__gte=models.F("first_seen")),
+                name="session_seen_in_order",
+                violation_error_message="A session is last seen after it is first seen.",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "first_seen"], name="session_tenant_first")]
+
+    def __str__(self) -> str:
+        return self.session_key
+
+
+class TrackedEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    session = models.ForeignKey(
+        TrackedSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The raw row it was made from (not a foreign key: events outlive the raw rows retention
+    # deletes); unique, so that processing a row again never makes a second event.
+    raw_event_id = models.BigIntegerField(unique=True)
+    evt_type = models.CharField(max_length=64)
+    url_path = models.CharField(max_length=URL_LENGTH, blank=True)
+    referrer_host = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    props = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="event_tenant_occurred"),
+            models.Index(fields=["session"], name="event_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evt_type} @ {self.occurred_at}"

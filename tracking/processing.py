@@ -1,0 +1,441 @@
+"""The worker's side of the raw layer: claim pending rows, turn them into tracked sessions and
+events, mark them processed; any number of workers side by side.
+
+- **Claim** (one statement, committed): pending rows in id order, `FOR UPDATE SKIP LOCKED`
+  (two workers never take the same row), marked PROCESSING with a lease. A worker that dies
+  holding a claim loses nothing: when the lease ends the rows are pending again.
+- **Process** (one transaction): mark processed only the rows this claim still holds (their
+  lease unchanged: a row another worker took back after the lease ended is not ours any more),
+  then their events (unique by raw row: never a second event for a row) and their sessions,
+  counted from the events actually written.
+- **Failures**: a row that cannot be turned into an event goes back with attempts + 1 and a
+  backoff; after TRACKING_MAX_ATTEMPTS it is FAILED with a typed reason and a dead letter
+  (replayed from Django admin, `replay_tracking_failures`, or the dead letter itself).
+"""
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crm.jobs.services import dead_letter_record
+from tracking import clients
+from tracking.models import (
+    FailureReason,
+    RawEvent,
+    RawStatus,
+    TrackedEvent,
+    TrackedSession,
+    TrackingTenant,
+)
+
+REPLAY_TASK = "tracking.replay_raw_event_task"
+PAGE_VIEW = "page_view"
+
+
+@dataclass
+class Claimed:
+    id: int
+    tenant_id: int
+    payload: object
+    received_at: dt.datetime
+    client_timestamp: dt.datetime | None
+    sent_at: dt.datetime | None
+    clock_skew: bool
+    user_agent: str
+    record_source: str
+    attempts: int
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _aware(value):
+    if value is None or (isinstance(value, dt.datetime) and value.tzinfo is not None):
+        return value
+    if isinstance(value, str):  # SQLite gives text
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def release_expired_leases() -> int:
+    """Rows claimed by a worker that died (their lease over): pending again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(RawEvent)} SET status = %s, lease_until = NULL "
+            "WHERE status = %s AND lease_until < %s",
+            [RawStatus.PENDING, RawStatus.PROCESSING, _db_now()],
+        )
+        return cursor.rowcount
+
+
+def _db_now():
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+@transaction.atomic
+def claim(*, batch: int) -> tuple[dt.datetime, list[Claimed]]:
+    """Take up to `batch` pending rows (those waiting for a retry once it is due): the lease
+    that marks them ours, and the rows."""
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=settings.TRACKING_LEASE_SECONDS)
+    table = _table(RawEvent)
+    skip = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM {table}
+                    WHERE status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+                    ORDER BY id LIMIT %s{skip})
+                RETURNING id, tenant_id, payload, received_at, client_timestamp, sent_at,
+                    clock_skew, user_agent, record_source, attempts""",
+            [RawStatus.PROCESSING, adapt(lease), RawStatus.PENDING, adapt(now), batch],
+        )
+        rows = cursor.fetchall()
+    claimed = [
+        Claimed(
+            id,
+            tenant,
+            json.loads(payload) if isinstance(payload, str) else payload,
+            _aware(received),
+            _aware(client_time),
+            _aware(sent),
+            bool(skew),
+            agent or "",
+            source,
+            attempts,
+        )
+        for id, tenant, payload, received, client_time, sent, skew, agent, source, attempts in rows
+    ]
+    return lease, sorted(claimed, key=lambda row: row.id)
+
+
+def _host(url) -> str:
+    if not isinstance(url, str) or not url:
+        return ""
+    try:
+        return (urlsplit(url).hostname or "")[:255]
+    except ValueError:
+        return ""
+
+
+def _path(url) -> str:
+    if not isinstance(url, str) or not url:
+        return ""
+    try:
+        return (urlsplit(url).path or "/")[:2048]
+    except ValueError:
+        return ""
+
+
+def occurred_at(row: Claimed) -> dt.datetime:
+    """When it happened: the client's time moved by its clock's error when the client said
+    when it sent (Segment's correction), the client's time when its clock looked right, else
+    when we received it."""
+    if row.client_timestamp is not None and row.sent_at is not None:
+        corrected = row.client_timestamp + (row.received_at - row.sent_at)
+        if dt.timedelta(0) <= row.received_at - corrected <= dt.timedelta(days=7):
+            return corrected
+    if row.client_timestamp is not None and not row.clock_skew:
+        return row.client_timestamp
+    return row.received_at
+
+
+class SchemaViolation(ValueError):
+    pass
+
+
+def normalise(row: Claimed) -> dict:
+    """A raw row as the event it is (raises for one that cannot be)."""
+    payload = row.payload
+    if not isinstance(payload, dict):
+        raise SchemaViolation("the payload is not a JSON object")
+    if row.record_source.startswith("webhook:"):
+        kind = payload.get("type") or payload.get("event") or row.record_source
+        return {
+            "evt_type": str(kind)[:64], "url_path": "", "referrer_host": "", "session": None,
+            "url": "", "props": payload, "occurred_at": row.received_at,
+        }  # fmt: skip
+    evt_type = payload.get("evt_type")
+    if not isinstance(evt_type, str) or not 0 < len(evt_type) <= 64:
+        raise SchemaViolation("evt_type is missing or not a string of 1 to 64 characters")
+    props = payload.get("props") or {}
+    if not isinstance(props, dict):
+        raise SchemaViolation("props is not an object")
+    session = payload.get("session_id")
+    return {
+        "evt_type": evt_type,
+        "url": payload.get("url") if isinstance(payload.get("url"), str) else "",
+        "url_path": _path(payload.get("url")),
+        "referrer_host": _host(payload.get("referrer")),
+        "session": session[:128] if isinstance(session, str) and session else None,
+        "props": props,
+        "occurred_at": occurred_at(row),
+    }
+
+
+@dataclass
+class Processed:
+    processed: int = 0
+    failed: int = 0  # given up on
+    retrying: int = 0
+    lost_claim: int = 0  # taken back by another worker after the lease ended
+
+
+def process(lease: dt.datetime, rows: list[Claimed]) -> Processed:
+    """Turn claimed rows into events and sessions, in one transaction."""
+    result = Processed()
+    if not rows:
+        return result
+    good, bad = [], []
+    active = set(
+        TrackingTenant.objects.filter(
+            pk__in={row.tenant_id for row in rows}, active=True
+        ).values_list("pk", flat=True)
+    )
+    for row in rows:
+        if row.tenant_id not in active:
+            bad.append((row, FailureReason.TENANT_GONE, "the tenant is inactive or gone"))
+            continue
+        try:
+            good.append((row, normalise(row)))
+        except SchemaViolation as error:
+            bad.append((row, FailureReason.SCHEMA_VIOLATION, str(error)))
+        except Exception as error:  # an enrichment that broke on this row: retried
+            bad.append((row, FailureReason.ENRICHMENT_FAILURE, f"{type(error).__name__}: {error}"))
+    with transaction.atomic():
+        owned = _mark_processed([row.id for row, _ in good], lease)
+        result.lost_claim = len(good) - len(owned)
+        good = [(row, event) for row, event in good if row.id in owned]
+        written = _write_events(good)
+        _write_sessions([(row, event) for row, event in good if row.id in written])
+        result.processed = len(good)
+        given_up, retrying = _mark_failed(bad, lease)
+        result.failed, result.retrying = len(given_up), retrying
+    for row, reason, error in given_up:
+        dead_letter_record(
+            task_name=REPLAY_TASK, args=[row.id], kwargs={},
+            error=f"{reason}: {error} (raw event {row.id}, tenant {row.tenant_id})",
+        )  # fmt: skip
+    return result
+
+
+def _ids_param(ids: list[int]):
+    return ids if connection.vendor == "postgresql" else json.dumps(ids)
+
+
+def _in_ids() -> str:
+    # PostgreSQL: = ANY(array); SQLite: the ids as a JSON array.
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)"
+    return "IN (SELECT value FROM json_each(%s))"
+
+
+def _mark_processed(ids: list[int], lease: dt.datetime) -> set[int]:
+    if not ids:
+        return set()
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {_table(RawEvent)} SET status = %s, processed_at = %s, lease_until = NULL,
+                    last_error = '', failure_reason = '', next_attempt_at = NULL
+                WHERE id {_in_ids()} AND status = %s AND lease_until = %s RETURNING id""",
+            [RawStatus.PROCESSED, _db_now(), _ids_param(ids), RawStatus.PROCESSING, adapt(lease)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _write_events(good: list[tuple[Claimed, dict]]) -> set[int]:
+    """The events (one per raw row; a row seen before is skipped): the raw ids written."""
+    if not good:
+        return set()
+    columns = ["tenant_id", "raw_event_id", "evt_type", "url_path", "referrer_host",
+               "occurred_at", "props"]  # fmt: skip
+    values = [
+        (row.tenant_id, row.id, event["evt_type"], event["url_path"], event["referrer_host"],
+         event["occurred_at"], json.dumps(event["props"], ensure_ascii=False))
+        for row, event in good
+    ]  # fmt: skip
+    table = _table(TrackedEvent)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""INSERT INTO {table} ({", ".join(columns)})
+                    SELECT t, r, e, u, h, o, p::jsonb FROM unnest(%s::bigint[], %s::bigint[],
+                        %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+                        AS v (t, r, e, u, h, o, p)
+                    ON CONFLICT (raw_event_id) DO NOTHING RETURNING raw_event_id""",
+                [list(column) for column in zip(*values, strict=True)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        written = set()
+        adapt = connection.ops.adapt_datetimefield_value
+        for value in values:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (raw_event_id) DO NOTHING RETURNING raw_event_id",
+                [*value[:5], adapt(value[5]), value[6]],
+            )
+            written |= {row[0] for row in cursor.fetchall()}
+        return written
+
+
+def _write_sessions(good: list[tuple[Claimed, dict]]) -> None:
+    """Each session these events belong to, created or moved on (first and last seen, page
+    views, events, entry and exit page, the first referrer, device and browser), then the
+    events linked to it. One upsert, one update."""
+    sessions: dict[tuple[int, str], dict] = {}
+    for row, event in sorted(good, key=lambda pair: pair[1]["occurred_at"]):
+        if event["session"] is None:
+            continue
+        key = (row.tenant_id, event["session"])
+        seen = sessions.get(key)
+        if seen is None:
+            device, browser = clients.device_and_browser(row.user_agent)
+            seen = sessions[key] = {
+                "first": event["occurred_at"], "entry": event["url"], "referrer":
+                event["referrer_host"], "device": device, "browser": browser, "views": 0,
+                "events": 0, "raw": [],
+            }  # fmt: skip
+        seen["last"], seen["exit"] = event["occurred_at"], event["url"]
+        seen["views"] += event["evt_type"] == PAGE_VIEW
+        seen["events"] += 1
+        seen["raw"].append(row.id)
+    if not sessions:
+        return
+    keys = list(sessions)
+    values = [
+        (tenant, session, s["first"], s["last"], s["views"], s["events"], s["entry"][:2048],
+         s["exit"][:2048], s["referrer"], s["device"], s["browser"])
+        for (tenant, session), s in ((key, sessions[key]) for key in keys)
+    ]  # fmt: skip
+    table = _table(TrackedSession)
+    columns = ("tenant_id, session_key, first_seen, last_seen, page_views, events, entry_url, "
+               "exit_url, referrer_host, device, browser")  # fmt: skip
+    upsert = f"""
+        ON CONFLICT (tenant_id, session_key) DO UPDATE SET
+            entry_url = CASE WHEN EXCLUDED.first_seen < {table}.first_seen
+                             THEN EXCLUDED.entry_url ELSE {table}.entry_url END,
+            referrer_host = CASE WHEN EXCLUDED.first_seen < {table}.first_seen
+                                 THEN EXCLUDED.referrer_host ELSE {table}.referrer_host END,
+            exit_url = CASE WHEN EXCLUDED.last_seen >= {table}.last_seen
+                            THEN EXCLUDED.exit_url ELSE {table}.exit_url END,
+            first_seen = CASE WHEN EXCLUDED.first_seen < {table}.first_seen
+                              THEN EXCLUDED.first_seen ELSE {table}.first_seen END,
+            last_seen = CASE WHEN EXCLUDED.last_seen > {table}.last_seen
+                             THEN EXCLUDED.last_seen ELSE {table}.last_seen END,
+            page_views = {table}.page_views + EXCLUDED.page_views,
+            events = {table}.events + EXCLUDED.events
+        RETURNING id, tenant_id, session_key"""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""INSERT INTO {table} ({columns})
+                    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[],
+                        %s::timestamptz[], %s::integer[], %s::integer[], %s::text[], %s::text[],
+                        %s::text[], %s::text[], %s::text[]) {upsert}""",
+                [list(column) for column in zip(*values, strict=True)],
+            )
+            ids = {(tenant, session): pk for pk, tenant, session in cursor.fetchall()}
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            ids = {}
+            for value in values:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 11)}) {upsert}",
+                    [value[0], value[1], adapt(value[2]), adapt(value[3]), *value[4:]],
+                )
+                pk, tenant, session = cursor.fetchone()
+                ids[(tenant, session)] = pk
+        links = [(ids[key], raw) for key in keys for raw in sessions[key]["raw"]]
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""UPDATE {_table(TrackedEvent)} AS e SET session_id = v.s
+                    FROM unnest(%s::bigint[], %s::bigint[]) AS v (s, r)
+                    WHERE e.raw_event_id = v.r""",
+                [[s for s, _ in links], [r for _, r in links]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {_table(TrackedEvent)} SET session_id = %s WHERE raw_event_id = %s",
+                links,
+            )
+
+
+def _mark_failed(bad: list, lease: dt.datetime) -> tuple[list, int]:
+    """Rows that failed: back with a backoff (30 s, 2 min, 8 min, …), or FAILED after the
+    last attempt. Returns (rows given up on, rows to retry)."""
+    if not bad:
+        return [], 0
+    now = timezone.now()
+    given_up, retry = [], []
+    for row, reason, error in bad:
+        final = reason != FailureReason.ENRICHMENT_FAILURE or (
+            row.attempts >= settings.TRACKING_MAX_ATTEMPTS
+        )  # (a bad row or a gone tenant will not get better by waiting)
+        (given_up if final else retry).append((row, reason, error))
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for row, reason, error in given_up:
+            cursor.execute(
+                f"UPDATE {_table(RawEvent)} SET status = %s, lease_until = NULL, "
+                "failure_reason = %s, last_error = %s WHERE id = %s AND lease_until = %s",
+                [RawStatus.FAILED, reason, error[:2000], row.id, adapt(lease)],
+            )
+        for row, reason, error in retry:
+            wait = dt.timedelta(seconds=30 * 4 ** (row.attempts - 1))
+            cursor.execute(
+                f"UPDATE {_table(RawEvent)} SET status = %s, lease_until = NULL, "
+                "failure_reason = %s, last_error = %s, next_attempt_at = %s "
+                "WHERE id = %s AND lease_until = %s",
+                [RawStatus.PENDING, reason, error[:2000], adapt(now + wait), row.id,
+                 adapt(lease)],
+            )  # fmt: skip
+    return given_up, len(retry)
+
+
+def process_pending(
+    *, batch: int | None = None, budget: float | None = None, progress=None
+) -> Processed:
+    """Claim and process batches until none is left or `budget` seconds are spent (a job run
+    leaves the rest to the next). Expired leases are released first."""
+    batch = batch or settings.TRACKING_PROCESS_BATCH
+    started, total = time.monotonic(), Processed()
+    release_expired_leases()
+    while True:
+        lease, rows = claim(batch=batch)
+        if not rows:
+            break
+        done = process(lease, rows)
+        for name in ("processed", "failed", "retrying", "lost_claim"):
+            setattr(total, name, getattr(total, name) + getattr(done, name))
+        if progress is not None:
+            progress(total.processed + total.failed, None)
+        if budget is not None and time.monotonic() - started > budget:
+            break
+    return total
+
+
+@transaction.atomic
+def replay(*, ids: list[int] | None = None, tenant_id: int | None = None, reason: str = "") -> int:
+    """FAILED rows pending again (attempts from 0): the admin action, the command, a dead
+    letter sent again. Returns how many."""
+    rows = RawEvent.objects.filter(status=RawStatus.FAILED)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    if reason:
+        rows = rows.filter(failure_reason=reason)
+    return rows.update(
+        status=RawStatus.PENDING, attempts=0, next_attempt_at=None, lease_until=None,
+        last_error="", failure_reason="",
+    )  # fmt: skip

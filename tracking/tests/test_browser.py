@@ -1,0 +1,110 @@
+"""The snippet in Debian's Chromium: a website's page (another origin, served here by a small
+local server) includes tracker.js with a test tenant's key; its page view and a custom event
+reach the raw table, and once processed they are one session with two events. The tracking
+pages fit a phone and pass the accessibility check."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from crm.testing.browser import DESKTOP, open_page, page_problems
+from crm.tests.factories import UserFactory
+from tracking import processing, tenants
+from tracking.models import RawEvent, TrackedEvent, TrackedSession
+from tracking.tests.helpers import UA, make_tenant
+
+pytestmark = pytest.mark.browser
+
+PAGE = """<!doctype html><html lang="en"><head><title>A customer's shop</title>
+<script defer src="{tracker}" data-key="{key}"></script></head>
+<body><h1>Shop</h1><button id="buy">Buy</button>
+<script>document.getElementById("buy").addEventListener("click", function () {{
+  crmTracker.track("add_to_cart", {{sku: "A-1", price: 12.5}}); crmTracker.flush(); }});</script>
+</body></html>"""
+
+
+class Website:
+    """A website of the tenant's, on a port (an origin) of its own."""
+
+    def __init__(self, html: str):
+        page = html.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _wait_for(count: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while RawEvent.objects.count() < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_a_page_with_the_snippet_sends_a_page_view_and_a_custom_event(
+    chromium, live_server, role_groups
+):
+    tenant = make_tenant("website", allowed_origins=[])
+    page_html = PAGE.format(tracker=live_server.url + reverse("tracking-tracker"),
+                            key=tenant.ingestion_key)  # fmt: skip
+    website = Website(page_html)
+    try:
+        tenant.allowed_origins = [website.origin]
+        tenant.save()
+        tenants.forget(tenant.ingestion_key)
+        # As a visitor's browser says it is (headless Chromium announces itself: a bot).
+        browser_page = open_page(chromium, {**DESKTOP, "user_agent": UA})
+        page = browser_page.page
+        page.goto(website.origin + "/products/a-1")
+        expect(page.locator("h1")).to_have_text("Shop")
+        _wait_for(1)
+        page.click("#buy")
+        _wait_for(2)
+    finally:
+        website.close()
+
+    raws = list(RawEvent.objects.order_by("id"))
+    assert [raw.payload["evt_type"] for raw in raws] == ["page_view", "add_to_cart"]
+    assert {raw.record_source for raw in raws} == {"js"}
+    view = raws[0].payload
+    assert view["url"] == website.origin + "/products/a-1"
+    assert view["props"]["title"] == "A customer's shop" and "x" in view["props"]["screen"]
+    assert raws[1].payload["props"] == {"sku": "A-1", "price": 12.5}
+
+    processing.process_pending()
+    session = TrackedSession.objects.get()
+    assert (session.page_views, session.events) == (1, 2)
+    assert session.entry_url == website.origin + "/products/a-1"
+    assert TrackedEvent.objects.filter(session=session).count() == 2
+    assert [e for e in browser_page.errors if "favicon" not in e] == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_tracking_pages_fit_the_screen_and_pass_the_accessibility_check(
+    chromium, live_server, role_groups, device
+):
+    tenant = make_tenant("shown")
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    pages = [
+        (admin, "index", reverse("tracking:index")),
+        (admin, "dashboard", reverse("tracking:dashboard", args=[tenant.pk])),
+    ]
+    assert page_problems(chromium, live_server.url, device, pages, prefix="tracking-") == []

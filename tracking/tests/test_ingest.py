@@ -1,0 +1,319 @@
+"""The ingestion endpoints through HTTP: bodies of every kind, partial success, exactly once,
+keys, origins and the kill switch, bots, rate limits (failing open), client addresses, the bad
+input the issue names (never a 500, never a half-stored batch), the hot path's queries."""
+
+import datetime as dt
+import gzip
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.testing.servers import free_port
+from tracking import contract, services
+from tracking.ingest import KILL_SWITCH, ORIGIN_REFUSED, UNKNOWN_KEY
+from tracking.models import RawEvent, RawStatus
+from tracking.tests.helpers import ORIGIN, make_tenant, post_batch, post_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tenant():
+    return make_tenant()
+
+
+def test_one_event_is_stored_raw_with_what_the_server_knows(client, tenant):
+    sent = {"evt_type": "page_view", "uuid": "e-1", "session_id": "s-1",
+            "url": "https://shop.example.com/p?q=1", "props": {"title": "Home"},
+            "timestamp": "2026-01-01T10:00:00Z"}  # fmt: skip
+    answer = post_event(client, tenant, sent, REMOTE_ADDR="203.0.113.77")
+
+    assert answer.status_code == 200 and answer.json() == {"accepted": 1, "rejected": []}
+    raw = RawEvent.objects.get()
+    assert raw.payload == sent  # as it came
+    assert (raw.event_id, raw.record_source, raw.status) == ("e-1", "api", RawStatus.PENDING)
+    assert raw.client_timestamp == dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC)
+    assert raw.clock_skew  # long before it was received: flagged, kept
+    assert raw.client_ip == "203.0.113.0"  # the tenant truncates addresses by default
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encode", "gzipped"),
+    [
+        ("application/json", lambda body: body, False),
+        ("text/plain", lambda body: body, False),  # what sendBeacon sends
+        ("application/json", lambda body: body, True),
+        ("application/x-www-form-urlencoded", lambda body: "data=" + body, False),
+    ],
+)
+@pytest.mark.sqlite
+def test_a_batch_in_every_form_a_client_sends_it(client, tenant, content_type, encode, gzipped):
+    body = json.dumps({"batch": [{"evt_type": "click"}, {"evt_type": "scroll"}]})
+    if content_type.startswith("application/x-www"):
+        from urllib.parse import quote
+
+        body = "data=" + quote(body)
+    else:
+        body = encode(body)
+    data = gzip.compress(body.encode()) if gzipped else body
+    headers = {"HTTP_CONTENT_ENCODING": "gzip"} if gzipped else {}
+    answer = post_event(client, tenant, data, path="/t/batch", content_type=content_type, **headers)
+
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["accepted"] == 2 and RawEvent.objects.count() == 2
+
+
+@pytest.mark.sqlite
+def test_gzip_is_recognised_by_its_magic_bytes_too(client, tenant):
+    answer = post_batch(client, tenant, [{"evt_type": "a"}], gzipped=True)
+    assert answer.status_code == 200 and RawEvent.objects.count() == 1
+
+
+@pytest.mark.sqlite
+def test_a_batch_stores_its_good_events_and_says_why_each_bad_one_was_refused(client, tenant):
+    events = [
+        {"evt_type": "ok"},
+        {"props": {}},
+        {"evt_type": ""},
+        {"evt_type": "x" * 65},
+        {"evt_type": 7},
+        [1, 2],
+        {"evt_type": "ok", "timestamp": "yesterday"},
+        {"evt_type": "ok", "props": [1]},
+        {"evt_type": "ok", "note": "=1+2"},
+    ]
+    answer = post_batch(client, tenant, events)
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "accepted": 2,
+        "rejected": [
+            {"index": 1, "reason": contract.EVT_TYPE_MISSING},
+            {"index": 2, "reason": contract.EVT_TYPE_EMPTY},
+            {"index": 3, "reason": contract.EVT_TYPE_TOO_LONG},
+            {"index": 4, "reason": contract.EVT_TYPE_NOT_STRING},
+            {"index": 5, "reason": contract.NOT_AN_OBJECT},
+            {"index": 6, "reason": contract.TIMESTAMP_BAD},
+            {"index": 7, "reason": contract.PROPS_BAD},
+        ],
+    }
+    kept = list(RawEvent.objects.order_by("id").values_list("payload", flat=True))
+    assert kept[1] == {"evt_type": "ok", "note": "=1+2"}  # stored as it came
+    assert services.drop_counts(tenant.pk)["rejected"] == 7
+
+
+@pytest.mark.sqlite
+def test_a_re_sent_event_is_accepted_and_stored_once(client, tenant):
+    event = {"evt_type": "signup", "uuid": "same"}
+    first = post_event(client, tenant, event)
+    again = post_batch(client, tenant, [event, event, {"evt_type": "signup", "uuid": "other"}])
+
+    assert first.json()["accepted"] == 1 and again.json()["accepted"] == 3
+    assert sorted(RawEvent.objects.values_list("event_id", flat=True)) == ["other", "same"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        (b"{not json", 400, None),
+        (b"[1, 2, 3]", 400, None),
+        (b"\xff\xfe\x00 not utf-8", 400, contract.NOT_UTF8),
+        (b"[" * 100_000 + b"]" * 100_000, 400, contract.TOO_DEEP),
+        (b"NaN", 400, None),
+        (b"", 400, None),
+    ],
+)
+@pytest.mark.sqlite
+def test_a_body_that_is_not_an_event_is_a_400_and_stores_nothing(
+    client, tenant, body, status, reason
+):
+    answer = post_event(client, tenant, body)
+    assert answer.status_code == status
+    if reason:
+        assert answer.json()["error"] == reason
+    assert not RawEvent.objects.exists()
+
+
+@pytest.mark.sqlite
+def test_limits_before_parsing_and_per_event(client, tenant):
+    big_body = post_event(client, tenant, b'{"evt_type": "x", "p": "' + b"a" * 1_100_000 + b'"}')
+    empty = post_batch(client, tenant, [])
+    zeros = gzip.compress(b'{"batch": [' + b" " * (6 * 1024 * 1024) + b"]}")
+    gzip_bomb = post_event(client, tenant, zeros, path="/t/batch")
+    too_many = post_batch(client, tenant, [{"evt_type": "x"}] * 501)
+    big_event = post_batch(client, tenant, [{"evt_type": "x", "p": "a" * 7000, "q": "b" * 7000,
+                                            "r": "c" * 7000, "s": "d" * 7000, "t": "e" * 7000},
+                                           {"evt_type": "fine"}])  # fmt: skip
+    deep = {"evt_type": "deep", "props": {}}
+    level = deep["props"]
+    for _ in range(25):
+        level["x"] = {}
+        level = level["x"]
+    nested = post_batch(client, tenant, [deep])
+    long_string = post_batch(client, tenant, [{"evt_type": "x", "props": {"s": "a" * 9000}}])
+    nul = post_batch(client, tenant, [{"evt_type": "x", "props": {"s": "a\x00b"}}])
+
+    assert big_body.status_code == 413
+    assert empty.status_code == 400 and empty.json()["error"] == contract.BATCH_EMPTY
+    assert (
+        gzip_bomb.status_code == 413
+        and gzip_bomb.json()["error"] == contract.DECOMPRESSED_TOO_LARGE
+    )
+    assert too_many.status_code == 400 and too_many.json()["error"] == contract.BATCH_TOO_LARGE
+    assert big_event.status_code == 200
+    assert big_event.json()["rejected"] == [{"index": 0, "reason": contract.EVENT_TOO_LARGE}]
+    assert nested.json()["rejected"] == [{"index": 0, "reason": contract.EVENT_TOO_DEEP}]
+    assert long_string.json()["rejected"][0]["reason"] == contract.STRING_TOO_LONG
+    assert nul.json()["rejected"][0]["reason"] == contract.NUL_CHARACTER
+    assert RawEvent.objects.count() == 1  # the one good event of all those requests
+
+
+@pytest.mark.sqlite
+def test_keys_the_kill_switch_and_origins(client, tenant):
+    other = make_tenant("other", allowed_origins=["https://other.example.com"])
+    inactive = make_tenant("gone", active=False)
+    stopped = make_tenant("stopped", kill_switch=True)
+
+    unknown = post_event(client, "pk_nobody", {"evt_type": "x"})
+    no_key = client.post("/t/e", "{}", content_type="application/json")
+    gone = post_event(client, inactive, {"evt_type": "x"})
+    killed = post_event(client, stopped, {"evt_type": "x"})
+    foreign = post_event(client, tenant, {"evt_type": "x"}, origin="https://other.example.com")
+    theirs = post_event(client, other, {"evt_type": "x"}, origin="https://other.example.com")
+    mine = post_event(client, tenant, {"evt_type": "x"}, origin=ORIGIN)
+
+    assert unknown.status_code == no_key.status_code == gone.status_code == 401
+    assert unknown.json()["error"] == UNKNOWN_KEY
+    assert killed.status_code == 403 and killed.json()["error"] == KILL_SWITCH
+    assert foreign.status_code == 403 and foreign.json()["error"] == ORIGIN_REFUSED
+    assert mine["Access-Control-Allow-Origin"] == ORIGIN
+    assert theirs.status_code == 200
+    # Each key writes to its own tenant only.
+    assert list(RawEvent.objects.values_list("tenant_id", "record_source").order_by("id")) == [
+        (other.pk, "js"), (tenant.pk, "js"),
+    ]  # fmt: skip
+
+
+@pytest.mark.sqlite
+def test_the_cors_preflight_answers_for_allowed_origins_only(client, tenant):
+    allowed = client.options(f"/t/batch?key={tenant.ingestion_key}", HTTP_ORIGIN=ORIGIN)
+    refused = client.options(
+        f"/t/batch?key={tenant.ingestion_key}", HTTP_ORIGIN="https://evil.test"
+    )
+    assert allowed.status_code == 204 and allowed["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in allowed["Access-Control-Allow-Methods"]
+    assert refused.status_code == 403 and not refused.has_header("Access-Control-Allow-Origin")
+
+
+@pytest.mark.parametrize("agent", ["Googlebot/2.1 (+http://www.google.com/bot.html)",
+                                   "Mozilla/5.0 HeadlessChrome/120", "curl/8.4.0", ""])  # fmt: skip
+@pytest.mark.sqlite
+def test_bots_are_answered_but_not_stored_and_counted(client, tenant, agent):
+    answer = post_event(client, tenant, {"evt_type": "x"}, HTTP_USER_AGENT=agent)
+    assert answer.status_code == 202
+    assert not RawEvent.objects.exists()
+    assert services.drop_counts(tenant.pk)["bot"] == 1
+
+
+@pytest.mark.sqlite
+def test_past_the_rate_limit_is_a_429_with_retry_after_and_counted(client, settings):
+    limited = make_tenant("busy", rate_per_minute=3)
+    answers = [post_event(client, limited, {"evt_type": "x"}).status_code for _ in range(5)]
+    last = post_event(client, limited, {"evt_type": "x"})
+
+    assert answers == [200, 200, 200, 429, 429]
+    assert 1 <= int(last["Retry-After"]) <= 60
+    assert RawEvent.objects.count() == 3
+    assert services.drop_counts(limited.pk)["rate_limited"] == 3
+
+
+@pytest.mark.sqlite
+def test_a_browser_client_has_its_own_share_of_the_tenants_rate(client, tenant, settings):
+    settings.TRACKING_CLIENT_RATE_PER_MINUTE = 2
+    one = [post_event(client, tenant, {"evt_type": "x"}, origin=ORIGIN, REMOTE_ADDR="198.51.100.1")
+           .status_code for _ in range(3)]  # fmt: skip
+    other = post_event(client, tenant, {"evt_type": "x"}, origin=ORIGIN, REMOTE_ADDR="198.51.100.2")
+    assert one == [200, 200, 429] and other.status_code == 200
+
+
+@pytest.mark.sqlite
+def test_with_the_rate_limiters_store_down_events_are_still_taken(client, tenant, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    answer = post_event(client, tenant, {"evt_type": "x"})
+    health = client.get("/health/").json()
+    assert answer.status_code == 200 and RawEvent.objects.count() == 1
+    assert health["status"] == "degraded" and health["checks"]["cache"]["status"] == "degraded"
+
+
+@pytest.mark.sqlite
+def test_the_client_address_comes_from_trusted_proxies_only(client, settings):
+    settings.TRACKING_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    from tracking import clients
+
+    clients._trusted.cache_clear()
+    try:
+        kept = make_tenant("kept", ip_handling="store")
+        spoofed = post_event(client, kept, {"evt_type": "a"}, REMOTE_ADDR="203.0.113.5",
+                             HTTP_X_FORWARDED_FOR="1.2.3.4")  # fmt: skip
+        proxied = post_event(client, kept, {"evt_type": "b"}, REMOTE_ADDR="10.1.2.3",
+                             HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9, 10.9.9.9")  # fmt: skip
+    finally:
+        clients._trusted.cache_clear()
+    assert spoofed.status_code == proxied.status_code == 200
+    addresses = dict(RawEvent.objects.values_list("payload__evt_type", "client_ip"))
+    assert addresses == {"a": "203.0.113.5", "b": "198.51.100.9"}
+
+
+@pytest.mark.parametrize(
+    ("handling", "address", "kept"),
+    [("store", "2001:db8:1234:5678::1", "2001:db8:1234:5678::1"),
+     ("truncate", "2001:db8:1234:5678::1", "2001:db8:1234::"),
+     ("truncate", "192.0.2.200", "192.0.2.0"), ("drop", "192.0.2.200", None)],
+)  # fmt: skip
+@pytest.mark.sqlite
+def test_each_tenant_keeps_addresses_its_way(client, handling, address, kept):
+    tenant = make_tenant(f"ip-{handling}", ip_handling=handling)
+    post_event(client, tenant, {"evt_type": "x"}, REMOTE_ADDR=address)
+    assert RawEvent.objects.get().client_ip == kept
+
+
+def test_the_hot_path_runs_one_statement_once_the_key_is_known(client, tenant):
+    post_event(client, tenant, {"evt_type": "warm"})
+    with CaptureQueriesContext(connection) as queries:
+        answer = post_batch(client, tenant, [{"evt_type": f"e{n}"} for n in range(100)])
+    work = [q for q in queries.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT",
+            "SAVEPOINT", "RELEASE"))]  # fmt: skip
+    assert answer.json()["accepted"] == 100
+    assert len(work) == 1 and work[0]["sql"].startswith("INSERT INTO")
+
+
+def test_storage_failing_is_a_503_to_retry(client, tenant):
+    from crm.testing.database import database_elsewhere
+
+    post_event(client, tenant, {"evt_type": "warm"})  # the key is known: no query for it
+    with database_elsewhere(PORT=str(free_port())):
+        answer = post_event(client, tenant, {"evt_type": "x"})
+    assert answer.status_code == 503 and answer["Retry-After"] == "5"
+
+
+@pytest.mark.sqlite
+def test_in_the_embedded_mode_events_are_processed_as_they_arrive(client, tenant):
+    from django.db import connection
+
+    from tracking.models import TrackedEvent
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default (SQLite, no broker: tasks run in the process)")
+    from tracking import tasks
+
+    tasks._last_asked = 0.0  # (no other request asked within the second)
+    post_event(client, tenant, {"evt_type": "page_view", "session_id": "s"})
+    assert TrackedEvent.objects.filter(evt_type="page_view").exists()

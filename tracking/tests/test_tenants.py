@@ -1,0 +1,179 @@
+"""Tenants: keys resolved without a query per request, rotation and deactivation taking effect,
+isolation (a key writes only to its tenant; pages, admin and dashboards show one tenant's data),
+the admin pages, the dashboard, the migrations' way back."""
+
+import datetime as dt
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from crm.models import AuditEntry
+from tracking import processing, services, tenants
+from tracking.models import RawEvent, TrackingTenant
+from tracking.tests.helpers import ACTOR, ORIGIN, UA, make_tenant, post_batch, post_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_is_resolved_once_then_from_the_cache(client):
+    tenant = make_tenant()
+    tenants._local.clear()
+    with CaptureQueriesContext(connection) as first:
+        post_event(client, tenant, {"evt_type": "a"})
+    tenants._local.clear()  # another process: the shared cache answers
+    with CaptureQueriesContext(connection) as second:
+        post_event(client, tenant, {"evt_type": "b"})
+
+    def lookups(queries):
+        return [q for q in queries.captured_queries if "tracking_trackingtenant" in q["sql"]]
+
+    assert len(lookups(first)) == 1 and lookups(second) == []
+
+
+def test_rotated_keys_and_deactivation_take_effect_at_once(client, admin_client, settings):
+    tenant = make_tenant()
+    old_key = tenant.ingestion_key
+    post_event(client, tenant, {"evt_type": "warm"})
+    rotated = services.tenant_rotate_keys(actor=ACTOR, tenant_id=tenant.pk)
+    # (the commit's forget runs at once in a test transaction only when asked)
+    tenants.forget(old_key, rotated.ingestion_key)
+
+    assert post_event(client, old_key, {"evt_type": "x"}).status_code == 401
+    assert post_event(client, rotated, {"evt_type": "x"}).status_code == 200
+    assert rotated.webhook_secret != tenant.webhook_secret
+
+    admin_client.post(
+        f"/admin/tracking/trackingtenant/{tenant.pk}/change/",
+        {"name": tenant.name, "allowed_origins": json.dumps([ORIGIN]), "ip_handling": "truncate",
+         "kill_switch": "", "active": ""},
+    )  # fmt: skip
+    tenants.forget(rotated.ingestion_key)
+    assert post_event(client, rotated, {"evt_type": "x"}).status_code == 401
+    entry = AuditEntry.objects.filter(action="tracking.tenant_rotate_keys").get()
+    assert "pk_" not in json.dumps(entry.changes)  # no secret in the audit trail
+
+
+def test_admins_create_tenants_in_admin_with_their_keys_and_snippet(admin_client):
+    created = admin_client.post(
+        "/admin/tracking/trackingtenant/add/",
+        {"name": "Acme shop", "identifier": "acme", "allowed_origins": json.dumps([ORIGIN]),
+         "ip_handling": "truncate", "active": "on"},
+    )  # fmt: skip
+    tenant = TrackingTenant.objects.get(identifier="acme")
+    page = admin_client.get(f"/admin/tracking/trackingtenant/{tenant.pk}/change/").content.decode()
+    rotated = admin_client.post(
+        "/admin/tracking/trackingtenant/",
+        {"action": "rotate_keys", "_selected_action": [tenant.pk]},
+    )
+
+    assert created.status_code == 302
+    assert tenant.ingestion_key.startswith("pk_") and tenant.webhook_secret.startswith("whsec_")
+    assert (
+        tenant.hash_key == TrackingTenant(identifier="acme").hash_key or len(tenant.hash_key) == 16
+    )
+    assert tenant.ingestion_key in page and "tracker.js" in page and "curl" in page
+    assert rotated.status_code == 302
+    assert TrackingTenant.objects.get(pk=tenant.pk).ingestion_key != tenant.ingestion_key
+
+
+def test_one_tenants_data_never_shows_for_another(client, admin_client, rep):
+    mine, theirs = make_tenant("mine"), make_tenant("theirs")
+    for tenant, name in ((mine, "mine"), (theirs, "theirs")):
+        post_batch(client, tenant, [
+            {"evt_type": "page_view", "session_id": name, "url": f"https://x.test/{name}-page"},
+            {"evt_type": f"{name}_only"},
+        ])  # fmt: skip
+    processing.process_pending()
+
+    page = admin_client.get(f"/tracking/{mine.pk}/").content.decode()
+    listing = admin_client.get("/admin/tracking/rawevent/", {"tenant__id__exact": mine.pk})
+    client.force_login(rep.user)
+    refused = client.get(f"/tracking/{mine.pk}/")
+
+    assert "/mine-page" in page and "mine_only" in page
+    assert "/theirs-page" not in page and "theirs_only" not in page
+    assert {row.tenant_id for row in listing.context["cl"].result_list} == {mine.pk}
+    assert refused.status_code == 403
+    # A key writes only to its own tenant, whatever the body says.
+    client.logout()
+    post_event(client, mine, {"evt_type": "x", "tenant": theirs.pk, "tenant_id": theirs.pk})
+    assert RawEvent.objects.filter(tenant=theirs).count() == 2
+
+
+def test_the_dashboard_shows_the_days_figures(admin_client):
+    tenant = make_tenant()
+    now = timezone.now()
+    services.ingest(
+        tenant=tenants.resolve(tenant.ingestion_key),
+        events=[
+            {"evt_type": "page_view", "session_id": "s", "url": "https://x.test/top", "uuid": n}
+            for n in "abcd"
+        ],
+        ip=None, user_agent=UA, source="js", received_at=now - dt.timedelta(minutes=5),
+    )  # fmt: skip
+    processing.process_pending()
+    services.ingest(tenant=tenants.resolve(tenant.ingestion_key), events=[{"evt_type": "late"}],
+                    ip=None, user_agent=UA, source="api")  # fmt: skip
+    services.count_drop(tenant.pk, "bot", 4)
+
+    page = admin_client.get(f"/tracking/{tenant.pk}/")
+    index = admin_client.get("/tracking/")
+    html = page.content.decode()
+
+    assert page.status_code == 200 and index.status_code == 200
+    figures = page.context["figures"]
+    assert (figures["received"], figures["pending"], figures["sessions_today"]) == (5, 1, 1)
+    assert figures["top_pages"] == [("/top", 4)]
+    assert ("Bots", 4) in page.context["drops"]
+    assert tenant.ingestion_key in html and "<polyline" in html
+    assert tenant.name in index.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_go_back_and_forward_cleanly(role_groups):
+    out = StringIO()
+    call_command("migrate", "tracking", "zero", stdout=out, verbosity=0)
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+    assert not [name for name in tables if name.startswith("tracking_")]
+    call_command("migrate", "tracking", stdout=out, verbosity=0)
+    tenant = make_tenant()
+    assert TrackingTenant.objects.filter(pk=tenant.pk).exists()
+
+
+@hypothesis_settings(max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(body=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                      st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                   lambda inner: st.lists(inner, max_size=4)
+                                   | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                                   max_leaves=20).map(lambda v: json.dumps(v).encode())),
+       path=st.sampled_from(["/t/e", "/t/batch"]),
+       content_type=st.sampled_from(["application/json", "text/plain",
+                                     "application/x-www-form-urlencoded"]))  # fmt: skip
+def test_arbitrary_bodies_never_get_a_500(client, body, path, content_type):
+    tenant = TrackingTenant.objects.filter(identifier="fuzz").first() or make_tenant("fuzz")
+    answer = client.post(f"{path}?key={tenant.ingestion_key}", body, content_type=content_type,
+                         HTTP_USER_AGENT=UA)  # fmt: skip
+    assert answer.status_code < 500
+
+
+def test_the_events_export_quotes_what_a_spreadsheet_would_run(client, admin_client):
+    tenant = make_tenant()
+    post_batch(client, tenant, [{"evt_type": "=HYPERLINK(\"http://evil\")", "props": {"a": "+1"}},
+                                {"evt_type": "@SUM(A1)"}, {"evt_type": "-2+3"}])  # fmt: skip
+    processing.process_pending()
+    answer = admin_client.get(f"/tracking/{tenant.pk}/events.csv")
+    body = b"".join(answer.streaming_content).decode("utf-8-sig")
+
+    assert answer["Content-Type"].startswith("text/csv")
+    assert "'=HYPERLINK" in body and "'@SUM(A1)" in body and "'-2+3" in body
+    assert RawEvent.objects.filter(payload__evt_type='=HYPERLINK("http://evil")').exists()
