@@ -105,11 +105,15 @@ def _raise_keyboard_interrupt(signum, frame):
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], port: int, log_path: Path, wsgi_app: str = DEFAULT_WSGI_APP
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    wsgi_app: str = DEFAULT_WSGI_APP,
+    workers: int = GUNICORN_WORKERS,
 ) -> Iterator[subprocess.Popen]:
     command = [
         sys.executable, "-m", "gunicorn", wsgi_app,
-        "-w", str(GUNICORN_WORKERS),
+        "-w", str(workers),
         "-b", f"127.0.0.1:{port}",
         "--graceful-timeout", "5",
     ]  # fmt: skip

@@ -96,6 +96,16 @@ MIDDLEWARE = [
     "crm.middleware.TimezoneMiddleware",
 ]
 
+# Machine-to-machine paths (a public key of their own, no session or pages) served through
+# these only: HTTPS and the security headers, the 413 for large bodies, no health check of the
+# database connection per request (crm.wsgi, crm.middleware).
+LEAN_PATHS = ["/t/"]
+LEAN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "crm.middleware.RequestTooLargeMiddleware",
+    "crm.middleware.TrustedConnectionMiddleware",
+]
+
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
 

@@ -36,6 +36,7 @@ def _is_trusted(address: str) -> bool:
     return any(ip in network for network in _trusted())
 
 
+@lru_cache(maxsize=8192)  # a client sends many requests
 def client_ip(remote_addr: str, forwarded_for: str) -> str | None:
     """The client's address: REMOTE_ADDR, unless that is a trusted proxy; then the last address
     of X-Forwarded-For that is not one (a client may put anything at the front of the header,
@@ -52,6 +53,7 @@ def client_ip(remote_addr: str, forwarded_for: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def kept_ip(address: str | None, handling: str) -> str | None:
     """The address as the tenant keeps it."""
     if address is None or handling == IPHandling.DROP:

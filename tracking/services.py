@@ -78,8 +78,9 @@ def ingest(
         )  # fmt: skip
     result.accepted = len(rows)
     if rows:
-        with transaction.atomic():
-            result.stored = _insert(rows)
+        # One statement: in autocommit it is committed when it returns (no BEGIN and COMMIT
+        # round trips); inside a caller's transaction, with it.
+        result.stored = _insert(rows)
     return result
 
 
@@ -94,13 +95,19 @@ def _trusted_event(event, event_id: str | None) -> contract.Event:
     )  # fmt: skip
 
 
+_VALUES_UP_TO = 20  # rows written as VALUES; more as arrays (unnest)
+
+
 def _insert(rows: list[tuple]) -> int:
-    """The rows in one statement: on PostgreSQL an INSERT … SELECT FROM unnest(arrays), one
-    array per column (one plan, whatever the count); elsewhere a multi-row INSERT."""
+    """The rows in one statement: a few as a multi-row VALUES (cheapest to send and plan),
+    many on PostgreSQL as INSERT … SELECT FROM unnest(one array per column) (one plan,
+    whatever the count); SQLite as VALUES, 50 rows a statement (its parameter limit)."""
     table = connection.ops.quote_name(RawEvent._meta.db_table)
     names = ", ".join(COLUMNS)
+    conflict = "ON CONFLICT (tenant_id, event_id) DO NOTHING"
+    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if postgres and len(rows) > _VALUES_UP_TO:
             arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
             picked = ", ".join(
                 f"v.c{n}::jsonb" if name == "payload" else f"v.c{n}"
@@ -109,14 +116,15 @@ def _insert(rows: list[tuple]) -> int:
             aliases = ", ".join(f"c{n}" for n in range(len(COLUMNS)))
             cursor.execute(
                 f"INSERT INTO {table} ({names}) SELECT {picked} FROM unnest({arrays}) "
-                f"AS v ({aliases}) ON CONFLICT (tenant_id, event_id) DO NOTHING",
+                f"AS v ({aliases}) {conflict}",
                 [list(column) for column in zip(*rows, strict=True)],
             )
             return cursor.rowcount
-        stored = 0
+        one = "(" + ", ".join("%s::jsonb" if postgres and name == "payload" else "%s"
+                              for name in COLUMNS) + ")"  # fmt: skip
         adapt = connection.ops.adapt_datetimefield_value
-        one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-        for start in range(0, len(rows), 50):  # SQLite: at most 999 parameters a statement
+        stored = 0
+        for start in range(0, len(rows), 50):
             batch = rows[start : start + 50]
             values = [
                 part
@@ -124,8 +132,7 @@ def _insert(rows: list[tuple]) -> int:
                 for part in (row[0], adapt(row[1]), adapt(row[2]), adapt(row[3]), *row[4:])
             ]
             cursor.execute(
-                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))} "
-                "ON CONFLICT (tenant_id, event_id) DO NOTHING",
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))} {conflict}",
                 values,
             )
             stored += cursor.rowcount

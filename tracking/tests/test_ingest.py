@@ -259,6 +259,7 @@ def test_the_client_address_comes_from_trusted_proxies_only(client, settings):
     from tracking import clients
 
     clients._trusted.cache_clear()
+    clients.client_ip.cache_clear()
     try:
         kept = make_tenant("kept", ip_handling="store")
         spoofed = post_event(client, kept, {"evt_type": "a"}, REMOTE_ADDR="203.0.113.5",
@@ -267,6 +268,7 @@ def test_the_client_address_comes_from_trusted_proxies_only(client, settings):
                              HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9, 10.9.9.9")  # fmt: skip
     finally:
         clients._trusted.cache_clear()
+        clients.client_ip.cache_clear()
     assert spoofed.status_code == proxied.status_code == 200
     addresses = dict(RawEvent.objects.values_list("payload__evt_type", "client_ip"))
     assert addresses == {"a": "203.0.113.5", "b": "198.51.100.9"}
