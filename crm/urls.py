@@ -5,6 +5,9 @@ from django.urls import include, path
 from crm import auth, health, views
 
 urlpatterns = [
+    # Tracking's ingestion (websites' snippets, webhooks), included by name like the APIs;
+    # first, as the busiest paths by far: resolved before any page's pattern is tried.
+    path("t/", include("tracking.ingest_urls")),
     path("", views.home, name="home"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -20,8 +23,6 @@ urlpatterns = [
     path("goals/", include("goals.urls")),
     path("supervision/", include("supervision.urls")),
     path("tracking/", include("tracking.urls")),
-    # Tracking's ingestion (websites' snippets, webhooks): included by name, like the APIs.
-    path("t/", include("tracking.ingest_urls")),
     # Each app's API under /api/<app>/ (included by name: the core imports no feature app).
     path("api/goals/", include("goals.api.urls")),
     path("api/supervision/", include("supervision.api.urls")),

@@ -19,6 +19,7 @@ _BOTS = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)  # a handful of browsers send nearly every request
 def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(_BOTS.search(user_agent))
 

@@ -49,6 +49,7 @@ BATCH_TOO_LARGE = "A batch holds at most 500 events."
 BATCH_EMPTY = "The batch has no events."
 EVENT_TOO_LARGE = "The event is larger than 32 KB."
 STRING_TOO_LONG = "A string of the event is longer than 8 KB."
+NUMBER_BAD = "A number of the event is out of range (JSON has no Infinity or NaN)."
 NUL_CHARACTER = "A string of the event holds the NUL character (\\u0000)."
 EVENT_TOO_DEEP = "The event is nested deeper than 20 levels."
 EVT_TYPE_MISSING = "evt_type is required."
@@ -127,6 +128,19 @@ class Event:
     clock_skew: bool
 
 
+def _surely_within_limits(payload: str) -> bool:
+    """What the serialized event shows without walking it (C string methods only): no string
+    longer than the limit if the whole is not; no nesting past the limit with so few brackets
+    (a bracket inside a string only over-counts); no NUL, which JSON always escapes, if no
+    escape of one appears (a string with the text \\u0000 in it only looks like one). When
+    in doubt, the event is walked."""
+    return (
+        len(payload) <= MAX_STRING
+        and payload.count("{") + payload.count("[") <= MAX_DEPTH
+        and "\\u0000" not in payload
+    )
+
+
 def _deep_or_long(value: Any, depth: int = 0) -> str | None:
     """Why `value` breaks the nesting or string limits, or None."""
     if depth > MAX_DEPTH:
@@ -174,10 +188,15 @@ def check_event(event: Any, *, received_at: dt.datetime) -> Event:
     """The event if it keeps to the contract; raises ValueError(reason) otherwise."""
     if not isinstance(event, dict):
         raise ValueError(NOT_AN_OBJECT)
-    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    try:
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # 1e309 reads as infinity, which JSON (and jsonb) cannot hold
+        raise ValueError(NUMBER_BAD) from None
+    except RecursionError:
+        raise ValueError(EVENT_TOO_DEEP) from None
     if len(payload) > MAX_EVENT:
         raise ValueError(EVENT_TOO_LARGE)
-    if why := _deep_or_long(event):
+    if not _surely_within_limits(payload) and (why := _deep_or_long(event)):
         raise ValueError(why)
     evt_type = event.get("evt_type")
     if evt_type is None:

@@ -21,6 +21,7 @@ the shared cache for the rate limit, one statement to store the request's events
 import functools
 import hashlib
 import hmac
+import json
 import re
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 from csp.decorators import csp_exempt
 from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from crm import ratelimit
@@ -47,7 +48,9 @@ _PROVIDER = re.compile(r"[a-z0-9_-]{1,30}")
 
 
 def _answer(status: int, body: dict, origin: str = "", headers: dict | None = None):
-    response = JsonResponse(body, status=status)
+    # json.dumps itself (its C encoder): JsonResponse's encoder class is for dates and
+    # decimals, which these answers never hold.
+    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
     if origin:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
@@ -56,7 +59,7 @@ def _answer(status: int, body: dict, origin: str = "", headers: dict | None = No
     return response
 
 
-def _refused(status: int, reason: str, origin: str = "", **headers) -> JsonResponse:
+def _refused(status: int, reason: str, origin: str = "", **headers) -> HttpResponse:
     return _answer(status, {"error": reason}, origin, headers)
 
 
@@ -230,6 +233,8 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
         return _refused(503, STORAGE_DOWN, **{"Retry-After": "5"})
     except DataError:
         return _refused(400, NOT_STORABLE)
+    if result.rejected:  # a body JSON cannot hold as it is (a number out of range)
+        return _refused(400, result.rejected[0]["reason"])
     if result.stored:
         tasks.process_soon()
     return _answer(200, {"accepted": result.accepted, "stored": result.stored})

@@ -39,7 +39,7 @@ def post_batch(client, tenant, events, **options):
 
 
 def post_webhook(client, tenant, payload, *, provider="stripe", secret=None, stamp=None, **headers):
-    body = json.dumps(payload).encode()
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     stamp = str(int(time.time())) if stamp is None else str(stamp)
     signed = signature(secret or tenant.webhook_secret, stamp, body)
     return client.post(

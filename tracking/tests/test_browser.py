@@ -3,6 +3,7 @@ local server) includes tracker.js with a test tenant's key; its page view and a 
 reach the raw table, and once processed they are one session with two events. The tracking
 pages fit a phone and pass the accessibility check."""
 
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,6 +89,9 @@ def test_a_page_with_the_snippet_sends_a_page_view_and_a_custom_event(
     assert view["url"] == website.origin + "/products/a-1"
     assert view["props"]["title"] == "A customer's shop" and "x" in view["props"]["screen"]
     assert raws[1].payload["props"] == {"sku": "A-1", "price": 12.5}
+    # The snippet names each event with a UUIDv7: the millisecond first.
+    assert all(re.fullmatch(r"[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}", raw.event_id)
+               for raw in raws)  # fmt: skip
 
     processing.process_pending()
     session = TrackedSession.objects.get()

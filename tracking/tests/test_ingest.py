@@ -5,6 +5,7 @@ input the issue names (never a 500, never a half-stored batch), the hot path's q
 import datetime as dt
 import gzip
 import json
+import time
 
 import pytest
 from django.db import connection
@@ -112,6 +113,38 @@ def test_a_re_sent_event_is_accepted_and_stored_once(client, tenant):
 
     assert first.json()["accepted"] == 1 and again.json()["accepted"] == 3
     assert sorted(RawEvent.objects.values_list("event_id", flat=True)) == ["other", "same"]
+
+
+@pytest.mark.sqlite
+def test_what_json_cannot_hold_and_what_only_looks_like_a_limit(client, tenant):
+    # 1e309 reads as infinity: that event is refused, the others kept.
+    body = b'{"batch": [{"evt_type": "x", "props": {"n": 1e309}}, {"evt_type": "ok"}]}'
+    infinite = post_event(client, tenant, body, path="/t/batch")
+    # Text that looks like an escaped NUL, brackets in a string, an id with quotes in it.
+    looks = post_batch(client, tenant, [
+        {"evt_type": "x", "props": {"s": "\\u0000 is how JSON writes NUL"}},
+        {"evt_type": "x", "props": {"s": "[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{"}},
+        {"evt_type": "x", "uuid": 'a "quoted" \\ id'},
+    ])  # fmt: skip
+
+    assert infinite.json() == {
+        "accepted": 1,
+        "rejected": [{"index": 0, "reason": contract.NUMBER_BAD}],
+    }
+    assert looks.json() == {"accepted": 3, "rejected": []}
+    assert RawEvent.objects.filter(event_id='a "quoted" \\ id').exists()
+    kept = RawEvent.objects.filter(payload__props__s__startswith="\\u0000")
+    assert kept.get().payload["props"]["s"] == "\\u0000 is how JSON writes NUL"
+
+
+def test_ids_the_server_gives_are_time_ordered_uuid7s():
+    first = services.new_event_ids(1)[0]
+    time.sleep(0.002)
+    later = services.new_event_ids(1)[0]
+
+    assert len(first) == 32 and first[12] == "7" and first[16] in "89ab"
+    assert first[:12] < later[:12]  # the millisecond leads: new rows at the index's edge
+    assert len(set(services.new_event_ids(10_000))) == 10_000
 
 
 @pytest.mark.parametrize(

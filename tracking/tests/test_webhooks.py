@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tracking import processing, services
+from tracking import contract, processing, services
 from tracking.ingest import BAD_SIGNATURE, STALE_SIGNATURE
 from tracking.models import RawEvent, TrackedEvent
 from tracking.tests.helpers import make_tenant, post_webhook
@@ -36,6 +36,14 @@ def test_a_signed_webhook_is_stored_raw_once_per_delivery(client, tenant):
     )
     processing.process_pending()
     assert TrackedEvent.objects.get().evt_type == "invoice.paid"
+
+
+def test_a_webhook_json_cannot_hold_is_a_400_and_stores_nothing(client, tenant):
+    answer = post_webhook(client, tenant, b'{"id": "evt_2", "amount": 1e309}')
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == contract.NUMBER_BAD
+    assert not RawEvent.objects.exists()
 
 
 @pytest.mark.parametrize(
