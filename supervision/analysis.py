@@ -65,6 +65,11 @@ def _plain(value):
 
 
 def route_figures(day: selectors.Day) -> dict:
+    """The route review's figures, as the provider sees them (see _route_facts)."""
+    return _plain(_route_facts(day))
+
+
+def _route_facts(day: selectors.Day) -> dict:
     """The day's KPIs; the customers that make up about SHORTFALL_SHARE % of its shortfall, the
     largest first; the route's previous saved day on the same weekday and what changed;
     flags by threshold; the reasons given."""
@@ -127,25 +132,28 @@ def route_figures(day: selectors.Day) -> dict:
             "newly_missed": sorted(names[c] for c in visited_then - visited_now if c in names),
             "recovered": sorted(names[c] for c in visited_now - visited_then),
         }
-    return _plain(
-        {
-            "route": day.route.code,
-            "date": day.date,
-            "kpis": kpis.as_dict(),
-            "shortfall": shortfall,
-            "previous": previous,
-            "flags": flags,
-            "reasons": dict(Counter(line.reason for line in lines if line.reason)),
-            "thresholds": {
-                "under_plan_percent": settings.SUPERVISION_UNDER_PLAN_PERCENT,
-                "over_plan_percent": settings.SUPERVISION_OVER_PLAN_PERCENT,
-                "shortfall_share": settings.SUPERVISION_SHORTFALL_SHARE,
-            },
-        }
-    )
+    return {
+        "route": day.route.code,
+        "date": day.date,
+        "kpis": kpis.as_dict(),
+        "shortfall": shortfall,
+        "previous": previous,
+        "flags": flags,
+        "reasons": dict(Counter(line.reason for line in lines if line.reason)),
+        "thresholds": {
+            "under_plan_percent": settings.SUPERVISION_UNDER_PLAN_PERCENT,
+            "over_plan_percent": settings.SUPERVISION_OVER_PLAN_PERCENT,
+            "shortfall_share": settings.SUPERVISION_SHORTFALL_SHARE,
+        },
+    }
 
 
 def customer_figures(day: selectors.Day, customer_id: int) -> dict:
+    """The customer review's figures, as the provider sees them (see _customer_facts)."""
+    return _plain(_customer_facts(day, customer_id))
+
+
+def _customer_facts(day: selectors.Day, customer_id: int) -> dict:
     """One customer of the route: the day, the saved days before it, the average when
     visited and today against it, the trend, the missed-visit streak, visits without a sale,
     days since the last sale (dormant past SUPERVISION_DORMANT_DAYS), the reasons given."""
@@ -167,44 +175,42 @@ def customer_figures(day: selectors.Day, customer_id: int) -> dict:
         streak += 1
     sales = [visit.date for visit in days if visit.visited and visit.actual > 0]
     since = (day.date - sales[-1]).days if sales else None
-    return _plain(
-        {
-            "route": day.route.code,
-            "date": day.date,
-            "customer": line.customer_name,
-            "customer_id": customer_id,
-            "today": {
-                "visited": line.visited,
-                "planned": line.planned_quantity,
-                "actual": line.actual_quantity,
-                "reason": line.reason,
-            },
-            "history": [
-                {
-                    "date": v.date,
-                    "visited": v.visited,
-                    "planned": v.planned,
-                    "actual": v.actual,
-                    "reason": v.reason,
-                }
-                for v in history
-            ],
-            "sessions": len(history),
-            "visits": len(visited),
-            "average_actual": average,
-            "vs_average_percent": rules.percent(line.actual_quantity, average) if average else None,
-            "planned_total": sum((v.planned for v in days), Decimal(0)),
-            "actual_total": sum(v.actual for v in days),
-            "trend": _trend([v.actual for v in days if v.visited]),
-            "missed_streak": streak,
-            "visited_no_sale": sum(1 for v in days if v.visited and v.actual == 0),
-            "days_since_productive": since,
-            "dormant": (since is None and len(days) > 1)
-            or (since is not None and since >= settings.SUPERVISION_DORMANT_DAYS),
-            "reasons": dict(Counter(v.reason for v in days if v.reason)),
-            "thresholds": {"dormant_days": settings.SUPERVISION_DORMANT_DAYS},
-        }
-    )
+    return {
+        "route": day.route.code,
+        "date": day.date,
+        "customer": line.customer_name,
+        "customer_id": customer_id,
+        "today": {
+            "visited": line.visited,
+            "planned": line.planned_quantity,
+            "actual": line.actual_quantity,
+            "reason": line.reason,
+        },
+        "history": [
+            {
+                "date": v.date,
+                "visited": v.visited,
+                "planned": v.planned,
+                "actual": v.actual,
+                "reason": v.reason,
+            }
+            for v in history
+        ],
+        "sessions": len(history),
+        "visits": len(visited),
+        "average_actual": average,
+        "vs_average_percent": rules.percent(line.actual_quantity, average) if average else None,
+        "planned_total": sum((v.planned for v in days), Decimal(0)),
+        "actual_total": sum(v.actual for v in days),
+        "trend": _trend([v.actual for v in days if v.visited]),
+        "missed_streak": streak,
+        "visited_no_sale": sum(1 for v in days if v.visited and v.actual == 0),
+        "days_since_productive": since,
+        "dormant": (since is None and len(days) > 1)
+        or (since is not None and since >= settings.SUPERVISION_DORMANT_DAYS),
+        "reasons": dict(Counter(v.reason for v in days if v.reason)),
+        "thresholds": {"dormant_days": settings.SUPERVISION_DORMANT_DAYS},
+    }
 
 
 def _trend(actuals: list[int]) -> str:
@@ -223,9 +229,22 @@ def _trend(actuals: list[int]) -> str:
 # --- The review ---------------------------------------------------------------------------------
 
 
-def _key(provider: Provider, kind: str, figures: dict) -> str:
-    asked = json.dumps({"provider": provider.key, "kind": kind, "figures": figures}, sort_keys=True)
+def _key(provider: Provider, kind: str, facts: dict) -> str:
+    """The hash of what was asked. Over the facts as they are (the encoder turns decimals and
+    dates into the text _plain gives them: the same JSON, without walking the figures first,
+    which a question answered from the cache never needs)."""
+    asked = json.dumps(
+        {"provider": provider.key, "kind": kind, "figures": facts}, sort_keys=True, default=_text
+    )
     return hashlib.sha256(asked.encode()).hexdigest()
+
+
+def _text(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def review(
@@ -248,16 +267,16 @@ def review(
     if kind == AnalysisKind.CUSTOMER:
         if customer_id is None:
             raise ValidationError({"customer": CUSTOMER_REQUIRED})
-        figures = customer_figures(day, customer_id)
+        facts = _customer_facts(day, customer_id)
     else:
         kind, customer_id = AnalysisKind.ROUTE, None
-        figures = route_figures(day)
+        facts = _route_facts(day)
     provider = provider or configured()
-    key = _key(provider, kind, figures)
+    key = _key(provider, kind, facts)
     kept = Analysis.objects.filter(key=key).first()
     if kept is None and not isinstance(provider, RulesProvider):
         # The language model failed on this question before: the rules' answer is kept.
-        kept = Analysis.objects.filter(key=_key(RulesProvider(), kind, figures)).first()
+        kept = Analysis.objects.filter(key=_key(RulesProvider(), kind, facts)).first()
         kept = kept if kept is not None and kept.fallback_reason else None
     if kept is not None:
         now = timezone.now()
@@ -272,13 +291,13 @@ def review(
         )
         if not decision.allowed:
             raise RateLimited(decision.retry_after)
-    fallback = ""
+    figures, fallback = _plain(facts), ""
     try:
         findings, suggestions = provider.review(kind, figures)
     except ProviderError as error:
         fallback = FALLBACK.format(reason=str(error).capitalize())
         provider = RulesProvider()
-        key = _key(provider, kind, figures)
+        key = _key(provider, kind, facts)
         findings, suggestions = provider.review(kind, figures)
     fields = {
         "kind": kind, "provider": provider.key, "route": day.route, "date": day.date,

@@ -4,6 +4,7 @@ against a local stub of a chat-completions API (answer, timeout, error, nonsense
 answer instead, and say so)."""
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -121,6 +122,26 @@ def test_the_customer_review_reads_its_history(route, settings):
     findings, _suggestions = RulesProvider().review(AnalysisKind.CUSTOMER, figures)
     assert any("Missed 3 visits in a row" in line for line in findings)
     assert any("dormant" in line for line in findings)
+
+
+def test_the_cache_key_is_the_hash_of_the_figures_as_kept(route):
+    # The key is made from the facts before they are turned into text: it must hash exactly
+    # the JSON of the figures a review keeps, or a kept review would never be found again.
+    a, b, *_ = customers(route)
+    saved_day(route, today() - dt.timedelta(days=7), {a: (True, 100, ""), b: (True, 50, "")})
+    day = selectors.day_of(route, today())
+    day.lines, _ = rules.apply_changes(
+        day.lines, [change(a, visited=True, actual_quantity=20)], route_code=route.code
+    )
+    provider = RulesProvider()
+    for kind, facts, figures in [
+        (AnalysisKind.ROUTE, analysis._route_facts(day), analysis.route_figures(day)),
+        (AnalysisKind.CUSTOMER, analysis._customer_facts(day, a),
+         analysis.customer_figures(day, a)),
+    ]:  # fmt: skip
+        asked = {"provider": provider.key, "kind": kind, "figures": figures}
+        expected = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+        assert analysis._key(provider, kind, facts) == expected
 
 
 def test_a_repeated_review_comes_from_the_cache_and_counts_as_a_hit(route, supervisor):
