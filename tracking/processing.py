@@ -305,8 +305,14 @@ def _sessions(good: list[tuple[Claimed, dict]]) -> dict[tuple[int, str], dict]:
     return sessions
 
 
-SESSION_COLUMNS = ("tenant_id", "session_key", "first_seen", "last_seen", "page_views", "events",
-                   "entry_url", "exit_url", "referrer_host", "device", "browser")  # fmt: skip
+# A session's columns, with their types for reading them from a JSON document.
+_SESSION_FIELDS = (
+    ("tenant_id", "bigint"), ("session_key", "text"), ("first_seen", "timestamptz"),
+    ("last_seen", "timestamptz"), ("page_views", "integer"), ("events", "integer"),
+    ("entry_url", "text"), ("exit_url", "text"), ("referrer_host", "text"), ("device", "text"),
+    ("browser", "text"),
+)  # fmt: skip
+SESSION_COLUMNS = tuple(name for name, _ in _SESSION_FIELDS)
 EVENT_COLUMNS = ("tenant_id", "raw_event_id", "evt_type", "url_path", "referrer_host",
                  "occurred_at", "props", "session_id")  # fmt: skip
 
@@ -348,9 +354,7 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
     sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            session_types = ", ".join(
-                f"{name} {kind}" for name, kind in zip(SESSION_COLUMNS, _SESSION_TYPES, strict=True)
-            )
+            session_types = ", ".join(f"{name} {kind}" for name, kind in _SESSION_FIELDS)
             cursor.execute(
                 f"""WITH given AS (
                         SELECT * FROM jsonb_to_recordset(%s::jsonb) AS s ({session_types})),
@@ -390,10 +394,6 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
               ids.get((event["tenant_id"], event["session_key"])))
              for event in events],
         )  # fmt: skip
-
-
-_SESSION_TYPES = ("bigint", "text", "timestamptz", "timestamptz", "integer", "integer", "text",
-                  "text", "text", "text", "text")  # fmt: skip
 
 
 def _json(rows: list[dict]) -> str:
