@@ -100,9 +100,10 @@ class Customer(TimestampedModel):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=30, unique=True)
     address = models.CharField(max_length=300, blank=True)
-    owner = models.ForeignKey(
-        SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
-    )
+    owner = models.ForeignKey(  # indexed by customer_owner_signup
+        SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="customers",
+        db_index=False,
+    )  # fmt: skip
     status = models.CharField(
         max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT
     )
@@ -215,7 +216,9 @@ class DealQuerySet(models.QuerySet):
 
 class Deal(TimestampedModel):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deals")
-    rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="deals")
+    rep = models.ForeignKey(  # indexed by deal_rep_closed_at and deal_rep_created
+        SalesRep, on_delete=models.PROTECT, related_name="deals", db_index=False
+    )
     title = models.CharField(max_length=200)
     amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
     stage = models.CharField(
@@ -293,7 +296,9 @@ class ActivityQuerySet(models.QuerySet):
 
 
 class Activity(TimestampedModel):
-    rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="activities")
+    rep = models.ForeignKey(  # indexed by activity_rep_due_at and activity_rep_completed_at
+        SalesRep, on_delete=models.PROTECT, related_name="activities", db_index=False
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="activities"
     )
@@ -354,7 +359,9 @@ class TaskQuerySet(models.QuerySet):
 
 
 class Task(TimestampedModel):
-    rep = models.ForeignKey(SalesRep, on_delete=models.PROTECT, related_name="tasks")
+    rep = models.ForeignKey(  # indexed by task_rep_status_due
+        SalesRep, on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     due_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
@@ -406,7 +413,9 @@ class Route(TimestampedModel):
 
 
 class RouteStop(models.Model):
-    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    route = models.ForeignKey(  # indexed by route_stop_unique_sequence
+        Route, on_delete=models.CASCADE, related_name="stops", db_index=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="route_stops")
     sequence = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     planned_quantity = models.DecimalField(

@@ -288,7 +288,9 @@ class Goal(TimestampedModel):
 class GoalSnapshot(models.Model):
     """A goal as it stood on one day (the daily job writes one per active goal and day)."""
 
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="snapshots")
+    goal = models.ForeignKey(  # indexed by goal_snapshot_one_per_day
+        Goal, on_delete=models.CASCADE, related_name="snapshots", db_index=False
+    )
     date = models.DateField()
     value = models.DecimalField(max_digits=14, decimal_places=2)
     target = models.DecimalField(max_digits=14, decimal_places=2, null=True)
@@ -491,7 +493,9 @@ class Achievement(models.Model):
     """Something a rep reached, recorded once: for a plan's month (or year), or a streak ending
     with that month's plan."""
 
-    plan = models.ForeignKey(RepPlan, on_delete=models.CASCADE, related_name="achievements")
+    plan = models.ForeignKey(  # indexed by achievement_once_per_plan
+        RepPlan, on_delete=models.CASCADE, related_name="achievements", db_index=False
+    )
     kind = models.CharField(max_length=30, choices=AchievementKind.choices)
     achieved_at = models.DateTimeField()
 
@@ -517,7 +521,9 @@ class ReminderKind(models.TextChoices):
 class PlanReminder(models.Model):
     """A reminder that a month's plan is not set: each kind once per plan."""
 
-    plan = models.ForeignKey(RepPlan, on_delete=models.CASCADE, related_name="reminders")
+    plan = models.ForeignKey(  # indexed by reminder_once_per_plan_kind
+        RepPlan, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=ReminderKind.choices)
     sent_at = models.DateTimeField()
     emailed_to = models.CharField(max_length=254, blank=True)

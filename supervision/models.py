@@ -44,7 +44,9 @@ class ReasonCode(models.TextChoices):
 
 class SupervisionSession(TimestampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="supervision_sessions")
+    route = models.ForeignKey(  # indexed by supervision_one_per_route_day
+        Route, on_delete=models.PROTECT, related_name="supervision_sessions", db_index=False
+    )
     date = models.DateField(validators=[validate_in_range])
     status = models.CharField(
         max_length=10, choices=SessionStatus.choices, default=SessionStatus.DRAFT
@@ -77,19 +79,23 @@ class SupervisionSession(TimestampedModel):
                 violation_error_message="Enter a date between 1970 and 2099.",
             ),
         ]
-        indexes = [models.Index(fields=["route", "-date"], name="supervision_route_date")]
+        # (route, date) is indexed by supervision_one_per_route_day, read either way.
 
     def __str__(self) -> str:
         return f"{self.route.code} on {self.date:%Y-%m-%d}"
 
 
 class SessionLine(models.Model):
-    session = models.ForeignKey(SupervisionSession, on_delete=models.CASCADE, related_name="lines")
+    session = models.ForeignKey(  # indexed by line_one_per_order and line_one_per_customer
+        SupervisionSession, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     # The stop it came from (gone if the route changed since: the line stays as it was).
     stop = models.ForeignKey(
         RouteStop, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(  # indexed by line_customer
+        Customer, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     stop_order = models.PositiveSmallIntegerField()
     planned_quantity = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     actual_quantity = models.PositiveIntegerField(default=0)
@@ -205,7 +211,9 @@ class Analysis(models.Model):
     key = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=10, choices=AnalysisKind.choices)
     provider = models.CharField(max_length=100)
-    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="+")
+    route = models.ForeignKey(  # indexed by analysis_route_day
+        Route, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     date = models.DateField()
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"

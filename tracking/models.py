@@ -147,7 +147,10 @@ class RawEvent(models.Model):
 
 
 class TrackedSession(models.Model):
-    tenant = models.ForeignKey(TrackingTenant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: session_once and session_tenant_first both lead with the tenant.
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     session_key = models.CharField(max_length=128)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -179,9 +182,10 @@ class TrackedEvent(models.Model):
     tenant = models.ForeignKey(
         TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    session = models.ForeignKey(
-        TrackedSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    session = models.ForeignKey(  # indexed by event_session (one index, not two)
+        TrackedSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     # The raw row it was made from (not a foreign key: events outlive the raw rows retention
     # deletes); unique, so that processing a row again never makes a second event.
     raw_event_id = models.BigIntegerField(unique=True)

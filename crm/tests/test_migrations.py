@@ -68,3 +68,28 @@ def test_dates_outside_the_range_are_moved_into_it_before_the_constraints():
 def test_the_crm_migrations_reverse_cleanly():
     migrate_to(("crm", "0001_initial"))
     migrate_to()
+
+
+OUR_APPS = ("crm", "goals", "supervision", "tracking")
+
+
+@pytest.mark.django_db
+def test_no_index_of_ours_repeats_one_that_already_covers_it():
+    # A plain index whose columns lead another index (a foreign key's own index beside a
+    # composite one that starts with it) only costs writes: every insert and update pays it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.indexrelid::regclass::text, b.indexrelid::regclass::text
+               FROM pg_index a
+               JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+               JOIN pg_class t ON t.oid = a.indrelid
+               WHERE NOT a.indisunique AND a.indpred IS NULL AND b.indpred IS NULL
+                   AND a.indexprs IS NULL AND b.indexprs IS NULL
+                   AND (b.indkey::text = a.indkey::text
+                        OR b.indkey::text LIKE a.indkey::text || ' %%')
+                   AND split_part(a.indclass::text, ' ', 1) = split_part(b.indclass::text, ' ', 1)
+                   AND split_part(t.relname, '_', 1) = ANY(%s)""",
+            [list(OUR_APPS)],
+        )
+        repeated = cursor.fetchall()
+    assert repeated == []
