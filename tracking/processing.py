@@ -11,17 +11,23 @@ events, mark them processed; any number of workers side by side.
 - **Failures**: a row that cannot be turned into an event goes back with attempts + 1 and a
   backoff; after TRACKING_MAX_ATTEMPTS it is FAILED with a typed reason and a dead letter
   (replayed from Django admin, `replay_tracking_failures`, or the dead letter itself).
+- **Reading ahead** (PostgreSQL, outside a caller's transaction): while one batch is written,
+  a thread with its own connection claims and prepares the next, so that the worker's Python
+  and the database work at the same time (two cores, not one after the other). The thread is
+  one more claimer: the claims skip each other's rows as any two workers' do.
 """
 
 import datetime as dt
 import json
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from crm.jobs.services import dead_letter_record
@@ -34,6 +40,8 @@ from tracking.models import (
     TrackedSession,
     TrackingTenant,
 )
+
+logger = logging.getLogger(__name__)
 
 REPLAY_TASK = "tracking.replay_raw_event_task"
 PAGE_VIEW = "page_view"
@@ -203,11 +211,20 @@ class Processed:
     lost_claim: int = 0  # taken back by another worker after the lease ended
 
 
-def process(lease: dt.datetime, rows: list[Claimed]) -> Processed:
-    """Turn claimed rows into events and sessions, in one transaction."""
-    result = Processed()
-    if not rows:
-        return result
+@dataclass
+class Prepared:
+    """A claim turned into what it will write: its events (with their rows), the rows that
+    failed and why, and (PostgreSQL) the sessions and events as the JSON documents the write
+    sends, for all of `good`."""
+
+    lease: dt.datetime
+    good: list[tuple[Claimed, dict]]
+    bad: list[tuple[Claimed, str, str]]
+    documents: tuple[str, str] | None = None
+
+
+def prepare(lease: dt.datetime, rows: list[Claimed]) -> Prepared:
+    """The claimed rows as events or failures; reads (the tenants), writes nothing."""
     good, bad = [], []
     active = set(
         TrackingTenant.objects.filter(
@@ -224,14 +241,23 @@ def process(lease: dt.datetime, rows: list[Claimed]) -> Processed:
             bad.append((row, FailureReason.SCHEMA_VIOLATION, str(error)))
         except Exception as error:  # an enrichment that broke on this row: retried
             bad.append((row, FailureReason.ENRICHMENT_FAILURE, f"{type(error).__name__}: {error}"))
+    documents = _documents(good) if good and connection.vendor == "postgresql" else None
+    return Prepared(lease, good, bad, documents)
+
+
+def write(prepared: Prepared) -> Processed:
+    """What a claim prepared, written in one transaction; then the dead letters."""
+    result = Processed()
+    good, bad, lease = prepared.good, prepared.bad, prepared.lease
     with transaction.atomic():
         owned, made = _mark_processed([row.id for row, _ in good], lease)
         result.lost_claim = len(good) - len(owned)
         # Rows this claim still holds, less those whose event exists (a processed row set
         # pending again): never a second event, never counted twice in a session.
-        good = [(row, event) for row, event in good if row.id in owned]
-        _write_events_and_sessions([(row, event) for row, event in good if row.id not in made])
-        result.processed = len(good)
+        fresh = [(row, event) for row, event in good if row.id in owned and row.id not in made]
+        unchanged = len(fresh) == len(good)
+        _write_events_and_sessions(fresh, prepared.documents if unchanged else None)
+        result.processed = len(owned)
         given_up, retrying = _mark_failed(bad, lease)
         result.failed, result.retrying = len(given_up), retrying
     for row, reason, error in given_up:
@@ -240,6 +266,11 @@ def process(lease: dt.datetime, rows: list[Claimed]) -> Processed:
             error=f"{reason}: {error} (raw event {row.id}, tenant {row.tenant_id})",
         )  # fmt: skip
     return result
+
+
+def process(lease: dt.datetime, rows: list[Claimed]) -> Processed:
+    """Turn claimed rows into events and sessions, in one transaction."""
+    return write(prepare(lease, rows)) if rows else Processed()
 
 
 def _json_values() -> str:
@@ -337,20 +368,30 @@ def _upsert(table: str) -> str:
         RETURNING id, tenant_id, session_key"""
 
 
-def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
-    """The sessions upserted and the events (one per raw row) inserted with them. PostgreSQL:
-    one statement, both sent as JSON documents (no per-value quoting of arrays in Python, no
-    second pass over the events to link them). SQLite: a statement per session and event."""
-    if not good:
-        return
-    sessions = _sessions(good)
-    events = [
+def _events(good: list[tuple[Claimed, dict]]) -> list[dict]:
+    return [
         {"tenant_id": row.tenant_id, "raw_event_id": row.id, "evt_type": event["evt_type"],
          "url_path": event["url_path"], "referrer_host": event["referrer_host"],
          "occurred_at": event["occurred_at"], "props": event["props"],
          "session_key": event["session"]}
         for row, event in good
     ]  # fmt: skip
+
+
+def _documents(good: list[tuple[Claimed, dict]]) -> tuple[str, str]:
+    """The sessions these events move on and the events, as JSON documents."""
+    return _json(list(_sessions(good).values())), _json(_events(good))
+
+
+def _write_events_and_sessions(
+    good: list[tuple[Claimed, dict]], documents: tuple[str, str] | None = None
+) -> None:
+    """The sessions upserted and the events (one per raw row) inserted with them. PostgreSQL:
+    one statement, both sent as JSON documents (`documents`, when prepared already for exactly
+    these events; no per-value quoting of arrays in Python, no second pass over the events to
+    link them). SQLite: a statement per session and event."""
+    if not good:
+        return
     sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -370,9 +411,10 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
                     LEFT JOIN upserted ON upserted.tenant_id = e.tenant_id
                         AND upserted.session_key = e.session_key
                     ON CONFLICT (raw_event_id) DO NOTHING""",
-                [_json(list(sessions.values())), _json(events)],
+                list(documents or _documents(good)),
             )
             return
+        sessions, events = _sessions(good), _events(good)
         adapt = connection.ops.adapt_datetimefield_value
         ids = {}
         for key, session in sessions.items():
@@ -442,22 +484,86 @@ def process_pending(
     *, batch: int | None = None, budget: float | None = None, progress=None
 ) -> Processed:
     """Claim and process batches until none is left or `budget` seconds are spent (a job run
-    leaves the rest to the next). Expired leases are released first."""
+    leaves the rest to the next; a batch read ahead is written first). Expired leases are
+    released first."""
     batch = batch or settings.TRACKING_PROCESS_BATCH
     started, total = time.monotonic(), Processed()
     release_expired_leases()
-    while True:
-        lease, rows = claim(batch=batch)
-        if not rows:
-            break
-        done = process(lease, rows)
+
+    def written(prepared: Prepared) -> bool:
+        done = write(prepared)
         for name in ("processed", "failed", "retrying", "lost_claim"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         if progress is not None:
             progress(total.processed + total.failed, None)
-        if budget is not None and time.monotonic() - started > budget:
-            break
+        return budget is None or time.monotonic() - started <= budget
+
+    # In a caller's transaction (a test's, say) another connection would not see its rows.
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        while (prepared := _claim_and_prepare(batch)) is not None and written(prepared):
+            pass
+        return total
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-claims") as ahead:
+        coming = ahead.submit(_claim_and_prepare, batch)
+        try:
+            prepared, coming = coming.result(), None
+            while prepared is not None:
+                coming = ahead.submit(_claim_and_prepare, batch)  # the next, while this is written
+                more = written(prepared)
+                prepared, coming = coming.result(), None
+                if not more:  # the budget spent: the batch read ahead is written, then stop
+                    if prepared is not None:
+                        written(prepared)
+                    break
+        finally:
+            if coming is not None:  # read ahead, and a write failed: its rows pending at once
+                _give_back(ahead, coming)
+            try:
+                ahead.submit(connections.close_all).result()  # the thread's connection
+            except Exception:
+                logger.warning("the claiming thread's connection did not close", exc_info=True)
     return total
+
+
+def _claim_and_prepare(batch: int) -> Prepared | None:
+    lease, rows = claim(batch=batch)
+    if not rows:
+        return None
+    try:
+        return prepare(lease, rows)
+    except Exception:
+        _release(lease, [row.id for row in rows])
+        raise
+
+
+def _give_back(ahead: ThreadPoolExecutor, coming) -> None:
+    """A claim read ahead and never written: its rows pending again now, not at its lease's
+    end. Released by the thread that claimed them: its connection just worked, where the
+    write's may be the one that failed."""
+    try:
+        prepared = coming.result()
+    except Exception:
+        return  # it failed itself, and released what it had claimed
+    if prepared is not None:
+        rows = [row.id for row, _ in prepared.good] + [row.id for row, _, _ in prepared.bad]
+        ahead.submit(_release, prepared.lease, rows).result()
+
+
+def _release(lease: dt.datetime, ids: list[int]) -> None:
+    """Claimed rows that were not processed: pending again, the attempt they counted taken
+    back. If even this fails (the database gone), the lease ends on its own."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_table(RawEvent)} SET status = %s, lease_until = NULL, "
+                "attempts = GREATEST(attempts - 1, 0) "
+                f"WHERE id IN (SELECT CAST(value AS bigint) FROM {_json_values()}) "
+                "AND status = %s AND lease_until = %s",
+                [RawStatus.PENDING, json.dumps(ids), RawStatus.PROCESSING,
+                 connection.ops.adapt_datetimefield_value(lease)],
+            )  # fmt: skip
+    except Exception:
+        logger.warning("%d claimed rows are left to their lease", len(ids), exc_info=True)
 
 
 @transaction.atomic

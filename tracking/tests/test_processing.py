@@ -278,3 +278,103 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(role_groups
 
     assert rest.returncode == 0, err
     _exactly_once(20000)
+
+
+# --- Reading ahead (PostgreSQL, outside a transaction) ------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_batch_is_claimed_while_one_is_written_and_every_row_processed_once(
+    role_groups, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    tenant = make_tenant()
+    _backlog(tenant, 2500)
+    claims, writes = [], []
+    claim, write = processing.claim, processing.write
+
+    def watched_claim(**options):
+        started = time.monotonic()
+        try:
+            return claim(**options)
+        finally:
+            claims.append((threading.current_thread().name, started, time.monotonic()))
+
+    def watched_write(prepared):
+        started = time.monotonic()
+        try:
+            return write(prepared)
+        finally:
+            writes.append((started, time.monotonic()))
+
+    monkeypatch.setattr(processing, "claim", watched_claim)
+    monkeypatch.setattr(processing, "write", watched_write)
+
+    done = processing.process_pending(batch=400)
+
+    assert done.processed == 2500
+    _exactly_once(2500)
+    assert not RawEvent.objects.filter(status=RawStatus.PROCESSING).exists()
+    assert {name for name, _, _ in claims} == {"tracking-claims_0"}  # all in the thread
+    assert any(  # and at the same time as a write, not one after the other
+        c_start < w_end and w_start < c_end
+        for _, c_start, c_end in claims
+        for w_start, w_end in writes
+    )
+    with connection.cursor() as cursor:  # the thread's connection closed with it
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spent_budget_writes_the_batch_read_ahead_and_leaves_the_rest_pending(role_groups):
+    tenant = make_tenant()
+    _backlog(tenant, 1000)
+
+    done = processing.process_pending(batch=100, budget=0)
+
+    assert done.processed == 200  # the batch the budget ran out on, and the one read ahead
+    assert RawEvent.objects.filter(status=RawStatus.PENDING).count() == 800
+    assert not RawEvent.objects.filter(status=RawStatus.PROCESSING).exists()
+    assert set(
+        RawEvent.objects.filter(status=RawStatus.PENDING).values_list("attempts", flat=True)
+    ) == {0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_fails_gives_the_claim_read_ahead_back_at_once(role_groups, monkeypatch):
+    tenant = make_tenant()
+    _backlog(tenant, 300)
+
+    def broken(prepared):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(processing, "write", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        processing.process_pending(batch=100)
+
+    # The first claim waits for its lease (its write failed: retried then); the one read
+    # ahead is pending again now, its attempt not counted.
+    assert RawEvent.objects.filter(status=RawStatus.PROCESSING).count() == 100
+    assert RawEvent.objects.filter(status=RawStatus.PENDING, attempts=0).count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_that_cannot_be_prepared_is_pending_again_at_once(role_groups, monkeypatch):
+    tenant = make_tenant()
+    _backlog(tenant, 300)
+
+    def broken(lease, rows):
+        raise RuntimeError("the tenants could not be read")
+
+    monkeypatch.setattr(processing, "prepare", broken)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        processing.process_pending(batch=100)
+
+    assert RawEvent.objects.filter(status=RawStatus.PENDING, attempts=0).count() == 300

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Turn pending raw tracking events into sessions and events."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch", type=int, default=None, help="rows a claim (2000)")
+        parser.add_argument("--batch", type=int, default=None, help="rows a claim (1000)")
         parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
 
     def handle(self, *args, batch=None, seconds=None, **options):
