@@ -20,7 +20,7 @@ from crm.roles import Role, role_of
 from crm.web import area_required
 from supervision import analysis, rules, selectors, services
 from supervision.forms import LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
-from supervision.models import AnalysisKind, ReasonCode, SupervisionSession
+from supervision.models import AnalysisKind, ReasonCode
 
 RECENT_DAYS = 10
 SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} stops visited)."
@@ -39,11 +39,7 @@ def index(request: HttpRequest) -> HttpResponse:
     form = OpenDayForm(request.GET or None, routes=routes, initial={"date": selectors.today()})
     if request.GET and form.is_valid():
         return redirect(_day_url(form.cleaned_data["route"], form.cleaned_data["date"]))
-    latest = (
-        SupervisionSession.objects.filter(route__in=[route.pk for route in routes])
-        .select_related("route", "summary", "saved_by")
-        .order_by("-date", "route__code")[:20]
-    )
+    latest = selectors.session_list(user=request.user).select_related("saved_by")[:20]
     context = {
         "form": form,
         "routes": routes,
@@ -249,7 +245,7 @@ def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     try:
         session = services.session_reopen(actor=request.user, session_id=pk, reason=reason)
     except ValidationError as error:
-        target = SupervisionSession.objects.filter(pk=pk).first()
+        target = selectors.session_list(user=request.user).filter(pk=pk).first()
         for message in error.messages:
             messages.error(request, message)
         return redirect(_day_url(target.route_id, target.date) if target else "supervision:index")

@@ -133,28 +133,22 @@ def claim(*, batch: int) -> tuple[dt.datetime, list[Claimed]]:
 
 
 def _host(url) -> str:
-    return _host_of(url) if isinstance(url, str) and url else ""
+    return _parts(url)[0] if isinstance(url, str) and url else ""
 
 
 def _path(url) -> str:
-    return _path_of(url) if isinstance(url, str) and url else ""
+    return _parts(url)[1] if isinstance(url, str) and url else ""
 
 
 # A site's events name the same few pages and referrers again and again.
-@lru_cache(maxsize=4096)
-def _host_of(url: str) -> str:
+@lru_cache(maxsize=8192)
+def _parts(url: str) -> tuple[str, str]:
+    """A URL's host and path, cut to their columns' lengths ("" for both if it is not one)."""
     try:
-        return (urlsplit(url).hostname or "")[:255]
+        split = urlsplit(url)
+        return (split.hostname or "")[:255], (split.path or "/")[:2048]
     except ValueError:
-        return ""
-
-
-@lru_cache(maxsize=4096)
-def _path_of(url: str) -> str:
-    try:
-        return (urlsplit(url).path or "/")[:2048]
-    except ValueError:
-        return ""
+        return "", ""
 
 
 def occurred_at(row: Claimed) -> dt.datetime:

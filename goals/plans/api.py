@@ -13,7 +13,6 @@ their teams', an admin everyone's):
 
 import datetime as dt
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -165,7 +164,7 @@ class PlanViewSet(ScopedViewSet):
         rep = own_rep(user) if role_of(user) == Role.REP else None
         if rep is None:
             return selectors.compliance(user=user, **criteria)
-        year, month = services.current_month(rep)
+        year, month = selectors.current_month(rep)
         return selectors.compliance(user=user, month=dt.date(year, month, 1), **criteria)
 
     @extend_schema(parameters=[PlanFilterSerializer], responses=PlanOutputSerializer(many=True))
@@ -196,7 +195,7 @@ class PlanViewSet(ScopedViewSet):
         """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
         user = request.user
         rep = own_rep(user) if role_of(user) == Role.REP else None
-        year = services.current_month(rep)[0] if rep is not None else selectors.this_month().year
+        year = selectors.current_month(rep)[0] if rep is not None else selectors.this_month().year
         plans = selectors.plan_list(user=user, yearly=True, year=year)
         return self._page(plans.order_by(*selectors.ORDERINGS["rep"]))
 
@@ -223,14 +222,7 @@ class PlanViewSet(ScopedViewSet):
             rep = crm_selectors.rep_list(user=request.user).filter(pk=named).first()
             if rep is None:
                 raise NotFound("No such rep here.")
-        # Past months are those before the rep's own current month (their zone).
-        year, month = services.current_month(rep)
-        plans = (
-            selectors.plan_list(user=request.user, rep_id=rep.pk)
-            .filter(Q(year__lt=year) | Q(year=year, month__lt=month))
-            .order_by("-year", "-month")
-        )
-        page = self.paginate_queryset(plans)
+        page = self.paginate_queryset(selectors.past_plans(user=request.user, rep=rep))
         won = {}
         for achievement in selectors.achievement_list(user=request.user, rep_id=rep.pk).filter(
             plan__in=[plan.pk for plan in page]

@@ -38,7 +38,7 @@ from crm import periods
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
 from crm.roles import Actor, scope_to_user
-from goals.models import Achievement, Metric, Pace, PlanReminder, RepPlan
+from goals.models import Achievement, Metric, Pace, PlanReminder, PlanSnapshot, RepPlan
 
 AHEAD, ON_TRACK, BEHIND = Decimal("1.10"), Decimal("0.90"), Decimal("0.60")
 DUE_SOON = dt.timedelta(days=3)
@@ -257,12 +257,37 @@ def _deadline(now: dt.datetime) -> Case:
     )
 
 
+def current_month(rep: SalesRep, now: dt.datetime | None = None) -> tuple[int, int]:
+    """The (year, month) it is for `rep`, in the rep's zone."""
+    today = periods.local_date(now or timezone.now(), periods.zone_named(rep.timezone))
+    return today.year, today.month
+
+
 def current_plan(*, user: Actor, rep: SalesRep, now: dt.datetime | None = None) -> RepPlan | None:
     """`rep`'s plan for this month (their zone), with its figures, if `user` may see it."""
     now = now or timezone.now()
-    today = periods.local_date(now, periods.zone_named(rep.timezone))
-    plans = plan_list(user=user, year=today.year, month=today.month, rep_id=rep.pk, now=now)
-    return plans.first()
+    year, month = current_month(rep, now)
+    return plan_list(user=user, year=year, month=month, rep_id=rep.pk, now=now).first()
+
+
+def past_plans(*, user: Actor, rep: SalesRep) -> QuerySet[RepPlan]:
+    """`rep`'s months before their own current month (their zone), newest first."""
+    year, month = current_month(rep)
+    return (
+        plan_list(user=user, rep_id=rep.pk)
+        .filter(Q(year__lt=year) | Q(year=year, month__lt=month))
+        .order_by("-year", "-month")
+    )
+
+
+def daily_percents(*, rep: SalesRep, since: dt.date) -> list[tuple[dt.date, Decimal, Decimal]]:
+    """(day, revenue percent, signup percent) of `rep`'s month plans' daily snapshots after
+    `since`, in order: what the dashboard's charts draw."""
+    return list(
+        PlanSnapshot.objects.filter(plan__rep=rep, daily=True, date__gt=since)
+        .order_by("date", "plan__year", "plan__month")
+        .values_list("date", "revenue_percent", "signup_percent")
+    )
 
 
 def achievement_list(*, user: Actor, rep_id: int | None = None) -> QuerySet[Achievement]:

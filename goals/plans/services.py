@@ -60,7 +60,7 @@ from goals.models import (
     Source,
 )
 from goals.plans import selectors
-from goals.plans.selectors import deadline_for, deadline_on
+from goals.plans.selectors import current_month, deadline_for, deadline_on
 
 # Error messages, one per rule; tests assert on these constants.
 REP_REQUIRED = "Choose the sales rep whose plan this is."
@@ -102,12 +102,6 @@ STREAKS = {3: AchievementKind.STREAK_3, 6: AchievementKind.STREAK_6, 12: Achieve
 
 def plan_period(year: int, month: int | None, zone) -> periods.Period:
     return periods.month(year, month, zone) if month else periods.year(year, zone)
-
-
-def current_month(rep: SalesRep, now: dt.datetime | None = None) -> tuple[int, int]:
-    """The (year, month) it is for `rep`, in the rep's zone."""
-    today = periods.local_date(now or timezone.now(), periods.zone_named(rep.timezone))
-    return today.year, today.month
 
 
 def plan_title(metric: str, year: int, month: int | None) -> str:

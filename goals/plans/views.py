@@ -14,7 +14,6 @@ import markdown
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -38,7 +37,7 @@ from crm.web import (
     csv_response,
     return_to,
 )
-from goals.models import Pace, PlanReminder, PlanSnapshot, RepPlan
+from goals.models import Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
 
@@ -79,7 +78,7 @@ def _may_set(request: HttpRequest, rep: SalesRep) -> bool:
 def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
     """The month the page shows: this month in the rep's zone; a manager may name another
     (`?month=2026-07`; one that is not a month shows this one)."""
-    this = services.current_month(rep)
+    this = selectors.current_month(rep)
     named = request.GET.get("month")
     if named and _manages(request, rep):
         field = MonthField(required=False)
@@ -144,7 +143,7 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
-    if (year, month) != services.current_month(rep, now):
+    if (year, month) != selectors.current_month(rep, now):
         query["month"] = f"{year:04d}-{month:02d}"
     return {
         "rep": rep,
@@ -188,13 +187,7 @@ def dashboard_context(
     if year_form is None:
         year_form = YearPlanForm(initial=_targets(year_plan, YearPlanForm))
     # The chart follows the month's plan, one point a day (its daily snapshots).
-    snapshots = list(
-        PlanSnapshot.objects.filter(
-            plan__rep=rep, daily=True, date__gt=today - dt.timedelta(days=CHART_DAYS)
-        )
-        .order_by("date", "plan__year", "plan__month")
-        .values_list("date", "revenue_percent", "signup_percent")
-    )
+    snapshots = selectors.daily_percents(rep=rep, since=today - dt.timedelta(days=CHART_DAYS))
     window = (today - dt.timedelta(days=CHART_DAYS - 1), today)
     return context | {
         "year_plan": year_plan,
@@ -217,12 +210,7 @@ def dashboard_context(
 
 def _dashboard(request: HttpRequest, rep: SalesRep, *, status: int = 200, **forms) -> HttpResponse:
     context = dashboard_context(request, rep, **forms)
-    year, month = services.current_month(rep)
-    context["history"] = (
-        selectors.plan_list(user=request.user, rep_id=rep.pk)
-        .filter(Q(year__lt=year) | Q(year=year, month__lt=month))
-        .order_by("-year", "-month")[:HISTORY_MONTHS]
-    )
+    context["history"] = selectors.past_plans(user=request.user, rep=rep)[:HISTORY_MONTHS]
     return render(request, "goals/plans/dashboard.html", context, status=status)
 
 
