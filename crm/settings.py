@@ -313,9 +313,10 @@ TRACKING_TRUSTED_PROXIES = env_list("TRACKING_TRUSTED_PROXIES", default=[])
 TRACKING_KEY_CACHE_SECONDS = env.int("TRACKING_KEY_CACHE_SECONDS", default=5)
 # A webhook signed longer ago than this (seconds), or this far ahead, is refused (a replay).
 TRACKING_WEBHOOK_TOLERANCE = env.int("TRACKING_WEBHOOK_TOLERANCE", default=300)
-# The worker: rows a claim, the claim's lease (seconds), attempts before a row is FAILED.
-# (1,000 a claim: with the next read ahead, the size that kept both cores busiest.)
+# The worker: rows a batch, batches at a time (PostgreSQL; each its own connection), how long
+# a batch's transaction may hold its rows (seconds), attempts before a row is FAILED.
 TRACKING_PROCESS_BATCH = env.int("TRACKING_PROCESS_BATCH", default=1000)
+TRACKING_PROCESS_THREADS = env.int("TRACKING_PROCESS_THREADS", default=2)
 TRACKING_LEASE_SECONDS = env.int("TRACKING_LEASE_SECONDS", default=120)
 TRACKING_MAX_ATTEMPTS = env.int("TRACKING_MAX_ATTEMPTS", default=3)
 # Processed raw rows older than this (days) are deleted by the job purge_tracking.

@@ -18,7 +18,7 @@ PURGE = "purge_tracking"
     time_limit=120,
     exclusive=False,  # rows are claimed with SKIP LOCKED: runs side by side share the backlog
     description="Turn pending raw tracking events into sessions and events (what the tasks "
-    "queued by ingestion left), and release the claims of workers that died.",
+    "queued by ingestion left).",
 )
 def process_tracking_events(progress: Progress) -> int:
     return processing.process_pending(budget=90, progress=progress).processed

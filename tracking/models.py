@@ -71,8 +71,9 @@ class TrackingTenant(TimestampedModel):
 
 
 class RawStatus(models.IntegerChoices):
+    # A row is processing while a worker's transaction holds it (tracking.processing); that is
+    # not stored. 1 was PROCESSING when it was, and is not used again.
     PENDING = 0, "Pending"
-    PROCESSING = 1, "Processing"
     PROCESSED = 2, "Processed"
     FAILED = 3, "Failed"
 
@@ -104,8 +105,6 @@ class RawEvent(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     failure_reason = models.CharField(max_length=30, choices=FailureReason.choices, blank=True)
-    # A worker's claim: until then the row is its to process; after, anyone's again.
-    lease_until = models.DateTimeField(null=True, blank=True)
     # After a failure, not before then (backoff).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -128,12 +127,6 @@ class RawEvent(models.Model):
         indexes = [
             # The worker: pending rows in id order.
             models.Index(fields=["id"], condition=Q(status=RawStatus.PENDING), name="raw_pending"),
-            # Claims whose worker died: found when their lease ends.
-            models.Index(
-                fields=["lease_until"],
-                condition=Q(status=RawStatus.PROCESSING),
-                name="raw_leased",
-            ),
             models.Index(
                 fields=["tenant", "status"],
                 condition=Q(status=RawStatus.FAILED),

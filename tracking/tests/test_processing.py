@@ -96,21 +96,21 @@ def test_processing_a_row_again_never_makes_a_second_event_or_counts_it_twice(te
 
 
 @pytest.mark.sqlite
-def test_a_claim_whose_lease_ended_is_taken_back_and_the_late_worker_writes_nothing(
-    tenant, settings
-):
-    ingest(tenant, [page("s1", "/a", timezone.now()), page("s1", "/b", timezone.now())])
-    lease, rows = processing.claim(batch=10)  # a worker that then stalls
-    RawEvent.objects.update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+def test_props_are_copied_by_the_database_exactly_as_they_came(tenant):
+    props = {"n": 123456789012345678901234567890, "price": 1.10, "deep": {"a": [1, {"b": None}]},
+             "text": "=cmd|' /C calc'!A0", "emoji": "\u00e9\U0001f600"}  # fmt: skip
+    ingest(tenant, [{"evt_type": "exact", "props": props}, {"evt_type": "none", "props": None}])
+    ingest(tenant, [{"evt_type": "list", "props": [1]}], source="import", checked=False)
 
-    taken_back = processing.release_expired_leases()
-    second = processing.process_pending()
-    late = processing.process(lease, rows)  # the stalled worker wakes up
+    done = processing.process_pending()
 
-    assert taken_back == 2 and second.processed == 2
-    assert late.lost_claim == 2 and late.processed == 0
-    assert TrackedEvent.objects.count() == 2
-    assert TrackedSession.objects.get().events == 2
+    assert (done.processed, done.failed) == (2, 1)
+    assert TrackedEvent.objects.get(evt_type="exact").props == props
+    assert TrackedEvent.objects.get(evt_type="none").props == {}
+    failed = RawEvent.objects.get(status=RawStatus.FAILED)
+    assert (failed.failure_reason, failed.last_error) == (
+        FailureReason.SCHEMA_VIOLATION, "props is not an object",
+    )  # fmt: skip
 
 
 @pytest.mark.sqlite
@@ -177,6 +177,33 @@ def test_the_raw_payload_can_never_be_changed(tenant):
     with pytest.raises(DatabaseError), transaction.atomic():
         RawEvent.objects.update(payload={"evt_type": "rewritten"})
     assert RawEvent.objects.get().payload == {"evt_type": "as_sent"}
+
+
+def _payload_trigger() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                           "AND name = 'tracking_raw_payload_kept'")  # fmt: skip
+        else:
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = "
+                           "'tracking_raw_payload_kept'")  # fmt: skip
+        return cursor.fetchone()[0] == 1
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_the_payload_stays_unchangeable_through_the_migrations_both_ways(role_groups):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # (SQLite rebuilds the raw table to drop a column, which drops its triggers.)
+    call_command("migrate", "tracking", "0003", stdout=StringIO(), verbosity=0)
+    assert _payload_trigger()
+    call_command("migrate", "tracking", stdout=StringIO(), verbosity=0)
+    assert _payload_trigger()
 
 
 @pytest.mark.sqlite
@@ -258,21 +285,37 @@ def test_two_workers_on_one_backlog_process_every_row_exactly_once(role_groups):
     assert sum(processed) == 6000 and min(processed) > 0
 
 
+def _holding_a_batch() -> int:
+    """How many rows other connections' transactions hold as a claim (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the rows they marked processed, not yet committed
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(role_groups):
     tenant = make_tenant()
     _backlog(tenant, 20000)
-    worker = _worker("--batch", "5000", TRACKING_LEASE_SECONDS="2")
+    worker = _worker("--batch", "5000")
     deadline = time.monotonic() + 60
-    while not RawEvent.objects.filter(status=RawStatus.PROCESSING).exists():
+    while not _holding_a_batch():
         assert time.monotonic() < deadline and worker.poll() is None, "the worker claimed nothing"
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGKILL)  # holding a claim: mid-batch
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGKILL)  # its transactions hold claims: mid-batch
     worker.wait(timeout=10)
-    claimed = RawEvent.objects.filter(status=RawStatus.PROCESSING).count()
-    assert claimed > 0
+    # What it had committed is processed; what it held is pending again, its attempt not
+    # counted: its transactions died with it.
+    processed = RawEvent.objects.filter(status=RawStatus.PROCESSED).count()
+    assert processed % 5000 == 0 and processed < 20000
+    assert set(
+        RawEvent.objects.filter(status=RawStatus.PENDING).values_list("attempts", flat=True)
+    ) == {0}
 
-    time.sleep(2.5)  # the lease ends
     rest = _worker()
     _, err = rest.communicate(timeout=120)
 
@@ -280,51 +323,77 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(role_groups
     _exactly_once(20000)
 
 
-# --- Reading ahead (PostgreSQL, outside a transaction) ------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_hangs_holding_a_batch_loses_it_when_the_lease_ends(role_groups, settings):
+    import threading
+
+    from django.db import Error, connections, transaction
+
+    settings.TRACKING_LEASE_SECONDS = 1
+    tenant = make_tenant()
+    _backlog(tenant, 300)
+    held, failure = threading.Event(), []
+
+    def hangs() -> None:  # claims, then stops answering (idle in its transaction)
+        try:
+            with transaction.atomic():
+                processing.claim(batch=100)
+                held.set()
+                time.sleep(2)
+                RawEvent.objects.count()  # too late: PostgreSQL ended the session
+        except Error as error:
+            failure.append(error)
+        finally:
+            connections.close_all()
+
+    hung = threading.Thread(target=hangs)
+    hung.start()
+    assert held.wait(10)
+    meanwhile = processing.process_pending(batch=50)  # skips the rows the hung worker holds
+    hung.join()
+    after = processing.process_pending(batch=50)
+
+    assert (meanwhile.processed, after.processed) == (200, 100)
+    assert failure, "the hung worker's transaction outlived its lease"
+    _exactly_once(300)
+
+
+# --- Batches side by side (PostgreSQL, outside a transaction) -----------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_next_batch_is_claimed_while_one_is_written_and_every_row_processed_once(
-    role_groups, monkeypatch
-):
+def test_a_worker_runs_two_batches_at_a_time_and_processes_every_row_once(role_groups, monkeypatch):
     import threading
 
     from django.db import connection
 
     tenant = make_tenant()
-    _backlog(tenant, 2500)
-    claims, writes = [], []
-    claim, write = processing.claim, processing.write
+    _backlog(tenant, 2500)  # 50 sessions in every batch: both batches move on the same ones
+    batches = []
+    process_batch = processing.process_batch
 
-    def watched_claim(**options):
+    def watched(**options):
         started = time.monotonic()
         try:
-            return claim(**options)
+            return process_batch(**options)
         finally:
-            claims.append((threading.current_thread().name, started, time.monotonic()))
+            batches.append((threading.current_thread().name, started, time.monotonic()))
 
-    def watched_write(prepared):
-        started = time.monotonic()
-        try:
-            return write(prepared)
-        finally:
-            writes.append((started, time.monotonic()))
+    monkeypatch.setattr(processing, "process_batch", watched)
 
-    monkeypatch.setattr(processing, "claim", watched_claim)
-    monkeypatch.setattr(processing, "write", watched_write)
-
-    done = processing.process_pending(batch=400)
+    done = processing.process_pending(batch=200, threads=2)
 
     assert done.processed == 2500
     _exactly_once(2500)
-    assert not RawEvent.objects.filter(status=RawStatus.PROCESSING).exists()
-    assert {name for name, _, _ in claims} == {"tracking-claims_0"}  # all in the thread
-    assert any(  # and at the same time as a write, not one after the other
-        c_start < w_end and w_start < c_end
-        for _, c_start, c_end in claims
-        for w_start, w_end in writes
+    names = {name for name, _, _ in batches}
+    assert names == {"tracking-batches_0", "tracking-batches_1"}
+    assert any(  # at the same time, not one after the other
+        a_start < b_end and b_start < a_end
+        for a_name, a_start, a_end in batches
+        for b_name, b_start, b_end in batches
+        if a_name != b_name
     )
-    with connection.cursor() as cursor:  # the thread's connection closed with it
+    with connection.cursor() as cursor:  # the threads' connections closed with them
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND backend_type = 'client backend'"
@@ -333,48 +402,33 @@ def test_the_next_batch_is_claimed_while_one_is_written_and_every_row_processed_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_spent_budget_writes_the_batch_read_ahead_and_leaves_the_rest_pending(role_groups):
+def test_a_spent_budget_finishes_the_batches_begun_and_leaves_the_rest_pending(role_groups):
     tenant = make_tenant()
     _backlog(tenant, 1000)
 
-    done = processing.process_pending(batch=100, budget=0)
+    done = processing.process_pending(batch=100, budget=0, threads=2)
 
-    assert done.processed == 200  # the batch the budget ran out on, and the one read ahead
+    assert done.processed == 200  # one batch in each thread
     assert RawEvent.objects.filter(status=RawStatus.PENDING).count() == 800
-    assert not RawEvent.objects.filter(status=RawStatus.PROCESSING).exists()
     assert set(
         RawEvent.objects.filter(status=RawStatus.PENDING).values_list("attempts", flat=True)
     ) == {0}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_write_that_fails_gives_the_claim_read_ahead_back_at_once(role_groups, monkeypatch):
+@pytest.mark.parametrize("step", ["prepare", "_write_events_and_sessions"])
+def test_a_batch_that_fails_leaves_its_rows_pending_at_once(role_groups, monkeypatch, step):
     tenant = make_tenant()
     _backlog(tenant, 300)
 
-    def broken(prepared):
+    def broken(*arguments):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(processing, "write", broken)
+    monkeypatch.setattr(processing, step, broken)
     with pytest.raises(RuntimeError, match="went away"):
-        processing.process_pending(batch=100)
+        processing.process_pending(batch=100, threads=2)
 
-    # The first claim waits for its lease (its write failed: retried then); the one read
-    # ahead is pending again now, its attempt not counted.
-    assert RawEvent.objects.filter(status=RawStatus.PROCESSING).count() == 100
-    assert RawEvent.objects.filter(status=RawStatus.PENDING, attempts=0).count() == 200
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_claim_that_cannot_be_prepared_is_pending_again_at_once(role_groups, monkeypatch):
-    tenant = make_tenant()
-    _backlog(tenant, 300)
-
-    def broken(lease, rows):
-        raise RuntimeError("the tenants could not be read")
-
-    monkeypatch.setattr(processing, "prepare", broken)
-    with pytest.raises(RuntimeError, match="could not be read"):
-        processing.process_pending(batch=100)
-
+    # Both threads' batches rolled back (the other finished its own and stopped): every row
+    # pending, no attempt counted, nothing written.
     assert RawEvent.objects.filter(status=RawStatus.PENDING, attempts=0).count() == 300
+    assert not TrackedEvent.objects.exists() and not TrackedSession.objects.exists()

@@ -22,7 +22,7 @@ def tenant():
 
 
 def test_a_signed_webhook_is_stored_raw_once_per_delivery(client, tenant):
-    payload = {"id": "evt_1", "type": "invoice.paid", "data": {"amount": 4200}}
+    payload = {"id": "evt_1", "type": "invoice.paid", "data": {"amount": 4200}, "props": [1]}
     first = post_webhook(client, tenant, payload, HTTP_X_WEBHOOK_ID="delivery-1")
     again = post_webhook(client, tenant, payload, HTTP_X_WEBHOOK_ID="delivery-1")
 
@@ -35,7 +35,8 @@ def test_a_signed_webhook_is_stored_raw_once_per_delivery(client, tenant):
         payload,
     )
     processing.process_pending()
-    assert TrackedEvent.objects.get().evt_type == "invoice.paid"
+    event = TrackedEvent.objects.get()
+    assert (event.evt_type, event.props) == ("invoice.paid", payload)  # all of it, as it came
 
 
 def test_a_webhook_json_cannot_hold_is_a_400_and_stores_nothing(client, tenant):

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Turn pending raw tracking events into sessions and events."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch", type=int, default=None, help="rows a claim (1000)")
+        parser.add_argument("--batch", type=int, default=None, help="rows a batch (1000)")
         parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
 
     def handle(self, *args, batch=None, seconds=None, **options):
@@ -24,7 +24,6 @@ class Command(BaseCommand):
             result = processing.process_pending(batch=batch, budget=seconds, progress=progress)
         self.stdout.write(
             self.style.SUCCESS(
-                f"{result.processed} processed, {result.retrying} to retry, {result.failed} "
-                f"failed, {result.lost_claim} taken back by another worker."
+                f"{result.processed} processed, {result.retrying} to retry, {result.failed} failed."
             )
         )

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         age = dt.timedelta(days=number) if unit == "d" else dt.timedelta(hours=number)
         statuses = [RawStatus.PROCESSED]
         if include_pending:
-            statuses += [RawStatus.PENDING, RawStatus.PROCESSING]
+            statuses.append(RawStatus.PENDING)
         if include_failed:
             statuses.append(RawStatus.FAILED)
         with progress_bar(self, desc="Deleting", unit="row") as bar:
