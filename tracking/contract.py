@@ -51,6 +51,10 @@ EVENT_TOO_LARGE = "The event is larger than 32 KB."
 STRING_TOO_LONG = "A string of the event is longer than 8 KB."
 NUMBER_BAD = "A number of the event is out of range (JSON has no Infinity or NaN)."
 NUL_CHARACTER = "A string of the event holds the NUL character (\\u0000)."
+NOT_UNICODE = (
+    "A string of the event holds half a character (an unpaired \\ud800-\\udfff escape), "
+    "which is not Unicode text."
+)
 EVENT_TOO_DEEP = "The event is nested deeper than 20 levels."
 EVT_TYPE_MISSING = "evt_type is required."
 EVT_TYPE_NOT_STRING = "evt_type must be a string."
@@ -184,16 +188,32 @@ def parse_time(value: Any) -> dt.datetime | None:
     return moment if EARLIEST <= moment < LATEST else None
 
 
-def check_event(event: Any, *, received_at: dt.datetime) -> Event:
-    """The event if it keeps to the contract; raises ValueError(reason) otherwise."""
-    if not isinstance(event, dict):
-        raise ValueError(NOT_AN_OBJECT)
+# One encoder for every event (json.dumps with options builds a new one each call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def serialize(event: Any) -> str:
+    """An event as the raw layer stores it, serialized once; raises ValueError(reason) for
+    what JSON or PostgreSQL cannot hold."""
     try:
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        payload = _ENCODER.encode(event)
     except ValueError:  # 1e309 reads as infinity, which JSON (and jsonb) cannot hold
         raise ValueError(NUMBER_BAD) from None
     except RecursionError:
         raise ValueError(EVENT_TOO_DEEP) from None
+    if not payload.isascii():
+        try:
+            payload.encode()
+        except UnicodeEncodeError:  # "\ud800" reads as half a character: UTF-8 has none
+            raise ValueError(NOT_UNICODE) from None
+    return payload
+
+
+def check_event(event: Any, *, received_at: dt.datetime) -> Event:
+    """The event if it keeps to the contract; raises ValueError(reason) otherwise."""
+    if not isinstance(event, dict):
+        raise ValueError(NOT_AN_OBJECT)
+    payload = serialize(event)
     if len(payload) > MAX_EVENT:
         raise ValueError(EVENT_TOO_LARGE)
     if not _surely_within_limits(payload) and (why := _deep_or_long(event)):

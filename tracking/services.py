@@ -90,12 +90,7 @@ def ingest(
 
 
 def _trusted_event(event, event_id: str | None) -> contract.Event:
-    try:
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        raise ValueError(contract.NUMBER_BAD) from None
-    except RecursionError:
-        raise ValueError(contract.EVENT_TOO_DEEP) from None
+    payload = contract.serialize(event)
     if event_id is None and isinstance(event, dict) and event.get("id") is not None:
         event_id = str(event["id"])
     return contract.Event(

@@ -203,6 +203,24 @@ def test_limits_before_parsing_and_per_event(client, tenant):
     assert RawEvent.objects.count() == 1  # the one good event of all those requests
 
 
+def test_half_a_character_is_refused_with_its_event_and_the_rest_kept(client, tenant):
+    # JSON can write an unpaired UTF-16 surrogate; no UTF-8 text (or PostgreSQL) can hold it.
+    half = b'{"evt_type": "x", "props": {"s": "\\ud800"}}'
+    one = post_event(client, tenant, half)
+    batch = post_event(client, tenant, b'{"batch": [' + half + b', {"evt_type": "ok"}, '
+                       b'{"evt_type": "pair", "props": {"s": "\\ud83d\\ude00"}}]}',
+                       path="/t/batch")  # fmt: skip
+
+    assert one.status_code == 400
+    assert one.json()["rejected"] == [{"index": 0, "reason": contract.NOT_UNICODE}]
+    assert batch.status_code == 200
+    assert batch.json() == {
+        "accepted": 2, "rejected": [{"index": 0, "reason": contract.NOT_UNICODE}],
+    }  # fmt: skip
+    assert RawEvent.objects.get(payload__evt_type="pair").payload["props"]["s"] == "\U0001f600"
+    assert RawEvent.objects.count() == 2
+
+
 @pytest.mark.sqlite
 def test_keys_the_kill_switch_and_origins(client, tenant):
     other = make_tenant("other", allowed_origins=["https://other.example.com"])

@@ -273,9 +273,25 @@ def _exactly_once(count: int) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_one_backlog_process_every_row_exactly_once(role_groups):
+    from django.db import connection, transaction
+
     tenant = make_tenant()
     _backlog(tenant, 6000)
-    workers = [_worker("--batch", "500") for _ in range(2)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Both workers start (a Django process each) while their claims wait here, and all
+        # their batches go at once: neither has the backlog done before the other is up.
+        cursor.execute("LOCK TABLE tracking_rawevent IN EXCLUSIVE MODE")
+        workers = [_worker("--batch", "500") for _ in range(2)]
+        deadline = time.monotonic() + 60
+        waiting = 0
+        while waiting < 2 * settings.TRACKING_PROCESS_THREADS:
+            assert time.monotonic() < deadline, "the workers' claims never came"
+            time.sleep(0.05)
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND relation = 'tracking_rawevent'::regclass"
+            )
+            waiting = cursor.fetchone()[0]
     outputs = [worker.communicate(timeout=120) for worker in workers]
 
     assert [worker.returncode for worker in workers] == [0, 0], outputs

@@ -166,6 +166,40 @@ def test_arbitrary_bodies_never_get_a_500(client, body, path, content_type):
     assert answer.status_code < 500
 
 
+# Any text, and often halves of characters: unpaired surrogates, which JSON can escape and
+# UTF-8 cannot hold (hypothesis's text never has them, so strings are joined from characters).
+_HALVES = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
+_TEXT = st.lists(st.characters() | _HALVES, max_size=12).map("".join)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=10,
+)
+_EVENTS = st.fixed_dictionaries(
+    {"evt_type": _TEXT | st.sampled_from(["page_view", "x" * 65, ""])},
+    optional={"props": _VALUES, "session_id": _VALUES, "url": _VALUES, "referrer": _VALUES,
+              "timestamp": _VALUES | st.just("2026-12-01T10:00:00Z")},
+)  # fmt: skip
+
+
+@hypothesis_settings(max_examples=80, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(events=st.lists(_EVENTS, min_size=1, max_size=5), single=st.booleans())
+def test_events_of_any_shape_and_text_never_get_a_500_or_a_half_stored_batch(
+    client, events, single
+):
+    tenant = TrackingTenant.objects.filter(identifier="fuzz").first() or make_tenant("fuzz")
+    before = RawEvent.objects.filter(tenant=tenant).count()
+    path, body = ("/t/e", events[0]) if single else ("/t/batch", {"batch": events})
+    answer = client.post(f"{path}?key={tenant.ingestion_key}", json.dumps(body),
+                         content_type="application/json", HTTP_USER_AGENT=UA)  # fmt: skip
+
+    assert answer.status_code < 500
+    if answer.status_code < 300:  # what it accepted is stored (new ids: no duplicates here)
+        stored = RawEvent.objects.filter(tenant=tenant).count() - before
+        assert stored == answer.json()["accepted"]
+
+
 def test_the_events_export_quotes_what_a_spreadsheet_would_run(client, admin_client):
     tenant = make_tenant()
     post_batch(client, tenant, [{"evt_type": "=HYPERLINK(\"http://evil\")", "props": {"a": "+1"}},

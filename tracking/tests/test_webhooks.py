@@ -41,9 +41,11 @@ def test_a_signed_webhook_is_stored_raw_once_per_delivery(client, tenant):
 
 def test_a_webhook_json_cannot_hold_is_a_400_and_stores_nothing(client, tenant):
     answer = post_webhook(client, tenant, b'{"id": "evt_2", "amount": 1e309}')
+    half = post_webhook(client, tenant, b'{"id": "evt_3", "name": "\\udc00"}')
 
     assert answer.status_code == 400
     assert answer.json()["error"] == contract.NUMBER_BAD
+    assert half.status_code == 400 and half.json()["error"] == contract.NOT_UNICODE
     assert not RawEvent.objects.exists()
 
 
