@@ -28,7 +28,7 @@ from pathlib import Path
 
 from csp.decorators import csp_exempt
 from django.conf import settings
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -156,6 +156,8 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
         return _refused(503, STORAGE_DOWN, allowed_origin, **{"Retry-After": "5"})
     except DataError:
         return _refused(400, NOT_STORABLE, allowed_origin)
+    except IntegrityError:  # the tenant was deleted in the seconds its key stays cached
+        return _refused(401, UNKNOWN_KEY, allowed_origin)
     if result.rejected:
         services.count_drop(tenant.id, "rejected", len(result.rejected))
     if result.stored:
@@ -233,6 +235,8 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
         return _refused(503, STORAGE_DOWN, **{"Retry-After": "5"})
     except DataError:
         return _refused(400, NOT_STORABLE)
+    except IntegrityError:  # the tenant was deleted in the seconds its key stays cached
+        return _refused(401, UNKNOWN_KEY)
     if result.rejected:  # a body JSON cannot hold as it is (a number out of range)
         return _refused(400, result.rejected[0]["reason"])
     if result.stored:

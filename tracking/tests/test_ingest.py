@@ -357,6 +357,19 @@ def test_storage_failing_is_a_503_to_retry(client, tenant):
     assert answer.status_code == 503 and answer["Retry-After"] == "5"
 
 
+@pytest.mark.django_db(transaction=True)  # the view's statement fails alone, as in production
+def test_a_tenant_deleted_while_its_key_is_cached_is_a_401_and_stores_nothing(client, role_groups):
+    gone = make_tenant("gone")
+    post_event(client, gone, {"evt_type": "warm"})  # the key is known (cached)
+    RawEvent.objects.all().delete()
+    gone.delete()  # no forgetting: as if another process deleted it a second ago
+
+    answer = post_event(client, gone, {"evt_type": "x"})
+
+    assert answer.status_code == 401 and answer.json()["error"] == UNKNOWN_KEY
+    assert not RawEvent.objects.exists()
+
+
 @pytest.mark.sqlite
 def test_in_the_embedded_mode_events_are_processed_as_they_arrive(client, tenant):
     from django.db import connection

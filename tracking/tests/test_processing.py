@@ -179,31 +179,100 @@ def test_the_raw_payload_can_never_be_changed(tenant):
     assert RawEvent.objects.get().payload == {"evt_type": "as_sent"}
 
 
-def _payload_trigger() -> bool:
+def _triggers() -> set[str]:
     from django.db import connection
 
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                           "AND name = 'tracking_raw_payload_kept'")  # fmt: skip
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                           "AND name LIKE 'tracking%'")  # fmt: skip
         else:
-            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = "
-                           "'tracking_raw_payload_kept'")  # fmt: skip
-        return cursor.fetchone()[0] == 1
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'tracking%'")
+        return {name for (name,) in cursor.fetchall()}
+
+
+PAYLOAD_KEPT = {"tracking_raw_payload_kept"}
+TENANT_CHECKED = {"tracking_raw_tenant_exists", "tracking_tenant_keeps_its_raw_events",
+                  "tracking_tenant_keeps_its_id", "tracking_raw_tenant_kept"}  # fmt: skip
 
 
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
-def test_the_payload_stays_unchangeable_through_the_migrations_both_ways(role_groups):
+def test_the_raw_layers_triggers_are_there_through_the_migrations_both_ways(role_groups):
     from io import StringIO
 
     from django.core.management import call_command
 
-    # (SQLite rebuilds the raw table to drop a column, which drops its triggers.)
-    call_command("migrate", "tracking", "0003", stdout=StringIO(), verbosity=0)
-    assert _payload_trigger()
+    # (SQLite rebuilds the raw table to drop a column or a constraint, and drops its triggers.)
+    assert _triggers() == PAYLOAD_KEPT | TENANT_CHECKED
+    for back_to, expected in (("0004", PAYLOAD_KEPT), ("0003", PAYLOAD_KEPT)):
+        call_command("migrate", "tracking", back_to, stdout=StringIO(), verbosity=0)
+        assert _triggers() == expected, back_to
     call_command("migrate", "tracking", stdout=StringIO(), verbosity=0)
-    assert _payload_trigger()
+    assert _triggers() == PAYLOAD_KEPT | TENANT_CHECKED
+
+
+@pytest.mark.sqlite
+def test_a_raw_event_always_has_its_tenant(tenant):
+    from dataclasses import replace
+
+    from django.db import IntegrityError, connection, transaction
+
+    ingest(tenant, [{"evt_type": "x"}])
+    raw = RawEvent.objects.get()
+    other = make_tenant("other")
+    with pytest.raises(IntegrityError), transaction.atomic():  # no such tenant
+        services.ingest(
+            tenant=replace(tenants.resolve(tenant.ingestion_key), id=10**9),
+            events=[{"evt_type": "y"}],
+            ip=None,
+            user_agent="",
+            source="api",
+        )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tracking_trackingtenant WHERE id = %s", [tenant.pk])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE tracking_rawevent SET tenant_id = %s WHERE id = %s",
+                       [other.pk, raw.pk])  # fmt: skip
+    other.delete()  # a tenant without raw events goes
+
+    assert RawEvent.objects.get().tenant_id == tenant.pk
+    assert not type(tenant).objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tenant_deleted_while_its_events_are_being_stored_waits_and_is_refused(role_groups):
+    import threading
+
+    from django.db import IntegrityError, connection, connections, transaction
+
+    tenant = make_tenant()
+    stored, refused, waited = threading.Event(), [], []
+
+    def stores() -> None:  # its insert holds the tenant until it commits
+        try:
+            with transaction.atomic():
+                ingest(tenant, [{"evt_type": "x"}])
+                stored.set()
+                time.sleep(0.5)
+        finally:
+            connections.close_all()
+
+    storing = threading.Thread(target=stores)
+    storing.start()
+    assert stored.wait(10)
+    started = time.monotonic()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM tracking_trackingtenant WHERE id = %s", [tenant.pk])
+    except IntegrityError as error:
+        refused.append(error)
+    waited.append(time.monotonic() - started)
+    storing.join()
+
+    assert refused, "the tenant went from under its raw events"
+    assert waited[0] > 0.3  # it waited for the insert to commit, then saw its row
+    assert RawEvent.objects.filter(tenant_id=tenant.pk).count() == 1
 
 
 @pytest.mark.sqlite
