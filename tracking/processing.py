@@ -187,6 +187,11 @@ def occurred_at(row: Claimed) -> dt.datetime:
     return row.received_at
 
 
+# Where an event's props are in its raw row (the database copies them from there): a webhook's
+# are its whole payload, an event's its payload's props; neither: {}.
+PROPS_ARE_THE_PAYLOAD, PROPS_ARE_THE_PROPS = "payload", "props"
+
+
 class SchemaViolation(ValueError):
     pass
 
@@ -198,16 +203,16 @@ def normalise(row: Claimed) -> dict:
         raise SchemaViolation("the payload is not a JSON object")
     if row.record_source.startswith("webhook:"):
         kind = payload.get("type") or payload.get("event") or row.record_source
-        # (Its props: the whole payload.)
         return {
             "evt_type": str(kind)[:64], "url_path": "", "referrer_host": "", "session": None,
-            "url": "", "occurred_at": row.received_at,
+            "url": "", "occurred_at": row.received_at, "props_from": PROPS_ARE_THE_PAYLOAD,
         }  # fmt: skip
     evt_type = payload.get("evt_type")
     if not isinstance(evt_type, str) or not 0 < len(evt_type) <= 64:
         raise SchemaViolation("evt_type is missing or not a string of 1 to 64 characters")
     if row.props_kind not in (None, "null", "object"):  # as the ingestion contract has it
         raise SchemaViolation("props is not an object")
+    props_from = PROPS_ARE_THE_PROPS if row.props_kind == "object" else None  # else {}
     session = payload.get("session_id")
     return {
         "evt_type": evt_type,
@@ -216,6 +221,7 @@ def normalise(row: Claimed) -> dict:
         "referrer_host": _host(payload.get("referrer")),
         "session": session[:128] if isinstance(session, str) and session else None,
         "occurred_at": occurred_at(row),
+        "props_from": props_from,
     }
 
 
@@ -330,21 +336,25 @@ def _upsert(table: str) -> str:
         RETURNING id, tenant_id, session_key"""
 
 
-# An event's props, copied from its raw row by the database: a webhook's whole payload, else
-# the payload's props (an object; none or null: {}).
-_PROPS = """CASE WHEN raw.record_source LIKE 'webhook:%%' THEN raw.payload
-    WHEN jsonb_typeof(raw.payload -> 'props') = 'object' THEN raw.payload -> 'props'
-    ELSE '{}'::jsonb END"""
-_PROPS_SQLITE = """CASE WHEN raw.record_source LIKE 'webhook:%%' THEN raw.payload
-    WHEN json_type(raw.payload, '$.props') = 'object' THEN json_extract(raw.payload, '$.props')
-    ELSE '{}' END"""
+def _props(where: str) -> str:
+    """An event's props, copied by the database from its raw row, from where normalise said
+    (`where`: the SQL that gives it)."""
+    if connection.vendor == "postgresql":
+        props, empty = "raw.payload -> 'props'", "'{}'::jsonb"
+    else:
+        props, empty = "json_extract(raw.payload, '$.props')", "'{}'"
+    return (
+        f"CASE {where} WHEN '{PROPS_ARE_THE_PAYLOAD}' THEN raw.payload "
+        f"WHEN '{PROPS_ARE_THE_PROPS}' THEN {props} ELSE {empty} END"
+    )
 
 
 def _events(good: list[tuple[Claimed, dict]]) -> list[dict]:
     return [
         {"tenant_id": row.tenant_id, "raw_event_id": row.id, "evt_type": event["evt_type"],
          "url_path": event["url_path"], "referrer_host": event["referrer_host"],
-         "occurred_at": event["occurred_at"], "session_key": event["session"]}
+         "occurred_at": event["occurred_at"], "session_key": event["session"],
+         "props_from": event["props_from"]}
         for row, event in good
     ]  # fmt: skip
 
@@ -376,10 +386,10 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
                         ORDER BY tenant_id, session_key {_upsert(sessions_table)})
                     INSERT INTO {events_table} ({", ".join(EVENT_COLUMNS)})
                     SELECT e.tenant_id, e.raw_event_id, e.evt_type, e.url_path,
-                        e.referrer_host, e.occurred_at, {_PROPS}, upserted.id
+                        e.referrer_host, e.occurred_at, {_props("e.props_from")}, upserted.id
                     FROM jsonb_to_recordset(%s::jsonb) AS e (tenant_id bigint,
                         raw_event_id bigint, evt_type text, url_path text, referrer_host text,
-                        occurred_at timestamptz, session_key text)
+                        occurred_at timestamptz, session_key text, props_from text)
                     JOIN {_table(RawEvent)} raw ON raw.id = e.raw_event_id
                     LEFT JOIN upserted ON upserted.tenant_id = e.tenant_id
                         AND upserted.session_key = e.session_key
@@ -401,11 +411,11 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
             ids[session["tenant_id"], session["session_key"]] = cursor.fetchone()[0]
         cursor.executemany(
             f"INSERT INTO {events_table} ({', '.join(EVENT_COLUMNS)}) "
-            f"SELECT %s, %s, %s, %s, %s, %s, {_PROPS_SQLITE}, %s "
+            f"SELECT %s, %s, %s, %s, %s, %s, {_props('%s')}, %s "
             f"FROM {_table(RawEvent)} raw WHERE raw.id = %s "
             "ON CONFLICT (raw_event_id) DO NOTHING",
             [(event["tenant_id"], event["raw_event_id"], event["evt_type"], event["url_path"],
-              event["referrer_host"], adapt(event["occurred_at"]),
+              event["referrer_host"], adapt(event["occurred_at"]), event["props_from"],
               ids.get((event["tenant_id"], event["session_key"])), event["raw_event_id"])
              for event in events],
         )  # fmt: skip
@@ -468,21 +478,18 @@ def process_pending(
         if progress is not None:
             progress(total.processed + total.failed, None)
 
-    def batches() -> None:
+    def batches(after=lambda: None) -> None:
         while not stop.is_set() and (done := process_batch(batch=batch)) is not None:
             with lock:
                 total.add(done)
+            after()
             if budget is not None and time.monotonic() - started > budget:
                 return
 
     # SQLite has one writer at a time; in a caller's transaction (a test's, say) another
     # connection would not see its rows.
     if threads <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        while (done := process_batch(batch=batch)) is not None:
-            total.add(done)
-            report()
-            if budget is not None and time.monotonic() - started > budget:
-                break
+        batches(after=report)
         return total
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tracking-batches") as pool:
         running = {pool.submit(_on_its_own_connection, batches) for _ in range(threads)}

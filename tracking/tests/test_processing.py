@@ -371,10 +371,11 @@ def test_two_workers_on_one_backlog_process_every_row_exactly_once(role_groups):
 
 
 def _holding_a_batch() -> int:
-    """How many rows other connections' transactions hold as a claim (PostgreSQL)."""
+    """How many other connections are in a transaction that has written: a worker holding
+    the batch it claimed (PostgreSQL)."""
     from django.db import connection
 
-    with connection.cursor() as cursor:  # the rows they marked processed, not yet committed
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
