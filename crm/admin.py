@@ -184,7 +184,7 @@ class RouteAdmin(AuditedAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "who", "action", "target_type", "target_id"]
+    list_display = ["created_at", "who", "what", "target_type", "target_id", "change"]
     list_filter = ["action", "target_type"]
     search_fields = ["target_id", "actor__username", "system_actor"]
     list_select_related = ["actor"]
@@ -202,6 +202,14 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description="who", ordering="actor__username")
     def who(self, entry):
         return entry.actor_name
+
+    @admin.display(description="what", ordering="action")
+    def what(self, entry):
+        return entry.action_label
+
+    @admin.display(description="change")
+    def change(self, entry):
+        return "; ".join(entry.change_lines)
 
 
 # The job platform's pages (job runs, locks, heartbeats, dead letters).

@@ -449,6 +449,37 @@ class RouteStop(models.Model):
 
 # --- Audit ------------------------------------------------------------------------------------
 
+# What each audited action is called on the pages and in Django admin ("goal.adjust" → "Value
+# set by hand"). Every app names its own actions with crm.writes.name_actions.
+ACTION_LABELS: dict[str, str] = {}
+
+
+def _fields_of(target_type: str) -> dict[str, models.Field]:
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return {}
+    return {field.name: field for field in model._meta.concrete_fields} | {
+        field.attname: field for field in model._meta.concrete_fields
+    }
+
+
+def _field_label(field: models.Field | None, name: str) -> str:
+    text = str(field.verbose_name) if field is not None else name.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _value_label(field: models.Field | None, value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
+
 
 class AuditEntry(models.Model):
     """One row per write made through a service: who did what to which record. The actor is a
@@ -482,15 +513,27 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target_type}#{self.target_id}"
 
     @property
+    def action_label(self) -> str:
+        """What was done, as people say it ("Deal won or lost"), from the labels each app gives
+        its actions (crm.writes.name_actions); else the action made readable."""
+        if self.action in ACTION_LABELS:
+            return ACTION_LABELS[self.action]
+        return self.action.replace(".", " ").replace("_", " ").capitalize()
+
+    @property
     def change_lines(self) -> list[str]:
-        """The changes as lines to read: "field: old → new" (or "field: value")."""
+        """The changes as lines to read, with the fields' labels and the choices' names:
+        "Status: On track → Off track" (or "Title: Spring order")."""
+        fields = _fields_of(self.target_type)
         lines = []
-        for field, change in (self.changes or {}).items():
+        for name, change in (self.changes or {}).items():
+            field = fields.get(name)
+            label = _field_label(field, name)
             if isinstance(change, list) and len(change) == 2:
-                old, new = ("—" if value is None else value for value in change)
-                lines.append(f"{field}: {old} → {new}")
+                old, new = (_value_label(field, value) for value in change)
+                lines.append(f"{label}: {old} → {new}")
             else:
-                lines.append(f"{field}: {change}")
+                lines.append(f"{label}: {_value_label(field, change)}")
         return lines
 
     @property

@@ -19,6 +19,7 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import date_format
 
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -72,6 +73,23 @@ def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
 
 def local_date(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.date:
     return moment.astimezone(zone).date()
+
+
+# How a moment reads on a page or in a message: day, month, year, time of day, and always its
+# zone, so that a rep (in the rep's zone) and a supervisor (in TIME_ZONE) who see the same visit
+# at "17:30 CET" and "16:30 UTC" can tell it is the same moment.
+MOMENT_FORMAT = "j M Y, H:i"
+
+
+def format_moment(
+    value: dt.datetime, fmt: str = MOMENT_FORMAT, *, zone: zoneinfo.ZoneInfo | None = None
+) -> str:
+    """`value` in `zone` (default: the active one, the reader's), in the Django date format
+    `fmt`, followed by the zone's abbreviation ("6 Dec 2026, 17:30 CET"; a zone without one
+    shows its offset, "+0530"). Every time of day the CRM shows goes through here (templates:
+    the `moment` filter)."""
+    local = timezone.localtime(_aware(value), zone)
+    return date_format(local, f"{fmt} T")
 
 
 # --- Periods ----------------------------------------------------------------------------------

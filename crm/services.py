@@ -36,7 +36,16 @@ from crm.models import (
 from crm.periods import validate_in_range
 from crm.roles import Actor, customer_owner_for, may_manage_routes, rep_for_record
 from crm.selectors import activity_list, customer_list, deal_list, route_list, task_list
-from crm.writes import UNCHANGED, apply_changes, audit, audit_many, given, locked, validate
+from crm.writes import (
+    UNCHANGED,
+    apply_changes,
+    audit,
+    audit_many,
+    given,
+    locked,
+    name_actions,
+    validate,
+)
 
 # Error messages, one per rule; tests assert on these constants.
 DEAL_ALREADY_CLOSED = "This deal is already closed."
@@ -52,6 +61,29 @@ CUSTOMER_OF_ANOTHER_REP = "This customer belongs to another rep."
 ROUTES_NOT_YOURS = "Only supervisors and admins change routes."
 ROUTE_STOP_SEQUENCE_TAKEN = "Route {route} already has a stop number {sequence}."
 ROUTE_STOP_CUSTOMER_TAKEN = "{customer} is already a stop on route {route}."
+
+name_actions(
+    {
+        "deal.create": "Deal created",
+        "deal.update": "Deal changed",
+        "deal.close": "Deal closed",
+        "deal.reopen": "Deal reopened",
+        "activity.create": "Activity planned",
+        "activity.complete": "Activity done",
+        "activity.cancel": "Activity cancelled",
+        "activity.reopen": "Activity planned again",
+        "task.create": "Task created",
+        "task.done": "Task done",
+        "task.reopen": "Task open again",
+        "customer.create": "Customer added",
+        "customer.sign_up": "Customer signed up",
+        "customer.hand_over": "Handed over with the customer",
+        "route_stop.add": "Stop added to the route",
+        "admin.add": "Added in Django admin",
+        "admin.change": "Changed in Django admin",
+        "admin.delete": "Deleted in Django admin",
+    }
+)
 
 
 def check_customer_of_rep(*, customer: Customer | None, rep: SalesRep | None) -> None:

@@ -121,6 +121,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.navigation",
             ],
+            # Every time of day a page shows carries its zone: the `moment` filter everywhere.
+            "builtins": ["crm.templatetags.moments"],
         },
     },
 ]

@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from crm.models import AuditEntry
+from crm.models import ACTION_LABELS, AuditEntry
 from crm.roles import Actor, SystemActor
 
 M = TypeVar("M", bound=Model)
@@ -128,6 +128,12 @@ def apply_changes(instance: Model, fields: dict[str, Any]) -> dict[str, list[Any
             changes[name] = [old, value]
             setattr(instance, name, value)
     return changes
+
+
+def name_actions(labels: dict[str, str]) -> None:
+    """Say what an app's audited actions are called on the pages ({"goal.adjust": "Value set
+    by hand"}); called once, next to the services that write them."""
+    ACTION_LABELS.update(labels)
 
 
 def audit(

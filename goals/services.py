@@ -36,6 +36,7 @@ from crm.writes import (
     bulk_set,
     given,
     locked,
+    name_actions,
     validate,
 )
 from goals import selectors
@@ -51,6 +52,21 @@ from goals.models import (
     OwnerType,
     PeriodKind,
     Source,
+)
+
+name_actions(
+    {
+        "goal.create": "Goal created",
+        "goal.update": "Goal changed",
+        "goal.delete": "Goal deleted",
+        "goal.status": "Status changed",
+        "goal.adjust": "Value set by hand",
+        "goal.source": "Calculation changed",
+        "goal.recalculate": "Recalculated",
+        "goal.roll_up": "Totals of the goals below",
+        "goal.link": "Placed under a goal",
+        "goal.unlink": "Taken out from under its goal",
+    }
 )
 
 # Error messages, one per rule; tests assert on these constants.

@@ -22,9 +22,17 @@ from django.utils import timezone
 from crm.errors import Conflict
 from crm.periods import validate_in_range
 from crm.roles import Actor, Role, SystemActor, role_of
-from crm.writes import audit, bulk_set
+from crm.writes import audit, bulk_set, name_actions
 from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
+
+name_actions(
+    {
+        "supervision.save": "Day saved",
+        "supervision.update_lines": "Lines changed (draft)",
+        "supervision.reopen": "Day reopened",
+    }
+)
 
 # Error messages, one per rule; tests assert on these constants.
 CHANGED_MEANWHILE = (

@@ -19,9 +19,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.roles import Actor
-from crm.writes import audit
+from crm.writes import audit, name_actions
 from tracking import clients, contract, tenants
 from tracking.models import RawEvent, RawStatus, TrackingTenant
+
+name_actions(
+    {
+        "tracking.tenant_create": "Tracking tenant created",
+        "tracking.tenant_rotate_keys": "Tracking keys rotated",
+    }
+)
 
 COLUMNS = (
     "tenant_id", "received_at", "client_timestamp", "sent_at", "clock_skew", "client_ip",

@@ -10,10 +10,16 @@ from django.utils import timezone
 
 from crm.jobs.models import DeadLetter, Heartbeat
 from crm.roles import Actor
-from crm.writes import audit_many
+from crm.writes import audit_many, name_actions
 
 # Letters that failed more often than this wait for a person instead of the hourly retry.
 DEAD_LETTER_AUTO_RETRY_LIMIT = 3
+name_actions(
+    {
+        "dead_letter.retry": "Task sent again",
+        "date.moved_into_range": "Date moved into the accepted range",
+    }
+)
 UNKNOWN_TASK = "No task named '{name}' is loaded in this process, so it cannot run here."
 
 

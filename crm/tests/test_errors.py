@@ -200,3 +200,15 @@ def test_api_refuses_a_stale_version_with_409_and_takes_the_current_one(rep, rep
     assert "changed this deal" in stale.json()["detail"]
     deal.refresh_from_db()
     assert deal.title == "A"
+
+
+def test_the_403_page_is_the_sites_with_a_way_home(client, rep):
+    client.force_login(rep.user)
+
+    response = client.get("/supervision/")
+
+    content = response.content.decode()
+    assert response.status_code == 403
+    assert "This page is not for your role" in content
+    assert 'class="topbar"' in content  # the site's layout, phone-ready
+    assert 'href="/"' in content

@@ -43,7 +43,7 @@ from crm.jobs import Progress
 from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
 from crm.roles import Actor, Role, own_rep, role_of, scope_to_user
-from crm.writes import audit, audit_many, bulk_set, locked
+from crm.writes import audit, audit_many, bulk_set, locked, name_actions
 from goals.models import (
     MAX_TIER,
     Achievement,
@@ -61,6 +61,8 @@ from goals.models import (
 )
 from goals.plans import selectors
 from goals.plans.selectors import current_month, deadline_for, deadline_on
+
+name_actions({"plan.set": "Monthly goals set"})
 
 # Error messages, one per rule; tests assert on these constants.
 REP_REQUIRED = "Choose the sales rep whose plan this is."

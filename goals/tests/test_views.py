@@ -106,7 +106,7 @@ def test_the_goal_page_shows_its_trail_forecast_and_what_counts(rep_client, rep)
     assert response.status_code == 200
     assert deal.title in content
     assert response.context["forecast"] is not None
-    assert "goal.create" in content
+    assert "Goal created" in content
     assert "<svg viewBox" in content
 
 
