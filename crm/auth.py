@@ -15,7 +15,9 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
+from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +73,16 @@ class LoginView(auth_views.LoginView):
         if response.status_code != 200:  # not the form again: logged in
             _uncount_attempt(key)
         return response
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out is a POST (a link cannot log anyone out); a GET, after a reload or going
+    back, shows a page instead of the browser's 405: the log-out button when signed in, else
+    the login page."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(settings.LOGIN_REDIRECT_URL)
+        return render(request, "registration/logout.html")

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from crm import auth, health, views
@@ -10,7 +9,7 @@ urlpatterns = [
     path("t/", include("tracking.ingest_urls")),
     path("", views.home, name="home"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
     path("deals/", views.deal_list, name="deal-list"),
     path("deals/new/", views.deal_create, name="deal-create"),
     path("deals/<int:pk>/edit/", views.deal_edit, name="deal-edit"),

@@ -52,3 +52,18 @@ def test_a_rep_sees_and_enters_times_in_their_own_time_zone(client, rep):
     assert response.status_code == 302
     created = Activity.objects.latest("id")
     assert created.due_at == dt.datetime(2026, 12, 2, 16, 30, tzinfo=dt.UTC)
+
+
+def test_the_logout_address_answers_a_get_with_a_page(client, rep):
+    """A reload after logging out, or going back to it, is no 405."""
+    client.force_login(rep.user)
+
+    page = client.get("/accounts/logout/")
+    logged_out = client.post("/accounts/logout/")
+    again = client.get("/accounts/logout/")
+
+    assert page.status_code == 200
+    assert "Log out" in page.content.decode()
+    assert logged_out.status_code == 302
+    assert again.status_code == 302
+    assert again["Location"].startswith("/accounts/login/")
