@@ -7,12 +7,14 @@ from django.utils.html import format_html
 
 from crm.admin import AuditedAdmin, ReadOnlyAdmin
 from tracking import processing, services, tasks
+from tracking.forms import TenantAdminForm
 from tracking.models import RawEvent, RawStatus, TrackedEvent, TrackedSession, TrackingTenant
 from tracking.views import curl_example, embed_snippet
 
 
 @admin.register(TrackingTenant)
 class TrackingTenantAdmin(AuditedAdmin):
+    form = TenantAdminForm
     list_display = ["name", "identifier", "active", "kill_switch", "ip_handling", "created_at"]
     list_filter = ["active", "kill_switch", "ip_handling"]
     search_fields = ["name", "identifier"]

@@ -12,10 +12,12 @@ tenant; a worker turns the raw rows into sessions and events.
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from crm.models import TimestampedModel
+from tracking import origins
 
 EVENT_ID_LENGTH = 64
 URL_LENGTH = 2048
@@ -39,8 +41,8 @@ class TrackingTenant(TimestampedModel):
     hash_key = models.CharField(max_length=16, unique=True, editable=False)
     ingestion_key = models.CharField(max_length=64, unique=True)
     webhook_secret = models.CharField(max_length=64)
-    # Origins whose pages may send events with the key ("https://shop.example.com"); a browser
-    # request from any other is refused.
+    # Origins whose pages may send events with the key ("https://shop.example.com"), each as a
+    # browser writes it (tracking.origins); a browser request from any other is refused.
     allowed_origins = models.JSONField(default=list, blank=True)
     ip_handling = models.CharField(
         max_length=10, choices=IPHandling.choices, default=IPHandling.TRUNCATE
@@ -64,6 +66,12 @@ class TrackingTenant(TimestampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            self.allowed_origins = origins.normalised(self.allowed_origins)
+        except ValidationError as error:
+            raise ValidationError({"allowed_origins": error.messages}) from None
 
     def save(self, *args, **kwargs):
         self.hash_key = hash_key(self.identifier)

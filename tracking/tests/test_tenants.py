@@ -52,7 +52,7 @@ def test_rotated_keys_and_deactivation_take_effect_at_once(client, admin_client,
 
     admin_client.post(
         f"/admin/tracking/trackingtenant/{tenant.pk}/change/",
-        {"name": tenant.name, "allowed_origins": json.dumps([ORIGIN]), "ip_handling": "truncate",
+        {"name": tenant.name, "allowed_origins": ORIGIN, "ip_handling": "truncate",
          "kill_switch": "", "active": ""},
     )  # fmt: skip
     tenants.forget(rotated.ingestion_key)
@@ -64,7 +64,8 @@ def test_rotated_keys_and_deactivation_take_effect_at_once(client, admin_client,
 def test_admins_create_tenants_in_admin_with_their_keys_and_snippet(admin_client):
     created = admin_client.post(
         "/admin/tracking/trackingtenant/add/",
-        {"name": "Acme shop", "identifier": "acme", "allowed_origins": json.dumps([ORIGIN]),
+        {"name": "Acme shop", "identifier": "acme",
+         "allowed_origins": f"{ORIGIN}\r\n\r\nHTTPS://WWW.Shop.Example.com:443/\r\n",
          "ip_handling": "truncate", "active": "on"},
     )  # fmt: skip
     tenant = TrackingTenant.objects.get(identifier="acme")
@@ -79,6 +80,9 @@ def test_admins_create_tenants_in_admin_with_their_keys_and_snippet(admin_client
     assert (
         tenant.hash_key == TrackingTenant(identifier="acme").hash_key or len(tenant.hash_key) == 16
     )
+    # One origin a line, kept as browsers write them.
+    assert tenant.allowed_origins == [ORIGIN, "https://www.shop.example.com"]
+    assert f"{ORIGIN}\nhttps://www.shop.example.com</textarea>" in page
     assert tenant.ingestion_key in page and "tracker.js" in page and "curl" in page
     assert rotated.status_code == 302
     assert TrackingTenant.objects.get(pk=tenant.pk).ingestion_key != tenant.ingestion_key
