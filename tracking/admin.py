@@ -15,13 +15,14 @@ from tracking.views import curl_example, embed_snippet
 @admin.register(TrackingTenant)
 class TrackingTenantAdmin(AuditedAdmin):
     form = TenantAdminForm
-    list_display = ["name", "identifier", "active", "kill_switch", "ip_handling", "created_at"]
-    list_filter = ["active", "kill_switch", "ip_handling"]
+    list_display = ["name", "identifier", "active", "kill_switch", "ip_handling", "bot_handling",
+                    "created_at"]  # fmt: skip
+    list_filter = ["active", "kill_switch", "ip_handling", "bot_handling"]
     search_fields = ["name", "identifier"]
     readonly_fields = ["hash_key", "ingestion_key", "webhook_secret", "snippet", "test_event"]
     fields = [
-        "name", "identifier", "allowed_origins", "ip_handling", "active", "kill_switch",
-        "rate_per_minute", "webhook_rate_per_minute", "hash_key", "ingestion_key",
+        "name", "identifier", "allowed_origins", "ip_handling", "bot_handling", "active",
+        "kill_switch", "rate_per_minute", "webhook_rate_per_minute", "hash_key", "ingestion_key",
         "webhook_secret", "snippet", "test_event",
     ]  # fmt: skip
     actions = ["rotate_keys"]
@@ -64,8 +65,8 @@ class TrackingTenantAdmin(AuditedAdmin):
 @admin.register(RawEvent)
 class RawEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "tenant", "received_at", "record_source", "event_id", "status",
-                    "attempts", "failure_reason", "clock_skew"]  # fmt: skip
-    list_filter = ["status", "failure_reason", "record_source", "clock_skew", "tenant"]
+                    "attempts", "failure_reason", "clock_skew", "bot"]  # fmt: skip
+    list_filter = ["status", "failure_reason", "record_source", "clock_skew", "bot", "tenant"]
     search_fields = ["event_id"]
     list_select_related = ["tenant"]
     show_full_result_count = False  # a count of millions of rows is not worth its wait

@@ -47,6 +47,6 @@ class TenantAdminForm(forms.ModelForm):
     class Meta:
         model = TrackingTenant
         fields = [
-            "name", "identifier", "allowed_origins", "ip_handling", "active", "kill_switch",
-            "rate_per_minute", "webhook_rate_per_minute",
+            "name", "identifier", "allowed_origins", "ip_handling", "bot_handling", "active",
+            "kill_switch", "rate_per_minute", "webhook_rate_per_minute",
         ]  # fmt: skip

@@ -35,6 +35,14 @@ class IPHandling(models.TextChoices):
     DROP = "drop", "Do not store it"
 
 
+class BotHandling(models.TextChoices):
+    """What becomes of a browser's events when its user agent says it is a bot (a crawler that
+    runs scripts, a headless browser). Server-side senders are never taken for bots."""
+
+    FLAG = "flag", "Store them flagged as bots (kept out of sessions and figures)"
+    DROP = "drop", "Do not store them (answered and counted)"
+
+
 class TrackingTenant(TimestampedModel):
     name = models.CharField(max_length=100)
     identifier = models.SlugField(max_length=60, unique=True)
@@ -44,6 +52,11 @@ class TrackingTenant(TimestampedModel):
     # Origins whose pages may send events with the key ("https://shop.example.com"), each as a
     # browser writes it (tracking.origins); a browser request from any other is refused.
     allowed_origins = models.JSONField(default=list, blank=True)
+    # Stored flagged by default: the user-agent test is a guess, and a guess that drops events
+    # loses them for good, while a flagged row costs only its storage until retention.
+    bot_handling = models.CharField(
+        max_length=10, choices=BotHandling.choices, default=BotHandling.FLAG
+    )
     ip_handling = models.CharField(
         max_length=10, choices=IPHandling.choices, default=IPHandling.TRUNCATE
     )
@@ -61,6 +74,11 @@ class TrackingTenant(TimestampedModel):
                 condition=Q(ip_handling__in=IPHandling.values),
                 name="tenant_ip_handling_valid",
                 violation_error_message="Store, truncate or drop the address.",
+            ),
+            models.CheckConstraint(
+                condition=Q(bot_handling__in=BotHandling.values),
+                name="tenant_bot_handling_valid",
+                violation_error_message="Store bots' events flagged, or drop them.",
             ),
         ]
 
@@ -110,6 +128,9 @@ class RawEvent(models.Model):
     clock_skew = models.BooleanField(default=False)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # A browser's request whose user agent says it is a bot, kept for the record (the tenant
+    # stores them, BotHandling.FLAG): processed into no session and no event.
+    bot = models.BooleanField(default=False, db_default=False)
     payload = models.JSONField()
     record_source = models.CharField(max_length=40)
     event_id = models.CharField(max_length=EVENT_ID_LENGTH)

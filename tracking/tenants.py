@@ -31,6 +31,7 @@ class Tenant:
     kill_switch: bool
     rate_per_minute: int
     webhook_rate_per_minute: int
+    bot_handling: str = "flag"
 
 
 def _of(row: TrackingTenant) -> Tenant:
@@ -46,6 +47,7 @@ def _of(row: TrackingTenant) -> Tenant:
         rate_per_minute=row.rate_per_minute or settings.TRACKING_RATE_PER_MINUTE,
         webhook_rate_per_minute=row.webhook_rate_per_minute
         or settings.TRACKING_WEBHOOK_RATE_PER_MINUTE,
+        bot_handling=row.bot_handling,
     )
 
 

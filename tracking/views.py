@@ -65,6 +65,7 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "pending_age": timesince(figures["now"] - figures["pending_age"], figures["now"])
         if figures["pending_age"]
         else "",
+        "bots_flagged": figures["drops"]["bot_flagged"],
         "snippet": embed_snippet(tenant, base_url),
         "curl": curl_example(tenant, base_url),
     }

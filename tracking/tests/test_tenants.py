@@ -53,7 +53,7 @@ def test_rotated_keys_and_deactivation_take_effect_at_once(client, admin_client,
     admin_client.post(
         f"/admin/tracking/trackingtenant/{tenant.pk}/change/",
         {"name": tenant.name, "allowed_origins": ORIGIN, "ip_handling": "truncate",
-         "kill_switch": "", "active": ""},
+         "bot_handling": "flag", "kill_switch": "", "active": ""},
     )  # fmt: skip
     tenants.forget(rotated.ingestion_key)
     assert post_event(client, rotated, {"evt_type": "x"}).status_code == 401
@@ -66,7 +66,7 @@ def test_admins_create_tenants_in_admin_with_their_keys_and_snippet(admin_client
         "/admin/tracking/trackingtenant/add/",
         {"name": "Acme shop", "identifier": "acme",
          "allowed_origins": f"{ORIGIN}\r\n\r\nHTTPS://WWW.Shop.Example.com:443/\r\n",
-         "ip_handling": "truncate", "active": "on"},
+         "ip_handling": "truncate", "bot_handling": "flag", "active": "on"},
     )  # fmt: skip
     tenant = TrackingTenant.objects.get(identifier="acme")
     page = admin_client.get(f"/admin/tracking/trackingtenant/{tenant.pk}/change/").content.decode()
@@ -136,7 +136,7 @@ def test_the_dashboard_shows_the_days_figures(admin_client):
     figures = page.context["figures"]
     assert (figures["received"], figures["pending"], figures["sessions_today"]) == (5, 1, 1)
     assert figures["top_pages"] == [("/top", 4)]
-    assert ("Bots", 4) in page.context["drops"]
+    assert ("Bots' events, dropped", 4) in page.context["drops"]
     assert tenant.ingestion_key in html and "<polyline" in html
     assert tenant.name in index.content.decode()
 
