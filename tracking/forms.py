@@ -1,7 +1,9 @@
-"""Forms of tracking: a tenant in Django admin (its allowed origins one a line)."""
+"""Forms of tracking: a tenant in Django admin (its allowed origins one a line), and what a key
+rotation is asked."""
 
 from django import forms
 
+from crm.web import ServiceForm
 from tracking import origins
 from tracking.models import TrackingTenant
 
@@ -50,3 +52,20 @@ class TenantAdminForm(forms.ModelForm):
             "name", "identifier", "allowed_origins", "ip_handling", "bot_handling", "active",
             "kill_switch", "rate_per_minute", "webhook_rate_per_minute",
         ]  # fmt: skip
+
+
+class RotateKeysForm(ServiceForm):
+    """What a key rotation is asked before it happens."""
+
+    KEEP, NOW = "keep", "now"
+
+    CHOICES = [
+        (KEEP, "Keep them working for the grace period, while websites and providers move to "
+               "the new ones"),
+        (NOW, "Stop them now (they leaked): events sent with them are refused"),
+    ]  # fmt: skip
+
+    previous = forms.ChoiceField(
+        label="The previous key and secret", choices=CHOICES, initial=KEEP,
+        widget=forms.RadioSelect,
+    )  # fmt: skip

@@ -7,8 +7,8 @@ tenant):
     POST /t/webhooks/<provider>/<key>      a signed webhook, kept as it came
     GET  /t/tracker.js                     the snippet websites include
 
-The key comes as `?key=` (what a browser's sendBeacon can send) or the X-Tracking-Key header.
-Answers: 200 {"accepted": n,
+The key comes as `?key=` (what a browser's sendBeacon can send) or the X-Tracking-Key header
+(a rotated key keeps working for TRACKING_KEY_GRACE_HOURS). Answers: 200 {"accepted": n,
 "duplicates": d, "rejected": [{"index": i, "reason": "…"}], "results": [{"status": …}, …]}
 (each event stored, a duplicate of one stored before, or rejected with its reason; the
 accepted ones, duplicates included, are stored), 202 when a bot's events are dropped (each
@@ -220,12 +220,13 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
         return _refused(429, RATE_LIMITED, **{"Retry-After": str(wait)})
     body = request.body
     stamp = request.headers.get("X-Webhook-Timestamp", "")
-    sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=")
-    if not hmac.compare_digest(
-        sent.encode(), signature(tenant.webhook_secret, stamp, body).encode()
-    ):
-        services.count_drop(tenant.id, "bad_signature")
-        return _refused(401, BAD_SIGNATURE)
+    sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=").encode()
+    if not hmac.compare_digest(sent, signature(tenant.webhook_secret, stamp, body).encode()):
+        # Signed with the secret a rotation replaced, while it still works?
+        previous = tenant.previous_secret()
+        if not previous or not hmac.compare_digest(sent, signature(previous, stamp, body).encode()):
+            services.count_drop(tenant.id, "bad_signature")
+            return _refused(401, BAD_SIGNATURE)
     try:
         age = abs(time.time() - int(stamp))
     except ValueError:

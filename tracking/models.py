@@ -49,6 +49,11 @@ class TrackingTenant(TimestampedModel):
     hash_key = models.CharField(max_length=16, unique=True, editable=False)
     ingestion_key = models.CharField(max_length=64, unique=True)
     webhook_secret = models.CharField(max_length=64)
+    # After a rotation the previous key and secret keep working until this moment, so that
+    # websites and providers move to the new ones without losing events (blank: none).
+    previous_ingestion_key = models.CharField(max_length=64, blank=True, default="")
+    previous_webhook_secret = models.CharField(max_length=64, blank=True, default="")
+    previous_keys_expire_at = models.DateTimeField(null=True, blank=True)
     # Origins whose pages may send events with the key ("https://shop.example.com"), each as a
     # browser writes it (tracking.origins); a browser request from any other is refused.
     allowed_origins = models.JSONField(default=list, blank=True)
@@ -79,6 +84,28 @@ class TrackingTenant(TimestampedModel):
                 condition=Q(bot_handling__in=BotHandling.values),
                 name="tenant_bot_handling_valid",
                 violation_error_message="Store bots' events flagged, or drop them.",
+            ),
+            # A previous key or secret always has its end; no end without one of them.
+            models.CheckConstraint(
+                condition=Q(
+                    previous_keys_expire_at__isnull=True,
+                    previous_ingestion_key="",
+                    previous_webhook_secret="",
+                )
+                | (
+                    Q(previous_keys_expire_at__isnull=False)
+                    & ~Q(previous_ingestion_key="", previous_webhook_secret="")
+                ),
+                name="tenant_previous_keys_expire",
+                violation_error_message="Previous keys are kept with the moment they expire.",
+            ),
+        ]
+        indexes = [
+            # A key the cache does not hold is looked up as current or previous key.
+            models.Index(
+                fields=["previous_ingestion_key"],
+                condition=~Q(previous_ingestion_key=""),
+                name="tenant_previous_key",
             ),
         ]
 

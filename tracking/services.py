@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.roles import Actor
-from crm.writes import audit, name_actions
-from tracking import clients, contract, tenants
+from crm.writes import audit, locked, name_actions
+from tracking import clients, contract, selectors, tenants
 from tracking.models import RawEvent, RawStatus, TrackingTenant
 
 name_actions(
@@ -350,23 +350,46 @@ def tenant_create(*, actor: Actor, name: str, identifier: str, **fields) -> Trac
 
 @transaction.atomic
 def tenant_rotate_keys(
-    *, actor: Actor, tenant_id: int, ingestion: bool = True, webhook: bool = True
+    *,
+    actor: Actor,
+    tenant_id: int,
+    ingestion: bool = True,
+    webhook: bool = True,
+    keep_previous: bool = True,
 ) -> TrackingTenant:
-    """New keys (the old ones stop working everywhere within seconds). Audited, without the
-    secrets themselves."""
-    tenant = TrackingTenant.objects.select_for_update().get(pk=tenant_id)
-    old = tenant.ingestion_key
+    """New keys. The ones they replace keep working for the grace period
+    (TRACKING_KEY_GRACE_HOURS), so that websites and providers move over without losing
+    events, or stop at once (`keep_previous=False`: a key that leaked); a key older than those
+    stops at once either way. Audited (who, when, what was rotated, until when the previous
+    keys work), never with the keys themselves."""
+    tenant = locked(selectors.tenant_list(user=actor), tenant_id)
+    forgotten = [tenant.ingestion_key, tenant.previous_ingestion_key]
+    grace = tenants.key_grace() if keep_previous else dt.timedelta(0)
+    until = timezone.now() + grace if grace > dt.timedelta(0) else None
+    tenant.previous_ingestion_key = tenant.ingestion_key if ingestion and until else ""
+    tenant.previous_webhook_secret = tenant.webhook_secret if webhook and until else ""
     if ingestion:
         tenant.ingestion_key = new_ingestion_key()
     if webhook:
         tenant.webhook_secret = new_webhook_secret()
-    tenant.save(update_fields=["ingestion_key", "webhook_secret", "updated_at"])
-    audit(actor=actor, action="tracking.tenant_rotate_keys", target=tenant,
-          changes={"ingestion_key": ingestion, "webhook_secret": webhook})  # fmt: skip
-    transaction.on_commit(lambda: tenants.forget(old, tenant.ingestion_key))
+    kept = tenant.previous_ingestion_key or tenant.previous_webhook_secret
+    tenant.previous_keys_expire_at = until if kept else None
+    tenant.save(
+        update_fields=["ingestion_key", "webhook_secret", "previous_ingestion_key",
+                       "previous_webhook_secret", "previous_keys_expire_at", "updated_at"]
+    )  # fmt: skip
+    audit(
+        actor=actor, action="tracking.tenant_rotate_keys", target=tenant,
+        changes={"ingestion_key": ingestion, "webhook_secret": webhook,
+                 "previous_keys_work_until": until.isoformat() if kept else None},
+    )  # fmt: skip
+    keys = [key for key in (*forgotten, tenant.ingestion_key) if key]
+    transaction.on_commit(lambda: tenants.forget(*keys))
     return tenant
 
 
 def tenant_changed(tenant: TrackingTenant) -> None:
-    """After an edit of a tenant (admin): every process sees it within seconds."""
-    transaction.on_commit(lambda: tenants.forget(tenant.ingestion_key))
+    """After an edit of a tenant (admin): every process sees it within seconds, through its
+    key and its previous one alike."""
+    keys = [key for key in (tenant.ingestion_key, tenant.previous_ingestion_key) if key]
+    transaction.on_commit(lambda: tenants.forget(*keys))

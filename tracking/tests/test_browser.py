@@ -110,5 +110,6 @@ def test_the_tracking_pages_fit_the_screen_and_pass_the_accessibility_check(
     pages = [
         (admin, "index", reverse("tracking:index")),
         (admin, "dashboard", reverse("tracking:dashboard", args=[tenant.pk])),
+        (admin, "rotate-keys", reverse("tracking:rotate-keys", args=[tenant.pk])),
     ]
     assert page_problems(chromium, live_server.url, device, pages, prefix="tracking-") == []
