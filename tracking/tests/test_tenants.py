@@ -212,6 +212,49 @@ def test_the_events_export_quotes_what_a_spreadsheet_would_run(client, admin_cli
     assert RawEvent.objects.filter(payload__evt_type='=HYPERLINK("http://evil")').exists()
 
 
+def test_the_latest_raw_events_are_the_last_received_first_with_their_zone(admin_client):
+    tenant = make_tenant()
+    known = tenants.resolve(tenant.ingestion_key)
+    now = timezone.now()
+    # Stored in this order; an import names earlier moments than rows stored before it.
+    arrivals = [("recent", 1, "js"), ("imported", 90, "import"), ("latest", 0, "api"),
+                ("oldest", 300, "js")]  # fmt: skip
+    for evt_type, minutes_ago, source in arrivals:
+        services.ingest(
+            tenant=known, events=[{"evt_type": evt_type}], ip=None, user_agent=UA, source=source,
+            received_at=now - dt.timedelta(minutes=minutes_ago),
+        )  # fmt: skip
+
+    page = admin_client.get(f"/tracking/{tenant.pk}/")
+    html = page.content.decode()
+
+    recent = [raw.payload["evt_type"] for raw in page.context["figures"]["recent"]]
+    assert recent == ["latest", "recent", "imported", "oldest"]
+    rows = html[html.index('id="recent-raw"') :]
+    shown = [rows.index(f">{name}<") for name in recent]
+    assert shown == sorted(shown)
+    assert f"{timezone.localtime(now):%-d %b, %H:%M:%S} UTC" in rows  # a time with its zone
+
+
+def test_the_dashboard_runs_the_same_queries_for_any_number_of_rows(admin_client):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_with(rows: int, identifier: str) -> int:
+        tenant = make_tenant(identifier)
+        services.ingest(
+            tenant=tenants.resolve(tenant.ingestion_key),
+            events=[{"evt_type": "page_view", "session_id": f"s{n % 3}",
+                     "url": f"https://x.test/{n}"} for n in range(rows)],
+            ip=None, user_agent=UA, source="js",
+        )  # fmt: skip
+        processing.process_pending()
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(f"/tracking/{tenant.pk}/").status_code == 200
+        return len(queries)
+
+    assert queries_with(2, "small") == queries_with(25, "large")
+
+
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_previous_keys_and_bot_flags_go_back_and_come_again_with_rows_in_the_tables(
