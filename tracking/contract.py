@@ -11,6 +11,10 @@ An event is a JSON object:
 
 A batch is {"batch": [event, …], "sent_at": "…"} with at most 500 events. Limits: a body of
 1 MB (5 MB once decompressed), an event of 32 KB, strings of 8 KB, nesting of 20 levels.
+
+Bot filtering is for browsers' traffic only: `"skip_bot_filter": true` (in the event sent to
+/t/e, or in the batch's object beside "batch") says that a browser whose user agent announces
+a bot (a headless browser running an integrator's tests) sends real events.
 """
 
 import datetime as dt
@@ -65,6 +69,8 @@ TIMESTAMP_BAD = "timestamp must be an ISO 8601 date and time, or milliseconds si
 SESSION_BAD = "session_id must be a string of at most 128 characters."
 TEXT_BAD = "{field} must be a string."
 PROPS_BAD = "props must be an object."
+SKIP_BOT_FILTER = "skip_bot_filter"
+SKIP_BOT_FILTER_BAD = "skip_bot_filter must be true or false."
 
 
 class Refused(Exception):
@@ -119,6 +125,17 @@ def batch_events(document: Any) -> tuple[list, Any]:
     if len(events) > MAX_BATCH:
         raise Refused(400, BATCH_TOO_LARGE)
     return events, document.get("sent_at")
+
+
+def skips_bot_filter(document: dict) -> bool:
+    """Whether the request says its events are not a bot's, whatever its user agent says (one
+    look at the body's top level, not at each event)."""
+    flag = document.get(SKIP_BOT_FILTER)
+    if flag is None or flag is False:
+        return False
+    if flag is True:
+        return True
+    raise Refused(400, SKIP_BOT_FILTER_BAD)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,19 @@ tenant):
     POST /t/webhooks/<provider>/<key>      a signed webhook, kept as it came
     GET  /t/tracker.js                     the snippet websites include
 
-The key comes as `?key=` (what a browser's sendBeacon can send) or the X-Tracking-Key header.
-Answers: 200 {"accepted": n, "rejected": [{"index": i, "reason": "…"}]} (some refused: the
-others are stored), 400 for a body that is not JSON or a batch with nothing valid, 401 for an
+The key comes as `?key=` (what a browser's sendBeacon can send) or the X-Tracking-Key header
+(a rotated key keeps working for TRACKING_KEY_GRACE_HOURS). Answers: 200 {"accepted": n,
+"duplicates": d, "rejected": [{"index": i, "reason": "…"}], "results": [{"status": …}, …]}
+(each event stored, a duplicate of one stored before, or rejected with its reason; the
+accepted ones, duplicates included, are stored), 202 when a bot's events are dropped (each
+said "dropped"), 400 for a body that is not JSON or a batch with nothing valid, 401 for an
 unknown or inactive key (or a bad webhook signature), 403 for an origin not allowed or the
 tenant's kill switch, 413 for a body over 1 MB (5 MB decompressed), 429 with Retry-After past
 the tenant's rate, 503 with Retry-After when storage fails (send again: nothing is doubled).
+
+Bots: only a browser's request (it has an Origin) is tested for one, by its user agent (a
+cached string match), unless its body says "skip_bot_filter": true. A bot's events are stored
+flagged, or dropped, as the tenant chooses; both are counted.
 
 This is the hottest path of the CRM: a dictionary look-up for the tenant, one round trip to
 the shared cache for the rate limit, one statement to store the request's events.
@@ -34,6 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from crm import ratelimit
 from tracking import clients, contract, services, tasks, tenants
+from tracking.models import BotHandling
 
 UNKNOWN_KEY = "Unknown or inactive tracking key."
 ORIGIN_REFUSED = "This origin may not send events with this key."
@@ -47,10 +55,11 @@ ONE_EVENT = "Send one event as a JSON object (several: POST /t/batch)."
 _PROVIDER = re.compile(r"[a-z0-9_-]{1,30}")
 
 
-def _answer(status: int, body: dict, origin: str = "", headers: dict | None = None):
+def _answer(status: int, body: dict | str, origin: str = "", headers: dict | None = None):
     # json.dumps itself (its C encoder): JsonResponse's encoder class is for dates and
-    # decimals, which these answers never hold.
-    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    # decimals, which these answers never hold. A str is the JSON already.
+    text = body if isinstance(body, str) else json.dumps(body)
+    response = HttpResponse(text, status=status, content_type="application/json")
     if origin:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
@@ -129,10 +138,9 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
         services.count_drop(tenant.id, "rate_limited")
         return _refused(429, RATE_LIMITED, allowed_origin, **{"Retry-After": str(wait)})
     user_agent = request.META.get("HTTP_USER_AGENT", "")
-    if clients.is_bot(user_agent):
-        # Answered like any request (a crawler must not learn to retry), counted, not stored.
-        services.count_drop(tenant.id, "bot")
-        return _answer(202, {"accepted": 0, "rejected": [], "ignored": "bot"}, allowed_origin)
+    # Bot filtering is for browsers' traffic: a server's request (no Origin) is never taken
+    # for a bot's, whatever library sends it (curl, requests, a webhook relay).
+    bot = bool(origin) and clients.is_bot(user_agent)
     try:
         document = contract.decode_body(
             request.body,
@@ -145,12 +153,19 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
             events, sent_at = [document], document.get("sent_at")
         else:
             raise contract.Refused(400, ONE_EVENT)
+        if contract.skips_bot_filter(document):
+            bot = False
     except contract.Refused as refused:
         return _refused(refused.status, refused.reason, allowed_origin)
+    if bot and tenant.bot_handling == BotHandling.DROP:
+        # Answered as any request (a crawler must not learn to retry), counted, each event
+        # said dropped and why: never silently.
+        services.count_drop(tenant.id, "bot", len(events))
+        return _answer(202, services.bots_dropped(len(events)), allowed_origin)
     try:
         result = services.ingest(
             tenant=tenant, events=events, ip=ip, user_agent=user_agent,
-            source="js" if origin else "api", sent_at=sent_at,
+            source="js" if origin else "api", sent_at=sent_at, bot=bot,
         )  # fmt: skip
     except (OperationalError, InterfaceError):
         return _refused(503, STORAGE_DOWN, allowed_origin, **{"Retry-After": "5"})
@@ -160,9 +175,15 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
         return _refused(401, UNKNOWN_KEY, allowed_origin)
     if result.rejected:
         services.count_drop(tenant.id, "rejected", len(result.rejected))
+    if bot and result.stored:
+        services.count_drop(tenant.id, "bot_flagged", result.stored)
     if result.stored:
         tasks.process_soon()
-    body = {"accepted": result.accepted, "rejected": result.rejected}
+    counts = json.dumps(
+        {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
+    )
+    flagged = ', "bot": "flagged"' if bot else ""
+    body = f'{counts[:-1]}, "results": {services.results_json(result.results)}{flagged}}}'
     return _answer(200 if result.accepted else 400, body, allowed_origin)
 
 
@@ -199,12 +220,13 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
         return _refused(429, RATE_LIMITED, **{"Retry-After": str(wait)})
     body = request.body
     stamp = request.headers.get("X-Webhook-Timestamp", "")
-    sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=")
-    if not hmac.compare_digest(
-        sent.encode(), signature(tenant.webhook_secret, stamp, body).encode()
-    ):
-        services.count_drop(tenant.id, "bad_signature")
-        return _refused(401, BAD_SIGNATURE)
+    sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=").encode()
+    if not hmac.compare_digest(sent, signature(tenant.webhook_secret, stamp, body).encode()):
+        # Signed with the secret a rotation replaced, while it still works?
+        previous = tenant.previous_secret()
+        if not previous or not hmac.compare_digest(sent, signature(previous, stamp, body).encode()):
+            services.count_drop(tenant.id, "bad_signature")
+            return _refused(401, BAD_SIGNATURE)
     try:
         age = abs(time.time() - int(stamp))
     except ValueError:

@@ -12,10 +12,12 @@ tenant; a worker turns the raw rows into sessions and events.
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from crm.models import TimestampedModel
+from tracking import origins
 
 EVENT_ID_LENGTH = 64
 URL_LENGTH = 2048
@@ -33,15 +35,33 @@ class IPHandling(models.TextChoices):
     DROP = "drop", "Do not store it"
 
 
+class BotHandling(models.TextChoices):
+    """What becomes of a browser's events when its user agent says it is a bot (a crawler that
+    runs scripts, a headless browser). Server-side senders are never taken for bots."""
+
+    FLAG = "flag", "Store them flagged as bots (kept out of sessions and figures)"
+    DROP = "drop", "Do not store them (answered and counted)"
+
+
 class TrackingTenant(TimestampedModel):
     name = models.CharField(max_length=100)
     identifier = models.SlugField(max_length=60, unique=True)
     hash_key = models.CharField(max_length=16, unique=True, editable=False)
     ingestion_key = models.CharField(max_length=64, unique=True)
     webhook_secret = models.CharField(max_length=64)
-    # Origins whose pages may send events with the key ("https://shop.example.com"); a browser
-    # request from any other is refused.
+    # After a rotation the previous key and secret keep working until this moment, so that
+    # websites and providers move to the new ones without losing events (blank: none).
+    previous_ingestion_key = models.CharField(max_length=64, blank=True, default="")
+    previous_webhook_secret = models.CharField(max_length=64, blank=True, default="")
+    previous_keys_expire_at = models.DateTimeField(null=True, blank=True)
+    # Origins whose pages may send events with the key ("https://shop.example.com"), each as a
+    # browser writes it (tracking.origins); a browser request from any other is refused.
     allowed_origins = models.JSONField(default=list, blank=True)
+    # Stored flagged by default: the user-agent test is a guess, and a guess that drops events
+    # loses them for good, while a flagged row costs only its storage until retention.
+    bot_handling = models.CharField(
+        max_length=10, choices=BotHandling.choices, default=BotHandling.FLAG
+    )
     ip_handling = models.CharField(
         max_length=10, choices=IPHandling.choices, default=IPHandling.TRUNCATE
     )
@@ -60,10 +80,43 @@ class TrackingTenant(TimestampedModel):
                 name="tenant_ip_handling_valid",
                 violation_error_message="Store, truncate or drop the address.",
             ),
+            models.CheckConstraint(
+                condition=Q(bot_handling__in=BotHandling.values),
+                name="tenant_bot_handling_valid",
+                violation_error_message="Store bots' events flagged, or drop them.",
+            ),
+            # A previous key or secret always has its end; no end without one of them.
+            models.CheckConstraint(
+                condition=Q(
+                    previous_keys_expire_at__isnull=True,
+                    previous_ingestion_key="",
+                    previous_webhook_secret="",
+                )
+                | (
+                    Q(previous_keys_expire_at__isnull=False)
+                    & ~Q(previous_ingestion_key="", previous_webhook_secret="")
+                ),
+                name="tenant_previous_keys_expire",
+                violation_error_message="Previous keys are kept with the moment they expire.",
+            ),
+        ]
+        indexes = [
+            # A key the cache does not hold is looked up as current or previous key.
+            models.Index(
+                fields=["previous_ingestion_key"],
+                condition=~Q(previous_ingestion_key=""),
+                name="tenant_previous_key",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            self.allowed_origins = origins.normalised(self.allowed_origins)
+        except ValidationError as error:
+            raise ValidationError({"allowed_origins": error.messages}) from None
 
     def save(self, *args, **kwargs):
         self.hash_key = hash_key(self.identifier)
@@ -102,6 +155,9 @@ class RawEvent(models.Model):
     clock_skew = models.BooleanField(default=False)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # A browser's request whose user agent says it is a bot, kept for the record (the tenant
+    # stores them, BotHandling.FLAG): processed into no session and no event.
+    bot = models.BooleanField(default=False, db_default=False)
     payload = models.JSONField()
     record_source = models.CharField(max_length=40)
     event_id = models.CharField(max_length=EVENT_ID_LENGTH)

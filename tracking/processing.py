@@ -13,7 +13,8 @@ A batch is one transaction, and its claim is that transaction's hold on the rows
   transaction idle or in one statement for longer than TRACKING_LEASE_SECONDS. A worker that
   dies, or hangs, loses nothing: its transaction is rolled back and its rows are pending again.
 - **Process** (in the same transaction): the events (unique by raw row: never a second event
-  for a row) and the sessions they move on, counted only from rows that had no event yet.
+  for a row) and the sessions they move on, counted only from rows that had no event yet. A
+  bot's row (stored flagged) is processed into none: bots stay out of sessions and figures.
 - **Failures**: a row that cannot be turned into an event goes back pending with a backoff;
   after TRACKING_MAX_ATTEMPTS it is FAILED with a typed reason and a dead letter (replayed from
   Django admin, `replay_tracking_failures`, or the dead letter itself).
@@ -71,6 +72,9 @@ class Claimed:
     attempts: int
     # Its event exists already (a processed row set pending again): never a second one.
     has_event: bool = False
+    # A bot's, stored flagged: processed into no session and no event (the raw row is the
+    # record of it).
+    bot: bool = False
 
 
 def _table(model) -> str:
@@ -130,7 +134,7 @@ def claim(*, batch: int) -> list[Claimed]:
                 RETURNING id, tenant_id, {payload}, {props_kind}, received_at{as_text},
                     client_timestamp{as_text}, sent_at{as_text}, clock_skew, user_agent,
                     record_source, attempts,
-                    EXISTS (SELECT 1 FROM {events} e WHERE e.raw_event_id = {raw}.id)""",
+                    EXISTS (SELECT 1 FROM {events} e WHERE e.raw_event_id = {raw}.id), bot""",
             [RawStatus.PROCESSED, now, RawStatus.PENDING, now, batch],
         )
         rows = cursor.fetchall()
@@ -148,9 +152,10 @@ def claim(*, batch: int) -> list[Claimed]:
             source,
             attempts,
             bool(made),
+            bool(bot),
         )
         for id, tenant, payload, props_kind, received, client_time, sent, skew, agent, source,
-            attempts, made in rows
+            attempts, made, bot in rows
     ]  # fmt: skip
     return sorted(claimed, key=lambda row: row.id)
 
@@ -270,8 +275,11 @@ def process_batch(*, batch: int) -> Processed | None:
         if not rows:
             return None
         good, bad = prepare(rows)
-        # Rows whose event exists already are processed without it counting again.
-        _write_events_and_sessions([(row, event) for row, event in good if not row.has_event])
+        # Rows whose event exists already are processed without it counting again; bots' rows
+        # make no event and move no session.
+        _write_events_and_sessions(
+            [(row, event) for row, event in good if not row.has_event and not row.bot]
+        )
         given_up, retrying = _mark_failed(bad)
     for row, reason, error in given_up:
         dead_letter_record(

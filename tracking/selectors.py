@@ -52,7 +52,7 @@ def overview(tenants: list[TrackingTenant], *, now: dt.datetime | None = None) -
 def dashboard(tenant: TrackingTenant, *, now: dt.datetime | None = None) -> dict:
     """What the tenant's dashboard shows: events a minute over 24 hours, the pending backlog
     and its age, failed rows by reason, what was dropped and why, top pages, sessions today,
-    the latest raw rows."""
+    the latest raw rows (the last received first), and until when its previous keys work."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=1)
     raw = RawEvent.objects.filter(tenant=tenant)
@@ -95,7 +95,12 @@ def dashboard(tenant: TrackingTenant, *, now: dt.datetime | None = None) -> dict
         "top_pages": top_pages,
         "sessions_today": sessions["n"],
         "bounced_today": sessions["bounced"],
-        "recent": list(raw.order_by("-id")[:RECENT_RAW]),
+        # By when they were received (an import names its rows' moments, which may be earlier
+        # than rows stored before it), then as stored.
+        "recent": list(raw.order_by("-received_at", "-id")[:RECENT_RAW]),
+        "previous_keys_until": tenant.previous_keys_expire_at
+        if tenant.previous_keys_expire_at and tenant.previous_keys_expire_at > now
+        else None,
         "since": since,
         "now": now,
     }

@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.roles import Actor
-from crm.writes import audit, name_actions
-from tracking import clients, contract, tenants
+from crm.writes import audit, locked, name_actions
+from tracking import clients, contract, selectors, tenants
 from tracking.models import RawEvent, RawStatus, TrackingTenant
 
 name_actions(
@@ -30,18 +30,45 @@ name_actions(
     }
 )
 
+ROTATED_KEEPING = "New keys for {tenants}: the previous ones work until {until}."
+ROTATED_NOW = "New keys for {tenants}: the previous ones stop working within {seconds} s."
+
 COLUMNS = (
     "tenant_id", "received_at", "client_timestamp", "sent_at", "clock_skew", "client_ip",
     "user_agent", "payload", "record_source", "event_id", "status", "attempts", "last_error",
-    "failure_reason",
+    "failure_reason", "bot",
 )  # fmt: skip
+
+
+# What the answer says of each event, in the order they were sent (shared values: a batch of
+# 500 stored events is one list of the same dictionary, cheap to build and to encode).
+STORED = {"status": "stored"}
+STORED_BOT = {"status": "stored", "bot": True}
+DUPLICATE = {"status": "duplicate"}
+BOT_DROPPED = (
+    "A bot's request (its user agent says so): this tenant does not store bots' events. "
+    "A test from a browser that announces itself as headless can send skip_bot_filter: true."
+)
+DROPPED = {"status": "dropped", "reason": BOT_DROPPED}
+_SAID = {id(entry): json.dumps(entry) for entry in (STORED, STORED_BOT, DUPLICATE, DROPPED)}
+
+
+def results_json(results: list[dict]) -> str:
+    """The per-event results as JSON text, the shared values from text made once (a batch's
+    hundred results cost a tenth of what json.dumps takes to walk a hundred dictionaries)."""
+    return "[" + ", ".join([_SAID.get(id(entry)) or json.dumps(entry) for entry in results]) + "]"
 
 
 @dataclass
 class Ingested:
-    accepted: int = 0
+    accepted: int = 0  # stored now, or earlier (a re-sent event): safe not to send again
     stored: int = 0  # new rows (a re-sent event is accepted, and not stored again)
     rejected: list[dict] = field(default_factory=list)  # {"index": i, "reason": "…"}
+    results: list[dict] = field(default_factory=list)  # per event: STORED, DUPLICATE, …
+
+    @property
+    def duplicates(self) -> int:
+        return self.accepted - self.stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +81,7 @@ class _Request:
     ip: str | None
     user_agent: str
     source: str
+    bot: bool
 
 
 def ingest(
@@ -67,17 +95,21 @@ def ingest(
     received_at: dt.datetime | None = None,
     checked: bool = True,
     event_id: str | None = None,
+    bot: bool = False,
 ) -> Ingested:
     """Store the events of one request for `tenant`: each checked against the contract (a bad
     one is rejected with its reason, the others kept), then all in one INSERT … ON CONFLICT DO
     NOTHING, committed before this returns. `checked=False` keeps what a signed source sent (a
     webhook's body, an import) as it is; `event_id` names the one event of such a request (a
-    webhook's delivery id), else its "id", else a new one."""
+    webhook's delivery id), else its "id", else a new one. `bot`: a bot's events, stored
+    flagged. The result says of each event whether it was stored, already stored (its id was
+    sent before) or rejected, and why."""
     received_at = received_at or timezone.now()
     request = _Request(
         tenant_id=tenant.id, received_at=received_at,
         sent_at=contract.parse_time(sent_at) if sent_at is not None else None,
         ip=clients.kept_ip(ip, tenant.ip_handling), user_agent=user_agent[:512], source=source,
+        bot=bot,
     )  # fmt: skip
     good, result = [], Ingested()
     for index, event in enumerate(events):
@@ -89,11 +121,34 @@ def ingest(
         except ValueError as error:
             result.rejected.append({"index": index, "reason": str(error)})
     result.accepted = len(good)
+    said = []
     if good:
         # One statement: in autocommit it is committed when it returns (no BEGIN and COMMIT
         # round trips); inside a caller's transaction, with it.
-        result.stored = _insert(request, good)
+        result.stored, new = _insert(request, good)
+        stored = STORED_BOT if bot else STORED
+        said = [stored] * len(good) if new is None else [stored if n else DUPLICATE for n in new]
+    result.results = _in_order(said, result.rejected)
     return result
+
+
+def _in_order(said: list[dict], rejected: list[dict]) -> list[dict]:
+    """What became of each event, in the order they were sent: the accepted ones' (`said`, in
+    order) between the rejected ones."""
+    if not rejected:
+        return said
+    refused = {entry["index"]: entry["reason"] for entry in rejected}
+    accepted = iter(said)
+    return [
+        {"status": "rejected", "reason": refused[index]} if index in refused else next(accepted)
+        for index in range(len(said) + len(rejected))
+    ]
+
+
+def bots_dropped(count: int) -> dict:
+    """The answer to a bot's request whose tenant drops bots' events: each event said dropped."""
+    return {"accepted": 0, "duplicates": 0, "rejected": [], "results": [DROPPED] * count,
+            "bot": "dropped", "ignored": "bot"}  # fmt: skip
 
 
 def _trusted_event(event, event_id: str | None) -> contract.Event:
@@ -122,16 +177,22 @@ def new_event_ids(count: int) -> list[str]:
 _VARIANT = {digit: "89ab"[int(digit, 16) % 4] for digit in "0123456789abcdef"}
 
 
-def _insert(request: _Request, events: list[contract.Event]) -> int:
-    """The events in one statement. On PostgreSQL one event as VALUES (the cheapest to send
-    and plan); more with what varies per event (its payload, id, timestamp, skew) sent as one
-    JSON document unpacked by jsonb_array_elements, and what the request shares as single
-    parameters: one plan whatever the count, and no per-value quoting of arrays in Python
-    (which made an INSERT … unnest of 100 rows cost three times as much). SQLite: VALUES, 50
-    rows a statement (its parameter limit)."""
+def _insert(request: _Request, events: list[contract.Event]) -> tuple[int, list[bool] | None]:
+    """The events in one statement; returns how many rows are new and, when some were not
+    (their ids were stored before), which: None when all were.
+
+    On PostgreSQL one event as VALUES (the cheapest to send and plan); more with what varies
+    per event (its payload, id, timestamp, skew) sent as one JSON document unpacked by
+    jsonb_array_elements, and what the request shares as single parameters: one plan whatever
+    the count, and no per-value quoting of arrays in Python (which made an INSERT … unnest of
+    100 rows cost three times as much). SQLite: VALUES, 50 rows a statement (its parameter
+    limit). Only an id a client chose can have been stored before: the statement returns the
+    ids it stored only when the events carry some."""
     missing = sum(1 for event in events if event.event_id is None)
     fresh = iter(new_event_ids(missing)) if missing else None
     ids = [event.event_id if event.event_id is not None else next(fresh) for event in events]
+    named = missing < len(events)  # some ids are the client's
+    returning = " RETURNING event_id" if named else ""
     table = connection.ops.quote_name(RawEvent._meta.db_table)
     pending = int(RawStatus.PENDING)
     conflict = "ON CONFLICT (tenant_id, event_id) DO NOTHING"
@@ -140,12 +201,12 @@ def _insert(request: _Request, events: list[contract.Event]) -> int:
             event = events[0]
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES (%s, %s, %s, %s, %s, "
-                f"%s::inet, %s, %s::jsonb, %s, %s, {pending}, 0, '', '') {conflict}",
+                f"%s::inet, %s, %s::jsonb, %s, %s, {pending}, 0, '', '', %s) {conflict}",
                 [request.tenant_id, request.received_at, event.timestamp, request.sent_at,
                  event.clock_skew, request.ip, request.user_agent, event.payload,
-                 request.source, ids[0]],
+                 request.source, ids[0], request.bot],
             )  # fmt: skip
-            return cursor.rowcount
+            return (1, None) if cursor.rowcount == 1 else (0, [False])
         if connection.vendor == "postgresql":
             document = ",".join(
                 f"[{event.payload},{_json_id(event, event_id)},{_json_time(event.timestamp)},"
@@ -155,32 +216,52 @@ def _insert(request: _Request, events: list[contract.Event]) -> int:
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
                 "SELECT %s, %s, (e->>2)::timestamptz, %s, (e->>3)::boolean, %s::inet, %s, "
-                f"e->0, %s, e->>1, {pending}, 0, '', '' "
-                f"FROM jsonb_array_elements(%s::jsonb) AS e {conflict}",
+                f"e->0, %s, e->>1, {pending}, 0, '', '', %s "
+                f"FROM jsonb_array_elements(%s::jsonb) AS e {conflict}{returning}",
                 [request.tenant_id, request.received_at, request.sent_at, request.ip,
-                 request.user_agent, request.source, f"[{document}]"],
+                 request.user_agent, request.source, request.bot, f"[{document}]"],
             )  # fmt: skip
-            return cursor.rowcount
+            if not named:
+                return cursor.rowcount, None
+            return _which_are_new(ids, [row[0] for row in cursor.fetchall()])
         adapt = connection.ops.adapt_datetimefield_value
         shared = (adapt(request.received_at), adapt(request.sent_at), request.ip,
                   request.user_agent, request.source)  # fmt: skip
         rows = [
             (request.tenant_id, shared[0], adapt(event.timestamp), shared[1], event.clock_skew,
              shared[2], shared[3], event.payload, shared[4], event_id, RawStatus.PENDING, 0,
-             "", "")
+             "", "", request.bot)
             for event, event_id in zip(events, ids, strict=True)
         ]  # fmt: skip
         one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-        stored = 0
+        stored, new_ids = 0, []
         for start in range(0, len(rows), 50):
             batch = rows[start : start + 50]
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
-                f"VALUES {', '.join([one] * len(batch))} {conflict}",
+                f"VALUES {', '.join([one] * len(batch))} {conflict}{returning}",
                 [part for row in batch for part in row],
             )
-            stored += cursor.rowcount
-        return stored
+            if named:
+                new_ids += [row[0] for row in cursor.fetchall()]
+            else:
+                stored += cursor.rowcount
+        if not named:
+            return stored, None
+        return _which_are_new(ids, new_ids)
+
+
+def _which_are_new(ids: list[str], new_ids: list[str]) -> tuple[int, list[bool] | None]:
+    """Of events with these ids, in order, those the statement stored (it returned their ids):
+    an id sent twice in one request is new the first time only."""
+    if len(new_ids) == len(ids):
+        return len(ids), None
+    new = set(new_ids)
+    said = []
+    for event_id in ids:
+        said.append(event_id in new)
+        new.discard(event_id)
+    return len(new_ids), said
 
 
 def _json_id(event: contract.Event, event_id: str) -> str:
@@ -195,13 +276,15 @@ def _json_time(moment: dt.datetime | None) -> str:
 # --- Drop counters ------------------------------------------------------------------------------
 
 DROP_REASONS = {
-    "bot": "Bots",
+    "bot": "Bots' events, dropped",
     "rate_limited": "Over the rate limit",
     "bad_signature": "Bad webhook signature",
     "rejected": "Events refused by the contract",
     "origin": "From an origin not allowed",
     "kill_switch": "Refused by the kill switch",
 }
+# Counted beside the drops: bots' events stored flagged (the tenant keeps them).
+COUNTED = {**DROP_REASONS, "bot_flagged": "Bots' events, stored flagged"}
 _COUNTER = "tracking:drops:{tenant}:{reason}:{hour}"
 COUNTER_HOURS = 48
 
@@ -211,8 +294,9 @@ def _hour(moment: dt.datetime) -> str:
 
 
 def count_drop(tenant_id: int, reason: str, count: int = 1) -> None:
-    """Count what was answered but not stored, per tenant, reason and hour, in the shared
-    cache (kept two days: the dashboard shows the last 24 hours). Never fails a request."""
+    """Count what was answered but not stored (and bots' events stored flagged), per tenant,
+    reason and hour, in the shared cache (kept two days: the dashboard shows the last 24
+    hours). Never fails a request."""
     key = _COUNTER.format(tenant=tenant_id, reason=reason, hour=_hour(timezone.now()))
     try:
         if not cache.add(key, count, timeout=COUNTER_HOURS * 3600):
@@ -227,14 +311,14 @@ def drop_counts(tenant_id: int, *, now: dt.datetime | None = None) -> dict[str, 
     hours = [_hour(now - dt.timedelta(hours=back)) for back in range(24)]
     keys = {
         _COUNTER.format(tenant=tenant_id, reason=reason, hour=hour): reason
-        for reason in DROP_REASONS
+        for reason in COUNTED
         for hour in hours
     }
     try:
         found = cache.get_many(list(keys))
     except Exception:
         found = {}
-    totals = dict.fromkeys(DROP_REASONS, 0)
+    totals = dict.fromkeys(COUNTED, 0)
     for key, value in found.items():
         totals[keys[key]] += int(value)
     return totals
@@ -266,23 +350,46 @@ def tenant_create(*, actor: Actor, name: str, identifier: str, **fields) -> Trac
 
 @transaction.atomic
 def tenant_rotate_keys(
-    *, actor: Actor, tenant_id: int, ingestion: bool = True, webhook: bool = True
+    *,
+    actor: Actor,
+    tenant_id: int,
+    ingestion: bool = True,
+    webhook: bool = True,
+    keep_previous: bool = True,
 ) -> TrackingTenant:
-    """New keys (the old ones stop working everywhere within seconds). Audited, without the
-    secrets themselves."""
-    tenant = TrackingTenant.objects.select_for_update().get(pk=tenant_id)
-    old = tenant.ingestion_key
+    """New keys. The ones they replace keep working for the grace period
+    (TRACKING_KEY_GRACE_HOURS), so that websites and providers move over without losing
+    events, or stop at once (`keep_previous=False`: a key that leaked); a key older than those
+    stops at once either way. Audited (who, when, what was rotated, until when the previous
+    keys work), never with the keys themselves."""
+    tenant = locked(selectors.tenant_list(user=actor), tenant_id)
+    forgotten = [tenant.ingestion_key, tenant.previous_ingestion_key]
+    grace = tenants.key_grace() if keep_previous else dt.timedelta(0)
+    until = timezone.now() + grace if grace > dt.timedelta(0) else None
+    tenant.previous_ingestion_key = tenant.ingestion_key if ingestion and until else ""
+    tenant.previous_webhook_secret = tenant.webhook_secret if webhook and until else ""
     if ingestion:
         tenant.ingestion_key = new_ingestion_key()
     if webhook:
         tenant.webhook_secret = new_webhook_secret()
-    tenant.save(update_fields=["ingestion_key", "webhook_secret", "updated_at"])
-    audit(actor=actor, action="tracking.tenant_rotate_keys", target=tenant,
-          changes={"ingestion_key": ingestion, "webhook_secret": webhook})  # fmt: skip
-    transaction.on_commit(lambda: tenants.forget(old, tenant.ingestion_key))
+    kept = tenant.previous_ingestion_key or tenant.previous_webhook_secret
+    tenant.previous_keys_expire_at = until if kept else None
+    tenant.save(
+        update_fields=["ingestion_key", "webhook_secret", "previous_ingestion_key",
+                       "previous_webhook_secret", "previous_keys_expire_at", "updated_at"]
+    )  # fmt: skip
+    audit(
+        actor=actor, action="tracking.tenant_rotate_keys", target=tenant,
+        changes={"ingestion_key": ingestion, "webhook_secret": webhook,
+                 "previous_keys_work_until": until.isoformat() if kept else None},
+    )  # fmt: skip
+    keys = [key for key in (*forgotten, tenant.ingestion_key) if key]
+    transaction.on_commit(lambda: tenants.forget(*keys))
     return tenant
 
 
 def tenant_changed(tenant: TrackingTenant) -> None:
-    """After an edit of a tenant (admin): every process sees it within seconds."""
-    transaction.on_commit(lambda: tenants.forget(tenant.ingestion_key))
+    """After an edit of a tenant (admin): every process sees it within seconds, through its
+    key and its previous one alike."""
+    keys = [key for key in (tenant.ingestion_key, tenant.previous_ingestion_key) if key]
+    transaction.on_commit(lambda: tenants.forget(*keys))

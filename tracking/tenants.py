@@ -1,16 +1,34 @@
 """Key → tenant, without a database query per request: each process keeps what it resolved for
 TRACKING_KEY_CACHE_SECONDS, the shared cache keeps it for every process, the database answers
 the rest. A rotation or deactivation clears the shared entry, so it takes effect everywhere
-within those few seconds."""
+within those few seconds.
+
+After a rotation the previous key resolves too, until it expires (TRACKING_KEY_GRACE_HOURS):
+what is kept of it, here and in the shared cache, is kept no longer than that, so it stops
+working at its expiry without a check per request."""
 
 import contextlib
+import datetime as dt
+import math
 import time
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
 
 from tracking.models import TrackingTenant
+
+# Hours a rotated key (and webhook secret) keeps working, unless the settings say otherwise.
+KEY_GRACE_HOURS = 24
+SHARED_SECONDS = 60
+
+
+def key_grace() -> dt.timedelta:
+    """How long a rotated key keeps working: TRACKING_KEY_GRACE_HOURS (24 by default)."""
+    return dt.timedelta(hours=getattr(settings, "TRACKING_KEY_GRACE_HOURS", KEY_GRACE_HOURS))
+
 
 _KEY = "tracking:key:{key}"
 _local: dict[str, tuple[float, "Tenant | None"]] = {}
@@ -31,6 +49,24 @@ class Tenant:
     kill_switch: bool
     rate_per_minute: int
     webhook_rate_per_minute: int
+    bot_handling: str = "flag"
+    # The key and secret a rotation replaced, and when they stop working (Unix seconds; 0:
+    # there are none).
+    previous_ingestion_key: str = ""
+    previous_webhook_secret: str = ""
+    previous_until: float = 0.0
+
+    def previous_secret(self) -> str:
+        """The previous webhook secret while it still works, else ""."""
+        if self.previous_webhook_secret and time.time() < self.previous_until:
+            return self.previous_webhook_secret
+        return ""
+
+    def seconds_left(self, key: str) -> float:
+        """How long `key` still works: forever for the current one."""
+        if key == self.ingestion_key:
+            return math.inf
+        return self.previous_until - time.time()
 
 
 def _of(row: TrackingTenant) -> Tenant:
@@ -46,6 +82,12 @@ def _of(row: TrackingTenant) -> Tenant:
         rate_per_minute=row.rate_per_minute or settings.TRACKING_RATE_PER_MINUTE,
         webhook_rate_per_minute=row.webhook_rate_per_minute
         or settings.TRACKING_WEBHOOK_RATE_PER_MINUTE,
+        bot_handling=row.bot_handling,
+        previous_ingestion_key=row.previous_ingestion_key,
+        previous_webhook_secret=row.previous_webhook_secret,
+        previous_until=row.previous_keys_expire_at.timestamp()
+        if row.previous_keys_expire_at
+        else 0.0,
     )
 
 
@@ -59,9 +101,15 @@ def resolve(key: str) -> Tenant | None:
     if held is not None and held[0] > now:
         return held[1]
     tenant = _shared(key)
+    keep = settings.TRACKING_KEY_CACHE_SECONDS
+    if tenant is not None:
+        left = tenant.seconds_left(key)
+        if left <= 0:  # a previous key that expired while the shared cache held it
+            tenant = None
+        keep = min(keep, max(left, 0))
     if len(_local) >= _LOCAL_MAX:
         _local.clear()
-    _local[key] = (now + settings.TRACKING_KEY_CACHE_SECONDS, tenant)
+    _local[key] = (now + keep, tenant)
     return tenant
 
 
@@ -72,12 +120,21 @@ def _shared(key: str) -> Tenant | None:
         kept = None
     if kept is not None:
         return Tenant(**kept) if kept else None
-    row = TrackingTenant.objects.filter(ingestion_key=key).first()
+    row = (
+        TrackingTenant.objects.filter(
+            Q(ingestion_key=key)
+            | Q(previous_ingestion_key=key, previous_keys_expire_at__gt=timezone.now())
+        )
+        .order_by("pk")
+        .first()
+    )
     tenant = _of(row) if row is not None else None
     # An unknown key is remembered too (briefly), so that a flood of made-up keys does not
-    # reach the database.
-    with contextlib.suppress(Exception):
-        cache.set(_KEY.format(key=key), asdict(tenant) if tenant else {}, timeout=60)
+    # reach the database; a previous key no longer than it works.
+    keep = SHARED_SECONDS if tenant is None else min(SHARED_SECONDS, tenant.seconds_left(key))
+    if keep >= 1:
+        with contextlib.suppress(Exception):
+            cache.set(_KEY.format(key=key), asdict(tenant) if tenant else {}, timeout=int(keep))
     return tenant
 
 

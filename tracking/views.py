@@ -1,20 +1,29 @@
-"""The tracking pages (administrators): the tenants with their last day's figures, and a
-tenant's dashboard (events a minute, the backlog, failures, drops, top pages, sessions, the
-embed snippet and a test event to send with curl). Tenants are created and their keys rotated
-in Django admin."""
+"""The tracking pages (administrators): the tenants with their last day's figures, a tenant's
+dashboard (events a minute, the backlog, failures, drops, top pages, sessions, the embed
+snippet and a test event to send with curl, the latest raw events), and its key rotation
+(asked first, on a page saying what happens). Tenants are created and edited in Django admin,
+whose action rotates the keys of several at once."""
 
 import json
+from collections.abc import Sequence
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm import charts
-from crm.web import area_required, csv_response
-from tracking import selectors, services
-from tracking.models import FailureReason
+from crm.periods import format_moment
+from crm.web import area_required, call_service, csv_response, form_page, post_data
+from tracking import selectors, services, tenants
+from tracking.forms import RotateKeysForm
+from tracking.models import FailureReason, TrackingTenant
+
+ROTATED_KEEPING = "New keys for {names}: the previous ones work until {until}."
+ROTATED_NOW = "New keys for {names}: the previous ones stop working within {seconds} s."
 
 
 def embed_snippet(tenant, base_url: str) -> str:
@@ -32,6 +41,15 @@ def curl_example(tenant, base_url: str) -> str:
         "-H 'Content-Type: application/json' "
         '-d \'{"evt_type": "test_event", "props": {"source": "curl"}}\''
     )
+
+
+def rotated_message(rotated: Sequence[TrackingTenant], *, keep: bool) -> str:
+    """What an administrator reads once keys are rotated."""
+    names = ", ".join(f"“{tenant.name}”" for tenant in rotated) or "no tenant"
+    until = next((t.previous_keys_expire_at for t in rotated if t.previous_keys_expire_at), None)
+    if keep and until is not None:
+        return ROTATED_KEEPING.format(names=names, until=format_moment(until))
+    return ROTATED_NOW.format(names=names, seconds=settings.TRACKING_KEY_CACHE_SECONDS)
 
 
 @area_required("tracking")
@@ -65,10 +83,40 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "pending_age": timesince(figures["now"] - figures["pending_age"], figures["now"])
         if figures["pending_age"]
         else "",
+        "bots_flagged": figures["drops"]["bot_flagged"],
         "snippet": embed_snippet(tenant, base_url),
         "curl": curl_example(tenant, base_url),
     }
     return render(request, "tracking/dashboard.html", context)
+
+
+@area_required("tracking")
+def rotate_keys(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what a rotation does, and the choice of keeping the previous keys for the grace
+    period or stopping them now; POST: rotated, back to the dashboard."""
+    tenant = get_object_or_404(selectors.tenant_list(user=request.user), pk=pk)
+    form = RotateKeysForm(post_data(request))
+    if request.method == "POST":
+        rotated = call_service(
+            form,
+            lambda previous: services.tenant_rotate_keys(
+                actor=request.user, tenant_id=tenant.pk, keep_previous=previous == form.KEEP
+            ),
+        )
+        if rotated is not None:
+            keep = form.cleaned_data["previous"] == form.KEEP
+            messages.success(request, rotated_message([rotated], keep=keep))
+            return redirect("tracking:dashboard", tenant.pk)
+    grace = tenants.key_grace()
+    context = {
+        "tenant": tenant,
+        "tenants": [tenant],
+        "form": form,
+        "grace_hours": grace.total_seconds() / 3600,
+        "until": timezone.now() + grace,
+        "now": timezone.now(),
+    }
+    return form_page(request, "tracking/rotate_keys.html", context)
 
 
 @area_required("tracking")

@@ -62,4 +62,20 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     countDown(event.target);
   });
+
+  /* --- Tracking: a button that copies the text of the element it names (data-copy="id"),
+     shown only where the clipboard can be written. --- */
+  function setUpCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", setUpCopyButtons);
 })();

@@ -1,9 +1,12 @@
 """The snippet in Debian's Chromium: a website's page (another origin, served here by a small
 local server) includes tracker.js with a test tenant's key; its page view and a custom event
-reach the raw table, and once processed they are one session with two events. The tracking
-pages fit a phone and pass the accessibility check."""
+reach the raw table, and once processed they are one session with two events. An administrator
+copies the tenant page's test command, runs it, and sees its event first among the latest raw
+events; rotates the keys (asked first) and reads until when the previous key works, which it
+does. The tracking pages fit a phone and pass the accessibility check."""
 
 import re
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,10 +15,10 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from crm.testing.browser import DESKTOP, open_page, page_problems
+from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import UserFactory
 from tracking import processing, tenants
-from tracking.models import RawEvent, TrackedEvent, TrackedSession
+from tracking.models import RawEvent, TrackedEvent, TrackedSession, TrackingTenant
 from tracking.tests.helpers import UA, make_tenant
 
 pytestmark = pytest.mark.browser
@@ -110,5 +113,61 @@ def test_the_tracking_pages_fit_the_screen_and_pass_the_accessibility_check(
     pages = [
         (admin, "index", reverse("tracking:index")),
         (admin, "dashboard", reverse("tracking:dashboard", args=[tenant.pk])),
+        (admin, "rotate-keys", reverse("tracking:rotate-keys", args=[tenant.pk])),
     ]
     assert page_problems(chromium, live_server.url, device, pages, prefix="tracking-") == []
+
+
+def _run(command: str) -> str:
+    """A command as a terminal runs it (the page's text, quotes and all), its output."""
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_an_admin_runs_the_pages_test_command_sees_its_event_then_rotates_the_keys(
+    chromium, live_server, role_groups, settings, device
+):
+    settings.SITE_URL = live_server.url  # the address the page's command sends to
+    tenant = make_tenant("demo-shop")
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, admin)
+    page = browser_page.page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.goto(live_server.url + reverse("tracking:dashboard", args=[tenant.pk]))
+    shown = page.locator("#test-command").inner_text().strip()
+
+    page.get_by_role("button", name="Copy the command").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    command = page.evaluate("navigator.clipboard.readText()")
+    assert command == shown and command.startswith("curl ")
+    answer = _run(command)  # curl's own user agent, no Origin: a server's request
+
+    assert re.search(r"^HTTP/1\.1 200", answer, re.MULTILINE), answer
+    assert '"results": [{"status": "stored"}]' in answer
+    page.reload()
+    first = page.locator("#recent-raw tbody tr").first
+    expect(first).to_contain_text("test_event")
+    expect(first).to_contain_text("api")
+    expect(first).to_contain_text("UTC")  # the moment it was received, with its zone
+    page.screenshot(path=f"test-artifacts/{device}-tracking-test-command.png", full_page=True)
+
+    # Rotating the keys asks first, then says until when the previous key works.
+    page.get_by_role("link", name="Rotate keys…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rotate the keys of Demo-Shop?")
+    expect(page.get_by_label("Keep them working for the grace period", exact=False)).to_be_checked()
+    page.get_by_role("button", name="Rotate the keys").click()
+    notice = page.locator("#previous-keys")
+    expect(notice).to_contain_text("the previous key works until")
+    expect(notice).to_contain_text("UTC")
+    rotated = TrackingTenant.objects.get(pk=tenant.pk)
+    assert rotated.ingestion_key != tenant.ingestion_key
+    assert rotated.ingestion_key in page.locator("#test-command").inner_text()
+    page.screenshot(path=f"test-artifacts/{device}-tracking-rotated.png", full_page=True)
+
+    # Within the grace period the command copied before still stores its event.
+    assert re.search(r"^HTTP/1\.1 200", _run(command), re.MULTILINE)
+    assert RawEvent.objects.filter(tenant=tenant).count() == 2
+    assert tenant.ingestion_key in command  # (the previous key, then)
+    assert [e for e in browser_page.errors if "favicon" not in e] == []

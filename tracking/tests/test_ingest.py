@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.testing.servers import free_port
-from tracking import contract, services
+from tracking import contract, processing, services
 from tracking.ingest import KILL_SWITCH, ORIGIN_REFUSED, UNKNOWN_KEY
-from tracking.models import RawEvent, RawStatus
+from tracking.models import BotHandling, RawEvent, RawStatus, TrackedEvent, TrackedSession
 from tracking.tests.helpers import ORIGIN, make_tenant, post_batch, post_event
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,10 @@ def test_one_event_is_stored_raw_with_what_the_server_knows(client, tenant):
             "timestamp": "2026-01-01T10:00:00Z"}  # fmt: skip
     answer = post_event(client, tenant, sent, REMOTE_ADDR="203.0.113.77")
 
-    assert answer.status_code == 200 and answer.json() == {"accepted": 1, "rejected": []}
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "accepted": 1, "duplicates": 0, "rejected": [], "results": [{"status": "stored"}],
+    }  # fmt: skip
     raw = RawEvent.objects.get()
     assert raw.payload == sent  # as it came
     assert (raw.event_id, raw.record_source, raw.status) == ("e-1", "api", RawStatus.PENDING)
@@ -88,16 +91,17 @@ def test_a_batch_stores_its_good_events_and_says_why_each_bad_one_was_refused(cl
     answer = post_batch(client, tenant, events)
 
     assert answer.status_code == 200
+    reasons = [contract.EVT_TYPE_MISSING, contract.EVT_TYPE_EMPTY, contract.EVT_TYPE_TOO_LONG,
+               contract.EVT_TYPE_NOT_STRING, contract.NOT_AN_OBJECT, contract.TIMESTAMP_BAD,
+               contract.PROPS_BAD]  # fmt: skip
     assert answer.json() == {
         "accepted": 2,
-        "rejected": [
-            {"index": 1, "reason": contract.EVT_TYPE_MISSING},
-            {"index": 2, "reason": contract.EVT_TYPE_EMPTY},
-            {"index": 3, "reason": contract.EVT_TYPE_TOO_LONG},
-            {"index": 4, "reason": contract.EVT_TYPE_NOT_STRING},
-            {"index": 5, "reason": contract.NOT_AN_OBJECT},
-            {"index": 6, "reason": contract.TIMESTAMP_BAD},
-            {"index": 7, "reason": contract.PROPS_BAD},
+        "duplicates": 0,
+        "rejected": [{"index": n, "reason": reason} for n, reason in enumerate(reasons, 1)],
+        "results": [
+            {"status": "stored"},
+            *({"status": "rejected", "reason": reason} for reason in reasons),
+            {"status": "stored"},
         ],
     }
     kept = list(RawEvent.objects.order_by("id").values_list("payload", flat=True))
@@ -116,6 +120,51 @@ def test_a_re_sent_event_is_accepted_and_stored_once(client, tenant):
 
 
 @pytest.mark.sqlite
+def test_the_answer_says_of_each_event_stored_duplicate_or_rejected(client, tenant):
+    post_event(client, tenant, {"evt_type": "signup", "uuid": "known"})
+    again = post_event(client, tenant, {"evt_type": "signup", "uuid": "known"})
+    batch = post_batch(client, tenant, [
+        {"evt_type": "a", "uuid": "known"},  # stored before
+        {"evt_type": "b", "uuid": "twice"},  # new…
+        {"evt_type": "b", "uuid": "twice"},  # …and the same again in the same batch
+        {"evt_type": ""},
+        {"evt_type": "c"},  # no id: always new
+    ])  # fmt: skip
+
+    assert again.status_code == 200  # a duplicate is accepted: nothing to send again
+    assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": [],
+                            "results": [{"status": "duplicate"}]}  # fmt: skip
+    assert batch.status_code == 200
+    assert batch.json() == {
+        "accepted": 4,
+        "duplicates": 2,
+        "rejected": [{"index": 3, "reason": contract.EVT_TYPE_EMPTY}],
+        "results": [
+            {"status": "duplicate"},
+            {"status": "stored"},
+            {"status": "duplicate"},
+            {"status": "rejected", "reason": contract.EVT_TYPE_EMPTY},
+            {"status": "stored"},
+        ],
+    }
+    assert RawEvent.objects.count() == 3
+
+
+@pytest.mark.sqlite
+def test_a_long_batch_of_named_events_says_which_were_stored_before(client, tenant):
+    # More than one SQLite statement's worth (50 rows), half of them sent before.
+    events = [{"evt_type": "x", "uuid": f"e-{n}"} for n in range(120)]
+    post_batch(client, tenant, events[::2])
+    answer = post_batch(client, tenant, events).json()
+
+    assert (answer["accepted"], answer["duplicates"]) == (120, 60)
+    assert answer["results"] == [
+        {"status": "duplicate" if n % 2 == 0 else "stored"} for n in range(120)
+    ]
+    assert RawEvent.objects.count() == 120
+
+
+@pytest.mark.sqlite
 def test_what_json_cannot_hold_and_what_only_looks_like_a_limit(client, tenant):
     # 1e309 reads as infinity: that event is refused, the others kept.
     body = b'{"batch": [{"evt_type": "x", "props": {"n": 1e309}}, {"evt_type": "ok"}]}'
@@ -129,9 +178,11 @@ def test_what_json_cannot_hold_and_what_only_looks_like_a_limit(client, tenant):
 
     assert infinite.json() == {
         "accepted": 1,
+        "duplicates": 0,
         "rejected": [{"index": 0, "reason": contract.NUMBER_BAD}],
+        "results": [{"status": "rejected", "reason": contract.NUMBER_BAD}, {"status": "stored"}],
     }
-    assert looks.json() == {"accepted": 3, "rejected": []}
+    assert looks.json()["accepted"] == 3 and looks.json()["rejected"] == []
     assert RawEvent.objects.filter(event_id='a "quoted" \\ id').exists()
     kept = RawEvent.objects.filter(payload__props__s__startswith="\\u0000")
     assert kept.get().payload["props"]["s"] == "\\u0000 is how JSON writes NUL"
@@ -214,9 +265,8 @@ def test_half_a_character_is_refused_with_its_event_and_the_rest_kept(client, te
     assert one.status_code == 400
     assert one.json()["rejected"] == [{"index": 0, "reason": contract.NOT_UNICODE}]
     assert batch.status_code == 200
-    assert batch.json() == {
-        "accepted": 2, "rejected": [{"index": 0, "reason": contract.NOT_UNICODE}],
-    }  # fmt: skip
+    assert batch.json()["accepted"] == 2
+    assert batch.json()["rejected"] == [{"index": 0, "reason": contract.NOT_UNICODE}]
     assert RawEvent.objects.get(payload__evt_type="pair").payload["props"]["s"] == "\U0001f600"
     assert RawEvent.objects.count() == 2
 
@@ -258,14 +308,98 @@ def test_the_cors_preflight_answers_for_allowed_origins_only(client, tenant):
     assert refused.status_code == 403 and not refused.has_header("Access-Control-Allow-Origin")
 
 
-@pytest.mark.parametrize("agent", ["Googlebot/2.1 (+http://www.google.com/bot.html)",
-                                   "Mozilla/5.0 HeadlessChrome/120", "curl/8.4.0", ""])  # fmt: skip
+SERVER_AGENTS = ["curl/8.4.0", "python-requests/2.32", "Go-http-client/1.1", "",
+                 "Googlebot/2.1 (+http://www.google.com/bot.html)"]  # fmt: skip
+BOT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120 Safari/537.36"
+
+
+@pytest.mark.parametrize("agent", SERVER_AGENTS)
 @pytest.mark.sqlite
-def test_bots_are_answered_but_not_stored_and_counted(client, tenant, agent):
-    answer = post_event(client, tenant, {"evt_type": "x"}, HTTP_USER_AGENT=agent)
+def test_a_server_sending_with_the_key_is_stored_whatever_its_user_agent(client, tenant, agent):
+    # What the tenant's page tells an integrator to run: curl, without an Origin header.
+    answer = post_event(client, tenant, {"evt_type": "test_event"}, HTTP_USER_AGENT=agent)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"] == [{"status": "stored"}] and "bot" not in answer.json()
+    raw = RawEvent.objects.get()
+    assert (raw.bot, raw.record_source, raw.user_agent) == (False, "api", agent)
+    counts = services.drop_counts(tenant.pk)
+    assert counts["bot"] == counts["bot_flagged"] == 0
+
+
+@pytest.mark.parametrize(
+    "agent", ["Googlebot/2.1 (+http://www.google.com/bot.html)", BOT, "curl/8.4.0", ""]
+)
+@pytest.mark.sqlite
+def test_a_browsers_bot_is_stored_flagged_and_counted_and_kept_out_of_sessions(
+    client, tenant, agent
+):
+    answer = post_batch(client, tenant, [
+        {"evt_type": "page_view", "session_id": "crawl", "url": "https://shop.example.com/"},
+        {"evt_type": "click", "session_id": "crawl"},
+    ], origin=ORIGIN, HTTP_USER_AGENT=agent)  # fmt: skip
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["bot"] == "flagged" and body["accepted"] == 2
+    assert body["results"] == [{"status": "stored", "bot": True}] * 2
+    assert list(RawEvent.objects.values_list("bot", flat=True)) == [True, True]
+    assert services.drop_counts(tenant.pk)["bot_flagged"] == 2
+
+    processing.process_pending()  # (the embedded mode may have processed them already)
+    assert not RawEvent.objects.exclude(status=RawStatus.PROCESSED).exists()
+    assert not TrackedEvent.objects.exists() and not TrackedSession.objects.exists()
+
+
+@pytest.mark.sqlite
+def test_a_tenant_that_drops_bots_says_so_of_each_event_and_counts_them(client):
+    dropping = make_tenant("dropping", bot_handling=BotHandling.DROP)
+    answer = post_batch(client, dropping, [{"evt_type": "a"}, {"evt_type": "b"}, {}],
+                        origin=ORIGIN, HTTP_USER_AGENT=BOT)  # fmt: skip
+    server = post_event(client, dropping, {"evt_type": "c"}, HTTP_USER_AGENT="curl/8.4.0")
+
     assert answer.status_code == 202
-    assert not RawEvent.objects.exists()
-    assert services.drop_counts(tenant.pk)["bot"] == 1
+    assert answer.json() == {
+        "accepted": 0, "duplicates": 0, "rejected": [], "results": [services.DROPPED] * 3,
+        "bot": "dropped", "ignored": "bot",
+    }  # fmt: skip
+    assert services.DROPPED == {"status": "dropped", "reason": services.BOT_DROPPED}
+    assert server.status_code == 200  # a server is never taken for a bot
+    assert list(RawEvent.objects.values_list("payload__evt_type", flat=True)) == ["c"]
+    assert services.drop_counts(dropping.pk)["bot"] == 3
+
+
+@pytest.mark.sqlite
+def test_a_browser_that_says_it_is_no_bot_is_stored_as_a_person(client, tenant):
+    one = post_event(client, tenant, {"evt_type": "a", "skip_bot_filter": True},
+                     origin=ORIGIN, HTTP_USER_AGENT=BOT)  # fmt: skip
+    batch = post_event(client, tenant, {"batch": [{"evt_type": "b"}], "skip_bot_filter": True},
+                       path="/t/batch", origin=ORIGIN, HTTP_USER_AGENT=BOT)  # fmt: skip
+    not_skipped = post_event(client, tenant, {"evt_type": "c", "skip_bot_filter": False},
+                             origin=ORIGIN, HTTP_USER_AGENT=BOT)  # fmt: skip
+
+    assert one.json()["results"] == batch.json()["results"] == [{"status": "stored"}]
+    assert not_skipped.json()["bot"] == "flagged"
+    flags = dict(RawEvent.objects.values_list("payload__evt_type", "bot"))
+    assert flags == {"a": False, "b": False, "c": True}
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, 0, None, [True], {"a": 1}, "true"])
+@pytest.mark.sqlite
+def test_a_skip_bot_filter_that_is_not_true_or_false_is_a_400(client, tenant, flag):
+    body = {"evt_type": "a", "skip_bot_filter": flag}
+    one = post_event(client, tenant, body, origin=ORIGIN, HTTP_USER_AGENT=BOT)
+    batch = post_batch(client, tenant, [body])  # (in an event of a batch: kept as it came)
+    envelope = post_event(client, tenant, {"batch": [{"evt_type": "b"}], "skip_bot_filter": flag},
+                          path="/t/batch")  # fmt: skip
+
+    if flag is None:  # as good as absent
+        assert one.status_code == envelope.status_code == 200
+        return
+    assert one.status_code == envelope.status_code == 400
+    assert one.json() == envelope.json() == {"error": contract.SKIP_BOT_FILTER_BAD}
+    assert batch.status_code == 200
+    assert list(RawEvent.objects.values_list("payload__evt_type", flat=True)) == ["a"]
 
 
 @pytest.mark.sqlite
@@ -338,14 +472,23 @@ def test_each_tenant_keeps_addresses_its_way(client, handling, address, kept):
     assert RawEvent.objects.get().client_ip == kept
 
 
-def test_the_hot_path_runs_one_statement_once_the_key_is_known(client, tenant):
+@pytest.mark.parametrize(
+    ("named", "options"),
+    [(False, {}), (True, {}), (True, {"origin": ORIGIN}),
+     (False, {"origin": ORIGIN, "HTTP_USER_AGENT": "Mozilla/5.0 HeadlessChrome/120"})],
+)  # fmt: skip
+def test_the_hot_path_runs_one_statement_once_the_key_is_known(client, tenant, named, options):
     post_event(client, tenant, {"evt_type": "warm"})
+    events = [{"evt_type": f"e{n}", **({"uuid": f"u{n}"} if named else {})} for n in range(100)]
     with CaptureQueriesContext(connection) as queries:
-        answer = post_batch(client, tenant, [{"evt_type": f"e{n}"} for n in range(100)])
+        answer = post_batch(client, tenant, events, **options)
+        single = post_event(client, tenant, {"evt_type": "one"}, **options)
     work = [q for q in queries.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT",
             "SAVEPOINT", "RELEASE"))]  # fmt: skip
-    assert answer.json()["accepted"] == 100
-    assert len(work) == 1 and work[0]["sql"].startswith("INSERT INTO")
+    assert answer.json()["accepted"] == 100 and single.json()["accepted"] == 1
+    assert len(work) == 2 and all(q["sql"].startswith("INSERT INTO") for q in work)
+    # Only ids a client chose can have been stored before: only then are stored ids returned.
+    assert ("RETURNING" in work[0]["sql"]) == named and "RETURNING" not in work[1]["sql"]
 
 
 def test_storage_failing_is_a_503_to_retry(client, tenant):

@@ -2,13 +2,16 @@
    crmTracker.track("signup", {plan: "pro"}) for anything else. Events are sent in batches,
    the last ones with sendBeacon as the page goes away; a failed send is tried once more.
    Nothing is sent when the browser asks not to be tracked (Do Not Track, Global Privacy
-   Control). No cookies, no dependencies. */
+   Control). No cookies, no dependencies. A browser that announces itself as a bot (a headless
+   one running the site's tests) has its events stored flagged, or dropped: with the attribute
+   data-skip-bot-filter they count as a person's. */
 (function () {
   "use strict";
   var script = document.currentScript;
   var key = script && script.getAttribute("data-key");
   if (!key || window.crmTracker) return;
   var endpoint = script.src.replace(/\/t\/tracker\.js(\?.*)?$/, "") + "/t/batch?key=" + encodeURIComponent(key);
+  var skipBotFilter = script.hasAttribute("data-skip-bot-filter");
   var optedOut = navigator.doNotTrack === "1" || window.doNotTrack === "1" || navigator.globalPrivacyControl === true;
   var queue = [], timer = null, memorySession = null;
 
@@ -39,7 +42,9 @@
   }
 
   function send(events, again, beacon) {
-    var body = JSON.stringify({batch: events, sent_at: new Date().toISOString()});
+    var batch = {batch: events, sent_at: new Date().toISOString()};
+    if (skipBotFilter) batch.skip_bot_filter = true;
+    var body = JSON.stringify(batch);
     // text/plain: a "simple" request, no CORS preflight.
     if (beacon && navigator.sendBeacon && navigator.sendBeacon(endpoint, new Blob([body], {type: "text/plain"}))) return;
     if (!window.fetch) return;
