@@ -315,6 +315,8 @@ TRACKING_WEBHOOK_RATE_PER_MINUTE = env.int("TRACKING_WEBHOOK_RATE_PER_MINUTE", d
 TRACKING_TRUSTED_PROXIES = env_list("TRACKING_TRUSTED_PROXIES", default=[])
 # How long a process trusts what it knows of a key (a rotation takes effect within this).
 TRACKING_KEY_CACHE_SECONDS = env.int("TRACKING_KEY_CACHE_SECONDS", default=5)
+# Hours a rotated key and webhook secret keep working, so websites and providers move over.
+TRACKING_KEY_GRACE_HOURS = env.float("TRACKING_KEY_GRACE_HOURS", default=24)
 # A webhook signed longer ago than this (seconds), or this far ahead, is refused (a replay).
 TRACKING_WEBHOOK_TOLERANCE = env.int("TRACKING_WEBHOOK_TOLERANCE", default=300)
 # The worker: rows a batch, batches at a time (PostgreSQL; each its own connection), how long

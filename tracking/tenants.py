@@ -20,14 +20,12 @@ from django.utils import timezone
 
 from tracking.models import TrackingTenant
 
-# Hours a rotated key (and webhook secret) keeps working, unless the settings say otherwise.
-KEY_GRACE_HOURS = 24
 SHARED_SECONDS = 60
 
 
 def key_grace() -> dt.timedelta:
     """How long a rotated key keeps working: TRACKING_KEY_GRACE_HOURS (24 by default)."""
-    return dt.timedelta(hours=getattr(settings, "TRACKING_KEY_GRACE_HOURS", KEY_GRACE_HOURS))
+    return dt.timedelta(hours=settings.TRACKING_KEY_GRACE_HOURS)
 
 
 _KEY = "tracking:key:{key}"
