@@ -82,8 +82,8 @@ def _route_facts(day: selectors.Day) -> dict:
         ),
         key=lambda pair: (-pair[1], pair[0].stop_order),
     )
-    total_short = sum((amount for _, amount in short), Decimal(0))
-    shortfall, running = [], Decimal(0)
+    total_short = sum(amount for _, amount in short)
+    shortfall, running = [], 0
     for line, amount in short:
         running += amount
         shortfall.append(
@@ -200,7 +200,7 @@ def _customer_facts(day: selectors.Day, customer_id: int) -> dict:
         "visits": len(visited),
         "average_actual": average,
         "vs_average_percent": rules.percent(line.actual_quantity, average) if average else None,
-        "planned_total": sum((v.planned for v in days), Decimal(0)),
+        "planned_total": sum(v.planned for v in days),
         "actual_total": sum(v.actual for v in days),
         "trend": _trend([v.actual for v in days if v.visited]),
         "missed_streak": streak,

@@ -1,9 +1,10 @@
 """The rules of a supervision line, one implementation for the page, the forms, the API and the
 services, and the route-sales figures of a day's lines.
 
-Quantities are whole numbers: a negative one is set to 0 (with a notice saying so), one above
-999,999 is refused. A stop with a quantity was visited (it is marked so, with a notice). A
-reason explains a missed stop or a visit that sold nothing; "other" needs a note.
+Quantities, planned and actual, are whole numbers: a negative one is set to 0 (with a notice
+saying so), one above 999,999 is refused. A stop with a quantity was visited (it is marked so,
+with a notice). A reason explains a missed stop or a visit that sold nothing; "other" needs a
+note.
 """
 
 from collections.abc import Iterable
@@ -29,6 +30,12 @@ SAME_CUSTOMER_TWICE = "This customer is in the list twice."
 REASONS = frozenset(ReasonCode.values)  # (Django builds `values` anew on each use)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+
+
+def whole(planned: Decimal | int) -> int:
+    """A planned quantity as the whole number supervision counts in (a route's stop may still
+    hold 29.50 from before quantities were whole: 30)."""
+    return int(Decimal(planned).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def clean_quantity(raw: object) -> tuple[int, str | None]:
@@ -58,7 +65,7 @@ class Line:
 
     customer_id: int
     stop_order: int
-    planned_quantity: Decimal
+    planned_quantity: int
     visited: bool = False
     actual_quantity: int = 0
     reason: str = ""
@@ -172,7 +179,8 @@ def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
 
 @dataclass(frozen=True)
 class Figures:
-    """A day's route-sales figures (the summary's, and what analyses read)."""
+    """A day's route-sales figures (the summary's, and what analyses read): counts and
+    quantities in whole numbers, percents and the drop size (an average) in hundredths."""
 
     customers_planned: int
     customers_visited: int
@@ -181,9 +189,9 @@ class Figures:
     unvisited_stops: int
     visit_compliance: Decimal
     strike_rate: Decimal
-    planned_total: Decimal
-    actual_total: Decimal
-    gap: Decimal
+    planned_total: int
+    actual_total: int
+    gap: int
     achievement_percent: Decimal
     drop_size: Decimal
 
@@ -199,8 +207,8 @@ def figures(lines: Iterable[Line]) -> Figures:
     planned = len(lines)
     visited = sum(1 for line in lines if line.visited)
     productive = sum(1 for line in lines if line.productive)
-    planned_total = sum((line.planned_quantity for line in lines), Decimal(0))
-    actual_total = Decimal(sum(line.actual_quantity for line in lines))
+    planned_total = sum(line.planned_quantity for line in lines)
+    actual_total = sum(line.actual_quantity for line in lines)
     return Figures(
         customers_planned=planned,
         customers_visited=visited,
@@ -209,11 +217,11 @@ def figures(lines: Iterable[Line]) -> Figures:
         unvisited_stops=planned - visited,
         visit_compliance=percent(visited, planned),
         strike_rate=percent(productive, planned),
-        planned_total=planned_total.quantize(CENT),
-        actual_total=actual_total.quantize(CENT),
-        gap=(planned_total - actual_total).quantize(CENT),
+        planned_total=planned_total,
+        actual_total=actual_total,
+        gap=planned_total - actual_total,
         achievement_percent=min(percent(actual_total, planned_total), Decimal("999999.99")),
-        drop_size=(actual_total / productive).quantize(CENT, rounding=ROUND_HALF_UP)
+        drop_size=(Decimal(actual_total) / productive).quantize(CENT, rounding=ROUND_HALF_UP)
         if productive
         else Decimal(0),
     )

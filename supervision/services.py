@@ -20,8 +20,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from crm.errors import Conflict
-from crm.periods import validate_in_range
-from crm.roles import Actor, Role, SystemActor, role_of
+from crm.periods import format_moment, validate_in_range
+from crm.roles import Actor, SystemActor, sees_everything
 from crm.writes import audit, bulk_set, name_actions
 from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
@@ -87,7 +87,7 @@ def conflict_message(day: selectors.Day) -> str:
 def _conflict(summary: RouteSummary | None) -> Conflict:
     if summary is None or summary.written_at is None:
         return Conflict(CHANGED_MEANWHILE.format(who="Someone", when="a moment ago"))
-    when = timezone.localtime(summary.written_at).strftime("%d %b %Y, %H:%M:%S")
+    when = format_moment(summary.written_at, "j M Y, H:i:s")
     return Conflict(CHANGED_MEANWHILE.format(who=summary.written_by or "Someone", when=when))
 
 
@@ -251,7 +251,7 @@ def _update(day, lines, *, actor, now, finish, written) -> SupervisionSession:
 def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> SupervisionSession:
     """An administrator reopens a saved day (editable again, whatever its date), with a reason;
     audited. Its version moves on: a write based on the saved version is a conflict."""
-    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+    if not sees_everything(actor):
         raise PermissionDenied(ONLY_ADMINS_REOPEN)
     if len(reason.strip()) < 10:
         raise ValidationError({"reason": REOPEN_REASON_SHORT})

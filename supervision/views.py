@@ -11,20 +11,25 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm.errors import Conflict
 from crm.ids import parse_id
-from crm.roles import Role, role_of
+from crm.roles import sees_everything
 from crm.web import area_required
 from supervision import analysis, rules, selectors, services
 from supervision.forms import LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
 from supervision.models import AnalysisKind, ReasonCode
 
 RECENT_DAYS = 10
-SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} stops visited)."
+SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} visited)."
 DRAFT_KEPT = "Draft kept: {route} on {date:%d %b %Y}."
+
+
+def stops_text(count: int) -> str:
+    return f"{count} stop{pluralize(count)}"
 
 
 def _day_url(route_id: int, date: dt.date) -> str:
@@ -39,13 +44,15 @@ def index(request: HttpRequest) -> HttpResponse:
     form = OpenDayForm(request.GET or None, routes=routes, initial={"date": selectors.today()})
     if request.GET and form.is_valid():
         return redirect(_day_url(form.cleaned_data["route"], form.cleaned_data["date"]))
-    latest = selectors.session_list(user=request.user).select_related("saved_by")[:20]
+    today = selectors.today()
     context = {
         "form": form,
         "routes": routes,
-        "latest": latest,
-        "today": selectors.today(),
-        "cache": analysis.cache_stats() if role_of(request.user) == Role.ADMIN else None,
+        "latest": selectors.latest_days(user=request.user),
+        "today": today,
+        "yesterday": today - dt.timedelta(days=1),
+        "review_days": selectors.days_text(selectors.review_days()),
+        "cache": analysis.cache_stats() if sees_everything(request.user) else None,
     }
     return render(request, "supervision/index.html", context, status=400 if form.errors else 200)
 
@@ -77,7 +84,7 @@ def _page(
         "customer_reviews": reviews["customers"],
         "previous_day": day.date - dt.timedelta(days=1),
         "next_day": day.date + dt.timedelta(days=1),
-        "is_admin": role_of(request.user) == Role.ADMIN,
+        "is_admin": sees_everything(request.user),
         "reopen_form": ReopenForm(),
     }
     return render(request, "supervision/day.html", context, status=status)
@@ -133,8 +140,8 @@ def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     message = SAVED if finish else DRAFT_KEPT
     messages.success(
         request,
-        message.format(route=opened.route.code, date=day_date,
-                       visited=figures.customers_visited, planned=figures.customers_planned),
+        message.format(route=opened.route.code, date=day_date, visited=figures.customers_visited,
+                       planned=stops_text(figures.customers_planned)),
     )  # fmt: skip
     for customer, said in written.notices.items():
         line = written.day.line(customer)

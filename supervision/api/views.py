@@ -40,7 +40,6 @@ from supervision.models import (
 )
 
 MAX_LINES = 2000
-AMOUNT = {"max_digits": 14, "decimal_places": 2}
 
 
 # --- Shapes ---------------------------------------------------------------------------------------
@@ -174,7 +173,7 @@ class LineSerializer(serializers.Serializer):
     customer = serializers.IntegerField(source="customer_id")
     customer_name = serializers.CharField()
     stop_order = serializers.IntegerField()
-    planned_quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    planned_quantity = serializers.IntegerField(min_value=0)
     visited = serializers.BooleanField()
     actual_quantity = serializers.IntegerField()
     reason = serializers.CharField()
@@ -189,7 +188,7 @@ class LinesOutField(serializers.Field):
     def to_representation(self, lines) -> list[dict]:
         return [
             {"customer": line.customer_id, "customer_name": line.customer_name,
-             "stop_order": line.stop_order, "planned_quantity": f"{line.planned_quantity:.2f}",
+             "stop_order": line.stop_order, "planned_quantity": line.planned_quantity,
              "visited": line.visited, "actual_quantity": line.actual_quantity,
              "reason": line.reason, "note": line.note}
             for line in lines
@@ -204,11 +203,13 @@ class SummarySerializer(serializers.Serializer):
     unvisited_stops = serializers.IntegerField()
     visit_compliance = serializers.DecimalField(max_digits=6, decimal_places=2)
     strike_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
-    planned_total = serializers.DecimalField(**AMOUNT)
-    actual_total = serializers.DecimalField(**AMOUNT)
-    gap = serializers.DecimalField(**AMOUNT)
+    planned_total = serializers.IntegerField(min_value=0)
+    actual_total = serializers.IntegerField(min_value=0)
+    gap = serializers.IntegerField(help_text="Planned minus actual total (negative: above plan).")
     achievement_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
-    drop_size = serializers.DecimalField(**AMOUNT)
+    drop_size = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The average actual of a stop that sold."
+    )
 
 
 class NoticeSerializer(serializers.Serializer):

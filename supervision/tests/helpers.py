@@ -1,7 +1,6 @@
 """What the supervision tests share: a route of a team's rep with its stops, and line changes."""
 
 import datetime as dt
-from decimal import Decimal
 
 from crm.tests.factories import CustomerFactory, RouteFactory, RouteStopFactory
 from supervision import rules, selectors
@@ -12,7 +11,7 @@ def route_with_stops(rep, count: int = 3, planned=(10, 20, 30)):
     for index in range(count):
         RouteStopFactory(
             route=route, customer=CustomerFactory(owner=rep), sequence=index + 1,
-            planned_quantity=Decimal(planned[index % len(planned)]),
+            planned_quantity=planned[index % len(planned)],
         )  # fmt: skip
     return route
 

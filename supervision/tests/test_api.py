@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
-from supervision import rules
+from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SupervisionSession
 from supervision.tests.helpers import customers, route_with_stops, today
 
@@ -47,7 +47,9 @@ def test_a_supervisor_opens_records_and_saves_a_day(supervisor_api, route):
     assert saved.status_code == 200, saved.json()
     day = saved.json()
     assert (day["status"], day["record_version"], day["read_only"]) == ("saved", 1, True)
-    assert day["summary"]["customers_visited"] == 1 and day["summary"]["actual_total"] == "12.00"
+    assert day["summary"]["customers_visited"] == 1 and day["summary"]["actual_total"] == 12
+    assert [line["planned_quantity"] for line in day["lines"]] == [10, 20, 30]
+    assert (day["summary"]["planned_total"], day["summary"]["gap"]) == (60, 48)
     assert {"customer": second, "message": rules.QUANTITY_RESET} in day["notices"]
     assert supervisor_api.get(day_url(route)).json()["id"] == day["id"]
 
@@ -116,15 +118,33 @@ def test_a_stale_version_is_a_409_and_the_other_write_is_intact(supervisor_api, 
     assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
 
 
-def test_a_saved_day_refuses_edits_with_403_and_a_past_day_too(supervisor_api, route):
+def test_a_saved_day_refuses_edits_with_403_and_an_old_unsaved_day_too(
+    supervisor_api, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
     saved = supervisor_api.post(day_url(route, tail="save/"), body(), format="json").json()
     again = supervisor_api.post(day_url(route, tail="save/"), body(version=1), format="json")
-    past = supervisor_api.post(
-        day_url(route, today() - dt.timedelta(days=3), "save/"), body(), format="json"
+    old = supervisor_api.post(
+        day_url(route, today() - dt.timedelta(days=8), "save/"), body(), format="json"
     )
 
-    assert saved["read_only"] and again.status_code == 403 and past.status_code == 403
+    assert saved["read_only"] and again.status_code == 403 and old.status_code == 403
     assert "read-only" in again.json()["detail"]
+    assert old.json()["detail"] == selectors.READ_ONLY_TOO_OLD.format(days="7 days")
+
+
+def test_yesterday_is_read_and_saved_through_the_api(supervisor_api, route):
+    yesterday = today() - dt.timedelta(days=1)
+    first = customers(route)[0]
+    read = supervisor_api.get(day_url(route, yesterday)).json()
+    saved = supervisor_api.post(
+        day_url(route, yesterday, "save/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 2}]),
+        format="json",
+    )
+
+    assert (read["read_only"], read["read_only_reason"]) == (False, "")
+    assert saved.status_code == 200 and saved.json()["status"] == "saved"
 
 
 def test_lines_keep_a_draft_and_each_write_moves_the_version(supervisor_api, route):

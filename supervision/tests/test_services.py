@@ -129,14 +129,55 @@ def test_a_bad_line_refuses_the_whole_write(supervisor, route):
 
 
 @pytest.mark.sqlite
+@pytest.mark.parametrize("days_ago", [1, 2, 7])
+def test_a_past_day_never_saved_can_be_reviewed_and_saved_within_the_window(
+    supervisor, route, days_ago, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    date = today() - dt.timedelta(days=days_ago)
+    first = customers(route)[0]
+
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).editable
+    written = save(supervisor, route, date=date, changes=[change(first, actual_quantity=3)])
+
+    assert written.day.session.status == SessionStatus.SAVED and written.day.read_only
+    assert SessionLine.objects.get(session__date=date, customer_id=first).actual_quantity == 3
+
+
+@pytest.mark.sqlite
 @pytest.mark.parametrize(
-    ("offset", "reason"), [(-1, selectors.READ_ONLY_PAST), (1, selectors.READ_ONLY_FUTURE)]
+    ("days_ago", "window", "reason"),
+    [
+        (8, 7, selectors.READ_ONLY_TOO_OLD.format(days="7 days")),
+        (1, 0, selectors.READ_ONLY_TOO_OLD.format(days="0 days")),
+        (2, 1, selectors.READ_ONLY_TOO_OLD.format(days="1 day")),
+        (-1, 7, selectors.READ_ONLY_FUTURE),
+    ],
 )
-def test_past_days_and_days_to_come_are_read_only(supervisor, route, offset, reason):
-    date = today() + dt.timedelta(days=offset)
-    with pytest.raises(PermissionDenied, match=reason.split(":")[0]):
+def test_older_days_never_saved_and_days_to_come_are_read_only_with_their_reason(
+    supervisor, route, days_ago, window, reason, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = window
+    date = today() - dt.timedelta(days=days_ago)
+
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).read_only == reason
+    with pytest.raises(PermissionDenied) as refused:
         save(supervisor, route, date=date)
+    assert str(refused.value) == reason
     assert not SupervisionSession.objects.exists()
+
+
+def test_a_draft_of_a_past_day_stays_editable_within_the_window_then_is_read_only(
+    supervisor, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    date = today() - dt.timedelta(days=3)
+    save(supervisor, route, date=date, finish=False)
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).editable
+
+    settings.SUPERVISION_REVIEW_DAYS = 2
+    day = selectors.day(user=supervisor, route_id=route.pk, date=date)
+    assert day.read_only == selectors.READ_ONLY_TOO_OLD.format(days="2 days")
 
 
 def test_a_saved_day_is_refused_until_an_admin_reopens_it(supervisor, admin_user, route):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supervision import rules
+from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import customers, route_with_stops, today
 
@@ -156,16 +156,35 @@ def test_the_same_page_posted_twice_is_saved_once(boss, route):
     assert RouteSummary.objects.get().record_version == 1
 
 
-def test_a_saved_or_past_day_is_read_only_and_its_save_refused(boss, route):
+def test_a_saved_day_or_an_old_day_never_saved_is_read_only_and_its_save_refused(
+    boss, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=8)
     boss.post(url("save", route), form(route))
     again = boss.post(url("save", route), form(route, version=1))
-    past = boss.get(url("day", route, today() - dt.timedelta(days=1)))
-    past_save = boss.post(url("save", route, today() - dt.timedelta(days=1)), form(route))
+    past = boss.get(url("day", route, old))
+    past_save = boss.post(url("save", route, old), form(route))
 
     assert again.status_code == 403
-    assert past.status_code == 200 and "A past day is read-only" in past.content.decode()
+    assert past.status_code == 200 and "Read-only" in past.content.decode()
+    assert selectors.READ_ONLY_TOO_OLD.format(days="7 days") in past.content.decode()
     assert past_save.status_code == 403
     assert SupervisionSession.objects.count() == 1
+
+
+def test_yesterday_opens_editable_and_is_saved_from_its_page(boss, route):
+    yesterday = today() - dt.timedelta(days=1)
+    first = customers(route)[0]
+    page = boss.get(url("day", route, yesterday)).content.decode()
+    saved = boss.post(
+        url("save", route, yesterday), form(route, lines={first: {"visited": True, "qty": "4"}})
+    )
+
+    assert "Read-only" not in page and "Save session" in page
+    assert saved.status_code == 302 and saved.url == url("day", route, yesterday)
+    session = SupervisionSession.objects.get(date=yesterday)
+    assert session.status == SessionStatus.SAVED
 
 
 def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervisor, route):
@@ -229,3 +248,50 @@ def test_the_days_page_runs_the_same_queries_for_3_or_60_stops(boss, rep):
         return len(queries)
 
     assert queries_for(3) == queries_for(60) <= 12
+
+
+def _days_of_every_kind(supervisor, admin_user, rep, count: int) -> None:
+    """`count` routes of `rep`, each with a saved day, a draft day and a reopened day."""
+    from supervision import services
+
+    for _ in range(count):
+        route = route_with_stops(rep, count=2)
+        for days_ago, finish in ((1, True), (2, False), (3, True)):
+            services.session_write(
+                actor=supervisor, route_id=route.pk, date=today() - dt.timedelta(days=days_ago),
+                record_version=0, changes=[], finish=finish,
+            )  # fmt: skip
+        reopened = SupervisionSession.objects.get(route=route, date=today() - dt.timedelta(3))
+        services.session_reopen(
+            actor=admin_user, session_id=reopened.pk, reason="The rep sent late figures"
+        )
+
+
+def test_the_index_lists_drafts_reopened_and_saved_days_with_who_wrote_them(
+    client, supervisor, admin_user, rep
+):
+    _days_of_every_kind(supervisor, admin_user, rep, 1)
+    name = selectors.person(supervisor)
+    for user in (supervisor, admin_user):
+        client.force_login(user)
+        page = client.get(reverse("supervision:index"))
+        html = page.content.decode()
+
+        assert page.status_code == 200
+        assert f"Saved by {name} on " in html and f"Draft, written by {name} at " in html
+        assert f"Reopened by {selectors.person(admin_user)} on " in html
+        assert re.search(r"Draft, written by [^<]+ at \d+ \w+ \d{4}, \d\d:\d\d [A-Z+\d]+<", html)
+
+
+def test_the_index_runs_the_same_queries_for_1_or_8_routes_of_days(
+    client, supervisor, admin_user, rep
+):
+    def queries_for(count: int) -> int:
+        SupervisionSession.objects.all().delete()
+        _days_of_every_kind(supervisor, admin_user, rep, count)
+        client.force_login(admin_user)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("supervision:index")).status_code == 200
+        return len(queries)
+
+    assert queries_for(1) == queries_for(8)
