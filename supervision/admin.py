@@ -3,9 +3,14 @@ reviews with the cache's hit rate. Days are written through the session page and
 (versioned, audited); here they are browsed, and an administrator reopens saved ones."""
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 
 from crm.admin import ReadOnlyAdmin
+from crm.periods import format_moment
 from supervision import analysis, services
+from supervision.forms import ReopenForm
 from supervision.models import (
     Analysis,
     RouteSummary,
@@ -14,7 +19,7 @@ from supervision.models import (
     SupervisionSession,
 )
 
-REOPENED_FROM_ADMIN = "Reopened from Django admin by {who}."
+NOTHING_TO_REOPEN = "None of the selected days is saved: there is nothing to reopen."
 
 
 class SessionLineInline(admin.TabularInline):
@@ -44,7 +49,7 @@ class RouteSummaryInline(admin.StackedInline):
 
 @admin.register(SupervisionSession)
 class SupervisionSessionAdmin(ReadOnlyAdmin):
-    list_display = ["route", "date", "status", "version", "saved_by", "saved_at", "reopened_at"]
+    list_display = ["route", "date", "status", "version", "saved_by", "saved", "reopened"]
     list_filter = ["status", "date", "route__rep__team"]
     search_fields = ["route__code", "route__name"]
     list_select_related = ["route", "summary", "saved_by"]
@@ -56,14 +61,42 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     def version(self, session):
         return session.summary.record_version
 
-    @admin.action(description="Reopen the selected saved days")
+    @admin.display(description="saved at", ordering="saved_at")
+    def saved(self, session):
+        return format_moment(session.saved_at) if session.saved_at else "—"
+
+    @admin.display(description="reopened at", ordering="reopened_at")
+    def reopened(self, session):
+        return format_moment(session.reopened_at) if session.reopened_at else "—"
+
+    @admin.action(description="Reopen the selected saved days…")
     def reopen_selected(self, request, queryset):
-        reason = REOPENED_FROM_ADMIN.format(who=request.user.get_username())
-        reopened = 0
-        for session in queryset.filter(status=SessionStatus.SAVED):
-            services.session_reopen(actor=request.user, session_id=session.pk, reason=reason)
-            reopened += 1
-        self.message_user(request, f"{reopened} day(s) reopened.", messages.SUCCESS)
+        """Asks why first (a page with the days and a reason, like the day's own Reopen),
+        then reopens each saved day with that reason, audited."""
+        saved = list(
+            queryset.filter(status=SessionStatus.SAVED).select_related("route").order_by("date")
+        )
+        if not saved:
+            self.message_user(request, NOTHING_TO_REOPEN, messages.WARNING)
+            return None
+        form = ReopenForm(request.POST if "reopen" in request.POST else None)
+        if form.is_valid():
+            for session in saved:
+                services.session_reopen(
+                    actor=request.user, session_id=session.pk, reason=form.cleaned_data["reason"]
+                )
+            count = len(saved)
+            self.message_user(request, f"{count} day{pluralize(count)} reopened.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Why reopen these days?",
+            "opts": self.model._meta,
+            "sessions": saved,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "supervision/admin/reopen.html", context)
 
 
 @admin.register(RouteSummary)

@@ -313,6 +313,37 @@ def review(
     return Review(analysis=analysis, from_cache=False)
 
 
+def latest_route_review(*, day: selectors.Day) -> Analysis | None:
+    """The day's latest route review (one query)."""
+    rows = Analysis.objects.filter(route=day.route, date=day.date, kind=AnalysisKind.ROUTE)
+    return rows.order_by("-created_at").first()
+
+
+def written_for(review: Analysis, day: selectors.Day) -> bool:
+    """Whether `review` was written from the figures `day` shows now (a review is only valid
+    for the figures it was computed from). Numbers compare as numbers: 10 is "10.00"."""
+    if review.kind == AnalysisKind.ROUTE:
+        facts = route_figures(day)
+    elif day.line(review.customer_id) is not None:
+        facts = customer_figures(day, review.customer_id)
+    else:
+        return False
+    return _same(review.figures, facts)
+
+
+def _same(kept, now) -> bool:
+    if isinstance(kept, dict) and isinstance(now, dict):
+        return kept.keys() == now.keys() and all(_same(kept[k], now[k]) for k in kept)
+    if isinstance(kept, list) and isinstance(now, list):
+        return len(kept) == len(now) and all(map(_same, kept, now))
+    if kept == now or isinstance(kept, bool) or isinstance(now, bool) or None in (kept, now):
+        return kept == now
+    try:
+        return Decimal(str(kept)) == Decimal(str(now))
+    except ArithmeticError:
+        return kept == now
+
+
 def latest_reviews(*, day: selectors.Day) -> dict:
     """The latest route review of the day and the latest customer review of each customer, for
     the page to show at once."""

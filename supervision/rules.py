@@ -24,6 +24,7 @@ REASON_FOR_MISSES = "A reason explains a missed stop or a visit that sold nothin
 REASON_UNKNOWN = "Choose one of the reasons."
 NOTE_FOR_OTHER = "Say in the note what happened (reason: other)."
 NOTE_TOO_LONG = f"Keep the note to {NOTE_LENGTH} characters."
+SALE_WITHOUT_VISIT = "A stop with a quantity was visited."
 NOT_A_STOP = "This customer is not a stop of route {route}."
 SAME_CUSTOMER_TWICE = "This customer is in the list twice."
 
@@ -125,6 +126,19 @@ def apply_change(line: Line, change: Change) -> tuple[Line, list[str], dict[str,
     if errors:  # refused: the line stays as it was
         return line, [], errors
     return result, notices, errors
+
+
+def line_errors(line: Line) -> dict[str, list[str]]:
+    """What breaks the line rules in a whole line as it stands (one put together from two
+    people's fields, say), by field; empty when nothing does."""
+    errors: dict[str, list[str]] = {}
+    if line.actual_quantity > 0 and not line.visited:
+        errors["visited"] = [SALE_WITHOUT_VISIT]
+    if line.reason and line.productive:
+        errors["reason"] = [REASON_FOR_MISSES]
+    elif line.reason == ReasonCode.OTHER and not line.note:
+        errors["note"] = [NOTE_FOR_OTHER]
+    return errors
 
 
 class LineErrors(ValidationError):

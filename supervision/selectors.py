@@ -17,7 +17,7 @@ from crm import selectors as crm_selectors
 from crm.models import Route, RouteStop
 from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor
-from supervision import rules
+from supervision import merge, rules
 from supervision.models import SessionLine, SessionStatus, SupervisionSession
 
 READ_ONLY_SAVED = "Saved by {who} on {when}: read-only history. An administrator can reopen it."
@@ -79,6 +79,11 @@ class Day:
     notices: dict[int, list[str]] = field(default_factory=dict)  # by customer id
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # by customer id
     typed: dict[int, str] = field(default_factory=dict)  # quantities as typed, by customer
+    # What the lines held in `record_version`, by customer, where the page shows other values
+    # (typed, or put together with someone else's): the base of the next merge.
+    base: dict[int, merge.Recorded] = field(default_factory=dict)
+    # The fields two people changed differently, by customer: {field: Clash}, to choose.
+    conflicts: dict[int, dict[str, merge.Clash]] = field(default_factory=dict)
 
     @property
     def editable(self) -> bool:

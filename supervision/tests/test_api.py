@@ -114,7 +114,11 @@ def test_a_stale_version_is_a_409_and_the_other_write_is_intact(supervisor_api, 
     )
 
     assert late.status_code == 409
-    assert "after you opened it" in late.json()["detail"]
+    answer = late.json()
+    assert "after you read it" in answer["detail"] and answer["record_version"] == 1
+    assert answer["read_only"] is True  # saved for good: nothing more can be sent
+    assert answer["lines"][0]["actual_quantity"] == 7
+    assert answer["conflicts"] == [{"customer": first, "fields": ["actual_quantity"]}]
     assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
 
 

@@ -90,10 +90,12 @@ def test_a_stale_version_is_a_conflict_naming_who_saved_and_nothing_is_kept(rep,
     first = customers(route)[0]
     save(other, route, finish=False, changes=[change(first, visited=True, actual_quantity=3)])
 
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(services.DayChanged) as refused:
         save(other, route, version=0, changes=[change(first, actual_quantity=99)])
 
-    assert "after you opened it" in refused.value.message
+    assert isinstance(refused.value, Conflict)
+    assert "kept a draft of this day" in refused.value.message
+    assert "after you read it" in refused.value.message
     line = SessionLine.objects.get(session__route=route, customer_id=first)
     assert line.actual_quantity == 3
     assert RouteSummary.objects.get(session__route=route).record_version == 1

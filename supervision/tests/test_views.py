@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supervision import rules, selectors
+from supervision import forms, rules, selectors, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
-from supervision.tests.helpers import customers, route_with_stops, today
+from supervision.tests.helpers import customers, page_form, route_with_stops, today
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -35,11 +35,13 @@ def url(name, route, date=None):
 
 
 def form(route, version=0, token=None, lines=None):
-    """The page's form: every row (quantity 0, nothing visited), then `lines`
-    ({customer: {"qty": "5", "visited": True, ...}})."""
+    """The page's form as a day never saved shows it: every row (quantity 0, nothing
+    visited, with that as its base), then `lines` ({customer: {"qty": "5", "visited": True,
+    ...}})."""
     data = {"record_version": str(version), "client_token": str(token or uuid.uuid4())}
     for customer in customers(route):
-        data |= {f"qty-{customer}": "0", f"reason-{customer}": "", f"note-{customer}": ""}
+        data |= {f"qty-{customer}": "0", f"reason-{customer}": "", f"note-{customer}": "",
+                 f"base-{customer}": '[false, 0, "", ""]'}  # fmt: skip
     for customer, fields in (lines or {}).items():
         for name, value in fields.items():
             if name != "visited":
@@ -130,22 +132,119 @@ def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(boss, 
     assert not SupervisionSession.objects.exists()  # nothing saved by a check
 
 
-def test_a_stale_save_shows_who_saved_and_keeps_what_was_typed(route, admin_user, boss):
+def test_changes_to_other_lines_meanwhile_are_merged_and_one_save_keeps_both(
+    route, admin_user, boss
+):
     from django.test import Client
 
-    client = Client()
-    first = customers(route)[0]
-    client.force_login(admin_user)
-    client.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
-    # The supervisor opened the day before that (version 0) and saves now.
-    late = boss.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "9"}}))
+    first, second, third = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    # The supervisor opened the day before that (version 0), changed other lines, saves now.
+    late = boss.post(
+        url("save", route),
+        form(route, lines={second: {"visited": True, "qty": "4"},
+                           third: {"reason": "closed"}}),
+    )  # fmt: skip
+    html = late.content.decode()
+    values, choices = page_form(html)
+
+    assert late.status_code == 409
+    assert f"{selectors.person(admin_user)} kept a draft of this day at" in html
+    assert "after you opened it" in html and views.MERGED_SAVE in html
+    assert "data-focus-on-load" in html and 'role="alert"' in html
+    assert values["record_version"] == "1" and choices == {}
+    assert (values[f"qty-{first}"], values[f"visited-{first}"]) == ("7", "on")  # theirs
+    assert (values[f"qty-{second}"], values[f"visited-{second}"]) == ("4", "on")  # yours
+    assert values[f"reason-{third}"] == "closed"
+    assert values[f"base-{first}"] == '[true, 7, "", ""]'  # the next merge's base: theirs
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 0  # nothing saved
+
+    saved = boss.post(url("save", route), values)  # the page as it stands, nothing retyped
+
+    assert saved.status_code == 302
+    lines = {line.customer_id: line for line in SessionLine.objects.all()}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 4)
+    assert lines[third].reason == "closed"
+    assert SupervisionSession.objects.get().status == SessionStatus.SAVED
+
+
+def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route, admin_user, boss):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    late = boss.post(
+        url("save", route),
+        form(route, lines={first: {"visited": True, "qty": "9"},
+                           second: {"visited": True, "qty": "2"}}),
+    )  # fmt: skip
+    html = late.content.decode()
+    values, choices = page_form(html)
+
+    assert late.status_code == 409
+    assert choices == {f"qty-{first}": ["9", "7"]}  # yours, then theirs; neither chosen
+    assert f"qty-{first}" not in values and f"conflict-{first}" in values
+    assert "Yours: 9" in html and f"{selectors.person(admin_user)}&#x27;s: 7" in html
+    assert f'<a href="#qty-{first}">' in html and "choose the actual" in html
+    assert values[f"qty-{second}"] == "2"
+
+    unchosen = boss.post(url("save", route), values)
+    body = unchosen.content.decode()
+    assert unchosen.status_code == 400
+    assert "There is a problem on 1 line" in body and forms.CHOOSE in body
+    assert page_form(body)[1] == choices  # the choice is still offered
+
+    chosen = boss.post(url("save", route), {**values, f"qty-{first}": "7"})
+    assert chosen.status_code == 302
+    lines = {line.customer_id: line for line in SessionLine.objects.all()}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 2)
+
+
+def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_user, boss):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
+    late = boss.post(url("save", route), form(route, lines={second: {"visited": True, "qty": "4"}}))
     html = late.content.decode()
 
     assert late.status_code == 409
-    assert "Not saved." in html and "after you opened it" in html
-    assert "Load the latest version" in html
-    assert f'name="qty-{first}"' in html and 'value="9"' in html  # what they typed, unsaved
-    assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
+    assert f"{selectors.person(admin_user)} saved this day at" in html
+    assert views.MERGED_READ_ONLY in html and "Read-only" in html
+    assert "visited yes (saved: no); actual 4 (saved: 0)" in html
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 0
+
+
+def test_a_refused_save_is_summed_up_at_the_top_with_a_link_to_each_bad_field(boss, route):
+    first, second, third = customers(route)
+    bad = {first: {"qty": "1000000"}, second: {"qty": "ten"},
+           third: {"visited": True, "qty": "3", "reason": "refused"}}  # fmt: skip
+    data = form(route, lines=bad)
+    refused = boss.post(url("save", route), data)
+    html = refused.content.decode()
+
+    assert refused.status_code == 400
+    assert "There are problems on 3 lines" in html
+    summary = html[html.index('id="attention"') : html.index('class="pagehead"')]
+    assert 'role="alert"' in html and 'tabindex="-1"' in html and "data-focus-on-load" in html
+    assert f'href="#qty-{first}"' in summary and rules.QUANTITY_TOO_LARGE in summary
+    assert f'href="#qty-{second}"' in summary and rules.QUANTITY_NOT_WHOLE in summary
+    assert f'href="#reason-{third}"' in summary and rules.REASON_FOR_MISSES in summary
+    values, _ = page_form(html)
+    assert (values[f"qty-{first}"], values[f"qty-{second}"]) == ("1000000", "ten")
+    assert values[f"reason-{third}"] == "refused"  # what was typed, not the stored line
 
 
 def test_the_same_page_posted_twice_is_saved_once(boss, route):
@@ -217,7 +316,7 @@ def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_coun
     )
 
     assert route_review.status_code == 200 and "Findings" in route_review.content.decode()
-    assert "From the cache" in cached.content.decode()
+    assert "Kept from an earlier request about the same figures" in cached.content.decode()
     assert customer.status_code == 200
     assert too_soon.status_code == 429 and int(too_soon["Retry-After"]) >= 1
     assert 'data-countdown="' in too_soon.content.decode()
