@@ -100,7 +100,7 @@ def _valid(name: str, value: object) -> bool:
         return type(value) is int and 0 <= value <= MAX_QUANTITY
     if name == "reason":
         return isinstance(value, str) and (not value or value in rules.REASONS)
-    return isinstance(value, str) and len(value) <= NOTE_LENGTH and "\x00" not in value
+    return isinstance(value, str) and len(value) <= NOTE_LENGTH and rules.storable(value)
 
 
 def encode_choices(clash: dict[str, Clash]) -> str:

@@ -24,6 +24,7 @@ REASON_FOR_MISSES = "A reason explains a missed stop or a visit that sold nothin
 REASON_UNKNOWN = "Choose one of the reasons."
 NOTE_FOR_OTHER = "Say in the note what happened (reason: other)."
 NOTE_TOO_LONG = f"Keep the note to {NOTE_LENGTH} characters."
+NOTE_UNSTORABLE = "The note holds characters that cannot be stored (a NUL, half a character)."
 SALE_WITHOUT_VISIT = "A stop with a quantity was visited."
 NOT_A_STOP = "This customer is not a stop of route {route}."
 SAME_CUSTOMER_TWICE = "This customer is in the list twice."
@@ -31,6 +32,18 @@ SAME_CUSTOMER_TWICE = "This customer is in the list twice."
 REASONS = frozenset(ReasonCode.values)  # (Django builds `values` anew on each use)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+
+
+def storable(text: str) -> bool:
+    """Whether the database can store `text`: no NUL, no half of a character (a surrogate
+    that JSON can carry and UTF-8 cannot)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def whole(planned: Decimal | int) -> int:
@@ -111,6 +124,8 @@ def apply_change(line: Line, change: Change) -> tuple[Line, list[str], dict[str,
         fields["note"] = fields["note"].strip()
         if len(fields["note"]) > NOTE_LENGTH:
             errors["note"] = [NOTE_TOO_LONG]
+        elif not storable(fields["note"]):
+            errors["note"] = [NOTE_UNSTORABLE]
     if fields.get("reason", "") and fields["reason"] not in REASONS:
         errors["reason"] = [REASON_UNKNOWN]
     if errors:

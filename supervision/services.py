@@ -45,6 +45,7 @@ CHANGED_MEANWHILE = (
 ONLY_ADMINS_REOPEN = "Only administrators reopen a saved day."
 NOT_SAVED = "This day is not saved: there is nothing to reopen."
 REOPEN_REASON_SHORT = "Say why it is reopened (at least 10 characters)."
+REOPEN_REASON_UNSTORABLE = "The reason holds characters that cannot be stored."
 NO_SUCH_VERSION = "Version {version} of this day does not exist."
 # What "someone else wrote" was: a save, a draft kept, or an administrator reopening the day.
 SAVED_IT, KEPT_A_DRAFT, REOPENED_IT = "saved", "kept a draft of", "reopened"
@@ -293,6 +294,8 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
         raise PermissionDenied(ONLY_ADMINS_REOPEN)
     if len(reason.strip()) < 10:
         raise ValidationError({"reason": REOPEN_REASON_SHORT})
+    if not rules.storable(reason):
+        raise ValidationError({"reason": REOPEN_REASON_UNSTORABLE})
     session = (
         SupervisionSession.objects.select_for_update(of=("self",))
         .select_related("route")

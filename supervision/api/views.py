@@ -247,7 +247,6 @@ class DayChangedSerializer(serializers.Serializer):
     detail = serializers.CharField()
     fields = serializers.ListField(child=serializers.CharField())
     record_version = serializers.IntegerField(help_text="The day's version now: send it back.")
-    status = serializers.ChoiceField(choices=["new", *SessionStatus.values])
     read_only = serializers.BooleanField(help_text="Saved meanwhile: nothing more can be sent.")
     read_only_reason = serializers.CharField()
     written_by = serializers.CharField()
@@ -348,7 +347,6 @@ def _day_changed(changed: services.DayChanged) -> dict:
             "detail": changed.message,
             "fields": changed.fields,
             "record_version": day.record_version,
-            "status": day.status,
             "read_only": bool(day.read_only),
             "read_only_reason": day.read_only,
             "written_by": day.written_by,

@@ -313,3 +313,20 @@ def test_the_admin_sees_the_hit_rate(admin_client, route, admin_user):
     assert "hit rate 50.00%" in page.content.decode()
     assert "Reviews answered from the cache" in index.content.decode()
     assert Analysis.objects.get().hits == 1
+
+
+def test_a_review_matches_the_day_only_for_the_figures_it_was_written_from(route, supervisor):
+    a = customers(route)[0]
+    written = analysis.review(actor=supervisor, route_id=route.pk, date=today(), kind="route")
+    day = selectors.day_of(route, today())
+
+    assert analysis.written_for(written.analysis, day)
+    # Kept before quantities were whole numbers: "10.00" is the same figure as 10.
+    kept = written.analysis
+    kept.figures["kpis"]["planned_total"] = f"{kept.figures['kpis']['planned_total']}.00"
+    assert analysis.written_for(kept, day)
+    day.lines, _ = rules.apply_changes(
+        day.lines, [change(a, visited=True, actual_quantity=3)], route_code=route.code
+    )
+    assert not analysis.written_for(written.analysis, day)
+    assert analysis.latest_route_review(day=day) == written.analysis

@@ -2,6 +2,7 @@
 cache and rate limit, sessions, reopening; the bad input the issue names; scope; schema."""
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -319,3 +320,105 @@ def test_concurrent_saves_of_one_version_one_200_the_rest_409(role_groups):
     )
     assert stored == {winner + 1}
     assert RouteSummary.objects.get(session__route=route).record_version == 2
+
+
+UNTOUCHED = {"visited": False, "actual_quantity": 0, "reason": "", "note": ""}
+
+
+def test_a_409_names_only_the_fields_both_changed_when_each_line_carries_its_base(
+    supervisor_api, admin_api, route
+):
+    first, second, third = customers(route)
+    admin_api.patch(
+        day_url(route, tail="lines/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 7},
+                    {"customer": third, "visited": True, "actual_quantity": 1}]),
+        format="json",
+    )  # fmt: skip
+    late = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[
+            {"customer": first, "visited": True, "actual_quantity": 7, "base": UNTOUCHED},
+            {"customer": second, "reason": "closed", "base": UNTOUCHED},
+            {"customer": third, "visited": True, "actual_quantity": 2, "base": UNTOUCHED},
+        ]),
+        format="json",
+    )  # fmt: skip
+
+    assert late.status_code == 409
+    answer = late.json()
+    assert (answer["record_version"], answer["read_only"]) == (1, False)
+    assert answer["fields"] == ["record_version"]
+    assert answer["written_by"] and answer["written_at"]
+    assert {line["customer"]: line["actual_quantity"] for line in answer["lines"]} == {
+        first: 7, second: 0, third: 1,
+    }  # fmt: skip
+    assert answer["conflicts"] == [{"customer": third, "fields": ["actual_quantity"]}]
+
+    # The client merges (yours on the second line, the third chosen) and sends it again.
+    again = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(version=answer["record_version"],
+             lines=[{"customer": second, "reason": "closed"},
+                    {"customer": third, "actual_quantity": 2}]),
+        format="json",
+    )  # fmt: skip
+    assert again.status_code == 200
+    assert [line["actual_quantity"] for line in again.json()["lines"]] == [7, 0, 2]
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "x", [], {"visited": True}, {**UNTOUCHED, "actual_quantity": "1e309"},
+        {**UNTOUCHED, "actual_quantity": 1.9}, {**UNTOUCHED, "actual_quantity": -1},
+        {**UNTOUCHED, "note": "\x00"}, {**UNTOUCHED, "reason": ["closed"]},
+        {**UNTOUCHED, "visited": "yes"},
+    ],
+)  # fmt: skip
+def test_a_base_that_is_not_one_is_a_400_on_its_line(supervisor_api, route, base):
+    first = customers(route)[0]
+    answer = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[{"customer": first, "visited": True, "base": base}]),
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "base" in answer.json()["lines"]["0"]
+    assert not SupervisionSession.objects.exists()
+
+
+@pytest.mark.parametrize("note", ["\x00", "half \ud800 a character", "ok\x00"])
+def test_a_note_that_cannot_be_stored_is_a_400_never_a_500(supervisor_api, route, note):
+    first = customers(route)[0]
+    for tail in ("save/", "analysis/"):
+        extra = {"kind": "route"} if tail == "analysis/" else {}
+        payload = {**body(lines=[{"customer": first, "visited": True, "note": note}]), **extra}
+        answer = supervisor_api.post(
+            day_url(route, tail=tail), json.dumps(payload), content_type="application/json"
+        )
+        assert answer.status_code == 400, (tail, answer.content)
+    assert not SupervisionSession.objects.exists()
+
+
+def test_a_reopen_reason_that_cannot_be_stored_is_a_400(supervisor_api, admin_api, route):
+    supervisor_api.post(day_url(route, tail="save/"), body(), format="json")
+    session = SupervisionSession.objects.get()
+    for reason in ("half \ud800 a character", "with a \x00 NUL in it"):
+        answer = admin_api.post(
+            f"{API}sessions/{session.pk}/reopen/",
+            json.dumps({"reason": reason}),
+            content_type="application/json",
+        )
+        assert answer.status_code == 400, reason
+    assert SupervisionSession.objects.get().status == "saved"
+
+
+def test_planned_quantities_and_totals_are_integers_in_the_schema(rep, client):
+    client.force_login(rep.user)
+    schemas = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schemas["Line"]["properties"]["planned_quantity"]["type"] == "integer"
+    for name in ("planned_total", "actual_total", "gap"):
+        assert schemas["Summary"]["properties"][name]["type"] == "integer"
+    conflict = schemas["DayChanged"]["properties"]
+    assert {"lines", "conflicts", "record_version"} <= set(conflict)

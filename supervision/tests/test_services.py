@@ -11,11 +11,13 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from crm import periods
 from crm.errors import Conflict
 from crm.models import AuditEntry
+from crm.periods import format_moment
 from crm.roles import SystemActor
 from crm.tests.factories import SalesRepFactory
-from supervision import rules, selectors, services
+from supervision import merge, rules, selectors, services
 from supervision.models import (
     ReasonCode,
     RouteSummary,
@@ -230,3 +232,124 @@ def test_a_route_outside_the_supervisors_teams_is_a_404(route, other_rep):
         save(outsider, route)
     with pytest.raises(Http404):
         selectors.day(user=outsider, route_id=route.pk, date=today())
+
+
+UNTOUCHED = merge.Recorded(False, 0, "", "")
+
+
+def every_line(route, by_customer: dict) -> list[rules.Change]:
+    """The changes a page sends: every line, untouched unless given ({customer: fields})."""
+    return [
+        change(customer, **{"visited": False, "actual_quantity": 0, "reason": "", "note": "",
+                            **by_customer.get(customer, {})})
+        for customer in customers(route)
+    ]  # fmt: skip
+
+
+def test_a_write_based_on_an_older_version_comes_back_merged_with_what_both_changed(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    save(admin_user, route, finish=False,
+         changes=[change(first, visited=True, actual_quantity=7),
+                  change(third, visited=True, actual_quantity=1)])  # fmt: skip
+    bases = dict.fromkeys(customers(route), UNTOUCHED)
+    mine = every_line(route, {first: {"visited": True, "actual_quantity": 7},
+                                second: {"reason": "closed"},
+                                third: {"visited": True, "actual_quantity": 2}})  # fmt: skip
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    changed = refused.value
+    assert changed.day.record_version == 1 and changed.fields == ["record_version"]
+    merged = {line.customer_id: line for line in changed.merged.lines}
+    assert merged[first].actual_quantity == 7  # both set 7: no conflict
+    assert merged[second].reason == "closed"  # yours only
+    assert changed.merged.conflicts == {third: {"actual_quantity": merge.Clash(2, 1)}}
+    assert SessionLine.objects.get(customer_id=second).reason == ""  # nothing written
+
+
+def test_your_own_broken_line_is_refused_before_any_merge(supervisor, admin_user, route):
+    first, second, _ = customers(route)
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+    broken = [change(second, visited=True, actual_quantity=3, reason="refused")]
+
+    with pytest.raises(rules.LineErrors):
+        save(supervisor, route, version=0, changes=broken, bases={second: UNTOUCHED})
+
+
+def test_a_stop_added_to_the_route_before_the_first_save_is_a_line_of_the_day(supervisor, route):
+    first = customers(route)[0]
+    # The page was opened with three stops; a fourth is added before anyone saves.
+    from crm.tests.factories import CustomerFactory, RouteStopFactory
+
+    added = RouteStopFactory(route=route, customer=CustomerFactory(owner=route.rep), sequence=4)
+    written = save(supervisor, route, changes=[change(first, visited=True)],
+                   bases={first: UNTOUCHED})  # fmt: skip
+
+    assert [line.customer_id for line in written.day.lines][-1] == added.customer_id
+    assert SessionLine.objects.filter(session__route=route).count() == 4
+
+
+def test_a_stop_added_to_the_route_and_saved_by_someone_else_meanwhile_keeps_theirs(
+    supervisor, admin_user, route
+):
+    from crm.tests.factories import CustomerFactory, RouteStopFactory
+
+    first = customers(route)[0]
+    mine = every_line(route, {first: {"visited": True, "actual_quantity": 2}})
+    bases = dict.fromkeys(customers(route), UNTOUCHED)
+    added = RouteStopFactory(route=route, customer=CustomerFactory(owner=route.rep), sequence=4)
+    save(admin_user, route, finish=False,
+         changes=[change(added.customer_id, visited=True, actual_quantity=6)])  # fmt: skip
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    merged = {line.customer_id: line for line in refused.value.merged.lines}
+    assert merged[added.customer_id].actual_quantity == 6 and merged[first].actual_quantity == 2
+    assert refused.value.merged.conflicts == {}
+
+
+@pytest.mark.parametrize(
+    ("how", "did"),
+    [("draft", services.KEPT_A_DRAFT), ("save", services.SAVED_IT),
+     ("reopen", services.REOPENED_IT)],
+)  # fmt: skip
+def test_who_wrote_meanwhile_says_what_they_did_and_when_with_the_zone(
+    supervisor, admin_user, route, how, did
+):
+    save(admin_user, route, finish=how != "draft")
+    if how == "reopen":
+        session = SupervisionSession.objects.get()
+        services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    day = selectors.day(user=supervisor, route_id=route.pk, date=today())
+
+    said = services.who_did(day)
+
+    assert (said["who"], said["did"]) == (selectors.person(admin_user), did)
+    assert said["when"] == format_moment(day.written_at, "j M Y, H:i:s")
+    assert said["when"].endswith(day.written_at.astimezone(periods.company_zone()).strftime("%Z"))
+
+
+def test_the_day_lists_read_each_state_with_who_and_when(supervisor, admin_user, route):
+    save(supervisor, route, finish=False)
+    session = SupervisionSession.objects.get()
+    assert selectors.session_label(session).startswith(
+        f"Draft, written by {selectors.person(supervisor)} at "
+    )
+    save(supervisor, route, version=1)
+    session.refresh_from_db()
+    assert selectors.session_label(session).startswith(
+        f"Saved by {selectors.person(supervisor)} on "
+    )
+    services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    session = SupervisionSession.objects.select_related("summary").get()
+    assert selectors.session_label(session).startswith(
+        f"Reopened by {selectors.person(admin_user)} on "
+    )
+    save(supervisor, route, version=3, finish=False)
+    session = SupervisionSession.objects.select_related("summary").get()
+    label = selectors.session_label(session)
+    assert label.startswith("Reopened on ") and "; draft written by " in label

@@ -394,3 +394,143 @@ def test_the_index_runs_the_same_queries_for_1_or_8_routes_of_days(
         return len(queries)
 
     assert queries_for(1) == queries_for(8)
+
+
+def test_the_addresses_forms_post_to_answer_get_with_the_days_page(boss, route):
+    boss.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    day = url("day", route)
+
+    for name in ("save", "check", "review"):
+        answer = boss.get(url(name, route))
+        assert (answer.status_code, answer.url) == (302, day), name
+    reopen = boss.get(reverse("supervision:reopen", args=[session.pk]))
+    assert (reopen.status_code, reopen.url) == (302, day)
+    assert boss.put(url("save", route)).status_code == 405
+
+
+def test_reopening_a_day_outside_ones_routes_is_a_404_even_by_get(client, route, other_rep, boss):
+    boss.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    client.force_login(other_rep.team.manager)
+    assert client.get(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+    assert client.post(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("reason", ["short", "\x00" * 12, "x" * 301])
+def test_a_refused_reopen_shows_the_day_with_the_reason_as_typed_and_why(
+    client, admin_user, supervisor, route, reason
+):
+    client.force_login(supervisor)
+    client.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    client.force_login(admin_user)
+    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": reason})
+
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert '<details class="dialog" open>' in html and "Read-only" in html
+    assert SupervisionSession.objects.get().status == SessionStatus.SAVED
+
+
+def test_a_line_checked_after_someone_saved_says_so_next_to_it_without_not_saved(
+    boss, admin_user, route
+):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    other_line = boss.post(
+        url("check", route),
+        form(route, lines={second: {"visited": True, "qty": "3"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{second}"},
+    )
+    same_line = boss.post(
+        url("check", route),
+        form(route, lines={first: {"visited": True, "qty": "9"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
+    )
+    who = selectors.person(admin_user)
+
+    body = other_line.content.decode()
+    assert f"{who} kept a draft of this day at " in body and "Nothing you type is lost" in body
+    assert views.THIS_LINE_TOO not in body and "Not saved" not in body
+    assert 'id="conflict-notice"' not in body  # said on the line, not at the top
+    assert views.THIS_LINE_TOO in same_line.content.decode()
+
+
+def test_a_review_written_for_other_figures_is_marked_out_of_date_on_the_page(boss, route):
+    first, second, _ = customers(route)
+    typed = form(route, lines={first: {"visited": True, "qty": "4"}})
+    boss.post(url("review", route), {**typed, "kind": "route"}, headers=HTMX)
+    boss.post(url("save", route), {**typed, "action": "draft"})
+    current = boss.get(url("day", route)).content.decode()
+    later = form(route, 1, lines={first: {"visited": True, "qty": "4"},
+                                  second: {"visited": True, "qty": "8"}})  # fmt: skip
+    for customer in customers(route):
+        later[f"base-{customer}"] = (
+            '[true, 4, "", ""]' if customer == first else later[f"base-{customer}"]
+        )
+    boss.post(url("save", route), later)
+    stale = boss.get(url("day", route)).content.decode()
+
+    assert "from the figures this page shows" in current and "Out of date" not in current
+    assert "Out of date:" in stale and "(1 of 3 stops visited, 4 of 60 delivered)" in stale
+    assert "2 of 3 stops visited" in stale  # the page's own figures
+
+
+def test_a_line_check_says_when_the_route_review_no_longer_matches(boss, route):
+    first = customers(route)[0]
+    boss.post(url("review", route), {**form(route), "kind": "route"}, headers=HTMX)
+    same = boss.post(url("check", route), form(route),
+                     headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
+    other = boss.post(
+        url("check", route),
+        form(route, lines={first: {"visited": True, "qty": "5"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
+    )
+
+    assert 'id="route-review-state" hx-swap-oob="true"' in same.content.decode()
+    assert "from the figures this page shows" in same.content.decode()
+    assert "Out of date:" in other.content.decode()
+
+
+def test_times_on_the_days_page_carry_their_zone(boss, supervisor, route, settings):
+    settings.TIME_ZONE = "Europe/Madrid"
+    boss.post(url("save", route), {**form(route), "action": "draft"})
+    draft = boss.get(url("day", route)).content.decode()
+    boss.post(url("save", route), form(route, 1))
+    saved = boss.get(url("day", route)).content.decode()
+    index = boss.get(reverse("supervision:index")).content.decode()
+
+    assert re.search(r"written by [^<]+ at \d+ \w+, \d\d:\d\d CET\.", draft)
+    assert re.search(r"Saved by [^:]+ on \d+ \w+ \d{4}, \d\d:\d\d CET: read-only", saved)
+    assert re.search(r"Saved by [^<]+ on \d+ \w+ \d{4}, \d\d:\d\d CET<", index)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("base", "\x00"), ("base", "[true, 1e309, \"\", \"\"]"), ("base", "[[[]]]"),
+     ("base", "1.9"), ("conflict", "{"), ("conflict", '{"actual_quantity": 1.9}'),
+     ("visited", "\x00"), ("reason", "\x00"), ("note", "\x00"), ("qty", "1e309"),
+     ("qty", "9999-12-31"), ("qty", "0001")],
+)  # fmt: skip
+def test_odd_values_in_a_lines_fields_never_give_a_500(boss, route, name, value):
+    first = customers(route)[0]
+    data = {**form(route), f"{name}-{first}": value}
+    for action in ("save", "check", "review"):
+        extra = {"kind": "route"} if action == "review" else {}
+        answer = boss.post(url(action, route), {**data, **extra},
+                           headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
+        assert answer.status_code < 500, (action, answer.status_code)
+
+
+def test_a_list_where_a_value_is_expected_never_gives_a_500(boss, route):
+    first = customers(route)[0]
+    data = {**form(route), f"qty-{first}": ["1", "2"], f"base-{first}": ["[]", "x"]}
+    assert boss.post(url("save", route), data).status_code < 500
