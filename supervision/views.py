@@ -301,15 +301,15 @@ def _typed(day: selectors.Day, lines: LinesForm) -> selectors.Day:
         elif said:
             notices.setdefault(change.customer_id, []).extend(said)
         result[index] = line
-    base = {line.customer_id: lines.bases.get(line.customer_id) for line in day.lines}
-    base = {customer: seen for customer, seen in base.items() if seen is not None}
+    # What the page showed each line as (its base), else the line as stored.
+    stored = {line.customer_id: merge.Recorded.of(line) for line in day.lines}
     return replace(
         day,
         lines=result,
         notices=notices,
         errors=errors,
         typed=lines.typed,
-        base={**{line.customer_id: merge.Recorded.of(line) for line in day.lines}, **base},
+        base={c: lines.bases.get(c) or recorded for c, recorded in stored.items()},
         conflicts={c: clash for c, clash in lines.clashes.items() if c in position},
     )
 

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from supervision import merge
 from supervision.forms import INPUTS
 from supervision.models import ReasonCode
+from supervision.rules import REASONS
 
 register = template.Library()
 
@@ -56,7 +57,7 @@ def reason_select(
             f' hx-post="{escape(check_url)}" hx-trigger="change"'
             f' hx-target="#line-{customer}-messages" hx-include="#day-form"'
         )
-    chosen = reason if reason in ReasonCode.values else ""
+    chosen = reason if reason in REASONS else ""
     marked = ' aria-invalid="true"' if invalid else ""
     return mark_safe(
         f'<select name="reason-{customer}" id="reason-{customer}"'
