@@ -19,6 +19,12 @@ from supervision.models import (
     SupervisionSession,
 )
 
+
+def _moment(value) -> str:
+    """A moment in the lists, with its zone (Django admin's own lists show none)."""
+    return format_moment(value) if value else "—"
+
+
 NOTHING_TO_REOPEN = "None of the selected days is saved: there is nothing to reopen."
 
 
@@ -63,11 +69,11 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="saved at", ordering="saved_at")
     def saved(self, session):
-        return format_moment(session.saved_at) if session.saved_at else "—"
+        return _moment(session.saved_at)
 
     @admin.display(description="reopened at", ordering="reopened_at")
     def reopened(self, session):
-        return format_moment(session.reopened_at) if session.reopened_at else "—"
+        return _moment(session.reopened_at)
 
     @admin.action(description="Reopen the selected saved days…")
     def reopen_selected(self, request, queryset):
@@ -103,14 +109,18 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
 class RouteSummaryAdmin(ReadOnlyAdmin):
     list_display = ["session", "record_version", "customers_planned", "customers_visited",
                     "visit_compliance", "strike_rate", "achievement_percent", "gap",
-                    "written_by", "written_at"]  # fmt: skip
+                    "written_by", "written"]  # fmt: skip
     list_select_related = ["session__route"]
     search_fields = ["session__route__code"]
+
+    @admin.display(description="written at", ordering="written_at")
+    def written(self, summary):
+        return _moment(summary.written_at)
 
 
 @admin.register(Analysis)
 class AnalysisAdmin(ReadOnlyAdmin):
-    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created_at",
+    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created",
                     "fallback_reason"]  # fmt: skip
     list_filter = ["kind", "provider", "date"]
     search_fields = ["route__code", "customer__name", "key"]
@@ -118,6 +128,10 @@ class AnalysisAdmin(ReadOnlyAdmin):
     readonly_fields = ["key", "kind", "provider", "route", "date", "customer", "figures",
                        "findings", "suggestions", "fallback_reason", "created_at",
                        "created_by", "hits", "last_hit_at"]  # fmt: skip
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, review):
+        return _moment(review.created_at)
 
     def changelist_view(self, request, extra_context=None):
         every = analysis.cache_stats()["all"]

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Route
-from supervision import admin
+from supervision import admin, analysis
 from supervision.models import Analysis, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import route_with_stops, today
 
@@ -38,16 +38,19 @@ def test_the_demo_has_weeks_of_saved_days_with_misses_and_route_1004_free_today(
     assert Analysis.objects.filter(kind="route").exists()
 
 
-def test_every_supervision_admin_list_opens_and_a_day_can_be_reopened(admin_client, rep):
+def test_every_supervision_admin_list_opens_with_its_times_zoned(admin_client, rep, settings):
+    settings.TIME_ZONE = "Europe/Madrid"
     from supervision import services
 
     route = route_with_stops(rep)
     services.session_write(actor=rep.team.manager, route_id=route.pk, date=today(),
                            record_version=0, changes=[])  # fmt: skip
     session = SupervisionSession.objects.get()
+    analysis.review(actor=rep.team.manager, route_id=route.pk, date=today(), kind="route")
     for name in ("supervisionsession", "routesummary", "analysis"):
         with CaptureQueriesContext(connection):
-            assert admin_client.get(f"/admin/supervision/{name}/").status_code == 200
+            page = admin_client.get(f"/admin/supervision/{name}/")
+        assert page.status_code == 200 and " CET" in page.content.decode(), name
     assert (
         admin_client.get(f"/admin/supervision/supervisionsession/{session.pk}/change/").status_code
         == 200
