@@ -303,6 +303,10 @@ SUPERVISION_DORMANT_DAYS = env.int("SUPERVISION_DORMANT_DAYS", default=21)
 SUPERVISION_HISTORY_SESSIONS = env.int("SUPERVISION_HISTORY_SESSIONS", default=8)
 # Reviews are kept this many days (a job deletes older ones).
 SUPERVISION_ANALYSIS_KEEP_DAYS = env.int("SUPERVISION_ANALYSIS_KEEP_DAYS", default=30)
+# A route's day never saved can still be reviewed this many days after it (then read-only).
+SUPERVISION_REVIEW_DAYS = env.int("SUPERVISION_REVIEW_DAYS", default=7)
+if SUPERVISION_REVIEW_DAYS < 0:
+    raise ImproperlyConfigured("SUPERVISION_REVIEW_DAYS is a number of days: 0 or more.")
 
 # --- Tracking ----------------------------------------------------------------------------------
 # Requests a minute per tenant key (the JS snippet and the API), per tenant and browser

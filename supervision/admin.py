@@ -3,9 +3,14 @@ reviews with the cache's hit rate. Days are written through the session page and
 (versioned, audited); here they are browsed, and an administrator reopens saved ones."""
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 
 from crm.admin import ReadOnlyAdmin
+from crm.periods import format_moment
 from supervision import analysis, services
+from supervision.forms import ReopenForm
 from supervision.models import (
     Analysis,
     RouteSummary,
@@ -14,7 +19,13 @@ from supervision.models import (
     SupervisionSession,
 )
 
-REOPENED_FROM_ADMIN = "Reopened from Django admin by {who}."
+
+def _moment(value) -> str:
+    """A moment in the lists, with its zone (Django admin's own lists show none)."""
+    return format_moment(value) if value else "—"
+
+
+NOTHING_TO_REOPEN = "None of the selected days is saved: there is nothing to reopen."
 
 
 class SessionLineInline(admin.TabularInline):
@@ -44,7 +55,7 @@ class RouteSummaryInline(admin.StackedInline):
 
 @admin.register(SupervisionSession)
 class SupervisionSessionAdmin(ReadOnlyAdmin):
-    list_display = ["route", "date", "status", "version", "saved_by", "saved_at", "reopened_at"]
+    list_display = ["route", "date", "status", "version", "saved_by", "saved", "reopened"]
     list_filter = ["status", "date", "route__rep__team"]
     search_fields = ["route__code", "route__name"]
     list_select_related = ["route", "summary", "saved_by"]
@@ -56,28 +67,60 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     def version(self, session):
         return session.summary.record_version
 
-    @admin.action(description="Reopen the selected saved days")
+    @admin.display(description="saved at", ordering="saved_at")
+    def saved(self, session):
+        return _moment(session.saved_at)
+
+    @admin.display(description="reopened at", ordering="reopened_at")
+    def reopened(self, session):
+        return _moment(session.reopened_at)
+
+    @admin.action(description="Reopen the selected saved days…")
     def reopen_selected(self, request, queryset):
-        reason = REOPENED_FROM_ADMIN.format(who=request.user.get_username())
-        reopened = 0
-        for session in queryset.filter(status=SessionStatus.SAVED):
-            services.session_reopen(actor=request.user, session_id=session.pk, reason=reason)
-            reopened += 1
-        self.message_user(request, f"{reopened} day(s) reopened.", messages.SUCCESS)
+        """Asks why first (a page with the days and a reason, like the day's own Reopen),
+        then reopens each saved day with that reason, audited."""
+        saved = list(
+            queryset.filter(status=SessionStatus.SAVED).select_related("route").order_by("date")
+        )
+        if not saved:
+            self.message_user(request, NOTHING_TO_REOPEN, messages.WARNING)
+            return None
+        form = ReopenForm(request.POST if "reopen" in request.POST else None)
+        if form.is_valid():
+            for session in saved:
+                services.session_reopen(
+                    actor=request.user, session_id=session.pk, reason=form.cleaned_data["reason"]
+                )
+            count = len(saved)
+            self.message_user(request, f"{count} day{pluralize(count)} reopened.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Why reopen these days?",
+            "opts": self.model._meta,
+            "sessions": saved,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "supervision/admin/reopen.html", context)
 
 
 @admin.register(RouteSummary)
 class RouteSummaryAdmin(ReadOnlyAdmin):
     list_display = ["session", "record_version", "customers_planned", "customers_visited",
                     "visit_compliance", "strike_rate", "achievement_percent", "gap",
-                    "written_by", "written_at"]  # fmt: skip
+                    "written_by", "written"]  # fmt: skip
     list_select_related = ["session__route"]
     search_fields = ["session__route__code"]
+
+    @admin.display(description="written at", ordering="written_at")
+    def written(self, summary):
+        return _moment(summary.written_at)
 
 
 @admin.register(Analysis)
 class AnalysisAdmin(ReadOnlyAdmin):
-    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created_at",
+    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created",
                     "fallback_reason"]  # fmt: skip
     list_filter = ["kind", "provider", "date"]
     search_fields = ["route__code", "customer__name", "key"]
@@ -85,6 +128,10 @@ class AnalysisAdmin(ReadOnlyAdmin):
     readonly_fields = ["key", "kind", "provider", "route", "date", "customer", "figures",
                        "findings", "suggestions", "fallback_reason", "created_at",
                        "created_by", "hits", "last_hit_at"]  # fmt: skip
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, review):
+        return _moment(review.created_at)
 
     def changelist_view(self, request, extra_context=None):
         every = analysis.cache_stats()["all"]

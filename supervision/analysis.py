@@ -82,8 +82,8 @@ def _route_facts(day: selectors.Day) -> dict:
         ),
         key=lambda pair: (-pair[1], pair[0].stop_order),
     )
-    total_short = sum((amount for _, amount in short), Decimal(0))
-    shortfall, running = [], Decimal(0)
+    total_short = sum(amount for _, amount in short)
+    shortfall, running = [], 0
     for line, amount in short:
         running += amount
         shortfall.append(
@@ -200,7 +200,7 @@ def _customer_facts(day: selectors.Day, customer_id: int) -> dict:
         "visits": len(visited),
         "average_actual": average,
         "vs_average_percent": rules.percent(line.actual_quantity, average) if average else None,
-        "planned_total": sum((v.planned for v in days), Decimal(0)),
+        "planned_total": sum(v.planned for v in days),
         "actual_total": sum(v.actual for v in days),
         "trend": _trend([v.actual for v in days if v.visited]),
         "missed_streak": streak,
@@ -311,6 +311,37 @@ def review(
     except IntegrityError:  # the same review, written by a concurrent request
         analysis = Analysis.objects.get(key=key)
     return Review(analysis=analysis, from_cache=False)
+
+
+def latest_route_review(*, day: selectors.Day) -> Analysis | None:
+    """The day's latest route review (one query)."""
+    rows = Analysis.objects.filter(route=day.route, date=day.date, kind=AnalysisKind.ROUTE)
+    return rows.order_by("-created_at").first()
+
+
+def written_for(review: Analysis, day: selectors.Day) -> bool:
+    """Whether `review` was written from the figures `day` shows now (a review is only valid
+    for the figures it was computed from). Numbers compare as numbers: 10 is "10.00"."""
+    if review.kind == AnalysisKind.ROUTE:
+        facts = route_figures(day)
+    elif day.line(review.customer_id) is not None:
+        facts = customer_figures(day, review.customer_id)
+    else:
+        return False
+    return _same(review.figures, facts)
+
+
+def _same(kept, now) -> bool:
+    if isinstance(kept, dict) and isinstance(now, dict):
+        return kept.keys() == now.keys() and all(_same(kept[k], now[k]) for k in kept)
+    if isinstance(kept, list) and isinstance(now, list):
+        return len(kept) == len(now) and all(map(_same, kept, now))
+    if kept == now or isinstance(kept, bool) or isinstance(now, bool) or None in (kept, now):
+        return kept == now
+    try:
+        return Decimal(str(kept)) == Decimal(str(now))
+    except ArithmeticError:
+        return kept == now
 
 
 def latest_reviews(*, day: selectors.Day) -> dict:

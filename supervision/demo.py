@@ -84,13 +84,13 @@ def seed_supervision(context: DemoContext) -> None:
 
 def _line(rng: random.Random, stop: RouteStop, habit, *, fading: int) -> rules.Line:
     reliability, appetite, falling = habit
-    planned = stop.planned_quantity
+    planned = rules.whole(stop.planned_quantity)
     visited = rng.random() < reliability
     quantity, reason, note = 0, "", ""
     if visited:
         # A customer falling away buys less each week (`fading` counts down to this week).
         share = appetite * (max(0.0, 1 - 0.25 * (5 - fading)) if falling else 1.0)
-        quantity = max(0, round(float(planned) * rng.gauss(share, 0.25)))
+        quantity = max(0, round(planned * rng.gauss(share, 0.25)))
         if quantity == 0:
             reason = rng.choice(NO_SALE_REASONS)
     else:

@@ -97,7 +97,7 @@ class SessionLine(models.Model):
         Customer, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     stop_order = models.PositiveSmallIntegerField()
-    planned_quantity = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    planned_quantity = models.PositiveIntegerField(default=0)
     actual_quantity = models.PositiveIntegerField(default=0)
     visited = models.BooleanField(default=False)
     reason = models.CharField(max_length=20, choices=ReasonCode.choices, blank=True)
@@ -152,7 +152,8 @@ class SessionLine(models.Model):
 
 class RouteSummary(models.Model):
     """A session's route-sales figures (goals of the day against what happened) and its
-    version. Figures are percents of the stops planned, quantities in the products' units."""
+    version. Figures are percents of the stops planned, quantities whole numbers in the
+    products' units."""
 
     session = models.OneToOneField(
         SupervisionSession, on_delete=models.CASCADE, primary_key=True, related_name="summary"
@@ -165,10 +166,10 @@ class RouteSummary(models.Model):
     unvisited_stops = models.PositiveIntegerField(default=0)
     visit_compliance = models.DecimalField(max_digits=6, decimal_places=2, default=0)
     strike_rate = models.DecimalField(max_digits=6, decimal_places=2, default=0)
-    planned_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    actual_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    planned_total = models.PositiveBigIntegerField(default=0)
+    actual_total = models.PositiveBigIntegerField(default=0)
     # Planned minus actual: what the day fell short by (negative: above plan).
-    gap = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    gap = models.BigIntegerField(default=0)
     achievement_percent = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     # The average actual of a stop that sold something.
     drop_size = models.DecimalField(max_digits=14, decimal_places=2, default=0)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 
 from supervision.models import AnalysisKind, ReasonCode
 
@@ -31,6 +32,11 @@ class Provider(Protocol):
     key: str
 
     def review(self, kind: str, figures: dict) -> Findings: ...
+
+
+def _count(number: int, word: str) -> str:
+    """ "1 stop", "2 stops"; "1 time", "3 times"."""
+    return f"{number} {word}{pluralize(number)}"
 
 
 def _number(value) -> Decimal:
@@ -53,7 +59,7 @@ class RulesProvider:
     def _route(self, f: dict) -> Findings:
         k = f["kpis"]
         findings = [
-            f"{k['customers_visited']} of {k['customers_planned']} stops visited "
+            f"{k['customers_visited']} of {_count(k['customers_planned'], 'stop')} visited "
             f"({k['visit_compliance']}% visit compliance); {k['productive_stops']} sold "
             f"something ({k['strike_rate']}% strike rate).",
             f"{k['actual_total']} delivered against {k['planned_total']} planned: "
@@ -64,7 +70,8 @@ class RulesProvider:
         if shortfall:
             names = ", ".join(item["customer"] for item in shortfall)
             findings.append(
-                f"{len(shortfall)} customer{'s' if len(shortfall) > 1 else ''} make up "
+                f"{_count(len(shortfall), 'customer')} "
+                f"{'makes' if len(shortfall) == 1 else 'make'} up "
                 f"{shortfall[-1]['cumulative_share']}% of the shortfall of {k['gap']}: {names}."
             )
             suggestions.append(
@@ -102,23 +109,34 @@ class RulesProvider:
     def _customer(self, f: dict) -> Findings:
         name, today = f["customer"], f["today"]
         visited = "visited" if today["visited"] else "not visited"
+        over = f"Over the last {_count(f['sessions'], 'saved day')}"
+        if not f["sessions"]:
+            history = "No saved day before this one to compare with."
+        elif f["average_actual"] is None:
+            history = f"{over}: no visit."
+        else:
+            history = (
+                f"{over}: {_count(f['visits'], 'visit')}, average {f['average_actual']} when "
+                f"visited; trend {f['trend']}."
+            )
         findings = [
             f"{name} today: {visited}, {today['actual']} against {today['planned']} planned.",
-            f"Over the last {f['sessions']} saved days: {f['visits']} visits, average "
-            f"{f['average_actual']} when visited; trend {f['trend']}.",
+            history,
         ]
         suggestions = []
         if f["vs_average_percent"] is not None:
             findings.append(f"Today is {f['vs_average_percent']}% of the customer's own average.")
         if f["missed_streak"] >= 2:
-            findings.append(f"Missed {f['missed_streak']} visits in a row.")
+            findings.append(f"Missed {_count(f['missed_streak'], 'visit')} in a row.")
             suggestions.append(f"Call {name} before the next round: the visits keep being missed.")
         if f["visited_no_sale"]:
-            findings.append(f"Visited without a sale {f['visited_no_sale']} times.")
+            findings.append(f"Visited without a sale {_count(f['visited_no_sale'], 'time')}.")
         if f["dormant"]:
             since = f["days_since_productive"]
             findings.append(
-                "No sale on record." if since is None else f"No sale for {since} days: dormant."
+                "No sale on record."
+                if since is None
+                else f"No sale for {_count(since, 'day')}: dormant."
             )
             suggestions.append(f"Review {name} with the rep: win it back or take it off the route.")
         if f["reasons"]:

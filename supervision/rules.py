@@ -1,9 +1,10 @@
 """The rules of a supervision line, one implementation for the page, the forms, the API and the
 services, and the route-sales figures of a day's lines.
 
-Quantities are whole numbers: a negative one is set to 0 (with a notice saying so), one above
-999,999 is refused. A stop with a quantity was visited (it is marked so, with a notice). A
-reason explains a missed stop or a visit that sold nothing; "other" needs a note.
+Quantities, planned and actual, are whole numbers: a negative one is set to 0 (with a notice
+saying so), one above 999,999 is refused. A stop with a quantity was visited (it is marked so,
+with a notice). A reason explains a missed stop or a visit that sold nothing; "other" needs a
+note.
 """
 
 from collections.abc import Iterable
@@ -23,12 +24,32 @@ REASON_FOR_MISSES = "A reason explains a missed stop or a visit that sold nothin
 REASON_UNKNOWN = "Choose one of the reasons."
 NOTE_FOR_OTHER = "Say in the note what happened (reason: other)."
 NOTE_TOO_LONG = f"Keep the note to {NOTE_LENGTH} characters."
+NOTE_UNSTORABLE = "The note holds characters that cannot be stored (a NUL, half a character)."
+SALE_WITHOUT_VISIT = "A stop with a quantity was visited."
 NOT_A_STOP = "This customer is not a stop of route {route}."
 SAME_CUSTOMER_TWICE = "This customer is in the list twice."
 
 REASONS = frozenset(ReasonCode.values)  # (Django builds `values` anew on each use)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+
+
+def storable(text: str) -> bool:
+    """Whether the database can store `text`: no NUL, no half of a character (a surrogate
+    that JSON can carry and UTF-8 cannot)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def whole(planned: Decimal | int) -> int:
+    """A planned quantity as the whole number supervision counts in (a route's stop may still
+    hold 29.50 from before quantities were whole: 30)."""
+    return int(Decimal(planned).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def clean_quantity(raw: object) -> tuple[int, str | None]:
@@ -58,7 +79,7 @@ class Line:
 
     customer_id: int
     stop_order: int
-    planned_quantity: Decimal
+    planned_quantity: int
     visited: bool = False
     actual_quantity: int = 0
     reason: str = ""
@@ -103,6 +124,8 @@ def apply_change(line: Line, change: Change) -> tuple[Line, list[str], dict[str,
         fields["note"] = fields["note"].strip()
         if len(fields["note"]) > NOTE_LENGTH:
             errors["note"] = [NOTE_TOO_LONG]
+        elif not storable(fields["note"]):
+            errors["note"] = [NOTE_UNSTORABLE]
     if fields.get("reason", "") and fields["reason"] not in REASONS:
         errors["reason"] = [REASON_UNKNOWN]
     if errors:
@@ -118,6 +141,19 @@ def apply_change(line: Line, change: Change) -> tuple[Line, list[str], dict[str,
     if errors:  # refused: the line stays as it was
         return line, [], errors
     return result, notices, errors
+
+
+def line_errors(line: Line) -> dict[str, list[str]]:
+    """What breaks the line rules in a whole line as it stands (one put together from two
+    people's fields, say), by field; empty when nothing does."""
+    errors: dict[str, list[str]] = {}
+    if line.actual_quantity > 0 and not line.visited:
+        errors["visited"] = [SALE_WITHOUT_VISIT]
+    if line.reason and line.productive:
+        errors["reason"] = [REASON_FOR_MISSES]
+    elif line.reason == ReasonCode.OTHER and not line.note:
+        errors["note"] = [NOTE_FOR_OTHER]
+    return errors
 
 
 class LineErrors(ValidationError):
@@ -172,7 +208,8 @@ def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
 
 @dataclass(frozen=True)
 class Figures:
-    """A day's route-sales figures (the summary's, and what analyses read)."""
+    """A day's route-sales figures (the summary's, and what analyses read): counts and
+    quantities in whole numbers, percents and the drop size (an average) in hundredths."""
 
     customers_planned: int
     customers_visited: int
@@ -181,9 +218,9 @@ class Figures:
     unvisited_stops: int
     visit_compliance: Decimal
     strike_rate: Decimal
-    planned_total: Decimal
-    actual_total: Decimal
-    gap: Decimal
+    planned_total: int
+    actual_total: int
+    gap: int
     achievement_percent: Decimal
     drop_size: Decimal
 
@@ -199,8 +236,8 @@ def figures(lines: Iterable[Line]) -> Figures:
     planned = len(lines)
     visited = sum(1 for line in lines if line.visited)
     productive = sum(1 for line in lines if line.productive)
-    planned_total = sum((line.planned_quantity for line in lines), Decimal(0))
-    actual_total = Decimal(sum(line.actual_quantity for line in lines))
+    planned_total = sum(line.planned_quantity for line in lines)
+    actual_total = sum(line.actual_quantity for line in lines)
     return Figures(
         customers_planned=planned,
         customers_visited=visited,
@@ -209,11 +246,11 @@ def figures(lines: Iterable[Line]) -> Figures:
         unvisited_stops=planned - visited,
         visit_compliance=percent(visited, planned),
         strike_rate=percent(productive, planned),
-        planned_total=planned_total.quantize(CENT),
-        actual_total=actual_total.quantize(CENT),
-        gap=(planned_total - actual_total).quantize(CENT),
+        planned_total=planned_total,
+        actual_total=actual_total,
+        gap=planned_total - actual_total,
         achievement_percent=min(percent(actual_total, planned_total), Decimal("999999.99")),
-        drop_size=(actual_total / productive).quantize(CENT, rounding=ROUND_HALF_UP)
+        drop_size=(Decimal(actual_total) / productive).quantize(CENT, rounding=ROUND_HALF_UP)
         if productive
         else Decimal(0),
     )

@@ -4,24 +4,34 @@ of its stops), recent sessions, and the history analyses read. Scoped by role in
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import periods
 from crm import selectors as crm_selectors
 from crm.models import Route, RouteStop
-from crm.periods import validate_in_range
+from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor
-from supervision import rules
+from supervision import merge, rules
 from supervision.models import SessionLine, SessionStatus, SupervisionSession
 
-READ_ONLY_SAVED = "Saved by {who} on {when}: read-only. An administrator can reopen it."
-READ_ONLY_PAST = "A past day is read-only."
+READ_ONLY_SAVED = "Saved by {who} on {when}: read-only history. An administrator can reopen it."
+READ_ONLY_TOO_OLD = (
+    "Never saved, and more than {days} old: read-only. A day can be reviewed for {days} after it."
+)
 READ_ONLY_FUTURE = "This day has not come yet: it can be reviewed on the day."
+
+# How a day of the lists reads, by its state.
+SAVED_LABEL = "Saved by {who} on {when}"
+DRAFT_LABEL = "Draft, written by {who} at {when}"
+DRAFT_UNTIMED_LABEL = "Draft, written by {who}"
+REOPENED_LABEL = "Reopened by {who} on {when}"
+REOPENED_DRAFT_LABEL = "Reopened on {reopened}; draft written by {who} at {when}"
 
 
 def person(user) -> str:
@@ -69,6 +79,11 @@ class Day:
     notices: dict[int, list[str]] = field(default_factory=dict)  # by customer id
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # by customer id
     typed: dict[int, str] = field(default_factory=dict)  # quantities as typed, by customer
+    # What the lines held in `record_version`, by customer, where the page shows other values
+    # (typed, or put together with someone else's): the base of the next merge.
+    base: dict[int, merge.Recorded] = field(default_factory=dict)
+    # The fields two people changed differently, by customer: {field: Clash}, to choose.
+    conflicts: dict[int, dict[str, merge.Clash]] = field(default_factory=dict)
 
     @property
     def editable(self) -> bool:
@@ -86,23 +101,76 @@ class Day:
         return next((line for line in self.lines if line.customer_id == customer_id), None)
 
 
+def review_days() -> int:
+    """How many days after it a day never saved can still be reviewed (the van is back in the
+    evening, or the supervisor reviews the next morning)."""
+    return settings.SUPERVISION_REVIEW_DAYS
+
+
+def days_text(count: int) -> str:
+    return f"{count} day{pluralize(count)}"
+
+
 def read_only_reason(
     session: SupervisionSession | None, date: dt.date, *, on: dt.date | None = None
 ) -> str:
-    """Why a day cannot be edited (empty if it can): a saved session is history; so is a
-    past day, unless an administrator reopened its session; a day to come is not reviewed
-    yet."""
+    """Why a day cannot be edited (empty if it can): a saved session is history (until an
+    administrator reopens it); a day never saved stays open for SUPERVISION_REVIEW_DAYS after
+    it, then is read-only; a day to come is not reviewed yet."""
     on = on or today()
     if session is not None and session.status == SessionStatus.SAVED:
-        when = timezone.localtime(session.saved_at).strftime("%d %b %Y, %H:%M")
-        return READ_ONLY_SAVED.format(who=person(session.saved_by), when=when)
+        who = person(session.saved_by) if session.saved_by_id else _writer(session)
+        return READ_ONLY_SAVED.format(who=who, when=format_moment(session.saved_at))
     if session is not None and session.reopened_at is not None:
         return ""
-    if date < on:
-        return READ_ONLY_PAST
     if date > on:
         return READ_ONLY_FUTURE
+    if (on - date).days > review_days():
+        return READ_ONLY_TOO_OLD.format(days=days_text(review_days()))
     return ""
+
+
+def _writer(session: SupervisionSession) -> str:
+    """Who wrote the session's latest version (a person's name, or a job's)."""
+    summary = getattr(session, "summary", None)
+    return (summary.written_by if summary is not None else "") or "someone"
+
+
+def session_label(session: SupervisionSession) -> str:
+    """How a day reads in the lists: who saved it and when, who wrote its draft and when, or
+    who reopened it (from the session with its summary and saved_by, no query)."""
+    summary = getattr(session, "summary", None)
+    written_at = summary.written_at if summary is not None else None
+    if session.status == SessionStatus.SAVED:
+        who = person(session.saved_by) if session.saved_by_id else _writer(session)
+        return SAVED_LABEL.format(who=who, when=format_moment(session.saved_at))
+    if session.reopened_at is not None:
+        if written_at is None or written_at <= session.reopened_at:
+            return REOPENED_LABEL.format(
+                who=_writer(session), when=format_moment(session.reopened_at)
+            )
+        return REOPENED_DRAFT_LABEL.format(
+            reopened=format_moment(session.reopened_at),
+            who=_writer(session),
+            when=format_moment(written_at),
+        )
+    if written_at is None:
+        return DRAFT_UNTIMED_LABEL.format(who=_writer(session))
+    return DRAFT_LABEL.format(who=_writer(session), when=format_moment(written_at))
+
+
+@dataclass(frozen=True)
+class ListedDay:
+    """A session in a list of days, with how it reads."""
+
+    session: SupervisionSession
+    label: str
+
+    @property
+    def state(self) -> str:
+        if self.session.status == SessionStatus.SAVED:
+            return "Saved"
+        return "Reopened" if self.session.reopened_at is not None else "Draft"
 
 
 def stop_lines(route: Route) -> list[rules.Line]:
@@ -113,7 +181,7 @@ def stop_lines(route: Route) -> list[rules.Line]:
         .values_list("customer_id", "sequence", "planned_quantity", "customer__name", "pk")
     )
     return [
-        rules.Line(customer_id=customer, stop_order=order, planned_quantity=planned,
+        rules.Line(customer_id=customer, stop_order=order, planned_quantity=rules.whole(planned),
                    customer_name=name, stop_id=stop)
         for customer, order, planned, name, stop in rows
     ]  # fmt: skip
@@ -162,13 +230,15 @@ def day_of(route: Route, date: dt.date) -> Day:
     )
 
 
-def recent_sessions(*, route: Route, before: dt.date | None = None, limit: int = 10) -> list:
-    """The route's latest sessions (date, status, visit compliance, achievement), newest first,
-    for moving through its history."""
-    sessions = SupervisionSession.objects.filter(route=route).select_related("summary")
+def recent_sessions(
+    *, route: Route, before: dt.date | None = None, limit: int = 10
+) -> list[ListedDay]:
+    """The route's latest sessions (date, state and who wrote them, visit compliance,
+    achievement), newest first, for moving through its history: one query."""
+    sessions = SupervisionSession.objects.filter(route=route).select_related("summary", "saved_by")
     if before is not None:
         sessions = sessions.filter(date__lt=before)
-    return list(sessions.order_by("-date")[:limit])
+    return [ListedDay(s, session_label(s)) for s in sessions.order_by("-date")[:limit]]
 
 
 def session_list(*, user: Actor) -> QuerySet[SupervisionSession]:
@@ -180,6 +250,13 @@ def session_list(*, user: Actor) -> QuerySet[SupervisionSession]:
     )
 
 
+def latest_days(*, user: Actor, limit: int = 20) -> list[ListedDay]:
+    """The latest days `user` may review, saved, draft or reopened, each with how it reads
+    ("Saved by …", "Draft, written by … at …", "Reopened …"): one query."""
+    rows = session_list(user=user).select_related("saved_by")[:limit]
+    return [ListedDay(session, session_label(session)) for session in rows]
+
+
 # --- What analyses read -----------------------------------------------------------------------
 
 
@@ -189,7 +266,7 @@ class Visit:
 
     date: dt.date
     visited: bool
-    planned: Decimal
+    planned: int
     actual: int
     reason: str
 

@@ -4,9 +4,11 @@ reopening a saved day.
 
 Every write names the `record_version` it was based on (0: nothing saved yet). The summary's
 version is moved on by `UPDATE … WHERE record_version = <that version>`: when someone else
-wrote in between, no row matches and the write is refused (Conflict, 409), saying who wrote and
-when; nothing of theirs is overwritten, nothing of this write is kept. A write sent twice with
-the same client token (a double click, a retry after a lost answer) is applied once.
+wrote in between, no row matches and nothing of the write is kept: it is refused with
+DayChanged (409), which says who wrote and when and carries the day as it now is with the
+write's changes put together with theirs (supervision.merge), for the person to check and save
+again. A write sent twice with the same client token (a double click, a retry after a lost
+answer) is applied once.
 """
 
 import datetime as dt
@@ -20,10 +22,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from crm.errors import Conflict
-from crm.periods import validate_in_range
-from crm.roles import Actor, Role, SystemActor, role_of
+from crm.periods import format_moment, validate_in_range
+from crm.roles import Actor, SystemActor, sees_everything
 from crm.writes import audit, bulk_set, name_actions
-from supervision import rules, selectors
+from supervision import merge, rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 
 name_actions(
@@ -36,17 +38,36 @@ name_actions(
 
 # Error messages, one per rule; tests assert on these constants.
 CHANGED_MEANWHILE = (
-    "{who} saved this day at {when}, after you opened it: your changes were not saved. "
-    "Load their version, then make your changes again."
+    "{who} {did} this day at {when}, after you read it: nothing of this write was saved. The "
+    "answer holds the day as it is now and the fields you both changed; send your changes "
+    "again with its record_version."
 )
 ONLY_ADMINS_REOPEN = "Only administrators reopen a saved day."
 NOT_SAVED = "This day is not saved: there is nothing to reopen."
 REOPEN_REASON_SHORT = "Say why it is reopened (at least 10 characters)."
+REOPEN_REASON_UNSTORABLE = "The reason holds characters that cannot be stored."
 NO_SUCH_VERSION = "Version {version} of this day does not exist."
+# What "someone else wrote" was: a save, a draft kept, or an administrator reopening the day.
+SAVED_IT, KEPT_A_DRAFT, REOPENED_IT = "saved", "kept a draft of", "reopened"
 
 
 class _AlreadyApplied(Exception):
     """The same write (its client token) was applied by a request that finished first."""
+
+
+class _Stale(Exception):
+    """Someone else's write took the version this one was based on (found at the write)."""
+
+
+class DayChanged(Conflict):
+    """Someone else wrote the day since the version a write was based on: nothing of the write
+    was kept. `day` is the day as it now is; `merged` is the write's changes put together with
+    it, field by field (supervision.merge), with the fields both changed."""
+
+    def __init__(self, day: selectors.Day, merged: merge.Merged):
+        super().__init__(CHANGED_MEANWHILE.format(**who_did(day)), fields=["record_version"])
+        self.day = day
+        self.merged = merged
 
 
 @dataclass
@@ -65,30 +86,20 @@ def _name(actor: Actor) -> str:
     return selectors.person(actor)
 
 
-def _refusal(summary: RouteSummary | None, written: dict, version: int) -> Exception:
-    """Why a write found its version taken: the same write, finished a moment before by
-    another request (a double click), or someone else's."""
-    token = written.get("client_token")
-    if (
-        summary is not None
-        and token is not None
-        and summary.client_token == token
-        and summary.record_version == version + 1
-    ):
-        return _AlreadyApplied()
-    return _conflict(summary)
-
-
-def conflict_message(day: selectors.Day) -> str:
-    """What a write based on an older version than `day`'s is told."""
-    return _conflict(day.session.summary if day.session is not None else None).message
-
-
-def _conflict(summary: RouteSummary | None) -> Conflict:
-    if summary is None or summary.written_at is None:
-        return Conflict(CHANGED_MEANWHILE.format(who="Someone", when="a moment ago"))
-    when = timezone.localtime(summary.written_at).strftime("%d %b %Y, %H:%M:%S")
-    return Conflict(CHANGED_MEANWHILE.format(who=summary.written_by or "Someone", when=when))
+def who_did(day: selectors.Day) -> dict[str, str]:
+    """Who wrote the day's current version, what they did and when (with its zone), for the
+    messages that say someone wrote meanwhile."""
+    session = day.session
+    if session is None or day.written_at is None:
+        return {"who": day.written_by or "Someone", "did": SAVED_IT, "when": "a moment ago"}
+    if session.status == SessionStatus.SAVED:
+        did = SAVED_IT
+    elif session.reopened_at is not None and session.reopened_at == day.written_at:
+        did = REOPENED_IT
+    else:
+        did = KEPT_A_DRAFT
+    when = format_moment(day.written_at, "j M Y, H:i:s")
+    return {"who": day.written_by or "Someone", "did": did, "when": when}
 
 
 @transaction.atomic
@@ -102,14 +113,17 @@ def session_write(
     client_token: uuid.UUID | None = None,
     finish: bool = True,
     parse_notices: dict[int, list[str]] | None = None,
+    bases: dict[int, merge.Recorded] | None = None,
 ) -> Written:
     """Write the changes to a route's day based on `record_version` (0 when nothing was saved
     yet) and, with `finish`, save it: it becomes read-only history. Without `finish` the day
-    stays a draft (the API's lines update). Lines not named keep what they hold.
+    stays a draft (the API's lines update). Lines not named keep what they hold. `bases` are
+    what the changed lines held in that version, as the writer saw them (by customer): with
+    them, a write refused because someone wrote meanwhile comes back merged field by field.
 
     Refused with 404 outside the actor's routes, 400 (LineErrors) for a bad line or a customer
-    who is not a stop of the route, 409 (Conflict) when someone wrote since that version, and
-    403 when the day is read-only (saved, past, or to come)."""
+    who is not a stop of the route, 409 (DayChanged) when someone wrote since that version,
+    and 403 when the day is read-only (saved, never saved and too old, or to come)."""
     validate_in_range(date)
     day = selectors.day(user=actor, route_id=route_id, date=date)
     summary = day.session.summary if day.session is not None else None
@@ -122,7 +136,10 @@ def session_write(
         # This very write was applied already: answer as then, do not apply it twice.
         return Written(day=day, applied=False)
     if record_version != day.record_version:
-        raise _conflict(summary)
+        # What the writer typed is checked against what they saw first: a line of theirs
+        # that breaks the rules is theirs to fix (400), whoever wrote meanwhile.
+        rules.apply_changes(merge.as_seen(day.lines, bases), changes, route_code=day.route.code)
+        raise _day_changed(day, changes, bases)
     if day.read_only:
         raise PermissionDenied(day.read_only)
     lines, notices = rules.apply_changes(day.lines, changes, route_code=day.route.code)
@@ -143,6 +160,8 @@ def session_write(
             session = _update(day, lines, actor=actor, now=now, finish=finish, written=written)
     except _AlreadyApplied:
         return Written(day=selectors.day_of(day.route, date), applied=False)
+    except _Stale:
+        raise _day_changed(selectors.day_of(day.route, date), changes, bases) from None
     changed = {
         line.customer_id: _changes(old, line)
         for old, line in zip(day.lines, lines, strict=True)
@@ -168,6 +187,26 @@ def session_write(
         notices=notices,
     )
     return Written(day=result, notices=notices)
+
+
+def _day_changed(
+    day: selectors.Day, changes: list[rules.Change], bases: dict[int, merge.Recorded] | None
+) -> DayChanged:
+    return DayChanged(day, merge.three_way(theirs=day.lines, changes=changes, bases=bases))
+
+
+def _refusal(summary: RouteSummary | None, written: dict, version: int) -> Exception:
+    """Why a write found its version taken: the same write, finished a moment before by
+    another request (a double click), or someone else's."""
+    token = written.get("client_token")
+    if (
+        summary is not None
+        and token is not None
+        and summary.client_token == token
+        and summary.record_version == version + 1
+    ):
+        return _AlreadyApplied()
+    return _Stale()
 
 
 def _changes(old: rules.Line, new: rules.Line) -> dict[str, list]:
@@ -251,10 +290,12 @@ def _update(day, lines, *, actor, now, finish, written) -> SupervisionSession:
 def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> SupervisionSession:
     """An administrator reopens a saved day (editable again, whatever its date), with a reason;
     audited. Its version moves on: a write based on the saved version is a conflict."""
-    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+    if not sees_everything(actor):
         raise PermissionDenied(ONLY_ADMINS_REOPEN)
     if len(reason.strip()) < 10:
         raise ValidationError({"reason": REOPEN_REASON_SHORT})
+    if not rules.storable(reason):
+        raise ValidationError({"reason": REOPEN_REASON_UNSTORABLE})
     session = (
         SupervisionSession.objects.select_for_update(of=("self",))
         .select_related("route")

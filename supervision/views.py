@@ -1,7 +1,12 @@
 """The supervision pages: choose a route and a day; the day's page (its lines to record, its
 summary, reviews, recent days), with in-page checks of each line (htmx), saving with the
-version it was opened at (a conflict says who saved meanwhile and keeps what was typed), and
-read-only history."""
+version it was opened at, and read-only history.
+
+A refused save comes back with what was typed and a summary at the top that links to each
+line to fix. A save based on a version someone else replaced comes back at the new version
+with both people's changes put together (supervision.merge): what only one of them changed is
+kept, and where both changed the same field the page asks which value to keep; one Save then
+completes it. Every address a form posts to answers GET with the day's page."""
 
 import datetime as dt
 import uuid
@@ -11,20 +16,45 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
-from crm.errors import Conflict
 from crm.ids import parse_id
-from crm.roles import Role, role_of
+from crm.roles import sees_everything
 from crm.web import area_required
-from supervision import analysis, rules, selectors, services
-from supervision.forms import LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
+from supervision import analysis, merge, rules, selectors, services
+from supervision.forms import INPUTS, LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
 from supervision.models import AnalysisKind, ReasonCode
 
 RECENT_DAYS = 10
-SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} stops visited)."
+SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} visited)."
 DRAFT_KEPT = "Draft kept: {route} on {date:%d %b %Y}."
+REOPENED = "Reopened: the day can be edited again."
+# The summary at the top of a refused save.
+PROBLEMS = "There {are} {count} on {lines}"
+# Someone wrote the day after the page was opened.
+MERGED_TITLE = "{who} {did} this day at {when}, after you opened it"
+MERGED = (
+    "Nothing is saved yet. Your changes and theirs are together below: where only you "
+    "changed something it has your value, where only they did it has theirs."
+)
+MERGED_CHOOSE = "You both changed {lines}: choose the value to keep on each, then save."
+MERGED_SAVE = "Check the day, then save it."
+MERGED_READ_ONLY = (
+    "The day is read-only now, so your changes were not saved. Here they are, against what "
+    "was saved; an administrator can reopen the day."
+)
+MERGED_DROPPED = "{stops} you changed {are} no longer on this day's route: not kept."
+EDITED_MEANWHILE = (
+    "{who} {did} this day at {when}, after you opened it. Nothing you type is lost: when you "
+    "save, your changes and theirs are put together{this_line}."
+)
+THIS_LINE_TOO = ", and you choose the value to keep where you both changed this line"
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}{pluralize(count)}"
 
 
 def _day_url(route_id: int, date: dt.date) -> str:
@@ -33,19 +63,21 @@ def _day_url(route_id: int, date: dt.date) -> str:
 
 @area_required("supervision")
 def index(request: HttpRequest) -> HttpResponse:
-    """Choose a route and a day; the latest sessions of the routes one sees; for admins, the
-    reviews' cache hit rate."""
+    """Choose a route and a day; the latest days of the routes one sees, each saying who
+    wrote it; for admins, the reviews' cache hit rate."""
     routes = list(selectors.route_list(user=request.user))
     form = OpenDayForm(request.GET or None, routes=routes, initial={"date": selectors.today()})
     if request.GET and form.is_valid():
         return redirect(_day_url(form.cleaned_data["route"], form.cleaned_data["date"]))
-    latest = selectors.session_list(user=request.user).select_related("saved_by")[:20]
+    today = selectors.today()
     context = {
         "form": form,
         "routes": routes,
-        "latest": latest,
-        "today": selectors.today(),
-        "cache": analysis.cache_stats() if role_of(request.user) == Role.ADMIN else None,
+        "latest": selectors.latest_days(user=request.user),
+        "today": today,
+        "yesterday": today - dt.timedelta(days=1),
+        "review_days": selectors.days_text(selectors.review_days()),
+        "cache": analysis.cache_stats() if sees_everything(request.user) else None,
     }
     return render(request, "supervision/index.html", context, status=400 if form.errors else 200)
 
@@ -55,86 +87,123 @@ def _page(
     day: selectors.Day,
     *,
     status: int = 200,
-    conflict: str = "",
+    attention: dict | None = None,
     token: uuid.UUID | None = None,
+    reopen_form: ReopenForm | None = None,
 ) -> HttpResponse:
-    reviews = analysis.latest_reviews(day=day)
+    route_review = analysis.latest_route_review(day=day)
+    figures = day.figures
     context = {
         "day": day,
         "route": day.route,
-        "figures": day.figures,
+        "figures": figures,
         "lines": day.lines,
         "errors": day.errors,
         "notices": day.notices,
         "raw": day.typed,
+        "bases": {
+            line.customer_id: (day.base.get(line.customer_id) or merge.Recorded.of(line)).encode()
+            for line in day.lines
+        },
+        "conflicts": day.conflicts,
+        "choices": {c: merge.encode_choices(clash) for c, clash in day.conflicts.items()},
+        "attention": attention or _problems(day),
         "check_url": reverse("supervision:check", args=[day.route.pk, day.date.isoformat()]),
         "review_url": reverse("supervision:review", args=[day.route.pk, day.date.isoformat()]),
-        "conflict": conflict,
         "client_token": token or uuid.uuid4(),
         "reasons": ReasonCode.choices,
         "recent": selectors.recent_sessions(route=day.route, limit=RECENT_DAYS),
-        "route_review": reviews["route"],
-        "customer_reviews": reviews["customers"],
+        "route_review": route_review,
+        "review_current": route_review is not None and analysis.written_for(route_review, day),
         "previous_day": day.date - dt.timedelta(days=1),
         "next_day": day.date + dt.timedelta(days=1),
-        "is_admin": role_of(request.user) == Role.ADMIN,
-        "reopen_form": ReopenForm(),
+        "is_admin": sees_everything(request.user),
+        "reopen_form": reopen_form or ReopenForm(),
     }
     return render(request, "supervision/day.html", context, status=status)
 
 
+def _line_name(line: rules.Line | None, customer: int) -> str:
+    return f"#{line.stop_order} {line.customer_name}" if line else f"Customer {customer}"
+
+
+def _problems(day: selectors.Day) -> dict | None:
+    """The summary of a refused save: how many lines have problems, and a link to each bad
+    field (the first input of the line when the problem is the line's)."""
+    if not day.errors:
+        return None
+    order = {line.customer_id: index for index, line in enumerate(day.lines)}
+    items = []
+    for customer in sorted(day.errors, key=lambda c: order.get(c, len(order))):
+        line = day.line(customer)
+        for name, said in day.errors[customer].items():
+            target = f"{INPUTS[name]}-{customer}" if name in INPUTS else f"line-{customer}"
+            for message in said:
+                items.append({"href": f"#{target}" if line else "", "text": message,
+                              "line": _line_name(line, customer)})  # fmt: skip
+    count = len(day.errors)
+    title = PROBLEMS.format(
+        are="is" if count == 1 else "are",
+        count="a problem" if count == 1 else "problems",
+        lines=_count(count, "line"),
+    )
+    return {"title": title, "items": items, "kind": "error"}
+
+
 @area_required("supervision")
 def day(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
-    """A route's day: its session, or the draft of its stops; read-only when saved or past."""
+    """A route's day: its session, or the draft of its stops; read-only when saved, when
+    never saved and older than the review window, or to come."""
     return _page(
         request, selectors.day(user=request.user, route_id=route_id, date=selectors.parse_day(date))
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
 def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """Save the day (or keep a draft: `action=draft`) based on the version it was opened at.
-    Refused, the page comes back with what was typed and why: the lines' errors (400), who
-    saved meanwhile (409), or that the day is read-only (403)."""
+    Refused, the page comes back with what was typed: with its problems (400), with both
+    people's changes put together (409), or read-only (403). Reloaded, the day's page."""
     day_date = selectors.parse_day(date)
-    lines = LinesForm(request.POST)
+    if request.method != "POST":
+        return redirect(_day_url(route_id, day_date))
     meta = SaveForm(request.POST)
-    finish = request.POST.get("action") != "draft"
-    opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
-    token = meta.cleaned_data.get("client_token") if meta.is_valid() else None
-
-    def again(status: int, *, conflict: str = "") -> HttpResponse:
-        # The page as the supervisor left it: their values on the lines, not the stored ones,
-        # at the version they opened (reloading shows the latest).
-        shown = _typed(opened, lines)
-        if meta.is_valid():
-            shown = replace(shown, record_version=meta.cleaned_data["record_version"])
-        return _page(request, shown, status=status, conflict=conflict, token=token)
-
     if not meta.is_valid():
         raise Http404("This form is not one of the session page's.")
+    lines = LinesForm(request.POST)
+    version, token = meta.cleaned_data["record_version"], meta.cleaned_data["client_token"]
+    finish = request.POST.get("action") != "draft"
+
+    def again() -> HttpResponse:
+        # The page as the supervisor left it: their values, at the version they opened.
+        opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
+        shown = replace(_typed(opened, lines), record_version=version)
+        return _page(request, shown, status=400, token=token)
+
     if not lines.is_valid():
-        return again(400)
+        return again()
     try:
         written = services.session_write(
-            actor=request.user, route_id=route_id, date=day_date,
-            record_version=meta.cleaned_data["record_version"], changes=lines.changes,
-            client_token=token, finish=finish, parse_notices=lines.notices,
+            actor=request.user, route_id=route_id, date=day_date, record_version=version,
+            changes=lines.changes, client_token=token, finish=finish,
+            parse_notices=lines.notices, bases=lines.bases,
         )  # fmt: skip
     except rules.LineErrors:  # the same rules as the page's own check: shown on the lines
-        return again(400)
-    except Conflict as conflict:
-        return again(409, conflict=conflict.message)
+        return again()
+    except services.DayChanged as changed:
+        return _merged(request, changed, lines)
     except PermissionDenied as refused:
         messages.error(request, str(refused) or "This day is read-only.")
+        opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
         return _page(request, opened, status=403)
     figures = written.day.figures
     message = SAVED if finish else DRAFT_KEPT
     messages.success(
         request,
-        message.format(route=opened.route.code, date=day_date,
-                       visited=figures.customers_visited, planned=figures.customers_planned),
+        message.format(route=written.day.route.code, date=day_date,
+                       visited=figures.customers_visited,
+                       planned=_count(figures.customers_planned, "stop")),
     )  # fmt: skip
     for customer, said in written.notices.items():
         line = written.day.line(customer)
@@ -143,10 +212,74 @@ def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     return redirect(_day_url(route_id, day_date))
 
 
+def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm) -> HttpResponse:
+    """The page after someone else wrote the day meanwhile: at their version, with both
+    people's changes put together and the fields both changed to choose (409); or, if they
+    saved it for good, the read-only day and what was not saved."""
+    current, merged = changed.day, changed.merged
+    title = MERGED_TITLE.format(**services.who_did(current))
+    if current.read_only:
+        attention = {"title": title, "intro": [MERGED_READ_ONLY], "kind": "warn",
+                     "items": _unsaved(current, merged)}  # fmt: skip
+        return _page(request, current, status=409, attention=attention)
+    notices = {customer: list(said) for customer, said in merged.notices.items()}
+    for customer, said in lines.notices.items():
+        if customer in merged.mine:
+            notices.setdefault(customer, [])[:0] = said
+    shown = replace(
+        current,
+        lines=merged.lines,
+        base={line.customer_id: merge.Recorded.of(line) for line in current.lines},
+        conflicts=merged.conflicts,
+        notices=notices,
+    )
+    intro = [MERGED]
+    if merged.dropped:
+        many = len(merged.dropped) > 1
+        intro.append(
+            MERGED_DROPPED.format(stops=_count(len(merged.dropped), "stop"),
+                                  are="are" if many else "is")
+        )  # fmt: skip
+    items = []
+    for customer, clash in merged.conflicts.items():
+        line = shown.line(customer)
+        first = next(name for name in merge.FIELDS if name in clash)
+        fields = ", ".join(merge.LABELS[name].lower() for name in merge.FIELDS if name in clash)
+        items.append({"href": f"#{INPUTS[first]}-{customer}", "line": _line_name(line, customer),
+                      "text": f"choose the {fields}"})  # fmt: skip
+    if items:
+        intro.append(MERGED_CHOOSE.format(lines=_count(len(items), "line")))
+    else:
+        intro.append(MERGED_SAVE)
+    attention = {"title": title, "intro": intro, "items": items, "kind": "warn"}
+    return _page(request, shown, status=409, attention=attention)
+
+
+def _unsaved(current: selectors.Day, merged: merge.Merged) -> list[dict]:
+    """What a person changed that a day saved meanwhile does not hold: per line, each field
+    with their value and the saved one."""
+    items = []
+    for customer, mine in merged.mine.items():
+        saved = current.line(customer)
+        if saved is None:
+            continue
+        differences = [
+            f"{merge.LABELS[name].lower()} {merge.describe(name, getattr(mine, name))} "
+            f"(saved: {merge.describe(name, getattr(saved, name))})"
+            for name in merge.FIELDS
+            if getattr(mine, name) != getattr(saved, name)
+        ]
+        if differences:
+            items.append({"href": f"#line-{customer}", "line": _line_name(saved, customer),
+                          "text": "; ".join(differences)})  # fmt: skip
+    return items
+
+
 def _typed(day: selectors.Day, lines: LinesForm) -> selectors.Day:
-    """The day as the page holds it: each line with what the form holds where the rules let
-    it (a refused change keeps the stored line), the notices, and the errors by customer (the
-    form's and the rules')."""
+    """The day as the page holds it: each line with what the form holds (where the rules
+    refuse it, as typed, with the errors), the notices, the errors by customer (the form's
+    and the rules'), what the lines held in the version the page shows, and the fields to
+    choose."""
     result = list(day.lines)
     notices = {customer: list(said) for customer, said in lines.notices.items()}
     errors = {customer: dict(fields) for customer, fields in lines.errors.items()}
@@ -161,29 +294,57 @@ def _typed(day: selectors.Day, lines: LinesForm) -> selectors.Day:
         line, said, refused = rules.apply_change(result[index], change)
         if refused:
             errors.setdefault(change.customer_id, {}).update(refused)
-            continue
-        result[index] = line
-        if said:
+            typed = {
+                name: value for name in merge.FIELDS if (value := getattr(change, name)) is not None
+            }
+            line = replace(result[index], **typed)
+        elif said:
             notices.setdefault(change.customer_id, []).extend(said)
-    return replace(day, lines=result, notices=notices, errors=errors, typed=lines.typed)
+        result[index] = line
+    # What the page showed each line as (its base), else the line as stored.
+    stored = {line.customer_id: merge.Recorded.of(line) for line in day.lines}
+    return replace(
+        day,
+        lines=result,
+        notices=notices,
+        errors=errors,
+        typed=lines.typed,
+        base={c: lines.bases.get(c) or recorded for c, recorded in stored.items()},
+        conflicts={c: clash for c, clash in lines.clashes.items() if c in position},
+    )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
 def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """A line's input changed in the page (htmx, nothing saved): that line's messages, the
     input again as the rules leave it (-5 shows 0; 1000000 stays, marked invalid), the visited
     box if the rules ticked it, and the day's figures as the page now holds them. Only what the
-    person has left is replaced, never a field they may be typing in."""
-    opened = selectors.day(user=request.user, route_id=route_id, date=selectors.parse_day(date))
-    shown = _typed(opened, LinesForm(request.POST))
+    person has left is replaced, never a field they may be typing in. If someone wrote the day
+    since the page was opened, the line says so (and whether they changed it too)."""
+    day_date = selectors.parse_day(date)
+    if request.method != "POST":
+        return redirect(_day_url(route_id, day_date))
+    opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
+    lines = LinesForm(request.POST, choices_required=False)
+    shown = _typed(opened, lines)
     trigger = request.headers.get("HX-Trigger-Name", "")
     customer = _customer_of(trigger)
     line = shown.line(customer) if customer is not None else None
     meta = SaveForm(request.POST)
-    # Someone saved since the page was opened: said now, not only at the save.
-    stale = meta.is_valid() and meta.cleaned_data["record_version"] != opened.record_version
-    posted_visited = f"visited-{customer}" in request.POST
+    meanwhile = ""
+    if (
+        line is not None
+        and meta.is_valid()
+        and meta.cleaned_data["record_version"] != opened.record_version
+    ):
+        mine = [change for change in lines.changes if change.customer_id == customer]
+        merged = merge.three_way(theirs=opened.lines, changes=mine, bases=lines.bases)
+        meanwhile = EDITED_MEANWHILE.format(
+            **services.who_did(opened),
+            this_line=THIS_LINE_TOO if customer in merged.conflicts else "",
+        )
+    route_review = analysis.latest_route_review(day=shown)
     context = {
         "day": shown,
         "route": shown.route,
@@ -192,9 +353,12 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
         "errors": shown.errors,
         "notices": shown.notices,
         "raw": shown.typed,
+        "clash": shown.conflicts.get(customer, {}),
         "field": trigger.partition("-")[0],
-        "ticked": line is not None and line.visited and not posted_visited,
-        "conflict": services.conflict_message(opened) if stale else "",
+        "ticked": line is not None and line.visited and f"visited-{customer}" not in request.POST,
+        "meanwhile": meanwhile,
+        "route_review": route_review,
+        "review_current": route_review is not None and analysis.written_for(route_review, shown),
         "check_url": reverse("supervision:check", args=[shown.route.pk, shown.date.isoformat()]),
     }
     status = 400 if customer in shown.errors else 200
@@ -206,19 +370,21 @@ def _customer_of(field_name: str) -> int | None:
     return parse_id(field_name.rpartition("-")[2])
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
 def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """A customer or route review of the day as the page holds it (htmx): the kept answer at
     once, a new one at most once per window (else 429 and a countdown)."""
     day_date = selectors.parse_day(date)
+    if request.method != "POST":
+        return redirect(_day_url(route_id, day_date))
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
-    lines = LinesForm(request.POST)
+    lines = LinesForm(request.POST, choices_required=False)
     kind, customer = form.cleaned_data["kind"], form.cleaned_data["customer"]
     target = "route-review" if kind == AnalysisKind.ROUTE else f"review-{customer}"
-    context = {"target": target, "kind": kind, "customer": customer}
+    context = {"target": target, "kind": kind, "customer": customer, "swapped": True}
     try:
         result = analysis.review(
             actor=request.user, route_id=route_id, date=day_date, kind=kind,
@@ -232,22 +398,32 @@ def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     except (ValidationError, rules.LineErrors) as error:
         context["error"] = " ".join(error.messages)
         return render(request, "supervision/partials/review.html", context, status=400)
-    context |= {"review": result.analysis, "from_cache": result.from_cache}
+    context |= {"review": result.analysis, "from_cache": result.from_cache, "current": True}
     return render(request, "supervision/partials/review.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
 def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """An administrator reopens a saved day, saying why (anyone else: 403)."""
+    """An administrator reopens a saved day, saying why (anyone else: 403). Refused, the
+    day's page with the reason as typed and why (400); reloaded, the day's page."""
+    target = selectors.session_list(user=request.user).filter(pk=pk).first()
+    if target is None:
+        raise Http404("No such session here.")
+    if request.method != "POST":
+        return redirect(_day_url(target.route_id, target.date))
     form = ReopenForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else request.POST.get("reason", "")
-    try:
-        session = services.session_reopen(actor=request.user, session_id=pk, reason=reason)
-    except ValidationError as error:
-        target = selectors.session_list(user=request.user).filter(pk=pk).first()
-        for message in error.messages:
-            messages.error(request, message)
-        return redirect(_day_url(target.route_id, target.date) if target else "supervision:index")
-    messages.success(request, "Reopened: the day can be edited again.")
-    return redirect(_day_url(session.route_id, session.date))
+    if form.is_valid():
+        try:
+            session = services.session_reopen(
+                actor=request.user, session_id=pk, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, REOPENED)
+            return redirect(_day_url(session.route_id, session.date))
+    elif not sees_everything(request.user):
+        raise PermissionDenied(services.ONLY_ADMINS_REOPEN)
+    day = selectors.day(user=request.user, route_id=target.route_id, date=target.date)
+    return _page(request, day, status=400, reopen_form=form)

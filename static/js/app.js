@@ -55,6 +55,24 @@
     });
   }
 
+  // --- Supervision: what needs attention before a day is saved (the GOV.UK error summary) ---
+  function focusAttention() {
+    // Focused as the page loads, so that it is read out and the keyboard starts there; its
+    // links focus the field they name, not only scroll to it.
+    var box = document.querySelector("[data-focus-on-load]");
+    if (!box) return;
+    box.focus();
+    box.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var field = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!field) return;
+      event.preventDefault();
+      field.scrollIntoView({block: "center"});
+      field.focus({preventScroll: true});
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusAttention);
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     foldFilters();

@@ -9,7 +9,10 @@
     POST  sessions/{id}/reopen/           an administrator reopens a saved day {"reason"}
 
 A write names the `record_version` it was based on (0 for a day not saved yet): 409 when
-someone wrote since, naming who and when. Quantities are whole numbers: a negative one is
+someone wrote since, naming who and when, with the day's lines as they are now and the fields
+of each line that you and they both changed (send each line's `base`, the values you read, for
+a three-way answer; without it every field you send that differs is named), so that a client
+can merge and send again. Quantities, planned and actual, are whole numbers: a negative one is
 stored as 0 (the answer's `notices` say so), one above 999,999 is a 400.
 """
 
@@ -30,8 +33,9 @@ from crm.api.permissions import area_permission
 from crm.api.schema import ErrorSerializer
 from crm.ids import NOT_AN_ID, parse_id
 from crm.models import Route
-from supervision import analysis, rules, selectors, services
+from supervision import analysis, merge, rules, selectors, services
 from supervision.models import (
+    MAX_QUANTITY,
     NOTE_LENGTH,
     AnalysisKind,
     ReasonCode,
@@ -40,7 +44,10 @@ from supervision.models import (
 )
 
 MAX_LINES = 2000
-AMOUNT = {"max_digits": 14, "decimal_places": 2}
+BASE_UNREADABLE = (
+    "Send the line as you read it: visited (true or false), actual_quantity (0 to 999,999), "
+    "reason (one of the reasons, or empty) and note (text)."
+)
 
 
 # --- Shapes ---------------------------------------------------------------------------------------
@@ -61,8 +68,20 @@ class QuantityField(serializers.Field):
         return int(value)
 
 
+class BaseSerializer(serializers.Serializer):
+    visited = serializers.BooleanField()
+    actual_quantity = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
+    reason = serializers.ChoiceField(choices=[("", "None"), *ReasonCode.choices], allow_blank=True)
+    note = serializers.CharField(allow_blank=True, max_length=NOTE_LENGTH)
+
+
 class LineInputSerializer(serializers.Serializer):
     customer = IdField(help_text="The customer of one of the route's stops.")
+    base = BaseSerializer(
+        required=False,
+        help_text="The line as you read it (its four values at `record_version`): if someone "
+        "wrote meanwhile, the 409 names only the fields you both changed.",
+    )
     visited = serializers.BooleanField(required=False)
     actual_quantity = QuantityField(required=False)
     reason = serializers.ChoiceField(
@@ -138,6 +157,12 @@ def _line(item) -> tuple[dict, dict[str, list[str]]]:
             errors["note"] = [f"Ensure this field has no more than {NOTE_LENGTH} characters."]
         else:
             line["note"] = note.strip()
+    if "base" in item:
+        base = merge.from_mapping(item["base"])
+        if base is None:
+            errors["base"] = [BASE_UNREADABLE]
+        else:
+            line["base"] = base
     return line, errors
 
 
@@ -174,7 +199,7 @@ class LineSerializer(serializers.Serializer):
     customer = serializers.IntegerField(source="customer_id")
     customer_name = serializers.CharField()
     stop_order = serializers.IntegerField()
-    planned_quantity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    planned_quantity = serializers.IntegerField(min_value=0)
     visited = serializers.BooleanField()
     actual_quantity = serializers.IntegerField()
     reason = serializers.CharField()
@@ -189,7 +214,7 @@ class LinesOutField(serializers.Field):
     def to_representation(self, lines) -> list[dict]:
         return [
             {"customer": line.customer_id, "customer_name": line.customer_name,
-             "stop_order": line.stop_order, "planned_quantity": f"{line.planned_quantity:.2f}",
+             "stop_order": line.stop_order, "planned_quantity": line.planned_quantity,
              "visited": line.visited, "actual_quantity": line.actual_quantity,
              "reason": line.reason, "note": line.note}
             for line in lines
@@ -204,11 +229,32 @@ class SummarySerializer(serializers.Serializer):
     unvisited_stops = serializers.IntegerField()
     visit_compliance = serializers.DecimalField(max_digits=6, decimal_places=2)
     strike_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
-    planned_total = serializers.DecimalField(**AMOUNT)
-    actual_total = serializers.DecimalField(**AMOUNT)
-    gap = serializers.DecimalField(**AMOUNT)
+    planned_total = serializers.IntegerField(min_value=0)
+    actual_total = serializers.IntegerField(min_value=0)
+    gap = serializers.IntegerField(help_text="Planned minus actual total (negative: above plan).")
     achievement_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
-    drop_size = serializers.DecimalField(**AMOUNT)
+    drop_size = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The average actual of a stop that sold."
+    )
+
+
+class ConflictingLineSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    fields = serializers.ListField(child=serializers.ChoiceField(choices=merge.FIELDS))
+
+
+class DayChangedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField())
+    record_version = serializers.IntegerField(help_text="The day's version now: send it back.")
+    read_only = serializers.BooleanField(help_text="Saved meanwhile: nothing more can be sent.")
+    read_only_reason = serializers.CharField()
+    written_by = serializers.CharField()
+    written_at = serializers.DateTimeField(allow_null=True)
+    lines = LinesOutField(help_text="The day's lines as they are now.")
+    conflicts = ConflictingLineSerializer(
+        many=True, help_text="The lines, and their fields, that you and they both changed."
+    )
 
 
 class NoticeSerializer(serializers.Serializer):
@@ -273,6 +319,7 @@ class AnalysisSerializer(serializers.Serializer):
 def _changes(lines: list[dict]) -> tuple[list[rules.Change], dict[int, list[str]]]:
     changes, notices = [], {}
     for line in lines:
+        line = {name: value for name, value in line.items() if name != "base"}
         quantity, notice = line.get("actual_quantity", (None, None))
         if notice:
             notices.setdefault(line["customer"], []).append(notice)
@@ -291,6 +338,23 @@ def _changes(lines: list[dict]) -> tuple[list[rules.Change], dict[int, list[str]
 def _line_errors(refused: rules.LineErrors) -> ValidationError:
     # The shape of DRF's own errors of a list: {"lines": {"<index>": {field: [messages]}}}.
     return ValidationError({"lines": dict(refused.by_line)})
+
+
+def _day_changed(changed: services.DayChanged) -> dict:
+    day = changed.day
+    return DayChangedSerializer(
+        {
+            "detail": changed.message,
+            "fields": changed.fields,
+            "record_version": day.record_version,
+            "read_only": bool(day.read_only),
+            "read_only_reason": day.read_only,
+            "written_by": day.written_by,
+            "written_at": day.written_at,
+            "lines": day.lines,
+            "conflicts": changed.merged.conflicting_fields(),
+        }
+    ).data
 
 
 class SessionFilter(filters.FilterSet):
@@ -362,28 +426,43 @@ class DayViewSet(ScopedViewSet):
     def _write(self, request, route, date, *, finish: bool) -> Response:
         data = self.input()
         changes, notices = _changes(data["lines"])
+        bases = {line["customer"]: line["base"] for line in data["lines"] if "base" in line}
         try:
             written = services.session_write(
                 actor=request.user, route_id=int(route), date=selectors.parse_day(date),
                 record_version=data["record_version"], changes=changes,
                 client_token=data.get("client_token"), finish=finish, parse_notices=notices,
+                bases=bases,
             )  # fmt: skip
         except rules.LineErrors as refused:
             raise _line_errors(refused) from None
+        except services.DayChanged as changed:
+            return Response(_day_changed(changed), status=status.HTTP_409_CONFLICT)
         return Response(DaySerializer(written.day).data)
 
     @extend_schema(
         request=SaveInputSerializer,
-        responses={200: DaySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: DaySerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: DayChangedSerializer,
+        },
         description="Save the day (it becomes read-only). 409 when someone wrote since "
-        "`record_version`; 403 when the day is read-only.",
+        "`record_version`, with the day as it is now and the fields you both changed; 403 "
+        "when the day is read-only.",
     )
     def save(self, request, route=None, date=None):
         return self._write(request, route, date, finish=True)
 
     @extend_schema(
         request=SaveInputSerializer,
-        responses={200: DaySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: DaySerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: DayChangedSerializer,
+        },
         description="Change lines and keep the day a draft; versioned like a save.",
     )
     def lines(self, request, route=None, date=None):

@@ -7,7 +7,10 @@ from html import escape
 from django import template
 from django.utils.safestring import mark_safe
 
+from supervision import merge
+from supervision.forms import INPUTS
 from supervision.models import ReasonCode
+from supervision.rules import REASONS
 
 register = template.Library()
 
@@ -43,7 +46,9 @@ def _options(selected: str) -> str:
 
 
 @register.simple_tag
-def reason_select(customer: int, reason: str, read_only: bool, name: str, check_url: str):
+def reason_select(
+    customer: int, reason: str, read_only: bool, name: str, check_url: str, invalid=None
+):
     """The reason select of a line's row."""
     if read_only:
         live = " disabled"
@@ -52,9 +57,43 @@ def reason_select(customer: int, reason: str, read_only: bool, name: str, check_
             f' hx-post="{escape(check_url)}" hx-trigger="change"'
             f' hx-target="#line-{customer}-messages" hx-include="#day-form"'
         )
-    chosen = reason if reason in ReasonCode.values else ""
+    chosen = reason if reason in REASONS else ""
+    marked = ' aria-invalid="true"' if invalid else ""
     return mark_safe(
         f'<select name="reason-{customer}" id="reason-{customer}"'
-        f' aria-label="Reason: {escape(name)}"{live}>'
-        f"{_options(chosen)}</select>"
+        f' aria-label="Reason: {escape(name)}" aria-describedby="line-{customer}-messages"'
+        f"{marked}{live}>{_options(chosen)}</select>"
     )
+
+
+def _radio_value(name: str, value: object) -> str:
+    if name == "visited":
+        return "on" if value else "off"
+    return str(value)
+
+
+@register.inclusion_tag("supervision/partials/pick.html")
+def pick(customer: int, name: str, clash: dict, customer_name: str, theirs: str, bad, check_url):
+    """A field two people changed differently, as a choice of their two values: yours first,
+    then theirs, neither chosen until the person chooses."""
+    item: merge.Clash = clash[name]
+    key = INPUTS[name]
+    sides = [
+        (f"{key}-{customer}", item.mine, "Yours"),
+        (f"{key}-{customer}-theirs", item.theirs, f"{theirs}'s" if theirs else "Theirs"),
+    ]
+    options = [
+        {"id": ident, "value": _radio_value(name, value),
+         "label": f"{whose}: {merge.describe(name, value)}",
+         "checked": item.chosen is not None and item.chosen == value}
+        for ident, value, whose in sides
+    ]  # fmt: skip
+    return {
+        "input": f"{key}-{customer}",
+        "options": options,
+        "label": merge.LABELS[name],
+        "customer_name": customer_name,
+        "bad": bool(bad and name in bad),
+        "messages_id": f"line-{customer}-messages",
+        "check_url": check_url,
+    }

@@ -38,11 +38,8 @@ def saved_day(route, date, values):
     lines = []
     for stop in route.stops.order_by("sequence"):
         visited, actual, reason = values.get(stop.customer_id, (False, 0, ""))
-        lines.append(
-            rules.Line(
-                stop.customer_id, stop.sequence, stop.planned_quantity, visited, actual, reason
-            )
-        )
+        planned = rules.whole(stop.planned_quantity)
+        lines.append(rules.Line(stop.customer_id, stop.sequence, planned, visited, actual, reason))
         SessionLine.objects.create(
             session=session, customer_id=stop.customer_id, stop_order=stop.sequence,
             planned_quantity=stop.planned_quantity, visited=visited, actual_quantity=actual,
@@ -122,6 +119,35 @@ def test_the_customer_review_reads_its_history(route, settings):
     findings, _suggestions = RulesProvider().review(AnalysisKind.CUSTOMER, figures)
     assert any("Missed 3 visits in a row" in line for line in findings)
     assert any("dormant" in line for line in findings)
+
+
+@pytest.mark.sqlite
+def test_the_rules_count_in_words_that_read_naturally():
+    customer = {
+        "customer": "Bakery Alba", "today": {"visited": True, "actual": 0, "planned": 12},
+        "sessions": 1, "visits": 1, "average_actual": "8.00", "trend": "unknown",
+        "vs_average_percent": None, "missed_streak": 0, "visited_no_sale": 1,
+        "dormant": True, "days_since_productive": 1, "reasons": {},
+    }  # fmt: skip
+    route = {
+        "kpis": {"customers_visited": 1, "customers_planned": 1, "visit_compliance": "100.00",
+                 "productive_stops": 0, "strike_rate": "0.00", "actual_total": 0,
+                 "planned_total": 12, "achievement_percent": "0.00", "drop_size": "0",
+                 "gap": 12},
+        "shortfall": [{"customer": "Bakery Alba", "cumulative_share": "100.00"}],
+        "reasons": {}, "flags": [], "previous": None,
+    }  # fmt: skip
+
+    findings, _ = RulesProvider().review(AnalysisKind.CUSTOMER, customer)
+    route_findings, _ = RulesProvider().review(AnalysisKind.ROUTE, route)
+    text = " ".join(findings + route_findings)
+
+    assert "Visited without a sale 1 time." in text and "1 times" not in text
+    assert "Over the last 1 saved day: 1 visit," in text
+    assert "No sale for 1 day: dormant." in text
+    assert "1 of 1 stop visited" in text and "1 customer makes up 100.00%" in text
+    first, _ = RulesProvider().review(AnalysisKind.CUSTOMER, {**customer, "sessions": 0})
+    assert "No saved day before this one to compare with." in first
 
 
 def test_the_cache_key_is_the_hash_of_the_figures_as_kept(route):
@@ -287,3 +313,20 @@ def test_the_admin_sees_the_hit_rate(admin_client, route, admin_user):
     assert "hit rate 50.00%" in page.content.decode()
     assert "Reviews answered from the cache" in index.content.decode()
     assert Analysis.objects.get().hits == 1
+
+
+def test_a_review_matches_the_day_only_for_the_figures_it_was_written_from(route, supervisor):
+    a = customers(route)[0]
+    written = analysis.review(actor=supervisor, route_id=route.pk, date=today(), kind="route")
+    day = selectors.day_of(route, today())
+
+    assert analysis.written_for(written.analysis, day)
+    # Kept before quantities were whole numbers: "10.00" is the same figure as 10.
+    kept = written.analysis
+    kept.figures["kpis"]["planned_total"] = f"{kept.figures['kpis']['planned_total']}.00"
+    assert analysis.written_for(kept, day)
+    day.lines, _ = rules.apply_changes(
+        day.lines, [change(a, visited=True, actual_quantity=3)], route_code=route.code
+    )
+    assert not analysis.written_for(written.analysis, day)
+    assert analysis.latest_route_review(day=day) == written.analysis

@@ -2,6 +2,7 @@
 cache and rate limit, sessions, reopening; the bad input the issue names; scope; schema."""
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
-from supervision import rules
+from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SupervisionSession
 from supervision.tests.helpers import customers, route_with_stops, today
 
@@ -47,7 +48,9 @@ def test_a_supervisor_opens_records_and_saves_a_day(supervisor_api, route):
     assert saved.status_code == 200, saved.json()
     day = saved.json()
     assert (day["status"], day["record_version"], day["read_only"]) == ("saved", 1, True)
-    assert day["summary"]["customers_visited"] == 1 and day["summary"]["actual_total"] == "12.00"
+    assert day["summary"]["customers_visited"] == 1 and day["summary"]["actual_total"] == 12
+    assert [line["planned_quantity"] for line in day["lines"]] == [10, 20, 30]
+    assert (day["summary"]["planned_total"], day["summary"]["gap"]) == (60, 48)
     assert {"customer": second, "message": rules.QUANTITY_RESET} in day["notices"]
     assert supervisor_api.get(day_url(route)).json()["id"] == day["id"]
 
@@ -112,19 +115,41 @@ def test_a_stale_version_is_a_409_and_the_other_write_is_intact(supervisor_api, 
     )
 
     assert late.status_code == 409
-    assert "after you opened it" in late.json()["detail"]
+    answer = late.json()
+    assert "after you read it" in answer["detail"] and answer["record_version"] == 1
+    assert answer["read_only"] is True  # saved for good: nothing more can be sent
+    assert answer["lines"][0]["actual_quantity"] == 7
+    assert answer["conflicts"] == [{"customer": first, "fields": ["actual_quantity"]}]
     assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
 
 
-def test_a_saved_day_refuses_edits_with_403_and_a_past_day_too(supervisor_api, route):
+def test_a_saved_day_refuses_edits_with_403_and_an_old_unsaved_day_too(
+    supervisor_api, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
     saved = supervisor_api.post(day_url(route, tail="save/"), body(), format="json").json()
     again = supervisor_api.post(day_url(route, tail="save/"), body(version=1), format="json")
-    past = supervisor_api.post(
-        day_url(route, today() - dt.timedelta(days=3), "save/"), body(), format="json"
+    old = supervisor_api.post(
+        day_url(route, today() - dt.timedelta(days=8), "save/"), body(), format="json"
     )
 
-    assert saved["read_only"] and again.status_code == 403 and past.status_code == 403
+    assert saved["read_only"] and again.status_code == 403 and old.status_code == 403
     assert "read-only" in again.json()["detail"]
+    assert old.json()["detail"] == selectors.READ_ONLY_TOO_OLD.format(days="7 days")
+
+
+def test_yesterday_is_read_and_saved_through_the_api(supervisor_api, route):
+    yesterday = today() - dt.timedelta(days=1)
+    first = customers(route)[0]
+    read = supervisor_api.get(day_url(route, yesterday)).json()
+    saved = supervisor_api.post(
+        day_url(route, yesterday, "save/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 2}]),
+        format="json",
+    )
+
+    assert (read["read_only"], read["read_only_reason"]) == (False, "")
+    assert saved.status_code == 200 and saved.json()["status"] == "saved"
 
 
 def test_lines_keep_a_draft_and_each_write_moves_the_version(supervisor_api, route):
@@ -295,3 +320,105 @@ def test_concurrent_saves_of_one_version_one_200_the_rest_409(role_groups):
     )
     assert stored == {winner + 1}
     assert RouteSummary.objects.get(session__route=route).record_version == 2
+
+
+UNTOUCHED = {"visited": False, "actual_quantity": 0, "reason": "", "note": ""}
+
+
+def test_a_409_names_only_the_fields_both_changed_when_each_line_carries_its_base(
+    supervisor_api, admin_api, route
+):
+    first, second, third = customers(route)
+    admin_api.patch(
+        day_url(route, tail="lines/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 7},
+                    {"customer": third, "visited": True, "actual_quantity": 1}]),
+        format="json",
+    )  # fmt: skip
+    late = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[
+            {"customer": first, "visited": True, "actual_quantity": 7, "base": UNTOUCHED},
+            {"customer": second, "reason": "closed", "base": UNTOUCHED},
+            {"customer": third, "visited": True, "actual_quantity": 2, "base": UNTOUCHED},
+        ]),
+        format="json",
+    )  # fmt: skip
+
+    assert late.status_code == 409
+    answer = late.json()
+    assert (answer["record_version"], answer["read_only"]) == (1, False)
+    assert answer["fields"] == ["record_version"]
+    assert answer["written_by"] and answer["written_at"]
+    assert {line["customer"]: line["actual_quantity"] for line in answer["lines"]} == {
+        first: 7, second: 0, third: 1,
+    }  # fmt: skip
+    assert answer["conflicts"] == [{"customer": third, "fields": ["actual_quantity"]}]
+
+    # The client merges (yours on the second line, the third chosen) and sends it again.
+    again = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(version=answer["record_version"],
+             lines=[{"customer": second, "reason": "closed"},
+                    {"customer": third, "actual_quantity": 2}]),
+        format="json",
+    )  # fmt: skip
+    assert again.status_code == 200
+    assert [line["actual_quantity"] for line in again.json()["lines"]] == [7, 0, 2]
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "x", [], {"visited": True}, {**UNTOUCHED, "actual_quantity": "1e309"},
+        {**UNTOUCHED, "actual_quantity": 1.9}, {**UNTOUCHED, "actual_quantity": -1},
+        {**UNTOUCHED, "note": "\x00"}, {**UNTOUCHED, "reason": ["closed"]},
+        {**UNTOUCHED, "visited": "yes"},
+    ],
+)  # fmt: skip
+def test_a_base_that_is_not_one_is_a_400_on_its_line(supervisor_api, route, base):
+    first = customers(route)[0]
+    answer = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[{"customer": first, "visited": True, "base": base}]),
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "base" in answer.json()["lines"]["0"]
+    assert not SupervisionSession.objects.exists()
+
+
+@pytest.mark.parametrize("note", ["\x00", "half \ud800 a character", "ok\x00"])
+def test_a_note_that_cannot_be_stored_is_a_400_never_a_500(supervisor_api, route, note):
+    first = customers(route)[0]
+    for tail in ("save/", "analysis/"):
+        extra = {"kind": "route"} if tail == "analysis/" else {}
+        payload = {**body(lines=[{"customer": first, "visited": True, "note": note}]), **extra}
+        answer = supervisor_api.post(
+            day_url(route, tail=tail), json.dumps(payload), content_type="application/json"
+        )
+        assert answer.status_code == 400, (tail, answer.content)
+    assert not SupervisionSession.objects.exists()
+
+
+def test_a_reopen_reason_that_cannot_be_stored_is_a_400(supervisor_api, admin_api, route):
+    supervisor_api.post(day_url(route, tail="save/"), body(), format="json")
+    session = SupervisionSession.objects.get()
+    for reason in ("half \ud800 a character", "with a \x00 NUL in it"):
+        answer = admin_api.post(
+            f"{API}sessions/{session.pk}/reopen/",
+            json.dumps({"reason": reason}),
+            content_type="application/json",
+        )
+        assert answer.status_code == 400, reason
+    assert SupervisionSession.objects.get().status == "saved"
+
+
+def test_planned_quantities_and_totals_are_integers_in_the_schema(rep, client):
+    client.force_login(rep.user)
+    schemas = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schemas["Line"]["properties"]["planned_quantity"]["type"] == "integer"
+    for name in ("planned_total", "actual_total", "gap"):
+        assert schemas["Summary"]["properties"][name]["type"] == "integer"
+    conflict = schemas["DayChanged"]["properties"]
+    assert {"lines", "conflicts", "record_version"} <= set(conflict)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Route
+from supervision import admin, analysis
 from supervision.models import Analysis, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import route_with_stops, today
 
@@ -37,24 +38,71 @@ def test_the_demo_has_weeks_of_saved_days_with_misses_and_route_1004_free_today(
     assert Analysis.objects.filter(kind="route").exists()
 
 
-def test_every_supervision_admin_list_opens_and_a_day_can_be_reopened(admin_client, rep):
+def test_every_supervision_admin_list_opens_with_its_times_zoned(admin_client, rep, settings):
+    settings.TIME_ZONE = "Europe/Madrid"
     from supervision import services
 
     route = route_with_stops(rep)
     services.session_write(actor=rep.team.manager, route_id=route.pk, date=today(),
                            record_version=0, changes=[])  # fmt: skip
     session = SupervisionSession.objects.get()
+    analysis.review(actor=rep.team.manager, route_id=route.pk, date=today(), kind="route")
     for name in ("supervisionsession", "routesummary", "analysis"):
         with CaptureQueriesContext(connection):
-            assert admin_client.get(f"/admin/supervision/{name}/").status_code == 200
+            page = admin_client.get(f"/admin/supervision/{name}/")
+        assert page.status_code == 200 and " CET" in page.content.decode(), name
     assert (
         admin_client.get(f"/admin/supervision/supervisionsession/{session.pk}/change/").status_code
         == 200
     )
+    assert admin_client.get("/admin/supervision/supervisionsession/add/").status_code == 403
+
+
+def test_the_admin_reopen_asks_why_on_a_page_of_its_own_then_reopens_with_that_reason(
+    admin_client, admin_user, rep
+):
+    from crm.models import AuditEntry
+    from supervision import services
+
+    route = route_with_stops(rep)
+    for days_ago in (0, 1):
+        services.session_write(actor=rep.team.manager, route_id=route.pk, record_version=0,
+                               date=today() - dt.timedelta(days=days_ago), changes=[])  # fmt: skip
+    draft = route_with_stops(rep)
+    services.session_write(actor=rep.team.manager, route_id=draft.pk, date=today(),
+                           record_version=0, changes=[], finish=False)  # fmt: skip
+    every = [str(pk) for pk in SupervisionSession.objects.values_list("pk", flat=True)]
+    changelist = "/admin/supervision/supervisionsession/"
+    chosen = {"action": "reopen_selected", "_selected_action": every}
+
+    asked = admin_client.post(changelist, chosen)
+    short = admin_client.post(changelist, {**chosen, "reopen": "yes", "reason": "too short"})
+    assert not SupervisionSession.objects.filter(status=SessionStatus.DRAFT, route=route).exists()
+    done = admin_client.post(
+        changelist, {**chosen, "reopen": "yes", "reason": "The rep sent late figures"}, follow=True
+    )
+
+    assert asked.status_code == 200 and "Why reopen it" in asked.content.decode()
+    assert "Reopen 2 days" in asked.content.decode()  # the saved ones; the draft is not
+    assert short.status_code == 200 and "(it has 9)" in short.content.decode()
+    assert "2 days reopened." in done.content.decode()
+    assert SupervisionSession.objects.filter(status=SessionStatus.DRAFT).count() == 3
+    reasons = AuditEntry.objects.filter(action="supervision.reopen").values_list(
+        "reason", flat=True
+    )
+    assert list(reasons) == ["The rep sent late figures"] * 2
+
+
+def test_the_admin_reopen_of_days_none_of_them_saved_says_so(admin_client, rep):
+    from supervision import services
+
+    route = route_with_stops(rep)
+    services.session_write(actor=rep.team.manager, route_id=route.pk, date=today(),
+                           record_version=0, changes=[], finish=False)  # fmt: skip
+    session = SupervisionSession.objects.get()
     answer = admin_client.post(
         "/admin/supervision/supervisionsession/",
         {"action": "reopen_selected", "_selected_action": [session.pk]},
+        follow=True,
     )
-    assert answer.status_code == 302
-    assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
-    assert admin_client.get("/admin/supervision/supervisionsession/add/").status_code == 403
+    assert admin.NOTHING_TO_REOPEN in answer.content.decode()

@@ -52,7 +52,7 @@ def test_what_is_not_a_whole_number_up_to_999999_is_refused(raw, message):
 
 
 def line(**fields) -> rules.Line:
-    return rules.Line(customer_id=1, stop_order=1, planned_quantity=Decimal(10), **fields)
+    return rules.Line(customer_id=1, stop_order=1, planned_quantity=10, **fields)
 
 
 def test_a_stop_with_a_quantity_is_marked_visited_with_a_notice():
@@ -94,7 +94,7 @@ def test_a_reason_explains_a_miss_or_a_visit_without_a_sale():
 
 
 def test_changes_to_customers_not_on_the_route_are_refused_together():
-    lines = [line(), rules.Line(customer_id=2, stop_order=2, planned_quantity=Decimal(5))]
+    lines = [line(), rules.Line(customer_id=2, stop_order=2, planned_quantity=5)]
     with pytest.raises(rules.LineErrors) as refused:
         rules.apply_changes(
             lines,
@@ -111,10 +111,10 @@ def test_changes_to_customers_not_on_the_route_are_refused_together():
 
 def test_the_days_figures():
     lines = [
-        rules.Line(1, 1, Decimal(10), visited=True, actual_quantity=12),
-        rules.Line(2, 2, Decimal(20), visited=True, actual_quantity=0),
-        rules.Line(3, 3, Decimal(30), visited=False),
-        rules.Line(4, 4, Decimal("40.5"), visited=True, actual_quantity=30),
+        rules.Line(1, 1, 10, visited=True, actual_quantity=12),
+        rules.Line(2, 2, 20, visited=True, actual_quantity=0),
+        rules.Line(3, 3, 30, visited=False),
+        rules.Line(4, 4, 41, visited=True, actual_quantity=30),
     ]
     figures = rules.figures(lines)
 
@@ -126,10 +126,18 @@ def test_the_days_figures():
     )
     assert figures.visit_compliance == Decimal("75.00")  # 3 of 4
     assert figures.strike_rate == Decimal("50.00")  # 2 of 4 sold
-    assert (figures.planned_total, figures.actual_total) == (Decimal("100.50"), Decimal(42))
-    assert figures.gap == Decimal("58.50")
-    assert figures.achievement_percent == Decimal("41.79")  # 42 / 100.5
+    assert (figures.planned_total, figures.actual_total, figures.gap) == (101, 42, 59)
+    assert all(type(n) is int for n in (figures.planned_total, figures.actual_total, figures.gap))
+    assert figures.achievement_percent == Decimal("41.58")  # 42 / 101
     assert figures.drop_size == Decimal("21.00")  # 42 / 2 productive stops
+
+
+@pytest.mark.parametrize(
+    ("planned", "whole"),
+    [(Decimal("29.50"), 30), (Decimal("29.49"), 29), (Decimal("0.50"), 1), (12, 12), (0, 0)],
+)
+def test_a_planned_quantity_is_counted_as_a_whole_number(planned, whole):
+    assert rules.whole(planned) == whole
 
 
 def test_a_day_without_stops_has_figures_of_zero():

@@ -11,11 +11,13 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
+from crm import periods
 from crm.errors import Conflict
 from crm.models import AuditEntry
+from crm.periods import format_moment
 from crm.roles import SystemActor
 from crm.tests.factories import SalesRepFactory
-from supervision import rules, selectors, services
+from supervision import merge, rules, selectors, services
 from supervision.models import (
     ReasonCode,
     RouteSummary,
@@ -90,10 +92,12 @@ def test_a_stale_version_is_a_conflict_naming_who_saved_and_nothing_is_kept(rep,
     first = customers(route)[0]
     save(other, route, finish=False, changes=[change(first, visited=True, actual_quantity=3)])
 
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(services.DayChanged) as refused:
         save(other, route, version=0, changes=[change(first, actual_quantity=99)])
 
-    assert "after you opened it" in refused.value.message
+    assert isinstance(refused.value, Conflict)
+    assert "kept a draft of this day" in refused.value.message
+    assert "after you read it" in refused.value.message
     line = SessionLine.objects.get(session__route=route, customer_id=first)
     assert line.actual_quantity == 3
     assert RouteSummary.objects.get(session__route=route).record_version == 1
@@ -129,14 +133,55 @@ def test_a_bad_line_refuses_the_whole_write(supervisor, route):
 
 
 @pytest.mark.sqlite
+@pytest.mark.parametrize("days_ago", [1, 2, 7])
+def test_a_past_day_never_saved_can_be_reviewed_and_saved_within_the_window(
+    supervisor, route, days_ago, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    date = today() - dt.timedelta(days=days_ago)
+    first = customers(route)[0]
+
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).editable
+    written = save(supervisor, route, date=date, changes=[change(first, actual_quantity=3)])
+
+    assert written.day.session.status == SessionStatus.SAVED and written.day.read_only
+    assert SessionLine.objects.get(session__date=date, customer_id=first).actual_quantity == 3
+
+
+@pytest.mark.sqlite
 @pytest.mark.parametrize(
-    ("offset", "reason"), [(-1, selectors.READ_ONLY_PAST), (1, selectors.READ_ONLY_FUTURE)]
+    ("days_ago", "window", "reason"),
+    [
+        (8, 7, selectors.READ_ONLY_TOO_OLD.format(days="7 days")),
+        (1, 0, selectors.READ_ONLY_TOO_OLD.format(days="0 days")),
+        (2, 1, selectors.READ_ONLY_TOO_OLD.format(days="1 day")),
+        (-1, 7, selectors.READ_ONLY_FUTURE),
+    ],
 )
-def test_past_days_and_days_to_come_are_read_only(supervisor, route, offset, reason):
-    date = today() + dt.timedelta(days=offset)
-    with pytest.raises(PermissionDenied, match=reason.split(":")[0]):
+def test_older_days_never_saved_and_days_to_come_are_read_only_with_their_reason(
+    supervisor, route, days_ago, window, reason, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = window
+    date = today() - dt.timedelta(days=days_ago)
+
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).read_only == reason
+    with pytest.raises(PermissionDenied) as refused:
         save(supervisor, route, date=date)
+    assert str(refused.value) == reason
     assert not SupervisionSession.objects.exists()
+
+
+def test_a_draft_of_a_past_day_stays_editable_within_the_window_then_is_read_only(
+    supervisor, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    date = today() - dt.timedelta(days=3)
+    save(supervisor, route, date=date, finish=False)
+    assert selectors.day(user=supervisor, route_id=route.pk, date=date).editable
+
+    settings.SUPERVISION_REVIEW_DAYS = 2
+    day = selectors.day(user=supervisor, route_id=route.pk, date=date)
+    assert day.read_only == selectors.READ_ONLY_TOO_OLD.format(days="2 days")
 
 
 def test_a_saved_day_is_refused_until_an_admin_reopens_it(supervisor, admin_user, route):
@@ -187,3 +232,124 @@ def test_a_route_outside_the_supervisors_teams_is_a_404(route, other_rep):
         save(outsider, route)
     with pytest.raises(Http404):
         selectors.day(user=outsider, route_id=route.pk, date=today())
+
+
+UNTOUCHED = merge.Recorded(False, 0, "", "")
+
+
+def every_line(route, by_customer: dict) -> list[rules.Change]:
+    """The changes a page sends: every line, untouched unless given ({customer: fields})."""
+    return [
+        change(customer, **{"visited": False, "actual_quantity": 0, "reason": "", "note": "",
+                            **by_customer.get(customer, {})})
+        for customer in customers(route)
+    ]  # fmt: skip
+
+
+def test_a_write_based_on_an_older_version_comes_back_merged_with_what_both_changed(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    save(admin_user, route, finish=False,
+         changes=[change(first, visited=True, actual_quantity=7),
+                  change(third, visited=True, actual_quantity=1)])  # fmt: skip
+    bases = dict.fromkeys(customers(route), UNTOUCHED)
+    mine = every_line(route, {first: {"visited": True, "actual_quantity": 7},
+                                second: {"reason": "closed"},
+                                third: {"visited": True, "actual_quantity": 2}})  # fmt: skip
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    changed = refused.value
+    assert changed.day.record_version == 1 and changed.fields == ["record_version"]
+    merged = {line.customer_id: line for line in changed.merged.lines}
+    assert merged[first].actual_quantity == 7  # both set 7: no conflict
+    assert merged[second].reason == "closed"  # yours only
+    assert changed.merged.conflicts == {third: {"actual_quantity": merge.Clash(2, 1)}}
+    assert SessionLine.objects.get(customer_id=second).reason == ""  # nothing written
+
+
+def test_your_own_broken_line_is_refused_before_any_merge(supervisor, admin_user, route):
+    first, second, _ = customers(route)
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+    broken = [change(second, visited=True, actual_quantity=3, reason="refused")]
+
+    with pytest.raises(rules.LineErrors):
+        save(supervisor, route, version=0, changes=broken, bases={second: UNTOUCHED})
+
+
+def test_a_stop_added_to_the_route_before_the_first_save_is_a_line_of_the_day(supervisor, route):
+    first = customers(route)[0]
+    # The page was opened with three stops; a fourth is added before anyone saves.
+    from crm.tests.factories import CustomerFactory, RouteStopFactory
+
+    added = RouteStopFactory(route=route, customer=CustomerFactory(owner=route.rep), sequence=4)
+    written = save(supervisor, route, changes=[change(first, visited=True)],
+                   bases={first: UNTOUCHED})  # fmt: skip
+
+    assert [line.customer_id for line in written.day.lines][-1] == added.customer_id
+    assert SessionLine.objects.filter(session__route=route).count() == 4
+
+
+def test_a_stop_added_to_the_route_and_saved_by_someone_else_meanwhile_keeps_theirs(
+    supervisor, admin_user, route
+):
+    from crm.tests.factories import CustomerFactory, RouteStopFactory
+
+    first = customers(route)[0]
+    mine = every_line(route, {first: {"visited": True, "actual_quantity": 2}})
+    bases = dict.fromkeys(customers(route), UNTOUCHED)
+    added = RouteStopFactory(route=route, customer=CustomerFactory(owner=route.rep), sequence=4)
+    save(admin_user, route, finish=False,
+         changes=[change(added.customer_id, visited=True, actual_quantity=6)])  # fmt: skip
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    merged = {line.customer_id: line for line in refused.value.merged.lines}
+    assert merged[added.customer_id].actual_quantity == 6 and merged[first].actual_quantity == 2
+    assert refused.value.merged.conflicts == {}
+
+
+@pytest.mark.parametrize(
+    ("how", "did"),
+    [("draft", services.KEPT_A_DRAFT), ("save", services.SAVED_IT),
+     ("reopen", services.REOPENED_IT)],
+)  # fmt: skip
+def test_who_wrote_meanwhile_says_what_they_did_and_when_with_the_zone(
+    supervisor, admin_user, route, how, did
+):
+    save(admin_user, route, finish=how != "draft")
+    if how == "reopen":
+        session = SupervisionSession.objects.get()
+        services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    day = selectors.day(user=supervisor, route_id=route.pk, date=today())
+
+    said = services.who_did(day)
+
+    assert (said["who"], said["did"]) == (selectors.person(admin_user), did)
+    assert said["when"] == format_moment(day.written_at, "j M Y, H:i:s")
+    assert said["when"].endswith(day.written_at.astimezone(periods.company_zone()).strftime("%Z"))
+
+
+def test_the_day_lists_read_each_state_with_who_and_when(supervisor, admin_user, route):
+    save(supervisor, route, finish=False)
+    session = SupervisionSession.objects.get()
+    assert selectors.session_label(session).startswith(
+        f"Draft, written by {selectors.person(supervisor)} at "
+    )
+    save(supervisor, route, version=1)
+    session.refresh_from_db()
+    assert selectors.session_label(session).startswith(
+        f"Saved by {selectors.person(supervisor)} on "
+    )
+    services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    session = SupervisionSession.objects.select_related("summary").get()
+    assert selectors.session_label(session).startswith(
+        f"Reopened by {selectors.person(admin_user)} on "
+    )
+    save(supervisor, route, version=3, finish=False)
+    session = SupervisionSession.objects.select_related("summary").get()
+    label = selectors.session_label(session)
+    assert label.startswith("Reopened on ") and "; draft written by " in label

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supervision import rules
+from supervision import forms, rules, selectors, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
-from supervision.tests.helpers import customers, route_with_stops, today
+from supervision.tests.helpers import customers, page_form, route_with_stops, today
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -35,11 +35,13 @@ def url(name, route, date=None):
 
 
 def form(route, version=0, token=None, lines=None):
-    """The page's form: every row (quantity 0, nothing visited), then `lines`
-    ({customer: {"qty": "5", "visited": True, ...}})."""
+    """The page's form as a day never saved shows it: every row (quantity 0, nothing
+    visited, with that as its base), then `lines` ({customer: {"qty": "5", "visited": True,
+    ...}})."""
     data = {"record_version": str(version), "client_token": str(token or uuid.uuid4())}
     for customer in customers(route):
-        data |= {f"qty-{customer}": "0", f"reason-{customer}": "", f"note-{customer}": ""}
+        data |= {f"qty-{customer}": "0", f"reason-{customer}": "", f"note-{customer}": "",
+                 f"base-{customer}": '[false, 0, "", ""]'}  # fmt: skip
     for customer, fields in (lines or {}).items():
         for name, value in fields.items():
             if name != "visited":
@@ -130,22 +132,119 @@ def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(boss, 
     assert not SupervisionSession.objects.exists()  # nothing saved by a check
 
 
-def test_a_stale_save_shows_who_saved_and_keeps_what_was_typed(route, admin_user, boss):
+def test_changes_to_other_lines_meanwhile_are_merged_and_one_save_keeps_both(
+    route, admin_user, boss
+):
     from django.test import Client
 
-    client = Client()
-    first = customers(route)[0]
-    client.force_login(admin_user)
-    client.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
-    # The supervisor opened the day before that (version 0) and saves now.
-    late = boss.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "9"}}))
+    first, second, third = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    # The supervisor opened the day before that (version 0), changed other lines, saves now.
+    late = boss.post(
+        url("save", route),
+        form(route, lines={second: {"visited": True, "qty": "4"},
+                           third: {"reason": "closed"}}),
+    )  # fmt: skip
+    html = late.content.decode()
+    values, choices = page_form(html)
+
+    assert late.status_code == 409
+    assert f"{selectors.person(admin_user)} kept a draft of this day at" in html
+    assert "after you opened it" in html and views.MERGED_SAVE in html
+    assert "data-focus-on-load" in html and 'role="alert"' in html
+    assert values["record_version"] == "1" and choices == {}
+    assert (values[f"qty-{first}"], values[f"visited-{first}"]) == ("7", "on")  # theirs
+    assert (values[f"qty-{second}"], values[f"visited-{second}"]) == ("4", "on")  # yours
+    assert values[f"reason-{third}"] == "closed"
+    assert values[f"base-{first}"] == '[true, 7, "", ""]'  # the next merge's base: theirs
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 0  # nothing saved
+
+    saved = boss.post(url("save", route), values)  # the page as it stands, nothing retyped
+
+    assert saved.status_code == 302
+    lines = {line.customer_id: line for line in SessionLine.objects.all()}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 4)
+    assert lines[third].reason == "closed"
+    assert SupervisionSession.objects.get().status == SessionStatus.SAVED
+
+
+def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route, admin_user, boss):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    late = boss.post(
+        url("save", route),
+        form(route, lines={first: {"visited": True, "qty": "9"},
+                           second: {"visited": True, "qty": "2"}}),
+    )  # fmt: skip
+    html = late.content.decode()
+    values, choices = page_form(html)
+
+    assert late.status_code == 409
+    assert choices == {f"qty-{first}": ["9", "7"]}  # yours, then theirs; neither chosen
+    assert f"qty-{first}" not in values and f"conflict-{first}" in values
+    assert "Yours: 9" in html and f"{selectors.person(admin_user)}&#x27;s: 7" in html
+    assert f'<a href="#qty-{first}">' in html and "choose the actual" in html
+    assert values[f"qty-{second}"] == "2"
+
+    unchosen = boss.post(url("save", route), values)
+    body = unchosen.content.decode()
+    assert unchosen.status_code == 400
+    assert "There is a problem on 1 line" in body and forms.CHOOSE in body
+    assert page_form(body)[1] == choices  # the choice is still offered
+
+    chosen = boss.post(url("save", route), {**values, f"qty-{first}": "7"})
+    assert chosen.status_code == 302
+    lines = {line.customer_id: line for line in SessionLine.objects.all()}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 2)
+
+
+def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_user, boss):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
+    late = boss.post(url("save", route), form(route, lines={second: {"visited": True, "qty": "4"}}))
     html = late.content.decode()
 
     assert late.status_code == 409
-    assert "Not saved." in html and "after you opened it" in html
-    assert "Load the latest version" in html
-    assert f'name="qty-{first}"' in html and 'value="9"' in html  # what they typed, unsaved
-    assert SessionLine.objects.get(customer_id=first).actual_quantity == 7
+    assert f"{selectors.person(admin_user)} saved this day at" in html
+    assert views.MERGED_READ_ONLY in html and "Read-only" in html
+    assert "visited yes (saved: no); actual 4 (saved: 0)" in html
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 0
+
+
+def test_a_refused_save_is_summed_up_at_the_top_with_a_link_to_each_bad_field(boss, route):
+    first, second, third = customers(route)
+    bad = {first: {"qty": "1000000"}, second: {"qty": "ten"},
+           third: {"visited": True, "qty": "3", "reason": "refused"}}  # fmt: skip
+    data = form(route, lines=bad)
+    refused = boss.post(url("save", route), data)
+    html = refused.content.decode()
+
+    assert refused.status_code == 400
+    assert "There are problems on 3 lines" in html
+    summary = html[html.index('id="attention"') : html.index('class="pagehead"')]
+    assert 'role="alert"' in html and 'tabindex="-1"' in html and "data-focus-on-load" in html
+    assert f'href="#qty-{first}"' in summary and rules.QUANTITY_TOO_LARGE in summary
+    assert f'href="#qty-{second}"' in summary and rules.QUANTITY_NOT_WHOLE in summary
+    assert f'href="#reason-{third}"' in summary and rules.REASON_FOR_MISSES in summary
+    values, _ = page_form(html)
+    assert (values[f"qty-{first}"], values[f"qty-{second}"]) == ("1000000", "ten")
+    assert values[f"reason-{third}"] == "refused"  # what was typed, not the stored line
 
 
 def test_the_same_page_posted_twice_is_saved_once(boss, route):
@@ -156,16 +255,35 @@ def test_the_same_page_posted_twice_is_saved_once(boss, route):
     assert RouteSummary.objects.get().record_version == 1
 
 
-def test_a_saved_or_past_day_is_read_only_and_its_save_refused(boss, route):
+def test_a_saved_day_or_an_old_day_never_saved_is_read_only_and_its_save_refused(
+    boss, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=8)
     boss.post(url("save", route), form(route))
     again = boss.post(url("save", route), form(route, version=1))
-    past = boss.get(url("day", route, today() - dt.timedelta(days=1)))
-    past_save = boss.post(url("save", route, today() - dt.timedelta(days=1)), form(route))
+    past = boss.get(url("day", route, old))
+    past_save = boss.post(url("save", route, old), form(route))
 
     assert again.status_code == 403
-    assert past.status_code == 200 and "A past day is read-only" in past.content.decode()
+    assert past.status_code == 200 and "Read-only" in past.content.decode()
+    assert selectors.READ_ONLY_TOO_OLD.format(days="7 days") in past.content.decode()
     assert past_save.status_code == 403
     assert SupervisionSession.objects.count() == 1
+
+
+def test_yesterday_opens_editable_and_is_saved_from_its_page(boss, route):
+    yesterday = today() - dt.timedelta(days=1)
+    first = customers(route)[0]
+    page = boss.get(url("day", route, yesterday)).content.decode()
+    saved = boss.post(
+        url("save", route, yesterday), form(route, lines={first: {"visited": True, "qty": "4"}})
+    )
+
+    assert "Read-only" not in page and "Save session" in page
+    assert saved.status_code == 302 and saved.url == url("day", route, yesterday)
+    session = SupervisionSession.objects.get(date=yesterday)
+    assert session.status == SessionStatus.SAVED
 
 
 def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervisor, route):
@@ -198,7 +316,7 @@ def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_coun
     )
 
     assert route_review.status_code == 200 and "Findings" in route_review.content.decode()
-    assert "From the cache" in cached.content.decode()
+    assert "Kept from an earlier request about the same figures" in cached.content.decode()
     assert customer.status_code == 200
     assert too_soon.status_code == 429 and int(too_soon["Retry-After"]) >= 1
     assert 'data-countdown="' in too_soon.content.decode()
@@ -229,3 +347,190 @@ def test_the_days_page_runs_the_same_queries_for_3_or_60_stops(boss, rep):
         return len(queries)
 
     assert queries_for(3) == queries_for(60) <= 12
+
+
+def _days_of_every_kind(supervisor, admin_user, rep, count: int) -> None:
+    """`count` routes of `rep`, each with a saved day, a draft day and a reopened day."""
+    from supervision import services
+
+    for _ in range(count):
+        route = route_with_stops(rep, count=2)
+        for days_ago, finish in ((1, True), (2, False), (3, True)):
+            services.session_write(
+                actor=supervisor, route_id=route.pk, date=today() - dt.timedelta(days=days_ago),
+                record_version=0, changes=[], finish=finish,
+            )  # fmt: skip
+        reopened = SupervisionSession.objects.get(route=route, date=today() - dt.timedelta(3))
+        services.session_reopen(
+            actor=admin_user, session_id=reopened.pk, reason="The rep sent late figures"
+        )
+
+
+def test_the_index_lists_drafts_reopened_and_saved_days_with_who_wrote_them(
+    client, supervisor, admin_user, rep
+):
+    _days_of_every_kind(supervisor, admin_user, rep, 1)
+    name = selectors.person(supervisor)
+    for user in (supervisor, admin_user):
+        client.force_login(user)
+        page = client.get(reverse("supervision:index"))
+        html = page.content.decode()
+
+        assert page.status_code == 200
+        assert f"Saved by {name} on " in html and f"Draft, written by {name} at " in html
+        assert f"Reopened by {selectors.person(admin_user)} on " in html
+        assert re.search(r"Draft, written by [^<]+ at \d+ \w+ \d{4}, \d\d:\d\d [A-Z+\d]+<", html)
+
+
+def test_the_index_runs_the_same_queries_for_1_or_8_routes_of_days(
+    client, supervisor, admin_user, rep
+):
+    def queries_for(count: int) -> int:
+        SupervisionSession.objects.all().delete()
+        _days_of_every_kind(supervisor, admin_user, rep, count)
+        client.force_login(admin_user)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("supervision:index")).status_code == 200
+        return len(queries)
+
+    assert queries_for(1) == queries_for(8)
+
+
+def test_the_addresses_forms_post_to_answer_get_with_the_days_page(boss, route):
+    boss.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    day = url("day", route)
+
+    for name in ("save", "check", "review"):
+        answer = boss.get(url(name, route))
+        assert (answer.status_code, answer.url) == (302, day), name
+    reopen = boss.get(reverse("supervision:reopen", args=[session.pk]))
+    assert (reopen.status_code, reopen.url) == (302, day)
+    assert boss.put(url("save", route)).status_code == 405
+
+
+def test_reopening_a_day_outside_ones_routes_is_a_404_even_by_get(client, route, other_rep, boss):
+    boss.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    client.force_login(other_rep.team.manager)
+    assert client.get(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+    assert client.post(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("reason", ["short", "\x00" * 12, "x" * 301])
+def test_a_refused_reopen_shows_the_day_with_the_reason_as_typed_and_why(
+    client, admin_user, supervisor, route, reason
+):
+    client.force_login(supervisor)
+    client.post(url("save", route), form(route))
+    session = SupervisionSession.objects.get()
+    client.force_login(admin_user)
+    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": reason})
+
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert '<details class="dialog" open>' in html and "Read-only" in html
+    assert SupervisionSession.objects.get().status == SessionStatus.SAVED
+
+
+def test_a_line_checked_after_someone_saved_says_so_next_to_it_without_not_saved(
+    boss, admin_user, route
+):
+    from django.test import Client
+
+    first, second, _ = customers(route)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    other_line = boss.post(
+        url("check", route),
+        form(route, lines={second: {"visited": True, "qty": "3"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{second}"},
+    )
+    same_line = boss.post(
+        url("check", route),
+        form(route, lines={first: {"visited": True, "qty": "9"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
+    )
+    who = selectors.person(admin_user)
+
+    body = other_line.content.decode()
+    assert f"{who} kept a draft of this day at " in body and "Nothing you type is lost" in body
+    assert views.THIS_LINE_TOO not in body and "Not saved" not in body
+    assert 'id="conflict-notice"' not in body  # said on the line, not at the top
+    assert views.THIS_LINE_TOO in same_line.content.decode()
+
+
+def test_a_review_written_for_other_figures_is_marked_out_of_date_on_the_page(boss, route):
+    first, second, _ = customers(route)
+    typed = form(route, lines={first: {"visited": True, "qty": "4"}})
+    boss.post(url("review", route), {**typed, "kind": "route"}, headers=HTMX)
+    boss.post(url("save", route), {**typed, "action": "draft"})
+    current = boss.get(url("day", route)).content.decode()
+    later = form(route, 1, lines={first: {"visited": True, "qty": "4"},
+                                  second: {"visited": True, "qty": "8"}})  # fmt: skip
+    for customer in customers(route):
+        later[f"base-{customer}"] = (
+            '[true, 4, "", ""]' if customer == first else later[f"base-{customer}"]
+        )
+    boss.post(url("save", route), later)
+    stale = boss.get(url("day", route)).content.decode()
+
+    assert "from the figures this page shows" in current and "Out of date" not in current
+    assert "Out of date:" in stale and "(1 of 3 stops visited, 4 of 60 delivered)" in stale
+    assert "2 of 3 stops visited" in stale  # the page's own figures
+
+
+def test_a_line_check_says_when_the_route_review_no_longer_matches(boss, route):
+    first = customers(route)[0]
+    boss.post(url("review", route), {**form(route), "kind": "route"}, headers=HTMX)
+    same = boss.post(url("check", route), form(route),
+                     headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
+    other = boss.post(
+        url("check", route),
+        form(route, lines={first: {"visited": True, "qty": "5"}}),
+        headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
+    )
+
+    assert 'id="route-review-state" hx-swap-oob="true"' in same.content.decode()
+    assert "from the figures this page shows" in same.content.decode()
+    assert "Out of date:" in other.content.decode()
+
+
+def test_times_on_the_days_page_carry_their_zone(boss, supervisor, route, settings):
+    settings.TIME_ZONE = "Europe/Madrid"
+    boss.post(url("save", route), {**form(route), "action": "draft"})
+    draft = boss.get(url("day", route)).content.decode()
+    boss.post(url("save", route), form(route, 1))
+    saved = boss.get(url("day", route)).content.decode()
+    index = boss.get(reverse("supervision:index")).content.decode()
+
+    assert re.search(r"written by [^<]+ at \d+ \w+, \d\d:\d\d CET\.", draft)
+    assert re.search(r"Saved by [^:]+ on \d+ \w+ \d{4}, \d\d:\d\d CET: read-only", saved)
+    assert re.search(r"Saved by [^<]+ on \d+ \w+ \d{4}, \d\d:\d\d CET<", index)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("base", "\x00"), ("base", "[true, 1e309, \"\", \"\"]"), ("base", "[[[]]]"),
+     ("base", "1.9"), ("conflict", "{"), ("conflict", '{"actual_quantity": 1.9}'),
+     ("visited", "\x00"), ("reason", "\x00"), ("note", "\x00"), ("qty", "1e309"),
+     ("qty", "9999-12-31"), ("qty", "0001")],
+)  # fmt: skip
+def test_odd_values_in_a_lines_fields_never_give_a_500(boss, route, name, value):
+    first = customers(route)[0]
+    data = {**form(route), f"{name}-{first}": value}
+    for action in ("save", "check", "review"):
+        extra = {"kind": "route"} if action == "review" else {}
+        answer = boss.post(url(action, route), {**data, **extra},
+                           headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
+        assert answer.status_code < 500, (action, answer.status_code)
+
+
+def test_a_list_where_a_value_is_expected_never_gives_a_500(boss, route):
+    first = customers(route)[0]
+    data = {**form(route), f"qty-{first}": ["1", "2"], f"base-{first}": ["[]", "x"]}
+    assert boss.post(url("save", route), data).status_code < 500
