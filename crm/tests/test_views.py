@@ -339,8 +339,9 @@ def test_deal_list_runs_a_fixed_number_of_queries(
         DealFactory(rep=reps[index % 3])
     client.force_login(supervisor)
 
-    # session, user, the user's zone (rep profile), role (groups), count, page of deals
-    with django_assert_num_queries(6):
+    # session, user, the user's zone (rep profile), role (groups), the rep filter's options,
+    # count, page of deals
+    with django_assert_num_queries(7):
         response = client.get(reverse("deal-list"))
 
     assert response.status_code == 200
@@ -357,8 +358,8 @@ def test_rep_creates_a_deal_for_themselves(rep_client, rep):
     response = rep_client.post(reverse("deal-create"), deal_form_data(customer))
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("deal-list")
     deal = Deal.objects.get()
+    assert response["Location"] == f"{reverse('deal-list')}?created={deal.pk}#deal-{deal.pk}"
     assert (deal.rep, deal.customer, deal.title) == (rep, customer, "Spring order")
     assert (deal.amount, deal.stage) == (Decimal("1500.00"), DealStage.QUALIFIED)
     assert AuditEntry.objects.filter(action="deal.create", target_id=str(deal.pk)).exists()
@@ -546,10 +547,15 @@ def test_close_needs_a_known_outcome(rep_client, rep):
     assert deal.stage == DealStage.PROSPECTING
 
 
-def test_close_only_accepts_post(rep_client, rep):
+def test_opening_the_close_url_leads_to_the_deals_list(rep_client, rep):
     deal = DealFactory(rep=rep)
 
-    assert rep_client.get(reverse("deal-close", args=[deal.pk])).status_code == 405
+    response = rep_client.get(reverse("deal-close", args=[deal.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('deal-list')}#deal-{deal.pk}"
+    deal.refresh_from_db()
+    assert deal.stage == DealStage.PROSPECTING
 
 
 # --- Activities -------------------------------------------------------------------------------
@@ -671,8 +677,8 @@ def test_other_list_pages_run_a_fixed_number_of_queries(
         ActivityFactory(rep=reps[index % 3])  # each with its own customer
     client.force_login(supervisor)
 
-    # session, user, the user's zone, role (groups), count, page of rows
-    with django_assert_num_queries(6):
+    # session, user, the user's zone, role (groups), the rep filter's options, count, page
+    with django_assert_num_queries(7):
         response = client.get(reverse(url_name))
 
     assert len(response.context["page_obj"]) == row_count
