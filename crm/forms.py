@@ -24,7 +24,7 @@ from crm.models import (
     Task,
     TaskStatus,
 )
-from crm.roles import may_choose_rep
+from crm.roles import may_choose_rep, sees_everything, user_zone
 from crm.selectors import (
     ACTIVITY_ORDERINGS,
     DEAL_ORDERINGS,
@@ -103,11 +103,18 @@ class DealCloseForm(ServiceForm):
 PLANNED, DONE = "planned", "done"
 
 
+def say_zone(form: ScopedForm, field: str, help_text: str) -> None:
+    """Dates are entered in the user's own zone (crm.periods): the field says which."""
+    form.fields[field].help_text = f"{help_text} ({user_zone(form.user)} time)"
+
+
 class ActivityForm(SalesForm):
     kind = forms.ChoiceField(choices=ActivityKind.choices)
-    customer = forms.ModelChoiceField(queryset=Customer.objects.none(), required=False)
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(), required=False, empty_label="No customer"
+    )
     subject = forms.CharField(max_length=_max_length(Activity, "subject"), required=False)
-    due_at = DateTimeField(label="When", help_text="When it is due, or when it happened.")
+    due_at = DateTimeField(label="When")
     done = forms.TypedChoiceField(
         label="Status",
         choices=[(PLANNED, "To do (planned)"), (DONE, "Done already")],
@@ -127,6 +134,10 @@ class ActivityForm(SalesForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     rep = RepChoiceField(queryset=SalesRep.objects.none(), label="Sales rep")
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        say_zone(self, "due_at", "When it is due, or when it happened")
 
     @staticmethod
     def initial_for_logging() -> dict:
@@ -164,6 +175,7 @@ class TaskForm(ScopedForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
         offer_reps(self)
+        say_zone(self, "due_at", "Optional")
 
 
 class TaskStatusForm(ServiceForm):
@@ -218,6 +230,10 @@ class CustomerForm(ScopedForm, CustomerEditForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
         offer_reps(self, "owner")
+        if "owner" in self.fields:
+            # Only admins may leave a prospect unassigned (crm.roles.customer_owner_for).
+            unassigned = "Unassigned" if sees_everything(user) else "Choose a rep"
+            self.fields["owner"].empty_label = unassigned
 
 
 class CustomerSignUpForm(ScopedForm):
