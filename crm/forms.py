@@ -246,6 +246,7 @@ class CustomerSignUpForm(ScopedForm):
         offer_reps(self, "owner")
         if "owner" in self.fields:
             self.fields["owner"].required = False
+            self.fields["owner"].empty_label = "Choose a rep"
 
 
 # --- List filters -----------------------------------------------------------------------------
