@@ -320,6 +320,32 @@ def test_a_rep_wins_a_deal_and_home_follows_then_reopens_it_and_home_goes_back(
     assert home.errors == []
 
 
+def test_the_home_figures_refresh_when_the_goal_card_announces_a_change(
+    chromium, live_server, planning_rep, settings
+):
+    # Neither the card nor the figures poll during this test: only the card's news moves them.
+    settings.LIVE_REFRESH_SECONDS = 600
+    deal = DealFactory(rep=planning_rep, amount=Decimal("500.00"))
+    home = open_page(chromium, DESKTOP, planning_rep.user)
+    page = home.page
+    page.goto(live_server.url + reverse("home"))
+    expect(tile(page, "Won this month")).to_have_text("0")
+
+    services.deal_close(actor=planning_rep.user, deal_id=deal.pk, won=True)
+    # The card asks for news, as its polling does, and its answer announces the change.
+    page.evaluate(
+        """() => {
+          const card = document.querySelector("#plan-card");
+          htmx.ajax("GET", card.getAttribute("hx-get"),
+                    {source: card, target: card, swap: "outerHTML"});
+        }"""
+    )
+
+    expect(figure(page, "Revenue")).to_contain_text("500 of 2,000")
+    expect(tile(page, "Won this month")).to_have_text("1")
+    assert home.errors == []
+
+
 def test_a_rep_logs_a_visit_in_one_step_and_ticks_off_a_task(chromium, live_server, browser_rep):
     customer = CustomerFactory(owner=browser_rep, name="Bar Central")
     task = TaskFactory(rep=browser_rep, title="Send the price list")
