@@ -57,11 +57,6 @@ TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm)
 CUSTOMERS = ListPage("crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm)
 
 
-def _created(listing: ListPage, pk: int) -> str:
-    """Where a create form lands: the list, on the page that holds the new row, marked."""
-    return f"{reverse(listing.url_name)}?created={pk}#{listing.name}-{pk}"
-
-
 # --- Home -------------------------------------------------------------------------------------
 
 
@@ -124,7 +119,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
         deal = call_service(form, lambda **data: services.deal_create(actor=request.user, **data))
         if deal is not None:
             messages.success(request, f"Deal “{deal.title}” created.")
-            return redirect(_created(DEALS, deal.pk))
+            return redirect(DEALS.created_link(deal.pk))
     return form_page(request, "crm/deal_form.html", {"form": form})
 
 
@@ -149,7 +144,7 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @area_required("sales")
 def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
-        return redirect(f"{reverse('deal-list')}#deal-{pk}")
+        return redirect(DEALS.row_link(pk))
     return DEALS.row_action(
         request,
         pk,
@@ -164,7 +159,7 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
 def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     """A deal closed by mistake, open again (no longer counted as won)."""
     if request.method != "POST":
-        return redirect(f"{reverse('deal-list')}#deal-{pk}")
+        return redirect(DEALS.row_link(pk))
     return DEALS.row_action(
         request, pk, lambda data: services.deal_reopen(actor=request.user, deal_id=pk)
     )
@@ -194,7 +189,7 @@ def activity_create(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, f"{activity.get_kind_display()} {'logged' if done else 'planned'}."
             )
-            return redirect(_created(ACTIVITIES, activity.pk))
+            return redirect(ACTIVITIES.created_link(activity.pk))
     logging = form["done"].value() == DONE
     return form_page(request, "crm/activity_form.html", {"form": form, "logging": logging})
 
@@ -203,7 +198,7 @@ def activity_create(request: HttpRequest) -> HttpResponse:
 def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark a planned activity done: at once from its row (htmx), or on its own page with how it
     went and notes (the same URL, opened)."""
-    if request.htmx:
+    if request.htmx and request.method == "POST":
         return ACTIVITIES.row_action(
             request,
             pk,
@@ -213,7 +208,7 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
     activity = get_object_or_404(selectors.activity_list(user=request.user), pk=pk)
     if request.method != "POST" and activity.status != ActivityStatus.PLANNED:
         messages.info(request, services.ACTIVITY_NOT_PLANNED)
-        return redirect(f"{reverse('activity-list')}#activity-{pk}")
+        return redirect(ACTIVITIES.row_link(pk))
     form = ActivityCompleteForm(post_data(request), initial={"notes": activity.notes})
     if request.method == "POST":
         done = call_service(
@@ -242,7 +237,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
         task = call_service(form, lambda **data: services.task_create(actor=request.user, **data))
         if task is not None:
             messages.success(request, f"Task “{task.title}” added.")
-            return redirect(_created(TASKS, task.pk))
+            return redirect(TASKS.created_link(task.pk))
     return form_page(request, "crm/task_form.html", {"form": form})
 
 
@@ -250,7 +245,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
 def task_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Done, or open again: the task's row action."""
     if request.method != "POST":
-        return redirect(f"{reverse('task-list')}#task-{pk}")
+        return redirect(TASKS.row_link(pk))
     return TASKS.row_action(
         request,
         pk,
@@ -278,7 +273,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         )
         if customer is not None:
             messages.success(request, f"{customer.name} added, as a prospect.")
-            return redirect(_created(CUSTOMERS, customer.pk))
+            return redirect(CUSTOMERS.created_link(customer.pk))
     return form_page(request, "crm/customer_form.html", {"form": form})
 
 

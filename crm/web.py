@@ -350,6 +350,15 @@ class ListPage:
     def rows(self, user, **filters) -> QuerySet:
         return self.selector(user=user, **filters)
 
+    def row_link(self, pk: int) -> str:
+        """The list, at row `pk`: where a row action's URL sends someone who opens it (a
+        reload, the back button) instead of a 405."""
+        return f"{reverse(self.url_name)}#{self.name}-{pk}"
+
+    def created_link(self, pk: int) -> str:
+        """Where a create form lands: the list, on the page that holds the new row, marked."""
+        return f"{reverse(self.url_name)}?created={pk}#{self.name}-{pk}"
+
     def filter_form(self, request: HttpRequest) -> forms.Form:
         """The filters, over the query string (a ScopedForm also gets the user, for choices
         limited to what they may see)."""

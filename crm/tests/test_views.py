@@ -1476,3 +1476,13 @@ def test_the_home_figures_run_a_fixed_number_of_queries(
     # session, user, the user's zone, role (groups), the deals' figures, the activities'
     with django_assert_num_queries(6):
         rep_client.get(reverse("home-summary"), headers=HTMX)
+
+
+def test_an_htmx_get_of_the_complete_url_completes_nothing(rep_client, rep):
+    activity = ActivityFactory(rep=rep)
+
+    response = rep_client.get(reverse("activity-complete", args=[activity.pk]), headers=HTMX)
+
+    assert response.status_code == 200
+    activity.refresh_from_db()
+    assert activity.status == ActivityStatus.PLANNED
