@@ -233,8 +233,11 @@ def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> H
 # --- Lists ------------------------------------------------------------------------------------
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE) -> Page:
-    return DeferredJoinPaginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE, *, number: Any = None
+) -> Page:
+    """The page `number` of `queryset`, else the one the query string asks for (`?page=`)."""
+    return DeferredJoinPaginator(queryset, per_page).get_page(number or request.GET.get("page"))
 
 
 def page_of(rows: QuerySet, pk: int, per_page: int = PAGE_SIZE) -> int | None:
@@ -376,10 +379,10 @@ class ListPage:
         rows = self.rows(request.user, **criteria)
         # `?created=<id>`, where a create form lands: the page that holds the new row, marked.
         created = parse_id(request.GET.get("created"))
-        number = request.GET.get("page")
-        if created is not None and number is None:
+        number = None
+        if created is not None and "page" not in request.GET:
             number = page_of(rows, created)
-        page = DeferredJoinPaginator(rows, PAGE_SIZE).get_page(number)
+        page = paginate(request, rows, number=number)
         version = page_version(page)
         if self.live and request.htmx and "since" in request.GET:
             return self._fresh_rows(request, page, version)
