@@ -112,9 +112,9 @@ class SalesRepAdmin(AuditedAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(SalesRecordAdmin):
-    list_display = ["code", "name", "status", "owner", "signed_up_at"]
+    list_display = ["code", "name", "contact_name", "phone", "status", "owner", "signed_up_at"]
     list_filter = ["status", "owner__team"]
-    search_fields = ["code", "name", "address"]
+    search_fields = ["code", "name", "contact_name", "phone", "email", "address"]
     list_select_related = ["owner__user"]
     autocomplete_fields = ["owner"]
     date_hierarchy = "signed_up_at"
@@ -140,8 +140,10 @@ class DealAdmin(SalesRecordAdmin):
 
 @admin.register(Activity)
 class ActivityAdmin(SalesRecordAdmin):
-    list_display = ["__str__", "kind", "status", "rep", "customer", "due_at", "completed_at"]
-    list_filter = ["kind", "status", "rep__team"]
+    list_display = [
+        "__str__", "kind", "status", "outcome", "rep", "customer", "due_at", "completed_at",
+    ]  # fmt: skip
+    list_filter = ["kind", "status", "outcome", "rep__team"]
     search_fields = ["subject", "customer__name"]
     list_select_related = ["customer", "rep__user"]
     autocomplete_fields = ["customer", "rep"]

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from crm.periods import format_moment
+
 WIDTH, HEIGHT = 640, 220
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 12, 12, 28
 
@@ -81,13 +83,16 @@ def timeline_chart(
     peak = max(rows, key=lambda row: row[1]) if rows else None
     summary = (
         f"{sum(value for _, value in rows):,.0f} {unit} in all, at most {peak[1]:,.0f} a minute "
-        f"(at {peak[0]:%H:%M})" if peak else f"No {unit} yet"
+        f"(at {format_moment(peak[0], 'H:i')})" if peak else f"No {unit} yet"
     )  # fmt: skip
     return LineChart(
         points=" ".join(f"{x},{y}" for x, y in coords),
         target_y=None,
         y_labels=[(round(_scale(t, 0, top, *plot_y), 1), f"{t:,.0f}") for t in (0, top / 2, top)],
-        x_labels=[(plot_x[0], f"{start:%-d %b %H:%M}"), (plot_x[1], f"{end:%-d %b %H:%M}")],
+        x_labels=[
+            (plot_x[0], format_moment(start, "j M H:i")),
+            (plot_x[1], format_moment(end, "j M H:i")),
+        ],
         last=coords[-1] if coords else None,
         summary=summary,
     )

@@ -5,13 +5,16 @@ Single-row invariants live here as database constraints; rules that span rows li
 """
 
 import datetime as dt
+import re
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from crm.periods import EARLIEST, LATEST, OUT_OF_RANGE, validate_in_range
 
@@ -96,9 +99,22 @@ class CustomerQuerySet(models.QuerySet):
         return self.filter(signed_up_at__gte=start, signed_up_at__lt=end)
 
 
+PHONE_INVALID = "Enter a phone number: at least 3 digits, with spaces and + ( ) - . if you like."
+
+
+def validate_phone(value: str) -> None:
+    """A number a phone can dial: ASCII digits with the usual separators, "+" only in front."""
+    if not re.fullmatch(r"\+?[0-9 ().-]+", value) or len(re.findall(r"[0-9]", value)) < 3:
+        raise ValidationError(PHONE_INVALID, code="phone")
+
+
 class Customer(TimestampedModel):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=30, unique=True)
+    # Who the rep asks for, and how to reach them.
+    contact_name = models.CharField(max_length=120, blank=True)
+    phone = models.CharField(max_length=40, blank=True, validators=[validate_phone])
+    email = models.EmailField(blank=True)
     address = models.CharField(max_length=300, blank=True)
     owner = models.ForeignKey(  # indexed by customer_owner_signup
         SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="customers",
@@ -139,6 +155,18 @@ class Customer(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @property
+    def phone_link(self) -> str:
+        """The phone as a tel: link (RFC 3966 allows no spaces)."""
+        return "tel:" + re.sub(r"[^0-9+]", "", self.phone) if self.phone else ""
+
+    @property
+    def map_link(self) -> str:
+        """The address in a maps search (Google Maps' documented search URL)."""
+        if not self.address:
+            return ""
+        return "https://www.google.com/maps/search/?api=1&" + urlencode({"query": self.address})
 
 
 class ProductUnit(models.TextChoices):
@@ -286,6 +314,16 @@ class ActivityStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ActivityOutcome(models.TextChoices):
+    """How an activity went, said when it is done."""
+
+    ORDERED = "ordered", "Ordered"
+    INTERESTED = "interested", "Interested"
+    FOLLOW_UP = "follow_up", "Follow-up needed"
+    NO_ANSWER = "no_answer", "No answer"
+    NOT_INTERESTED = "not_interested", "Not interested"
+
+
 class ActivityQuerySet(models.QuerySet):
     @staticmethod
     def completed_q(start, end) -> Q:
@@ -309,6 +347,8 @@ class Activity(TimestampedModel):
     subject = models.CharField(max_length=200, blank=True)
     due_at = models.DateTimeField(validators=[validate_in_range])
     completed_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
+    outcome = models.CharField(max_length=20, choices=ActivityOutcome.choices, blank=True)
+    notes = models.CharField(max_length=2000, blank=True)
 
     objects = ActivityQuerySet.as_manager()
 
@@ -338,6 +378,16 @@ class Activity(TimestampedModel):
             ),
             _in_range("due_at", "activity_due_at_in_range"),
             _in_range("completed_at", "activity_completed_at_in_range"),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(outcome__in=ActivityOutcome.values),
+                name="activity_outcome_valid",
+                violation_error_message="Choose a known outcome.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(status=ActivityStatus.COMPLETED),
+                name="activity_outcome_when_completed",
+                violation_error_message="Only an activity that was done has an outcome.",
+            ),
         ]
         indexes = [
             models.Index(fields=["rep", "completed_at"], name="activity_rep_completed_at"),
@@ -346,6 +396,10 @@ class Activity(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.subject}".strip()
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == ActivityStatus.PLANNED and self.due_at < timezone.now()
 
 
 class TaskStatus(models.TextChoices):
@@ -393,6 +447,14 @@ class Task(TimestampedModel):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status == TaskStatus.OPEN
+            and self.due_at is not None
+            and self.due_at < timezone.now()
+        )
+
 
 # --- Routes -----------------------------------------------------------------------------------
 
@@ -412,14 +474,18 @@ class Route(TimestampedModel):
         return f"{self.code} {self.name}"
 
 
+MAX_PLANNED_QUANTITY = 999_999
+
+
 class RouteStop(models.Model):
     route = models.ForeignKey(  # indexed by route_stop_unique_sequence
         Route, on_delete=models.CASCADE, related_name="stops", db_index=False
     )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="route_stops")
     sequence = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
-    planned_quantity = models.DecimalField(
-        max_digits=10, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    # Whole units (cases, kegs, kilograms rounded): what the rep plans to sell at the stop.
+    planned_quantity = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_PLANNED_QUANTITY)]
     )
 
     class Meta:

@@ -159,6 +159,12 @@ def can_use(user: Actor | AnonymousUser, area: str) -> bool:
     return role in allowed.get(area, set())
 
 
+def may_choose_rep(user: Actor | AnonymousUser) -> bool:
+    """Supervisors, admins and jobs say which rep a record is for (and see several reps, so
+    lists offer them a rep filter); a rep's records are always the rep's own."""
+    return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
+
+
 def may_manage_routes(user: Actor | AnonymousUser) -> bool:
     """Reps follow their routes; supervisors, admins and jobs change them."""
     return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}

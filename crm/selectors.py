@@ -3,6 +3,7 @@ returns a role-scoped queryset with its joins already applied, so that a page or
 fixed number of queries whatever the number of rows. `rep_facts` is the one unscoped reader: the
 caller hands it reps it has scoped already."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import (
@@ -10,8 +11,10 @@ from django.db.models import (
     Count,
     DateTimeField,
     DecimalField,
+    F,
     Func,
     IntegerField,
+    OrderBy,
     OuterRef,
     Q,
     QuerySet,
@@ -20,6 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm import periods
@@ -40,6 +44,65 @@ from crm.models import (
 )
 from crm.roles import Actor, scope_to_user, user_zone
 
+# --- Orderings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """One way a list may be sorted: what people call it and the columns it sorts by (the id
+    last, so that pages neither repeat nor skip rows)."""
+
+    label: str
+    by: tuple[str | OrderBy, ...]
+
+
+def _ordered(queryset: QuerySet, orderings: dict[str, Ordering], key: str) -> QuerySet:
+    """`queryset` sorted by one of the whitelisted `orderings`, the first one when `key` is
+    empty. Any other key is a mistake of the caller's (pages and the API pass only these)."""
+    if key and key not in orderings:
+        raise ValueError(f"Unknown ordering {key!r}; choose one of {sorted(orderings)}.")
+    return queryset.order_by(*orderings[key or next(iter(orderings))].by)
+
+
+# The first of each is the list's default.
+DEAL_ORDERINGS = {
+    "-created": Ordering("Newest first", ("-created_at", "-id")),
+    "created": Ordering("Oldest first", ("created_at", "id")),
+    "-amount": Ordering("Largest amount first", ("-amount", "-id")),
+    "amount": Ordering("Smallest amount first", ("amount", "id")),
+    "-closed": Ordering("Closed most recently", (F("closed_at").desc(nulls_last=True), "-id")),
+    "closed": Ordering("Closed longest ago", (F("closed_at").asc(nulls_last=True), "id")),
+}
+ACTIVITY_ORDERINGS = {
+    # What is coming first (soonest due first), then what happened, the latest first.
+    "": Ordering(
+        "Upcoming first",
+        (
+            Case(When(status=ActivityStatus.PLANNED, then=Value(0)), default=Value(1)).asc(),
+            Case(When(status=ActivityStatus.PLANNED, then=F("due_at"))).asc(),
+            Coalesce("completed_at", "due_at").desc(),
+            F("id").desc(),
+        ),
+    ),
+    "due": Ordering("Due, earliest first", ("due_at", "id")),
+    "-due": Ordering("Due, latest first", ("-due_at", "-id")),
+}
+TASK_ORDERINGS = {
+    # Open tasks first, the soonest due first (those with no date after them), then the done
+    # ones, the latest done first.
+    "": Ordering(
+        "Due first",
+        (
+            Case(When(status=TaskStatus.OPEN, then=Value(0)), default=Value(1)).asc(),
+            Case(When(status=TaskStatus.OPEN, then=F("due_at"))).asc(nulls_last=True),
+            F("completed_at").desc(nulls_last=True),
+            F("id").desc(),
+        ),
+    ),
+    "due": Ordering("Due, earliest first", (F("due_at").asc(nulls_last=True), "id")),
+    "-due": Ordering("Due, latest first", (F("due_at").desc(nulls_last=True), "-id")),
+}
+
 
 def team_list(*, user: Actor, for_write: bool = False) -> QuerySet[Team]:
     """The teams `user` may see: a rep their own, a supervisor those they manage (also to
@@ -53,12 +116,24 @@ def rep_list(*, user: Actor) -> QuerySet[SalesRep]:
     return scope_to_user(SalesRep.objects.select_related("user", "team"), user, rep_path="")
 
 
-def customer_list(*, user: Actor, search: str = "") -> QuerySet[Customer]:
+def customer_list(
+    *, user: Actor, search: str = "", rep: int | None = None, status: str = ""
+) -> QuerySet[Customer]:
+    """The customers `user` sees; `search` in the name, code or contact; `rep`: those a rep
+    (by id) owns."""
     customers = scope_to_user(
         Customer.objects.select_related("owner__user"), user, rep_path="owner"
     )
     if search:
-        customers = customers.filter(Q(name__icontains=search) | Q(code__icontains=search))
+        customers = customers.filter(
+            Q(name__icontains=search)
+            | Q(code__icontains=search)
+            | Q(contact_name__icontains=search)
+        )
+    if rep is not None:
+        customers = customers.filter(owner_id=rep)
+    if status:
+        customers = customers.filter(status=status)
     return customers
 
 
@@ -66,26 +141,65 @@ def customer_list(*, user: Actor, search: str = "") -> QuerySet[Customer]:
 OPEN_STAGES = "open"
 
 
-def deal_list(*, user: Actor, stage: str = "") -> QuerySet[Deal]:
+def deal_list(
+    *,
+    user: Actor,
+    stage: str = "",
+    search: str = "",
+    rep: int | None = None,
+    ordering: str = "",
+) -> QuerySet[Deal]:
+    """The deals `user` sees; `search` in the title or the customer's name; `rep` by id;
+    sorted by one of DEAL_ORDERINGS."""
     deals = scope_to_user(
         Deal.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
     if stage == OPEN_STAGES:
-        return deals.open()
-    if stage:
-        return deals.filter(stage=stage)
-    return deals
+        deals = deals.open()
+    elif stage:
+        deals = deals.filter(stage=stage)
+    if search:
+        deals = deals.filter(Q(title__icontains=search) | Q(customer__name__icontains=search))
+    if rep is not None:
+        deals = deals.filter(rep_id=rep)
+    return _ordered(deals, DEAL_ORDERINGS, ordering)
 
 
-def activity_list(*, user: Actor, status: str = "") -> QuerySet[Activity]:
+def activity_list(
+    *,
+    user: Actor,
+    status: str = "",
+    search: str = "",
+    rep: int | None = None,
+    ordering: str = "",
+) -> QuerySet[Activity]:
+    """The activities `user` sees; `search` in the subject or the customer's name; `rep` by id;
+    upcoming first unless another of ACTIVITY_ORDERINGS is asked for."""
     activities = scope_to_user(
         Activity.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
-    return activities.filter(status=status) if status else activities
+    if status:
+        activities = activities.filter(status=status)
+    if search:
+        activities = activities.filter(
+            Q(subject__icontains=search) | Q(customer__name__icontains=search)
+        )
+    if rep is not None:
+        activities = activities.filter(rep_id=rep)
+    return _ordered(activities, ACTIVITY_ORDERINGS, ordering)
 
 
-def task_list(*, user: Actor) -> QuerySet[Task]:
-    return scope_to_user(Task.objects.select_related("rep__user"), user, rep_path="rep")
+def task_list(
+    *, user: Actor, status: str = "", rep: int | None = None, ordering: str = ""
+) -> QuerySet[Task]:
+    """The tasks `user` sees; `rep` by id; open ones due first unless another of
+    TASK_ORDERINGS is asked for."""
+    tasks = scope_to_user(Task.objects.select_related("rep__user"), user, rep_path="rep")
+    if status:
+        tasks = tasks.filter(status=status)
+    if rep is not None:
+        tasks = tasks.filter(rep_id=rep)
+    return _ordered(tasks, TASK_ORDERINGS, ordering)
 
 
 def route_list(*, user: Actor) -> QuerySet[Route]:

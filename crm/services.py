@@ -9,6 +9,7 @@ selector's joins, so callers answer with it without reading it again.
 """
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -16,7 +17,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Model, Q
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from crm import events
 from crm.errors import Conflict
@@ -33,7 +33,7 @@ from crm.models import (
     Task,
     TaskStatus,
 )
-from crm.periods import validate_in_range
+from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor, customer_owner_for, may_manage_routes, rep_for_record
 from crm.selectors import activity_list, customer_list, deal_list, route_list, task_list
 from crm.writes import (
@@ -55,6 +55,8 @@ DEAL_CHANGED_MEANWHILE = (
 DEAL_CLOSED_STAGE_VIA_CLOSE = "Use win or lose to close a deal."
 ACTIVITY_NOT_PLANNED = "Only a planned activity can be completed."
 ACTIVITY_NOT_CLOSED = "This activity is already planned."
+ACTIVITY_DONE_IN_FUTURE = "An activity done already cannot be in the future: say when it happened."
+ACTIVITY_OUTCOME_WHEN_DONE = "An outcome is for an activity done already."
 CUSTOMER_ALREADY_SIGNED_UP = "This customer has already signed up."
 CUSTOMER_NOT_VISIBLE = "Select a customer you work with."
 CUSTOMER_OF_ANOTHER_REP = "This customer belongs to another rep."
@@ -69,6 +71,7 @@ name_actions(
         "deal.close": "Deal closed",
         "deal.reopen": "Deal reopened",
         "activity.create": "Activity planned",
+        "activity.log": "Activity logged as done",
         "activity.complete": "Activity done",
         "activity.cancel": "Activity cancelled",
         "activity.reopen": "Activity planned again",
@@ -76,6 +79,7 @@ name_actions(
         "task.done": "Task done",
         "task.reopen": "Task open again",
         "customer.create": "Customer added",
+        "customer.update": "Customer details changed",
         "customer.sign_up": "Customer signed up",
         "customer.hand_over": "Handed over with the customer",
         "route_stop.add": "Stop added to the route",
@@ -180,9 +184,7 @@ def _changed_meanwhile(deal: Deal) -> str:
         .first()
     )
     who = last.actor_name if last is not None else "Someone"
-    return DEAL_CHANGED_MEANWHILE.format(
-        who=who, when=date_format(timezone.localtime(deal.updated_at), "j M, H:i")
-    )
+    return DEAL_CHANGED_MEANWHILE.format(who=who, when=format_moment(deal.updated_at, "j M, H:i"))
 
 
 @transaction.atomic
@@ -231,28 +233,60 @@ def activity_create(
     customer: Customer | None = None,
     subject: str = "",
     rep: SalesRep | None = None,
+    done: bool = False,
+    outcome: str = "",
+    notes: str = "",
 ) -> Activity:
+    """Plan an activity for `due_at`, or (`done`) log one that happened then, with how it went
+    (`outcome`): a visit logged in one step counts at once, like one planned and completed."""
     rep = rep_for_record(actor=actor, rep=rep)
     _check_customer_for_rep(actor=actor, customer=customer, rep=rep)
-    activity = Activity(rep=rep, customer=customer, kind=kind, due_at=due_at, subject=subject)
+    _check_moment("due_at", due_at)
+    if done and due_at > timezone.now():
+        raise ValidationError({"due_at": ACTIVITY_DONE_IN_FUTURE})
+    if outcome and not done:
+        raise ValidationError({"outcome": ACTIVITY_OUTCOME_WHEN_DONE})
+    activity = Activity(
+        rep=rep,
+        customer=customer,
+        kind=kind,
+        due_at=due_at,
+        subject=subject,
+        notes=notes,
+        outcome=outcome,
+        status=ActivityStatus.COMPLETED if done else ActivityStatus.PLANNED,
+        completed_at=due_at if done else None,
+    )
     validate(activity)
     activity.save()
-    audit(actor=actor, action="activity.create", target=activity, changes={"kind": kind})
+    changes = {"kind": kind, **({"outcome": outcome} if outcome else {})}
+    action = "activity.log" if done else "activity.create"
+    audit(actor=actor, action=action, target=activity, changes=changes)
+    publish_fact_change(activity, None, fact_of(activity))
     return activity
 
 
 @transaction.atomic
 def activity_complete(
-    *, actor: Actor, activity_id: int, completed_at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    activity_id: int,
+    completed_at: dt.datetime | None = None,
+    outcome: str = "",
+    notes: str = UNCHANGED,
 ) -> Activity:
+    """Mark a planned activity done, with how it went (`outcome`) and, if given, its `notes`
+    (they replace the notes it was planned with)."""
     _check_moment("completed_at", completed_at)
     activity = locked(activity_list(user=actor), activity_id)
     if activity.status != ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_PLANNED)
     activity.status = ActivityStatus.COMPLETED
     activity.completed_at = completed_at or timezone.now()
-    activity.save(update_fields=["status", "completed_at", "updated_at"])
-    audit(actor=actor, action="activity.complete", target=activity)
+    changes = apply_changes(activity, given(outcome=outcome, notes=notes))
+    validate(activity)
+    activity.save(update_fields=["status", "completed_at", *changes, "updated_at"])
+    audit(actor=actor, action="activity.complete", target=activity, changes=changes)
     publish_fact_change(activity, None, fact_of(activity))
     return activity
 
@@ -278,7 +312,8 @@ def activity_reopen(*, actor: Actor, activity_id: int) -> Activity:
     previous = activity.status
     activity.status = ActivityStatus.PLANNED
     activity.completed_at = None
-    activity.save(update_fields=["status", "completed_at", "updated_at"])
+    activity.outcome = ""  # how it went is said again when it is done again
+    activity.save(update_fields=["status", "completed_at", "outcome", "updated_at"])
     audit(
         actor=actor,
         action="activity.reopen",
@@ -321,21 +356,71 @@ def task_set_done(*, actor: Actor, task_id: int, done: bool) -> Task:
 # --- Customers --------------------------------------------------------------------------------
 
 
+# Generated customer codes: "C-" and six characters nobody misreads (no 0/O, no 1/I).
+CUSTOMER_CODE_CHARACTERS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_customer_code() -> str:
+    """A customer code nobody uses yet, in one query. Out of 32⁶ codes a few random ones are
+    all taken only in theory; two writers drawing the same one at once meet the unique
+    constraint (a conflict, 409)."""
+    candidates = [
+        "C-" + "".join(secrets.choice(CUSTOMER_CODE_CHARACTERS) for _ in range(6)) for _ in range(5)
+    ]
+    taken = set(Customer.objects.filter(code__in=candidates).values_list("code", flat=True))
+    return next(code for code in candidates if code not in taken)
+
+
 @transaction.atomic
 def customer_create(
     *,
     actor: Actor,
-    code: str,
     name: str,
+    code: str = "",
+    contact_name: str = "",
+    phone: str = "",
+    email: str = "",
     address: str = "",
     owner: SalesRep | None = None,
 ) -> Customer:
-    """A new prospect, owned as `crm.roles.customer_owner_for` decides."""
+    """A new prospect, owned as `crm.roles.customer_owner_for` decides; a code is made up
+    when none is given."""
     owner = customer_owner_for(actor=actor, owner=owner, required=False)
-    customer = Customer(code=code, name=name, address=address, owner=owner)
+    customer = Customer(
+        code=code or new_customer_code(),
+        name=name,
+        contact_name=contact_name,
+        phone=phone,
+        email=email,
+        address=address,
+        owner=owner,
+    )
     validate(customer)
     customer.save()
-    audit(actor=actor, action="customer.create", target=customer, changes={"code": code})
+    audit(actor=actor, action="customer.create", target=customer, changes={"code": customer.code})
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    actor: Actor,
+    customer_id: int,
+    name: str = UNCHANGED,
+    contact_name: str = UNCHANGED,
+    phone: str = UNCHANGED,
+    email: str = UNCHANGED,
+    address: str = UNCHANGED,
+) -> Customer:
+    """Edit a customer's name and how to reach them; arguments left out keep their value. The
+    owner and the status change through their own actions (sign-up, Django admin)."""
+    customer = locked(customer_list(user=actor), customer_id)
+    fields = given(name=name, contact_name=contact_name, phone=phone, email=email, address=address)
+    changes = apply_changes(customer, fields)
+    if changes:
+        validate(customer)
+        customer.save(update_fields=[*changes, "updated_at"])
+        audit(actor=actor, action="customer.update", target=customer, changes=changes)
     return customer
 
 
@@ -376,7 +461,7 @@ def route_stop_add(
     route_id: int,
     customer: Customer,
     sequence: int,
-    planned_quantity: Decimal = Decimal("0"),
+    planned_quantity: int = 0,
 ) -> RouteStop:
     if not may_manage_routes(actor):
         raise PermissionDenied(ROUTES_NOT_YOURS)

@@ -418,6 +418,8 @@ SPECTACULAR_SETTINGS = {
         "JobRunStatusEnum": "crm.jobs.models.JobRunStatus",
         "GoalStatusEnum": "goals.models.GoalStatus",
         "ActivityKindEnum": "crm.models.ActivityKind",
+        "ActivityOutcomeEnum": "crm.models.ActivityOutcome",
+        "DealOutcomeEnum": "crm.models.DealOutcome",
         "AnalysisKindEnum": "supervision.models.AnalysisKind",
         "SessionStatusEnum": "supervision.models.SessionStatus",
         "ReasonCodeEnum": "supervision.models.ReasonCode",

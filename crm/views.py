@@ -1,39 +1,59 @@
-"""The core's server-rendered pages: role homes, deals, activities and customers.
+"""The core's server-rendered pages: role homes, deals, activities, tasks and customers.
 
 Each view parses its input, calls one selector or service and renders, with the building blocks
 of crm.web. Records are looked up in the role-scoped selectors (or re-read by the services), so a
-record outside the user's scope is a 404.
+record outside the user's scope is a 404. Every URL a form posts to also answers GET, with the
+page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
+import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from crm import selectors, services
 from crm.forms import (
+    DONE,
+    ActivityCompleteForm,
     ActivityFilterForm,
     ActivityForm,
+    CustomerEditForm,
+    CustomerForm,
     CustomerSearchForm,
+    CustomerSignUpForm,
     DealCloseForm,
     DealEditForm,
     DealFilterForm,
     DealForm,
+    TaskFilterForm,
+    TaskForm,
+    TaskStatusForm,
 )
 from crm.jobs.selectors import dead_letter_pending_count
-from crm.models import ActivityStatus, DealOutcome
+from crm.models import ActivityStatus, DealOutcome, TaskStatus
 from crm.roles import Role, role_of
-from crm.web import ListPage, area_required, call_service, form_page, home_panels, post_data
+from crm.web import (
+    ListPage,
+    area_required,
+    call_service,
+    form_page,
+    home_panels,
+    post_data,
+    return_to,
+)
 
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
 
 DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm)
 ACTIVITIES = ListPage("crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm)
+TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm)
 CUSTOMERS = ListPage("crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm)
 
 
@@ -45,8 +65,11 @@ def home(request: HttpRequest) -> HttpResponse:
     role = role_of(request.user)
     if role == Role.NONE:
         return render(request, "crm/home/none.html")
+    summary = selectors.home_summary(user=request.user)
     context: dict[str, Any] = {
-        "summary": selectors.home_summary(user=request.user),
+        "summary": summary,
+        "summary_version": _summary_version(summary),
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
         "panels": home_panels(request, role),  # the feature apps' blocks (crm.web.home_panel)
     }
     if role == Role.REP:
@@ -58,6 +81,27 @@ def home(request: HttpRequest) -> HttpResponse:
     else:
         context["pending_dead_letters"] = dead_letter_pending_count()
     return render(request, f"crm/home/{role}.html", context)
+
+
+@area_required("sales")
+def home_summary(request: HttpRequest) -> HttpResponse:
+    """The home page's figures, for its own polling (and when the goal card says it moved):
+    nothing (204) while they are what the page shows (`since`), else the tiles again."""
+    summary = selectors.home_summary(user=request.user)
+    version = _summary_version(summary)
+    if request.GET.get("since") == version:
+        return HttpResponse(status=204)
+    context = {
+        "summary": summary,
+        "summary_version": version,
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+    return render(request, "crm/partials/summary.html", context)
+
+
+def _summary_version(summary: dict) -> str:
+    figures = {key: value for key, value in summary.items() if key != "month"}
+    return hashlib.sha256(repr(sorted(figures.items())).encode()).hexdigest()[:16]
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -75,7 +119,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
         deal = call_service(form, lambda **data: services.deal_create(actor=request.user, **data))
         if deal is not None:
             messages.success(request, f"Deal “{deal.title}” created.")
-            return redirect("deal-list")
+            return redirect(DEALS.created_link(deal.pk))
     return form_page(request, "crm/deal_form.html", {"form": form})
 
 
@@ -98,8 +142,9 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("sales")
-@require_POST
 def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return redirect(DEALS.row_link(pk))
     return DEALS.row_action(
         request,
         pk,
@@ -107,6 +152,16 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user, deal_id=pk, won=data["outcome"] == DealOutcome.WON
         ),
         form=DealCloseForm(request.POST),
+    )
+
+
+@area_required("sales")
+def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    """A deal closed by mistake, open again (no longer counted as won)."""
+    if request.method != "POST":
+        return redirect(DEALS.row_link(pk))
+    return DEALS.row_action(
+        request, pk, lambda data: services.deal_reopen(actor=request.user, deal_id=pk)
     )
 
 
@@ -120,22 +175,84 @@ def activity_list(request: HttpRequest) -> HttpResponse:
 
 @area_required("sales")
 def activity_create(request: HttpRequest) -> HttpResponse:
-    form = ActivityForm(post_data(request), user=request.user, initial=_initial_customer(request))
+    """Plan an activity, or log one done already ("Log a visit": `?log=1`)."""
+    initial = _initial_customer(request)
+    if request.GET.get("log"):
+        initial |= ActivityForm.initial_for_logging()
+    form = ActivityForm(post_data(request), user=request.user, initial=initial)
     if request.method == "POST":
         activity = call_service(
             form, lambda **data: services.activity_create(actor=request.user, **data)
         )
         if activity is not None:
-            messages.success(request, f"{activity.get_kind_display()} planned.")
-            return redirect("activity-list")
-    return form_page(request, "crm/activity_form.html", {"form": form})
+            done = activity.status == ActivityStatus.COMPLETED
+            messages.success(
+                request, f"{activity.get_kind_display()} {'logged' if done else 'planned'}."
+            )
+            return redirect(ACTIVITIES.created_link(activity.pk))
+    logging = form["done"].value() == DONE
+    return form_page(request, "crm/activity_form.html", {"form": form, "logging": logging})
 
 
 @area_required("sales")
-@require_POST
 def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    return ACTIVITIES.row_action(
-        request, pk, lambda data: services.activity_complete(actor=request.user, activity_id=pk)
+    """Mark a planned activity done: at once from its row (htmx), or on its own page with how it
+    went and notes (the same URL, opened)."""
+    if request.htmx and request.method == "POST":
+        return ACTIVITIES.row_action(
+            request,
+            pk,
+            lambda data: services.activity_complete(actor=request.user, activity_id=pk, **data),
+            form=ActivityCompleteForm(request.POST),
+        )
+    activity = get_object_or_404(selectors.activity_list(user=request.user), pk=pk)
+    if request.method != "POST" and activity.status != ActivityStatus.PLANNED:
+        messages.info(request, services.ACTIVITY_NOT_PLANNED)
+        return redirect(ACTIVITIES.row_link(pk))
+    form = ActivityCompleteForm(post_data(request), initial={"notes": activity.notes})
+    if request.method == "POST":
+        done = call_service(
+            form,
+            lambda **data: services.activity_complete(actor=request.user, activity_id=pk, **data),
+        )
+        if done is not None:
+            messages.success(request, f"“{done}” done.")
+            return redirect(return_to(request, "activity-list"))
+    context = {"form": form, "activity": activity, "return_to": return_to(request, "activity-list")}
+    return form_page(request, "crm/activity_complete.html", context)
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+
+
+@area_required("sales")
+def task_list(request: HttpRequest) -> HttpResponse:
+    return TASKS.render(request)
+
+
+@area_required("sales")
+def task_create(request: HttpRequest) -> HttpResponse:
+    form = TaskForm(post_data(request), user=request.user)
+    if request.method == "POST":
+        task = call_service(form, lambda **data: services.task_create(actor=request.user, **data))
+        if task is not None:
+            messages.success(request, f"Task “{task.title}” added.")
+            return redirect(TASKS.created_link(task.pk))
+    return form_page(request, "crm/task_form.html", {"form": form})
+
+
+@area_required("sales")
+def task_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Done, or open again: the task's row action."""
+    if request.method != "POST":
+        return redirect(TASKS.row_link(pk))
+    return TASKS.row_action(
+        request,
+        pk,
+        lambda data: services.task_set_done(
+            actor=request.user, task_id=pk, done=data["status"] == TaskStatus.DONE
+        ),
+        form=TaskStatusForm(request.POST),
     )
 
 
@@ -148,6 +265,34 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 
 @area_required("sales")
+def customer_create(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(post_data(request), user=request.user)
+    if request.method == "POST":
+        customer = call_service(
+            form, lambda **data: services.customer_create(actor=request.user, **data)
+        )
+        if customer is not None:
+            messages.success(request, f"{customer.name} added, as a prospect.")
+            return redirect(CUSTOMERS.created_link(customer.pk))
+    return form_page(request, "crm/customer_form.html", {"form": form})
+
+
+@area_required("sales")
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(selectors.customer_list(user=request.user), pk=pk)
+    form = CustomerEditForm(post_data(request), initial=CustomerEditForm.initial_for(customer))
+    if request.method == "POST":
+        saved = call_service(
+            form,
+            lambda **data: services.customer_update(actor=request.user, customer_id=pk, **data),
+        )
+        if saved is not None:
+            messages.success(request, f"{saved.name} saved.")
+            return redirect("customer-detail", pk)
+    return form_page(request, "crm/customer_form.html", {"form": form, "customer": customer})
+
+
+@area_required("sales")
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(selectors.customer_list(user=request.user), pk=pk)
     context = {
@@ -155,13 +300,35 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deals": selectors.deal_list(user=request.user).filter(customer=customer)[
             :CUSTOMER_DETAIL_ROWS
         ],
-        "activities": selectors.activity_list(user=request.user)
-        .filter(customer=customer)
-        .order_by("-due_at", "-id")[:CUSTOMER_DETAIL_ROWS],
+        "activities": selectors.activity_list(user=request.user).filter(customer=customer)[
+            :CUSTOMER_DETAIL_ROWS
+        ],
+        "sign_up_form": CustomerSignUpForm(user=request.user),
         "row_limit": CUSTOMER_DETAIL_ROWS,
         "return_to": request.get_full_path(),
     }
     return render(request, "crm/customer_detail.html", context)
+
+
+@area_required("sales")
+def customer_sign_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """A prospect signs up: from its row in the list (htmx) or from its page."""
+    if request.method != "POST":
+        return redirect("customer-detail", pk)
+    form = CustomerSignUpForm(request.POST, user=request.user)
+
+    def sign_up(**data: Any):
+        return services.customer_sign_up(actor=request.user, customer_id=pk, **data)
+
+    if request.htmx:
+        return CUSTOMERS.row_action(request, pk, lambda data: sign_up(**data), form=form)
+    customer = call_service(form, sign_up)
+    if customer is None:
+        for error in form.all_errors():
+            messages.error(request, error)
+    else:
+        messages.success(request, f"{customer.name} signed up.")
+    return redirect(return_to(request, reverse("customer-detail", args=[pk])))
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

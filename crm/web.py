@@ -34,7 +34,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Page
 from django.db import IntegrityError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import FirstValue, RowNumber
 from django.forms.utils import flatatt
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -46,6 +47,7 @@ from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.errors import Conflict, from_integrity_error
+from crm.ids import parse_id
 from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
 from crm.roles import can_use
@@ -183,6 +185,27 @@ class AmountField(forms.DecimalField):
         return {**super().widget_attrs(widget), "inputmode": "decimal", "type": "text"}
 
 
+class OrderingField(forms.ChoiceField):
+    """How a list is sorted: one of its selector's whitelisted orderings ({key: Ordering},
+    e.g. crm.selectors.DEAL_ORDERINGS), the first when none is asked for. On a phone it is a
+    select among the filters; on a desktop the column headers link to the same keys
+    (`{% sort_header %}`, crm/templatetags/lists.py)."""
+
+    def __init__(self, orderings: dict[str, Any], **kwargs) -> None:
+        kwargs.setdefault("label", "Sort by")
+        kwargs.setdefault("required", False)
+        choices = [(key, ordering.label) for key, ordering in orderings.items()]
+        super().__init__(choices=choices, **kwargs)
+        self.default = choices[0][0]
+
+    def clean(self, value: Any) -> str:
+        return super().clean(value) or self.default
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # The default, asked for or not, is no filter in use.
+        return (data or self.default) != (initial or self.default)
+
+
 def call_service(form: ServiceForm, service: Callable[..., Any]) -> Any | None:
     """Call `service` with the form's cleaned data; None when the form or the service refused
     it, with the reasons added to the form."""
@@ -210,8 +233,30 @@ def form_page(request: HttpRequest, template: str, context: dict[str, Any]) -> H
 # --- Lists ------------------------------------------------------------------------------------
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE) -> Page:
-    return DeferredJoinPaginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest, queryset: QuerySet, per_page: int = PAGE_SIZE, *, number: Any = None
+) -> Page:
+    """The page `number` of `queryset`, else the one the query string asks for (`?page=`)."""
+    return DeferredJoinPaginator(queryset, per_page).get_page(number or request.GET.get("page"))
+
+
+def page_of(rows: QuerySet, pk: int, per_page: int = PAGE_SIZE) -> int | None:
+    """The number of the page of `rows`, in their order, that holds row `pk` (None if it is
+    not one of them), in one query: the row's position among all rows, counted by the
+    database."""
+    ordering = rows.query.order_by or rows.model._meta.ordering or ["pk"]
+    position = (
+        rows.annotate(
+            list_position=Window(RowNumber(), order_by=list(ordering)),
+            # The row's own id as a window value: filtered after the rows are numbered (a
+            # plain pk filter would be applied before, and number the one row 1).
+            list_row=Window(FirstValue("pk"), partition_by=F("pk")),
+        )
+        .filter(list_row=pk)
+        .values_list("list_position", flat=True)
+    )
+    found = list(position[:1])
+    return (found[0] - 1) // per_page + 1 if found else None
 
 
 def page_version(page: Page) -> str:
@@ -262,9 +307,10 @@ def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]
 
 
 def return_to(request: HttpRequest, default: str) -> str:
-    """Where an action sends the user back: the page its form was on (`next`, if it is one of
-    ours), else `default` (a URL name, or a path)."""
-    url = request.POST.get("next", "")
+    """Where an action sends the user back: the page its form was on (`next`, posted or in the
+    query string of a form's page, if it is one of ours), else `default` (a URL name, or a
+    path)."""
+    url = request.POST.get("next") or request.GET.get("next", "")
     if url and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -307,6 +353,15 @@ class ListPage:
     def rows(self, user, **filters) -> QuerySet:
         return self.selector(user=user, **filters)
 
+    def row_link(self, pk: int) -> str:
+        """The list, at row `pk`: where a row action's URL sends someone who opens it (a
+        reload, the back button) instead of a 405."""
+        return f"{reverse(self.url_name)}#{self.name}-{pk}"
+
+    def created_link(self, pk: int) -> str:
+        """Where a create form lands: the list, on the page that holds the new row, marked."""
+        return f"{reverse(self.url_name)}?created={pk}#{self.name}-{pk}"
+
     def filter_form(self, request: HttpRequest) -> forms.Form:
         """The filters, over the query string (a ScopedForm also gets the user, for choices
         limited to what they may see)."""
@@ -321,7 +376,13 @@ class ListPage:
         the list)."""
         filters = self.filter_form(request)
         criteria = filters.cleaned_data if filters.is_valid() else {}
-        page = paginate(request, self.rows(request.user, **criteria))
+        rows = self.rows(request.user, **criteria)
+        # `?created=<id>`, where a create form lands: the page that holds the new row, marked.
+        created = parse_id(request.GET.get("created"))
+        number = None
+        if created is not None and "page" not in request.GET:
+            number = page_of(rows, created)
+        page = paginate(request, rows, number=number)
         version = page_version(page)
         if self.live and request.htmx and "since" in request.GET:
             return self._fresh_rows(request, page, version)
@@ -334,6 +395,7 @@ class ListPage:
             "page_version": version,
             "return_to": back,
             "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+            "created": created,
             **(extra or {}),
         }
         return render(request, self.template, context, status=status)

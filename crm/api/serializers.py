@@ -7,8 +7,11 @@ from rest_framework import serializers
 from crm import selectors
 from crm.api.base import DateTimeField, ScopedPrimaryKeyRelatedField
 from crm.models import (
+    MAX_PLANNED_QUANTITY,
     Activity,
     ActivityKind,
+    ActivityOutcome,
+    ActivityStatus,
     Customer,
     Deal,
     DealOutcome,
@@ -47,13 +50,38 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "code", "name", "address", "status", "owner", "signed_up_at", "created_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "contact_name",
+            "phone",
+            "email",
+            "address",
+            "status",
+            "owner",
+            "signed_up_at",
+            "created_at",
+        ]
 
 
-class CustomerInputSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=30)
+def _blank_or_text(max_length: int, **kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, required=False, allow_blank=True, **kwargs)
+
+
+class CustomerUpdateInputSerializer(serializers.Serializer):
+    """A customer's name and contact details (PATCH: send only what changes)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    contact_name = _blank_or_text(120, help_text="Who to ask for.")
+    phone = _blank_or_text(40, help_text="Digits, spaces and + ( ) - . (at least 3 digits).")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    address = _blank_or_text(300)
+
+
+class CustomerInputSerializer(CustomerUpdateInputSerializer):
     name = serializers.CharField(max_length=200)
-    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    code = _blank_or_text(30, help_text="Left out or blank: a new unique code is made up.")
     owner = _rep_field(allow_null=True)
 
 
@@ -129,16 +157,53 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
             "rep",
             "due_at",
             "completed_at",
+            "outcome",
+            "notes",
             "created_at",
         ]
 
 
+def _outcome_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=ActivityOutcome.choices,
+        required=False,
+        allow_blank=True,
+        help_text="How it went; only for an activity that is done.",
+    )
+
+
+def _notes_field() -> serializers.CharField:
+    return _blank_or_text(2000)
+
+
 class ActivityInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    due_at = DateTimeField()
+    due_at = DateTimeField(help_text="When it is due; for one done already, when it happened.")
+    status = serializers.ChoiceField(
+        choices=[ActivityStatus.PLANNED, ActivityStatus.COMPLETED],
+        default=ActivityStatus.PLANNED,
+        help_text="`completed` logs an activity done already (at `due_at`, not in the future).",
+    )
     subject = serializers.CharField(max_length=200, required=False, allow_blank=True)
     customer = _customer_field(required=False, allow_null=True)
     rep = _rep_field()
+    outcome = _outcome_field()
+    notes = _notes_field()
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        values["done"] = values.pop("status") == ActivityStatus.COMPLETED
+        return values
+
+
+class ActivityCompleteInputSerializer(serializers.Serializer):
+    outcome = _outcome_field()
+    notes = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Left out: the notes stay as they are; given: they replace them.",
+    )
 
 
 # --- Tasks ------------------------------------------------------------------------------------
@@ -195,6 +260,9 @@ class RouteDetailOutputSerializer(RouteOutputSerializer):
 class RouteStopInputSerializer(serializers.Serializer):
     customer = _customer_field()
     sequence = serializers.IntegerField(min_value=1, max_value=32767)
-    planned_quantity = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False
+    planned_quantity = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PLANNED_QUANTITY,
+        required=False,
+        help_text="A whole number of units.",
     )

@@ -47,14 +47,22 @@ class CustomerFilter(filters.FilterSet):
 class CustomerViewSet(ScopedViewSet):
     selector = selectors.customer_list
     output_serializer_class = s.CustomerOutputSerializer
-    inputs = {"create": s.CustomerInputSerializer, "sign_up": s.CustomerSignUpInputSerializer}
+    inputs = {
+        "create": s.CustomerInputSerializer,
+        "partial_update": s.CustomerUpdateInputSerializer,
+        "sign_up": s.CustomerSignUpInputSerializer,
+    }
     filterset_class = CustomerFilter
-    search_fields = ["name", "code", "address"]
+    search_fields = ["name", "code", "contact_name", "address"]
     ordering_fields = ["name", "code", "signed_up_at", "created_at"]
 
     def create(self, request):
         customer = services.customer_create(actor=request.user, **self.input())
         return self.answer(customer, code=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        data = self.input(partial=True)
+        return self.answer(services.customer_update(actor=request.user, customer_id=pk, **data))
 
     @action(detail=True, methods=["post"], url_path="sign-up")
     def sign_up(self, request, pk=None):
@@ -128,7 +136,12 @@ class ActivityFilter(filters.FilterSet):
 class ActivityViewSet(ScopedViewSet):
     selector = selectors.activity_list
     output_serializer_class = s.ActivityOutputSerializer
-    inputs = {"create": s.ActivityInputSerializer, "complete": None, "cancel": None, "reopen": None}
+    inputs = {
+        "create": s.ActivityInputSerializer,
+        "complete": s.ActivityCompleteInputSerializer,
+        "cancel": None,
+        "reopen": None,
+    }
     filterset_class = ActivityFilter
     search_fields = ["subject", "customer__name"]
     ordering_fields = ["due_at", "completed_at", "created_at"]
@@ -139,7 +152,8 @@ class ActivityViewSet(ScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        return self.answer(services.activity_complete(actor=request.user, activity_id=pk))
+        data = self.input()
+        return self.answer(services.activity_complete(actor=request.user, activity_id=pk, **data))
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

@@ -117,4 +117,4 @@ class RouteStopFactory(factory.django.DjangoModelFactory):
     route = factory.SubFactory(RouteFactory)
     customer = factory.SubFactory(CustomerFactory)
     sequence = factory.Sequence(lambda n: n + 1)
-    planned_quantity = Decimal("10")
+    planned_quantity = 10

@@ -1,13 +1,24 @@
+import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm import roles, services
-from crm.models import AuditEntry, Customer, Deal, DealStage, RouteStop
+from crm.models import (
+    PHONE_INVALID,
+    Activity,
+    AuditEntry,
+    Customer,
+    CustomerStatus,
+    Deal,
+    DealStage,
+    RouteStop,
+)
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -372,9 +383,10 @@ def test_duplicate_route_stop_is_400_with_field_errors(rep, supervisor_api):
 
     ok = supervisor_api.post(
         f"/api/routes/{route.pk}/stops/",
-        {"customer": other_customer.pk, "sequence": 2, "planned_quantity": "12.5"},
+        {"customer": other_customer.pk, "sequence": 2, "planned_quantity": "12"},
     )
     assert ok.status_code == 201
+    assert ok.json()["planned_quantity"] == 12
 
 
 @pytest.mark.django_db
@@ -529,3 +541,217 @@ def test_route_detail_query_count_does_not_grow_with_stops(rep, client, django_a
     # session, user, the user's zone, role groups, route, stops with their customers
     with django_assert_num_queries(6):
         assert client.get(f"/api/routes/{route.pk}/").status_code == 200
+
+
+# --- Customers' contacts, activities logged done, whole planned quantities --------------------
+
+CUSTOMERS = "/api/customers/"
+ACTIVITIES = "/api/activities/"
+
+
+def _an_hour_ago() -> str:
+    return (timezone.now() - dt.timedelta(hours=1)).isoformat()
+
+
+@pytest.mark.django_db
+def test_a_customer_is_created_with_its_contact_and_a_code_made_up(rep, rep_api):
+    created = rep_api.post(
+        CUSTOMERS,
+        {
+            "name": "Kiosko La Playa",
+            "contact_name": "Rosa Vidal",
+            "phone": "+34 600 12 34 56",
+            "email": "rosa@kiosko.example",
+            "address": "Paseo Marítimo 4",
+        },
+        format="json",
+    )
+
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["code"].startswith("C-")
+    assert {key: body[key] for key in ("contact_name", "phone", "email", "status")} == {
+        "contact_name": "Rosa Vidal",
+        "phone": "+34 600 12 34 56",
+        "email": "rosa@kiosko.example",
+        "status": "prospect",
+    }
+
+
+@pytest.mark.django_db
+def test_patch_changes_a_customers_contact_details_only(rep, rep_api):
+    customer = CustomerFactory(owner=rep, name="Bar Sol", phone="600 111 222")
+
+    response = rep_api.patch(
+        f"{CUSTOMERS}{customer.pk}/", {"phone": "600 333 444", "email": ""}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["name"], response.json()["phone"]) == ("Bar Sol", "600 333 444")
+    entry = AuditEntry.objects.get(action="customer.update")
+    assert entry.changes == {"phone": ["600 111 222", "600 333 444"]}
+    # Status and owner are not contact details: they are not written here.
+    rep_api.patch(f"{CUSTOMERS}{customer.pk}/", {"status": "active", "owner": 1}, format="json")
+    customer.refresh_from_db()
+    assert (customer.status, customer.owner) == (CustomerStatus.PROSPECT, rep)
+
+
+@pytest.mark.django_db
+def test_a_rep_gets_404_patching_another_reps_customer(rep_api, other_rep):
+    customer = CustomerFactory(owner=other_rep, name="Not mine")
+
+    response = rep_api.patch(f"{CUSTOMERS}{customer.pk}/", {"name": "Mine"}, format="json")
+
+    assert response.status_code == 404
+    customer.refresh_from_db()
+    assert customer.name == "Not mine"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "errors"),
+    [
+        ("phone", "call me", [PHONE_INVALID]),
+        ("phone", "1" * 41, ["Ensure this field has no more than 40 characters."]),
+        ("phone", ["600 111 222"], ["Not a valid string."]),
+        ("email", "nobody", ["Enter a valid email address."]),
+        ("contact_name", "a\x00b", ["Null characters are not allowed."]),
+        ("name", "", ["This field may not be blank."]),
+        ("name", {"first": "Bar"}, ["Not a valid string."]),
+        ("address", "x" * 301, ["Ensure this field has no more than 300 characters."]),
+    ],
+)
+def test_bad_contact_details_are_400_on_create_and_patch(rep, rep_api, field, value, errors):
+    customer = CustomerFactory(owner=rep, name="Bar Sol")
+
+    created = rep_api.post(CUSTOMERS, {"name": "Kiosk", field: value}, format="json")
+    patched = rep_api.patch(f"{CUSTOMERS}{customer.pk}/", {field: value}, format="json")
+
+    assert (created.status_code, patched.status_code) == (400, 400)
+    assert created.json() == {field: errors}
+    assert patched.json() == {field: errors}
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_activity_done_already_is_logged_with_its_outcome(rep, rep_api):
+    when = _an_hour_ago()
+
+    logged = rep_api.post(
+        ACTIVITIES,
+        {
+            "kind": "visit",
+            "due_at": when,
+            "status": "completed",
+            "outcome": "ordered",
+            "notes": "Two cases.",
+        },
+        format="json",
+    )
+
+    assert logged.status_code == 201, logged.json()
+    body = logged.json()
+    assert (body["status"], body["outcome"], body["notes"]) == (
+        "completed",
+        "ordered",
+        "Two cases.",
+    )
+    assert body["completed_at"] == body["due_at"]
+    assert AuditEntry.objects.get(target_id=str(body["id"])).action == "activity.log"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {"status": "completed", "due_at": "2099-01-01T10:00:00Z"},
+            {"due_at": [services.ACTIVITY_DONE_IN_FUTURE]},
+        ),
+        ({"outcome": "ordered"}, {"outcome": [services.ACTIVITY_OUTCOME_WHEN_DONE]}),
+        ({"status": "cancelled"}, {"status": ['"cancelled" is not a valid choice.']}),
+        ({"status": ["completed"]}, {"status": ["\"['completed']\" is not a valid choice."]}),
+        (
+            {"outcome": "party", "status": "completed"},
+            {"outcome": ['"party" is not a valid choice.']},
+        ),
+        ({"notes": "x" * 2001}, {"notes": ["Ensure this field has no more than 2000 characters."]}),
+        ({"notes": "\x00"}, {"notes": ["Null characters are not allowed."]}),
+        ({"due_at": "1e309"}, None),
+        ({"due_at": "0001-01-01T00:00:00Z"}, None),
+        ({"due_at": "9999-12-31T23:00:00Z"}, None),
+    ],
+)
+def test_bad_activity_input_is_400(rep_api, body, errors):
+    response = rep_api.post(
+        ACTIVITIES, {"kind": "call", "due_at": _an_hour_ago(), **body}, format="json"
+    )
+
+    assert response.status_code == 400
+    if errors is not None:
+        assert response.json() == errors
+    else:
+        assert set(response.json()) == {"due_at"}
+    assert not Activity.objects.exists()
+
+
+@pytest.mark.django_db
+def test_completing_through_the_api_takes_outcome_and_notes(rep, rep_api):
+    activity = ActivityFactory(rep=rep, notes="Planned notes.")
+    other = ActivityFactory(rep=rep, notes="Keep me.")
+
+    done = rep_api.post(
+        f"{ACTIVITIES}{activity.pk}/complete/",
+        {"outcome": "no_answer", "notes": "Closed on Mondays."},
+        format="json",
+    )
+    quick = rep_api.post(f"{ACTIVITIES}{other.pk}/complete/", {}, format="json")
+    bad = rep_api.post(
+        f"{ACTIVITIES}{ActivityFactory(rep=rep).pk}/complete/", {"outcome": "meh"}, format="json"
+    )
+
+    assert (done.json()["outcome"], done.json()["notes"]) == ("no_answer", "Closed on Mondays.")
+    assert (quick.json()["status"], quick.json()["notes"]) == ("completed", "Keep me.")
+    assert bad.status_code == 400 and "outcome" in bad.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("quantity", ["1.9", 1.9, "1e309", "nan", -1, 1_000_000, [3], {"n": 3}])
+def test_a_planned_quantity_that_is_not_a_whole_number_in_range_is_400(
+    rep, supervisor_api, quantity
+):
+    route = RouteFactory(rep=rep)
+
+    response = supervisor_api.post(
+        f"/api/routes/{route.pk}/stops/",
+        {"customer": CustomerFactory(owner=rep).pk, "sequence": 1, "planned_quantity": quantity},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"planned_quantity"}
+    assert not RouteStop.objects.exists()
+
+
+@pytest.mark.django_db
+def test_route_stops_read_whole_planned_quantities(rep, rep_api):
+    route = RouteFactory(rep=rep)
+    RouteStopFactory(route=route, planned_quantity=30)
+
+    stops = rep_api.get(f"/api/routes/{route.pk}/").json()["stops"]
+
+    assert stops[0]["planned_quantity"] == 30
+
+
+@pytest.mark.django_db
+def test_a_planned_quantity_too_large_for_a_float_is_400(rep, supervisor_api):
+    route = RouteFactory(rep=rep)
+    customer = CustomerFactory(owner=rep)
+    body = f'{{"customer": {customer.pk}, "sequence": 1, "planned_quantity": 1e309}}'
+
+    response = supervisor_api.generic(
+        "POST", f"/api/routes/{route.pk}/stops/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert not RouteStop.objects.exists()

@@ -93,3 +93,54 @@ def test_no_index_of_ours_repeats_one_that_already_covers_it():
         )
         repeated = cursor.fetchall()
     assert repeated == []
+
+
+BEFORE_WHOLE_QUANTITIES = ("crm", "0008_customer_contacts_activity_outcomes")
+BEFORE_CONTACTS = ("crm", "0007_one_index_each")
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_planned_quantities_are_rounded_half_up_and_the_new_fields_reverse_with_data():
+    old = migrate_to(BEFORE_WHOLE_QUANTITIES)
+    try:
+        User = old.get_model("auth", "User")
+        Team = old.get_model("crm", "Team")
+        SalesRep = old.get_model("crm", "SalesRep")
+        Customer = old.get_model("crm", "Customer")
+        Route = old.get_model("crm", "Route")
+        RouteStop = old.get_model("crm", "RouteStop")
+        Activity = old.get_model("crm", "Activity")
+        rep = SalesRep.objects.create(
+            user=User.objects.create(username="legacy"), team=Team.objects.create(name="L"),
+            employee_code="L1", hire_date=dt.date(2020, 1, 1),
+        )  # fmt: skip
+        route = Route.objects.create(code="9001", name="Old round", rep=rep)
+        quantities = {"18.50": 19, "8.49": 8, "0.50": 1, "12.00": 12, "0.00": 0}
+        stops = {
+            RouteStop.objects.create(
+                route=route,
+                customer=Customer.objects.create(
+                    name=f"C{index}", code=f"C{index}", owner=rep, phone="600 111 222"
+                ),
+                sequence=index + 1,
+                planned_quantity=quantity,
+            ).pk: expected
+            for index, (quantity, expected) in enumerate(quantities.items())
+        }
+        Activity.objects.create(
+            rep=rep, kind="visit", due_at=dt.datetime(2026, 5, 4, 9, tzinfo=UTC),
+            status="completed", completed_at=dt.datetime(2026, 5, 4, 10, tzinfo=UTC),
+            outcome="ordered", notes="Two cases.",
+        )  # fmt: skip
+    finally:
+        migrate_to()
+
+    from crm.models import RouteStop as NewRouteStop
+
+    assert dict(NewRouteStop.objects.values_list("pk", "planned_quantity")) == stops
+
+    # Back before the contacts and outcomes, with all these rows in the tables, and forward.
+    migrate_to(BEFORE_CONTACTS)
+    migrate_to()
+    assert dict(NewRouteStop.objects.values_list("pk", "planned_quantity")) == stops

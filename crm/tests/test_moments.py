@@ -47,3 +47,15 @@ def test_an_audit_entry_reads_in_labels():
         "Unknown field: Yes",
     ]
     assert AuditEntry(action="thing.made_up").action_label == "Thing made up"
+
+
+def test_a_timeline_chart_says_the_zone_of_its_times():
+    from crm.charts import timeline_chart
+
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Madrid")):
+        chart = timeline_chart(
+            [(MOMENT, 3)], start=MOMENT - dt.timedelta(hours=1), end=MOMENT, unit="events"
+        )
+
+    assert [text for _, text in chart.x_labels] == ["6 Dec 16:30 CET", "6 Dec 17:30 CET"]
+    assert chart.summary.endswith("(at 17:30 CET)")

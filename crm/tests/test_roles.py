@@ -10,7 +10,7 @@ from django.http import Http404
 
 from crm import services
 from crm.models import AuditEntry, SalesRep, Team
-from crm.roles import Role, SystemActor, role_of, scope_to_user
+from crm.roles import Role, SystemActor, may_choose_rep, role_of, scope_to_user
 from crm.tests.factories import (
     CustomerFactory,
     DealFactory,
@@ -125,3 +125,11 @@ def test_deal_services_answer_404_for_a_record_outside_the_scope(rep, other_rep,
     assert rep_api.post(f"/api/deals/{foreign.pk}/reopen/").status_code == 404
     with pytest.raises(Http404):
         services.deal_reopen(actor=rep.user, deal_id=foreign.pk)
+
+
+def test_supervisors_admins_and_jobs_choose_a_records_rep_and_reps_do_not(
+    rep, supervisor, admin_user
+):
+    assert [
+        may_choose_rep(who) for who in (rep.user, supervisor, admin_user, SystemActor("job:x"))
+    ] == [False, True, True, True]

@@ -239,3 +239,22 @@ def test_refuses_demo_logins_in_production_unless_asked():
 
     with pytest.raises(CommandError, match="DEBUG is off"):
         call_command("seed_demo", reps=1, months=1, stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_data_plans_whole_quantities_and_says_how_to_reach_customers():
+    seed(reps=2, months=2)
+
+    quantities = list(RouteStop.objects.values_list("planned_quantity", flat=True))
+    assert quantities and all(isinstance(q, int) and 1 <= q <= 30 for q in quantities)
+    assert not Customer.objects.filter(contact_name="").exists()
+    assert Customer.objects.exclude(phone="").count() > Customer.objects.count() // 2
+    for email in Customer.objects.exclude(email="").values_list("email", flat=True):
+        assert email.endswith("@demo.example") and email.isascii()
+    done = Activity.objects.filter(status=ActivityStatus.COMPLETED)
+    assert done.exists() and not done.filter(outcome="").exists()
+    assert (
+        not Activity.objects.exclude(status=ActivityStatus.COMPLETED).exclude(outcome="").exists()
+    )
+    for customer in Customer.objects.exclude(phone=""):
+        customer.full_clean()  # every demo phone and email passes the rules

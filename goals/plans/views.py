@@ -231,7 +231,10 @@ def plan_card(request: HttpRequest) -> HttpResponse:
     context = card_context(request, rep)
     if request.GET.get("since") == context["card_version"]:
         return HttpResponse(status=204)
-    return render(request, "goals/plans/partials/card.html", context)
+    response = render(request, "goals/plans/partials/card.html", context)
+    # The home page's figures listen for this, so that they move with the card.
+    response["HX-Trigger"] = "plan-card-changed"
+    return response
 
 
 def _set_targets(

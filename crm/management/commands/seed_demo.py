@@ -16,6 +16,7 @@ activities and open tasks for the rest of it.
 
 import math
 import random
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from crm.management.progress import progress_bar
 from crm.models import (
     Activity,
     ActivityKind,
+    ActivityOutcome,
     ActivityStatus,
     Customer,
     CustomerStatus,
@@ -140,6 +142,24 @@ ACTIVITY_SUBJECTS = {
     ActivityKind.EMAIL: ["price list update", "offer follow-up", "invoice copy", "promotion"],
     ActivityKind.MEETING: ["quarterly review", "contract renewal", "annual plan", "complaint"],
 }
+# How the activities that were done went, and what reps jot down after some of them.
+ACTIVITY_OUTCOMES = (
+    [
+        ActivityOutcome.ORDERED,
+        ActivityOutcome.INTERESTED,
+        ActivityOutcome.FOLLOW_UP,
+        ActivityOutcome.NO_ANSWER,
+        ActivityOutcome.NOT_INTERESTED,
+    ],
+    [0.3, 0.25, 0.2, 0.15, 0.1],
+)
+ACTIVITY_NOTES = [
+    "Owner away; spoke to the manager.",
+    "Wants a price for the summer range.",
+    "Shelf space moved next to the entrance.",
+    "Asked for samples next time.",
+    "Pays by transfer from now on.",
+]
 # A planned activity this far past its due date has been given up: it is cancelled.
 OVERDUE_GIVEN_UP_AFTER = timedelta(days=14)
 TASK_TITLES = [
@@ -275,6 +295,8 @@ class RepPlanner:
             plan.deals += self._deals(rng, month, plan, skill)
             plan.activities += self._activities(rng, month, plan, skill)
             plan.tasks += self._tasks(rng, month, plan)
+        # Details from a stream of their own: the rows above stay as they always were.
+        _add_details(random.Random(f"{self.seed}:details:{number}"), plan)
         return plan
 
     def _customers(
@@ -337,7 +359,7 @@ class RepPlanner:
                     route=route,
                     customer=customer,
                     sequence=sequence,
-                    planned_quantity=Decimal(rng.randint(1, 60)) / 2,
+                    planned_quantity=(rng.randint(1, 60) + 1) // 2,
                 )
                 for sequence, customer in enumerate(stop_customers, start=1)
             ]
@@ -449,6 +471,27 @@ class RepPlanner:
                 )
             )
         return tasks
+
+
+def _add_details(rng: random.Random, plan: RepPlan) -> None:
+    """Who to ask for at each customer and how to reach them; how the activities done went."""
+    for customer in plan.customers:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        customer.contact_name = f"{first} {last}"
+        if rng.random() < 0.9:
+            digits = [rng.randint(0, 99), rng.randint(0, 999), rng.randint(0, 999)]
+            customer.phone = "+34 6{:02d} {:03d} {:03d}".format(*digits)
+        if rng.random() < 0.6:
+            customer.email = f"{_ascii(first)}.{customer.code.lower()}@demo.example"
+    for activity in plan.activities:
+        if activity.status == ActivityStatus.COMPLETED:
+            activity.outcome = rng.choices(*ACTIVITY_OUTCOMES)[0]
+            if rng.random() < 0.25:
+                activity.notes = rng.choice(ACTIVITY_NOTES)
+
+
+def _ascii(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
 
 
 def _elapsed_share(calendar: Calendar, month: Month) -> float:
