@@ -36,6 +36,8 @@ urlpatterns = [
     path("api/", include("crm.api.urls")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
+    # Django admin's own logout is a POST only: a reload of it is a page here, like the site's.
+    path("admin/logout/", auth.LogoutView.as_view()),
     path("admin/", admin.site.urls),
     # Pages that name no icon (Django admin, API docs) get the app's.
     path("favicon.ico", views.favicon),
