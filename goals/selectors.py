@@ -31,6 +31,7 @@ from crm.models import Activity, Customer, Deal, Task
 from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
+from goals import rates
 from goals.models import (
     BonusTier,
     Goal,
@@ -241,24 +242,6 @@ class Verdict:
 AT_RISK_SHARE = Decimal("0.8")
 
 
-@dataclass(frozen=True)
-class Forecast:
-    velocity: Decimal  # average change in value per day
-    projected_value: Decimal  # at the period's end, at that velocity
-    projected_completion: dt.date | None  # when the target is reached at that velocity
-    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
-    verdict: str
-    elapsed_share: Decimal  # 0..1 of the period gone
-    expected_percent: Decimal  # progress a steady pace would have by now
-    days_left: int
-    has_sufficient_data: bool
-    days_of_history: int
-
-    @property
-    def verdict_label(self) -> str:
-        return Verdict.LABELS[self.verdict]
-
-
 def _q(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -269,6 +252,27 @@ def verdict_for(percent: Decimal, expected_percent: Decimal) -> str:
     if percent >= expected_percent * AT_RISK_SHARE:
         return Verdict.AT_RISK
     return Verdict.OFF_TRACK
+
+
+def goal_today(goal: Goal, now: dt.datetime | None = None) -> dt.date:
+    """The day it is in the goal's zone (the one its period's days are in)."""
+    return local_date(now or timezone.now(), zone_named(goal.zone))
+
+
+def verdict(goal: Goal, *, today: dt.date) -> str | None:
+    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice
+    and the daily alerts all read: on track, at risk or off track against the progress a
+    steady pace would have by `today` (the goal's zone). None when there is nothing to judge:
+    a goal closed, without a target, or a bonus tier (it moves in steps, not at a pace)."""
+    if (
+        goal.status != GoalStatus.ACTIVE
+        or goal.target_value is None
+        or goal.metric == Metric.BONUS_TIER
+    ):
+        return None
+    if goal.target_value == 0:  # nothing to reach
+        return Verdict.ON_TRACK
+    return verdict_for(goal.progress_percent or Decimal(0), expected_percent(goal, today=today))
 
 
 def elapsed_days(goal: Goal, *, today: dt.date) -> tuple[int, int]:
@@ -283,26 +287,68 @@ def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
     return _q(Decimal(elapsed) * 100 / days)
 
 
-def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
-    """Velocity from the snapshots (the average daily change between the first and the last,
-    or, with fewer than two, the value over the days elapsed), the projection to the period's
-    end, the daily rate still needed, and a verdict against the elapsed share of the period."""
+def history_points(goal: Goal, *, today: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """The goal's value day by day, as its chart draws it and its velocity is measured: the
+    daily snapshots before its last day so far, then that day at the value it has now (a
+    snapshot of today is older than the value shown). Days without a snapshot are left out,
+    never drawn as 0."""
+    last = min(today, goal.period_end)
+    rows = list(goal.snapshots.filter(date__lt=last).order_by("date").values_list("date", "value"))
+    return [*rows, (last, goal.current_value)]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    velocity: Decimal  # average change in value per day
+    projected_value: Decimal  # at the period's end, at that velocity
+    projected_completion: dt.date | None  # when the target is reached at that velocity
+    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
+    verdict: str | None  # None: nothing to judge (see `verdict`)
+    elapsed_share: Decimal  # 0..1 of the period gone
+    expected_percent: Decimal  # progress a steady pace would have by now
+    days_left: int
+    has_sufficient_data: bool
+    days_of_history: int
+    # The figures above in words, with the metric's unit (goals.rates).
+    pace_text: str = ""
+    needed_text: str = ""
+    projected_text: str = ""
+
+    @property
+    def verdict_label(self) -> str:
+        return Verdict.LABELS.get(self.verdict, "")
+
+
+def forecast(
+    goal: Goal,
+    *,
+    now: dt.datetime | None = None,
+    history: list[tuple[dt.date, Decimal]] | None = None,
+) -> Forecast:
+    """Velocity over the goal's history, which ends at the value it has now (`history_points`,
+    read here unless given): the change from its first point to now over the days between, or,
+    with no earlier day recorded, the value over the days elapsed. The projection to the
+    period's end and the completion date follow from that one velocity; then the daily rate
+    still needed, and the verdict."""
     now = now or timezone.now()
-    today = local_date(now, zone_named(goal.zone))
+    today = goal_today(goal, now)
     elapsed, days = elapsed_days(goal, today=today)
     days_left = days - elapsed
-    snapshots = list(goal.snapshots.order_by("date").values_list("date", "value"))
+    points = history if history is not None else history_points(goal, today=today)
     value = goal.current_value
-    if len(snapshots) >= 2:
-        (first_day, first), (last_day, last) = snapshots[0], snapshots[-1]
-        span = (last_day - first_day).days or 1
-        velocity = (last - first) / span
+    (first_day, first), (last_day, _) = points[0], points[-1]
+    span = (last_day - first_day).days
+    if span > 0:
+        velocity = (value - first) / span
+    elif elapsed:
+        velocity = value / elapsed
     else:
-        velocity = value / elapsed if elapsed else Decimal(0)
+        velocity = Decimal(0)
     projected = value + velocity * days_left
     target = goal.target_value
     completion = None
     needed = None
+    remaining = None
     if target is not None:
         remaining = target - value
         if remaining <= 0:
@@ -316,18 +362,27 @@ def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
                 if days_to_go < (LATEST.date() - today).days:
                     completion = today + dt.timedelta(days=int(days_to_go))
     share = Decimal(elapsed) / Decimal(days)
-    expected = expected_percent(goal, today=today)
+    projected = _q(max(projected, Decimal(0)))
     return Forecast(
         velocity=_q(velocity),
-        projected_value=_q(max(projected, Decimal(0))),
+        projected_value=projected,
         projected_completion=completion,
         needed_daily_rate=_q(needed) if needed is not None else None,
-        verdict=verdict_for(goal.progress_percent or Decimal(0), expected),
+        verdict=verdict(goal, today=today),
         elapsed_share=share.quantize(Decimal("0.0001")),
-        expected_percent=expected,
+        expected_percent=expected_percent(goal, today=today),
         days_left=days_left,
-        has_sufficient_data=len(snapshots) >= 2,
-        days_of_history=(snapshots[-1][0] - snapshots[0][0]).days + 1 if snapshots else 0,
+        has_sufficient_data=span > 0,
+        days_of_history=span + 1,
+        pace_text=rates.pace(goal.metric, velocity),
+        needed_text=(
+            rates.needed(
+                goal.metric, remaining, days=days_left, last_day=goal.period_end, today=today
+            )
+            if remaining is not None
+            else ""
+        ),
+        projected_text=rates.amount(goal.metric, projected),
     )
 
 

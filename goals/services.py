@@ -225,6 +225,7 @@ def goal_create(
         target_value=target_value,
         calculation_source=source,
         current_value=current_value if source == Source.MANUAL else Decimal(0),
+        last_calculated_at=timezone.now() if source == Source.MANUAL else None,
     )
     zone = owner_zone(owner_type=owner_type, rep=rep)
     period = resolve_period(kind=period_kind, start=period_start, end=period_end, zone=zone)
@@ -371,9 +372,11 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
     goal.current_value = value
     goal.calculation_source = Source.MANUAL
     goal.manual_override_reason = justification
+    goal.last_calculated_at = timezone.now()  # the value shown is as of now
     goal.save(
         update_fields=[
-            "current_value", "calculation_source", "manual_override_reason", "updated_at",
+            "current_value", "calculation_source", "manual_override_reason",
+            "last_calculated_at", "updated_at",
         ]
     )  # fmt: skip
     audit(actor=actor, action="goal.adjust", target=goal, changes=changes, reason=justification)
@@ -420,10 +423,11 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
 
     A fixed number of statements whatever the number of goals: one SELECT of the changed
     values, one UPDATE of the timestamps, one UPDATE … FROM unnest(…) of the new values, one
-    audit INSERT, and the roll-up's few per level. The values are read without locks (a long
-    read must not hold up people's edits): a goal changed meanwhile (adjusted by hand, recounted
-    by an event, given children) is not overwritten, and the next run counts it again. A value
-    too large for a goal marks that goal failed, and the others are still written.
+    audit INSERT, one SELECT of their parents and the roll-up's few per level. The values are
+    read without locks (a long read must not hold up people's edits): a goal changed meanwhile
+    (adjusted by hand, recounted by an event, given children) is not overwritten, and the next
+    run counts it again. A value too large for a goal marks that goal failed, and the others
+    are still written.
     """
     now = timezone.now()
     targets = selectors.calculable(goals)
@@ -433,8 +437,10 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
         .values_list("pk", "parent_id", "current_value", "fresh")
     )
     too_large = {pk for pk, _, _, fresh in counted if fresh > MAX_VALUE}
+    # Counted now, changed or not: the pages show each value "as of" this moment (and, the
+    # goal's version moving, refresh to say so).
     Goal.objects.filter(pk__in=targets.values("pk")).exclude(pk__in=too_large).update(
-        last_calculated_at=now, calculation_failed=False, calculation_error=""
+        last_calculated_at=now, updated_at=now, calculation_failed=False, calculation_error=""
     )
     if too_large:
         goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
@@ -455,11 +461,16 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
             actor=actor,
             action="goal.recalculate",
             targets=[
-                (Goal(pk=pk), {"current_value": [old, fresh]}) for pk, _, old, fresh in changed
+                (Goal(pk=pk), {"current_value": [old, _cents(fresh)]})
+                for pk, _, old, fresh in changed
             ],
         )
-        roll_up(parent_ids=[parent for _, parent, _, _ in changed], actor=actor)
         events.publish(GoalValuesChanged(goal_ids=tuple(pk for pk, _, _, _ in changed)))
+    # Every parent of a goal counted, its sum moved or not, so that it is as fresh as they are.
+    roll_up(
+        parent_ids=targets.filter(parent__isnull=False).values_list("parent_id", flat=True),
+        actor=actor,
+    )
     return len(changed)
 
 
@@ -514,7 +525,7 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             .annotate(value=Sum("current_value"), target=Sum("target_value"))
             .order_by()
         }
-        changed, audits, next_ids, too_large = {}, [], set(), []
+        changed, audits, summed, next_ids, too_large = {}, [], [], set(), []
         for pk, grandparent, value, target in parents:
             row = sums.get(pk)
             if row is None:  # no children any more: it counts for itself again
@@ -524,20 +535,21 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             if max(new_value, new_target or 0) > MAX_VALUE:
                 too_large.append(pk)
                 continue
+            summed.append(pk)
+            # Up to the root even when this sum did not move: each parent's value is then
+            # "as of" this moment (its `last_calculated_at`), like its children's.
+            next_ids.add(grandparent)
             if (new_value, new_target) != (value, target):
-                changed[pk] = {
-                    "current_value": new_value,
-                    "target_value": new_target,
-                    "updated_at": now,
-                }
+                changed[pk] = {"current_value": new_value, "target_value": new_target}
                 audits.append(
                     (
                         Goal(pk=pk),
                         {"current_value": [value, new_value], "target_value": [target, new_target]},
                     )
                 )
-                next_ids.add(grandparent)
         bulk_set(Goal, changed)
+        if summed:
+            Goal.objects.filter(pk__in=summed).update(last_calculated_at=now, updated_at=now)
         audit_many(actor=actor, action="goal.roll_up", targets=audits)
         if too_large:
             goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
@@ -694,7 +706,7 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     the new ones (unless `email` is off: demo data). Returns (raised, cleared)."""
     now = now or timezone.now()
     goals = list(
-        # A bonus tier moves in steps: no steady pace to fall behind of.
+        # The goals selectors.verdict may find off track (the others are never judged).
         Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0)
         .exclude(metric=Metric.BONUS_TIER)
         .select_related("rep__user", "rep__team__manager", "team__manager")
@@ -704,8 +716,7 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     for goal in goals:
         if goal.zone not in today_in:
             today_in[goal.zone] = periods.local_date(now, periods.zone_named(goal.zone))
-        expected = selectors.expected_percent(goal, today=today_in[goal.zone])
-        if selectors.verdict_for(goal.progress_percent, expected) == selectors.Verdict.OFF_TRACK:
+        if selectors.verdict(goal, today=today_in[goal.zone]) == selectors.Verdict.OFF_TRACK:
             off_track.add(goal.pk)
     open_alerts = set(
         GoalAlert.objects.filter(kind=AlertKind.OFF_TRACK, cleared_at__isnull=True).values_list(

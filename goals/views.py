@@ -92,44 +92,56 @@ def goal_export(request: HttpRequest) -> HttpResponse:
 # --- One goal -----------------------------------------------------------------------------------
 
 
-def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
-    user = request.user
-    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
-    history = list(selectors.progress_history(goal).values_list("date", "value"))
-    records_kind, records = selectors.counted_records(goal, user=user)
-    has_children = goal.children.exists()
-    ancestors = selectors.ancestors(goal, user=user)
+def _progress_context(goal: Goal) -> dict[str, Any]:
+    """What the progress block and the history chart show, from one reading of the goal's
+    history (which ends at its value now): the forecast, its one verdict, and the open
+    off-track alert only while that verdict is off track."""
+    history = selectors.history_points(goal, today=selectors.goal_today(goal))
+    forecast = selectors.forecast(goal, history=history) if goal.target_value is not None else None
+    alert = GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
+    off_track = forecast is not None and forecast.verdict == selectors.Verdict.OFF_TRACK
     return {
         "goal": goal,
-        "writable": writable,
-        "has_children": has_children,
-        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
+        "forecast": forecast,
+        "alert": alert if off_track else None,
         "chart": charts.history_chart(
             history, target=goal.target_value, period=(goal.period_start, goal.period_end)
         ),
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+
+
+def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
+    user = request.user
+    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
+    records_kind, records = selectors.counted_records(goal, user=user)
+    has_children = goal.children.exists()
+    ancestors = selectors.ancestors(goal, user=user)
+    return _progress_context(goal) | {
+        "writable": writable,
+        "has_children": has_children,
         "ancestors": ancestors,
         "parent": ancestors[-1] if ancestors and ancestors[-1].pk == goal.parent_id else None,
         "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
         "audit": AuditEntry.objects.filter(
             target_type="goals.goal", target_id=str(goal.pk)
         ).select_related("actor")[:AUDIT_ROWS],
-        "alert": GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first(),
         "records_kind": records_kind,
         "records": records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
         "link_form": LinkForm(candidates=_link_candidates(request, goal)) if writable else None,
-        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }
 
 
 def _link_candidates(request: HttpRequest, goal: Goal) -> list[Goal]:
-    """The goals `goal` could go under: the user's to change, of a kind that may hold it."""
+    """The goals `goal` could go under: the user's to change, of a kind that may hold it, whose
+    period holds its period."""
     parents = selectors.goal_list(user=request.user, for_write=True).filter(
         metric=goal.metric,
         owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
         status=GoalStatus.ACTIVE,
-        period_start__lte=goal.period_end,
-        period_end__gte=goal.period_start,
+        period_start__lte=goal.period_start,
+        period_end__gte=goal.period_end,
     )
     return [p for p in parents if services.link_problem(goal, p) is None and p.pk != goal.parent_id]
 
@@ -148,16 +160,11 @@ def goal_detail(
 @area_required("goals")
 def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress block, for the page's own polling: 204 when nothing changed since the
-    version it shows."""
+    version it shows; else the block and, out of band, the history chart that ends at it."""
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
     if request.GET.get("since") == str(goal.version):
         return HttpResponse(status=204)
-    context = {
-        "goal": goal,
-        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
-        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
-    }
-    return render(request, "goals/partials/goal_progress.html", context)
+    return render(request, "goals/partials/goal_live.html", _progress_context(goal))
 
 
 def _goal_action(request: HttpRequest, pk: int, act, *, form=None, success: str) -> HttpResponse:

@@ -114,7 +114,12 @@ class ForecastSerializer(serializers.Serializer):
     projected_value = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_completion = serializers.DateField(allow_null=True)
     needed_daily_rate = serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=True)
-    verdict = serializers.ChoiceField(choices=list(selectors.Verdict.LABELS.items()))
+    verdict = serializers.ChoiceField(
+        choices=list(selectors.Verdict.LABELS.items()),
+        allow_null=True,
+        help_text="Blank when there is nothing to judge: a goal closed, without a target, or a "
+        "bonus tier.",
+    )
     elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
     expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
     days_left = serializers.IntegerField()
