@@ -1,8 +1,9 @@
 """Django admin for goals: browse and search them, their snapshots and alerts, the rep plans
 with their snapshots, achievements and reminders, and the bonus tiers' thresholds. Changes go
-through goals.services (the rules, the roll-up, the audit trail): admins edit the words and
-the target here; links, values and status are changed on the goal's page or through the API;
-plans' targets on the plan pages."""
+through goals.services (the rules, the roll-up, the audit trail): admins edit the words, the
+target and the parent here (refused, with the reason on the field, where the pages would refuse
+it); values and status are changed on the goal's page or through the API; plans' targets on the
+plan pages."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,7 +25,7 @@ from goals.models import (
 )
 from goals.plans import services as plans
 
-EDITABLE = ["title", "description", "target_value"]
+EDITABLE = ["title", "description", "target_value", "parent"]
 
 
 class GoalAdminForm(forms.ModelForm):
@@ -39,6 +40,11 @@ class GoalAdminForm(forms.ModelForm):
                 )
             except ValidationError as error:
                 self.add_error(None, error)
+            parent = cleaned.get("parent")
+            if "parent" in self.changed_data and parent is not None:
+                problem = services.link_refusal(self.instance, parent)
+                if problem is not None:
+                    self.add_error("parent", problem)
         return cleaned
 
 
@@ -56,6 +62,8 @@ class GoalAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     search_fields = ["title", "description", "rep__user__username", "team__name"]
     list_select_related = ["rep__user", "team"]
+    # Goals are many: the parent is searched for, not listed whole.
+    autocomplete_fields = ["parent"]
     date_hierarchy = "period_start"
     actions = ["recalculate_selected"]
     # Adds a "Recalculate all" button (it queues the 15-minute job now).
@@ -69,6 +77,9 @@ class GoalAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = {field: form.cleaned_data[field] for field in form.changed_data}
+        if "parent" in changed:
+            parent = changed.pop("parent")
+            changed["parent_id"] = parent.pk if parent is not None else None
         services.goal_update(actor=request.user, goal_id=obj.pk, **changed)
 
     def has_delete_permission(self, request, obj=None):

@@ -92,7 +92,10 @@ LINK_OWNER_TYPES = (
 )
 LINK_NOT_IN_TEAM = "This rep is not in that team."
 LINK_METRIC = "A goal and its parent count the same metric."
-LINK_PERIOD = "A goal's period must overlap its parent's."
+LINK_PERIOD = (
+    "A goal's period must lie within its parent's: a month's goal may go under its quarter or "
+    "year, not a year's under a month."
+)
 LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
 NOT_LINKED = "This goal has no parent."
 LINK_PARENT_CLOSED = "A goal goes under an active goal, not a completed or cancelled one."
@@ -101,8 +104,8 @@ PLAN_VALUE_COUNTED = (
     "Your plan's figures count your deals and signups; your supervisor corrects them if needed."
 )
 PERIOD_BREAKS_LINKS = (
-    "This period would no longer overlap the goal's parent or the goals below it: unlink them "
-    "first."
+    "This period would no longer lie within its parent goal's, or would leave out goals below "
+    "it: unlink them first."
 )
 VALUE_TOO_LARGE = "The value counted is beyond what a goal holds (999,999,999,999.99)."
 LINK_BONUS_TIER = "Bonus tiers do not add up: a bonus tier goal is not linked."
@@ -209,7 +212,10 @@ def goal_create(
     description: str = "",
     calculation_source: str = Source.AUTO,
     current_value: Decimal = Decimal(0),
+    parent_id: int | None = None,
 ) -> Goal:
+    """A new goal, counted at once (unless set by hand), and put under `parent_id` if given
+    (the same rules as linking it afterwards: refused, nothing is created)."""
     if target_value is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     team, rep = _check_owner(actor=actor, owner_type=owner_type, team=team, rep=rep)
@@ -240,6 +246,8 @@ def goal_create(
     )
     if goal.is_auto:
         goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    if parent_id is not None:
+        _link(goal, parent_id=parent_id, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -254,9 +262,12 @@ def goal_update(
     period_kind: str = UNCHANGED,
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
+    parent_id: int | None = UNCHANGED,
 ) -> Goal:
-    """Edit a goal's words, target or period. A parent's target is its children's sum."""
+    """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
+    its children's sum; a goal's period lies within its parent's."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
+    new_parent = parent_id is not UNCHANGED and parent_id != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
     check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
@@ -276,27 +287,49 @@ def goal_update(
         set_period(goal, period)
         after = (goal.period_kind, goal.period_start, goal.period_end)
         if before != after:
-            _check_period_links(goal)
-            changes["period"] = [list(map(str, before)), list(map(str, after))]
-    if not changes:
+            # A parent given in the same edit is checked against the new period when linked.
+            _check_period_links(goal, parent=not new_parent)
+            changes["period"] = [_period_label(*before), _period_label(*after)]
+    if changes:
+        validate(goal)
+        goal.save()
+        audit(actor=actor, action="goal.update", target=goal, changes=changes)
+        if "period" in changes and goal.is_auto:
+            goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+        if "target_value" in changes:
+            roll_up(parent_ids=[goal.parent_id], actor=actor)
+    if new_parent and parent_id is None:
+        _unlink(goal, actor=actor)
+    elif new_parent:
+        _link(goal, parent_id=parent_id, actor=actor)
+    elif not changes:
         return goal
-    validate(goal)
-    goal.save()
-    audit(actor=actor, action="goal.update", target=goal, changes=changes)
-    if "period" in changes and goal.is_auto:
-        goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
-    if "target_value" in changes:
-        roll_up(parent_ids=[goal.parent_id], actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
-def _check_period_links(goal: Goal) -> None:
-    """A linked goal's new period still overlaps its parent's and its children's."""
-    overlapping = Q(period_start__lte=goal.period_end, period_end__gte=goal.period_start)
+def _period_label(kind: str, start: dt.date, end: dt.date) -> str:
+    """A period as the audit trail shows it: "Month, 1 Jun 2026 to 30 Jun 2026"."""
+    return f"{PeriodKind(kind).label}, {start:%-d %b %Y} to {end:%-d %b %Y}"
+
+
+def _within(goal: Goal) -> Q:
+    """Goals whose period lies within `goal`'s."""
+    return Q(period_start__gte=goal.period_start, period_end__lte=goal.period_end)
+
+
+def _check_period_links(goal: Goal, *, parent: bool = True) -> None:
+    """A linked goal's new period still lies within its parent's (unless `parent` is off), and
+    its children's within it."""
     parent_apart = (
-        goal.parent_id and not Goal.objects.filter(overlapping, pk=goal.parent_id).exists()
+        parent
+        and goal.parent_id
+        and not Goal.objects.filter(
+            pk=goal.parent_id,
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        ).exists()
     )
-    if parent_apart or Goal.objects.filter(parent_id=goal.pk).exclude(overlapping).exists():
+    if parent_apart or Goal.objects.filter(parent_id=goal.pk).exclude(_within(goal)).exists():
         raise ValidationError({"period_start": PERIOD_BREAKS_LINKS})
 
 
@@ -575,7 +608,7 @@ def link_problem(goal: Goal, parent: Goal) -> str | None:
         return LINK_NOT_IN_TEAM
     if parent.metric != goal.metric:
         return LINK_METRIC
-    if parent.period_start > goal.period_end or goal.period_start > parent.period_end:
+    if goal.period_start < parent.period_start or goal.period_end > parent.period_end:
         return LINK_PERIOD
     return None
 
@@ -594,37 +627,54 @@ def _is_below(candidate: Goal, goal: Goal) -> bool:
     return Goal.objects.filter(pk=candidate.parent_id, parent_id=goal.pk).exists()
 
 
-def _check_link(goal: Goal, parent: Goal) -> None:
-    """link_problem, then what needs the tree: no loop, no more than three levels."""
+def link_refusal(goal: Goal, parent: Goal) -> str | None:
+    """Why `goal` may not go under `parent` (link_problem, then what needs the tree: no loop,
+    no more than three levels); None if it may. The pages, the API and Django admin refuse
+    with this message on the parent field."""
     if parent.pk != goal.pk and _is_below(parent, goal):
-        problem = LINK_CYCLE
-    else:
-        problem = link_problem(goal, parent)
+        return LINK_CYCLE
+    problem = link_problem(goal, parent)
     if problem is None and (
         selectors.depth(parent) + selectors.subtree_height(goal.pk) > selectors.MAX_DEPTH
     ):
-        problem = LINK_DEPTH
+        return LINK_DEPTH
+    return problem
+
+
+def _link(goal: Goal, *, parent_id: int, actor: Actor) -> None:
+    """Put `goal` (locked, the actor's to change) under the parent `parent_id` (theirs to
+    change too); both trees roll up."""
+    try:
+        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
+    except Http404:
+        raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
+    problem = link_refusal(goal, parent)
     if problem is not None:
         raise ValidationError({"parent": problem})
+    previous = goal.parent_id
+    if previous == parent.pk:
+        return
+    goal.parent = parent
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.link", target=goal, changes={"parent": [previous, parent.pk]})
+    roll_up(parent_ids=[previous, parent.pk], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
+
+
+def _unlink(goal: Goal, *, actor: Actor) -> None:
+    previous = goal.parent_id
+    goal.parent = None
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.unlink", target=goal, changes={"parent": [previous, None]})
+    roll_up(parent_ids=[previous], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
 
 
 @transaction.atomic
 def goal_link_parent(*, actor: Actor, goal_id: int, parent_id: int) -> Goal:
     """Put a goal under a parent (both the actor's to change); both trees roll up."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    try:
-        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
-    except Http404:
-        raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
-    _check_link(goal, parent)
-    previous = goal.parent_id
-    if previous == parent.pk:
-        return selectors.goal_list(user=actor).get(pk=goal.pk)
-    goal.parent = parent
-    goal.save(update_fields=["parent", "updated_at"])
-    audit(actor=actor, action="goal.link", target=goal, changes={"parent": [previous, parent.pk]})
-    roll_up(parent_ids=[previous, parent.pk], actor=actor)
-    _recount_if_leaf(previous, actor=actor)
+    _link(goal, parent_id=parent_id, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -633,12 +683,7 @@ def goal_unlink_parent(*, actor: Actor, goal_id: int) -> Goal:
     goal = writable_goal(actor=actor, goal_id=goal_id)
     if goal.parent_id is None:
         raise ValidationError({"parent": NOT_LINKED})
-    previous = goal.parent_id
-    goal.parent = None
-    goal.save(update_fields=["parent", "updated_at"])
-    audit(actor=actor, action="goal.unlink", target=goal, changes={"parent": [previous, None]})
-    roll_up(parent_ids=[previous], actor=actor)
-    _recount_if_leaf(previous, actor=actor)
+    _unlink(goal, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 

@@ -58,6 +58,16 @@ class GoalOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+def writable_goals(*, user):
+    return selectors.goal_list(user=user, for_write=True)
+
+
+PARENT_HELP = (
+    "The goal this one counts toward (a goal you may change, of the same metric, whose period "
+    "holds this one's); null to unlink."
+)
+
+
 class GoalCreateInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -76,6 +86,9 @@ class GoalCreateInputSerializer(serializers.Serializer):
     period_end = DateField(required=False, allow_null=True, help_text="Custom dates only.")
     target_value = serializers.DecimalField(min_value=0, **AMOUNT)
     calculation_source = serializers.ChoiceField(choices=Source.choices, required=False)
+    parent = ScopedPrimaryKeyRelatedField(
+        selector=writable_goals, required=False, allow_null=True, help_text=PARENT_HELP
+    )
 
 
 class GoalUpdateInputSerializer(serializers.Serializer):
@@ -85,6 +98,9 @@ class GoalUpdateInputSerializer(serializers.Serializer):
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
     period_start = DateField(required=False)
     period_end = DateField(required=False, allow_null=True)
+    parent = ScopedPrimaryKeyRelatedField(
+        selector=writable_goals, required=False, allow_null=True, help_text=PARENT_HELP
+    )
 
 
 class GoalAdjustInputSerializer(serializers.Serializer):
@@ -97,10 +113,7 @@ class GoalStatusInputSerializer(serializers.Serializer):
 
 
 class GoalLinkInputSerializer(serializers.Serializer):
-    parent = ScopedPrimaryKeyRelatedField(
-        selector=lambda user: selectors.goal_list(user=user, for_write=True),
-        help_text="A goal you may change.",
-    )
+    parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
 
 
 class SnapshotSerializer(serializers.ModelSerializer):

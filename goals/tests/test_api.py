@@ -120,6 +120,40 @@ def test_manual_adjustment_through_the_api(rep, rep_api):
     assert back.json()["calculation_source"] == Source.AUTO
 
 
+def test_a_yearly_goal_under_a_monthly_one_is_refused_by_every_door_of_the_api(rep, supervisor_api):
+    month = make_goal(owner=rep.team, start=dt.date(2026, 6, 1))
+    year = make_goal(owner=rep, period_kind="year", start=dt.date(2026, 1, 1))
+    june = make_goal(owner=rep, start=dt.date(2026, 6, 1))
+    body = create_body(rep=rep.pk, period_kind="year", period_start="2026-01-01")
+
+    linked = supervisor_api.post(f"{GOALS}{year.pk}/link-parent/", {"parent": month.pk})
+    created = supervisor_api.post(GOALS, {**body, "parent": month.pk}, format="json")
+    patched = supervisor_api.patch(f"{GOALS}{year.pk}/", {"parent": month.pk}, format="json")
+    stretched = supervisor_api.patch(
+        f"{GOALS}{june.pk}/", {"parent": month.pk, "period_kind": "year"}, format="json"
+    )
+    fine = supervisor_api.patch(f"{GOALS}{june.pk}/", {"parent": month.pk}, format="json")
+    unlinked = supervisor_api.patch(f"{GOALS}{june.pk}/", {"parent": None}, format="json")
+
+    for refused in (linked, created, patched, stretched):
+        assert refused.status_code == 400, refused.json()
+        assert refused.json() == {"parent": [services.LINK_PERIOD]}
+    assert Goal.objects.filter(parent=month).count() == 0
+    assert Goal.objects.count() == 3  # the refused creation made nothing
+    assert fine.status_code == 200 and fine.json()["parent"] == month.pk
+    assert unlinked.status_code == 200 and unlinked.json()["parent"] is None
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("parent", ["1.9", 1.9, "1e309", [1], {"id": 1}, True, "\x00", -1])
+def test_a_parent_that_is_not_an_id_is_a_400(rep, rep_api, parent):
+    goal = make_goal(owner=rep)
+    created = rep_api.post(GOALS, create_body(parent=parent), format="json")
+    patched = rep_api.patch(f"{GOALS}{goal.pk}/", {"parent": parent}, format="json")
+    assert created.status_code == 400 and "parent" in created.json()
+    assert patched.status_code == 400 and "parent" in patched.json()
+
+
 def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_api):
     team_goal = make_goal(owner=rep.team)
     mine = make_goal(owner=rep)
