@@ -109,3 +109,22 @@ def test_an_ad_hoc_snapshot_from_admin_is_of_the_selected_plans(admin_client):
         )
     assert plan.snapshots.filter(daily=False).count() == 2
     assert not RepPlan.objects.get(rep=other, month__isnull=False).snapshots.exists()
+
+
+def test_plans_and_reminders_show_their_deadline_with_its_zone_in_admin(admin_client):
+    rep = SalesRepFactory(timezone="Europe/Madrid")
+    plans.plans_create(year=2031, month=6, rep_ids=[rep.pk])
+    plan = RepPlan.objects.get(rep=rep, month=6)
+    reminder = PlanReminder.objects.create(
+        plan=plan, kind="overdue", sent_at=dt.datetime(2031, 6, 6, 9, tzinfo=dt.UTC)
+    )
+
+    listed = admin_client.get(reverse("admin:goals_repplan_changelist")).content.decode()
+    shown = admin_client.get(reverse("admin:goals_repplan_change", args=[plan.pk]))
+    reminders = admin_client.get(reverse("admin:goals_planreminder_changelist")).content.decode()
+    one = admin_client.get(reverse("admin:goals_planreminder_change", args=[reminder.pk]))
+
+    due = "5 Jun 2031, 23:59 CEST"  # the rep's zone, whoever reads it
+    assert due in listed and due in shown.content.decode()
+    assert due in reminders and due in one.content.decode()
+    assert "6 Jun 2031, 09:00 UTC" in reminders  # sent: in the reader's zone, named
