@@ -445,10 +445,12 @@ def analytics(
         {
             "metric": row["metric"],
             "label": Metric(row["metric"]).label,
+            "unit": rates.unit(row["metric"]),
             "total": row["total"],
             "completed": row["completed"],
             "completion_rate": _rate(row["reached"], row["completed"]),
             "average_progress": _q(row["average_progress"] or Decimal(0)),
+            **_metric_velocity(velocity, row["metric"]),
         }
         for row in goals.values("metric")
         .annotate(
@@ -468,10 +470,6 @@ def analytics(
             reached=Count("id", filter=reached),
         )
     }
-    owner_velocity = {
-        owner: velocity["by_owner"].get(owner, Decimal("0.00"))
-        for owner in (OwnerType.TEAM, OwnerType.COMPANY)
-    }
     history = GoalSnapshot.objects.filter(goal__in=goals).aggregate(
         first=Min("date"), last=Max("date")
     )
@@ -485,23 +483,21 @@ def analytics(
         "cancelled_goals": summary["cancelled"],
         "overall_completion_rate": _rate(summary["completed_reached"], summary["completed"]),
         "average_progress": _q(summary["average_progress"] or Decimal(0)),
-        "average_velocity": velocity["average"],
         "velocity_data_points": velocity["points"],
         "completion_rate_trend": trend,
         "metric_breakdown": breakdown,
         "team_average_completion_rate": _owner_rate(by_owner, OwnerType.TEAM),
         "company_average_completion_rate": _owner_rate(by_owner, OwnerType.COMPANY),
-        "team_average_velocity": owner_velocity[OwnerType.TEAM],
-        "company_average_velocity": owner_velocity[OwnerType.COMPANY],
         "has_sufficient_data": velocity["points"] > 0 and days_of_history >= 2,
         "days_of_history": days_of_history,
     }
 
 
 def _velocity(goals: QuerySet[Goal]) -> dict:
-    """The average, over goals with snapshots on two days or more, of each goal's average daily
-    change (its last snapshot's value less its first's, over the days between): over all of
-    `goals`, and by owner type, from one query."""
+    """Per metric (money and counts never averaged together), the average over goals with
+    snapshots on two days or more of each goal's average daily change (its last snapshot's
+    value less its first's, over the days between), and the same by owner type; from one
+    query. {"points": goals with history, "by_metric": {metric: {owner type or "": speeds}}}"""
     snapshots = GoalSnapshot.objects.filter(goal_id=OuterRef("pk"))
     first, last = snapshots.order_by("date"), snapshots.order_by("-date")
     rows = goals.annotate(
@@ -509,18 +505,35 @@ def _velocity(goals: QuerySet[Goal]) -> dict:
         last_date=Subquery(last.values("date")[:1]),
         first_value=Subquery(first.values("value")[:1]),
         last_value=Subquery(last.values("value")[:1]),
-    ).values_list("owner_type", "first_date", "last_date", "first_value", "last_value")
-    speeds: dict[str, list[Decimal]] = {}
-    for owner, start, end, low, high in rows:
+    ).values_list("metric", "owner_type", "first_date", "last_date", "first_value", "last_value")
+    speeds: dict[str, dict[str, list[Decimal]]] = {}
+    points = 0
+    for metric, owner, start, end, low, high in rows:
         # Two days or more, tested here: in SQL the filter would run two of the subqueries
         # again for every goal (a fifth slower over 100,000 goals).
         if start is not None and end > start:
-            speeds.setdefault(owner, []).append((high - low) / (end - start).days)
-    every = [speed for owned in speeds.values() for speed in owned]
+            speed = (high - low) / (end - start).days
+            by_owner = speeds.setdefault(metric, {})
+            by_owner.setdefault("", []).append(speed)
+            by_owner.setdefault(owner, []).append(speed)
+            points += 1
+    return {"points": points, "by_metric": speeds}
+
+
+def _metric_velocity(velocity: dict, metric: str) -> dict:
+    """One metric's velocities a day (None without history): over its goals, its team goals',
+    its company goals'; with how many goals they are measured on."""
+    by_owner = velocity["by_metric"].get(metric, {})
+
+    def average(owner: str) -> Decimal | None:
+        speeds = by_owner.get(owner)
+        return _q(sum(speeds) / len(speeds)) if speeds else None
+
     return {
-        "average": _q(sum(every) / len(every)) if every else Decimal("0.00"),
-        "points": len(every),
-        "by_owner": {owner: _q(sum(owned) / len(owned)) for owner, owned in speeds.items()},
+        "average_velocity": average(""),
+        "velocity_data_points": len(by_owner.get("", [])),
+        "team_average_velocity": average(OwnerType.TEAM),
+        "company_average_velocity": average(OwnerType.COMPANY),
     }
 
 

@@ -383,22 +383,28 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
     _, figures = _analytics(request)
     rows = [["summary", name, figures[name]] for name in (
         "total_goals", "completed_goals", "active_goals", "cancelled_goals",
-        "overall_completion_rate", "average_progress", "average_velocity",
-        "velocity_data_points", "team_average_completion_rate",
-        "company_average_completion_rate", "days_of_history",
+        "overall_completion_rate", "average_progress", "velocity_data_points",
+        "team_average_completion_rate", "company_average_completion_rate", "days_of_history",
     )]  # fmt: skip
     rows += [
         ["completion rate by month", row["month"], row["completion_rate"], row["total"],
          row["completed"]]
         for row in figures["completion_rate_trend"]
     ]  # fmt: skip
+    # Velocities only by metric, each in its unit: money and counts do not average together.
     rows += [
         ["by metric", row["metric"], row["completion_rate"], row["total"], row["completed"],
-         row["average_progress"]]
+         row["average_progress"], row["unit"], row["average_velocity"],
+         row["velocity_data_points"], row["team_average_velocity"],
+         row["company_average_velocity"]]
         for row in figures["metric_breakdown"]
     ]  # fmt: skip
-    return csv_response("goal-analytics.csv", ["section", "name", "value", "total", "completed",
-                                                "average progress"], rows)  # fmt: skip
+    header = [
+        "section", "name", "value", "total", "completed", "average progress", "unit",
+        "velocity a day", "goals with history", "team goals' velocity a day",
+        "company goals' velocity a day",
+    ]  # fmt: skip
+    return csv_response("goal-analytics.csv", header, rows)
 
 
 @area_required("goals")

@@ -217,10 +217,25 @@ class TrendPointSerializer(serializers.Serializer):
 class MetricBreakdownSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices)
     label = serializers.CharField()
+    unit = serializers.CharField(
+        help_text='What the metric\'s values and velocities are in: "money", "signups", "deals"…'
+    )
     total = serializers.IntegerField()
     completed = serializers.IntegerField()
     completion_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
     average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
+    average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True,
+        help_text="Average change a day, in the metric's unit, over its goals with two days or "
+        "more of history; null without.",
+    )  # fmt: skip
+    velocity_data_points = serializers.IntegerField(help_text="The goals it is measured on.")
+    team_average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True
+    )
+    company_average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True
+    )
 
 
 class AnalyticsSerializer(serializers.Serializer):
@@ -232,8 +247,9 @@ class AnalyticsSerializer(serializers.Serializer):
         max_digits=6, decimal_places=2, help_text="Completed goals that reached their target."
     )
     average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
-    average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
-    velocity_data_points = serializers.IntegerField()
+    velocity_data_points = serializers.IntegerField(
+        help_text="Goals with two days or more of history; their velocities are by metric."
+    )
     completion_rate_trend = TrendPointSerializer(many=True)
     metric_breakdown = MetricBreakdownSerializer(many=True)
     team_average_completion_rate = serializers.DecimalField(
@@ -242,8 +258,6 @@ class AnalyticsSerializer(serializers.Serializer):
     company_average_completion_rate = serializers.DecimalField(
         max_digits=6, decimal_places=2, allow_null=True
     )
-    team_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
-    company_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
 

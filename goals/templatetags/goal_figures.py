@@ -7,7 +7,7 @@ from django import template
 from django.utils import timezone
 
 from crm.periods import format_moment
-from goals import selectors
+from goals import rates, selectors
 from goals.models import Goal
 
 register = template.Library()
@@ -32,3 +32,10 @@ def as_of(moment: dt.datetime | None) -> str:
         return ""
     same_day = timezone.localdate(moment) == timezone.localdate()
     return "as of " + format_moment(moment, "H:i" if same_day else "j M, H:i")
+
+
+@register.filter
+def pace(per_day, metric: str) -> str:
+    """`{{ row.average_velocity|pace:row.metric }}`: a velocity in the metric's unit, in words
+    (goals.rates); a dash without one."""
+    return "—" if per_day is None else rates.pace(metric, per_day)

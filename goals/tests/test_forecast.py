@@ -241,3 +241,41 @@ def test_a_need_past_this_month_names_the_day():
 )
 def test_a_pace_reads_as_people_say_it(metric, per_day, text):
     assert rates.pace(metric, Decimal(per_day)) == text
+
+
+# --- Analytics: velocity per metric ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_analytics_give_velocity_per_metric_in_its_unit_never_averaged_together(
+    client, rep, admin_user
+):
+    revenue = make_goal(owner=rep, target=10_000, start=dt.date(2026, 12, 1))
+    signups = make_goal(owner=rep, metric="signups", target=10, start=dt.date(2026, 12, 1))
+    team_signups = make_goal(
+        owner=rep.team, metric="signups", target=30, start=dt.date(2026, 12, 1)
+    )
+    _snapshots(revenue, {1: 0, 5: 2000})  # 500 a day
+    _snapshots(signups, {1: 0, 5: 2})  # half a signup a day
+    _snapshots(team_signups, {1: 0, 3: 2})  # one a day
+    client.force_login(admin_user)
+
+    figures = selectors.analytics(user=admin_user)
+    page = client.get(reverse("goals:analytics")).content.decode()
+    csv = b"".join(client.get(reverse("goals:analytics-export")).streaming_content).decode()
+    api = client.get("/api/goals/analytics/").json()
+
+    by_metric = {row["metric"]: row for row in figures["metric_breakdown"]}
+    assert "average_velocity" not in figures and figures["velocity_data_points"] == 3
+    assert by_metric["revenue"]["unit"] == "money"
+    assert by_metric["revenue"]["average_velocity"] == Decimal("500.00")
+    assert by_metric["signups"]["unit"] == "signups"
+    assert by_metric["signups"]["average_velocity"] == Decimal("0.75")
+    assert by_metric["signups"]["team_average_velocity"] == Decimal("1.00")
+    assert by_metric["signups"]["company_average_velocity"] is None
+    assert "500 a day" in page and "about 5 signups a week" in page
+    assert "by metric,signups,0.00,2,0,0.00,signups,0.75,2,1.00," in csv
+    assert "by metric,revenue,0.00,1,0,0.00,money,500.00,1,," in csv
+    assert {row["metric"]: row["average_velocity"] for row in api["metric_breakdown"]} == {
+        "revenue": "500.00", "signups": "0.75",
+    }  # fmt: skip
