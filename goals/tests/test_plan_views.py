@@ -364,3 +364,25 @@ def test_the_card_says_what_is_still_needed_in_words_and_when_it_was_counted(rep
     assert "Still needed: 100 a day" in card  # money stays per day
     assert "a day needed" not in card
     assert "as of 14:00 CEST" in card  # 12:00 UTC, in the rep's own zone (Madrid)
+
+
+def test_the_month_is_chosen_by_name_from_a_list_that_holds_the_month_shown(
+    client, rep, supervisor
+):
+    services.plans_create(year=2031, month=6)
+    client.force_login(supervisor)
+
+    compliance = client.get(reverse("goals:compliance-list")).content.decode()
+    far = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": "2027-02"})
+    odd = client.get(reverse("goals:compliance-list"), {"month": "June"})
+
+    assert 'type="month"' not in compliance
+    assert '<select name="month" id="id_month">' in compliance
+    month_select = compliance.split('<select name="month" id="id_month">')[1].split("</select>")[0]
+    assert '<option value=""' not in month_select  # no blank: a month is always shown
+    assert '<option value="2031-06" selected>June 2031</option>' in month_select  # this month
+    assert '<option value="2029-06">June 2029</option>' in compliance  # two years back
+    # A month further back than the list, as a manager may open it, is there and chosen.
+    page = far.content.decode()
+    assert '<option value="2027-02" selected>February 2027</option>' in page
+    assert odd.status_code == 200  # a month that is not one filters nothing
