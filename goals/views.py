@@ -2,15 +2,16 @@
 itself, history chart, forecast, recalculation, manual adjustment, audit trail, what counts),
 the hierarchy tree with link and unlink, the analytics dashboard, CSV exports."""
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from crm import charts
 from crm.models import AuditEntry
@@ -18,6 +19,7 @@ from crm.roles import Role, role_of
 from crm.web import (
     ListPage,
     ServiceForm,
+    View,
     area_required,
     call_service,
     csv_response,
@@ -167,76 +169,122 @@ def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "goals/partials/goal_live.html", _progress_context(goal))
 
 
-def _goal_action(request: HttpRequest, pk: int, act, *, form=None, success: str) -> HttpResponse:
+def form_action(back: Callable[..., str]) -> Callable[[View], View]:
+    """For a URL that forms post to: a GET (a reload, the back button, a link followed) goes
+    to the page the form belongs to, `back(request, **url kwargs)`, never to a 405 page."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return redirect(back(request, *args, **kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["GET", "POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _goal_page(request: HttpRequest, pk: int) -> str:
+    return reverse("goals:goal-detail", args=[pk])
+
+
+def _tree_page(request: HttpRequest, pk: int) -> str:
+    return reverse("goals:tree")
+
+
+Refused = Callable[[ServiceForm], HttpResponse]
+
+
+def _goal_action(
+    request: HttpRequest, pk: int, act, *, refused: Refused, success: str, form=None
+) -> HttpResponse:
     """Run a goal's action (a service call) and go back to the page it was asked from (its
-    `next`: the goal's page or the tree); refused, that page again with the reason (400): on the
-    adjustment form next to its fields, as a message for the one-button forms."""
+    `next`, else the goal's page); refused, `refused(form)`: the page the form is on, again,
+    with the reason (400)."""
     form = form if form is not None else ServiceForm(request.POST)
-    done = call_service(form, lambda **data: act(data) or True)
-    back = return_to(request, reverse("goals:goal-detail", args=[pk]))
-    if done:
+    if call_service(form, lambda **data: act(data) or True):
         messages.success(request, success)
-        return redirect(back)
-    if back.startswith(reverse("goals:tree")):
+        return redirect(return_to(request, _goal_page(request, pk)))
+    return refused(form)
+
+
+def _on_goal_page(request: HttpRequest, pk: int) -> Refused:
+    """A one-button form of the goal's page refused: that page, the reasons as messages."""
+
+    def show(form: ServiceForm) -> HttpResponse:
+        for error in form.all_errors():
+            messages.error(request, error)
+        return goal_detail(request, pk, status=400)
+
+    return show
+
+
+def _on_tree(request: HttpRequest) -> Refused:
+    """A form of the tree refused: the tree, the reasons as messages."""
+
+    def show(form: ServiceForm) -> HttpResponse:
         for error in form.all_errors():
             messages.error(request, error)
         return goal_tree(request, status=400)
-    if isinstance(form, AdjustForm):
-        return goal_detail(request, pk, status=400, adjust_form=form)
-    for error in form.all_errors():
-        messages.error(request, error)
-    return goal_detail(request, pk, status=400)
+
+    return show
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_recalculate(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_recalculate_one(actor=request.user, goal_id=pk),
+        refused=_on_goal_page(request, pk),
         success="Recalculated from the CRM's records.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(lambda request, pk: _goal_page(request, pk) + "#adjust")
 def goal_adjust(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_adjust(actor=request.user, goal_id=pk, **data),
         form=AdjustForm(request.POST),
+        # The dialog open again, its errors next to its fields.
+        refused=lambda form: goal_detail(request, pk, status=400, adjust_form=form),
         success="Value set by hand; the reason is in the audit trail.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_return_to_auto(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_return_to_auto(actor=request.user, goal_id=pk),
+        refused=_on_goal_page(request, pk),
         success="Calculated by the CRM again.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_set_status(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_set_status(actor=request.user, goal_id=pk, **data),
         form=StatusForm(request.POST),
+        refused=_on_goal_page(request, pk),
         success="Status changed.",
     )
 
 
-@area_required("goals")
-@require_POST
-def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
+def _link(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
     return _goal_action(
         request,
@@ -245,19 +293,44 @@ def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user, goal_id=pk, parent_id=data["parent"]
         ),
         form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
+        refused=refused,
         success="Linked: the parent now counts this goal.",
     )
 
 
-@area_required("goals")
-@require_POST
-def goal_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+def _unlink(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_unlink_parent(actor=request.user, goal_id=pk),
+        refused=refused,
         success="Unlinked from its parent.",
     )
+
+
+@area_required("goals")
+@form_action(lambda request, pk: _goal_page(request, pk) + "#hierarchy")
+def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
+    return _link(request, pk, refused=_on_goal_page(request, pk))
+
+
+@area_required("goals")
+@form_action(lambda request, pk: _goal_page(request, pk) + "#hierarchy")
+def goal_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    return _unlink(request, pk, refused=_on_goal_page(request, pk))
+
+
+@area_required("goals")
+@form_action(_tree_page)
+def tree_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link, from the tree: refused, the tree again."""
+    return _link(request, pk, refused=_on_tree(request))
+
+
+@area_required("goals")
+@form_action(_tree_page)
+def tree_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    return _unlink(request, pk, refused=_on_tree(request))
 
 
 # --- Create, edit -------------------------------------------------------------------------------
@@ -408,7 +481,7 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
 
 
 @area_required("goals")
-@require_POST
+@form_action(lambda request: reverse("goals:analytics"))
 def goal_recalculate_all(request: HttpRequest) -> HttpResponse:
     try:
         services.goals_recalculate_all_later(actor=request.user)

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
-from django.views.decorators.http import require_POST
 
 from crm import charts, periods
 from crm import selectors as crm_selectors
@@ -42,6 +41,7 @@ from goals import rates
 from goals.models import Metric, Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
+from goals.views import form_action
 
 COMPLIANCE = ListPage(
     "goals/plans", "compliance", "Goal compliance", selectors.compliance,
@@ -273,16 +273,23 @@ def _rep_posted(request: HttpRequest) -> SalesRep:
     return rep
 
 
-@require_POST
+def _plan_page(request: HttpRequest) -> str:
+    """The plan page a plan form posted from: the user's own, or the rep's (`?rep=`) for a
+    manager, at the month it showed (`?month=`)."""
+    query = {name: request.GET[name] for name in ("rep", "month") if request.GET.get(name)}
+    return reverse("goals:plan") + (f"?{urlencode(query)}" if query else "")
+
+
 @area_required("goals")
+@form_action(_plan_page)
 def plan_set(request: HttpRequest) -> HttpResponse:
     rep = _rep_posted(request)
     form = PlanForm(request.POST, managed=_manages(request, rep))
     return _set_targets(request, rep, form, services.plan_set, "form")
 
 
-@require_POST
 @area_required("goals")
+@form_action(_plan_page)
 def plan_set_year(request: HttpRequest) -> HttpResponse:
     rep = _rep_posted(request)
     form = YearPlanForm(request.POST)
@@ -339,8 +346,8 @@ def compliance(request: HttpRequest) -> HttpResponse:
     return COMPLIANCE.render(request, extra=_compliance_extra(request))
 
 
-@require_POST
 @area_required("goals")
+@form_action(lambda request: reverse("goals:compliance-list"))
 def plan_defaults(request: HttpRequest) -> HttpResponse:
     """An admin gives a team's plans not set yet default targets."""
     _managers_only(request)

@@ -1,18 +1,22 @@
 """The goals pages through HTTP: scope, the list's filters and live refresh, a goal's actions
-with their refusals, the tree's links, analytics, CSV exports that cannot run formulas."""
+with their refusals, the tree's links, analytics, CSV exports that cannot run formulas; every
+URL a form posts to answers a GET with its page; a goal's page and the tree run a fixed number
+of queries."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import AuditEntry, DealStage
 from crm.roles import SystemActor
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
-from goals.models import Goal, Source
+from goals.models import Goal, GoalSnapshot, Source
 from goals.tests.factories import make_goal
 
 pytestmark = pytest.mark.django_db
@@ -149,16 +153,17 @@ def test_a_supervisor_links_from_the_tree_and_a_refusal_is_shown_there(superviso
     assert signups.pk not in page.context["link_forms"]  # nothing of its metric to go under
 
     linked = supervisor_client.post(
-        reverse("goals:link", args=[mine.pk]), {"parent": team_goal.pk, "next": tree}
+        reverse("goals:tree-link", args=[mine.pk]), {"parent": team_goal.pk, "next": tree}
     )
     refused = supervisor_client.post(
-        reverse("goals:link", args=[signups.pk]), {"parent": team_goal.pk, "next": tree}
+        reverse("goals:tree-link", args=[signups.pk]), {"parent": team_goal.pk, "next": tree}
     )
 
     assert linked.status_code == 302 and linked["Location"] == tree
     assert Goal.objects.get(pk=mine.pk).parent_id == team_goal.pk
     assert refused.status_code == 400
     assert "Select a valid choice" in refused.content.decode()
+    assert refused.templates[0].name == "goals/goal_tree.html"  # the tree, where it was asked
 
 
 def test_analytics_page_and_recalculate_all(client, rep, admin_user):
@@ -226,3 +231,130 @@ def test_a_goals_page_does_not_show_goals_above_it_out_of_scope(rep_client, rep,
     page = rep_client.get(reverse("goals:goal-detail", args=[mine.pk])).content.decode()
 
     assert "Old team's secret goal" not in page and "a goal you do not see" in page
+
+
+# --- No dead ends ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "back"),
+    [
+        ("goals:recalculate", "goal"),
+        ("goals:adjust", "goal#adjust"),
+        ("goals:auto", "goal"),
+        ("goals:status", "goal"),
+        ("goals:link", "goal#hierarchy"),
+        ("goals:unlink", "goal#hierarchy"),
+        ("goals:tree-link", "tree"),
+        ("goals:tree-unlink", "tree"),
+    ],
+)
+def test_every_goal_action_answers_a_get_with_the_page_it_belongs_to(
+    supervisor_client, rep, name, back
+):
+    goal = make_goal(owner=rep.team)
+    pages = {
+        "goal": reverse("goals:goal-detail", args=[goal.pk]),
+        "goal#adjust": reverse("goals:goal-detail", args=[goal.pk]) + "#adjust",
+        "goal#hierarchy": reverse("goals:goal-detail", args=[goal.pk]) + "#hierarchy",
+        "tree": reverse("goals:tree"),
+    }
+    url = reverse(name, args=[goal.pk])
+
+    reloaded = supervisor_client.get(url)
+    landed = supervisor_client.get(url, follow=True)
+    put = supervisor_client.put(url)
+
+    assert reloaded.status_code == 302 and reloaded["Location"] == pages[back]
+    assert landed.status_code == 200
+    assert put.status_code == 405
+    assert Goal.objects.get(pk=goal.pk).status == "active"  # a GET changes nothing
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "back"),
+    [
+        ("goals:plan-set", {}, "/goals/plan/"),
+        ("goals:plan-set-year", {}, "/goals/plan/"),
+        (
+            "goals:plan-set",
+            {"rep": "REP", "month": "2026-07"},
+            "/goals/plan/?rep=REP&month=2026-07",
+        ),
+        ("goals:plan-defaults", {}, "/goals/compliance/"),
+        ("goals:recalculate-all", {}, "/goals/analytics/"),
+    ],
+)
+def test_every_plan_and_analytics_form_answers_a_get_with_its_page(
+    client, rep, admin_user, name, query, back
+):
+    client.force_login(admin_user)
+    query = {key: str(rep.pk) if value == "REP" else value for key, value in query.items()}
+    back = back.replace("REP", str(rep.pk))
+
+    reloaded = client.get(reverse(name), query)
+
+    assert reloaded.status_code == 302 and reloaded["Location"] == back
+    assert client.get(reverse(name), query, follow=True).status_code == 200
+
+
+def test_a_goal_action_refused_shows_the_goal_page_with_the_reason_and_done_redirects(
+    supervisor_client, rep
+):
+    goal = make_goal(owner=rep.team)
+    url = reverse("goals:status", args=[goal.pk])
+
+    refused = supervisor_client.post(url, {"status": "active"})
+    done = supervisor_client.post(url, {"status": "completed"})
+
+    assert refused.status_code == 400
+    assert refused.templates[0].name == "goals/goal_detail.html"
+    assert "already active" in refused.content.decode()
+    assert done.status_code == 302 and done["Location"] == reverse(
+        "goals:goal-detail", args=[goal.pk]
+    )
+
+
+# --- Query counts ---------------------------------------------------------------------------------
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_a_goal_page_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for index in range(rows):
+        rep = SalesRepFactory(team=team)
+        DealFactory(rep=rep, amount=Decimal(100), stage=DealStage.CLOSED_WON)
+        make_goal(owner=rep, parent=team_goal, title=f"Rep {index}")
+        GoalSnapshot.objects.create(
+            goal=team_goal, date=timezone.localdate() - dt.timedelta(days=index + 1), value=index,
+            percent=0,
+        )  # fmt: skip
+    make_goal(owner=None, title="Company revenue, again")  # another parent it could go under
+
+    count = _queries(supervisor_client, reverse("goals:goal-detail", args=[team_goal.pk]))
+
+    # session, user, the user's rep, their role; the goal; its history, its alert; may the
+    # user change it, what counts, has it children, above it, below it, its audit trail, the
+    # parents it could go under
+    assert count == 14
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+    for index in range(rows):
+        team_goal = make_goal(owner=team, title=f"Team {index}")
+        make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
+        make_goal(owner=SalesRepFactory(team=team), title=f"Loose {index}")
+
+    count = _queries(supervisor_client, reverse("goals:tree"))
+
+    # session, user, the user's rep, their role; the roots, the level below them, the level
+    # below that; which of them the user may change
+    assert count == 8
