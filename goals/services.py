@@ -399,7 +399,7 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
         raise ValidationError({"value": PLAN_VALUE_COUNTED})
     if Goal.objects.filter(parent_id=goal.pk).exists():
         raise ValidationError({"value": PARENT_SUMS_CHILDREN.format(field="value")})
-    changes = {"current_value": [goal.current_value, value]}
+    changes = {"current_value": [goal.current_value, _cents(value)]}
     if goal.calculation_source != Source.MANUAL:
         changes["calculation_source"] = [goal.calculation_source, Source.MANUAL]
     goal.current_value = value

@@ -358,3 +358,29 @@ def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
     # session, user, the user's rep, their role; the roots, the level below them, the level
     # below that; which of them the user may change
     assert count == 8
+
+
+def test_the_audit_trail_reads_in_labels_with_the_choices_named(supervisor_client, rep):
+    team_goal = make_goal(owner=rep.team, title="Team revenue", target=500)
+    mine = make_goal(owner=rep, title="Mine", target=300, parent=team_goal)
+    services.goal_adjust(
+        actor=rep.user, goal_id=mine.pk, value=Decimal(120), justification="Cash at the fair"
+    )
+    services.goal_set_status(actor=rep.user, goal_id=mine.pk, status="completed")
+    services.goal_update(actor=rep.team.manager, goal_id=mine.pk, title="Mine, corrected")
+
+    page = supervisor_client.get(reverse("goals:goal-detail", args=[mine.pk])).content.decode()
+    trail = page.split('id="audit"')[1]
+
+    for line in (
+        "Target: — → 300",
+        "Metric: Revenue of won deals",
+        f"Parent goal: — → {team_goal.pk}",
+        "Value: 0.00 → 120.00",
+        "Value source: Calculated → Set by hand",
+        "Status: Active → Completed",
+        "Title: Mine → Mine, corrected",
+    ):
+        assert line in trail, line
+    for raw in ("target_value", "current_value", "calculation_source", "auto", "manual"):
+        assert raw not in trail, raw
