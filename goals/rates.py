@@ -27,6 +27,7 @@ COUNTED_AS = {
 }
 MONEY = {Metric.REVENUE}
 WEEK = 7
+MONTH = 30
 
 
 def is_money(metric: str) -> bool:
@@ -66,7 +67,8 @@ def amount(metric: str, value: Decimal) -> str:
 
 def pace(metric: str, per_day: Decimal) -> str:
     """A velocity in words: "1,250.50 a day", "about 3 signups a day", "about 2 deals a week",
-    "less than 1 signup a week", "no new signups"; "down …" when the value falls."""
+    "about 3 deals a month", "less than 1 signup a month", "no new signups"; "down …" when the
+    value falls."""
     if metric not in COUNTED_AS:
         return f"{_money(per_day)} a day"
     if per_day == 0:
@@ -76,7 +78,9 @@ def pace(metric: str, per_day: Decimal) -> str:
         return f"{sign}{_about(metric, speed)} a day"
     if speed * WEEK >= 1:
         return f"{sign}{_about(metric, speed * WEEK)} a week"
-    return f"{sign}less than {_things(metric, 1)} a week"
+    if speed * MONTH >= 1:
+        return f"{sign}{_about(metric, speed * MONTH)} a month"
+    return f"{sign}less than {_things(metric, 1)} a month"
 
 
 def _by(last_day: dt.date, today: dt.date) -> str:

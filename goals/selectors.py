@@ -181,7 +181,9 @@ def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
     at most three deep: its parent, and the goal whose child the parent is)."""
     if goal.parent_id is None:
         return []
-    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(children__pk=goal.parent_id))
+    # (Not `children__pk`: that join repeats the parent once per child it has.)
+    grandparent = Goal.objects.filter(pk=goal.parent_id).values("parent_id")
+    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(pk__in=grandparent))
     return sorted(above, key=lambda row: row.pk == goal.parent_id)
 
 

@@ -574,12 +574,15 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             next_ids.add(grandparent)
             if (new_value, new_target) != (value, target):
                 changed[pk] = {"current_value": new_value, "target_value": new_target}
-                audits.append(
-                    (
-                        Goal(pk=pk),
-                        {"current_value": [value, new_value], "target_value": [target, new_target]},
+                moved = {
+                    name: [old, new]
+                    for name, old, new in (
+                        ("current_value", value, new_value),
+                        ("target_value", target, new_target),
                     )
-                )
+                    if old != new
+                }
+                audits.append((Goal(pk=pk), moved))
         bulk_set(Goal, changed)
         if summed:
             Goal.objects.filter(pk__in=summed).update(last_calculated_at=now, updated_at=now)

@@ -230,7 +230,9 @@ def test_a_need_past_this_month_names_the_day():
     ("metric", "per_day", "text"),
     [
         ("signups", "0.15", "about 1 signup a week"),
-        ("signups", "0.1", "less than 1 signup a week"),
+        ("signups", "0.1", "3 signups a month"),
+        ("deals_won", "0.07", "about 2 deals a month"),
+        ("signups", "0.01", "less than 1 signup a month"),
         ("signups", "0", "no new signups"),
         ("deals_won", "3.4", "about 3 deals a day"),
         ("deals_won", "2", "2 deals a day"),

@@ -384,3 +384,18 @@ def test_the_audit_trail_reads_in_labels_with_the_choices_named(supervisor_clien
         assert line in trail, line
     for raw in ("target_value", "current_value", "calculation_source", "auto", "manual"):
         assert raw not in trail, raw
+
+
+def test_the_breadcrumbs_name_each_goal_above_once(supervisor_client, rep, team):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for other in range(3):  # the company goal has other goals below it
+        make_goal(owner=SalesRepFactory(), title=f"Elsewhere {other}", parent=company)
+    mine = make_goal(owner=rep, title="Mine", parent=team_goal)
+    make_goal(owner=SalesRepFactory(team=team), title="Teammate's", parent=team_goal)
+
+    page = supervisor_client.get(reverse("goals:goal-detail", args=[mine.pk]))
+
+    assert [goal.pk for goal in page.context["ancestors"]] == [company.pk, team_goal.pk]
+    crumbs = page.content.decode().split('class="breadcrumbs"')[1].split("</nav>")[0]
+    assert crumbs.count("Company revenue") == 1 and crumbs.count("Team revenue") == 1
