@@ -351,11 +351,20 @@ def goal_create(request: HttpRequest) -> HttpResponse:
 def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(selectors.goal_list(user=request.user, for_write=True), pk=pk)
     initial = {"title": goal.title, "target_value": goal.target_value,
-               "description": goal.description}  # fmt: skip
-    form = GoalEditForm(post_data(request), initial=initial)
+               "description": goal.description, "parent": goal.parent_id}  # fmt: skip
+    current = selectors.goal_list(user=request.user).filter(pk=goal.parent_id).first()
+    form = GoalEditForm(
+        post_data(request),
+        initial=initial,
+        candidates=_link_candidates(request, goal),
+        current=current,
+    )
     if request.method == "POST":
         saved = call_service(
-            form, lambda **data: services.goal_update(actor=request.user, goal_id=pk, **data)
+            form,
+            lambda parent, **data: services.goal_update(
+                actor=request.user, goal_id=pk, parent_id=parent, **data
+            ),
         )
         if saved is not None:
             messages.success(request, "Goal saved.")

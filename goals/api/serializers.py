@@ -27,6 +27,13 @@ class GoalOutputSerializer(serializers.ModelSerializer):
     team = TeamSummarySerializer(allow_null=True)
     owner_name = serializers.CharField(read_only=True)
     progress_percent = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True)
+    verdict = serializers.SerializerMethodField(
+        help_text="The forecast's verdict today (on_track, at_risk, off_track); null when there "
+        "is nothing to judge: a goal closed, without a target, or a bonus tier."
+    )
+
+    def get_verdict(self, goal: Goal) -> str | None:
+        return selectors.verdict(goal, today=selectors.goal_today(goal))
 
     class Meta:
         model = Goal
@@ -45,6 +52,7 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "target_value",
             "current_value",
             "progress_percent",
+            "verdict",
             "status",
             "closed_at",
             "calculation_source",

@@ -248,3 +248,14 @@ def test_goals_above_out_of_scope_are_not_shown(rep, rep_api, other_rep):
         key: [m.replace(str(team_goal.pk + 1000), str(team_goal.pk)) for m in value]
         for key, value in missing.json().items()
     }
+
+
+def test_each_goal_in_the_api_carries_the_verdict_the_pages_show(rep, rep_api):
+    goal = make_goal(owner=rep, target=0)
+    tier = make_goal(owner=rep, metric="bonus_tier", target=2)
+
+    listed = {row["id"]: row["verdict"] for row in rep_api.get(GOALS).json()["results"]}
+    forecast = rep_api.get(f"{GOALS}{goal.pk}/forecast/").json()
+
+    assert listed == {goal.pk: "on_track", tier.pk: None}  # a target of 0 is reached
+    assert forecast["verdict"] == "on_track"

@@ -399,3 +399,30 @@ def test_the_breadcrumbs_name_each_goal_above_once(supervisor_client, rep, team)
     assert [goal.pk for goal in page.context["ancestors"]] == [company.pk, team_goal.pk]
     crumbs = page.content.decode().split('class="breadcrumbs"')[1].split("</nav>")[0]
     assert crumbs.count("Company revenue") == 1 and crumbs.count("Team revenue") == 1
+
+
+def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_it_has(client, rep):
+    june = dt.date(2026, 6, 1)
+    team_month = make_goal(owner=rep.team, start=june, title="Team June")
+    team_quarter = make_goal(owner=rep.team, period_kind="quarter", start=june, title="Team Q2")
+    make_goal(owner=rep.team, start=dt.date(2026, 7, 1), title="Team July")
+    make_goal(owner=rep.team, metric="signups", start=june, title="Team signups")
+    mine = make_goal(owner=rep, start=june, title="Mine", parent=team_month)
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine, renamed", "target_value": "1000", "description": ""}
+
+    client.force_login(rep.team.manager)
+    offered = dict(client.get(url).context["form"].fields["parent"].choices)
+    moved = client.post(url, {**form, "parent": team_quarter.pk})
+    client.force_login(rep.user)  # who may not change the team's goals
+    as_rep = client.get(url).context["form"]
+    renamed = client.post(url, {**form, "parent": team_quarter.pk})
+    wrong = client.post(url, {**form, "parent": team_month.pk})
+
+    assert set(offered) == {"", team_month.pk, team_quarter.pk}
+    assert offered[team_month.pk] == "Team June (" + str(rep.team) + ")"
+    assert moved.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id == team_quarter.pk
+    assert set(dict(as_rep.fields["parent"].choices)) == {"", team_quarter.pk}
+    assert renamed.status_code == 302
+    assert Goal.objects.get(pk=mine.pk).parent_id == team_quarter.pk  # kept, though not theirs
+    assert wrong.status_code == 400 and "parent" in wrong.context["form"].errors
