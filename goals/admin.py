@@ -90,8 +90,9 @@ class GoalAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     search_fields = ["title", "description", "rep__user__username", "team__name"]
     list_select_related = ["rep__user", "team"]
-    # Goals are many: the parent is searched for, not listed whole.
-    autocomplete_fields = ["parent"]
+    # Goals are many: the parent is looked up, not listed whole. (A raw id, not autocomplete:
+    # the autocomplete widget fails to draw a refused value that is not an id.)
+    raw_id_fields = ["parent"]
     date_hierarchy = "period_start"
     actions = ["recalculate_selected"]
     # Adds a "Recalculate all" button (it queues the 15-minute job now).

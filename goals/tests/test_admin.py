@@ -128,3 +128,16 @@ def test_plans_and_reminders_show_their_deadline_with_its_zone_in_admin(admin_cl
     assert due in listed and due in shown.content.decode()
     assert due in reminders and due in one.content.decode()
     assert "6 Jun 2031, 09:00 UTC" in reminders  # sent: in the reader's zone, named
+
+
+@pytest.mark.parametrize("odd", ["1.9", "1e309", "\x00", "-1", "9" * 30])
+def test_an_odd_parent_in_admin_is_a_field_error_never_a_500(admin_client, rep, odd):
+    goal = make_goal(owner=rep)
+    url = reverse("admin:goals_goal_change", args=[goal.pk])
+
+    response = admin_client.post(
+        url, {"title": goal.title, "description": "", "target_value": "1000", "parent": odd}
+    )
+
+    assert response.status_code == 200
+    assert "parent" in response.context["adminform"].form.errors

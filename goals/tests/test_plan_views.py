@@ -386,3 +386,25 @@ def test_the_month_is_chosen_by_name_from_a_list_that_holds_the_month_shown(
     page = far.content.decode()
     assert '<option value="2027-02" selected>February 2027</option>' in page
     assert odd.status_code == 200  # a month that is not one filters nothing
+
+
+@pytest.mark.parametrize(
+    ("field", "odd"),
+    [
+        ("month", "0001-01"), ("month", "9999-12"), ("month", "1e309"), ("month", "1.9"),
+        ("month", "\x00"), ("month", "2031-6-1"), ("bonus_tier_goal", "1.9"),
+        ("bonus_tier_goal", "1e309"), ("bonus_tier_goal", "\x00"), ("bonus_tier_goal", "7"),
+    ],
+)  # fmt: skip
+def test_an_odd_month_or_tier_is_a_field_error_never_a_500(client, rep, supervisor, field, odd):
+    services.plans_create(year=2031, month=6)
+    client.force_login(supervisor)
+
+    posted = client.post(reverse("goals:plan-set"), {**VALID, "rep": rep.pk, field: odd})
+    filtered = client.get(reverse("goals:compliance-list"), {"month": odd})
+    shown = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": odd})
+
+    assert posted.status_code == 400 and field in posted.context["form"].errors
+    assert filtered.status_code == 200  # a filter that is not a month filters nothing
+    assert shown.status_code == 200 and shown.context["month_label"] == "June 2031"
+    assert not RepPlan.objects.filter(goal_set_at__isnull=False).exists()

@@ -426,3 +426,15 @@ def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_
     assert renamed.status_code == 302
     assert Goal.objects.get(pk=mine.pk).parent_id == team_quarter.pk  # kept, though not theirs
     assert wrong.status_code == 400 and "parent" in wrong.context["form"].errors
+
+
+@pytest.mark.parametrize("odd", ["1.9", "1e309", "\x00", "-1", "9" * 30, "²", "[1]"])
+def test_an_odd_parent_in_the_edit_form_is_a_field_error_never_a_500(supervisor_client, rep, odd):
+    mine = make_goal(owner=rep, title="Mine")
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine", "target_value": "1000", "description": "", "parent": odd}
+
+    response = supervisor_client.post(url, form)
+
+    assert response.status_code == 400 and "parent" in response.context["form"].errors
+    assert Goal.objects.get(pk=mine.pk).parent_id is None
