@@ -456,11 +456,11 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
 
     A fixed number of statements whatever the number of goals: one SELECT of the changed
     values, one UPDATE of the timestamps, one UPDATE … FROM unnest(…) of the new values, one
-    audit INSERT, one SELECT of their parents and the roll-up's few per level. The values are
-    read without locks (a long read must not hold up people's edits): a goal changed meanwhile
-    (adjusted by hand, recounted by an event, given children) is not overwritten, and the next
-    run counts it again. A value too large for a goal marks that goal failed, and the others
-    are still written.
+    audit INSERT, and the roll-up's few per level (of every parent of the goals counted). The
+    values are read without locks (a long read must not hold up people's edits): a goal changed
+    meanwhile (adjusted by hand, recounted by an event, given children) is not overwritten, and
+    the next run counts it again. A value too large for a goal marks that goal failed, and the
+    others are still written.
     """
     now = timezone.now()
     targets = selectors.calculable(goals)
@@ -500,10 +500,7 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
         )
         events.publish(GoalValuesChanged(goal_ids=tuple(pk for pk, _, _, _ in changed)))
     # Every parent of a goal counted, its sum moved or not, so that it is as fresh as they are.
-    roll_up(
-        parent_ids=targets.filter(parent__isnull=False).values_list("parent_id", flat=True),
-        actor=actor,
-    )
+    roll_up(parent_ids=targets.filter(parent__isnull=False).values("parent_id"), actor=actor)
     return len(changed)
 
 
@@ -536,29 +533,38 @@ def goals_for_facts(facts: Iterable[tuple[int | None, dt.datetime]], metrics: It
 # --- Hierarchy --------------------------------------------------------------------------------
 
 
-def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
-    """Make each parent's value and target its children's sums, and so on up to the root.
+def roll_up(*, parent_ids: Iterable[int | None] | QuerySet, actor: Actor) -> None:
+    """Make each parent's value and target its children's sums, and so on up to the root; each
+    parent summed is then "as of" now (`last_calculated_at`), its sum moved or not, like its
+    children. `parent_ids` may be a query of ids, read within the first level's lock.
 
     The parents are locked (in id order) before their children are summed: a concurrent change
-    under the same parent waits, and its sum then includes this one's.
+    under the same parent waits, and its sum then includes this one's. Four statements a level
+    at most: the lock, the sums, one write of every parent summed, the audit of those that moved.
     """
-    ids = {pk for pk in parent_ids if pk is not None}
+    level: QuerySet | set[int] = (
+        parent_ids
+        if isinstance(parent_ids, QuerySet)
+        else {pk for pk in parent_ids if pk is not None}
+    )
     now = timezone.now()
-    while ids:
+    while isinstance(level, QuerySet) or level:
         parents = list(
             Goal.objects.select_for_update()
-            .filter(pk__in=ids)
+            .filter(pk__in=level)
             .order_by("pk")
             .values_list("pk", "parent_id", "current_value", "target_value")
         )
+        if not parents:
+            return
         sums = {
             row["parent_id"]: row
-            for row in Goal.objects.filter(parent_id__in=ids)
+            for row in Goal.objects.filter(parent_id__in=[pk for pk, *_ in parents])
             .values("parent_id")
             .annotate(value=Sum("current_value"), target=Sum("target_value"))
             .order_by()
         }
-        changed, audits, summed, next_ids, too_large = {}, [], [], set(), []
+        written, audits, next_ids, too_large = {}, [], set(), []
         for pk, grandparent, value, target in parents:
             row = sums.get(pk)
             if row is None:  # no children any more: it counts for itself again
@@ -568,28 +574,29 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             if max(new_value, new_target or 0) > MAX_VALUE:
                 too_large.append(pk)
                 continue
-            summed.append(pk)
-            # Up to the root even when this sum did not move: each parent's value is then
-            # "as of" this moment (its `last_calculated_at`), like its children's.
+            written[pk] = {
+                "current_value": new_value,
+                "target_value": new_target,
+                "last_calculated_at": now,
+                "updated_at": now,
+            }
+            # Up to the root even when this sum did not move, so that each level is as fresh.
             next_ids.add(grandparent)
-            if (new_value, new_target) != (value, target):
-                changed[pk] = {"current_value": new_value, "target_value": new_target}
-                moved = {
-                    name: [old, new]
-                    for name, old, new in (
-                        ("current_value", value, new_value),
-                        ("target_value", target, new_target),
-                    )
-                    if old != new
-                }
+            moved = {
+                name: [old, new]
+                for name, old, new in (
+                    ("current_value", value, new_value),
+                    ("target_value", target, new_target),
+                )
+                if old != new
+            }
+            if moved:
                 audits.append((Goal(pk=pk), moved))
-        bulk_set(Goal, changed)
-        if summed:
-            Goal.objects.filter(pk__in=summed).update(last_calculated_at=now, updated_at=now)
+        bulk_set(Goal, written)
         audit_many(actor=actor, action="goal.roll_up", targets=audits)
         if too_large:
             goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
-        ids = {pk for pk in next_ids if pk is not None}
+        level = {pk for pk in next_ids if pk is not None}
 
 
 def link_problem(goal: Goal, parent: Goal) -> str | None:

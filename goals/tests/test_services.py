@@ -233,6 +233,34 @@ def test_recalculating_any_number_of_goals_runs_the_same_statements(rep, team):
     assert few < many_changed  # the writes come only when something changed
 
 
+def test_recalculating_a_tree_sums_and_stamps_every_parent_in_a_fixed_number_of_statements(
+    team,
+):
+    company = make_goal(owner=None)
+    team_goal = make_goal(owner=team, parent=company)
+
+    def tree_of(reps: int) -> int:
+        for _ in range(reps):
+            goal = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+            won(goal.rep, 5)
+        Goal.objects.update(current_value=0, last_calculated_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            recalculate()
+        return len([q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))])
+
+    few, many = tree_of(2), tree_of(20)
+
+    # The bonus tiers' thresholds, the fresh values, the timestamps, the new values, their
+    # audit; per level (the team's, the company's): the lock, the sums, one write of the
+    # parents, their audit.
+    assert few == many == 5 + 4 * 2
+    stamped = Goal.objects.filter(
+        pk__in=[company.pk, team_goal.pk], last_calculated_at__isnull=False
+    )
+    assert stamped.count() == 2
+    assert value(company) == value(team_goal) == 110
+
+
 def test_a_recalculation_that_changes_a_value_is_audited_by_the_job(rep):
     goal = make_goal(owner=rep)
     won(rep, 250)
