@@ -82,6 +82,9 @@ class GoalEditForm(ServiceForm):
         """`candidates`: the goals it may go under; `current`: the one it is under now."""
         super().__init__(*args, **kwargs)
         others = [goal for goal in candidates if current is None or goal.pk != current.pk]
+        if current is None and not others:  # nothing to choose: no control
+            del self.fields["parent"]
+            return
         self.fields["parent"].choices = [
             ("", "No goal above it"),
             *([(current.pk, goal_choice(current))] if current is not None else []),

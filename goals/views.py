@@ -362,8 +362,12 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         saved = call_service(
             form,
-            lambda parent, **data: services.goal_update(
-                actor=request.user, goal_id=pk, parent_id=parent, **data
+            lambda **data: services.goal_update(
+                actor=request.user,
+                goal_id=pk,
+                **{
+                    "parent_id" if name == "parent" else name: value for name, value in data.items()
+                },
             ),
         )
         if saved is not None:

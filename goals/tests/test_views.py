@@ -430,6 +430,7 @@ def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_
 
 @pytest.mark.parametrize("odd", ["1.9", "1e309", "\x00", "-1", "9" * 30, "²", "[1]"])
 def test_an_odd_parent_in_the_edit_form_is_a_field_error_never_a_500(supervisor_client, rep, odd):
+    make_goal(owner=rep.team, title="Team revenue")  # a parent to choose: the field is there
     mine = make_goal(owner=rep, title="Mine")
     url = reverse("goals:goal-edit", args=[mine.pk])
     form = {"title": "Mine", "target_value": "1000", "description": "", "parent": odd}
@@ -438,3 +439,14 @@ def test_an_odd_parent_in_the_edit_form_is_a_field_error_never_a_500(supervisor_
 
     assert response.status_code == 400 and "parent" in response.context["form"].errors
     assert Goal.objects.get(pk=mine.pk).parent_id is None
+
+
+def test_the_edit_form_has_no_parent_control_when_there_is_nothing_to_choose(rep_client, rep):
+    mine = make_goal(owner=rep, title="Mine")
+    url = reverse("goals:goal-edit", args=[mine.pk])
+
+    page = rep_client.get(url)
+    saved = rep_client.post(url, {"title": "Mine, renamed", "target_value": "1000"})
+
+    assert "parent" not in page.context["form"].fields
+    assert saved.status_code == 302 and Goal.objects.get(pk=mine.pk).title == "Mine, renamed"
