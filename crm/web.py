@@ -20,6 +20,7 @@ whose cells carry `data-label`. See the README, "Pages for every screen".
 """
 
 import csv
+import datetime as dt
 import hashlib
 import html
 from collections.abc import Callable, Iterable
@@ -41,6 +42,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -134,10 +137,43 @@ class DateField(forms.DateField):
     default_validators = [validate_in_range]
 
 
-class MonthField(forms.DateField):
-    """A month (the phone's month picker, "2026-07"), as its first day."""
+class MonthSelect(forms.Select):
+    """Months by name ("July 2026", value "2026-07"), from two years before this month to a
+    year after it, and the month given if it lies outside them; with none given, this month is
+    the one shown (a blank month means this one wherever a month is optional). Every browser
+    shows a select the same way; `<input type=month>` reads "--------- ----" in Chromium when
+    empty, and Firefox and Safari on a desktop have no such control."""
 
-    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+    MONTHS_BACK, MONTHS_AHEAD = 24, 12
+
+    def format_value(self, value):
+        if value in (None, ""):
+            value = timezone.localdate()
+        if isinstance(value, dt.date):
+            return [f"{value:%Y-%m}"]
+        return super().format_value(value)
+
+    def get_context(self, name, value, attrs):
+        this = timezone.localdate()
+        first = this.year * 12 + this.month - 1 - self.MONTHS_BACK
+        months = [
+            dt.date(n // 12, n % 12 + 1, 1)
+            for n in range(first, first + self.MONTHS_BACK + self.MONTHS_AHEAD + 1)
+        ]
+        choices = {f"{month:%Y-%m}": date_format(month, "F Y") for month in months}
+        for given in self.format_value(value):  # a month further away (or not one), as sent
+            try:
+                choices.setdefault(given, date_format(dt.datetime.strptime(given, "%Y-%m"), "F Y"))
+            except ValueError:
+                choices.setdefault(given, given)
+        self.choices = sorted(choices.items())
+        return super().get_context(name, value, attrs)
+
+
+class MonthField(forms.DateField):
+    """A month, chosen by name from a list around today ("2026-07"), as its first day."""
+
+    widget = MonthSelect
     input_formats = ["%Y-%m"]
     default_validators = [validate_in_range]
 

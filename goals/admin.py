@@ -1,8 +1,9 @@
 """Django admin for goals: browse and search them, their snapshots and alerts, the rep plans
 with their snapshots, achievements and reminders, and the bonus tiers' thresholds. Changes go
-through goals.services (the rules, the roll-up, the audit trail): admins edit the words and
-the target here; links, values and status are changed on the goal's page or through the API;
-plans' targets on the plan pages."""
+through goals.services (the rules, the roll-up, the audit trail): admins edit the words, the
+target and the parent here (refused, with the reason on the field, where the pages would refuse
+it); values and status are changed on the goal's page or through the API; plans' targets on the
+plan pages."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,7 +25,35 @@ from goals.models import (
 )
 from goals.plans import services as plans
 
-EDITABLE = ["title", "description", "target_value"]
+EDITABLE = ["title", "description", "target_value", "parent"]
+
+
+def moment_column(field: str, label: str, *, zone_of=None):
+    """An admin column (or read-only field) showing a moment with its zone ("5 Dec 2026, 23:59
+    CET"): in the zone `zone_of(row)` names (a rep's deadline in the rep's zone), else the
+    reader's. Blank when there is none."""
+
+    @admin.display(description=label, ordering=field)
+    def column(self, row) -> str:
+        value = getattr(row, field)
+        if value is None:
+            return "—"
+        return periods.format_moment(value, zone=zone_of(row) if zone_of else None)
+
+    return column
+
+
+def _reps_zone(plan: RepPlan):
+    return periods.zone_named(plan.rep.timezone)
+
+
+def _goals_zone(goal: Goal):
+    return periods.zone_named(goal.zone)
+
+
+# A goal's moments, read-only on its admin page as `<name>_shown`, each with its zone.
+GOAL_MOMENTS = {"starts_at", "ends_at", "closed_at", "last_calculated_at", "created_at",
+                "updated_at"}  # fmt: skip
 
 
 class GoalAdminForm(forms.ModelForm):
@@ -39,6 +68,11 @@ class GoalAdminForm(forms.ModelForm):
                 )
             except ValidationError as error:
                 self.add_error(None, error)
+            parent = cleaned.get("parent")
+            if "parent" in self.changed_data and parent is not None:
+                problem = services.link_refusal(self.instance, parent)
+                if problem is not None:
+                    self.add_error("parent", problem)
         return cleaned
 
 
@@ -56,19 +90,39 @@ class GoalAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     search_fields = ["title", "description", "rep__user__username", "team__name"]
     list_select_related = ["rep__user", "team"]
+    # Goals are many: the parent is looked up, not listed whole. (A raw id, not autocomplete:
+    # the autocomplete widget fails to draw a refused value that is not an id.)
+    raw_id_fields = ["parent"]
     date_hierarchy = "period_start"
     actions = ["recalculate_selected"]
     # Adds a "Recalculate all" button (it queues the 15-minute job now).
     change_list_template = "admin/goals/goal/change_list.html"
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Goal._meta.fields if f.name not in EDITABLE]
+        return [
+            f"{f.name}_shown" if f.name in GOAL_MOMENTS else f.name
+            for f in Goal._meta.fields
+            if f.name not in EDITABLE
+        ]
+
+    def get_fields(self, request, obj=None):
+        return [*EDITABLE, *self.get_readonly_fields(request, obj)]
+
+    starts_at_shown = moment_column("starts_at", "starts", zone_of=_goals_zone)
+    ends_at_shown = moment_column("ends_at", "ends (first moment after)", zone_of=_goals_zone)
+    closed_at_shown = moment_column("closed_at", "closed")
+    last_calculated_at_shown = moment_column("last_calculated_at", "value as of")
+    created_at_shown = moment_column("created_at", "created")
+    updated_at_shown = moment_column("updated_at", "last changed")
 
     def has_add_permission(self, request):
         return False  # on the goals pages or the API, where the owner rules apply
 
     def save_model(self, request, obj, form, change):
         changed = {field: form.cleaned_data[field] for field in form.changed_data}
+        if "parent" in changed:
+            parent = changed.pop("parent")
+            changed["parent_id"] = parent.pk if parent is not None else None
         services.goal_update(actor=request.user, goal_id=obj.pk, **changed)
 
     def has_delete_permission(self, request, obj=None):
@@ -104,7 +158,11 @@ class GoalSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(GoalAlert)
 class GoalAlertAdmin(ReadOnlyAdmin):
-    list_display = ["goal", "kind", "raised_at", "cleared_at", "emailed_to"]
+    list_display = ["goal", "kind", "raised", "cleared", "emailed_to"]
+    fields = ["goal", "kind", "raised", "cleared", "emailed_to"]
+    readonly_fields = fields
+    raised = moment_column("raised_at", "raised")
+    cleared = moment_column("cleared_at", "cleared")
     list_filter = ["kind", ("cleared_at", admin.EmptyFieldListFilter)]
     search_fields = ["goal__title", "emailed_to"]
     list_select_related = ["goal"]
@@ -125,8 +183,13 @@ class BonusTierAdmin(admin.ModelAdmin):
 @admin.register(RepPlan)
 class RepPlanAdmin(ReadOnlyAdmin):
     list_display = [
-        "rep", "year", "month", "deadline", "goal_set_at", "set_by_deadline", "goal_set_by",
+        "rep", "year", "month", "due", "set_at", "set_by_deadline", "goal_set_by",
     ]  # fmt: skip
+    fields = list_display
+    readonly_fields = fields
+    # A plan is due in its rep's zone: shown there, with the zone's name.
+    due = moment_column("deadline", "deadline", zone_of=_reps_zone)
+    set_at = moment_column("goal_set_at", "goals set at")
     list_filter = ["year", "month", "set_by_deadline", "rep__team"]
     search_fields = ["rep__user__username", "rep__user__last_name", "rep__employee_code"]
     list_select_related = ["rep__user", "goal_set_by"]
@@ -158,7 +221,10 @@ class PlanSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(Achievement)
 class AchievementAdmin(ReadOnlyAdmin):
-    list_display = ["plan", "kind", "achieved_at"]
+    list_display = ["plan", "kind", "achieved"]
+    fields = list_display
+    readonly_fields = fields
+    achieved = moment_column("achieved_at", "achieved")
     list_filter = ["kind"]
     search_fields = ["plan__rep__user__username", "plan__rep__user__last_name"]
     list_select_related = ["plan__rep__user"]
@@ -167,7 +233,17 @@ class AchievementAdmin(ReadOnlyAdmin):
 
 @admin.register(PlanReminder)
 class PlanReminderAdmin(ReadOnlyAdmin):
-    list_display = ["plan", "kind", "sent_at", "emailed_to", "acknowledged_at"]
+    list_display = ["plan", "kind", "plan_due", "sent", "emailed_to", "acknowledged"]
+    fields = list_display
+    readonly_fields = fields
+    sent = moment_column("sent_at", "sent")
+    acknowledged = moment_column("acknowledged_at", "acknowledged")
+
+    @admin.display(description="plan due", ordering="plan__deadline")
+    def plan_due(self, reminder: PlanReminder) -> str:
+        plan = reminder.plan
+        return periods.format_moment(plan.deadline, zone=_reps_zone(plan))
+
     list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
     search_fields = ["plan__rep__user__username", "emailed_to"]
     list_select_related = ["plan__rep__user"]

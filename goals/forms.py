@@ -61,10 +61,35 @@ class GoalForm(ScopedForm):
                 ]
 
 
+def goal_choice(goal) -> str:
+    """A goal as a parent to choose: its title and owner."""
+    return f"{goal} ({goal.owner_name})"
+
+
 class GoalEditForm(ServiceForm):
     title = forms.CharField(max_length=200)
     target_value = AmountField(label="Target", max_digits=14)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    parent = forms.TypedChoiceField(
+        label="Counts toward",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Goals of the same metric whose period holds this goal's, that you may change.",
+    )
+
+    def __init__(self, *args, candidates: list, current=None, **kwargs) -> None:
+        """`candidates`: the goals it may go under; `current`: the one it is under now."""
+        super().__init__(*args, **kwargs)
+        others = [goal for goal in candidates if current is None or goal.pk != current.pk]
+        if current is None and not others:  # nothing to choose: no control
+            del self.fields["parent"]
+            return
+        self.fields["parent"].choices = [
+            ("", "No goal above it"),
+            *([(current.pk, goal_choice(current))] if current is not None else []),
+            *((goal.pk, goal_choice(goal)) for goal in others),
+        ]
 
 
 class AdjustForm(ServiceForm):
@@ -79,9 +104,7 @@ class LinkForm(ServiceForm):
 
     def __init__(self, *args, candidates, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].choices = [
-            (goal.pk, f"{goal} ({goal.owner_name})") for goal in candidates
-        ]
+        self.fields["parent"].choices = [(goal.pk, goal_choice(goal)) for goal in candidates]
 
 
 class StatusForm(ServiceForm):

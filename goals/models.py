@@ -117,7 +117,7 @@ class Goal(TimestampedModel):
         db_index=False,
     )
     metric = models.CharField(max_length=20, choices=Metric.choices)
-    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    period_kind = models.CharField("period", max_length=10, choices=PeriodKind.choices)
     period_start = models.DateField()
     period_end = models.DateField()
     # The zone the period's days are in, and the period as UTC bounds [starts_at, ends_at).
@@ -125,22 +125,30 @@ class Goal(TimestampedModel):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     # Blank until someone sets it (a rep's monthly plan before its deadline).
-    target_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    current_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    target_value = models.DecimalField(
+        "target", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    current_value = models.DecimalField("value", max_digits=14, decimal_places=2, default=0)
     progress_percent = models.GeneratedField(
         expression=ProgressPercent(), output_field=PERCENT_FIELD, db_persist=True
     )
     status = models.CharField(max_length=10, choices=GoalStatus.choices, default=GoalStatus.ACTIVE)
     closed_at = models.DateTimeField(null=True, blank=True)
     calculation_source = models.CharField(
-        max_length=10, choices=Source.choices, default=Source.AUTO
+        "value source", max_length=10, choices=Source.choices, default=Source.AUTO
     )
-    last_calculated_at = models.DateTimeField(null=True, blank=True)
+    # When the value was last counted, summed from the goals below, or set by hand.
+    last_calculated_at = models.DateTimeField("value as of", null=True, blank=True)
     calculation_failed = models.BooleanField(default=False)
     calculation_error = models.TextField(blank=True)
-    manual_override_reason = models.TextField(blank=True)
+    manual_override_reason = models.TextField("why set by hand", blank=True)
     parent = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name="parent goal",
     )
     # The rep's plan for a month (or a year) this goal is one of the targets of.
     plan = models.ForeignKey(
@@ -269,6 +277,12 @@ class Goal(TimestampedModel):
     @property
     def is_auto(self) -> bool:
         return self.calculation_source == Source.AUTO
+
+    @property
+    def value_as_of(self) -> dt.datetime:
+        """When the value shown was counted, summed from the goals below or set by hand (a goal
+        never counted since: when it last changed)."""
+        return self.last_calculated_at or self.updated_at
 
     @property
     def version(self) -> int:

@@ -31,6 +31,7 @@ from crm.models import Activity, Customer, Deal, Task
 from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
+from goals import rates
 from goals.models import (
     BonusTier,
     Goal,
@@ -180,7 +181,9 @@ def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
     at most three deep: its parent, and the goal whose child the parent is)."""
     if goal.parent_id is None:
         return []
-    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(children__pk=goal.parent_id))
+    # (Not `children__pk`: that join repeats the parent once per child it has.)
+    grandparent = Goal.objects.filter(pk=goal.parent_id).values("parent_id")
+    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(pk__in=grandparent))
     return sorted(above, key=lambda row: row.pk == goal.parent_id)
 
 
@@ -241,24 +244,6 @@ class Verdict:
 AT_RISK_SHARE = Decimal("0.8")
 
 
-@dataclass(frozen=True)
-class Forecast:
-    velocity: Decimal  # average change in value per day
-    projected_value: Decimal  # at the period's end, at that velocity
-    projected_completion: dt.date | None  # when the target is reached at that velocity
-    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
-    verdict: str
-    elapsed_share: Decimal  # 0..1 of the period gone
-    expected_percent: Decimal  # progress a steady pace would have by now
-    days_left: int
-    has_sufficient_data: bool
-    days_of_history: int
-
-    @property
-    def verdict_label(self) -> str:
-        return Verdict.LABELS[self.verdict]
-
-
 def _q(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -269,6 +254,27 @@ def verdict_for(percent: Decimal, expected_percent: Decimal) -> str:
     if percent >= expected_percent * AT_RISK_SHARE:
         return Verdict.AT_RISK
     return Verdict.OFF_TRACK
+
+
+def goal_today(goal: Goal, now: dt.datetime | None = None) -> dt.date:
+    """The day it is in the goal's zone (the one its period's days are in)."""
+    return local_date(now or timezone.now(), zone_named(goal.zone))
+
+
+def verdict(goal: Goal, *, today: dt.date) -> str | None:
+    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice
+    and the daily alerts all read: on track, at risk or off track against the progress a
+    steady pace would have by `today` (the goal's zone). None when there is nothing to judge:
+    a goal closed, without a target, or a bonus tier (it moves in steps, not at a pace)."""
+    if (
+        goal.status != GoalStatus.ACTIVE
+        or goal.target_value is None
+        or goal.metric == Metric.BONUS_TIER
+    ):
+        return None
+    if goal.target_value == 0:  # nothing to reach
+        return Verdict.ON_TRACK
+    return verdict_for(goal.progress_percent or Decimal(0), expected_percent(goal, today=today))
 
 
 def elapsed_days(goal: Goal, *, today: dt.date) -> tuple[int, int]:
@@ -283,26 +289,68 @@ def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
     return _q(Decimal(elapsed) * 100 / days)
 
 
-def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
-    """Velocity from the snapshots (the average daily change between the first and the last,
-    or, with fewer than two, the value over the days elapsed), the projection to the period's
-    end, the daily rate still needed, and a verdict against the elapsed share of the period."""
+def history_points(goal: Goal, *, today: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """The goal's value day by day, as its chart draws it and its velocity is measured: the
+    daily snapshots before its last day so far, then that day at the value it has now (a
+    snapshot of today is older than the value shown). Days without a snapshot are left out,
+    never drawn as 0."""
+    last = min(today, goal.period_end)
+    rows = list(goal.snapshots.filter(date__lt=last).order_by("date").values_list("date", "value"))
+    return [*rows, (last, goal.current_value)]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    velocity: Decimal  # average change in value per day
+    projected_value: Decimal  # at the period's end, at that velocity
+    projected_completion: dt.date | None  # when the target is reached at that velocity
+    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
+    verdict: str | None  # None: nothing to judge (see `verdict`)
+    elapsed_share: Decimal  # 0..1 of the period gone
+    expected_percent: Decimal  # progress a steady pace would have by now
+    days_left: int
+    has_sufficient_data: bool
+    days_of_history: int
+    # The figures above in words, with the metric's unit (goals.rates).
+    pace_text: str = ""
+    needed_text: str = ""
+    projected_text: str = ""
+
+    @property
+    def verdict_label(self) -> str:
+        return Verdict.LABELS.get(self.verdict, "")
+
+
+def forecast(
+    goal: Goal,
+    *,
+    now: dt.datetime | None = None,
+    history: list[tuple[dt.date, Decimal]] | None = None,
+) -> Forecast:
+    """Velocity over the goal's history, which ends at the value it has now (`history_points`,
+    read here unless given): the change from its first point to now over the days between, or,
+    with no earlier day recorded, the value over the days elapsed. The projection to the
+    period's end and the completion date follow from that one velocity; then the daily rate
+    still needed, and the verdict."""
     now = now or timezone.now()
-    today = local_date(now, zone_named(goal.zone))
+    today = goal_today(goal, now)
     elapsed, days = elapsed_days(goal, today=today)
     days_left = days - elapsed
-    snapshots = list(goal.snapshots.order_by("date").values_list("date", "value"))
+    points = history if history is not None else history_points(goal, today=today)
     value = goal.current_value
-    if len(snapshots) >= 2:
-        (first_day, first), (last_day, last) = snapshots[0], snapshots[-1]
-        span = (last_day - first_day).days or 1
-        velocity = (last - first) / span
+    (first_day, first), (last_day, _) = points[0], points[-1]
+    span = (last_day - first_day).days
+    if span > 0:
+        velocity = (value - first) / span
+    elif elapsed:
+        velocity = value / elapsed
     else:
-        velocity = value / elapsed if elapsed else Decimal(0)
+        velocity = Decimal(0)
     projected = value + velocity * days_left
     target = goal.target_value
     completion = None
     needed = None
+    remaining = None
     if target is not None:
         remaining = target - value
         if remaining <= 0:
@@ -316,18 +364,27 @@ def forecast(goal: Goal, *, now: dt.datetime | None = None) -> Forecast:
                 if days_to_go < (LATEST.date() - today).days:
                     completion = today + dt.timedelta(days=int(days_to_go))
     share = Decimal(elapsed) / Decimal(days)
-    expected = expected_percent(goal, today=today)
+    projected = _q(max(projected, Decimal(0)))
     return Forecast(
         velocity=_q(velocity),
-        projected_value=_q(max(projected, Decimal(0))),
+        projected_value=projected,
         projected_completion=completion,
         needed_daily_rate=_q(needed) if needed is not None else None,
-        verdict=verdict_for(goal.progress_percent or Decimal(0), expected),
+        verdict=verdict(goal, today=today),
         elapsed_share=share.quantize(Decimal("0.0001")),
-        expected_percent=expected,
+        expected_percent=expected_percent(goal, today=today),
         days_left=days_left,
-        has_sufficient_data=len(snapshots) >= 2,
-        days_of_history=(snapshots[-1][0] - snapshots[0][0]).days + 1 if snapshots else 0,
+        has_sufficient_data=span > 0,
+        days_of_history=span + 1,
+        pace_text=rates.pace(goal.metric, velocity),
+        needed_text=(
+            rates.needed(
+                goal.metric, remaining, days=days_left, last_day=goal.period_end, today=today
+            )
+            if remaining is not None
+            else ""
+        ),
+        projected_text=rates.amount(goal.metric, projected),
     )
 
 
@@ -390,10 +447,12 @@ def analytics(
         {
             "metric": row["metric"],
             "label": Metric(row["metric"]).label,
+            "unit": rates.unit(row["metric"]),
             "total": row["total"],
             "completed": row["completed"],
             "completion_rate": _rate(row["reached"], row["completed"]),
             "average_progress": _q(row["average_progress"] or Decimal(0)),
+            **_metric_velocity(velocity, row["metric"]),
         }
         for row in goals.values("metric")
         .annotate(
@@ -413,10 +472,6 @@ def analytics(
             reached=Count("id", filter=reached),
         )
     }
-    owner_velocity = {
-        owner: velocity["by_owner"].get(owner, Decimal("0.00"))
-        for owner in (OwnerType.TEAM, OwnerType.COMPANY)
-    }
     history = GoalSnapshot.objects.filter(goal__in=goals).aggregate(
         first=Min("date"), last=Max("date")
     )
@@ -430,23 +485,21 @@ def analytics(
         "cancelled_goals": summary["cancelled"],
         "overall_completion_rate": _rate(summary["completed_reached"], summary["completed"]),
         "average_progress": _q(summary["average_progress"] or Decimal(0)),
-        "average_velocity": velocity["average"],
         "velocity_data_points": velocity["points"],
         "completion_rate_trend": trend,
         "metric_breakdown": breakdown,
         "team_average_completion_rate": _owner_rate(by_owner, OwnerType.TEAM),
         "company_average_completion_rate": _owner_rate(by_owner, OwnerType.COMPANY),
-        "team_average_velocity": owner_velocity[OwnerType.TEAM],
-        "company_average_velocity": owner_velocity[OwnerType.COMPANY],
         "has_sufficient_data": velocity["points"] > 0 and days_of_history >= 2,
         "days_of_history": days_of_history,
     }
 
 
 def _velocity(goals: QuerySet[Goal]) -> dict:
-    """The average, over goals with snapshots on two days or more, of each goal's average daily
-    change (its last snapshot's value less its first's, over the days between): over all of
-    `goals`, and by owner type, from one query."""
+    """Per metric (money and counts never averaged together), the average over goals with
+    snapshots on two days or more of each goal's average daily change (its last snapshot's
+    value less its first's, over the days between), and the same by owner type; from one
+    query. {"points": goals with history, "by_metric": {metric: {owner type or "": speeds}}}"""
     snapshots = GoalSnapshot.objects.filter(goal_id=OuterRef("pk"))
     first, last = snapshots.order_by("date"), snapshots.order_by("-date")
     rows = goals.annotate(
@@ -454,18 +507,35 @@ def _velocity(goals: QuerySet[Goal]) -> dict:
         last_date=Subquery(last.values("date")[:1]),
         first_value=Subquery(first.values("value")[:1]),
         last_value=Subquery(last.values("value")[:1]),
-    ).values_list("owner_type", "first_date", "last_date", "first_value", "last_value")
-    speeds: dict[str, list[Decimal]] = {}
-    for owner, start, end, low, high in rows:
+    ).values_list("metric", "owner_type", "first_date", "last_date", "first_value", "last_value")
+    speeds: dict[str, dict[str, list[Decimal]]] = {}
+    points = 0
+    for metric, owner, start, end, low, high in rows:
         # Two days or more, tested here: in SQL the filter would run two of the subqueries
         # again for every goal (a fifth slower over 100,000 goals).
         if start is not None and end > start:
-            speeds.setdefault(owner, []).append((high - low) / (end - start).days)
-    every = [speed for owned in speeds.values() for speed in owned]
+            speed = (high - low) / (end - start).days
+            by_owner = speeds.setdefault(metric, {})
+            by_owner.setdefault("", []).append(speed)
+            by_owner.setdefault(owner, []).append(speed)
+            points += 1
+    return {"points": points, "by_metric": speeds}
+
+
+def _metric_velocity(velocity: dict, metric: str) -> dict:
+    """One metric's velocities a day (None without history): over its goals, its team goals',
+    its company goals'; with how many goals they are measured on."""
+    by_owner = velocity["by_metric"].get(metric, {})
+
+    def average(owner: str) -> Decimal | None:
+        speeds = by_owner.get(owner)
+        return _q(sum(speeds) / len(speeds)) if speeds else None
+
     return {
-        "average": _q(sum(every) / len(every)) if every else Decimal("0.00"),
-        "points": len(every),
-        "by_owner": {owner: _q(sum(owned) / len(owned)) for owner, owned in speeds.items()},
+        "average_velocity": average(""),
+        "velocity_data_points": len(by_owner.get("", [])),
+        "team_average_velocity": average(OwnerType.TEAM),
+        "company_average_velocity": average(OwnerType.COMPANY),
     }
 
 

@@ -92,7 +92,10 @@ LINK_OWNER_TYPES = (
 )
 LINK_NOT_IN_TEAM = "This rep is not in that team."
 LINK_METRIC = "A goal and its parent count the same metric."
-LINK_PERIOD = "A goal's period must overlap its parent's."
+LINK_PERIOD = (
+    "A goal's period must lie within its parent's: a month's goal may go under its quarter or "
+    "year, not a year's under a month."
+)
 LINK_PARENT_NOT_FOUND = "Choose a goal you can change."
 NOT_LINKED = "This goal has no parent."
 LINK_PARENT_CLOSED = "A goal goes under an active goal, not a completed or cancelled one."
@@ -101,8 +104,8 @@ PLAN_VALUE_COUNTED = (
     "Your plan's figures count your deals and signups; your supervisor corrects them if needed."
 )
 PERIOD_BREAKS_LINKS = (
-    "This period would no longer overlap the goal's parent or the goals below it: unlink them "
-    "first."
+    "This period would no longer lie within its parent goal's, or would leave out goals below "
+    "it: unlink them first."
 )
 VALUE_TOO_LARGE = "The value counted is beyond what a goal holds (999,999,999,999.99)."
 LINK_BONUS_TIER = "Bonus tiers do not add up: a bonus tier goal is not linked."
@@ -209,7 +212,10 @@ def goal_create(
     description: str = "",
     calculation_source: str = Source.AUTO,
     current_value: Decimal = Decimal(0),
+    parent_id: int | None = None,
 ) -> Goal:
+    """A new goal, counted at once (unless set by hand), and put under `parent_id` if given
+    (the same rules as linking it afterwards: refused, nothing is created)."""
     if target_value is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     team, rep = _check_owner(actor=actor, owner_type=owner_type, team=team, rep=rep)
@@ -225,6 +231,7 @@ def goal_create(
         target_value=target_value,
         calculation_source=source,
         current_value=current_value if source == Source.MANUAL else Decimal(0),
+        last_calculated_at=timezone.now() if source == Source.MANUAL else None,
     )
     zone = owner_zone(owner_type=owner_type, rep=rep)
     period = resolve_period(kind=period_kind, start=period_start, end=period_end, zone=zone)
@@ -239,6 +246,8 @@ def goal_create(
     )
     if goal.is_auto:
         goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+    if parent_id is not None:
+        _link(goal, parent_id=parent_id, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -253,9 +262,12 @@ def goal_update(
     period_kind: str = UNCHANGED,
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
+    parent_id: int | None = UNCHANGED,
 ) -> Goal:
-    """Edit a goal's words, target or period. A parent's target is its children's sum."""
+    """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
+    its children's sum; a goal's period lies within its parent's."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
+    new_parent = parent_id is not UNCHANGED and parent_id != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
     check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
@@ -275,27 +287,49 @@ def goal_update(
         set_period(goal, period)
         after = (goal.period_kind, goal.period_start, goal.period_end)
         if before != after:
-            _check_period_links(goal)
-            changes["period"] = [list(map(str, before)), list(map(str, after))]
-    if not changes:
+            # A parent given in the same edit is checked against the new period when linked.
+            _check_period_links(goal, parent=not new_parent)
+            changes["period"] = [_period_label(*before), _period_label(*after)]
+    if changes:
+        validate(goal)
+        goal.save()
+        audit(actor=actor, action="goal.update", target=goal, changes=changes)
+        if "period" in changes and goal.is_auto:
+            goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
+        if "target_value" in changes:
+            roll_up(parent_ids=[goal.parent_id], actor=actor)
+    if new_parent and parent_id is None:
+        _unlink(goal, actor=actor)
+    elif new_parent:
+        _link(goal, parent_id=parent_id, actor=actor)
+    elif not changes:
         return goal
-    validate(goal)
-    goal.save()
-    audit(actor=actor, action="goal.update", target=goal, changes=changes)
-    if "period" in changes and goal.is_auto:
-        goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
-    if "target_value" in changes:
-        roll_up(parent_ids=[goal.parent_id], actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
-def _check_period_links(goal: Goal) -> None:
-    """A linked goal's new period still overlaps its parent's and its children's."""
-    overlapping = Q(period_start__lte=goal.period_end, period_end__gte=goal.period_start)
+def _period_label(kind: str, start: dt.date, end: dt.date) -> str:
+    """A period as the audit trail shows it: "Month, 1 Jun 2026 to 30 Jun 2026"."""
+    return f"{PeriodKind(kind).label}, {start:%-d %b %Y} to {end:%-d %b %Y}"
+
+
+def _within(goal: Goal) -> Q:
+    """Goals whose period lies within `goal`'s."""
+    return Q(period_start__gte=goal.period_start, period_end__lte=goal.period_end)
+
+
+def _check_period_links(goal: Goal, *, parent: bool = True) -> None:
+    """A linked goal's new period still lies within its parent's (unless `parent` is off), and
+    its children's within it."""
     parent_apart = (
-        goal.parent_id and not Goal.objects.filter(overlapping, pk=goal.parent_id).exists()
+        parent
+        and goal.parent_id
+        and not Goal.objects.filter(
+            pk=goal.parent_id,
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        ).exists()
     )
-    if parent_apart or Goal.objects.filter(parent_id=goal.pk).exclude(overlapping).exists():
+    if parent_apart or Goal.objects.filter(parent_id=goal.pk).exclude(_within(goal)).exists():
         raise ValidationError({"period_start": PERIOD_BREAKS_LINKS})
 
 
@@ -365,15 +399,17 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
         raise ValidationError({"value": PLAN_VALUE_COUNTED})
     if Goal.objects.filter(parent_id=goal.pk).exists():
         raise ValidationError({"value": PARENT_SUMS_CHILDREN.format(field="value")})
-    changes = {"current_value": [goal.current_value, value]}
+    changes = {"current_value": [goal.current_value, _cents(value)]}
     if goal.calculation_source != Source.MANUAL:
         changes["calculation_source"] = [goal.calculation_source, Source.MANUAL]
     goal.current_value = value
     goal.calculation_source = Source.MANUAL
     goal.manual_override_reason = justification
+    goal.last_calculated_at = timezone.now()  # the value shown is as of now
     goal.save(
         update_fields=[
-            "current_value", "calculation_source", "manual_override_reason", "updated_at",
+            "current_value", "calculation_source", "manual_override_reason",
+            "last_calculated_at", "updated_at",
         ]
     )  # fmt: skip
     audit(actor=actor, action="goal.adjust", target=goal, changes=changes, reason=justification)
@@ -420,10 +456,11 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
 
     A fixed number of statements whatever the number of goals: one SELECT of the changed
     values, one UPDATE of the timestamps, one UPDATE … FROM unnest(…) of the new values, one
-    audit INSERT, and the roll-up's few per level. The values are read without locks (a long
-    read must not hold up people's edits): a goal changed meanwhile (adjusted by hand, recounted
-    by an event, given children) is not overwritten, and the next run counts it again. A value
-    too large for a goal marks that goal failed, and the others are still written.
+    audit INSERT, and the roll-up's few per level (of every parent of the goals counted). The
+    values are read without locks (a long read must not hold up people's edits): a goal changed
+    meanwhile (adjusted by hand, recounted by an event, given children) is not overwritten, and
+    the next run counts it again. A value too large for a goal marks that goal failed, and the
+    others are still written.
     """
     now = timezone.now()
     targets = selectors.calculable(goals)
@@ -433,8 +470,10 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
         .values_list("pk", "parent_id", "current_value", "fresh")
     )
     too_large = {pk for pk, _, _, fresh in counted if fresh > MAX_VALUE}
+    # Counted now, changed or not: the pages show each value "as of" this moment (and, the
+    # goal's version moving, refresh to say so).
     Goal.objects.filter(pk__in=targets.values("pk")).exclude(pk__in=too_large).update(
-        last_calculated_at=now, calculation_failed=False, calculation_error=""
+        last_calculated_at=now, updated_at=now, calculation_failed=False, calculation_error=""
     )
     if too_large:
         goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
@@ -455,11 +494,13 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
             actor=actor,
             action="goal.recalculate",
             targets=[
-                (Goal(pk=pk), {"current_value": [old, fresh]}) for pk, _, old, fresh in changed
+                (Goal(pk=pk), {"current_value": [old, _cents(fresh)]})
+                for pk, _, old, fresh in changed
             ],
         )
-        roll_up(parent_ids=[parent for _, parent, _, _ in changed], actor=actor)
         events.publish(GoalValuesChanged(goal_ids=tuple(pk for pk, _, _, _ in changed)))
+    # Every parent of a goal counted, its sum moved or not, so that it is as fresh as they are.
+    roll_up(parent_ids=targets.filter(parent__isnull=False).values("parent_id"), actor=actor)
     return len(changed)
 
 
@@ -492,29 +533,38 @@ def goals_for_facts(facts: Iterable[tuple[int | None, dt.datetime]], metrics: It
 # --- Hierarchy --------------------------------------------------------------------------------
 
 
-def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
-    """Make each parent's value and target its children's sums, and so on up to the root.
+def roll_up(*, parent_ids: Iterable[int | None] | QuerySet, actor: Actor) -> None:
+    """Make each parent's value and target its children's sums, and so on up to the root; each
+    parent summed is then "as of" now (`last_calculated_at`), its sum moved or not, like its
+    children. `parent_ids` may be a query of ids, read within the first level's lock.
 
     The parents are locked (in id order) before their children are summed: a concurrent change
-    under the same parent waits, and its sum then includes this one's.
+    under the same parent waits, and its sum then includes this one's. Four statements a level
+    at most: the lock, the sums, one write of every parent summed, the audit of those that moved.
     """
-    ids = {pk for pk in parent_ids if pk is not None}
+    level: QuerySet | set[int] = (
+        parent_ids
+        if isinstance(parent_ids, QuerySet)
+        else {pk for pk in parent_ids if pk is not None}
+    )
     now = timezone.now()
-    while ids:
+    while isinstance(level, QuerySet) or level:
         parents = list(
             Goal.objects.select_for_update()
-            .filter(pk__in=ids)
+            .filter(pk__in=level)
             .order_by("pk")
             .values_list("pk", "parent_id", "current_value", "target_value")
         )
+        if not parents:
+            return
         sums = {
             row["parent_id"]: row
-            for row in Goal.objects.filter(parent_id__in=ids)
+            for row in Goal.objects.filter(parent_id__in=[pk for pk, *_ in parents])
             .values("parent_id")
             .annotate(value=Sum("current_value"), target=Sum("target_value"))
             .order_by()
         }
-        changed, audits, next_ids, too_large = {}, [], set(), []
+        written, audits, next_ids, too_large = {}, [], set(), []
         for pk, grandparent, value, target in parents:
             row = sums.get(pk)
             if row is None:  # no children any more: it counts for itself again
@@ -524,24 +574,29 @@ def roll_up(*, parent_ids: Iterable[int | None], actor: Actor) -> None:
             if max(new_value, new_target or 0) > MAX_VALUE:
                 too_large.append(pk)
                 continue
-            if (new_value, new_target) != (value, target):
-                changed[pk] = {
-                    "current_value": new_value,
-                    "target_value": new_target,
-                    "updated_at": now,
-                }
-                audits.append(
-                    (
-                        Goal(pk=pk),
-                        {"current_value": [value, new_value], "target_value": [target, new_target]},
-                    )
+            written[pk] = {
+                "current_value": new_value,
+                "target_value": new_target,
+                "last_calculated_at": now,
+                "updated_at": now,
+            }
+            # Up to the root even when this sum did not move, so that each level is as fresh.
+            next_ids.add(grandparent)
+            moved = {
+                name: [old, new]
+                for name, old, new in (
+                    ("current_value", value, new_value),
+                    ("target_value", target, new_target),
                 )
-                next_ids.add(grandparent)
-        bulk_set(Goal, changed)
+                if old != new
+            }
+            if moved:
+                audits.append((Goal(pk=pk), moved))
+        bulk_set(Goal, written)
         audit_many(actor=actor, action="goal.roll_up", targets=audits)
         if too_large:
             goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
-        ids = {pk for pk in next_ids if pk is not None}
+        level = {pk for pk in next_ids if pk is not None}
 
 
 def link_problem(goal: Goal, parent: Goal) -> str | None:
@@ -563,7 +618,7 @@ def link_problem(goal: Goal, parent: Goal) -> str | None:
         return LINK_NOT_IN_TEAM
     if parent.metric != goal.metric:
         return LINK_METRIC
-    if parent.period_start > goal.period_end or goal.period_start > parent.period_end:
+    if goal.period_start < parent.period_start or goal.period_end > parent.period_end:
         return LINK_PERIOD
     return None
 
@@ -582,37 +637,54 @@ def _is_below(candidate: Goal, goal: Goal) -> bool:
     return Goal.objects.filter(pk=candidate.parent_id, parent_id=goal.pk).exists()
 
 
-def _check_link(goal: Goal, parent: Goal) -> None:
-    """link_problem, then what needs the tree: no loop, no more than three levels."""
+def link_refusal(goal: Goal, parent: Goal) -> str | None:
+    """Why `goal` may not go under `parent` (link_problem, then what needs the tree: no loop,
+    no more than three levels); None if it may. The pages, the API and Django admin refuse
+    with this message on the parent field."""
     if parent.pk != goal.pk and _is_below(parent, goal):
-        problem = LINK_CYCLE
-    else:
-        problem = link_problem(goal, parent)
+        return LINK_CYCLE
+    problem = link_problem(goal, parent)
     if problem is None and (
         selectors.depth(parent) + selectors.subtree_height(goal.pk) > selectors.MAX_DEPTH
     ):
-        problem = LINK_DEPTH
+        return LINK_DEPTH
+    return problem
+
+
+def _link(goal: Goal, *, parent_id: int, actor: Actor) -> None:
+    """Put `goal` (locked, the actor's to change) under the parent `parent_id` (theirs to
+    change too); both trees roll up."""
+    try:
+        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
+    except Http404:
+        raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
+    problem = link_refusal(goal, parent)
     if problem is not None:
         raise ValidationError({"parent": problem})
+    previous = goal.parent_id
+    if previous == parent.pk:
+        return
+    goal.parent = parent
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.link", target=goal, changes={"parent": [previous, parent.pk]})
+    roll_up(parent_ids=[previous, parent.pk], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
+
+
+def _unlink(goal: Goal, *, actor: Actor) -> None:
+    previous = goal.parent_id
+    goal.parent = None
+    goal.save(update_fields=["parent", "updated_at"])
+    audit(actor=actor, action="goal.unlink", target=goal, changes={"parent": [previous, None]})
+    roll_up(parent_ids=[previous], actor=actor)
+    _recount_if_leaf(previous, actor=actor)
 
 
 @transaction.atomic
 def goal_link_parent(*, actor: Actor, goal_id: int, parent_id: int) -> Goal:
     """Put a goal under a parent (both the actor's to change); both trees roll up."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    try:
-        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
-    except Http404:
-        raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
-    _check_link(goal, parent)
-    previous = goal.parent_id
-    if previous == parent.pk:
-        return selectors.goal_list(user=actor).get(pk=goal.pk)
-    goal.parent = parent
-    goal.save(update_fields=["parent", "updated_at"])
-    audit(actor=actor, action="goal.link", target=goal, changes={"parent": [previous, parent.pk]})
-    roll_up(parent_ids=[previous, parent.pk], actor=actor)
-    _recount_if_leaf(previous, actor=actor)
+    _link(goal, parent_id=parent_id, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -621,12 +693,7 @@ def goal_unlink_parent(*, actor: Actor, goal_id: int) -> Goal:
     goal = writable_goal(actor=actor, goal_id=goal_id)
     if goal.parent_id is None:
         raise ValidationError({"parent": NOT_LINKED})
-    previous = goal.parent_id
-    goal.parent = None
-    goal.save(update_fields=["parent", "updated_at"])
-    audit(actor=actor, action="goal.unlink", target=goal, changes={"parent": [previous, None]})
-    roll_up(parent_ids=[previous], actor=actor)
-    _recount_if_leaf(previous, actor=actor)
+    _unlink(goal, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -694,7 +761,7 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     the new ones (unless `email` is off: demo data). Returns (raised, cleared)."""
     now = now or timezone.now()
     goals = list(
-        # A bonus tier moves in steps: no steady pace to fall behind of.
+        # The goals selectors.verdict may find off track (the others are never judged).
         Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0)
         .exclude(metric=Metric.BONUS_TIER)
         .select_related("rep__user", "rep__team__manager", "team__manager")
@@ -704,8 +771,7 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     for goal in goals:
         if goal.zone not in today_in:
             today_in[goal.zone] = periods.local_date(now, periods.zone_named(goal.zone))
-        expected = selectors.expected_percent(goal, today=today_in[goal.zone])
-        if selectors.verdict_for(goal.progress_percent, expected) == selectors.Verdict.OFF_TRACK:
+        if selectors.verdict(goal, today=today_in[goal.zone]) == selectors.Verdict.OFF_TRACK:
             off_track.add(goal.pk)
     open_alerts = set(
         GoalAlert.objects.filter(kind=AlertKind.OFF_TRACK, cleared_at__isnull=True).values_list(

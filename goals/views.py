@@ -2,15 +2,16 @@
 itself, history chart, forecast, recalculation, manual adjustment, audit trail, what counts),
 the hierarchy tree with link and unlink, the analytics dashboard, CSV exports."""
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from crm import charts
 from crm.models import AuditEntry
@@ -18,6 +19,7 @@ from crm.roles import Role, role_of
 from crm.web import (
     ListPage,
     ServiceForm,
+    View,
     area_required,
     call_service,
     csv_response,
@@ -92,44 +94,56 @@ def goal_export(request: HttpRequest) -> HttpResponse:
 # --- One goal -----------------------------------------------------------------------------------
 
 
-def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
-    user = request.user
-    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
-    history = list(selectors.progress_history(goal).values_list("date", "value"))
-    records_kind, records = selectors.counted_records(goal, user=user)
-    has_children = goal.children.exists()
-    ancestors = selectors.ancestors(goal, user=user)
+def _progress_context(goal: Goal) -> dict[str, Any]:
+    """What the progress block and the history chart show, from one reading of the goal's
+    history (which ends at its value now): the forecast, its one verdict, and the open
+    off-track alert only while that verdict is off track."""
+    history = selectors.history_points(goal, today=selectors.goal_today(goal))
+    forecast = selectors.forecast(goal, history=history) if goal.target_value is not None else None
+    alert = GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
+    off_track = forecast is not None and forecast.verdict == selectors.Verdict.OFF_TRACK
     return {
         "goal": goal,
-        "writable": writable,
-        "has_children": has_children,
-        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
+        "forecast": forecast,
+        "alert": alert if off_track else None,
         "chart": charts.history_chart(
             history, target=goal.target_value, period=(goal.period_start, goal.period_end)
         ),
+        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
+    }
+
+
+def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
+    user = request.user
+    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
+    records_kind, records = selectors.counted_records(goal, user=user)
+    has_children = goal.children.exists()
+    ancestors = selectors.ancestors(goal, user=user)
+    return _progress_context(goal) | {
+        "writable": writable,
+        "has_children": has_children,
         "ancestors": ancestors,
         "parent": ancestors[-1] if ancestors and ancestors[-1].pk == goal.parent_id else None,
         "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
         "audit": AuditEntry.objects.filter(
             target_type="goals.goal", target_id=str(goal.pk)
         ).select_related("actor")[:AUDIT_ROWS],
-        "alert": GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first(),
         "records_kind": records_kind,
         "records": records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
         "link_form": LinkForm(candidates=_link_candidates(request, goal)) if writable else None,
-        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }
 
 
 def _link_candidates(request: HttpRequest, goal: Goal) -> list[Goal]:
-    """The goals `goal` could go under: the user's to change, of a kind that may hold it."""
+    """The goals `goal` could go under: the user's to change, of a kind that may hold it, whose
+    period holds its period."""
     parents = selectors.goal_list(user=request.user, for_write=True).filter(
         metric=goal.metric,
         owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
         status=GoalStatus.ACTIVE,
-        period_start__lte=goal.period_end,
-        period_end__gte=goal.period_start,
+        period_start__lte=goal.period_start,
+        period_end__gte=goal.period_end,
     )
     return [p for p in parents if services.link_problem(goal, p) is None and p.pk != goal.parent_id]
 
@@ -148,88 +162,129 @@ def goal_detail(
 @area_required("goals")
 def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress block, for the page's own polling: 204 when nothing changed since the
-    version it shows."""
+    version it shows; else the block and, out of band, the history chart that ends at it."""
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
     if request.GET.get("since") == str(goal.version):
         return HttpResponse(status=204)
-    context = {
-        "goal": goal,
-        "forecast": selectors.forecast(goal) if goal.target_value is not None else None,
-        "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
-    }
-    return render(request, "goals/partials/goal_progress.html", context)
+    return render(request, "goals/partials/goal_live.html", _progress_context(goal))
 
 
-def _goal_action(request: HttpRequest, pk: int, act, *, form=None, success: str) -> HttpResponse:
+def form_action(back: Callable[..., str]) -> Callable[[View], View]:
+    """For a URL that forms post to: a GET (a reload, the back button, a link followed) goes
+    to the page the form belongs to, `back(request, **url kwargs)`, never to a 405 page."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return redirect(back(request, *args, **kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["GET", "POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _goal_page(request: HttpRequest, pk: int) -> str:
+    return reverse("goals:goal-detail", args=[pk])
+
+
+def _tree_page(request: HttpRequest, pk: int) -> str:
+    return reverse("goals:tree")
+
+
+Refused = Callable[[ServiceForm], HttpResponse]
+
+
+def _goal_action(
+    request: HttpRequest, pk: int, act, *, refused: Refused, success: str, form=None
+) -> HttpResponse:
     """Run a goal's action (a service call) and go back to the page it was asked from (its
-    `next`: the goal's page or the tree); refused, that page again with the reason (400): on the
-    adjustment form next to its fields, as a message for the one-button forms."""
+    `next`, else the goal's page); refused, `refused(form)`: the page the form is on, again,
+    with the reason (400)."""
     form = form if form is not None else ServiceForm(request.POST)
-    done = call_service(form, lambda **data: act(data) or True)
-    back = return_to(request, reverse("goals:goal-detail", args=[pk]))
-    if done:
+    if call_service(form, lambda **data: act(data) or True):
         messages.success(request, success)
-        return redirect(back)
-    if back.startswith(reverse("goals:tree")):
+        return redirect(return_to(request, _goal_page(request, pk)))
+    return refused(form)
+
+
+def _on_goal_page(request: HttpRequest, pk: int) -> Refused:
+    """A one-button form of the goal's page refused: that page, the reasons as messages."""
+
+    def show(form: ServiceForm) -> HttpResponse:
+        for error in form.all_errors():
+            messages.error(request, error)
+        return goal_detail(request, pk, status=400)
+
+    return show
+
+
+def _on_tree(request: HttpRequest) -> Refused:
+    """A form of the tree refused: the tree, the reasons as messages."""
+
+    def show(form: ServiceForm) -> HttpResponse:
         for error in form.all_errors():
             messages.error(request, error)
         return goal_tree(request, status=400)
-    if isinstance(form, AdjustForm):
-        return goal_detail(request, pk, status=400, adjust_form=form)
-    for error in form.all_errors():
-        messages.error(request, error)
-    return goal_detail(request, pk, status=400)
+
+    return show
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_recalculate(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_recalculate_one(actor=request.user, goal_id=pk),
+        refused=_on_goal_page(request, pk),
         success="Recalculated from the CRM's records.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(lambda request, pk: _goal_page(request, pk) + "#adjust")
 def goal_adjust(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_adjust(actor=request.user, goal_id=pk, **data),
         form=AdjustForm(request.POST),
+        # The dialog open again, its errors next to its fields.
+        refused=lambda form: goal_detail(request, pk, status=400, adjust_form=form),
         success="Value set by hand; the reason is in the audit trail.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_return_to_auto(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_return_to_auto(actor=request.user, goal_id=pk),
+        refused=_on_goal_page(request, pk),
         success="Calculated by the CRM again.",
     )
 
 
 @area_required("goals")
-@require_POST
+@form_action(_goal_page)
 def goal_set_status(request: HttpRequest, pk: int) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_set_status(actor=request.user, goal_id=pk, **data),
         form=StatusForm(request.POST),
+        refused=_on_goal_page(request, pk),
         success="Status changed.",
     )
 
 
-@area_required("goals")
-@require_POST
-def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
+def _link(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
     return _goal_action(
         request,
@@ -238,19 +293,44 @@ def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user, goal_id=pk, parent_id=data["parent"]
         ),
         form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
+        refused=refused,
         success="Linked: the parent now counts this goal.",
     )
 
 
-@area_required("goals")
-@require_POST
-def goal_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+def _unlink(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     return _goal_action(
         request,
         pk,
         lambda data: services.goal_unlink_parent(actor=request.user, goal_id=pk),
+        refused=refused,
         success="Unlinked from its parent.",
     )
+
+
+@area_required("goals")
+@form_action(lambda request, pk: _goal_page(request, pk) + "#hierarchy")
+def goal_link(request: HttpRequest, pk: int) -> HttpResponse:
+    return _link(request, pk, refused=_on_goal_page(request, pk))
+
+
+@area_required("goals")
+@form_action(lambda request, pk: _goal_page(request, pk) + "#hierarchy")
+def goal_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    return _unlink(request, pk, refused=_on_goal_page(request, pk))
+
+
+@area_required("goals")
+@form_action(_tree_page)
+def tree_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link, from the tree: refused, the tree again."""
+    return _link(request, pk, refused=_on_tree(request))
+
+
+@area_required("goals")
+@form_action(_tree_page)
+def tree_unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    return _unlink(request, pk, refused=_on_tree(request))
 
 
 # --- Create, edit -------------------------------------------------------------------------------
@@ -271,11 +351,24 @@ def goal_create(request: HttpRequest) -> HttpResponse:
 def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(selectors.goal_list(user=request.user, for_write=True), pk=pk)
     initial = {"title": goal.title, "target_value": goal.target_value,
-               "description": goal.description}  # fmt: skip
-    form = GoalEditForm(post_data(request), initial=initial)
+               "description": goal.description, "parent": goal.parent_id}  # fmt: skip
+    current = selectors.goal_list(user=request.user).filter(pk=goal.parent_id).first()
+    form = GoalEditForm(
+        post_data(request),
+        initial=initial,
+        candidates=_link_candidates(request, goal),
+        current=current,
+    )
     if request.method == "POST":
         saved = call_service(
-            form, lambda **data: services.goal_update(actor=request.user, goal_id=pk, **data)
+            form,
+            lambda **data: services.goal_update(
+                actor=request.user,
+                goal_id=pk,
+                **{
+                    "parent_id" if name == "parent" else name: value for name, value in data.items()
+                },
+            ),
         )
         if saved is not None:
             messages.success(request, "Goal saved.")
@@ -376,26 +469,32 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
     _, figures = _analytics(request)
     rows = [["summary", name, figures[name]] for name in (
         "total_goals", "completed_goals", "active_goals", "cancelled_goals",
-        "overall_completion_rate", "average_progress", "average_velocity",
-        "velocity_data_points", "team_average_completion_rate",
-        "company_average_completion_rate", "days_of_history",
+        "overall_completion_rate", "average_progress", "velocity_data_points",
+        "team_average_completion_rate", "company_average_completion_rate", "days_of_history",
     )]  # fmt: skip
     rows += [
         ["completion rate by month", row["month"], row["completion_rate"], row["total"],
          row["completed"]]
         for row in figures["completion_rate_trend"]
     ]  # fmt: skip
+    # Velocities only by metric, each in its unit: money and counts do not average together.
     rows += [
         ["by metric", row["metric"], row["completion_rate"], row["total"], row["completed"],
-         row["average_progress"]]
+         row["average_progress"], row["unit"], row["average_velocity"],
+         row["velocity_data_points"], row["team_average_velocity"],
+         row["company_average_velocity"]]
         for row in figures["metric_breakdown"]
     ]  # fmt: skip
-    return csv_response("goal-analytics.csv", ["section", "name", "value", "total", "completed",
-                                                "average progress"], rows)  # fmt: skip
+    header = [
+        "section", "name", "value", "total", "completed", "average progress", "unit",
+        "velocity a day", "goals with history", "team goals' velocity a day",
+        "company goals' velocity a day",
+    ]  # fmt: skip
+    return csv_response("goal-analytics.csv", header, rows)
 
 
 @area_required("goals")
-@require_POST
+@form_action(lambda request: reverse("goals:analytics"))
 def goal_recalculate_all(request: HttpRequest) -> HttpResponse:
     try:
         services.goals_recalculate_all_later(actor=request.user)

@@ -27,6 +27,13 @@ class GoalOutputSerializer(serializers.ModelSerializer):
     team = TeamSummarySerializer(allow_null=True)
     owner_name = serializers.CharField(read_only=True)
     progress_percent = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True)
+    verdict = serializers.SerializerMethodField(
+        help_text="The forecast's verdict today (on_track, at_risk, off_track); null when there "
+        "is nothing to judge: a goal closed, without a target, or a bonus tier."
+    )
+
+    def get_verdict(self, goal: Goal) -> str | None:
+        return selectors.verdict(goal, today=selectors.goal_today(goal))
 
     class Meta:
         model = Goal
@@ -45,6 +52,7 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "target_value",
             "current_value",
             "progress_percent",
+            "verdict",
             "status",
             "closed_at",
             "calculation_source",
@@ -56,6 +64,16 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+def writable_goals(*, user):
+    return selectors.goal_list(user=user, for_write=True)
+
+
+PARENT_HELP = (
+    "The goal this one counts toward (a goal you may change, of the same metric, whose period "
+    "holds this one's); null to unlink."
+)
 
 
 class GoalCreateInputSerializer(serializers.Serializer):
@@ -76,6 +94,9 @@ class GoalCreateInputSerializer(serializers.Serializer):
     period_end = DateField(required=False, allow_null=True, help_text="Custom dates only.")
     target_value = serializers.DecimalField(min_value=0, **AMOUNT)
     calculation_source = serializers.ChoiceField(choices=Source.choices, required=False)
+    parent = ScopedPrimaryKeyRelatedField(
+        selector=writable_goals, required=False, allow_null=True, help_text=PARENT_HELP
+    )
 
 
 class GoalUpdateInputSerializer(serializers.Serializer):
@@ -85,6 +106,9 @@ class GoalUpdateInputSerializer(serializers.Serializer):
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
     period_start = DateField(required=False)
     period_end = DateField(required=False, allow_null=True)
+    parent = ScopedPrimaryKeyRelatedField(
+        selector=writable_goals, required=False, allow_null=True, help_text=PARENT_HELP
+    )
 
 
 class GoalAdjustInputSerializer(serializers.Serializer):
@@ -97,10 +121,7 @@ class GoalStatusInputSerializer(serializers.Serializer):
 
 
 class GoalLinkInputSerializer(serializers.Serializer):
-    parent = ScopedPrimaryKeyRelatedField(
-        selector=lambda user: selectors.goal_list(user=user, for_write=True),
-        help_text="A goal you may change.",
-    )
+    parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -114,7 +135,12 @@ class ForecastSerializer(serializers.Serializer):
     projected_value = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_completion = serializers.DateField(allow_null=True)
     needed_daily_rate = serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=True)
-    verdict = serializers.ChoiceField(choices=list(selectors.Verdict.LABELS.items()))
+    verdict = serializers.ChoiceField(
+        choices=list(selectors.Verdict.LABELS.items()),
+        allow_null=True,
+        help_text="Blank when there is nothing to judge: a goal closed, without a target, or a "
+        "bonus tier.",
+    )
     elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
     expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
     days_left = serializers.IntegerField()
@@ -199,10 +225,25 @@ class TrendPointSerializer(serializers.Serializer):
 class MetricBreakdownSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices)
     label = serializers.CharField()
+    unit = serializers.CharField(
+        help_text='What the metric\'s values and velocities are in: "money", "signups", "deals"…'
+    )
     total = serializers.IntegerField()
     completed = serializers.IntegerField()
     completion_rate = serializers.DecimalField(max_digits=6, decimal_places=2)
     average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
+    average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True,
+        help_text="Average change a day, in the metric's unit, over its goals with two days or "
+        "more of history; null without.",
+    )  # fmt: skip
+    velocity_data_points = serializers.IntegerField(help_text="The goals it is measured on.")
+    team_average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True
+    )
+    company_average_velocity = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True
+    )
 
 
 class AnalyticsSerializer(serializers.Serializer):
@@ -214,8 +255,9 @@ class AnalyticsSerializer(serializers.Serializer):
         max_digits=6, decimal_places=2, help_text="Completed goals that reached their target."
     )
     average_progress = serializers.DecimalField(max_digits=8, decimal_places=2)
-    average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
-    velocity_data_points = serializers.IntegerField()
+    velocity_data_points = serializers.IntegerField(
+        help_text="Goals with two days or more of history; their velocities are by metric."
+    )
     completion_rate_trend = TrendPointSerializer(many=True)
     metric_breakdown = MetricBreakdownSerializer(many=True)
     team_average_completion_rate = serializers.DecimalField(
@@ -224,8 +266,6 @@ class AnalyticsSerializer(serializers.Serializer):
     company_average_completion_rate = serializers.DecimalField(
         max_digits=6, decimal_places=2, allow_null=True
     )
-    team_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
-    company_average_velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
 

@@ -32,6 +32,14 @@ class GoalFilter(filters.FilterSet):
         fields = ["owner_type", "metric", "status", "period_kind", "calculation_source", "parent"]
 
 
+def _parent_as_id(data: dict) -> dict:
+    """The input with its parent (found in the caller's scope) as the id the services take."""
+    if "parent" in data:
+        parent = data.pop("parent")
+        data["parent_id"] = parent.pk if parent is not None else None
+    return data
+
+
 class GoalViewSet(ScopedViewSet):
     selector = selectors.goal_list
     output_serializer_class = s.GoalOutputSerializer
@@ -53,11 +61,12 @@ class GoalViewSet(ScopedViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def create(self, request):
-        goal = services.goal_create(actor=request.user, **self.input())
+        goal = services.goal_create(actor=request.user, **_parent_as_id(self.input()))
         return self.answer(goal, code=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        goal = services.goal_update(actor=request.user, goal_id=pk, **self.input(partial=True))
+        data = _parent_as_id(self.input(partial=True))
+        goal = services.goal_update(actor=request.user, goal_id=pk, **data)
         return self.answer(goal)
 
     def destroy(self, request, pk=None):

@@ -13,6 +13,8 @@ their teams', an admin everyone's):
 
 import datetime as dt
 
+from django.db import DatabaseError
+from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -28,6 +30,18 @@ from goals.plans import selectors, services
 
 AMOUNT = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 8, "decimal_places": 2}
+
+
+def _bonus_tier_help() -> str:
+    """The tiers with their thresholds as they are when the schema is asked for."""
+    try:
+        tiers = "; ".join(label for tier, label in selectors.bonus_tier_choices() if tier)
+    except DatabaseError:  # a schema generated without the database (a build step)
+        tiers = "each from a month's revenue kept in Django admin (Bonus tiers)"
+    return f"The bonus tier aimed for: 0 (none) to {MAX_TIER}. {tiers}."
+
+
+BONUS_TIER_HELP = lazy(_bonus_tier_help, str)()
 
 
 # --- Shapes ---------------------------------------------------------------------------------------
@@ -78,7 +92,9 @@ class PlanSetInputSerializer(serializers.Serializer):
     revenue_goal = serializers.DecimalField(
         min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
     )
-    bonus_tier_goal = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
+    bonus_tier_goal = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIER, help_text=BONUS_TIER_HELP
+    )
     rep = IdField(
         source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
     )
@@ -107,7 +123,9 @@ class DefaultsInputSerializer(serializers.Serializer):
     revenue_goal = serializers.DecimalField(
         min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
     )
-    bonus_tier_goal = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
+    bonus_tier_goal = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIER, help_text=BONUS_TIER_HELP
+    )
 
 
 class PlanFilterSerializer(serializers.Serializer):

@@ -5,11 +5,18 @@ from django import forms
 
 from crm import selectors as crm_selectors
 from crm.web import AmountField, LongChoiceField, MonthField, ScopedForm, ServiceForm
-from goals.models import MAX_TIER, Pace
-from goals.plans.selectors import DeadlineStatus
+from goals.models import Pace
+from goals.plans.selectors import DeadlineStatus, bonus_tier_choices
 from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
 
-TIERS = [(tier, "None" if tier == 0 else f"Tier {tier}") for tier in range(MAX_TIER + 1)]
+
+def team_options(user) -> list[tuple[int, str]]:
+    """The teams `user` sees, as (id, name): read once per request, though the compliance
+    page lists them twice (its filter and the defaults' form)."""
+    if not hasattr(user, "_goals_team_options"):
+        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
+        user._goals_team_options = list(teams)
+    return user._goals_team_options
 
 
 class PlanForm(ServiceForm):
@@ -21,12 +28,14 @@ class PlanForm(ServiceForm):
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )  # fmt: skip
     revenue_goal = AmountField(label="Revenue", max_digits=14, max_value=MAX_REVENUE_GOAL)
-    bonus_tier_goal = forms.TypedChoiceField(label="Bonus tier", choices=TIERS, coerce=int)
+    bonus_tier_goal = forms.TypedChoiceField(label="Bonus tier", coerce=int)
 
     def __init__(self, *args, managed: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not managed:
             del self.fields["month"]
+        # Each tier with the revenue it is reached from, as Django admin keeps them now.
+        self.fields["bonus_tier_goal"].choices = bonus_tier_choices()
 
     def clean(self):
         cleaned = super().clean()
@@ -54,8 +63,7 @@ class DefaultsForm(PlanForm, ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, managed=True, **kwargs)
-        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
-        self.fields["team_id"].set_options(list(teams))
+        self.fields["team_id"].set_options(team_options(user))
 
 
 class ComplianceFilterForm(ScopedForm):
@@ -80,5 +88,4 @@ class ComplianceFilterForm(ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
-        self.fields["team"].set_options([("", "Every team"), *teams])
+        self.fields["team"].set_options([("", "Every team"), *team_options(user)])

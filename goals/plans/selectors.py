@@ -22,23 +22,36 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, Least
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
 from crm import periods
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
 from crm.roles import Actor, scope_to_user
-from goals.models import Achievement, Metric, Pace, PlanReminder, PlanSnapshot, RepPlan
+from goals.models import (
+    MAX_TIER,
+    Achievement,
+    BonusTier,
+    Goal,
+    Metric,
+    Pace,
+    PlanReminder,
+    PlanSnapshot,
+    RepPlan,
+)
 
 AHEAD, ON_TRACK, BEHIND = Decimal("1.10"), Decimal("0.90"), Decimal("0.60")
 DUE_SOON = dt.timedelta(days=3)
@@ -53,14 +66,18 @@ class DeadlineStatus:
     ON_TIME = "on_time"
     LATE = "late"
 
+    # A plan whose month (or year) is over and that was never set: past chasing.
+    NEVER_SET = "never_set"
+
     LABELS = {
         PENDING: "Pending",
         DUE_SOON: "Due soon",
         OVERDUE: "Overdue",
+        NEVER_SET: "Not set",
         ON_TIME: "Set on time",
         LATE: "Set late",
     }
-    NOT_SET = (PENDING, DUE_SOON, OVERDUE)
+    NOT_SET = (PENDING, DUE_SOON, OVERDUE, NEVER_SET)
 
 
 # The figures a plan shows, each from one of its goals: {metric: (target, actual, percent)}.
@@ -69,6 +86,28 @@ FIGURES = {
     Metric.REVENUE: ("revenue_goal", "revenue", "revenue_percent"),
     Metric.BONUS_TIER: ("bonus_tier_goal", "bonus_tier", "bonus_tier_percent"),
 }
+
+
+def figures_as_of(plan: RepPlan | None) -> dt.datetime | None:
+    """When the plan's figures (from `with_figures`) were counted: the oldest of its goals'."""
+    moments = [getattr(plan, f"{metric}_as_of", None) for metric in FIGURES] if plan else []
+    return min((moment for moment in moments if moment is not None), default=None)
+
+
+def tier_label(tier: int, threshold: Decimal | None) -> str:
+    """A bonus tier as people choose it: "Tier 3 — from 20,000"."""
+    if tier == 0:
+        return "None"
+    if threshold is None:
+        return f"Tier {tier} — no threshold set"
+    return f"Tier {tier} — from {floatformat(threshold, '-2g')}"
+
+
+def bonus_tier_choices() -> list[tuple[int, str]]:
+    """Every bonus tier with the month's revenue it is reached from (Django admin keeps the
+    thresholds): what the plan forms offer and the API describes."""
+    thresholds = dict(BonusTier.objects.values_list("tier", "min_revenue"))
+    return [(tier, tier_label(tier, thresholds.get(tier))) for tier in range(MAX_TIER + 1)]
 
 
 def deadline_for(year: int, month: int, zone) -> dt.datetime:
@@ -128,6 +167,7 @@ def with_figures(
             actual: F(f"{goal}__current_value"),
             percent: F(f"{goal}__progress_percent"),
             f"{metric}_goal_id": F(f"{goal}__id"),
+            f"{metric}_as_of": F(f"{goal}__last_calculated_at"),
         }
     plans = plans.annotate(**annotations)
     elapsed, days_left = _month_clock(now, only)
@@ -247,9 +287,13 @@ def _on_pace() -> Case:
 
 
 def _deadline(now: dt.datetime) -> Case:
+    """Set on time or late; not set: pending, due soon, overdue while its period runs (the
+    rep's zone: its goals' bounds), not set once the period is over."""
+    period_over = Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
     return Case(
         When(goal_set_at__isnull=False, set_by_deadline=True, then=Value(DeadlineStatus.ON_TIME)),
         When(goal_set_at__isnull=False, then=Value(DeadlineStatus.LATE)),
+        When(period_over, then=Value(DeadlineStatus.NEVER_SET)),
         When(deadline__lt=now, then=Value(DeadlineStatus.OVERDUE)),
         When(deadline__lte=now + DUE_SOON, then=Value(DeadlineStatus.DUE_SOON)),
         default=Value(DeadlineStatus.PENDING),
@@ -314,7 +358,7 @@ URGENCY = Case(
         When(deadline_status=status, then=Value(rank))
         for rank, status in enumerate(
             [DeadlineStatus.OVERDUE, DeadlineStatus.DUE_SOON, DeadlineStatus.PENDING,
-             DeadlineStatus.LATE, DeadlineStatus.ON_TIME]
+             DeadlineStatus.NEVER_SET, DeadlineStatus.LATE, DeadlineStatus.ON_TIME]
         )
     ),
     output_field=IntegerField(),

@@ -629,7 +629,7 @@ def _reminder_mail(reminder: PlanReminder) -> tuple:
         REMINDER_BODY.format(
             name=rep,
             month=plan.label,
-            deadline=f"{plan.deadline.astimezone(zone):%A %d %B, %H:%M} ({zone.key})",
+            deadline=periods.format_moment(plan.deadline, "l j F, H:i", zone=zone),
             url=settings.SITE_URL + reverse("goals:plan"),
             ack=settings.SITE_URL + reverse("goals:reminder-ack", args=[reminder.pk]),
         ),

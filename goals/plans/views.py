@@ -7,6 +7,7 @@ compliance trend, repeated misses, a team's defaults, CSV)."""
 import datetime as dt
 import functools
 import hashlib
+from calendar import monthrange
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,6 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
-from django.views.decorators.http import require_POST
 
 from crm import charts, periods
 from crm import selectors as crm_selectors
@@ -37,9 +37,11 @@ from crm.web import (
     csv_response,
     return_to,
 )
-from goals.models import Pace, PlanReminder, RepPlan
+from goals import rates
+from goals.models import Metric, Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
+from goals.views import form_action
 
 COMPLIANCE = ListPage(
     "goals/plans", "compliance", "Goal compliance", selectors.compliance,
@@ -91,10 +93,17 @@ def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
     return this
 
 
-def _needed_per_day(target, actual, days_left) -> Decimal | None:
-    if not target or not days_left or actual >= target:
-        return None
-    return ((target - actual) / days_left).quantize(Decimal("0.01"))
+def _needed(plan: RepPlan, metric: str, today: dt.date) -> str:
+    """What the rest of the month needs for one of the plan's goals, in words (goals.rates):
+    blank without a target, once reached, or once the month is over."""
+    target, actual, _ = selectors.FIGURES[metric]
+    target, actual = getattr(plan, target), getattr(plan, actual)
+    if not target or not plan.days_remaining:
+        return ""
+    last_day = dt.date(plan.year, plan.month, monthrange(plan.year, plan.month)[1])
+    return rates.needed(
+        metric, target - actual, days=plan.days_remaining, last_day=last_day, today=today
+    )
 
 
 def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
@@ -110,6 +119,7 @@ def card_version(plan: RepPlan | None, countdown: str = "") -> str:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
     figures += [plan.goal_set_at, plan.pace, plan.days_remaining, countdown]
+    figures += [selectors.figures_as_of(plan)]
     return hashlib.sha256(repr(figures).encode()).hexdigest()[:16]
 
 
@@ -136,9 +146,10 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     ).first()
     needed = {}
     if plan is not None:
+        today = periods.local_date(now, zone)
         needed = {
-            "signups": _needed_per_day(plan.signup_goal, plan.signups, plan.days_remaining),
-            "revenue": _needed_per_day(plan.revenue_goal, plan.revenue, plan.days_remaining),
+            "signups": _needed(plan, Metric.SIGNUPS, today),
+            "revenue": _needed(plan, Metric.REVENUE, today),
         }
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
@@ -156,6 +167,7 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "overdue": deadline <= now,
         "zone": zone.key,
         "needed": needed,
+        "as_of": selectors.figures_as_of(plan),
         "card_version": card_version(plan, countdown),
         "own": rep.user_id == request.user.pk,
         "query": f"?{urlencode(query)}" if query else "",
@@ -191,6 +203,7 @@ def dashboard_context(
     window = (today - dt.timedelta(days=CHART_DAYS - 1), today)
     return context | {
         "year_plan": year_plan,
+        "year_as_of": selectors.figures_as_of(year_plan),
         "form": form,
         "year_form": year_form,
         "may_set": _may_set(request, rep),
@@ -263,16 +276,23 @@ def _rep_posted(request: HttpRequest) -> SalesRep:
     return rep
 
 
-@require_POST
+def _plan_page(request: HttpRequest) -> str:
+    """The plan page a plan form posted from: the user's own, or the rep's (`?rep=`) for a
+    manager, at the month it showed (`?month=`)."""
+    query = {name: request.GET[name] for name in ("rep", "month") if request.GET.get(name)}
+    return reverse("goals:plan") + (f"?{urlencode(query)}" if query else "")
+
+
 @area_required("goals")
+@form_action(_plan_page)
 def plan_set(request: HttpRequest) -> HttpResponse:
     rep = _rep_posted(request)
     form = PlanForm(request.POST, managed=_manages(request, rep))
     return _set_targets(request, rep, form, services.plan_set, "form")
 
 
-@require_POST
 @area_required("goals")
+@form_action(_plan_page)
 def plan_set_year(request: HttpRequest) -> HttpResponse:
     rep = _rep_posted(request)
     form = YearPlanForm(request.POST)
@@ -329,8 +349,8 @@ def compliance(request: HttpRequest) -> HttpResponse:
     return COMPLIANCE.render(request, extra=_compliance_extra(request))
 
 
-@require_POST
 @area_required("goals")
+@form_action(lambda request: reverse("goals:compliance-list"))
 def plan_defaults(request: HttpRequest) -> HttpResponse:
     """An admin gives a team's plans not set yet default targets."""
     _managers_only(request)

@@ -10,7 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from crm.models import AuditEntry
 from crm.tests.factories import SalesRepFactory
+from goals import services
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services as plans
 from goals.tests.factories import make_goal
@@ -31,6 +33,25 @@ def test_a_parents_target_edited_in_admin_is_a_form_error(admin_client, rep):
     assert "sum of its children" in response.content.decode()
     team_goal.refresh_from_db()
     assert team_goal.target_value == 700  # its child's, as before
+
+
+def test_a_parent_whose_period_does_not_hold_the_goal_is_a_field_error_in_admin(admin_client, rep):
+    month = make_goal(owner=rep.team, start=dt.date(2026, 6, 1), title="June")
+    year = make_goal(owner=rep.team, period_kind="year", start=dt.date(2026, 1, 1))
+    yearly = make_goal(owner=rep, period_kind="year", start=dt.date(2026, 1, 1), target=700)
+    url = reverse("admin:goals_goal_change", args=[yearly.pk])
+    form = {"title": yearly.title, "description": "", "target_value": "700"}
+
+    refused = admin_client.post(url, {**form, "parent": month.pk})
+    accepted = admin_client.post(url, {**form, "parent": year.pk})
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["parent"] == [services.LINK_PERIOD]
+    assert accepted.status_code == 302
+    yearly.refresh_from_db()
+    assert yearly.parent_id == year.pk
+    assert Goal.objects.get(pk=year.pk).target_value == 700  # rolled up, as everywhere
+    assert AuditEntry.objects.filter(action="goal.link", target_id=str(yearly.pk)).exists()
 
 
 def test_a_plans_goal_cannot_be_edited_or_deleted_in_admin(admin_client, rep):
@@ -88,3 +109,35 @@ def test_an_ad_hoc_snapshot_from_admin_is_of_the_selected_plans(admin_client):
         )
     assert plan.snapshots.filter(daily=False).count() == 2
     assert not RepPlan.objects.get(rep=other, month__isnull=False).snapshots.exists()
+
+
+def test_plans_and_reminders_show_their_deadline_with_its_zone_in_admin(admin_client):
+    rep = SalesRepFactory(timezone="Europe/Madrid")
+    plans.plans_create(year=2031, month=6, rep_ids=[rep.pk])
+    plan = RepPlan.objects.get(rep=rep, month=6)
+    reminder = PlanReminder.objects.create(
+        plan=plan, kind="overdue", sent_at=dt.datetime(2031, 6, 6, 9, tzinfo=dt.UTC)
+    )
+
+    listed = admin_client.get(reverse("admin:goals_repplan_changelist")).content.decode()
+    shown = admin_client.get(reverse("admin:goals_repplan_change", args=[plan.pk]))
+    reminders = admin_client.get(reverse("admin:goals_planreminder_changelist")).content.decode()
+    one = admin_client.get(reverse("admin:goals_planreminder_change", args=[reminder.pk]))
+
+    due = "5 Jun 2031, 23:59 CEST"  # the rep's zone, whoever reads it
+    assert due in listed and due in shown.content.decode()
+    assert due in reminders and due in one.content.decode()
+    assert "6 Jun 2031, 09:00 UTC" in reminders  # sent: in the reader's zone, named
+
+
+@pytest.mark.parametrize("odd", ["1.9", "1e309", "\x00", "-1", "9" * 30])
+def test_an_odd_parent_in_admin_is_a_field_error_never_a_500(admin_client, rep, odd):
+    goal = make_goal(owner=rep)
+    url = reverse("admin:goals_goal_change", args=[goal.pk])
+
+    response = admin_client.post(
+        url, {"title": goal.title, "description": "", "target_value": "1000", "parent": odd}
+    )
+
+    assert response.status_code == 200
+    assert "parent" in response.context["adminform"].form.errors

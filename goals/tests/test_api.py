@@ -120,6 +120,40 @@ def test_manual_adjustment_through_the_api(rep, rep_api):
     assert back.json()["calculation_source"] == Source.AUTO
 
 
+def test_a_yearly_goal_under_a_monthly_one_is_refused_by_every_door_of_the_api(rep, supervisor_api):
+    month = make_goal(owner=rep.team, start=dt.date(2026, 6, 1))
+    year = make_goal(owner=rep, period_kind="year", start=dt.date(2026, 1, 1))
+    june = make_goal(owner=rep, start=dt.date(2026, 6, 1))
+    body = create_body(rep=rep.pk, period_kind="year", period_start="2026-01-01")
+
+    linked = supervisor_api.post(f"{GOALS}{year.pk}/link-parent/", {"parent": month.pk})
+    created = supervisor_api.post(GOALS, {**body, "parent": month.pk}, format="json")
+    patched = supervisor_api.patch(f"{GOALS}{year.pk}/", {"parent": month.pk}, format="json")
+    stretched = supervisor_api.patch(
+        f"{GOALS}{june.pk}/", {"parent": month.pk, "period_kind": "year"}, format="json"
+    )
+    fine = supervisor_api.patch(f"{GOALS}{june.pk}/", {"parent": month.pk}, format="json")
+    unlinked = supervisor_api.patch(f"{GOALS}{june.pk}/", {"parent": None}, format="json")
+
+    for refused in (linked, created, patched, stretched):
+        assert refused.status_code == 400, refused.json()
+        assert refused.json() == {"parent": [services.LINK_PERIOD]}
+    assert Goal.objects.filter(parent=month).count() == 0
+    assert Goal.objects.count() == 3  # the refused creation made nothing
+    assert fine.status_code == 200 and fine.json()["parent"] == month.pk
+    assert unlinked.status_code == 200 and unlinked.json()["parent"] is None
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("parent", ["1.9", 1.9, "1e309", [1], {"id": 1}, True, "\x00", -1])
+def test_a_parent_that_is_not_an_id_is_a_400(rep, rep_api, parent):
+    goal = make_goal(owner=rep)
+    created = rep_api.post(GOALS, create_body(parent=parent), format="json")
+    patched = rep_api.patch(f"{GOALS}{goal.pk}/", {"parent": parent}, format="json")
+    assert created.status_code == 400 and "parent" in created.json()
+    assert patched.status_code == 400 and "parent" in patched.json()
+
+
 def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_api):
     team_goal = make_goal(owner=rep.team)
     mine = make_goal(owner=rep)
@@ -163,13 +197,15 @@ def test_history_forecast_and_status(rep, rep_api):
     GoalSnapshot.objects.create(
         goal=goal, date=timezone.localdate() - dt.timedelta(days=1), value=0, percent=0
     )
-    GoalSnapshot.objects.create(goal=goal, date=timezone.localdate(), value=10, percent=1)
+    GoalSnapshot.objects.create(goal=goal, date=timezone.localdate(), value=5, percent=1)
+    # Today's point is the value now (10), not this morning's snapshot (5).
+    Goal.objects.filter(pk=goal.pk).update(current_value=10)
 
     history = rep_api.get(f"{GOALS}{goal.pk}/progress-history/").json()
     forecast = rep_api.get(f"{GOALS}{goal.pk}/forecast/").json()
     closed = rep_api.post(f"{GOALS}{goal.pk}/status/", {"status": "completed"})
 
-    assert [row["value"] for row in history] == ["0.00", "10.00"]
+    assert [row["value"] for row in history] == ["0.00", "5.00"]
     assert forecast["velocity"] == "10.00"
     assert forecast["has_sufficient_data"] is True
     assert closed.json()["status"] == "completed"
@@ -212,3 +248,14 @@ def test_goals_above_out_of_scope_are_not_shown(rep, rep_api, other_rep):
         key: [m.replace(str(team_goal.pk + 1000), str(team_goal.pk)) for m in value]
         for key, value in missing.json().items()
     }
+
+
+def test_each_goal_in_the_api_carries_the_verdict_the_pages_show(rep, rep_api):
+    goal = make_goal(owner=rep, target=0)
+    tier = make_goal(owner=rep, metric="bonus_tier", target=2)
+
+    listed = {row["id"]: row["verdict"] for row in rep_api.get(GOALS).json()["results"]}
+    forecast = rep_api.get(f"{GOALS}{goal.pk}/forecast/").json()
+
+    assert listed == {goal.pk: "on_track", tier.pk: None}  # a target of 0 is reached
+    assert forecast["verdict"] == "on_track"

@@ -1,17 +1,23 @@
-"""The goals pages in Debian's Chromium (Playwright): a supervisor links a rep goal under a team
-goal in the tree; a manual adjustment is refused then accepted; a deal won in one tab moves the
-bar in another without a reload; every goals page fits a phone, passes the accessibility check
-and keeps to the CSP."""
+"""The goals pages in Debian's Chromium (Playwright): a goal at 1 of 3 reads one verdict on its
+page and in the list, its pace and projection agree, its chart ends at its value; a supervisor
+links a rep goal under a team goal in the tree; a manual adjustment is refused then accepted; a
+deal won in one tab moves the bar in another without a reload; every goals page fits a phone,
+passes the accessibility check and keeps to the CSP."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from crm.models import DealStage
-from crm.testing.browser import DESKTOP, open_page, page_problems
+from crm.models import CustomerStatus, DealStage
+from crm.roles import SystemActor
+from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
+from goals import services
+from goals.models import Goal, GoalAlert, GoalSnapshot
 from goals.tests.factories import make_goal
 
 pytestmark = pytest.mark.browser
@@ -25,6 +31,61 @@ def goals_floor(role_groups):
     team_goal = make_goal(owner=rep.team, title="Team revenue", target=5000)
     rep_goal = make_goal(owner=rep, title="My revenue", target=1000)
     return {"rep": rep, "customer": customer, "team_goal": team_goal, "rep_goal": rep_goal}
+
+
+DEC_6 = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_goal_at_1_of_3_reads_one_verdict_everywhere_and_its_chart_ends_at_its_value(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(DEC_6):
+        rep = SalesRepFactory(timezone="UTC")
+        goal = make_goal(
+            owner=rep, metric="signups", target=3, start=dt.date(2026, 12, 1), title="Signups"
+        )
+        CustomerFactory(
+            owner=rep, status=CustomerStatus.ACTIVE,
+            signed_up_at=dt.datetime(2026, 12, 5, 9, tzinfo=dt.UTC),
+        )  # fmt: skip
+        services.goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=SystemActor("t"))
+        # Snapshots of some days only (none on the 3rd and 4th), and an alert from before the
+        # signup that the daily job has not cleared yet.
+        for day, value in ((1, 0), (2, 0), (5, 1)):
+            GoalSnapshot.objects.create(
+                goal=goal, date=dt.date(2026, 12, day), value=value, percent=0
+            )
+        GoalAlert.objects.create(goal=goal, raised_at=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+
+        browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+        page = browser_page.page
+        page.goto(live_server.url + reverse("goals:goal-detail", args=[goal.pk]))
+
+        progress = page.locator("#goal-progress")
+        expect(progress).to_contain_text("1 of 3")
+        expect(progress).to_contain_text("as of")
+        expect(progress.locator(".badge")).to_have_text("On track")
+        expect(page.locator("main")).not_to_contain_text("Off track")
+        # One velocity: about 1 signup a week from the 1st, so about 6 by the 31st.
+        expect(progress).to_contain_text("about 1 signup a week")
+        expect(progress).to_contain_text("6 signups by 31 Dec")
+        expect(progress).to_contain_text("2 more signups by the 31st")
+
+        history = page.locator("#goal-history")
+        expect(history).to_contain_text("to 1.00 on 6 Dec")
+        points = history.locator("polyline.series").get_attribute("points").split()
+        end = history.locator("circle.series-end")
+        # The recorded days and today, nothing drawn for the days without a snapshot; the line
+        # ends at 1 (a third of the way up to the target of 3), not at 0.
+        assert len(points) == 4
+        assert points[-1] == f"{end.get_attribute('cx')},{end.get_attribute('cy')}"
+        assert float(end.get_attribute("cy")) == 132.0  # 1 of 3 above the axis at 192
+
+        page.goto(live_server.url + reverse("goals:goal-list"))
+        expect(page.locator(f"#goal-{goal.pk}")).to_contain_text("On track")
+        expect(page.locator(f"#goal-{goal.pk}")).not_to_contain_text("Off track")
+        assert browser_page.errors == []
 
 
 def test_a_supervisor_links_a_rep_goal_in_the_tree_and_the_team_goal_moves(

@@ -7,10 +7,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F, Q
 
 from crm.models import SalesRep
 from crm.roles import SystemActor
-from goals.models import Achievement, PlanReminder, PlanSnapshot, RepPlan
+from goals.models import Achievement, Goal, PlanReminder, PlanSnapshot, RepPlan
 from goals.plans import selectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
@@ -61,3 +62,12 @@ def test_snapshots_reminders_and_achievements_match_the_plans(demo):
     assert reminded.exists()
     assert all(r.plan.goal_set_at is None or r.plan.goal_set_at > r.sent_at for r in reminded)
     assert Achievement.objects.exists()
+
+
+def test_every_demo_goal_lies_within_its_parents_period(demo):
+    linked = Goal.objects.filter(parent__isnull=False)
+    assert linked.exists()
+    outside = linked.filter(
+        Q(period_start__lt=F("parent__period_start")) | Q(period_end__gt=F("parent__period_end"))
+    )
+    assert not outside.exists()

@@ -191,3 +191,23 @@ def test_the_schema_documents_every_plan_endpoint_and_its_errors(rep, client):
             assert "404" in operation["responses"], path
     body = paths[f"{API}monthly/set/"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["$ref"].endswith("/PlanSetInputRequest")
+
+
+def test_the_bonus_tier_is_described_with_each_tiers_threshold(rep, client):
+    client.force_login(rep.user)
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    tier = schema["components"]["schemas"]["PlanSetInputRequest"]["properties"]["bonus_tier_goal"]
+    assert "Tier 1 — from 5,000" in tier["description"]
+    assert "Tier 6 — from 50,000" in tier["description"]
+
+
+def test_a_past_month_never_set_is_not_set_in_the_history_not_overdue(rep, rep_api):
+    services.plans_create(year=2031, month=5)
+    services.plans_create(year=2031, month=6)
+
+    history = rep_api.get(f"{API}history").json()["results"]
+    pending = rep_api.get(f"{API}pending-deadlines").json()["results"]
+
+    assert [(row["month"], row["deadline_status"]) for row in history] == [(5, "never_set")]
+    assert [(row["month"], row["deadline_status"]) for row in pending] == [(6, "due_soon")]

@@ -20,7 +20,7 @@ from crm.tests.factories import (
     SalesRepFactory,
     UserFactory,
 )
-from goals.models import PlanReminder, RepPlan
+from goals.models import BonusTier, PlanReminder, RepPlan
 from goals.plans import services
 
 pytestmark = pytest.mark.browser
@@ -105,3 +105,64 @@ def test_every_plan_page_fits_the_screen_and_passes_the_accessibility_check(
             (admin, "admin-compliance", reverse("goals:compliance-list")),
         ]
         assert page_problems(chromium, live_server.url, device, pages) == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_month_picker_shows_a_month_and_changing_it_shows_that_month(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(BEFORE_THE_DEADLINE):
+        rep = SalesRepFactory(timezone="UTC")
+        services.plans_create(year=2026, month=11)
+        services.plans_create(year=2026, month=12)
+        page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.team.manager).page
+        page.goto(live_server.url + reverse("goals:compliance-list"))
+        if device == "phone":
+            page.get_by_text("Filter", exact=True).click()  # folded into one control there
+
+        month = page.get_by_label("Month", exact=True)
+        expect(month).to_have_value("2026-12")
+        assert month.evaluate("select => select.selectedOptions[0].text") == "December 2026"
+        month.select_option(label="November 2026")
+        page.get_by_role("button", name="Apply").click()
+
+        expect(page.get_by_role("heading", level=1)).to_contain_text("November 2026")
+        expect(page.get_by_label("Month", exact=True)).to_have_value("2026-11")
+        november = RepPlan.objects.get(rep=rep, month=11)
+        # November is over and was never set: that reads "Not set", not "Overdue".
+        expect(page.locator(f"#plan-{november.pk}")).to_contain_text("Not set")
+        expect(page.locator(f"#plan-{november.pk}")).not_to_contain_text("Overdue")
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_rep_chooses_a_bonus_tier_by_its_threshold_and_a_past_unset_month_reads_not_set(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(BEFORE_THE_DEADLINE):
+        rep = SalesRepFactory(timezone="UTC")
+        # A live server's database starts empty: the thresholds an installation starts with.
+        for number, revenue in {1: 5_000, 2: 10_000, 3: 20_000, 4: 30_000}.items():
+            BonusTier.objects.get_or_create(tier=number, defaults={"min_revenue": revenue})
+        services.plans_create(year=2026, month=11)
+        services.plans_create(year=2026, month=12)
+        page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user).page
+        page.goto(live_server.url + reverse("goals:plan"))
+
+        tier = page.get_by_label("Bonus tier", exact=True)
+        options = tier.locator("option").all_inner_texts()
+        assert options[:4] == [
+            "None", "Tier 1 — from 5,000", "Tier 2 — from 10,000", "Tier 3 — from 20,000",
+        ]  # fmt: skip
+        page.get_by_label("Signups", exact=True).fill("3")
+        page.get_by_label("Revenue", exact=True).fill("22000")
+        tier.select_option(label="Tier 3 — from 20,000")
+        page.get_by_role("button", name="Set my goals").click()
+        expect(page.locator("#messages")).to_contain_text("on time")
+        expect(page.get_by_label("Bonus tier", exact=True)).to_have_value("3")
+
+        card = page.locator("#plan-card")
+        expect(card).to_contain_text("Still needed: 3 more signups by the 31st")
+        past = page.locator("section", has=page.get_by_role("heading", name="Past months"))
+        expect(past).to_contain_text("November 2026")
+        expect(past).to_contain_text("Not set")
+        expect(past).not_to_contain_text("Overdue")

@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.models import AuditEntry
+from crm.roles import SystemActor
 from crm.tests.factories import SalesRepFactory
+from goals import services as services_goals
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
 
@@ -22,6 +24,7 @@ UTC = dt.UTC
 # The 3rd of June: before the deadline in every zone.
 EARLY_JUNE = dt.datetime(2031, 6, 3, 12, tzinfo=UTC)
 VALID = {"signup_goal": "20", "revenue_goal": "50000", "bonus_tier_goal": "3"}
+JOB = SystemActor("job:test")
 
 
 @pytest.fixture(autouse=True)
@@ -305,3 +308,103 @@ def test_every_goals_page_links_to_the_areas_pages_for_the_role(client, rep, sup
     assert reverse("goals:guide") in supervisor_nav
     assert reverse("goals:compliance-list") not in rep_nav
     assert reverse("goals:plan") in rep_nav
+
+
+# --- Plans that read right ------------------------------------------------------------------------
+
+
+def test_the_bonus_tier_choice_shows_each_tiers_threshold(rep_client, rep):
+    services.plans_create(year=2031, month=6)
+    page = rep_client.get(reverse("goals:plan"))
+
+    choices = dict(page.context["form"].fields["bonus_tier_goal"].choices)
+    content = page.content.decode()
+    assert choices[0] == "None"
+    assert choices[3] == "Tier 3 — from 20,000"  # the thresholds a new installation starts with
+    assert '<option value="3">Tier 3 — from 20,000</option>' in content
+
+
+def test_a_past_month_never_set_reads_not_set_and_this_month_past_its_deadline_overdue(
+    client, team, supervisor
+):
+    rep = SalesRepFactory(team=team, timezone="UTC")
+    services.plans_create(year=2031, month=5)
+    services.plans_create(year=2031, month=6)
+    client.force_login(supervisor)
+    url = reverse("goals:compliance-list")
+
+    with time_machine.travel(dt.datetime(2031, 6, 10, tzinfo=UTC), tick=False):
+        june = client.get(url)
+        may = client.get(url, {"month": "2031-05"})
+        may_not_set = client.get(url, {"month": "2031-05", "deadline": "not_set"})
+        plan_page = client.get(reverse("goals:plan"), {"rep": rep.pk})
+        csv = client.get(reverse("goals:compliance-export"), {"month": "2031-05"})
+
+    [june_row] = [plan for plan in june.context["page_obj"] if plan.rep_id == rep.pk]
+    [may_row] = [plan for plan in may.context["page_obj"] if plan.rep_id == rep.pk]
+    assert june_row.deadline_status == "overdue"
+    assert may_row.deadline_status == "never_set"
+    assert rep.pk in {plan.rep_id for plan in may_not_set.context["page_obj"]}
+    assert '<span class="badge deadline-never_set">Not set</span>' in may.content.decode()
+    assert "Overdue" not in may.content.decode().split("<tbody")[1].split("</tbody>")[0]
+    history = plan_page.content.decode().split('id="history-heading"')[1]
+    assert "Not set" in history and "Overdue" not in history
+    assert "Not set" in b"".join(csv.streaming_content).decode("utf-8-sig")
+
+
+def test_the_card_says_what_is_still_needed_in_words_and_when_it_was_counted(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1)
+    services_goals.goals_recalculate(goals=Goal.objects.filter(plan__rep=rep), actor=JOB)
+
+    page = rep_client.get(reverse("goals:plan")).content.decode()
+    card = page.split('id="plan-card"')[1].split("</section>")[0]
+
+    # 3 signups in the 28 days left of June (today included): one every nine days or so.
+    assert "Still needed: 3 more signups by the 30th" in card
+    assert "Still needed: 100 a day" in card  # money stays per day
+    assert "a day needed" not in card
+    assert "as of 14:00 CEST" in card  # 12:00 UTC, in the rep's own zone (Madrid)
+
+
+def test_the_month_is_chosen_by_name_from_a_list_that_holds_the_month_shown(
+    client, rep, supervisor
+):
+    services.plans_create(year=2031, month=6)
+    client.force_login(supervisor)
+
+    compliance = client.get(reverse("goals:compliance-list")).content.decode()
+    far = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": "2027-02"})
+    odd = client.get(reverse("goals:compliance-list"), {"month": "June"})
+
+    assert 'type="month"' not in compliance
+    assert '<select name="month" id="id_month">' in compliance
+    month_select = compliance.split('<select name="month" id="id_month">')[1].split("</select>")[0]
+    assert '<option value=""' not in month_select  # no blank: a month is always shown
+    assert '<option value="2031-06" selected>June 2031</option>' in month_select  # this month
+    assert '<option value="2029-06">June 2029</option>' in compliance  # two years back
+    # A month further back than the list, as a manager may open it, is there and chosen.
+    page = far.content.decode()
+    assert '<option value="2027-02" selected>February 2027</option>' in page
+    assert odd.status_code == 200  # a month that is not one filters nothing
+
+
+@pytest.mark.parametrize(
+    ("field", "odd"),
+    [
+        ("month", "0001-01"), ("month", "9999-12"), ("month", "1e309"), ("month", "1.9"),
+        ("month", "\x00"), ("month", "2031-6-1"), ("bonus_tier_goal", "1.9"),
+        ("bonus_tier_goal", "1e309"), ("bonus_tier_goal", "\x00"), ("bonus_tier_goal", "7"),
+    ],
+)  # fmt: skip
+def test_an_odd_month_or_tier_is_a_field_error_never_a_500(client, rep, supervisor, field, odd):
+    services.plans_create(year=2031, month=6)
+    client.force_login(supervisor)
+
+    posted = client.post(reverse("goals:plan-set"), {**VALID, "rep": rep.pk, field: odd})
+    filtered = client.get(reverse("goals:compliance-list"), {"month": odd})
+    shown = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": odd})
+
+    assert posted.status_code == 400 and field in posted.context["form"].errors
+    assert filtered.status_code == 200  # a filter that is not a month filters nothing
+    assert shown.status_code == 200 and shown.context["month_label"] == "June 2031"
+    assert not RepPlan.objects.filter(goal_set_at__isnull=False).exists()

@@ -233,6 +233,34 @@ def test_recalculating_any_number_of_goals_runs_the_same_statements(rep, team):
     assert few < many_changed  # the writes come only when something changed
 
 
+def test_recalculating_a_tree_sums_and_stamps_every_parent_in_a_fixed_number_of_statements(
+    team,
+):
+    company = make_goal(owner=None)
+    team_goal = make_goal(owner=team, parent=company)
+
+    def tree_of(reps: int) -> int:
+        for _ in range(reps):
+            goal = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+            won(goal.rep, 5)
+        Goal.objects.update(current_value=0, last_calculated_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            recalculate()
+        return len([q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))])
+
+    few, many = tree_of(2), tree_of(20)
+
+    # The bonus tiers' thresholds, the fresh values, the timestamps, the new values, their
+    # audit; per level (the team's, the company's): the lock, the sums, one write of the
+    # parents, their audit.
+    assert few == many == 5 + 4 * 2
+    stamped = Goal.objects.filter(
+        pk__in=[company.pk, team_goal.pk], last_calculated_at__isnull=False
+    )
+    assert stamped.count() == 2
+    assert value(company) == value(team_goal) == 110
+
+
 def test_a_recalculation_that_changes_a_value_is_audited_by_the_job(rep):
     goal = make_goal(owner=rep)
     won(rep, 250)
@@ -396,6 +424,110 @@ def test_links_that_break_the_hierarchy_are_refused(rep, other_rep, case, messag
         services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent_id=parent.pk)
     assert error.value.message_dict == {"parent": [message]}
     assert Goal.objects.get(pk=child.pk).parent_id == child.parent_id
+
+
+@pytest.mark.parametrize(
+    ("child_kind", "parent_kind", "allowed"),
+    [
+        ("month", "month", True),
+        ("month", "quarter", True),
+        ("month", "year", True),
+        ("quarter", "year", True),
+        ("year", "month", False),  # the year's revenue would add into the month
+        ("quarter", "month", False),
+        ("year", "quarter", False),
+    ],
+)
+def test_a_childs_period_lies_within_its_parents(rep, child_kind, parent_kind, allowed):
+    june = dt.date(2026, 6, 10)
+    team_goal = make_goal(owner=rep.team, period_kind=parent_kind, start=june)
+    mine = make_goal(owner=rep, period_kind=child_kind, start=june)
+
+    if allowed:
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+        assert Goal.objects.get(pk=mine.pk).parent_id == team_goal.pk
+        return
+    with pytest.raises(ValidationError) as refused:
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+    assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
+    assert Goal.objects.get(pk=mine.pk).parent_id is None
+    assert not AuditEntry.objects.filter(action="goal.link").exists()
+
+
+def test_custom_dates_lie_within_their_parents_or_are_refused(rep):
+    team_goal = make_goal(owner=rep.team, start=dt.date(2026, 6, 1))
+    inside = make_goal(
+        owner=rep, period_kind="custom", start=dt.date(2026, 6, 5), end=dt.date(2026, 6, 30)
+    )
+    across = make_goal(
+        owner=rep, period_kind="custom", start=dt.date(2026, 6, 20), end=dt.date(2026, 7, 5)
+    )
+
+    services.goal_link_parent(actor=SETUP, goal_id=inside.pk, parent_id=team_goal.pk)
+    with pytest.raises(ValidationError) as refused:
+        services.goal_link_parent(actor=SETUP, goal_id=across.pk, parent_id=team_goal.pk)
+
+    assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
+
+
+def test_a_goal_created_or_edited_with_a_parent_keeps_the_period_rule(rep):
+    month = make_goal(owner=rep.team, start=dt.date(2026, 6, 1), target=10)
+    year = make_goal(owner=rep.team, period_kind="year", start=dt.date(2026, 1, 1), target=10)
+    fields = {
+        "actor": SETUP, "title": "Mine", "owner_type": "individual", "rep": rep,
+        "metric": "revenue", "target_value": Decimal(40),
+    }  # fmt: skip
+
+    with pytest.raises(ValidationError) as refused:
+        services.goal_create(
+            **fields, period_kind="year", period_start=dt.date(2026, 1, 1), parent_id=month.pk
+        )
+    made = services.goal_create(
+        **fields, period_kind="month", period_start=dt.date(2026, 6, 1), parent_id=month.pk
+    )
+    with pytest.raises(ValidationError) as moved_out:
+        services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="year")
+    services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=year.pk)
+    moved = services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="quarter")
+    unlinked = services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=None)
+
+    assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
+    assert Goal.objects.filter(title="Mine").count() == 1  # the refused one was not made
+    assert made.parent_id == month.pk and value_and_target(month) == (0, 40)
+    assert moved_out.value.message_dict == {"period_start": [services.PERIOD_BREAKS_LINKS]}
+    assert moved.parent_id == year.pk and moved.period_kind == "quarter"
+    assert unlinked.parent_id is None
+    assert value_and_target(year)[0] == 0  # its own count again
+    trail = AuditEntry.objects.filter(target_id=str(made.pk)).order_by("id")
+    assert [entry.action for entry in trail] == [
+        "goal.create", "goal.link", "goal.link", "goal.update", "goal.unlink",
+    ]  # fmt: skip
+    assert trail[3].change_lines == [
+        "Period: Month, 1 Jun 2026 to 30 Jun 2026 → Quarter, 1 Apr 2026 to 30 Jun 2026"
+    ]
+
+
+def value_and_target(goal) -> tuple[Decimal, Decimal | None]:
+    fresh = Goal.objects.get(pk=goal.pk)
+    return fresh.current_value, fresh.target_value
+
+
+def test_the_pages_offer_only_parents_whose_period_holds_the_goal(rep, client):
+    june = dt.date(2026, 6, 1)
+    month = make_goal(owner=rep.team, start=june, title="June")
+    quarter = make_goal(owner=rep.team, period_kind="quarter", start=june, title="Q2")
+    make_goal(owner=rep.team, start=dt.date(2026, 7, 1), title="July")
+    mine_quarter = make_goal(owner=rep, period_kind="quarter", start=june)
+    client.force_login(rep.team.manager)
+
+    detail = client.get(f"/goals/{mine_quarter.pk}/")
+    tree = client.get("/goals/tree/", {"status": ""})
+
+    offered = [value for value, _ in detail.context["link_form"].fields["parent"].choices]
+    assert offered == [quarter.pk]
+    assert [value for value, _ in tree.context["link_forms"][mine_quarter.pk].fields[
+        "parent"].choices] == [quarter.pk]  # fmt: skip
+    assert month.pk not in offered
 
 
 def test_a_parent_outside_your_scope_is_refused(rep, other_rep):

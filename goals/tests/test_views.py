@@ -1,18 +1,22 @@
 """The goals pages through HTTP: scope, the list's filters and live refresh, a goal's actions
-with their refusals, the tree's links, analytics, CSV exports that cannot run formulas."""
+with their refusals, the tree's links, analytics, CSV exports that cannot run formulas; every
+URL a form posts to answers a GET with its page; a goal's page and the tree run a fixed number
+of queries."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import AuditEntry, DealStage
 from crm.roles import SystemActor
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
-from goals.models import Goal, Source
+from goals.models import Goal, GoalSnapshot, Source
 from goals.tests.factories import make_goal
 
 pytestmark = pytest.mark.django_db
@@ -149,16 +153,17 @@ def test_a_supervisor_links_from_the_tree_and_a_refusal_is_shown_there(superviso
     assert signups.pk not in page.context["link_forms"]  # nothing of its metric to go under
 
     linked = supervisor_client.post(
-        reverse("goals:link", args=[mine.pk]), {"parent": team_goal.pk, "next": tree}
+        reverse("goals:tree-link", args=[mine.pk]), {"parent": team_goal.pk, "next": tree}
     )
     refused = supervisor_client.post(
-        reverse("goals:link", args=[signups.pk]), {"parent": team_goal.pk, "next": tree}
+        reverse("goals:tree-link", args=[signups.pk]), {"parent": team_goal.pk, "next": tree}
     )
 
     assert linked.status_code == 302 and linked["Location"] == tree
     assert Goal.objects.get(pk=mine.pk).parent_id == team_goal.pk
     assert refused.status_code == 400
     assert "Select a valid choice" in refused.content.decode()
+    assert refused.templates[0].name == "goals/goal_tree.html"  # the tree, where it was asked
 
 
 def test_analytics_page_and_recalculate_all(client, rep, admin_user):
@@ -226,3 +231,222 @@ def test_a_goals_page_does_not_show_goals_above_it_out_of_scope(rep_client, rep,
     page = rep_client.get(reverse("goals:goal-detail", args=[mine.pk])).content.decode()
 
     assert "Old team's secret goal" not in page and "a goal you do not see" in page
+
+
+# --- No dead ends ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "back"),
+    [
+        ("goals:recalculate", "goal"),
+        ("goals:adjust", "goal#adjust"),
+        ("goals:auto", "goal"),
+        ("goals:status", "goal"),
+        ("goals:link", "goal#hierarchy"),
+        ("goals:unlink", "goal#hierarchy"),
+        ("goals:tree-link", "tree"),
+        ("goals:tree-unlink", "tree"),
+    ],
+)
+def test_every_goal_action_answers_a_get_with_the_page_it_belongs_to(
+    supervisor_client, rep, name, back
+):
+    goal = make_goal(owner=rep.team)
+    pages = {
+        "goal": reverse("goals:goal-detail", args=[goal.pk]),
+        "goal#adjust": reverse("goals:goal-detail", args=[goal.pk]) + "#adjust",
+        "goal#hierarchy": reverse("goals:goal-detail", args=[goal.pk]) + "#hierarchy",
+        "tree": reverse("goals:tree"),
+    }
+    url = reverse(name, args=[goal.pk])
+
+    reloaded = supervisor_client.get(url)
+    landed = supervisor_client.get(url, follow=True)
+    put = supervisor_client.put(url)
+
+    assert reloaded.status_code == 302 and reloaded["Location"] == pages[back]
+    assert landed.status_code == 200
+    assert put.status_code == 405
+    assert Goal.objects.get(pk=goal.pk).status == "active"  # a GET changes nothing
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "back"),
+    [
+        ("goals:plan-set", {}, "/goals/plan/"),
+        ("goals:plan-set-year", {}, "/goals/plan/"),
+        (
+            "goals:plan-set",
+            {"rep": "REP", "month": "2026-07"},
+            "/goals/plan/?rep=REP&month=2026-07",
+        ),
+        ("goals:plan-defaults", {}, "/goals/compliance/"),
+        ("goals:recalculate-all", {}, "/goals/analytics/"),
+    ],
+)
+def test_every_plan_and_analytics_form_answers_a_get_with_its_page(
+    client, rep, admin_user, name, query, back
+):
+    client.force_login(admin_user)
+    query = {key: str(rep.pk) if value == "REP" else value for key, value in query.items()}
+    back = back.replace("REP", str(rep.pk))
+
+    reloaded = client.get(reverse(name), query)
+
+    assert reloaded.status_code == 302 and reloaded["Location"] == back
+    assert client.get(reverse(name), query, follow=True).status_code == 200
+
+
+def test_a_goal_action_refused_shows_the_goal_page_with_the_reason_and_done_redirects(
+    supervisor_client, rep
+):
+    goal = make_goal(owner=rep.team)
+    url = reverse("goals:status", args=[goal.pk])
+
+    refused = supervisor_client.post(url, {"status": "active"})
+    done = supervisor_client.post(url, {"status": "completed"})
+
+    assert refused.status_code == 400
+    assert refused.templates[0].name == "goals/goal_detail.html"
+    assert "already active" in refused.content.decode()
+    assert done.status_code == 302 and done["Location"] == reverse(
+        "goals:goal-detail", args=[goal.pk]
+    )
+
+
+# --- Query counts ---------------------------------------------------------------------------------
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_a_goal_page_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for index in range(rows):
+        rep = SalesRepFactory(team=team)
+        DealFactory(rep=rep, amount=Decimal(100), stage=DealStage.CLOSED_WON)
+        make_goal(owner=rep, parent=team_goal, title=f"Rep {index}")
+        GoalSnapshot.objects.create(
+            goal=team_goal, date=timezone.localdate() - dt.timedelta(days=index + 1), value=index,
+            percent=0,
+        )  # fmt: skip
+    make_goal(owner=None, title="Company revenue, again")  # another parent it could go under
+
+    count = _queries(supervisor_client, reverse("goals:goal-detail", args=[team_goal.pk]))
+
+    # session, user, the user's rep, their role; the goal; its history, its alert; may the
+    # user change it, what counts, has it children, above it, below it, its audit trail, the
+    # parents it could go under
+    assert count == 14
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+    for index in range(rows):
+        team_goal = make_goal(owner=team, title=f"Team {index}")
+        make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
+        make_goal(owner=SalesRepFactory(team=team), title=f"Loose {index}")
+
+    count = _queries(supervisor_client, reverse("goals:tree"))
+
+    # session, user, the user's rep, their role; the roots, the level below them, the level
+    # below that; which of them the user may change
+    assert count == 8
+
+
+def test_the_audit_trail_reads_in_labels_with_the_choices_named(supervisor_client, rep):
+    team_goal = make_goal(owner=rep.team, title="Team revenue", target=500)
+    mine = make_goal(owner=rep, title="Mine", target=300, parent=team_goal)
+    services.goal_adjust(
+        actor=rep.user, goal_id=mine.pk, value=Decimal(120), justification="Cash at the fair"
+    )
+    services.goal_set_status(actor=rep.user, goal_id=mine.pk, status="completed")
+    services.goal_update(actor=rep.team.manager, goal_id=mine.pk, title="Mine, corrected")
+
+    page = supervisor_client.get(reverse("goals:goal-detail", args=[mine.pk])).content.decode()
+    trail = page.split('id="audit"')[1]
+
+    for line in (
+        "Target: — → 300",
+        "Metric: Revenue of won deals",
+        f"Parent goal: — → {team_goal.pk}",
+        "Value: 0.00 → 120.00",
+        "Value source: Calculated → Set by hand",
+        "Status: Active → Completed",
+        "Title: Mine → Mine, corrected",
+    ):
+        assert line in trail, line
+    for raw in ("target_value", "current_value", "calculation_source", "auto", "manual"):
+        assert raw not in trail, raw
+
+
+def test_the_breadcrumbs_name_each_goal_above_once(supervisor_client, rep, team):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for other in range(3):  # the company goal has other goals below it
+        make_goal(owner=SalesRepFactory(), title=f"Elsewhere {other}", parent=company)
+    mine = make_goal(owner=rep, title="Mine", parent=team_goal)
+    make_goal(owner=SalesRepFactory(team=team), title="Teammate's", parent=team_goal)
+
+    page = supervisor_client.get(reverse("goals:goal-detail", args=[mine.pk]))
+
+    assert [goal.pk for goal in page.context["ancestors"]] == [company.pk, team_goal.pk]
+    crumbs = page.content.decode().split('class="breadcrumbs"')[1].split("</nav>")[0]
+    assert crumbs.count("Company revenue") == 1 and crumbs.count("Team revenue") == 1
+
+
+def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_it_has(client, rep):
+    june = dt.date(2026, 6, 1)
+    team_month = make_goal(owner=rep.team, start=june, title="Team June")
+    team_quarter = make_goal(owner=rep.team, period_kind="quarter", start=june, title="Team Q2")
+    make_goal(owner=rep.team, start=dt.date(2026, 7, 1), title="Team July")
+    make_goal(owner=rep.team, metric="signups", start=june, title="Team signups")
+    mine = make_goal(owner=rep, start=june, title="Mine", parent=team_month)
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine, renamed", "target_value": "1000", "description": ""}
+
+    client.force_login(rep.team.manager)
+    offered = dict(client.get(url).context["form"].fields["parent"].choices)
+    moved = client.post(url, {**form, "parent": team_quarter.pk})
+    client.force_login(rep.user)  # who may not change the team's goals
+    as_rep = client.get(url).context["form"]
+    renamed = client.post(url, {**form, "parent": team_quarter.pk})
+    wrong = client.post(url, {**form, "parent": team_month.pk})
+
+    assert set(offered) == {"", team_month.pk, team_quarter.pk}
+    assert offered[team_month.pk] == "Team June (" + str(rep.team) + ")"
+    assert moved.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id == team_quarter.pk
+    assert set(dict(as_rep.fields["parent"].choices)) == {"", team_quarter.pk}
+    assert renamed.status_code == 302
+    assert Goal.objects.get(pk=mine.pk).parent_id == team_quarter.pk  # kept, though not theirs
+    assert wrong.status_code == 400 and "parent" in wrong.context["form"].errors
+
+
+@pytest.mark.parametrize("odd", ["1.9", "1e309", "\x00", "-1", "9" * 30, "²", "[1]"])
+def test_an_odd_parent_in_the_edit_form_is_a_field_error_never_a_500(supervisor_client, rep, odd):
+    make_goal(owner=rep.team, title="Team revenue")  # a parent to choose: the field is there
+    mine = make_goal(owner=rep, title="Mine")
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine", "target_value": "1000", "description": "", "parent": odd}
+
+    response = supervisor_client.post(url, form)
+
+    assert response.status_code == 400 and "parent" in response.context["form"].errors
+    assert Goal.objects.get(pk=mine.pk).parent_id is None
+
+
+def test_the_edit_form_has_no_parent_control_when_there_is_nothing_to_choose(rep_client, rep):
+    mine = make_goal(owner=rep, title="Mine")
+    url = reverse("goals:goal-edit", args=[mine.pk])
+
+    page = rep_client.get(url)
+    saved = rep_client.post(url, {"title": "Mine, renamed", "target_value": "1000"})
+
+    assert "parent" not in page.context["form"].fields
+    assert saved.status_code == 302 and Goal.objects.get(pk=mine.pk).title == "Mine, renamed"

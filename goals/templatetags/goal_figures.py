@@ -1,0 +1,41 @@
+"""How a goal's computed figures read on a page: the verdict the forecast gives (the same
+function, goals.selectors.verdict) and the moment a value was counted, with its zone."""
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+
+from crm.periods import format_moment
+from goals import rates, selectors
+from goals.models import Goal
+
+register = template.Library()
+
+
+@register.filter
+def verdict(goal: Goal) -> str | None:
+    """`{{ goal|verdict }}`: on_track, at_risk, off_track, or None (nothing to judge)."""
+    return selectors.verdict(goal, today=selectors.goal_today(goal))
+
+
+@register.filter
+def verdict_label(value: str | None) -> str:
+    return selectors.Verdict.LABELS.get(value, "")
+
+
+@register.filter
+def as_of(moment: dt.datetime | None) -> str:
+    """`{{ goal.value_as_of|as_of }}`: "as of 17:30 CET", or "as of 5 Dec, 17:30 CET" when it
+    was another day (the reader's zone); blank when never counted."""
+    if moment is None:
+        return ""
+    same_day = timezone.localdate(moment) == timezone.localdate()
+    return "as of " + format_moment(moment, "H:i" if same_day else "j M, H:i")
+
+
+@register.filter
+def pace(per_day, metric: str) -> str:
+    """`{{ row.average_velocity|pace:row.metric }}`: a velocity in the metric's unit, in words
+    (goals.rates); a dash without one."""
+    return "—" if per_day is None else rates.pace(metric, per_day)

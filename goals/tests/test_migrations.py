@@ -1,0 +1,115 @@
+"""The goals migrations on data that is already there: goals linked before the period rule whose
+period does not lie within their parent's are unlinked, audited, and their parents summed again;
+every goals migration reverses with rows in the tables."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE_PERIOD_RULE = ("goals", "0005_field_labels")
+UTC = dt.UTC
+
+
+def migrate_to(*targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
+    return executor.loader.project_state(list(targets)).apps if targets else None
+
+
+def _goal(Goal, *, title, kind, first, last, value, target, parent=None, **owner):
+    return Goal.objects.create(
+        title=title, metric="revenue", period_kind=kind, period_start=first, period_end=last,
+        zone="UTC", starts_at=dt.datetime.combine(first, dt.time(), tzinfo=UTC),
+        ends_at=dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=UTC),
+        current_value=value, target_value=target, parent=parent, **owner,
+    )  # fmt: skip
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_children_outside_their_parents_period_are_unlinked_audited_and_summed_out():
+    old = migrate_to(BEFORE_PERIOD_RULE)
+    try:
+        User = old.get_model("auth", "User")
+        Team = old.get_model("crm", "Team")
+        SalesRep = old.get_model("crm", "SalesRep")
+        Goal = old.get_model("goals", "Goal")
+        team = Team.objects.create(name="Legacy")
+        rep = SalesRep.objects.create(
+            user=User.objects.create(username="legacy"), team=team, employee_code="L1",
+            hire_date=dt.date(2020, 1, 1),
+        )  # fmt: skip
+        june, june_end = dt.date(2026, 6, 1), dt.date(2026, 6, 30)
+        company = _goal(
+            Goal,
+            title="Company",
+            kind="month",
+            first=june,
+            last=june_end,
+            value=Decimal(60400),
+            target=Decimal(61000),
+            owner_type="company",
+        )
+        month = _goal(
+            Goal,
+            title="Team June",
+            kind="month",
+            first=june,
+            last=june_end,
+            value=Decimal(60400),
+            target=Decimal(61000),
+            parent=company,
+            owner_type="team",
+            team=team,
+        )
+        year = _goal(
+            Goal,
+            title="Rep 2026",
+            kind="year",
+            first=dt.date(2026, 1, 1),
+            last=dt.date(2026, 12, 31),
+            value=Decimal(60000),
+            target=Decimal(60000),
+            parent=month,
+            owner_type="individual",
+            rep=rep,
+        )
+        fits = _goal(Goal, title="Rep June", kind="month", first=june, last=june_end,
+                     value=Decimal(400), target=Decimal(1000), parent=month,
+                     owner_type="individual", rep=rep)  # fmt: skip
+    finally:
+        migrate_to()  # forward again, to the latest
+
+    from crm.models import AuditEntry
+    from goals.models import Goal as NewGoal
+
+    assert NewGoal.objects.get(pk=year.pk).parent_id is None
+    assert NewGoal.objects.get(pk=fits.pk).parent_id == month.pk
+    team_goal, company_goal = NewGoal.objects.get(pk=month.pk), NewGoal.objects.get(pk=company.pk)
+    assert (team_goal.current_value, team_goal.target_value) == (400, 1000)
+    assert (company_goal.current_value, company_goal.target_value) == (400, 1000)
+    unlinked = AuditEntry.objects.get(action="goal.unlink", target_id=str(year.pk))
+    assert unlinked.system_actor == "migration:goals.0006"
+    assert unlinked.changes == {"parent": [month.pk, None]}
+    assert "within its parent goal's" in unlinked.reason
+    summed = AuditEntry.objects.filter(action="goal.roll_up").values_list("target_id", flat=True)
+    assert set(summed) == {str(month.pk), str(company.pk)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_goals_migrations_reverse_with_rows_in_the_tables(rep):
+    from goals.tests.factories import make_goal
+
+    team_goal = make_goal(owner=rep.team, start=dt.date(2026, 6, 1))
+    make_goal(owner=rep, start=dt.date(2026, 6, 1), parent=team_goal)
+
+    migrate_to(("goals", "0004_one_index_each"))
+    migrate_to()
+
+    from goals.models import Goal
+
+    assert Goal.objects.filter(parent_id=team_goal.pk).count() == 1
