@@ -147,6 +147,7 @@ def test_a_deal_won_in_one_tab_moves_the_bar_in_another(
     watching.evaluate("window.__sameDocument = true")
 
     working.goto(live_server.url + reverse("deal-list"))
+    working.once("dialog", lambda dialog: dialog.accept())  # "Won" asks first
     working.locator(f"#deal-{deal.pk}").get_by_role("button", name="Won").click()
     expect(working.locator(f"#deal-{deal.pk}")).to_contain_text("Closed won")
 

@@ -60,6 +60,7 @@ def test_a_rep_sets_goals_on_time_and_a_won_deal_moves_the_bar_and_the_late_rep_
 
         working = open_page(chromium, DESKTOP, rep.user).page
         working.goto(live_server.url + reverse("deal-list"))
+        working.once("dialog", lambda dialog: dialog.accept())  # "Won" asks first
         working.locator(f"#deal-{deal.pk}").get_by_role("button", name="Won").click()
         expect(working.locator(f"#deal-{deal.pk}")).to_contain_text("Closed won")
         expect(page.locator("#plan-card")).to_contain_text("500 of 2,000", timeout=15_000)
