@@ -42,6 +42,7 @@ from crm.web import (
     ListPage,
     area_required,
     call_service,
+    form_action,
     form_page,
     home_panels,
     post_data,
@@ -142,9 +143,8 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("sales")
+@form_action(lambda request, pk: DEALS.row_link(pk))
 def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.method != "POST":
-        return redirect(DEALS.row_link(pk))
     return DEALS.row_action(
         request,
         pk,
@@ -156,10 +156,9 @@ def deal_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("sales")
+@form_action(lambda request, pk: DEALS.row_link(pk))
 def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     """A deal closed by mistake, open again (no longer counted as won)."""
-    if request.method != "POST":
-        return redirect(DEALS.row_link(pk))
     return DEALS.row_action(
         request, pk, lambda data: services.deal_reopen(actor=request.user, deal_id=pk)
     )
@@ -242,10 +241,9 @@ def task_create(request: HttpRequest) -> HttpResponse:
 
 
 @area_required("sales")
+@form_action(lambda request, pk: TASKS.row_link(pk))
 def task_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Done, or open again: the task's row action."""
-    if request.method != "POST":
-        return redirect(TASKS.row_link(pk))
     return TASKS.row_action(
         request,
         pk,
@@ -311,10 +309,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("sales")
+@form_action(lambda request, pk: reverse("customer-detail", args=[pk]))
 def customer_sign_up(request: HttpRequest, pk: int) -> HttpResponse:
     """A prospect signs up: from its row in the list (htmx) or from its page."""
-    if request.method != "POST":
-        return redirect("customer-detail", pk)
     form = CustomerSignUpForm(request.POST, user=request.user)
 
     def sign_up(**data: Any):

@@ -38,7 +38,13 @@ from django.db import IntegrityError
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import FirstValue, RowNumber
 from django.forms.utils import flatatt
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -80,6 +86,24 @@ def area_required(area: str) -> Callable[[View], View]:
                 return redirect_to_login(request.get_full_path())
             if not can_use(request.user, area):
                 raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def form_action(back: Callable[..., str]) -> Callable[[View], View]:
+    """For a URL that forms post to: a GET (a reload, the back button, a link followed) goes
+    to the page the form belongs to, `back(request, **url kwargs)`, never to a 405 page."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return redirect(back(request, *args, **kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["GET", "POST"])
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -3,13 +3,12 @@ itself, history chart, forecast, recalculation, manual adjustment, audit trail, 
 the hierarchy tree with link and unlink, the analytics dashboard, CSV exports."""
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -19,10 +18,10 @@ from crm.roles import Role, role_of
 from crm.web import (
     ListPage,
     ServiceForm,
-    View,
     area_required,
     call_service,
     csv_response,
+    form_action,
     form_page,
     post_data,
     return_to,
@@ -167,24 +166,6 @@ def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("since") == str(goal.version):
         return HttpResponse(status=204)
     return render(request, "goals/partials/goal_live.html", _progress_context(goal))
-
-
-def form_action(back: Callable[..., str]) -> Callable[[View], View]:
-    """For a URL that forms post to: a GET (a reload, the back button, a link followed) goes
-    to the page the form belongs to, `back(request, **url kwargs)`, never to a 405 page."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in ("GET", "HEAD"):
-                return redirect(back(request, *args, **kwargs))
-            if request.method != "POST":
-                return HttpResponseNotAllowed(["GET", "POST"])
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def _goal_page(request: HttpRequest, pk: int) -> str:

@@ -18,11 +18,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
 
 from crm.ids import parse_id
 from crm.roles import sees_everything
-from crm.web import area_required
+from crm.web import area_required, form_action
 from supervision import analysis, merge, rules, selectors, services
 from supervision.forms import INPUTS, LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
 from supervision.models import AnalysisKind, ReasonCode
@@ -59,6 +58,18 @@ def _count(count: int, word: str) -> str:
 
 def _day_url(route_id: int, date: dt.date) -> str:
     return reverse("supervision:day", args=[route_id, date.isoformat()])
+
+
+def _day_page(request: HttpRequest, route_id: int, date: str) -> str:
+    """Where a form of a day's page belongs (a reload of its address lands there)."""
+    return _day_url(route_id, selectors.parse_day(date))
+
+
+def _session_page(request: HttpRequest, pk: uuid.UUID) -> str:
+    session = selectors.session_list(user=request.user).filter(pk=pk).first()
+    if session is None:
+        raise Http404("No such session here.")
+    return _day_url(session.route_id, session.date)
 
 
 @area_required("supervision")
@@ -159,15 +170,13 @@ def day(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
+@form_action(_day_page)
 def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """Save the day (or keep a draft: `action=draft`) based on the version it was opened at.
     Refused, the page comes back with what was typed: with its problems (400), with both
     people's changes put together (409), or read-only (403). Reloaded, the day's page."""
     day_date = selectors.parse_day(date)
-    if request.method != "POST":
-        return redirect(_day_url(route_id, day_date))
     meta = SaveForm(request.POST)
     if not meta.is_valid():
         raise Http404("This form is not one of the session page's.")
@@ -314,8 +323,8 @@ def _typed(day: selectors.Day, lines: LinesForm) -> selectors.Day:
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
+@form_action(_day_page)
 def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """A line's input changed in the page (htmx, nothing saved): that line's messages, the
     input again as the rules leave it (-5 shows 0; 1000000 stays, marked invalid), the visited
@@ -323,8 +332,6 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     person has left is replaced, never a field they may be typing in. If someone wrote the day
     since the page was opened, the line says so (and whether they changed it too)."""
     day_date = selectors.parse_day(date)
-    if request.method != "POST":
-        return redirect(_day_url(route_id, day_date))
     opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
     lines = LinesForm(request.POST, choices_required=False)
     shown = _typed(opened, lines)
@@ -370,14 +377,12 @@ def _customer_of(field_name: str) -> int | None:
     return parse_id(field_name.rpartition("-")[2])
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
+@form_action(_day_page)
 def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     """A customer or route review of the day as the page holds it (htmx): the kept answer at
     once, a new one at most once per window (else 429 and a countdown)."""
     day_date = selectors.parse_day(date)
-    if request.method != "POST":
-        return redirect(_day_url(route_id, day_date))
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return HttpResponse(status=400)
@@ -402,16 +407,14 @@ def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     return render(request, "supervision/partials/review.html", context)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @area_required("supervision")
+@form_action(lambda request, pk: _session_page(request, pk))
 def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """An administrator reopens a saved day, saying why (anyone else: 403). Refused, the
     day's page with the reason as typed and why (400); reloaded, the day's page."""
     target = selectors.session_list(user=request.user).filter(pk=pk).first()
     if target is None:
         raise Http404("No such session here.")
-    if request.method != "POST":
-        return redirect(_day_url(target.route_id, target.date))
     form = ReopenForm(request.POST)
     if form.is_valid():
         try:

@@ -35,13 +35,13 @@ from crm.web import (
     area_required,
     call_service,
     csv_response,
+    form_action,
     return_to,
 )
 from goals import rates
 from goals.models import Metric, Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
-from goals.views import form_action
 
 COMPLIANCE = ListPage(
     "goals/plans", "compliance", "Goal compliance", selectors.compliance,
