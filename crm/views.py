@@ -6,7 +6,6 @@ record outside the user's scope is a 404. Every URL a form posts to also answers
 page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
-import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +46,7 @@ from crm.web import (
     home_panels,
     post_data,
     return_to,
+    version_of,
 )
 
 HOME_NEXT_ACTIVITIES = 10
@@ -101,8 +101,7 @@ def home_summary(request: HttpRequest) -> HttpResponse:
 
 
 def _summary_version(summary: dict) -> str:
-    figures = {key: value for key, value in summary.items() if key != "month"}
-    return hashlib.sha256(repr(sorted(figures.items())).encode()).hexdigest()[:16]
+    return version_of(*sorted((key, value) for key, value in summary.items() if key != "month"))
 
 
 # --- Deals ------------------------------------------------------------------------------------

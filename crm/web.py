@@ -319,12 +319,15 @@ def page_of(rows: QuerySet, pk: int, per_page: int = PAGE_SIZE) -> int | None:
     return (found[0] - 1) // per_page + 1 if found else None
 
 
+def version_of(*values: Any) -> str:
+    """A short digest of what a block of a page shows, for its polling (`?since=`): equal
+    digests, nothing new to show (204)."""
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+
+
 def page_version(page: Page) -> str:
-    """A digest of the page's rows as last changed: equal digests, nothing new to show."""
-    digest = hashlib.sha256()
-    for row in page:
-        digest.update(f"{row.pk}:{getattr(row, 'updated_at', '')};".encode())
-    return digest.hexdigest()[:16]
+    """A digest of the page's rows as last changed."""
+    return version_of(*((row.pk, getattr(row, "updated_at", "")) for row in page))
 
 
 def _without(url: str, parameter: str) -> str:

@@ -6,7 +6,6 @@ compliance trend, repeated misses, a team's defaults, CSV)."""
 
 import datetime as dt
 import functools
-import hashlib
 from calendar import monthrange
 from decimal import Decimal
 from typing import Any
@@ -37,6 +36,7 @@ from crm.web import (
     csv_response,
     form_action,
     return_to,
+    version_of,
 )
 from goals import rates
 from goals.models import Metric, Pace, PlanReminder, RepPlan
@@ -120,7 +120,7 @@ def card_version(plan: RepPlan | None, countdown: str = "") -> str:
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
     figures += [plan.goal_set_at, plan.pace, plan.days_remaining, countdown]
     figures += [selectors.figures_as_of(plan)]
-    return hashlib.sha256(repr(figures).encode()).hexdigest()[:16]
+    return version_of(*figures)
 
 
 def _targets(plan: RepPlan | None, form_class) -> dict:
