@@ -31,3 +31,16 @@ def test_collectstatic_writes_hashed_compressed_files(tmp_path):
     assert hashed, list((tmp_path / "css").iterdir())
     assert (tmp_path / "css" / f"{hashed[0]}.gz").exists()
     assert list((tmp_path / "js").glob("app.*.js.gz"))
+
+
+@pytest.mark.sqlite
+def test_the_stylesheet_closes_every_block_it_opens():
+    """A rule that lost its closing brace swallows every rule after it, silently."""
+    depth = 0
+    css = (BASE_DIR / "static/css/app.css").read_text()
+    for number, line in enumerate(css.splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"line {number} closes a block that was never opened"
+        if line.startswith("/* ---"):
+            assert depth == 0, f"section at line {number} starts inside an open block"
+    assert depth == 0
