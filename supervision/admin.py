@@ -1,14 +1,13 @@
 """Django admin for supervision: sessions with their lines and summary, summaries, and the kept
 reviews with the cache's hit rate. Days are written through the session page and the API
-(versioned, audited); here they are browsed, and an administrator reopens saved ones."""
+(versioned, audited); here they are browsed, and an administrator reopens saved ones. Times
+print with their zone (crm.formats)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 
 from crm.admin import ReadOnlyAdmin
-from crm.periods import format_moment
 from supervision import analysis, services
 from supervision.forms import ReopenForm
 from supervision.models import (
@@ -18,12 +17,7 @@ from supervision.models import (
     SessionStatus,
     SupervisionSession,
 )
-
-
-def _moment(value) -> str:
-    """A moment in the lists, with its zone (Django admin's own lists show none)."""
-    return format_moment(value) if value else "—"
-
+from supervision.text import counted
 
 NOTHING_TO_REOPEN = "None of the selected days is saved: there is nothing to reopen."
 
@@ -55,7 +49,7 @@ class RouteSummaryInline(admin.StackedInline):
 
 @admin.register(SupervisionSession)
 class SupervisionSessionAdmin(ReadOnlyAdmin):
-    list_display = ["route", "date", "status", "version", "saved_by", "saved", "reopened"]
+    list_display = ["route", "date", "status", "version", "saved_by", "saved_at", "reopened_at"]
     list_filter = ["status", "date", "route__rep__team"]
     search_fields = ["route__code", "route__name"]
     list_select_related = ["route", "summary", "saved_by"]
@@ -66,14 +60,6 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     @admin.display(description="version", ordering="summary__record_version")
     def version(self, session):
         return session.summary.record_version
-
-    @admin.display(description="saved at", ordering="saved_at")
-    def saved(self, session):
-        return _moment(session.saved_at)
-
-    @admin.display(description="reopened at", ordering="reopened_at")
-    def reopened(self, session):
-        return _moment(session.reopened_at)
 
     @admin.action(description="Reopen the selected saved days…")
     def reopen_selected(self, request, queryset):
@@ -91,8 +77,7 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
                 services.session_reopen(
                     actor=request.user, session_id=session.pk, reason=form.cleaned_data["reason"]
                 )
-            count = len(saved)
-            self.message_user(request, f"{count} day{pluralize(count)} reopened.", messages.SUCCESS)
+            self.message_user(request, f"{counted(len(saved), 'day')} reopened.", messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -109,18 +94,14 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
 class RouteSummaryAdmin(ReadOnlyAdmin):
     list_display = ["session", "record_version", "customers_planned", "customers_visited",
                     "visit_compliance", "strike_rate", "achievement_percent", "gap",
-                    "written_by", "written"]  # fmt: skip
+                    "written_by", "written_at"]  # fmt: skip
     list_select_related = ["session__route"]
     search_fields = ["session__route__code"]
-
-    @admin.display(description="written at", ordering="written_at")
-    def written(self, summary):
-        return _moment(summary.written_at)
 
 
 @admin.register(Analysis)
 class AnalysisAdmin(ReadOnlyAdmin):
-    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created",
+    list_display = ["kind", "route", "date", "customer", "provider", "hits", "created_at",
                     "fallback_reason"]  # fmt: skip
     list_filter = ["kind", "provider", "date"]
     search_fields = ["route__code", "customer__name", "key"]
@@ -128,10 +109,6 @@ class AnalysisAdmin(ReadOnlyAdmin):
     readonly_fields = ["key", "kind", "provider", "route", "date", "customer", "figures",
                        "findings", "suggestions", "fallback_reason", "created_at",
                        "created_by", "hits", "last_hit_at"]  # fmt: skip
-
-    @admin.display(description="created at", ordering="created_at")
-    def created(self, review):
-        return _moment(review.created_at)
 
     def changelist_view(self, request, extra_context=None):
         every = analysis.cache_stats()["all"]

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 
 from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode
+from supervision.text import counted
 
 # Error messages and notices, one per rule; tests assert on these constants.
 QUANTITY_TOO_LARGE = "Quantity cannot exceed 999,999"
@@ -44,12 +45,6 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def whole(planned: Decimal | int) -> int:
-    """A planned quantity as the whole number supervision counts in (a route's stop may still
-    hold 29.50 from before quantities were whole: 30)."""
-    return int(Decimal(planned).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def clean_quantity(raw: object) -> tuple[int, str | None]:
@@ -162,7 +157,7 @@ class LineErrors(ValidationError):
 
     def __init__(self, by_line: dict[int, dict[str, list[str]]]):
         count = len(by_line)
-        super().__init__({"lines": [f"{count} line{'s' if count > 1 else ''} refused."]})
+        super().__init__({"lines": [f"{counted(count, 'line')} refused."]})
         self.by_line = by_line
 
 

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import periods
@@ -19,6 +18,7 @@ from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor
 from supervision import merge, rules
 from supervision.models import SessionLine, SessionStatus, SupervisionSession
+from supervision.text import counted
 
 READ_ONLY_SAVED = "Saved by {who} on {when}: read-only history. An administrator can reopen it."
 READ_ONLY_TOO_OLD = (
@@ -107,10 +107,6 @@ def review_days() -> int:
     return settings.SUPERVISION_REVIEW_DAYS
 
 
-def days_text(count: int) -> str:
-    return f"{count} day{pluralize(count)}"
-
-
 def read_only_reason(
     session: SupervisionSession | None, date: dt.date, *, on: dt.date | None = None
 ) -> str:
@@ -126,7 +122,7 @@ def read_only_reason(
     if date > on:
         return READ_ONLY_FUTURE
     if (on - date).days > review_days():
-        return READ_ONLY_TOO_OLD.format(days=days_text(review_days()))
+        return READ_ONLY_TOO_OLD.format(days=counted(review_days(), "day"))
     return ""
 
 
@@ -181,7 +177,7 @@ def stop_lines(route: Route) -> list[rules.Line]:
         .values_list("customer_id", "sequence", "planned_quantity", "customer__name", "pk")
     )
     return [
-        rules.Line(customer_id=customer, stop_order=order, planned_quantity=rules.whole(planned),
+        rules.Line(customer_id=customer, stop_order=order, planned_quantity=planned,
                    customer_name=name, stop_id=stop)
         for customer, order, planned, name, stop in rows
     ]  # fmt: skip

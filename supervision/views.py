@@ -16,7 +16,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from crm.ids import parse_id
@@ -25,6 +24,7 @@ from crm.web import area_required, form_action
 from supervision import analysis, merge, rules, selectors, services
 from supervision.forms import INPUTS, LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
 from supervision.models import AnalysisKind, ReasonCode
+from supervision.text import counted
 
 RECENT_DAYS = 10
 SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} visited)."
@@ -50,10 +50,6 @@ EDITED_MEANWHILE = (
     "save, your changes and theirs are put together{this_line}."
 )
 THIS_LINE_TOO = ", and you choose the value to keep where you both changed this line"
-
-
-def _count(count: int, word: str) -> str:
-    return f"{count} {word}{pluralize(count)}"
 
 
 def _day_url(route_id: int, date: dt.date) -> str:
@@ -87,7 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "latest": selectors.latest_days(user=request.user),
         "today": today,
         "yesterday": today - dt.timedelta(days=1),
-        "review_days": selectors.days_text(selectors.review_days()),
+        "review_days": counted(selectors.review_days(), "day"),
         "cache": analysis.cache_stats() if sees_everything(request.user) else None,
     }
     return render(request, "supervision/index.html", context, status=400 if form.errors else 200)
@@ -156,7 +152,7 @@ def _problems(day: selectors.Day) -> dict | None:
     title = PROBLEMS.format(
         are="is" if count == 1 else "are",
         count="a problem" if count == 1 else "problems",
-        lines=_count(count, "line"),
+        lines=counted(count, "line"),
     )
     return {"title": title, "items": items, "kind": "error"}
 
@@ -212,7 +208,7 @@ def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
         request,
         message.format(route=written.day.route.code, date=day_date,
                        visited=figures.customers_visited,
-                       planned=_count(figures.customers_planned, "stop")),
+                       planned=counted(figures.customers_planned, "stop")),
     )  # fmt: skip
     for customer, said in written.notices.items():
         line = written.day.line(customer)
@@ -246,7 +242,7 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
     if merged.dropped:
         many = len(merged.dropped) > 1
         intro.append(
-            MERGED_DROPPED.format(stops=_count(len(merged.dropped), "stop"),
+            MERGED_DROPPED.format(stops=counted(len(merged.dropped), "stop"),
                                   are="are" if many else "is")
         )  # fmt: skip
     items = []
@@ -257,7 +253,7 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
         items.append({"href": f"#{INPUTS[first]}-{customer}", "line": _line_name(line, customer),
                       "text": f"choose the {fields}"})  # fmt: skip
     if items:
-        intro.append(MERGED_CHOOSE.format(lines=_count(len(items), "line")))
+        intro.append(MERGED_CHOOSE.format(lines=counted(len(items), "line")))
     else:
         intro.append(MERGED_SAVE)
     attention = {"title": title, "intro": intro, "items": items, "kind": "warn"}
