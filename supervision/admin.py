@@ -1,25 +1,22 @@
 """Django admin for supervision: sessions with their lines and summary, summaries, and the kept
 reviews with the cache's hit rate. Days are written through the session page and the API
-(versioned, audited); here they are browsed, and an administrator reopens saved ones. Times
-print with their zone (crm.formats)."""
+(versioned, audited); here they are browsed, and an administrator reopens the read-only ones
+(saved, or drafts past their review window). Times print with their zone (crm.formats)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from crm.admin import ReadOnlyAdmin
-from supervision import analysis, services
+from supervision import analysis, selectors, services
 from supervision.forms import ReopenForm
-from supervision.models import (
-    Analysis,
-    RouteSummary,
-    SessionLine,
-    SessionStatus,
-    SupervisionSession,
-)
+from supervision.models import Analysis, RouteSummary, SessionLine, SupervisionSession
 from supervision.text import counted
 
-NOTHING_TO_REOPEN = "None of the selected days is saved: there is nothing to reopen."
+NOTHING_TO_REOPEN = (
+    "None of the selected days is read-only (saved, or a draft past its review window): there "
+    "is nothing to reopen."
+)
 
 
 class SessionLineInline(admin.TabularInline):
@@ -61,29 +58,28 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     def version(self, session):
         return session.summary.record_version
 
-    @admin.action(description="Reopen the selected saved days…")
+    @admin.action(description="Reopen the selected read-only days…")
     def reopen_selected(self, request, queryset):
         """Asks why first (a page with the days and a reason, like the day's own Reopen),
-        then reopens each saved day with that reason, audited."""
-        saved = list(
-            queryset.filter(status=SessionStatus.SAVED).select_related("route").order_by("date")
-        )
-        if not saved:
+        then reopens each read-only day with that reason, audited."""
+        chosen = queryset.select_related("route").order_by("date")
+        days = [session for session in chosen if selectors.reopenable(session)]
+        if not days:
             self.message_user(request, NOTHING_TO_REOPEN, messages.WARNING)
             return None
         form = ReopenForm(request.POST if "reopen" in request.POST else None)
         if form.is_valid():
-            for session in saved:
+            for session in days:
                 services.session_reopen(
                     actor=request.user, session_id=session.pk, reason=form.cleaned_data["reason"]
                 )
-            self.message_user(request, f"{counted(len(saved), 'day')} reopened.", messages.SUCCESS)
+            self.message_user(request, f"{counted(len(days), 'day')} reopened.", messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),
             "title": "Why reopen these days?",
             "opts": self.model._meta,
-            "sessions": saved,
+            "sessions": days,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }

@@ -24,6 +24,10 @@ READ_ONLY_SAVED = "Saved by {who} on {when}: read-only history. An administrator
 READ_ONLY_TOO_OLD = (
     "Never saved, and more than {days} old: read-only. A day can be reviewed for {days} after it."
 )
+READ_ONLY_OLD_DRAFT = (
+    "A draft never saved, and more than {days} old: read-only. A day can be reviewed for {days} "
+    "after it; an administrator can reopen this one."
+)
 READ_ONLY_FUTURE = "This day has not come yet: it can be reviewed on the day."
 
 # How a day of the lists reads, by its state.
@@ -121,9 +125,25 @@ def read_only_reason(
         return ""
     if date > on:
         return READ_ONLY_FUTURE
-    if (on - date).days > review_days():
-        return READ_ONLY_TOO_OLD.format(days=counted(review_days(), "day"))
+    if _past_review(date, on):
+        message = READ_ONLY_TOO_OLD if session is None else READ_ONLY_OLD_DRAFT
+        return message.format(days=counted(review_days(), "day"))
     return ""
+
+
+def _past_review(date: dt.date, on: dt.date) -> bool:
+    return (on - date).days > review_days()
+
+
+def reopenable(session: SupervisionSession | None, *, on: dt.date | None = None) -> bool:
+    """Whether an administrator can reopen the session's day: it is saved (history), or it is
+    a draft never saved, never reopened, that its review window left read-only. A day that
+    can be edited, or is still to come, has nothing to reopen."""
+    if session is None:
+        return False
+    if session.status == SessionStatus.SAVED:
+        return True
+    return session.reopened_at is None and _past_review(session.date, on or today())
 
 
 def _writer(session: SupervisionSession) -> str:

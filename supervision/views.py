@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from crm.ids import parse_id
-from crm.roles import sees_everything
+from crm.roles import may_reopen_day, may_see_review_cache
 from crm.web import area_required, form_action
 from supervision import analysis, merge, rules, selectors, services
 from supervision.forms import INPUTS, LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
@@ -84,7 +84,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "today": today,
         "yesterday": today - dt.timedelta(days=1),
         "review_days": counted(selectors.review_days(), "day"),
-        "cache": analysis.cache_stats() if sees_everything(request.user) else None,
+        "may_see_review_cache": may_see_review_cache(request.user),
+        "cache": analysis.cache_stats() if may_see_review_cache(request.user) else None,
     }
     return render(request, "supervision/index.html", context, status=400 if form.errors else 200)
 
@@ -124,7 +125,8 @@ def _page(
         "review_current": route_review is not None and analysis.written_for(route_review, day),
         "previous_day": day.date - dt.timedelta(days=1),
         "next_day": day.date + dt.timedelta(days=1),
-        "is_admin": sees_everything(request.user),
+        "may_reopen": may_reopen_day(request.user) and selectors.reopenable(day.session),
+        "may_see_review_cache": may_see_review_cache(request.user),
         "reopen_form": reopen_form or ReopenForm(),
     }
     return render(request, "supervision/day.html", context, status=status)
@@ -406,8 +408,9 @@ def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
 @area_required("supervision")
 @form_action(lambda request, pk: _session_page(request, pk))
 def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """An administrator reopens a saved day, saying why (anyone else: 403). Refused, the
-    day's page with the reason as typed and why (400); reloaded, the day's page."""
+    """An administrator reopens a day that is read-only history (saved, or a draft past its
+    review window), saying why (anyone else: 403). Refused, the day's page with the reason as
+    typed and why (400); reloaded, the day's page."""
     target = selectors.session_list(user=request.user).filter(pk=pk).first()
     if target is None:
         raise Http404("No such session here.")
@@ -418,11 +421,15 @@ def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 actor=request.user, session_id=pk, reason=form.cleaned_data["reason"]
             )
         except ValidationError as error:
-            form.add_service_error(error)
+            if getattr(error, "code", None) == services.NOTHING_TO_REOPEN_CODE:
+                # Not about the reason: the day offers no Reopen to show it next to.
+                messages.error(request, services.NOTHING_TO_REOPEN)
+            else:
+                form.add_service_error(error)
         else:
             messages.success(request, REOPENED)
             return redirect(_day_url(session.route_id, session.date))
-    elif not sees_everything(request.user):
+    elif not may_reopen_day(request.user):
         raise PermissionDenied(services.ONLY_ADMINS_REOPEN)
     day = selectors.day(user=request.user, route_id=target.route_id, date=target.date)
     return _page(request, day, status=400, reopen_form=form)

@@ -6,7 +6,7 @@
     POST  days/{route}/{date}/analysis/   {"kind": "route"|"customer", "customer", "lines"}
     GET   sessions/                       saved and draft days (?route=, ?date_from=, ?date_to=)
     GET   sessions/{id}/                  one of them
-    POST  sessions/{id}/reopen/           an administrator reopens a saved day {"reason"}
+    POST  sessions/{id}/reopen/           an administrator reopens a read-only day {"reason"}
 
 A write names the `record_version` it was based on (0 for a day not saved yet): 409 when
 someone wrote since, naming who and when, with the day's lines as they are now and the fields
@@ -395,7 +395,8 @@ class SessionViewSet(ScopedViewSet):
 
     @extend_schema(request=ReopenInputSerializer, responses=SessionSerializer)
     def reopen(self, request, pk=None):
-        """Reopen a saved day (administrators), saying why: it can be edited again."""
+        """Reopen a read-only day (administrators), saying why: a saved day, or a draft past
+        its review window. It can be edited again; 400 when there is nothing to reopen."""
         session = self.get_object()
         services.session_reopen(
             actor=request.user, session_id=session.pk, reason=self.input()["reason"]

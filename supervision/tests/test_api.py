@@ -422,3 +422,28 @@ def test_planned_quantities_and_totals_are_integers_in_the_schema(rep, client):
         assert schemas["Summary"]["properties"][name]["type"] == "integer"
     conflict = schemas["DayChanged"]["properties"]
     assert {"lines", "conflicts", "record_version"} <= set(conflict)
+
+
+def test_an_admin_reopens_an_old_draft_through_the_api(supervisor_api, admin_api, route, settings):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=5)
+    supervisor_api.patch(day_url(route, old, "lines/"), body(), format="json")
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    session = SupervisionSession.objects.get()
+    locked = supervisor_api.post(day_url(route, old, "save/"), body(version=1), format="json")
+    refused = supervisor_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    reopened = admin_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    again = admin_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    saved = supervisor_api.post(day_url(route, old, "save/"), body(version=2), format="json")
+
+    assert locked.status_code == 403 and refused.status_code == 403
+    assert reopened.status_code == 200
+    assert (reopened.json()["status"], reopened.json()["record_version"]) == ("draft", 2)
+    assert again.status_code == 400
+    assert saved.status_code == 200 and saved.json()["status"] == "saved"

@@ -106,3 +106,29 @@ def test_the_admin_reopen_of_days_none_of_them_saved_says_so(admin_client, rep):
         follow=True,
     )
     assert admin.NOTHING_TO_REOPEN in answer.content.decode()
+
+
+def test_the_admin_reopen_takes_drafts_past_their_review_window_too(admin_client, rep, settings):
+    from supervision import services
+
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    route = route_with_stops(rep)
+    for days_ago in (5, 1):
+        services.session_write(actor=rep.team.manager, route_id=route.pk, record_version=0,
+                               date=today() - dt.timedelta(days=days_ago), changes=[],
+                               finish=False)  # fmt: skip
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    every = [str(pk) for pk in SupervisionSession.objects.values_list("pk", flat=True)]
+    chosen = {"action": "reopen_selected", "_selected_action": every}
+    changelist = "/admin/supervision/supervisionsession/"
+
+    asked = admin_client.post(changelist, chosen).content.decode()
+    done = admin_client.post(
+        changelist, {**chosen, "reopen": "yes", "reason": "Back from leave today"}, follow=True
+    ).content.decode()
+
+    assert "Reopen 1 day" in asked and "a draft never saved, past its review window" in asked
+    assert "1 day reopened." in done
+    old = SupervisionSession.objects.get(date=today() - dt.timedelta(days=5))
+    assert old.reopened_at is not None
+    assert SupervisionSession.objects.get(date=today() - dt.timedelta(days=1)).reopened_at is None

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supervision import forms, rules, selectors, views
+from supervision import forms, rules, selectors, services, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import customers, page_form, route_with_stops, today
 
@@ -301,6 +301,60 @@ def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervis
     assert "Reopen this day" in page
     assert done.status_code == 302
     assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
+
+
+def test_an_admin_reopens_an_old_draft_from_its_page_and_supervisors_are_not_offered_it(
+    client, admin_user, supervisor, route, settings
+):
+    from crm.models import AuditEntry
+
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=5)
+    client.force_login(supervisor)
+    client.post(url("save", route, old), {**form(route), "action": "draft"})
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    session = SupervisionSession.objects.get()
+    locked = client.get(url("day", route, old)).content.decode()
+    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": "x" * 12})
+    client.force_login(admin_user)
+    offered = client.get(url("day", route, old)).content.decode()
+    done = client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": "Back from leave today"},
+        follow=True,
+    )  # fmt: skip
+    html = done.content.decode()
+
+    assert selectors.READ_ONLY_OLD_DRAFT.format(days="3 days") in locked
+    assert "Reopen this day" not in locked and refused.status_code == 403
+    assert "Read-only" in offered and "Reopen this day" in offered
+    assert done.redirect_chain[-1][0] == url("day", route, old)
+    assert views.REOPENED in html and "Read-only" not in html and "Save session" in html
+    assert AuditEntry.objects.get(action="supervision.reopen").reason == "Back from leave today"
+
+
+def test_a_day_that_can_be_edited_offers_no_reopen_even_to_an_admin(client, admin_user, route):
+    client.force_login(admin_user)
+    client.post(url("save", route), {**form(route), "action": "draft"})
+    session = SupervisionSession.objects.get()
+    page = client.get(url("day", route)).content.decode()
+    refused = client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": "Nothing to do here"}
+    )
+
+    assert "Reopen this day" not in page
+    assert refused.status_code == 400
+    assert services.NOTHING_TO_REOPEN in refused.content.decode()
+
+
+def test_only_admins_see_how_often_reviews_come_from_the_cache(
+    client, supervisor, admin_user, route
+):
+    heading, link = "Reviews answered from the cache", ">Reviews kept</a>"
+    for user, shown in ((supervisor, False), (admin_user, True)):
+        client.force_login(user)
+        index = client.get(reverse("supervision:index")).content.decode()
+        day = client.get(url("day", route)).content.decode()
+        assert (heading in index, link in index, link in day) == (shown, shown, shown), user
 
 
 def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_countdown(boss, route):
