@@ -5,6 +5,8 @@ reviews with the cache's hit rate. Days are written through the session page and
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.template.response import TemplateResponse
 
 from crm.admin import ReadOnlyAdmin
@@ -17,6 +19,9 @@ NOTHING_TO_REOPEN = (
     "None of the selected days is read-only (saved, or a draft past its review window): there "
     "is nothing to reopen."
 )
+REOPENED_ALL = "{days} reopened."
+# Another administrator reopened some of them between the choice and the reason.
+REOPENED_SOME = "{days} reopened; {skipped} not read-only any more: left as {they} {are}."
 
 
 class SessionLineInline(admin.TabularInline):
@@ -60,20 +65,26 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reopen the selected read-only days…")
     def reopen_selected(self, request, queryset):
-        """Asks why first (a page with the days and a reason, like the day's own Reopen),
-        then reopens each read-only day with that reason, audited."""
-        chosen = queryset.select_related("route").order_by("date")
+        """Asks why first (a page with the read-only days among those selected and a reason,
+        like the day's own Reopen), then reopens each of them with that reason, audited. A day
+        someone else reopened after the question is left as it is and counted in the message,
+        never an error page."""
+        chosen = list(queryset.select_related("route").order_by("date"))
+        form = ReopenForm(request.POST if "reopen" in request.POST else None)
+        if form.is_valid():
+            # The days the question listed; those a filter of the list now leaves out (saved
+            # ones reopened meanwhile, on a list of saved days) count as left as they are.
+            asked = len(set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))) or len(chosen)
+            try:
+                reopened = self._reopen(request, chosen, form.cleaned_data["reason"])
+            except ValidationError as error:  # the reason, the same for every day: none reopened
+                form.add_service_error(error)
+            else:
+                self._say_reopened(request, reopened, skipped=max(asked - reopened, 0))
+                return None
         days = [session for session in chosen if selectors.reopenable(session)]
         if not days:
             self.message_user(request, NOTHING_TO_REOPEN, messages.WARNING)
-            return None
-        form = ReopenForm(request.POST if "reopen" in request.POST else None)
-        if form.is_valid():
-            for session in days:
-                services.session_reopen(
-                    actor=request.user, session_id=session.pk, reason=form.cleaned_data["reason"]
-                )
-            self.message_user(request, f"{counted(len(days), 'day')} reopened.", messages.SUCCESS)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -84,6 +95,37 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "supervision/admin/reopen.html", context)
+
+    @staticmethod
+    def _reopen(request, days: list[SupervisionSession], reason: str) -> int:
+        """Reopen each day, each in its own transaction: how many were. A day that is not
+        read-only any more (someone reopened it since the question) or is gone is skipped; a
+        refused reason is raised (it refuses every day alike)."""
+        reopened = 0
+        for session in days:
+            try:
+                services.session_reopen(actor=request.user, session_id=session.pk, reason=reason)
+            except Http404:
+                continue
+            except ValidationError as error:
+                if getattr(error, "code", None) != services.NOTHING_TO_REOPEN_CODE:
+                    raise
+                continue
+            reopened += 1
+        return reopened
+
+    def _say_reopened(self, request, reopened: int, *, skipped: int) -> None:
+        if not skipped:
+            self.message_user(
+                request, REOPENED_ALL.format(days=counted(reopened, "day")), messages.SUCCESS
+            )
+            return
+        one = skipped == 1
+        message = REOPENED_SOME.format(
+            days=counted(reopened, "day"), skipped=skipped,
+            they="it" if one else "they", are="is" if one else "are",
+        )  # fmt: skip
+        self.message_user(request, message, messages.WARNING)
 
 
 @admin.register(RouteSummary)
