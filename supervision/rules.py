@@ -53,7 +53,7 @@ def clean_quantity(raw: object) -> tuple[int, str | None]:
     999,999."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return 0, None
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal | str):
         raise ValidationError(QUANTITY_NOT_WHOLE)
     try:
         number = Decimal(raw.strip() if isinstance(raw, str) else str(raw))

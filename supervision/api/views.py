@@ -44,6 +44,9 @@ from supervision.models import (
 )
 
 MAX_LINES = 2000
+NOT_A_BOOLEAN = "Send true or false."
+NOT_A_REASON = "Send one of the reasons, or an empty text."
+NOT_A_TEXT = "Send a text."
 BASE_UNREADABLE = (
     "Send the line as you read it: visited (true or false), actual_quantity (0 to 999,999), "
     "reason (one of the reasons, or empty) and note (text)."
@@ -121,7 +124,22 @@ class LinesField(serializers.Field):
         return value
 
 
+def _visited(value: object) -> bool | None:
+    """true or false as DRF's BooleanField reads them (true, "true", "yes", 1, "1", ...);
+    None for anything else. Only a scalar is looked up: a list or an object is not hashable."""
+    if not isinstance(value, bool | int | str):
+        return None
+    if value in serializers.BooleanField.TRUE_VALUES:
+        return True
+    if value in serializers.BooleanField.FALSE_VALUES:
+        return False
+    return None
+
+
 def _line(item) -> tuple[dict, dict[str, list[str]]]:
+    """One line of a write, each field's type checked before its value is used: (the line,
+    errors by field). The messages never repeat what was sent (it may hold what cannot be
+    written back, such as half a character)."""
     if not isinstance(item, dict):
         return {}, {"non_field_errors": ["Send each line as an object."]}
     line, errors = {}, {}
@@ -132,12 +150,10 @@ def _line(item) -> tuple[dict, dict[str, list[str]]]:
     else:
         line["customer"] = customer
     if "visited" in item:
-        if item["visited"] in serializers.BooleanField.TRUE_VALUES:
-            line["visited"] = True
-        elif item["visited"] in serializers.BooleanField.FALSE_VALUES:
-            line["visited"] = False
+        if (visited := _visited(item["visited"])) is None:
+            errors["visited"] = [NOT_A_BOOLEAN]
         else:
-            errors["visited"] = ["Must be a valid boolean."]
+            line["visited"] = visited
     if "actual_quantity" in item:
         try:
             line["actual_quantity"] = rules.clean_quantity(item["actual_quantity"])
@@ -146,13 +162,13 @@ def _line(item) -> tuple[dict, dict[str, list[str]]]:
     if "reason" in item:
         reason = item["reason"]
         if not isinstance(reason, str) or (reason and reason not in rules.REASONS):
-            errors["reason"] = [f'"{reason}" is not a valid choice.']
+            errors["reason"] = [NOT_A_REASON]
         else:
             line["reason"] = reason
     if "note" in item:
         note = item["note"]
         if not isinstance(note, str):
-            errors["note"] = ["Not a valid string."]
+            errors["note"] = [NOT_A_TEXT]
         elif len(note.strip()) > NOTE_LENGTH:
             errors["note"] = [f"Ensure this field has no more than {NOTE_LENGTH} characters."]
         else:

@@ -424,6 +424,33 @@ def test_planned_quantities_and_totals_are_integers_in_the_schema(rep, client):
     assert {"lines", "conflicts", "record_version"} <= set(conflict)
 
 
+# Each value raw JSON, as a client could send it (1e309 is a number no float holds).
+ODD_VALUES = ["[]", "{}", '{"a": [{"b": [1, {"c": null}]}]}', "1e309", '"1e309"', '"1.9"',
+              '"\\u0000"', '"\\ud800"']  # fmt: skip
+# What each line field accepts among them (else: a 400 naming the field).
+ACCEPTED = {"note": {'"1e309"', '"1.9"'}}
+
+
+@pytest.mark.parametrize("field", ["customer", "visited", "actual_quantity", "reason", "note"])
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_every_line_field_of_an_odd_type_or_value_is_a_400_on_its_line_never_a_500(
+    supervisor_api, route, field, value
+):
+    first = customers(route)[0]
+    line = {"customer": first, "visited": True, field: "<odd>"}
+    for tail, extra in (("save/", {}), ("analysis/", {"kind": "route"})):
+        payload = json.dumps({**body(lines=[line]), **extra}).replace('"<odd>"', value)
+        answer = supervisor_api.generic(
+            "POST", day_url(route, tail=tail), payload, content_type="application/json"
+        )
+        if value in ACCEPTED.get(field, ()):
+            assert answer.status_code in (200, 429), (tail, answer.content)
+            continue
+        assert answer.status_code == 400, (tail, answer.content)
+        assert field in answer.json()["lines"]["0"], (tail, answer.json())
+    assert SupervisionSession.objects.exists() == (value in ACCEPTED.get(field, ()))
+
+
 def test_an_admin_reopens_an_old_draft_through_the_api(supervisor_api, admin_api, route, settings):
     settings.SUPERVISION_REVIEW_DAYS = 7
     old = today() - dt.timedelta(days=5)
