@@ -162,24 +162,27 @@ class LineErrors(ValidationError):
 
 
 def apply_changes(
-    lines: list[Line], changes: list[Change], *, route_code: str
+    lines: list[Line], changes: list[Change], *, route_code: str, refuse_strangers: bool = True
 ) -> tuple[list[Line], dict[int, list[str]]]:
     """The lines with `changes` applied (each to its customer's line), and the notices; every
-    refusal is collected, then raised together (LineErrors)."""
+    refusal is collected, then raised together (LineErrors). A change to a customer who is not
+    a line is refused, or, without `refuse_strangers`, left out (a stop that left the day while
+    the writer had it open: the merge reports it as not kept)."""
     by_customer = {line.customer_id: index for index, line in enumerate(lines)}
     result = list(lines)
     notices: dict[int, list[str]] = {}
     errors: dict[int, dict[str, list[str]]] = {}
     seen: set[int] = set()
     for index, change in enumerate(changes):
-        position = by_customer.get(change.customer_id)
-        if position is None:
-            errors[index] = {"customer": [NOT_A_STOP.format(route=route_code)]}
-            continue
         if change.customer_id in seen:
             errors[index] = {"customer": [SAME_CUSTOMER_TWICE]}
             continue
         seen.add(change.customer_id)
+        position = by_customer.get(change.customer_id)
+        if position is None:
+            if refuse_strangers:
+                errors[index] = {"customer": [NOT_A_STOP.format(route=route_code)]}
+            continue
         line, said, refused = apply_change(result[position], change)
         if refused:
             errors[index] = refused

@@ -3,6 +3,7 @@ of its stops), recent sessions, and the history analyses read. Scoped by role in
 `route_list` (a supervisor: the routes of their teams' reps; an admin: all)."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -49,6 +50,12 @@ def route_list(*, user: Actor) -> QuerySet[Route]:
     """The routes `user` may review: a supervisor those of their teams' reps, admins all (the
     core's scoping)."""
     return crm_selectors.route_list(user=user)
+
+
+def customer_names(*, user: Actor, ids: Iterable[int]) -> dict[int, str]:
+    """The names of the customers among `ids` that `user` sees, by id (one query)."""
+    rows = crm_selectors.customer_list(user=user).filter(pk__in=list(ids))
+    return dict(rows.values_list("pk", "name"))
 
 
 def parse_day(text: str) -> dt.date:

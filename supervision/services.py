@@ -140,8 +140,12 @@ def session_write(
         return Written(day=day, applied=False)
     if record_version != day.record_version:
         # What the writer typed is checked against what they saw first: a line of theirs
-        # that breaks the rules is theirs to fix (400), whoever wrote meanwhile.
-        rules.apply_changes(merge.as_seen(day.lines, bases), changes, route_code=day.route.code)
+        # that breaks the rules is theirs to fix (400), whoever wrote meanwhile. A stop that
+        # left the day meanwhile is nobody's mistake: the merge reports it as not kept.
+        rules.apply_changes(
+            merge.as_seen(day.lines, bases), changes, route_code=day.route.code,
+            refuse_strangers=False,
+        )  # fmt: skip
         raise _day_changed(day, changes, bases)
     if day.read_only:
         raise PermissionDenied(day.read_only)

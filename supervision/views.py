@@ -45,11 +45,16 @@ MERGED_READ_ONLY = (
     "was saved; an administrator can reopen the day."
 )
 MERGED_DROPPED = "{stops} you changed {are} no longer on this day's route: not kept."
+DROPPED_LINE = "no longer on this day's route, not kept ({changes})"
 EDITED_MEANWHILE = (
     "{who} {did} this day at {when}, after you opened it. Nothing you type is lost: when you "
     "save, your changes and theirs are put together{this_line}."
 )
 THIS_LINE_TOO = ", and you choose the value to keep where you both changed this line"
+STOP_GONE_MEANWHILE = (
+    "{who} {did} this day at {when}, after you opened it, and this stop is no longer on its "
+    "route: what you enter here will not be kept."
+)
 
 
 def _day_url(route_id: int, date: dt.date) -> str:
@@ -225,9 +230,10 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
     saved it for good, the read-only day and what was not saved."""
     current, merged = changed.day, changed.merged
     title = MERGED_TITLE.format(**services.who_did(current))
+    dropped = _dropped(request, merged, lines)
     if current.read_only:
         attention = {"title": title, "intro": [MERGED_READ_ONLY], "kind": "warn",
-                     "items": _unsaved(current, merged)}  # fmt: skip
+                     "items": _unsaved(current, merged) + dropped}  # fmt: skip
         return _page(request, current, status=409, attention=attention)
     notices = {customer: list(said) for customer, said in merged.notices.items()}
     for customer, said in lines.notices.items():
@@ -258,8 +264,25 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
         intro.append(MERGED_CHOOSE.format(lines=counted(len(items), "line")))
     else:
         intro.append(MERGED_SAVE)
-    attention = {"title": title, "intro": intro, "items": items, "kind": "warn"}
+    attention = {"title": title, "intro": intro, "items": items + dropped, "kind": "warn"}
     return _page(request, shown, status=409, attention=attention)
+
+
+def _dropped(request: HttpRequest, merged: merge.Merged, lines: LinesForm) -> list[dict]:
+    """The changes a person made to stops that left the day meanwhile: per stop, by name, what
+    they set (not kept: there is no line to keep it on)."""
+    if not merged.dropped:
+        return []
+    changes = {change.customer_id: change for change in lines.changes}
+    names = selectors.customer_names(user=request.user, ids=merged.dropped)
+    items = []
+    for customer in merged.dropped:
+        fields = merge.sent(changes[customer], lines.bases.get(customer))
+        said = ", ".join(f"{merge.LABELS[name].lower()} {merge.describe(name, value)}"
+                         for name, value in fields.items())  # fmt: skip
+        items.append({"href": "", "line": names.get(customer, f"Customer {customer}"),
+                      "text": DROPPED_LINE.format(changes=said)})  # fmt: skip
+    return items
 
 
 def _unsaved(current: selectors.Day, merged: merge.Merged) -> list[dict]:
@@ -328,7 +351,8 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     input again as the rules leave it (-5 shows 0; 1000000 stays, marked invalid), the visited
     box if the rules ticked it, and the day's figures as the page now holds them. Only what the
     person has left is replaced, never a field they may be typing in. If someone wrote the day
-    since the page was opened, the line says so (and whether they changed it too)."""
+    since the page was opened, the line says so (and whether they changed it too, or whether
+    the stop left the day meanwhile)."""
     day_date = selectors.parse_day(date)
     opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
     lines = LinesForm(request.POST, choices_required=False)
@@ -337,18 +361,18 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     customer = _customer_of(trigger)
     line = shown.line(customer) if customer is not None else None
     meta = SaveForm(request.POST)
-    meanwhile = ""
-    if (
-        line is not None
-        and meta.is_valid()
-        and meta.cleaned_data["record_version"] != opened.record_version
-    ):
+    stale = meta.is_valid() and meta.cleaned_data["record_version"] != opened.record_version
+    meanwhile = gone = ""
+    if line is not None and stale:
         mine = [change for change in lines.changes if change.customer_id == customer]
         merged = merge.three_way(theirs=opened.lines, changes=mine, bases=lines.bases)
         meanwhile = EDITED_MEANWHILE.format(
             **services.who_did(opened),
             this_line=THIS_LINE_TOO if customer in merged.conflicts else "",
         )
+    elif line is None and customer is not None and stale:
+        # As the save will say: not a mistake to fix, a stop not kept (supervision.merge).
+        gone = STOP_GONE_MEANWHILE.format(**services.who_did(opened))
     route_review = analysis.latest_route_review(day=shown)
     context = {
         "day": shown,
@@ -362,11 +386,13 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
         "field": trigger.partition("-")[0],
         "ticked": line is not None and line.visited and f"visited-{customer}" not in request.POST,
         "meanwhile": meanwhile,
+        "gone": gone,
+        "stray": [] if line is not None or gone else shown.errors.get(customer, {}).get("customer"),
         "route_review": route_review,
         "review_current": route_review is not None and analysis.written_for(route_review, shown),
         "check_url": reverse("supervision:check", args=[shown.route.pk, shown.date.isoformat()]),
     }
-    status = 400 if customer in shown.errors else 200
+    status = 400 if customer in shown.errors and not gone else 200
     return render(request, "supervision/partials/check.html", context, status=status)
 
 

@@ -12,7 +12,8 @@ A write names the `record_version` it was based on (0 for a day not saved yet): 
 someone wrote since, naming who and when, with the day's lines as they are now and the fields
 of each line that you and they both changed (send each line's `base`, the values you read, for
 a three-way answer; without it every field you send that differs is named), so that a client
-can merge and send again. Quantities, planned and actual, are whole numbers: a negative one is
+can merge and send again (and the customers you changed that are no longer lines of the day,
+`dropped`: not kept). Quantities, planned and actual, are whole numbers: a negative one is
 stored as 0 (the answer's `notices` say so), one above 999,999 is a 400.
 """
 
@@ -271,6 +272,10 @@ class DayChangedSerializer(serializers.Serializer):
     conflicts = ConflictingLineSerializer(
         many=True, help_text="The lines, and their fields, that you and they both changed."
     )
+    dropped = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The customers you changed that are no longer lines of the day: not kept.",
+    )
 
 
 class NoticeSerializer(serializers.Serializer):
@@ -369,6 +374,7 @@ def _day_changed(changed: services.DayChanged) -> dict:
             "written_at": day.written_at,
             "lines": day.lines,
             "conflicts": changed.merged.conflicting_fields(),
+            "dropped": changed.merged.dropped,
         }
     ).data
 

@@ -451,6 +451,29 @@ def test_every_line_field_of_an_odd_type_or_value_is_a_400_on_its_line_never_a_5
     assert SupervisionSession.objects.exists() == (value in ACCEPTED.get(field, ()))
 
 
+def test_a_stale_save_names_the_stops_that_left_the_day_and_keeps_the_rest_merged(
+    supervisor_api, admin_api, route
+):
+    first, second, third = customers(route)
+    route.stops.filter(customer_id=third).delete()
+    admin_api.patch(
+        day_url(route, tail="lines/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 7}]),
+        format="json",
+    )
+    late = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[{"customer": second, "reason": "closed", "base": UNTOUCHED},
+                    {"customer": third, "visited": True, "base": UNTOUCHED}]),
+        format="json",
+    )  # fmt: skip
+
+    assert late.status_code == 409, late.json()
+    answer = late.json()
+    assert answer["dropped"] == [third] and answer["conflicts"] == []
+    assert [line["customer"] for line in answer["lines"]] == [first, second]
+
+
 def test_an_admin_reopens_an_old_draft_through_the_api(supervisor_api, admin_api, route, settings):
     settings.SUPERVISION_REVIEW_DAYS = 7
     old = today() - dt.timedelta(days=5)

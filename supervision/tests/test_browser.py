@@ -2,10 +2,10 @@
 supervisor reviews yesterday's route and saves it after confirming; two supervisors in two
 browsers change different lines and both edits survive without retyping; the same line changed
 by both is a visible choice; a refused save is summed up at the top with the focus on it; a day
-saved for good meanwhile lists what was not saved; an administrator reopens a draft its review
-window closed; two reviews asked too quickly show a countdown. Every supervision page, and the
-page in each of those states, fits a phone, passes the accessibility check and keeps to the
-CSP."""
+saved for good meanwhile lists what was not saved; a stop that left the day meanwhile is
+listed by name; an administrator reopens a draft its review window closed; two reviews asked
+too quickly show a countdown. Every supervision page, and the page in each of those states,
+fits a phone, passes the accessibility check and keeps to the CSP."""
 
 import datetime as dt
 
@@ -262,6 +262,52 @@ def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(
     expect(b.page.locator(".badge-readonly")).to_have_text("Read-only")
     expect(b.page.locator(f"#qty-{first}")).to_have_value("10")
     assert SessionLine.objects.get(session__route=route, customer_id=second).actual_quantity == 0
+    assert unexpected(a, b) == []
+
+
+def test_a_stop_that_left_the_day_meanwhile_is_listed_by_name_and_the_rest_is_saved(
+    chromium, live_server, role_groups
+):
+    route, (first, second, third) = route_1004()
+    supervisor = route.rep.team.manager
+    colleague = UserFactory(is_staff=True, is_superuser=True, first_name="Ana", last_name="Ruiz")
+    b = open_page(chromium, PHONE, supervisor)
+    b.page.goto(live_server.url + day_path(route))
+    expect(b.page.locator("#lines")).to_contain_text("Kiosk Cielo")
+    route.stops.filter(customer_id=third).delete()  # Kiosk Cielo leaves the route
+    a = open_page(chromium, DESKTOP, colleague)  # opens the day after that: two stops
+    a.page.goto(live_server.url + day_path(route))
+    expect(a.page.locator("#lines")).not_to_contain_text("Kiosk Cielo")
+    enter(a.page, first, "10")
+    a.page.get_by_role("button", name="Save draft").click()
+    expect(a.page.locator("#messages")).to_contain_text("Draft kept")
+
+    enter(b.page, second, "4")
+    enter(b.page, third, "3")
+    expect(b.page.locator(f"#line-{third}-messages")).to_contain_text(
+        "Ana Ruiz kept a draft of this day"
+    )
+    expect(b.page.locator(f"#line-{third}-messages")).to_contain_text(
+        "this stop is no longer on its route: what you enter here will not be kept"
+    )
+    save_session(b.page)
+
+    attention = b.page.locator("#attention")
+    expect(attention).to_be_focused()
+    expect(attention).to_contain_text("1 stop you changed is no longer on this day's route")
+    expect(attention).to_contain_text(
+        "Kiosk Cielo: no longer on this day's route, not kept (actual 3)"
+    )
+    expect(b.page.locator(f"#qty-{first}")).to_have_value("10")  # Ana's
+    expect(b.page.locator(f"#qty-{second}")).to_have_value("4")  # kept, not retyped
+    expect(b.page.locator(f"#line-{third}")).to_have_count(0)
+    no_problems(b, "phone-supervision-stop-left")
+    save_session(b.page)
+
+    expect(b.page.locator("#messages")).to_contain_text("Session saved")
+    lines = {line.customer_id: line for line in SessionLine.objects.filter(session__route=route)}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (10, 4)
+    assert third not in lines
     assert unexpected(a, b) == []
 
 

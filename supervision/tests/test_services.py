@@ -348,6 +348,44 @@ def test_your_own_broken_line_is_refused_before_any_merge(supervisor, admin_user
         save(supervisor, route, version=0, changes=broken, bases={second: UNTOUCHED})
 
 
+def test_a_stale_write_to_a_stop_that_left_the_day_comes_back_merged_with_it_dropped(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    bases = dict.fromkeys(customers(route), UNTOUCHED)  # the page, opened with three stops
+    mine = every_line(route, {second: {"visited": True, "actual_quantity": 4},
+                              third: {"visited": True, "actual_quantity": 3}})  # fmt: skip
+    route.stops.filter(customer_id=third).delete()  # the third stop leaves the route
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    merged = refused.value.merged
+    assert merged.dropped == [third]
+    lines = {line.customer_id: line for line in merged.lines}
+    assert list(lines) == [first, second]
+    assert lines[second].actual_quantity == 4 and lines[first].visited  # yours, theirs
+    assert merged.conflicts == {}
+    assert not SessionLine.objects.filter(customer_id=second, actual_quantity=4).exists()
+
+
+def test_a_stale_write_still_refuses_its_own_broken_line_next_to_a_dropped_stop(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    broken = [change(second, visited=True, actual_quantity=3, reason="refused"),
+              change(third, visited=True)]  # fmt: skip
+    route.stops.filter(customer_id=third).delete()
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+
+    with pytest.raises(rules.LineErrors) as refused:
+        save(supervisor, route, version=0, changes=broken,
+             bases={second: UNTOUCHED, third: UNTOUCHED})  # fmt: skip
+
+    assert set(refused.value.by_line) == {0}  # by its index in the write
+
+
 def test_a_stop_added_to_the_route_before_the_first_save_is_a_line_of_the_day(supervisor, route):
     first = customers(route)[0]
     # The page was opened with three stops; a fourth is added before anyone saves.

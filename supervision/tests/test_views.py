@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from supervision import forms, rules, selectors, services, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
@@ -208,6 +209,65 @@ def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route
     assert chosen.status_code == 302
     lines = {line.customer_id: line for line in SessionLine.objects.all()}
     assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 2)
+
+
+def test_a_stale_save_with_a_stop_that_left_the_day_comes_back_merged_and_lists_it(
+    route, admin_user, boss
+):
+    from django.test import Client
+
+    first, second, third = customers(route)
+    opened = form(route)  # the page as opened: three stops
+    gone = route.stops.get(customer_id=third)
+    gone_name = gone.customer.name
+    gone.delete()
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    late = boss.post(
+        url("save", route),
+        {**opened, f"qty-{second}": "4", f"visited-{second}": "on", f"qty-{third}": "3",
+         f"visited-{third}": "on"},
+    )  # fmt: skip
+    html = late.content.decode()
+    values, _ = page_form(html)
+
+    assert late.status_code == 409
+    assert escape(views.MERGED_DROPPED.format(stops="1 stop", are="is")) in html
+    dropped = views.DROPPED_LINE.format(changes="visited yes, actual 3")
+    assert escape(f"{gone_name}: {dropped}") in html
+    assert (values[f"qty-{first}"], values[f"qty-{second}"]) == ("7", "4")  # theirs, yours
+    assert f"qty-{third}" not in values
+    assert boss.post(url("save", route), values).status_code == 302  # one save completes it
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 4
+
+
+def test_a_line_checked_on_a_stop_that_left_the_day_says_why_in_its_place(route, admin_user, boss):
+    from django.test import Client
+
+    first, _, third = customers(route)
+    opened = form(route, lines={third: {"qty": "3"}})  # the page as opened: three stops
+    route.stops.filter(customer_id=third).delete()
+    headers = {**HTMX, "HX-Trigger-Name": f"qty-{third}"}
+    not_yet = boss.post(url("check", route), opened, headers=headers)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    meanwhile = boss.post(url("check", route), opened, headers=headers)
+
+    # Nobody wrote the day: the save would refuse the line, and the check says so.
+    assert not_yet.status_code == 400
+    assert escape(rules.NOT_A_STOP.format(route=route.code)) in not_yet.content.decode()
+    # Someone wrote it without the stop: the save would come back with it not kept.
+    assert meanwhile.status_code == 200
+    said = views.STOP_GONE_MEANWHILE.format(**services.who_did(selectors.day_of(route, today())))
+    assert escape(said) in meanwhile.content.decode()
 
 
 def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_user, boss):
