@@ -170,6 +170,18 @@ def may_manage_routes(user: Actor | AnonymousUser) -> bool:
     return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
 
 
+def may_reopen_day(user: Actor | AnonymousUser) -> bool:
+    """A reviewed day is history its supervisors cannot change: administrators (and jobs, such
+    as an import that corrects a day) reopen it, saying why."""
+    return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+
+
+def may_see_review_cache(user: Actor | AnonymousUser) -> bool:
+    """How often reviews are answered from the cache is a cost figure for the people who run
+    the CRM, not for supervisors."""
+    return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+
+
 def own_rep(user: Actor | AnonymousUser) -> SalesRep | None:
     """The SalesRep profile of a rep user, or None."""
     if isinstance(user, SystemActor) or not user.is_authenticated:

@@ -344,19 +344,6 @@ def _same(kept, now) -> bool:
         return kept == now
 
 
-def latest_reviews(*, day: selectors.Day) -> dict:
-    """The latest route review of the day and the latest customer review of each customer, for
-    the page to show at once."""
-    rows = Analysis.objects.filter(route=day.route, date=day.date).order_by("-created_at")
-    route, customers = None, {}
-    for analysis in rows[:200]:
-        if analysis.kind == AnalysisKind.ROUTE:
-            route = route or analysis
-        else:
-            customers.setdefault(analysis.customer_id, analysis)
-    return {"route": route, "customers": customers}
-
-
 def cache_stats(*, since: dt.datetime | None = None) -> dict:
     """Reviews asked and answered from the cache (kept reviews' hits) against new ones (the
     reviews kept): the hit rate, per kind and in all."""

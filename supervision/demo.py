@@ -84,7 +84,7 @@ def seed_supervision(context: DemoContext) -> None:
 
 def _line(rng: random.Random, stop: RouteStop, habit, *, fading: int) -> rules.Line:
     reliability, appetite, falling = habit
-    planned = rules.whole(stop.planned_quantity)
+    planned = stop.planned_quantity
     visited = rng.random() < reliability
     quantity, reason, note = 0, "", ""
     if visited:

@@ -193,11 +193,19 @@ def three_way(
             merged.conflicts[line.customer_id] = clash
         merged.lines.append(result)
     for customer, change in by_customer.items():
-        base = bases.get(customer)
-        sent = {name: getattr(change, name) for name in FIELDS if getattr(change, name) is not None}
-        if base is None or any(base.as_dict()[name] != value for name, value in sent.items()):
+        if sent(change, bases.get(customer)):
             merged.dropped.append(customer)
     return merged
+
+
+def sent(change: rules.Change, base: Recorded | None) -> dict[str, object]:
+    """What a change sets that its line's base did not hold, by field (without a base,
+    everything it sets)."""
+    values = {name: getattr(change, name) for name in FIELDS if getattr(change, name) is not None}
+    if base is None:
+        return values
+    held = base.as_dict()
+    return {name: value for name, value in values.items() if held[name] != value}
 
 
 def _fields(

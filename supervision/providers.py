@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-from django.template.defaultfilters import pluralize
 
 from supervision.models import AnalysisKind, ReasonCode
+from supervision.text import counted
 
 Findings = tuple[list[str], list[str]]  # (findings, suggestions)
 MAX_ITEMS = 12
@@ -32,11 +32,6 @@ class Provider(Protocol):
     key: str
 
     def review(self, kind: str, figures: dict) -> Findings: ...
-
-
-def _count(number: int, word: str) -> str:
-    """ "1 stop", "2 stops"; "1 time", "3 times"."""
-    return f"{number} {word}{pluralize(number)}"
 
 
 def _number(value) -> Decimal:
@@ -59,7 +54,7 @@ class RulesProvider:
     def _route(self, f: dict) -> Findings:
         k = f["kpis"]
         findings = [
-            f"{k['customers_visited']} of {_count(k['customers_planned'], 'stop')} visited "
+            f"{k['customers_visited']} of {counted(k['customers_planned'], 'stop')} visited "
             f"({k['visit_compliance']}% visit compliance); {k['productive_stops']} sold "
             f"something ({k['strike_rate']}% strike rate).",
             f"{k['actual_total']} delivered against {k['planned_total']} planned: "
@@ -70,7 +65,7 @@ class RulesProvider:
         if shortfall:
             names = ", ".join(item["customer"] for item in shortfall)
             findings.append(
-                f"{_count(len(shortfall), 'customer')} "
+                f"{counted(len(shortfall), 'customer')} "
                 f"{'makes' if len(shortfall) == 1 else 'make'} up "
                 f"{shortfall[-1]['cumulative_share']}% of the shortfall of {k['gap']}: {names}."
             )
@@ -109,14 +104,14 @@ class RulesProvider:
     def _customer(self, f: dict) -> Findings:
         name, today = f["customer"], f["today"]
         visited = "visited" if today["visited"] else "not visited"
-        over = f"Over the last {_count(f['sessions'], 'saved day')}"
+        over = f"Over the last {counted(f['sessions'], 'saved day')}"
         if not f["sessions"]:
             history = "No saved day before this one to compare with."
         elif f["average_actual"] is None:
             history = f"{over}: no visit."
         else:
             history = (
-                f"{over}: {_count(f['visits'], 'visit')}, average {f['average_actual']} when "
+                f"{over}: {counted(f['visits'], 'visit')}, average {f['average_actual']} when "
                 f"visited; trend {f['trend']}."
             )
         findings = [
@@ -127,16 +122,16 @@ class RulesProvider:
         if f["vs_average_percent"] is not None:
             findings.append(f"Today is {f['vs_average_percent']}% of the customer's own average.")
         if f["missed_streak"] >= 2:
-            findings.append(f"Missed {_count(f['missed_streak'], 'visit')} in a row.")
+            findings.append(f"Missed {counted(f['missed_streak'], 'visit')} in a row.")
             suggestions.append(f"Call {name} before the next round: the visits keep being missed.")
         if f["visited_no_sale"]:
-            findings.append(f"Visited without a sale {_count(f['visited_no_sale'], 'time')}.")
+            findings.append(f"Visited without a sale {counted(f['visited_no_sale'], 'time')}.")
         if f["dormant"]:
             since = f["days_since_productive"]
             findings.append(
                 "No sale on record."
                 if since is None
-                else f"No sale for {_count(since, 'day')}: dormant."
+                else f"No sale for {counted(since, 'day')}: dormant."
             )
             suggestions.append(f"Review {name} with the rep: win it back or take it off the route.")
         if f["reasons"]:

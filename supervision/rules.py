@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 
 from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode
+from supervision.text import counted
 
 # Error messages and notices, one per rule; tests assert on these constants.
 QUANTITY_TOO_LARGE = "Quantity cannot exceed 999,999"
@@ -46,19 +47,13 @@ def storable(text: str) -> bool:
     return True
 
 
-def whole(planned: Decimal | int) -> int:
-    """A planned quantity as the whole number supervision counts in (a route's stop may still
-    hold 29.50 from before quantities were whole: 30)."""
-    return int(Decimal(planned).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def clean_quantity(raw: object) -> tuple[int, str | None]:
     """A quantity as typed or sent ("12", 12, 12.0, "-5", ""): (whole number, notice or None).
     Empty is 0. Raises ValidationError for anything that is not a whole number, or is above
     999,999."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return 0, None
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal | str):
         raise ValidationError(QUANTITY_NOT_WHOLE)
     try:
         number = Decimal(raw.strip() if isinstance(raw, str) else str(raw))
@@ -162,29 +157,32 @@ class LineErrors(ValidationError):
 
     def __init__(self, by_line: dict[int, dict[str, list[str]]]):
         count = len(by_line)
-        super().__init__({"lines": [f"{count} line{'s' if count > 1 else ''} refused."]})
+        super().__init__({"lines": [f"{counted(count, 'line')} refused."]})
         self.by_line = by_line
 
 
 def apply_changes(
-    lines: list[Line], changes: list[Change], *, route_code: str
+    lines: list[Line], changes: list[Change], *, route_code: str, refuse_strangers: bool = True
 ) -> tuple[list[Line], dict[int, list[str]]]:
     """The lines with `changes` applied (each to its customer's line), and the notices; every
-    refusal is collected, then raised together (LineErrors)."""
+    refusal is collected, then raised together (LineErrors). A change to a customer who is not
+    a line is refused, or, without `refuse_strangers`, left out (a stop that left the day while
+    the writer had it open: the merge reports it as not kept)."""
     by_customer = {line.customer_id: index for index, line in enumerate(lines)}
     result = list(lines)
     notices: dict[int, list[str]] = {}
     errors: dict[int, dict[str, list[str]]] = {}
     seen: set[int] = set()
     for index, change in enumerate(changes):
-        position = by_customer.get(change.customer_id)
-        if position is None:
-            errors[index] = {"customer": [NOT_A_STOP.format(route=route_code)]}
-            continue
         if change.customer_id in seen:
             errors[index] = {"customer": [SAME_CUSTOMER_TWICE]}
             continue
         seen.add(change.customer_id)
+        position = by_customer.get(change.customer_id)
+        if position is None:
+            if refuse_strangers:
+                errors[index] = {"customer": [NOT_A_STOP.format(route=route_code)]}
+            continue
         line, said, refused = apply_change(result[position], change)
         if refused:
             errors[index] = refused

@@ -3,13 +3,13 @@ of its stops), recent sessions, and the history analyses read. Scoped by role in
 `route_list` (a supervisor: the routes of their teams' reps; an admin: all)."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import periods
@@ -19,10 +19,15 @@ from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor
 from supervision import merge, rules
 from supervision.models import SessionLine, SessionStatus, SupervisionSession
+from supervision.text import counted
 
 READ_ONLY_SAVED = "Saved by {who} on {when}: read-only history. An administrator can reopen it."
 READ_ONLY_TOO_OLD = (
     "Never saved, and more than {days} old: read-only. A day can be reviewed for {days} after it."
+)
+READ_ONLY_OLD_DRAFT = (
+    "A draft never saved, and more than {days} old: read-only. A day can be reviewed for {days} "
+    "after it; an administrator can reopen this one."
 )
 READ_ONLY_FUTURE = "This day has not come yet: it can be reviewed on the day."
 
@@ -45,6 +50,12 @@ def route_list(*, user: Actor) -> QuerySet[Route]:
     """The routes `user` may review: a supervisor those of their teams' reps, admins all (the
     core's scoping)."""
     return crm_selectors.route_list(user=user)
+
+
+def customer_names(*, user: Actor, ids: Iterable[int]) -> dict[int, str]:
+    """The names of the customers among `ids` that `user` sees, by id (one query)."""
+    rows = crm_selectors.customer_list(user=user).filter(pk__in=list(ids))
+    return dict(rows.values_list("pk", "name"))
 
 
 def parse_day(text: str) -> dt.date:
@@ -107,10 +118,6 @@ def review_days() -> int:
     return settings.SUPERVISION_REVIEW_DAYS
 
 
-def days_text(count: int) -> str:
-    return f"{count} day{pluralize(count)}"
-
-
 def read_only_reason(
     session: SupervisionSession | None, date: dt.date, *, on: dt.date | None = None
 ) -> str:
@@ -125,9 +132,25 @@ def read_only_reason(
         return ""
     if date > on:
         return READ_ONLY_FUTURE
-    if (on - date).days > review_days():
-        return READ_ONLY_TOO_OLD.format(days=days_text(review_days()))
+    if _past_review(date, on):
+        message = READ_ONLY_TOO_OLD if session is None else READ_ONLY_OLD_DRAFT
+        return message.format(days=counted(review_days(), "day"))
     return ""
+
+
+def _past_review(date: dt.date, on: dt.date) -> bool:
+    return (on - date).days > review_days()
+
+
+def reopenable(session: SupervisionSession | None, *, on: dt.date | None = None) -> bool:
+    """Whether an administrator can reopen the session's day: it is saved (history), or it is
+    a draft never saved, never reopened, that its review window left read-only. A day that
+    can be edited, or is still to come, has nothing to reopen."""
+    if session is None:
+        return False
+    if session.status == SessionStatus.SAVED:
+        return True
+    return session.reopened_at is None and _past_review(session.date, on or today())
 
 
 def _writer(session: SupervisionSession) -> str:
@@ -181,7 +204,7 @@ def stop_lines(route: Route) -> list[rules.Line]:
         .values_list("customer_id", "sequence", "planned_quantity", "customer__name", "pk")
     )
     return [
-        rules.Line(customer_id=customer, stop_order=order, planned_quantity=rules.whole(planned),
+        rules.Line(customer_id=customer, stop_order=order, planned_quantity=planned,
                    customer_name=name, stop_id=stop)
         for customer, order, planned, name, stop in rows
     ]  # fmt: skip

@@ -1,6 +1,6 @@
 """Writes of supervision: saving a route's day (its lines and summary, in one transaction, as a
 conditional update of the version it was based on), keeping a draft, and an administrator
-reopening a saved day.
+reopening a day that is read-only history (saved, or a draft its review window closed).
 
 Every write names the `record_version` it was based on (0: nothing saved yet). The summary's
 version is moved on by `UPDATE … WHERE record_version = <that version>`: when someone else
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from crm.errors import Conflict
 from crm.periods import format_moment, validate_in_range
-from crm.roles import Actor, SystemActor, sees_everything
+from crm.roles import Actor, SystemActor, may_reopen_day
 from crm.writes import audit, bulk_set, name_actions
 from supervision import merge, rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
@@ -42,8 +42,11 @@ CHANGED_MEANWHILE = (
     "answer holds the day as it is now and the fields you both changed; send your changes "
     "again with its record_version."
 )
-ONLY_ADMINS_REOPEN = "Only administrators reopen a saved day."
-NOT_SAVED = "This day is not saved: there is nothing to reopen."
+ONLY_ADMINS_REOPEN = "Only administrators reopen a day."
+NOTHING_TO_REOPEN = (
+    "This day can be edited already, or is still to come: there is nothing to reopen."
+)
+NOTHING_TO_REOPEN_CODE = "nothing_to_reopen"
 REOPEN_REASON_SHORT = "Say why it is reopened (at least 10 characters)."
 REOPEN_REASON_UNSTORABLE = "The reason holds characters that cannot be stored."
 NO_SUCH_VERSION = "Version {version} of this day does not exist."
@@ -137,8 +140,12 @@ def session_write(
         return Written(day=day, applied=False)
     if record_version != day.record_version:
         # What the writer typed is checked against what they saw first: a line of theirs
-        # that breaks the rules is theirs to fix (400), whoever wrote meanwhile.
-        rules.apply_changes(merge.as_seen(day.lines, bases), changes, route_code=day.route.code)
+        # that breaks the rules is theirs to fix (400), whoever wrote meanwhile. A stop that
+        # left the day meanwhile is nobody's mistake: the merge reports it as not kept.
+        rules.apply_changes(
+            merge.as_seen(day.lines, bases), changes, route_code=day.route.code,
+            refuse_strangers=False,
+        )  # fmt: skip
         raise _day_changed(day, changes, bases)
     if day.read_only:
         raise PermissionDenied(day.read_only)
@@ -288,9 +295,11 @@ def _update(day, lines, *, actor, now, finish, written) -> SupervisionSession:
 
 @transaction.atomic
 def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> SupervisionSession:
-    """An administrator reopens a saved day (editable again, whatever its date), with a reason;
-    audited. Its version moves on: a write based on the saved version is a conflict."""
-    if not sees_everything(actor):
+    """An administrator reopens a day that is read-only history (selectors.reopenable): a
+    saved day, or a draft never saved that its review window closed. It becomes editable
+    whatever its date; the reason is audited. Its version moves on: a write based on the
+    version before is a conflict."""
+    if not may_reopen_day(actor):
         raise PermissionDenied(ONLY_ADMINS_REOPEN)
     if len(reason.strip()) < 10:
         raise ValidationError({"reason": REOPEN_REASON_SHORT})
@@ -304,14 +313,21 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
     )
     if session is None:
         raise Http404("No such session.")
-    if session.status != SessionStatus.SAVED:
-        raise ValidationError(NOT_SAVED)
+    if not selectors.reopenable(session):
+        raise ValidationError(NOTHING_TO_REOPEN, code=NOTHING_TO_REOPEN_CODE)
     now = timezone.now()
     RouteSummary.objects.filter(session=session).update(
         record_version=F("record_version") + 1, written_by=_name(actor), written_at=now,
         client_token=None,
     )  # fmt: skip
-    saved = {"saved_at": session.saved_at, "saved_by": session.saved_by_id}
+    if session.status == SessionStatus.SAVED:
+        changes = {
+            "status": [SessionStatus.SAVED, SessionStatus.DRAFT],
+            "saved_at": session.saved_at,
+            "saved_by": session.saved_by_id,
+        }
+    else:  # a draft its review window closed: unlocked, still a draft
+        changes = {"reopened_at": [session.reopened_at, now]}
     session.status, session.saved_at, session.saved_by = SessionStatus.DRAFT, None, None
     session.reopened_at = now
     session.save(update_fields=["status", "saved_at", "saved_by", "reopened_at", "updated_at"])
@@ -319,7 +335,7 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
         actor=actor,
         action="supervision.reopen",
         target=session,
-        changes={"status": [SessionStatus.SAVED, SessionStatus.DRAFT], **saved},
+        changes=changes,
         reason=reason.strip(),
     )
     return session

@@ -16,15 +16,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from crm.ids import parse_id
-from crm.roles import sees_everything
+from crm.roles import may_reopen_day, may_see_review_cache
 from crm.web import area_required, form_action
 from supervision import analysis, merge, rules, selectors, services
 from supervision.forms import INPUTS, LinesForm, OpenDayForm, ReopenForm, ReviewForm, SaveForm
 from supervision.models import AnalysisKind, ReasonCode
+from supervision.text import counted
 
 RECENT_DAYS = 10
 SAVED = "Session saved: {route} on {date:%d %b %Y} ({visited} of {planned} visited)."
@@ -45,15 +45,16 @@ MERGED_READ_ONLY = (
     "was saved; an administrator can reopen the day."
 )
 MERGED_DROPPED = "{stops} you changed {are} no longer on this day's route: not kept."
+DROPPED_LINE = "no longer on this day's route, not kept ({changes})"
 EDITED_MEANWHILE = (
     "{who} {did} this day at {when}, after you opened it. Nothing you type is lost: when you "
     "save, your changes and theirs are put together{this_line}."
 )
 THIS_LINE_TOO = ", and you choose the value to keep where you both changed this line"
-
-
-def _count(count: int, word: str) -> str:
-    return f"{count} {word}{pluralize(count)}"
+STOP_GONE_MEANWHILE = (
+    "{who} {did} this day at {when}, after you opened it, and this stop is no longer on its "
+    "route: what you enter here will not be kept."
+)
 
 
 def _day_url(route_id: int, date: dt.date) -> str:
@@ -87,8 +88,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "latest": selectors.latest_days(user=request.user),
         "today": today,
         "yesterday": today - dt.timedelta(days=1),
-        "review_days": selectors.days_text(selectors.review_days()),
-        "cache": analysis.cache_stats() if sees_everything(request.user) else None,
+        "review_days": counted(selectors.review_days(), "day"),
+        "may_see_review_cache": may_see_review_cache(request.user),
+        "cache": analysis.cache_stats() if may_see_review_cache(request.user) else None,
     }
     return render(request, "supervision/index.html", context, status=400 if form.errors else 200)
 
@@ -128,7 +130,8 @@ def _page(
         "review_current": route_review is not None and analysis.written_for(route_review, day),
         "previous_day": day.date - dt.timedelta(days=1),
         "next_day": day.date + dt.timedelta(days=1),
-        "is_admin": sees_everything(request.user),
+        "may_reopen": may_reopen_day(request.user) and selectors.reopenable(day.session),
+        "may_see_review_cache": may_see_review_cache(request.user),
         "reopen_form": reopen_form or ReopenForm(),
     }
     return render(request, "supervision/day.html", context, status=status)
@@ -156,7 +159,7 @@ def _problems(day: selectors.Day) -> dict | None:
     title = PROBLEMS.format(
         are="is" if count == 1 else "are",
         count="a problem" if count == 1 else "problems",
-        lines=_count(count, "line"),
+        lines=counted(count, "line"),
     )
     return {"title": title, "items": items, "kind": "error"}
 
@@ -212,7 +215,7 @@ def day_save(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
         request,
         message.format(route=written.day.route.code, date=day_date,
                        visited=figures.customers_visited,
-                       planned=_count(figures.customers_planned, "stop")),
+                       planned=counted(figures.customers_planned, "stop")),
     )  # fmt: skip
     for customer, said in written.notices.items():
         line = written.day.line(customer)
@@ -227,9 +230,10 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
     saved it for good, the read-only day and what was not saved."""
     current, merged = changed.day, changed.merged
     title = MERGED_TITLE.format(**services.who_did(current))
+    dropped = _dropped(request, merged, lines)
     if current.read_only:
         attention = {"title": title, "intro": [MERGED_READ_ONLY], "kind": "warn",
-                     "items": _unsaved(current, merged)}  # fmt: skip
+                     "items": _unsaved(current, merged) + dropped}  # fmt: skip
         return _page(request, current, status=409, attention=attention)
     notices = {customer: list(said) for customer, said in merged.notices.items()}
     for customer, said in lines.notices.items():
@@ -246,7 +250,7 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
     if merged.dropped:
         many = len(merged.dropped) > 1
         intro.append(
-            MERGED_DROPPED.format(stops=_count(len(merged.dropped), "stop"),
+            MERGED_DROPPED.format(stops=counted(len(merged.dropped), "stop"),
                                   are="are" if many else "is")
         )  # fmt: skip
     items = []
@@ -257,11 +261,28 @@ def _merged(request: HttpRequest, changed: services.DayChanged, lines: LinesForm
         items.append({"href": f"#{INPUTS[first]}-{customer}", "line": _line_name(line, customer),
                       "text": f"choose the {fields}"})  # fmt: skip
     if items:
-        intro.append(MERGED_CHOOSE.format(lines=_count(len(items), "line")))
+        intro.append(MERGED_CHOOSE.format(lines=counted(len(items), "line")))
     else:
         intro.append(MERGED_SAVE)
-    attention = {"title": title, "intro": intro, "items": items, "kind": "warn"}
+    attention = {"title": title, "intro": intro, "items": items + dropped, "kind": "warn"}
     return _page(request, shown, status=409, attention=attention)
+
+
+def _dropped(request: HttpRequest, merged: merge.Merged, lines: LinesForm) -> list[dict]:
+    """The changes a person made to stops that left the day meanwhile: per stop, by name, what
+    they set (not kept: there is no line to keep it on)."""
+    if not merged.dropped:
+        return []
+    changes = {change.customer_id: change for change in lines.changes}
+    names = selectors.customer_names(user=request.user, ids=merged.dropped)
+    items = []
+    for customer in merged.dropped:
+        fields = merge.sent(changes[customer], lines.bases.get(customer))
+        said = ", ".join(f"{merge.LABELS[name].lower()} {merge.describe(name, value)}"
+                         for name, value in fields.items())  # fmt: skip
+        items.append({"href": "", "line": names.get(customer, f"Customer {customer}"),
+                      "text": DROPPED_LINE.format(changes=said)})  # fmt: skip
+    return items
 
 
 def _unsaved(current: selectors.Day, merged: merge.Merged) -> list[dict]:
@@ -330,7 +351,8 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     input again as the rules leave it (-5 shows 0; 1000000 stays, marked invalid), the visited
     box if the rules ticked it, and the day's figures as the page now holds them. Only what the
     person has left is replaced, never a field they may be typing in. If someone wrote the day
-    since the page was opened, the line says so (and whether they changed it too)."""
+    since the page was opened, the line says so (and whether they changed it too, or whether
+    the stop left the day meanwhile)."""
     day_date = selectors.parse_day(date)
     opened = selectors.day(user=request.user, route_id=route_id, date=day_date)
     lines = LinesForm(request.POST, choices_required=False)
@@ -339,18 +361,18 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
     customer = _customer_of(trigger)
     line = shown.line(customer) if customer is not None else None
     meta = SaveForm(request.POST)
-    meanwhile = ""
-    if (
-        line is not None
-        and meta.is_valid()
-        and meta.cleaned_data["record_version"] != opened.record_version
-    ):
+    stale = meta.is_valid() and meta.cleaned_data["record_version"] != opened.record_version
+    meanwhile = gone = ""
+    if line is not None and stale:
         mine = [change for change in lines.changes if change.customer_id == customer]
         merged = merge.three_way(theirs=opened.lines, changes=mine, bases=lines.bases)
         meanwhile = EDITED_MEANWHILE.format(
             **services.who_did(opened),
             this_line=THIS_LINE_TOO if customer in merged.conflicts else "",
         )
+    elif line is None and customer is not None and stale:
+        # As the save will say: not a mistake to fix, a stop not kept (supervision.merge).
+        gone = STOP_GONE_MEANWHILE.format(**services.who_did(opened))
     route_review = analysis.latest_route_review(day=shown)
     context = {
         "day": shown,
@@ -364,11 +386,13 @@ def day_check(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
         "field": trigger.partition("-")[0],
         "ticked": line is not None and line.visited and f"visited-{customer}" not in request.POST,
         "meanwhile": meanwhile,
+        "gone": gone,
+        "stray": [] if line is not None or gone else shown.errors.get(customer, {}).get("customer"),
         "route_review": route_review,
         "review_current": route_review is not None and analysis.written_for(route_review, shown),
         "check_url": reverse("supervision:check", args=[shown.route.pk, shown.date.isoformat()]),
     }
-    status = 400 if customer in shown.errors else 200
+    status = 400 if customer in shown.errors and not gone else 200
     return render(request, "supervision/partials/check.html", context, status=status)
 
 
@@ -410,8 +434,9 @@ def day_review(request: HttpRequest, route_id: int, date: str) -> HttpResponse:
 @area_required("supervision")
 @form_action(lambda request, pk: _session_page(request, pk))
 def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """An administrator reopens a saved day, saying why (anyone else: 403). Refused, the
-    day's page with the reason as typed and why (400); reloaded, the day's page."""
+    """An administrator reopens a day that is read-only history (saved, or a draft past its
+    review window), saying why (anyone else: 403). Refused, the day's page with the reason as
+    typed and why (400); reloaded, the day's page."""
     target = selectors.session_list(user=request.user).filter(pk=pk).first()
     if target is None:
         raise Http404("No such session here.")
@@ -422,11 +447,15 @@ def session_reopen(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 actor=request.user, session_id=pk, reason=form.cleaned_data["reason"]
             )
         except ValidationError as error:
-            form.add_service_error(error)
+            if getattr(error, "code", None) == services.NOTHING_TO_REOPEN_CODE:
+                # Not about the reason: the day offers no Reopen to show it next to.
+                messages.error(request, services.NOTHING_TO_REOPEN)
+            else:
+                form.add_service_error(error)
         else:
             messages.success(request, REOPENED)
             return redirect(_day_url(session.route_id, session.date))
-    elif not sees_everything(request.user):
+    elif not may_reopen_day(request.user):
         raise PermissionDenied(services.ONLY_ADMINS_REOPEN)
     day = selectors.day(user=request.user, route_id=target.route_id, date=target.date)
     return _page(request, day, status=400, reopen_form=form)

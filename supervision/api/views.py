@@ -6,13 +6,14 @@
     POST  days/{route}/{date}/analysis/   {"kind": "route"|"customer", "customer", "lines"}
     GET   sessions/                       saved and draft days (?route=, ?date_from=, ?date_to=)
     GET   sessions/{id}/                  one of them
-    POST  sessions/{id}/reopen/           an administrator reopens a saved day {"reason"}
+    POST  sessions/{id}/reopen/           an administrator reopens a read-only day {"reason"}
 
 A write names the `record_version` it was based on (0 for a day not saved yet): 409 when
 someone wrote since, naming who and when, with the day's lines as they are now and the fields
 of each line that you and they both changed (send each line's `base`, the values you read, for
 a three-way answer; without it every field you send that differs is named), so that a client
-can merge and send again. Quantities, planned and actual, are whole numbers: a negative one is
+can merge and send again (and the customers you changed that are no longer lines of the day,
+`dropped`: not kept). Quantities, planned and actual, are whole numbers: a negative one is
 stored as 0 (the answer's `notices` say so), one above 999,999 is a 400.
 """
 
@@ -44,6 +45,9 @@ from supervision.models import (
 )
 
 MAX_LINES = 2000
+NOT_A_BOOLEAN = "Send true or false."
+NOT_A_REASON = "Send one of the reasons, or an empty text."
+NOT_A_TEXT = "Send a text."
 BASE_UNREADABLE = (
     "Send the line as you read it: visited (true or false), actual_quantity (0 to 999,999), "
     "reason (one of the reasons, or empty) and note (text)."
@@ -121,7 +125,22 @@ class LinesField(serializers.Field):
         return value
 
 
+def _visited(value: object) -> bool | None:
+    """true or false as DRF's BooleanField reads them (true, "true", "yes", 1, "1", ...);
+    None for anything else. Only a scalar is looked up: a list or an object is not hashable."""
+    if not isinstance(value, bool | int | str):
+        return None
+    if value in serializers.BooleanField.TRUE_VALUES:
+        return True
+    if value in serializers.BooleanField.FALSE_VALUES:
+        return False
+    return None
+
+
 def _line(item) -> tuple[dict, dict[str, list[str]]]:
+    """One line of a write, each field's type checked before its value is used: (the line,
+    errors by field). The messages never repeat what was sent (it may hold what cannot be
+    written back, such as half a character)."""
     if not isinstance(item, dict):
         return {}, {"non_field_errors": ["Send each line as an object."]}
     line, errors = {}, {}
@@ -132,12 +151,10 @@ def _line(item) -> tuple[dict, dict[str, list[str]]]:
     else:
         line["customer"] = customer
     if "visited" in item:
-        if item["visited"] in serializers.BooleanField.TRUE_VALUES:
-            line["visited"] = True
-        elif item["visited"] in serializers.BooleanField.FALSE_VALUES:
-            line["visited"] = False
+        if (visited := _visited(item["visited"])) is None:
+            errors["visited"] = [NOT_A_BOOLEAN]
         else:
-            errors["visited"] = ["Must be a valid boolean."]
+            line["visited"] = visited
     if "actual_quantity" in item:
         try:
             line["actual_quantity"] = rules.clean_quantity(item["actual_quantity"])
@@ -146,13 +163,13 @@ def _line(item) -> tuple[dict, dict[str, list[str]]]:
     if "reason" in item:
         reason = item["reason"]
         if not isinstance(reason, str) or (reason and reason not in rules.REASONS):
-            errors["reason"] = [f'"{reason}" is not a valid choice.']
+            errors["reason"] = [NOT_A_REASON]
         else:
             line["reason"] = reason
     if "note" in item:
         note = item["note"]
         if not isinstance(note, str):
-            errors["note"] = ["Not a valid string."]
+            errors["note"] = [NOT_A_TEXT]
         elif len(note.strip()) > NOTE_LENGTH:
             errors["note"] = [f"Ensure this field has no more than {NOTE_LENGTH} characters."]
         else:
@@ -255,6 +272,10 @@ class DayChangedSerializer(serializers.Serializer):
     conflicts = ConflictingLineSerializer(
         many=True, help_text="The lines, and their fields, that you and they both changed."
     )
+    dropped = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The customers you changed that are no longer lines of the day: not kept.",
+    )
 
 
 class NoticeSerializer(serializers.Serializer):
@@ -353,6 +374,7 @@ def _day_changed(changed: services.DayChanged) -> dict:
             "written_at": day.written_at,
             "lines": day.lines,
             "conflicts": changed.merged.conflicting_fields(),
+            "dropped": changed.merged.dropped,
         }
     ).data
 
@@ -395,7 +417,8 @@ class SessionViewSet(ScopedViewSet):
 
     @extend_schema(request=ReopenInputSerializer, responses=SessionSerializer)
     def reopen(self, request, pk=None):
-        """Reopen a saved day (administrators), saying why: it can be edited again."""
+        """Reopen a read-only day (administrators), saying why: a saved day, or a draft past
+        its review window. It can be edited again; 400 when there is nothing to reopen."""
         session = self.get_object()
         services.session_reopen(
             actor=request.user, session_id=session.pk, reason=self.input()["reason"]

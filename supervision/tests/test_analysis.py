@@ -38,7 +38,7 @@ def saved_day(route, date, values):
     lines = []
     for stop in route.stops.order_by("sequence"):
         visited, actual, reason = values.get(stop.customer_id, (False, 0, ""))
-        planned = rules.whole(stop.planned_quantity)
+        planned = stop.planned_quantity
         lines.append(rules.Line(stop.customer_id, stop.sequence, planned, visited, actual, reason))
         SessionLine.objects.create(
             session=session, customer_id=stop.customer_id, stop_order=stop.sequence,

@@ -422,3 +422,78 @@ def test_planned_quantities_and_totals_are_integers_in_the_schema(rep, client):
         assert schemas["Summary"]["properties"][name]["type"] == "integer"
     conflict = schemas["DayChanged"]["properties"]
     assert {"lines", "conflicts", "record_version"} <= set(conflict)
+
+
+# Each value raw JSON, as a client could send it (1e309 is a number no float holds).
+ODD_VALUES = ["[]", "{}", '{"a": [{"b": [1, {"c": null}]}]}', "1e309", '"1e309"', '"1.9"',
+              '"\\u0000"', '"\\ud800"']  # fmt: skip
+# What each line field accepts among them (else: a 400 naming the field).
+ACCEPTED = {"note": {'"1e309"', '"1.9"'}}
+
+
+@pytest.mark.parametrize("field", ["customer", "visited", "actual_quantity", "reason", "note"])
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_every_line_field_of_an_odd_type_or_value_is_a_400_on_its_line_never_a_500(
+    supervisor_api, route, field, value
+):
+    first = customers(route)[0]
+    line = {"customer": first, "visited": True, field: "<odd>"}
+    for tail, extra in (("save/", {}), ("analysis/", {"kind": "route"})):
+        payload = json.dumps({**body(lines=[line]), **extra}).replace('"<odd>"', value)
+        answer = supervisor_api.generic(
+            "POST", day_url(route, tail=tail), payload, content_type="application/json"
+        )
+        if value in ACCEPTED.get(field, ()):
+            assert answer.status_code in (200, 429), (tail, answer.content)
+            continue
+        assert answer.status_code == 400, (tail, answer.content)
+        assert field in answer.json()["lines"]["0"], (tail, answer.json())
+    assert SupervisionSession.objects.exists() == (value in ACCEPTED.get(field, ()))
+
+
+def test_a_stale_save_names_the_stops_that_left_the_day_and_keeps_the_rest_merged(
+    supervisor_api, admin_api, route
+):
+    first, second, third = customers(route)
+    route.stops.filter(customer_id=third).delete()
+    admin_api.patch(
+        day_url(route, tail="lines/"),
+        body(lines=[{"customer": first, "visited": True, "actual_quantity": 7}]),
+        format="json",
+    )
+    late = supervisor_api.post(
+        day_url(route, tail="save/"),
+        body(lines=[{"customer": second, "reason": "closed", "base": UNTOUCHED},
+                    {"customer": third, "visited": True, "base": UNTOUCHED}]),
+        format="json",
+    )  # fmt: skip
+
+    assert late.status_code == 409, late.json()
+    answer = late.json()
+    assert answer["dropped"] == [third] and answer["conflicts"] == []
+    assert [line["customer"] for line in answer["lines"]] == [first, second]
+
+
+def test_an_admin_reopens_an_old_draft_through_the_api(supervisor_api, admin_api, route, settings):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=5)
+    supervisor_api.patch(day_url(route, old, "lines/"), body(), format="json")
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    session = SupervisionSession.objects.get()
+    locked = supervisor_api.post(day_url(route, old, "save/"), body(version=1), format="json")
+    refused = supervisor_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    reopened = admin_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    again = admin_api.post(
+        f"{API}sessions/{session.pk}/reopen/", {"reason": "Back from leave"}, format="json"
+    )
+    saved = supervisor_api.post(day_url(route, old, "save/"), body(version=2), format="json")
+
+    assert locked.status_code == 403 and refused.status_code == 403
+    assert reopened.status_code == 200
+    assert (reopened.json()["status"], reopened.json()["record_version"]) == ("draft", 2)
+    assert again.status_code == 400
+    assert saved.status_code == 200 and saved.json()["status"] == "saved"

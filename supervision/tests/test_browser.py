@@ -2,9 +2,10 @@
 supervisor reviews yesterday's route and saves it after confirming; two supervisors in two
 browsers change different lines and both edits survive without retyping; the same line changed
 by both is a visible choice; a refused save is summed up at the top with the focus on it; a day
-saved for good meanwhile lists what was not saved; two reviews asked too quickly show a
-countdown. Every supervision page, and the page in each of those states, fits a phone, passes
-the accessibility check and keeps to the CSP."""
+saved for good meanwhile lists what was not saved; a stop that left the day meanwhile is
+listed by name; an administrator reopens a draft its review window closed; two reviews asked
+too quickly show a countdown. Every supervision page, and the page in each of those states,
+fits a phone, passes the accessibility check and keeps to the CSP."""
 
 import datetime as dt
 
@@ -264,6 +265,95 @@ def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(
     assert unexpected(a, b) == []
 
 
+def test_a_stop_that_left_the_day_meanwhile_is_listed_by_name_and_the_rest_is_saved(
+    chromium, live_server, role_groups
+):
+    route, (first, second, third) = route_1004()
+    supervisor = route.rep.team.manager
+    colleague = UserFactory(is_staff=True, is_superuser=True, first_name="Ana", last_name="Ruiz")
+    b = open_page(chromium, PHONE, supervisor)
+    b.page.goto(live_server.url + day_path(route))
+    expect(b.page.locator("#lines")).to_contain_text("Kiosk Cielo")
+    route.stops.filter(customer_id=third).delete()  # Kiosk Cielo leaves the route
+    a = open_page(chromium, DESKTOP, colleague)  # opens the day after that: two stops
+    a.page.goto(live_server.url + day_path(route))
+    expect(a.page.locator("#lines")).not_to_contain_text("Kiosk Cielo")
+    enter(a.page, first, "10")
+    a.page.get_by_role("button", name="Save draft").click()
+    expect(a.page.locator("#messages")).to_contain_text("Draft kept")
+
+    enter(b.page, second, "4")
+    enter(b.page, third, "3")
+    expect(b.page.locator(f"#line-{third}-messages")).to_contain_text(
+        "Ana Ruiz kept a draft of this day"
+    )
+    expect(b.page.locator(f"#line-{third}-messages")).to_contain_text(
+        "this stop is no longer on its route: what you enter here will not be kept"
+    )
+    save_session(b.page)
+
+    attention = b.page.locator("#attention")
+    expect(attention).to_be_focused()
+    expect(attention).to_contain_text("1 stop you changed is no longer on this day's route")
+    expect(attention).to_contain_text(
+        "Kiosk Cielo: no longer on this day's route, not kept (actual 3)"
+    )
+    expect(b.page.locator(f"#qty-{first}")).to_have_value("10")  # Ana's
+    expect(b.page.locator(f"#qty-{second}")).to_have_value("4")  # kept, not retyped
+    expect(b.page.locator(f"#line-{third}")).to_have_count(0)
+    no_problems(b, "phone-supervision-stop-left")
+    save_session(b.page)
+
+    expect(b.page.locator("#messages")).to_contain_text("Session saved")
+    lines = {line.customer_id: line for line in SessionLine.objects.filter(session__route=route)}
+    assert (lines[first].actual_quantity, lines[second].actual_quantity) == (10, 4)
+    assert third not in lines
+    assert unexpected(a, b) == []
+
+
+def old_draft(route, settings, *, days_ago: int = 30):
+    """A draft of `route` kept `days_ago` days ago, its review window (7 days) closed since."""
+    from supervision import services
+
+    settings.SUPERVISION_REVIEW_DAYS = days_ago
+    date = today() - dt.timedelta(days=days_ago)
+    services.session_write(actor=route.rep.team.manager, route_id=route.pk, date=date,
+                           record_version=0, changes=[], finish=False)  # fmt: skip
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    return date
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_administrator_reopens_a_draft_its_review_window_closed(
+    chromium, live_server, role_groups, settings, device
+):
+    route, (first, _, _) = route_1004()
+    date = old_draft(route, settings)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    supervisor = open_page(chromium, DEVICES[device], route.rep.team.manager)
+    supervisor.page.goto(live_server.url + day_path(route, date))
+    expect(supervisor.page.locator(".notice")).to_contain_text("an administrator can reopen")
+    expect(supervisor.page.get_by_text("Reopen this day")).to_have_count(0)
+
+    person = open_page(chromium, DEVICES[device], admin)
+    page = person.page
+    page.goto(live_server.url + day_path(route, date))
+    expect(page.locator(".badge-readonly")).to_have_text("Read-only")
+    expect(page.locator(f"#qty-{first}")).to_be_disabled()
+    page.locator("summary", has_text="Reopen this day").click()
+    page.get_by_label("Why reopen it").fill("The supervisor was on leave")
+    no_problems(person, f"{device}-supervision-reopen-old-draft")
+    page.get_by_role("button", name="Reopen", exact=True).click()
+
+    expect(page.locator("#messages")).to_contain_text("Reopened: the day can be edited again.")
+    expect(page.locator(".badge-readonly")).to_have_count(0)
+    enter(page, first, "6")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#messages")).to_contain_text("Draft kept")
+    assert SessionLine.objects.get(session__date=date, customer_id=first).actual_quantity == 6
+    assert unexpected(supervisor, person) == []
+
+
 def test_a_second_customer_review_asked_too_soon_shows_a_countdown(
     chromium, live_server, role_groups
 ):
@@ -309,7 +399,7 @@ def test_a_route_review_says_when_the_figures_it_was_written_from_are_no_longer_
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_every_supervision_page_fits_the_screen_and_passes_the_accessibility_check(
-    chromium, live_server, role_groups, device
+    chromium, live_server, role_groups, settings, device
 ):
     from supervision import services
 
@@ -323,6 +413,9 @@ def test_every_supervision_page_fits_the_screen_and_passes_the_accessibility_che
                            date=today() - dt.timedelta(days=1), finish=False)  # fmt: skip
     admin = UserFactory(is_staff=True, is_superuser=True)
     old = today() - dt.timedelta(days=30)
+    drafted = RouteFactory(rep=route.rep, code="9004")
+    RouteStopFactory(route=drafted, customer=CustomerFactory(owner=route.rep))
+    old_draft(drafted, settings, days_ago=30)
     pages = [
         (supervisor, "index", reverse("supervision:index")),
         (supervisor, "day", day_path(route)),
@@ -335,5 +428,6 @@ def test_every_supervision_page_fits_the_screen_and_passes_the_accessibility_che
             "admin-saved-day",
             reverse("supervision:day", args=[saved.pk, today().isoformat()]),
         ),
+        (admin, "admin-old-draft", day_path(drafted, old)),
     ]
     assert page_problems(chromium, live_server.url, device, pages, prefix="supervision-") == []

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from supervision import rules
+from supervision import rules, text
 from supervision.models import ReasonCode
 
 pytestmark = pytest.mark.sqlite
@@ -132,14 +132,18 @@ def test_the_days_figures():
     assert figures.drop_size == Decimal("21.00")  # 42 / 2 productive stops
 
 
-@pytest.mark.parametrize(
-    ("planned", "whole"),
-    [(Decimal("29.50"), 30), (Decimal("29.49"), 29), (Decimal("0.50"), 1), (12, 12), (0, 0)],
-)
-def test_a_planned_quantity_is_counted_as_a_whole_number(planned, whole):
-    assert rules.whole(planned) == whole
-
-
 def test_a_day_without_stops_has_figures_of_zero():
     figures = rules.figures([])
     assert figures.visit_compliance == figures.achievement_percent == figures.drop_size == 0
+
+
+@pytest.mark.parametrize(
+    ("number", "word", "said"),
+    [(0, "stop", "0 stops"), (1, "stop", "1 stop"), (2, "saved day", "2 saved days"),
+     (1, "line", "1 line")],
+)  # fmt: skip
+def test_counts_are_put_in_words_by_one_helper(number, word, said):
+    assert text.counted(number, word) == said
+    assert rules.LineErrors({index: {} for index in range(number)}).messages == [
+        f"{text.counted(number, 'line')} refused."
+    ]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
-from crm import periods
+from crm import periods, roles
 from crm.errors import Conflict
 from crm.models import AuditEntry
 from crm.periods import format_moment
@@ -181,7 +181,7 @@ def test_a_draft_of_a_past_day_stays_editable_within_the_window_then_is_read_onl
 
     settings.SUPERVISION_REVIEW_DAYS = 2
     day = selectors.day(user=supervisor, route_id=route.pk, date=date)
-    assert day.read_only == selectors.READ_ONLY_TOO_OLD.format(days="2 days")
+    assert day.read_only == selectors.READ_ONLY_OLD_DRAFT.format(days="2 days")
 
 
 def test_a_saved_day_is_refused_until_an_admin_reopens_it(supervisor, admin_user, route):
@@ -207,6 +207,75 @@ def test_a_saved_day_is_refused_until_an_admin_reopens_it(supervisor, admin_user
     assert fixed.day.record_version == version + 2
     entry = AuditEntry.objects.get(action="supervision.reopen")
     assert entry.actor == admin_user and entry.reason == "The rep sent late figures"
+
+
+def test_an_administrator_reopens_a_draft_its_review_window_closed_with_the_reason(
+    supervisor, admin_user, route, settings
+):
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    date = today() - dt.timedelta(days=5)
+    first = customers(route)[0]
+    save(supervisor, route, date=date, finish=False,
+         changes=[change(first, visited=True, actual_quantity=2)])  # fmt: skip
+    settings.SUPERVISION_REVIEW_DAYS = 3  # the window closed on the draft
+    session = SupervisionSession.objects.get()
+    assert selectors.reopenable(session)
+    with pytest.raises(PermissionDenied):
+        save(supervisor, route, version=1, date=date)
+    with pytest.raises(PermissionDenied):
+        services.session_reopen(actor=supervisor, session_id=session.pk, reason="x" * 12)
+
+    reopened = services.session_reopen(
+        actor=admin_user, session_id=session.pk, reason="The supervisor was on leave"
+    )
+
+    assert reopened.status == SessionStatus.DRAFT and reopened.reopened_at is not None
+    day = selectors.day(user=supervisor, route_id=route.pk, date=date)
+    assert day.editable and day.record_version == 2
+    assert day.line(first).actual_quantity == 2  # the draft's lines are kept
+    entry = AuditEntry.objects.get(action="supervision.reopen")
+    assert entry.actor == admin_user and entry.reason == "The supervisor was on leave"
+    assert entry.changes["reopened_at"][0] is None and entry.changes["reopened_at"][1]
+    saved = save(
+        supervisor, route, version=2, date=date, changes=[change(first, actual_quantity=3)]
+    )
+    assert saved.day.session.status == SessionStatus.SAVED
+
+
+@pytest.mark.parametrize("days_ago", [0, 3, -1])
+def test_a_day_that_can_be_edited_or_is_to_come_has_nothing_to_reopen(
+    supervisor, admin_user, route, settings, days_ago
+):
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    date = today() - dt.timedelta(days=days_ago)
+    session = SupervisionSession.objects.create(route=route, date=date)  # a draft
+    RouteSummary.objects.create(session=session, record_version=1)
+
+    with pytest.raises(ValidationError) as refused:
+        services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+
+    assert refused.value.messages == [services.NOTHING_TO_REOPEN]
+    assert not selectors.reopenable(session)
+    assert not AuditEntry.objects.filter(action="supervision.reopen").exists()
+
+
+def test_a_day_reopened_once_is_not_reopened_again(supervisor, admin_user, route):
+    save(supervisor, route)
+    session = SupervisionSession.objects.get()
+    services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    with pytest.raises(ValidationError) as refused:
+        services.session_reopen(actor=admin_user, session_id=session.pk, reason="Late figures in")
+    assert refused.value.messages == [services.NOTHING_TO_REOPEN]
+    assert RouteSummary.objects.get().record_version == 2
+
+
+def test_only_administrators_and_jobs_may_reopen_a_day_or_see_the_review_cache(
+    rep, supervisor, admin_user
+):
+    job = SystemActor("test:import")
+    for user, may in ((rep.user, False), (supervisor, False), (admin_user, True), (job, True)):
+        assert roles.may_reopen_day(user) is may
+        assert roles.may_see_review_cache(user) is may
 
 
 def test_a_reopened_past_day_can_be_corrected(supervisor, admin_user, route):
@@ -277,6 +346,44 @@ def test_your_own_broken_line_is_refused_before_any_merge(supervisor, admin_user
 
     with pytest.raises(rules.LineErrors):
         save(supervisor, route, version=0, changes=broken, bases={second: UNTOUCHED})
+
+
+def test_a_stale_write_to_a_stop_that_left_the_day_comes_back_merged_with_it_dropped(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    bases = dict.fromkeys(customers(route), UNTOUCHED)  # the page, opened with three stops
+    mine = every_line(route, {second: {"visited": True, "actual_quantity": 4},
+                              third: {"visited": True, "actual_quantity": 3}})  # fmt: skip
+    route.stops.filter(customer_id=third).delete()  # the third stop leaves the route
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+
+    with pytest.raises(services.DayChanged) as refused:
+        save(supervisor, route, version=0, changes=mine, bases=bases)
+
+    merged = refused.value.merged
+    assert merged.dropped == [third]
+    lines = {line.customer_id: line for line in merged.lines}
+    assert list(lines) == [first, second]
+    assert lines[second].actual_quantity == 4 and lines[first].visited  # yours, theirs
+    assert merged.conflicts == {}
+    assert not SessionLine.objects.filter(customer_id=second, actual_quantity=4).exists()
+
+
+def test_a_stale_write_still_refuses_its_own_broken_line_next_to_a_dropped_stop(
+    supervisor, admin_user, route
+):
+    first, second, third = customers(route)
+    broken = [change(second, visited=True, actual_quantity=3, reason="refused"),
+              change(third, visited=True)]  # fmt: skip
+    route.stops.filter(customer_id=third).delete()
+    save(admin_user, route, finish=False, changes=[change(first, visited=True)])
+
+    with pytest.raises(rules.LineErrors) as refused:
+        save(supervisor, route, version=0, changes=broken,
+             bases={second: UNTOUCHED, third: UNTOUCHED})  # fmt: skip
+
+    assert set(refused.value.by_line) == {0}  # by its index in the write
 
 
 def test_a_stop_added_to_the_route_before_the_first_save_is_a_line_of_the_day(supervisor, route):

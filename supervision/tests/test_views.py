@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
-from supervision import forms, rules, selectors, views
+from supervision import forms, rules, selectors, services, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import customers, page_form, route_with_stops, today
 
@@ -210,6 +211,65 @@ def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route
     assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 2)
 
 
+def test_a_stale_save_with_a_stop_that_left_the_day_comes_back_merged_and_lists_it(
+    route, admin_user, boss
+):
+    from django.test import Client
+
+    first, second, third = customers(route)
+    opened = form(route)  # the page as opened: three stops
+    gone = route.stops.get(customer_id=third)
+    gone_name = gone.customer.name
+    gone.delete()
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    late = boss.post(
+        url("save", route),
+        {**opened, f"qty-{second}": "4", f"visited-{second}": "on", f"qty-{third}": "3",
+         f"visited-{third}": "on"},
+    )  # fmt: skip
+    html = late.content.decode()
+    values, _ = page_form(html)
+
+    assert late.status_code == 409
+    assert escape(views.MERGED_DROPPED.format(stops="1 stop", are="is")) in html
+    dropped = views.DROPPED_LINE.format(changes="visited yes, actual 3")
+    assert escape(f"{gone_name}: {dropped}") in html
+    assert (values[f"qty-{first}"], values[f"qty-{second}"]) == ("7", "4")  # theirs, yours
+    assert f"qty-{third}" not in values
+    assert boss.post(url("save", route), values).status_code == 302  # one save completes it
+    assert SessionLine.objects.get(customer_id=second).actual_quantity == 4
+
+
+def test_a_line_checked_on_a_stop_that_left_the_day_says_why_in_its_place(route, admin_user, boss):
+    from django.test import Client
+
+    first, _, third = customers(route)
+    opened = form(route, lines={third: {"qty": "3"}})  # the page as opened: three stops
+    route.stops.filter(customer_id=third).delete()
+    headers = {**HTMX, "HX-Trigger-Name": f"qty-{third}"}
+    not_yet = boss.post(url("check", route), opened, headers=headers)
+    colleague = Client()
+    colleague.force_login(admin_user)
+    colleague.post(
+        url("save", route),
+        {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
+    )
+    meanwhile = boss.post(url("check", route), opened, headers=headers)
+
+    # Nobody wrote the day: the save would refuse the line, and the check says so.
+    assert not_yet.status_code == 400
+    assert escape(rules.NOT_A_STOP.format(route=route.code)) in not_yet.content.decode()
+    # Someone wrote it without the stop: the save would come back with it not kept.
+    assert meanwhile.status_code == 200
+    said = views.STOP_GONE_MEANWHILE.format(**services.who_did(selectors.day_of(route, today())))
+    assert escape(said) in meanwhile.content.decode()
+
+
 def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_user, boss):
     from django.test import Client
 
@@ -301,6 +361,60 @@ def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervis
     assert "Reopen this day" in page
     assert done.status_code == 302
     assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
+
+
+def test_an_admin_reopens_an_old_draft_from_its_page_and_supervisors_are_not_offered_it(
+    client, admin_user, supervisor, route, settings
+):
+    from crm.models import AuditEntry
+
+    settings.SUPERVISION_REVIEW_DAYS = 7
+    old = today() - dt.timedelta(days=5)
+    client.force_login(supervisor)
+    client.post(url("save", route, old), {**form(route), "action": "draft"})
+    settings.SUPERVISION_REVIEW_DAYS = 3
+    session = SupervisionSession.objects.get()
+    locked = client.get(url("day", route, old)).content.decode()
+    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": "x" * 12})
+    client.force_login(admin_user)
+    offered = client.get(url("day", route, old)).content.decode()
+    done = client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": "Back from leave today"},
+        follow=True,
+    )  # fmt: skip
+    html = done.content.decode()
+
+    assert selectors.READ_ONLY_OLD_DRAFT.format(days="3 days") in locked
+    assert "Reopen this day" not in locked and refused.status_code == 403
+    assert "Read-only" in offered and "Reopen this day" in offered
+    assert done.redirect_chain[-1][0] == url("day", route, old)
+    assert views.REOPENED in html and "Read-only" not in html and "Save session" in html
+    assert AuditEntry.objects.get(action="supervision.reopen").reason == "Back from leave today"
+
+
+def test_a_day_that_can_be_edited_offers_no_reopen_even_to_an_admin(client, admin_user, route):
+    client.force_login(admin_user)
+    client.post(url("save", route), {**form(route), "action": "draft"})
+    session = SupervisionSession.objects.get()
+    page = client.get(url("day", route)).content.decode()
+    refused = client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": "Nothing to do here"}
+    )
+
+    assert "Reopen this day" not in page
+    assert refused.status_code == 400
+    assert services.NOTHING_TO_REOPEN in refused.content.decode()
+
+
+def test_only_admins_see_how_often_reviews_come_from_the_cache(
+    client, supervisor, admin_user, route
+):
+    heading, link = "Reviews answered from the cache", ">Reviews kept</a>"
+    for user, shown in ((supervisor, False), (admin_user, True)):
+        client.force_login(user)
+        index = client.get(reverse("supervision:index")).content.decode()
+        day = client.get(url("day", route)).content.decode()
+        assert (heading in index, link in index, link in day) == (shown, shown, shown), user
 
 
 def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_countdown(boss, route):
