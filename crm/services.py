@@ -21,6 +21,7 @@ from django.utils import timezone
 from crm import events
 from crm.errors import Conflict
 from crm.models import (
+    MAX_QUANTITY,
     Activity,
     ActivityStatus,
     AuditEntry,
@@ -83,6 +84,9 @@ name_actions(
         "customer.sign_up": "Customer signed up",
         "customer.hand_over": "Handed over with the customer",
         "route_stop.add": "Stop added to the route",
+        # Written by the migrations that brought in the database's own checks of these.
+        "route_stop.quantity_capped": f"Planned quantity capped at {MAX_QUANTITY:,}",
+        "customer.phone_cleared": "Phone cleared: no phone could dial it",
         "admin.add": "Added in Django admin",
         "admin.change": "Changed in Django admin",
         "admin.delete": "Deleted in Django admin",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm import events, roles, services
 from crm.errors import Conflict
 from crm.models import (
-    MAX_PLANNED_QUANTITY,
+    MAX_QUANTITY,
     PHONE_INVALID,
     Activity,
     ActivityKind,
@@ -459,6 +459,6 @@ def test_route_stops_plan_whole_quantities(supervisor, rep):
             route_id=route.pk,
             customer=CustomerFactory(owner=rep),
             sequence=2,
-            planned_quantity=MAX_PLANNED_QUANTITY + 1,
+            planned_quantity=MAX_QUANTITY + 1,
         )
     assert "planned_quantity" in error.value.message_dict
