@@ -126,8 +126,9 @@ def deal_create(request: HttpRequest) -> HttpResponse:
 @area_required("sales")
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(selectors.deal_list(user=request.user), pk=pk)
-    if request.method != "POST" and deal.is_closed:
-        messages.info(request, services.DEAL_ALREADY_CLOSED)
+    refusal = services.deal_edit_refusal(deal)
+    if request.method != "POST" and refusal is not None:
+        messages.info(request, refusal)
         return redirect("deal-list")
     initial = DealEditForm.initial_for(deal)
     form = DealEditForm(post_data(request), user=request.user, initial=initial)
@@ -204,8 +205,9 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
             form=ActivityCompleteForm(request.POST),
         )
     activity = get_object_or_404(selectors.activity_list(user=request.user), pk=pk)
-    if request.method != "POST" and activity.status != ActivityStatus.PLANNED:
-        messages.info(request, services.ACTIVITY_NOT_PLANNED)
+    refusal = services.activity_completion_refusal(activity)
+    if request.method != "POST" and refusal is not None:
+        messages.info(request, refusal)
         return redirect(ACTIVITIES.row_link(pk))
     form = ActivityCompleteForm(post_data(request), initial={"notes": activity.notes})
     if request.method == "POST":

@@ -579,6 +579,19 @@ def test_a_customer_is_created_with_its_contact_and_a_code_made_up(rep, rep_api)
 
 
 @pytest.mark.django_db
+def test_a_customer_whose_made_up_codes_are_all_taken_is_a_400_on_the_code(
+    rep, rep_api, monkeypatch
+):
+    CustomerFactory(code="C-AAAAAA", owner=rep)
+    monkeypatch.setattr(services, "new_customer_codes", lambda: ["C-AAAAAA"])
+
+    refused = rep_api.post(CUSTOMERS, {"name": "Kiosk"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json() == {"code": [services.CUSTOMER_CODES_TAKEN]}
+
+
+@pytest.mark.django_db
 def test_patch_changes_a_customers_contact_details_only(rep, rep_api):
     customer = CustomerFactory(owner=rep, name="Bar Sol", phone="600 111 222")
 

@@ -745,6 +745,22 @@ def test_every_url_a_row_action_posts_to_answers_get_with_its_page(rep_client, n
     assert response["Location"] == lands_on(7)
 
 
+def test_the_complete_and_edit_pages_refuse_by_the_services_own_rules(rep_client, rep, monkeypatch):
+    # The pages ask the services why not (they keep no copy of the rules): here the services
+    # refuse an open deal and a planned activity.
+    monkeypatch.setattr(services, "deal_edit_refusal", lambda deal: "Frozen for the audit.")
+    monkeypatch.setattr(services, "activity_completion_refusal", lambda activity: "Not today.")
+    deal, activity = DealFactory(rep=rep), ActivityFactory(rep=rep)
+
+    edit = rep_client.get(reverse("deal-edit", args=[deal.pk]), follow=True)
+    complete = rep_client.get(reverse("activity-complete", args=[activity.pk]), follow=True)
+
+    assert edit.redirect_chain == [(reverse("deal-list"), 302)]
+    assert [str(m) for m in edit.context["messages"]] == ["Frozen for the audit."]
+    assert complete.redirect_chain[0][1] == 302
+    assert [str(m) for m in complete.context["messages"]] == ["Not today."]
+
+
 def test_the_activity_complete_url_opened_is_a_page_with_how_it_went(rep_client, rep):
     activity = ActivityFactory(rep=rep, notes="Bring samples.")
     url = reverse("activity-complete", args=[activity.pk])
@@ -1291,6 +1307,16 @@ def test_the_customer_form_refuses_bad_input(rep_client, rep, data, field):
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert Customer.objects.count() == 1
+
+
+def test_the_customer_form_asks_for_a_code_when_none_can_be_made_up(rep_client, rep, monkeypatch):
+    CustomerFactory(code="C-AAAAAA", owner=rep)
+    monkeypatch.setattr(services, "new_customer_codes", lambda: ["C-AAAAAA"])
+
+    response = rep_client.post(reverse("customer-create"), customer_form_data())
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"code": [services.CUSTOMER_CODES_TAKEN]}
 
 
 def test_a_supervisor_names_the_owner_of_a_new_customer(supervisor_client, rep):
