@@ -36,7 +36,7 @@ from crm.forms import (
 )
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome, TaskStatus
-from crm.roles import Role, role_of
+from crm.roles import Role, may_choose_rep, role_of
 from crm.web import (
     ListPage,
     area_required,
@@ -52,10 +52,21 @@ from crm.web import (
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
 
-DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm)
-ACTIVITIES = ListPage("crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm)
-TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm)
-CUSTOMERS = ListPage("crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm)
+
+def _reader(request: HttpRequest) -> dict[str, Any]:
+    """What the core's rows show depending on who reads them: the rep (or owner) column for
+    those who work with several reps' records (a rep sees only their own)."""
+    return {"shows_reps": may_choose_rep(request.user)}
+
+
+DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm, reader=_reader)
+ACTIVITIES = ListPage(
+    "crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm, reader=_reader
+)
+TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm, reader=_reader)
+CUSTOMERS = ListPage(
+    "crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm, reader=_reader
+)
 
 
 # --- Home -------------------------------------------------------------------------------------
@@ -305,6 +316,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sign_up_form": CustomerSignUpForm(user=request.user),
         "row_limit": CUSTOMER_DETAIL_ROWS,
         "return_to": request.get_full_path(),
+        **_reader(request),
     }
     return render(request, "crm/customer_detail.html", context)
 

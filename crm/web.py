@@ -400,6 +400,13 @@ class ListPage:
     namespace: str = ""
     # Live lists refresh their rows by themselves (htmx polling; an unchanged page answers 204).
     live: bool = False
+    # What the rows show depending on who reads them (request → template context, decided by
+    # crm.roles' policies, e.g. {"shows_reps": …}): given to the page, to a row an action
+    # swaps in and to a live list's fresh rows alike.
+    reader: Callable[[HttpRequest], dict[str, Any]] | None = None
+
+    def reader_context(self, request: HttpRequest) -> dict[str, Any]:
+        return self.reader(request) if self.reader is not None else {}
 
     @property
     def template(self) -> str:
@@ -459,6 +466,7 @@ class ListPage:
             "return_to": back,
             "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
             "created": created,
+            **self.reader_context(request),
             **(extra or {}),
         }
         return render(request, self.template, context, status=status)
@@ -469,10 +477,9 @@ class ListPage:
         if request.GET["since"] == version:
             return HttpResponse(status=204)
         back = request.htmx.current_url_abs_path or reverse(self.url_name)
+        shared = {"return_to": back, **self.reader_context(request)}
         rows = [
-            render_to_string(
-                self.row_template, {self.name: row, "return_to": back}, request=request
-            )
+            render_to_string(self.row_template, {self.name: row, **shared}, request=request)
             for row in page
         ]
         context = {
@@ -509,7 +516,12 @@ class ListPage:
         if request.htmx:
             if row is None:  # refused: show the row as it is now, with the reason
                 row = get_object_or_404(self.rows(request.user), pk=pk)
-            context = {self.name: row, "return_to": back, "errors": errors}
+            context = {
+                self.name: row,
+                "return_to": back,
+                "errors": errors,
+                **self.reader_context(request),
+            }
             return render(request, self.row_template, context, status=400 if errors else 200)
         if errors:
             for error in errors:

@@ -1512,3 +1512,55 @@ def test_an_htmx_get_of_the_complete_url_completes_nothing(rep_client, rep):
     assert response.status_code == 200
     activity.refresh_from_db()
     assert activity.status == ActivityStatus.PLANNED
+
+
+# --- Who reads the rows -----------------------------------------------------------------------
+
+REP_COLUMNS = {
+    "deal-list": ("<th>Rep</th>", 'data-label="Rep"'),
+    "activity-list": ("<th>Rep</th>", 'data-label="Rep"'),
+    "task-list": ("<th>Rep</th>", 'data-label="Rep"'),
+    "customer-list": ("<th>Owner</th>", 'data-label="Owner"'),
+}
+
+
+@pytest.mark.parametrize("url_name", list(REP_COLUMNS))
+@pytest.mark.parametrize("shows", [True, False])
+def test_the_rep_column_follows_the_policy_not_the_role_name(
+    supervisor_client, team, url_name, shows, monkeypatch
+):
+    monkeypatch.setattr("crm.views.may_choose_rep", lambda user: shows)
+    rep = SalesRepFactory(team=team)
+    customer = CustomerFactory(owner=rep)
+    DealFactory(rep=rep, customer=customer)
+    ActivityFactory(rep=rep, customer=customer)
+    TaskFactory(rep=rep)
+
+    html = supervisor_client.get(reverse(url_name)).content.decode()
+
+    header, cell = REP_COLUMNS[url_name]
+    assert (header in html, cell in html) == (shows, shows)
+
+
+@pytest.mark.parametrize("shows", [True, False])
+def test_a_row_an_action_swaps_in_keeps_the_lists_columns(
+    supervisor_client, team, shows, monkeypatch
+):
+    monkeypatch.setattr("crm.views.may_choose_rep", lambda user: shows)
+    task = TaskFactory(rep=SalesRepFactory(team=team))
+    deal = DealFactory(rep=task.rep)
+
+    row = supervisor_client.post(
+        reverse("task-status", args=[task.pk]), {"status": "done"}, headers=HTMX
+    ).content.decode()
+    page = supervisor_client.get(reverse("customer-detail", args=[deal.customer_id]))
+
+    assert ('data-label="Rep"' in row) == shows
+    assert ('data-label="Rep"' in page.content.decode()) == shows
+
+
+def test_no_core_or_tracking_template_compares_role_names(settings):
+    # Who sees what is a policy of crm.roles, which the view passes on as a flag.
+    base = settings.BASE_DIR / "templates"
+    for template in [*(base / "crm").rglob("*.html"), *(base / "tracking").rglob("*.html")]:
+        assert not re.search(r"\brole\s*[!=]=", template.read_text()), template
