@@ -262,8 +262,9 @@ def rep_facts(
 
 
 def home_summary(*, user: Actor) -> dict:
-    """The figures on a user's home page, over what their role lets them see, in two queries.
-    "This month" is the user's own month (`crm.roles.user_zone`)."""
+    """The figures on a user's home page, over what their role lets them see, in two queries,
+    and when they were counted (`counted_at`). "This month" is the user's own month
+    (`crm.roles.user_zone`)."""
     now = timezone.now()
     month = periods.current("month", user_zone(user), now=now)
     won = DealQuerySet.won_q(month.start, month.end)
@@ -280,7 +281,7 @@ def home_summary(*, user: Actor) -> dict:
             "id", filter=ActivityQuerySet.completed_q(month.start, month.end)
         ),
     )
-    return {**deals, **activities, "month": month}
+    return {**deals, **activities, "month": month, "counted_at": now}
 
 
 def team_performance(*, user: Actor) -> QuerySet[SalesRep]:

@@ -36,6 +36,7 @@ from crm.forms import (
 )
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome, TaskStatus
+from crm.periods import format_moment
 from crm.roles import Role, may_choose_rep, role_of
 from crm.web import (
     ListPage,
@@ -112,7 +113,10 @@ def home_summary(request: HttpRequest) -> HttpResponse:
 
 
 def _summary_version(summary: dict) -> str:
-    return version_of(*sorted((key, value) for key, value in summary.items() if key != "month"))
+    """The figures and the minute they were counted, as the block shows them: a poll answers
+    204 while both are the same, so "as of" moves on at most once a minute."""
+    figures = sorted((k, v) for k, v in summary.items() if k not in {"month", "counted_at"})
+    return version_of(*figures, format_moment(summary["counted_at"], "H:i"))
 
 
 # --- Deals ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from crm.models import (
     Task,
     TaskStatus,
 )
+from crm.periods import format_moment
 from crm.roles import GROUP_ADMIN
 from crm.tests.factories import (
     PASSWORD,
@@ -1463,7 +1464,22 @@ def test_the_home_figures_poll_and_listen_to_the_goal_card(rep_client):
     assert 'hx-trigger="every 20s, plan-card-changed from:body"' in content
 
 
-def test_the_home_figures_answer_204_while_unchanged_and_anew_when_they_move(rep_client, rep):
+@pytest.fixture
+def stopped_clock(monkeypatch):
+    """The clock stands still (at the real now) until the test moves it: `stopped_clock(delta)`."""
+    start = timezone.now()
+    moment = {"now": start}
+    monkeypatch.setattr(timezone, "now", lambda: moment["now"])
+
+    def move(delta: dt.timedelta) -> None:
+        moment["now"] = start + delta
+
+    return move
+
+
+def test_the_home_figures_answer_204_while_unchanged_and_anew_when_they_move(
+    rep_client, rep, stopped_clock
+):
     deal = DealFactory(rep=rep, amount=Decimal("500.00"))
     version = rep_client.get(reverse("home")).context["summary_version"]
 
@@ -1477,6 +1493,27 @@ def test_the_home_figures_answer_204_while_unchanged_and_anew_when_they_move(rep
     assert moved.context["summary"]["won_this_month"] == 1
     assert "<form" not in moved.content.decode()  # nothing anyone may be typing in
     assert f"since={moved.context['summary_version']}" in moved.content.decode()
+
+
+def test_the_home_figures_say_when_they_were_counted_and_move_on_with_the_minute(
+    rep_client, rep, stopped_clock
+):
+    DealFactory(rep=rep)
+    home = rep_client.get(reverse("home"))
+    version = home.context["summary_version"]
+    counted = home.context["summary"]["counted_at"]
+
+    stopped_clock(dt.timedelta(0))
+    same_minute = rep_client.get(reverse("home-summary"), {"since": version}, headers=HTMX)
+    stopped_clock(dt.timedelta(minutes=1))
+    next_minute = rep_client.get(reverse("home-summary"), {"since": version}, headers=HTMX)
+
+    zone = roles.user_zone(rep.user)  # the reader's, with its name
+    assert f"Figures as of {format_moment(counted, 'H:i', zone=zone)}" in home.content.decode()
+    assert same_minute.status_code == 204
+    assert next_minute.status_code == 200
+    later = format_moment(counted + dt.timedelta(minutes=1), "H:i", zone=zone)
+    assert f"Figures as of {later}" in next_minute.content.decode()
 
 
 def test_the_goal_card_announces_that_it_changed(rep_client, rep):
