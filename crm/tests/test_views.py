@@ -1229,6 +1229,27 @@ def test_a_new_task_lands_on_the_page_that_holds_it(rep_client, rep):
     assert f'<tr id="task-{task.pk}" class="just-added">' in page.content.decode()
 
 
+@pytest.mark.parametrize("row_count", [2, 30])
+@pytest.mark.parametrize(
+    ("url_name", "factory"),
+    [("deal-list", DealFactory), ("activity-list", ActivityFactory), ("task-list", TaskFactory),
+     ("customer-list", CustomerFactory)],
+)  # fmt: skip
+def test_landing_on_a_new_row_runs_a_fixed_number_of_queries(
+    rep_client, rep, url_name, factory, row_count, django_assert_num_queries
+):
+    owner = {"owner": rep} if factory is CustomerFactory else {"rep": rep}
+    rows = [factory(**owner) for _ in range(row_count)]
+
+    # session, user, the user's zone, role (groups), the new row's sort keys, the rows
+    # before it, count, page
+    with django_assert_num_queries(8):
+        response = rep_client.get(reverse(url_name), {"created": rows[-1].pk})
+
+    assert response.context["created"] == rows[-1].pk
+    assert rows[-1] in response.context["page_obj"]
+
+
 @pytest.mark.parametrize("created", ["1e309", "-1", "abc", "99999999999999999999", "\x00"])
 def test_a_created_marker_that_is_not_an_id_is_ignored(rep_client, created):
     assert rep_client.get(reverse("task-list"), {"created": created}).status_code == 200
