@@ -1475,6 +1475,30 @@ def test_customers_filter_by_status_and_search_the_contact(rep_client, rep):
     assert [c.name for c in by_contact.context["page_obj"]] == ["Bar Sol"]
 
 
+def test_customers_sort_by_name_or_code_from_their_headers(rep_client, rep):
+    CustomerFactory(owner=rep, name="Bar Sol", code="Z-1")
+    CustomerFactory(owner=rep, name="Abacería", code="M-1")
+
+    default = rep_client.get(reverse("customer-list"))
+    by_code = rep_client.get(reverse("customer-list"), {"ordering": "-code"})
+
+    assert [c.name for c in default.context["page_obj"]] == ["Abacería", "Bar Sol"]
+    assert [c.code for c in by_code.context["page_obj"]] == ["Z-1", "M-1"]
+    html = default.content.decode()
+    assert '<th aria-sort="ascending"><a class="sort" href="?ordering=-name">Customer' in html
+    assert '<th><a class="sort" href="?ordering=code">Code' in html
+
+
+def test_tasks_are_searched_by_title(rep_client, rep):
+    TaskFactory(rep=rep, title="Call Rosa about the terrace")
+    TaskFactory(rep=rep, title="Send prices")
+
+    found = rep_client.get(reverse("task-list"), {"search": "rosa"})
+
+    assert [t.title for t in found.context["page_obj"]] == ["Call Rosa about the terrace"]
+    assert 'placeholder="Title"' in found.content.decode()
+
+
 # --- Home: the figures refresh themselves ------------------------------------------------------
 
 
