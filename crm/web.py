@@ -340,8 +340,9 @@ def _sorts_before(name: str, key: _SortKey, value: Any) -> Q | None:
 def page_of(rows: QuerySet, pk: int, per_page: int = PAGE_SIZE) -> int | None:
     """The number of the page of `rows`, in their order, that holds row `pk` (None if it is
     not one of them), in two queries that sort nothing: the row's sort keys, then a count of
-    the rows that sort before it by those keys (a keyset COUNT: for a new row, first in most
-    lists, an index finds none or few of them; never a numbering of every row in scope)."""
+    the rows that sort before it by those keys (a keyset COUNT; where an index serves the
+    ordering, as the deals' newest first, it reads only those rows, none or few for a new
+    one). Never a numbering of every row in scope."""
     keys = _sort_keys(rows)
     names = [f"sort_key_{index}" for index in range(len(keys))]
     aliases = {name: key.expression for name, key in zip(names, keys, strict=True)}

@@ -6,6 +6,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from crm.selectors import Ordering, Search
+
 VALIDATION_ERRORS = {
     "type": "object",
     "description": "Field errors: each field (or non_field_errors) with its messages.",
@@ -27,7 +29,7 @@ class ConflictSerializer(serializers.Serializer):
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def search_parameter(search) -> OpenApiParameter:
+def search_parameter(search: Search) -> OpenApiParameter:
     return OpenApiParameter(
         "search",
         str,
@@ -38,7 +40,7 @@ def search_parameter(search) -> OpenApiParameter:
     )
 
 
-def ordering_parameter(orderings: dict) -> OpenApiParameter:
+def ordering_parameter(orderings: dict[str, Ordering]) -> OpenApiParameter:
     default, *_ = orderings
     choices = "; ".join(f"`{key}`: {ordering.label.lower()}" for key, ordering in orderings.items())
     return OpenApiParameter(
