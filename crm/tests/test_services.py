@@ -465,7 +465,7 @@ def test_an_activity_planned_again_forgets_how_it_went_and_the_audit_says_so(rep
     assert entry.changes == {"status": [ActivityStatus.CANCELLED, ActivityStatus.PLANNED]}
 
 
-def test_the_rules_pages_ask_before_offering_an_edit_or_a_completion(rep):
+def test_the_refusals_the_pages_ask_for_are_the_services_own_rules(rep):
     planned = ActivityFactory(rep=rep)
     done = ActivityFactory(rep=rep, status=ActivityStatus.COMPLETED, completed_at=timezone.now())
     cancelled = ActivityFactory(rep=rep, status=ActivityStatus.CANCELLED)
