@@ -27,9 +27,16 @@ from crm.models import (
 from crm.roles import may_choose_rep, sees_everything, user_zone
 from crm.selectors import (
     ACTIVITY_ORDERINGS,
+    ACTIVITY_SEARCH,
+    CUSTOMER_ORDERINGS,
+    CUSTOMER_SEARCH,
     DEAL_ORDERINGS,
+    DEAL_SEARCH,
     OPEN_STAGES,
+    SEARCH_MAX_LENGTH,
     TASK_ORDERINGS,
+    TASK_SEARCH,
+    Search,
 )
 from crm.web import (
     AmountField,
@@ -253,11 +260,13 @@ class CustomerSignUpForm(ScopedForm):
 
 
 class SearchField(forms.CharField):
-    """Words to look for in a list, named by what they are looked for in."""
+    """Words to look for in a list, named by what its selector looks in (a Search)."""
 
-    def __init__(self, label: str) -> None:
-        widget = forms.TextInput(attrs={"type": "search", "placeholder": label})
-        super().__init__(label=label, max_length=100, required=False, widget=widget)
+    def __init__(self, search: Search) -> None:
+        widget = forms.TextInput(attrs={"type": "search", "placeholder": search.label})
+        super().__init__(
+            label=search.label, max_length=SEARCH_MAX_LENGTH, required=False, widget=widget
+        )
 
 
 class ListFilterForm(ScopedForm):
@@ -278,7 +287,7 @@ class ListFilterForm(ScopedForm):
 
 
 class DealFilterForm(ListFilterForm):
-    search = SearchField("Title or customer")
+    search = SearchField(DEAL_SEARCH)
     stage = forms.ChoiceField(
         choices=[("", "All stages"), (OPEN_STAGES, "All open"), *DealStage.choices],
         required=False,
@@ -289,7 +298,7 @@ class DealFilterForm(ListFilterForm):
 
 
 class ActivityFilterForm(ListFilterForm):
-    search = SearchField("Subject or customer")
+    search = SearchField(ACTIVITY_SEARCH)
     status = forms.ChoiceField(
         choices=[("", "All statuses"), *ActivityStatus.choices], required=False
     )
@@ -299,16 +308,18 @@ class ActivityFilterForm(ListFilterForm):
 
 
 class TaskFilterForm(ListFilterForm):
+    search = SearchField(TASK_SEARCH)
     status = forms.ChoiceField(choices=[("", "All tasks"), *TaskStatus.choices], required=False)
     ordering = OrderingField(TASK_ORDERINGS)
 
-    field_order = ["status", "rep", "ordering"]
+    field_order = ["search", "status", "rep", "ordering"]
 
 
 class CustomerSearchForm(ListFilterForm):
-    search = SearchField("Name, code or contact")
+    search = SearchField(CUSTOMER_SEARCH)
     status = forms.ChoiceField(
         choices=[("", "All statuses"), *CustomerStatus.choices], required=False
     )
+    ordering = OrderingField(CUSTOMER_ORDERINGS)
 
-    field_order = ["search", "status", "rep"]
+    field_order = ["search", "status", "rep", "ordering"]

@@ -100,11 +100,25 @@ class CustomerQuerySet(models.QuerySet):
 
 
 PHONE_INVALID = "Enter a phone number: at least 3 digits, with spaces and + ( ) - . if you like."
+# A number a phone can dial: ASCII digits with the usual separators, "+" only in front, at
+# least three digits. Said as searches that PostgreSQL and SQLite run alike (no anchors: "$"
+# means something else in each), so the validator and the database constraint are one rule.
+PHONE_NOT_ALLOWED = r"[^0-9 ().+-]"  # a character that is none of those
+PHONE_PLUS_INSIDE = r".[+]"  # a "+" anywhere but in front
+PHONE_THREE_DIGITS = r"[0-9].*[0-9].*[0-9]"
+PHONE_DIALABLE = (
+    ~Q(phone__regex=PHONE_NOT_ALLOWED)
+    & ~Q(phone__regex=PHONE_PLUS_INSIDE)
+    & Q(phone__regex=PHONE_THREE_DIGITS)
+)
 
 
 def validate_phone(value: str) -> None:
-    """A number a phone can dial: ASCII digits with the usual separators, "+" only in front."""
-    if not re.fullmatch(r"\+?[0-9 ().-]+", value) or len(re.findall(r"[0-9]", value)) < 3:
+    if (
+        re.search(PHONE_NOT_ALLOWED, value)
+        or re.search(PHONE_PLUS_INSIDE, value)
+        or not re.search(PHONE_THREE_DIGITS, value)
+    ):
         raise ValidationError(PHONE_INVALID, code="phone")
 
 
@@ -150,6 +164,11 @@ class Customer(TimestampedModel):
                 ),
             ),
             _in_range("signed_up_at", "customer_signed_up_at_in_range"),
+            models.CheckConstraint(
+                condition=Q(phone="") | PHONE_DIALABLE,
+                name="customer_phone_dialable",
+                violation_error_message=PHONE_INVALID,
+            ),
         ]
         indexes = [models.Index(fields=["owner", "signed_up_at"], name="customer_owner_signup")]
 
@@ -474,7 +493,9 @@ class Route(TimestampedModel):
         return f"{self.code} {self.name}"
 
 
-MAX_PLANNED_QUANTITY = 999_999
+# The most of anything the CRM counts in whole units (a stop's planned quantity, what was
+# delivered there): six digits, in every app's forms, API and database constraints.
+MAX_QUANTITY = 999_999
 
 
 class RouteStop(models.Model):
@@ -485,7 +506,7 @@ class RouteStop(models.Model):
     sequence = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     # Whole units (cases, kegs, kilograms rounded): what the rep plans to sell at the stop.
     planned_quantity = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_PLANNED_QUANTITY)]
+        default=0, validators=[MaxValueValidator(MAX_QUANTITY)]
     )
 
     class Meta:
@@ -506,6 +527,11 @@ class RouteStop(models.Model):
                 condition=Q(planned_quantity__gte=0),
                 name="route_stop_quantity_not_negative",
                 violation_error_message="A planned quantity cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_quantity__lte=MAX_QUANTITY),
+                name="route_stop_quantity_at_most_max",
+                violation_error_message=f"A planned quantity is at most {MAX_QUANTITY:,}.",
             ),
         ]
 

@@ -3,8 +3,10 @@ returns a role-scoped queryset with its joins already applied, so that a page or
 fixed number of queries whatever the number of rows. `rep_facts` is the one unscoped reader: the
 caller hands it reps it has scoped already."""
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 
 from django.db.models import (
     Case,
@@ -44,7 +46,36 @@ from crm.models import (
 )
 from crm.roles import Actor, scope_to_user, user_zone
 
-# --- Orderings -------------------------------------------------------------------------------
+# --- Search and orderings ---------------------------------------------------------------------
+# Each list's rules, declared once: its page's filter form and its API endpoint both hand
+# `search` and `ordering` to the selector, which applies them.
+
+SEARCH_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a list's search looks in: the text as typed, in any of `fields` (case aside), and
+    what people call those fields (the search box's label)."""
+
+    label: str
+    fields: tuple[str, ...]
+
+    def apply(self, queryset: QuerySet, text: str) -> QuerySet:
+        if not text:
+            return queryset
+        return queryset.filter(
+            reduce(operator.or_, (Q(**{f"{field}__icontains": text}) for field in self.fields))
+        )
+
+
+CUSTOMER_SEARCH = Search(
+    "Name, code, contact or address", ("name", "code", "contact_name", "address")
+)
+DEAL_SEARCH = Search("Title or customer", ("title", "customer__name"))
+ACTIVITY_SEARCH = Search("Subject or customer", ("subject", "customer__name"))
+TASK_SEARCH = Search("Title", ("title",))
+ROUTE_SEARCH = Search("Code or name", ("code", "name"))
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,18 @@ def _ordered(queryset: QuerySet, orderings: dict[str, Ordering], key: str) -> Qu
 
 
 # The first of each is the list's default.
+CUSTOMER_ORDERINGS = {
+    "name": Ordering("Name, A to Z", ("name", "id")),
+    "-name": Ordering("Name, Z to A", ("-name", "-id")),
+    "code": Ordering("Code, A to Z", ("code", "id")),
+    "-code": Ordering("Code, Z to A", ("-code", "-id")),
+    "-signed_up": Ordering(
+        "Signed up most recently", (F("signed_up_at").desc(nulls_last=True), "-id")
+    ),
+    "signed_up": Ordering("Signed up longest ago", (F("signed_up_at").asc(nulls_last=True), "id")),
+    "-created": Ordering("Newest first", ("-created_at", "-id")),
+    "created": Ordering("Oldest first", ("created_at", "id")),
+}
 DEAL_ORDERINGS = {
     "-created": Ordering("Newest first", ("-created_at", "-id")),
     "created": Ordering("Oldest first", ("created_at", "id")),
@@ -75,7 +118,7 @@ DEAL_ORDERINGS = {
 }
 ACTIVITY_ORDERINGS = {
     # What is coming first (soonest due first), then what happened, the latest first.
-    "": Ordering(
+    "upcoming": Ordering(
         "Upcoming first",
         (
             Case(When(status=ActivityStatus.PLANNED, then=Value(0)), default=Value(1)).asc(),
@@ -90,7 +133,7 @@ ACTIVITY_ORDERINGS = {
 TASK_ORDERINGS = {
     # Open tasks first, the soonest due first (those with no date after them), then the done
     # ones, the latest done first.
-    "": Ordering(
+    "upcoming": Ordering(
         "Due first",
         (
             Case(When(status=TaskStatus.OPEN, then=Value(0)), default=Value(1)).asc(),
@@ -101,6 +144,12 @@ TASK_ORDERINGS = {
     ),
     "due": Ordering("Due, earliest first", (F("due_at").asc(nulls_last=True), "id")),
     "-due": Ordering("Due, latest first", (F("due_at").desc(nulls_last=True), "-id")),
+}
+ROUTE_ORDERINGS = {
+    "code": Ordering("Code, A to Z", ("code", "id")),
+    "-code": Ordering("Code, Z to A", ("-code", "-id")),
+    "name": Ordering("Name, A to Z", ("name", "id")),
+    "-name": Ordering("Name, Z to A", ("-name", "-id")),
 }
 
 
@@ -117,24 +166,24 @@ def rep_list(*, user: Actor) -> QuerySet[SalesRep]:
 
 
 def customer_list(
-    *, user: Actor, search: str = "", rep: int | None = None, status: str = ""
+    *,
+    user: Actor,
+    search: str = "",
+    rep: int | None = None,
+    status: str = "",
+    ordering: str = "",
 ) -> QuerySet[Customer]:
-    """The customers `user` sees; `search` in the name, code or contact; `rep`: those a rep
-    (by id) owns."""
+    """The customers `user` sees; `search` as CUSTOMER_SEARCH says; `rep`: those a rep (by id)
+    owns; sorted by one of CUSTOMER_ORDERINGS."""
     customers = scope_to_user(
         Customer.objects.select_related("owner__user"), user, rep_path="owner"
     )
-    if search:
-        customers = customers.filter(
-            Q(name__icontains=search)
-            | Q(code__icontains=search)
-            | Q(contact_name__icontains=search)
-        )
+    customers = CUSTOMER_SEARCH.apply(customers, search)
     if rep is not None:
         customers = customers.filter(owner_id=rep)
     if status:
         customers = customers.filter(status=status)
-    return customers
+    return _ordered(customers, CUSTOMER_ORDERINGS, ordering)
 
 
 # `stage` for deal_list: a DealStage value, or this for every open stage.
@@ -149,8 +198,8 @@ def deal_list(
     rep: int | None = None,
     ordering: str = "",
 ) -> QuerySet[Deal]:
-    """The deals `user` sees; `search` in the title or the customer's name; `rep` by id;
-    sorted by one of DEAL_ORDERINGS."""
+    """The deals `user` sees; `search` as DEAL_SEARCH says; `rep` by id; sorted by one of
+    DEAL_ORDERINGS."""
     deals = scope_to_user(
         Deal.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
@@ -158,8 +207,7 @@ def deal_list(
         deals = deals.open()
     elif stage:
         deals = deals.filter(stage=stage)
-    if search:
-        deals = deals.filter(Q(title__icontains=search) | Q(customer__name__icontains=search))
+    deals = DEAL_SEARCH.apply(deals, search)
     if rep is not None:
         deals = deals.filter(rep_id=rep)
     return _ordered(deals, DEAL_ORDERINGS, ordering)
@@ -173,28 +221,31 @@ def activity_list(
     rep: int | None = None,
     ordering: str = "",
 ) -> QuerySet[Activity]:
-    """The activities `user` sees; `search` in the subject or the customer's name; `rep` by id;
-    upcoming first unless another of ACTIVITY_ORDERINGS is asked for."""
+    """The activities `user` sees; `search` as ACTIVITY_SEARCH says; `rep` by id; upcoming
+    first unless another of ACTIVITY_ORDERINGS is asked for."""
     activities = scope_to_user(
         Activity.objects.select_related("customer", "rep__user"), user, rep_path="rep"
     )
     if status:
         activities = activities.filter(status=status)
-    if search:
-        activities = activities.filter(
-            Q(subject__icontains=search) | Q(customer__name__icontains=search)
-        )
+    activities = ACTIVITY_SEARCH.apply(activities, search)
     if rep is not None:
         activities = activities.filter(rep_id=rep)
     return _ordered(activities, ACTIVITY_ORDERINGS, ordering)
 
 
 def task_list(
-    *, user: Actor, status: str = "", rep: int | None = None, ordering: str = ""
+    *,
+    user: Actor,
+    status: str = "",
+    search: str = "",
+    rep: int | None = None,
+    ordering: str = "",
 ) -> QuerySet[Task]:
-    """The tasks `user` sees; `rep` by id; open ones due first unless another of
-    TASK_ORDERINGS is asked for."""
+    """The tasks `user` sees; `search` as TASK_SEARCH says; `rep` by id; open ones due first
+    unless another of TASK_ORDERINGS is asked for."""
     tasks = scope_to_user(Task.objects.select_related("rep__user"), user, rep_path="rep")
+    tasks = TASK_SEARCH.apply(tasks, search)
     if status:
         tasks = tasks.filter(status=status)
     if rep is not None:
@@ -202,16 +253,17 @@ def task_list(
     return _ordered(tasks, TASK_ORDERINGS, ordering)
 
 
-def route_list(*, user: Actor) -> QuerySet[Route]:
+def route_list(*, user: Actor, search: str = "", ordering: str = "") -> QuerySet[Route]:
+    """The routes `user` sees, with their number of stops; `search` as ROUTE_SEARCH says;
+    sorted by one of ROUTE_ORDERINGS."""
     # A subquery, not Count("stops"): without GROUP BY a service may lock the rows it reads.
     stops = RouteStop.objects.filter(route_id=OuterRef("pk"))
-    return scope_to_user(
-        Route.objects.select_related("rep__user")
-        .annotate(stop_count=count_subquery(stops))
-        .order_by("code"),
+    routes = scope_to_user(
+        Route.objects.select_related("rep__user").annotate(stop_count=count_subquery(stops)),
         user,
         rep_path="rep",
     )
+    return _ordered(ROUTE_SEARCH.apply(routes, search), ROUTE_ORDERINGS, ordering)
 
 
 # --- Facts per rep and period ------------------------------------------------------------------
@@ -262,8 +314,9 @@ def rep_facts(
 
 
 def home_summary(*, user: Actor) -> dict:
-    """The figures on a user's home page, over what their role lets them see, in two queries.
-    "This month" is the user's own month (`crm.roles.user_zone`)."""
+    """The figures on a user's home page, over what their role lets them see, in two queries,
+    and when they were counted (`counted_at`). "This month" is the user's own month
+    (`crm.roles.user_zone`)."""
     now = timezone.now()
     month = periods.current("month", user_zone(user), now=now)
     won = DealQuerySet.won_q(month.start, month.end)
@@ -280,7 +333,7 @@ def home_summary(*, user: Actor) -> dict:
             "id", filter=ActivityQuerySet.completed_q(month.start, month.end)
         ),
     )
-    return {**deals, **activities, "month": month}
+    return {**deals, **activities, "month": month, "counted_at": now}
 
 
 def team_performance(*, user: Actor) -> QuerySet[SalesRep]:

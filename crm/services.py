@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Model, Q
 from django.utils import timezone
 
 from crm import events
-from crm.errors import Conflict
+from crm.errors import Conflict, from_integrity_error
 from crm.models import (
+    MAX_QUANTITY,
     Activity,
     ActivityStatus,
     AuditEntry,
@@ -60,6 +61,7 @@ ACTIVITY_OUTCOME_WHEN_DONE = "An outcome is for an activity done already."
 CUSTOMER_ALREADY_SIGNED_UP = "This customer has already signed up."
 CUSTOMER_NOT_VISIBLE = "Select a customer you work with."
 CUSTOMER_OF_ANOTHER_REP = "This customer belongs to another rep."
+CUSTOMER_CODES_TAKEN = "No free code could be made up just now: type a code for this customer."
 ROUTES_NOT_YOURS = "Only supervisors and admins change routes."
 ROUTE_STOP_SEQUENCE_TAKEN = "Route {route} already has a stop number {sequence}."
 ROUTE_STOP_CUSTOMER_TAKEN = "{customer} is already a stop on route {route}."
@@ -83,6 +85,9 @@ name_actions(
         "customer.sign_up": "Customer signed up",
         "customer.hand_over": "Handed over with the customer",
         "route_stop.add": "Stop added to the route",
+        # Written by the migrations that brought in the database's own checks of these.
+        "route_stop.quantity_capped": f"Planned quantity capped at {MAX_QUANTITY:,}",
+        "customer.phone_cleared": "Phone cleared: no phone could dial it",
         "admin.add": "Added in Django admin",
         "admin.change": "Changed in Django admin",
         "admin.delete": "Deleted in Django admin",
@@ -156,8 +161,8 @@ def deal_update(
     deal = locked(deal_list(user=actor), deal_id)
     if expected_version is not None and deal.version != expected_version:
         raise Conflict(_changed_meanwhile(deal))
-    if deal.is_closed:
-        raise ValidationError(DEAL_ALREADY_CLOSED)
+    if (refusal := deal_edit_refusal(deal)) is not None:
+        raise ValidationError(refusal)
     if stage in DealStage.closed():
         raise ValidationError({"stage": DEAL_CLOSED_STAGE_VIA_CLOSE})
     fields = given(title=title, amount=amount, stage=stage, customer=customer, rep=rep)
@@ -175,6 +180,12 @@ def deal_update(
         deal.save(update_fields=[*changes, "updated_at"])
         audit(actor=actor, action="deal.update", target=deal, changes=changes)
     return deal
+
+
+def deal_edit_refusal(deal: Deal) -> str | None:
+    """Why `deal` cannot be edited, or None if it can: deal_update's rule, for the page that
+    offers the edit (it says why not before anyone types)."""
+    return DEAL_ALREADY_CLOSED if deal.is_closed else None
 
 
 def _changed_meanwhile(deal: Deal) -> str:
@@ -279,8 +290,8 @@ def activity_complete(
     (they replace the notes it was planned with)."""
     _check_moment("completed_at", completed_at)
     activity = locked(activity_list(user=actor), activity_id)
-    if activity.status != ActivityStatus.PLANNED:
-        raise ValidationError(ACTIVITY_NOT_PLANNED)
+    if (refusal := activity_completion_refusal(activity)) is not None:
+        raise ValidationError(refusal)
     activity.status = ActivityStatus.COMPLETED
     activity.completed_at = completed_at or timezone.now()
     changes = apply_changes(activity, given(outcome=outcome, notes=notes))
@@ -289,6 +300,12 @@ def activity_complete(
     audit(actor=actor, action="activity.complete", target=activity, changes=changes)
     publish_fact_change(activity, None, fact_of(activity))
     return activity
+
+
+def activity_completion_refusal(activity: Activity) -> str | None:
+    """Why `activity` cannot be completed, or None if it can: activity_complete's rule, for the
+    page that offers it (it says why not before anyone fills it in)."""
+    return None if activity.status == ActivityStatus.PLANNED else ACTIVITY_NOT_PLANNED
 
 
 @transaction.atomic
@@ -309,17 +326,12 @@ def activity_reopen(*, actor: Actor, activity_id: int) -> Activity:
     if activity.status == ActivityStatus.PLANNED:
         raise ValidationError(ACTIVITY_NOT_CLOSED)
     before = fact_of(activity)
-    previous = activity.status
-    activity.status = ActivityStatus.PLANNED
+    # How it went is said again when it is done again; the notes stay. The completion time
+    # goes with the status, as a reopened deal's closing date goes with its stage.
+    changes = apply_changes(activity, {"status": ActivityStatus.PLANNED, "outcome": ""})
     activity.completed_at = None
-    activity.outcome = ""  # how it went is said again when it is done again
     activity.save(update_fields=["status", "completed_at", "outcome", "updated_at"])
-    audit(
-        actor=actor,
-        action="activity.reopen",
-        target=activity,
-        changes={"status": [previous, activity.status]},
-    )
+    audit(actor=actor, action="activity.reopen", target=activity, changes=changes)
     publish_fact_change(activity, before, fact_of(activity))
     return activity
 
@@ -358,17 +370,37 @@ def task_set_done(*, actor: Actor, task_id: int, done: bool) -> Task:
 
 # Generated customer codes: "C-" and six characters nobody misreads (no 0/O, no 1/I).
 CUSTOMER_CODE_CHARACTERS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CUSTOMER_CODE_DRAWS = 3  # rounds of five codes made up before asking the user for one
 
 
-def new_customer_code() -> str:
-    """A customer code nobody uses yet, in one query. Out of 32⁶ codes a few random ones are
-    all taken only in theory; two writers drawing the same one at once meet the unique
-    constraint (a conflict, 409)."""
+def new_customer_codes() -> list[str]:
+    """Of five random customer codes, those nobody uses yet, in one query (out of 32⁶ codes,
+    all five are taken only in theory; then none)."""
     candidates = [
         "C-" + "".join(secrets.choice(CUSTOMER_CODE_CHARACTERS) for _ in range(6)) for _ in range(5)
     ]
     taken = set(Customer.objects.filter(code__in=candidates).values_list("code", flat=True))
-    return next(code for code in candidates if code not in taken)
+    return [code for code in candidates if code not in taken]
+
+
+def _save_with_a_new_code(customer: Customer) -> None:
+    """Save `customer` under a code made up for it. A code another writer takes between the
+    look-up and the insert is no conflict of the user's, who never typed it: that insert alone
+    is undone (a savepoint) and the next free code tried; after a few rounds in vain, the user
+    is asked for a code (400 on the field), never a 409 or a 500."""
+    validate(customer, exclude=["code"])
+    for _ in range(CUSTOMER_CODE_DRAWS):
+        for code in new_customer_codes():
+            customer.code = code
+            try:
+                with transaction.atomic():
+                    customer.save()
+                return
+            except IntegrityError as error:
+                collision = from_integrity_error(error)
+                if not (isinstance(collision, Conflict) and collision.fields == ["code"]):
+                    raise
+    raise ValidationError({"code": CUSTOMER_CODES_TAKEN})
 
 
 @transaction.atomic
@@ -387,7 +419,7 @@ def customer_create(
     when none is given."""
     owner = customer_owner_for(actor=actor, owner=owner, required=False)
     customer = Customer(
-        code=code or new_customer_code(),
+        code=code,
         name=name,
         contact_name=contact_name,
         phone=phone,
@@ -395,8 +427,11 @@ def customer_create(
         address=address,
         owner=owner,
     )
-    validate(customer)
-    customer.save()
+    if code:
+        validate(customer)
+        customer.save()
+    else:
+        _save_with_a_new_code(customer)
     audit(actor=actor, action="customer.create", target=customer, changes={"code": customer.code})
     return customer
 

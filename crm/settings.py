@@ -4,6 +4,7 @@ Every variable is documented with its default in `.env.example`. Groups below fo
 core, database, cache and Celery, security, static files, API, logging.
 """
 
+import math
 from pathlib import Path
 
 import environ
@@ -319,8 +320,15 @@ TRACKING_WEBHOOK_RATE_PER_MINUTE = env.int("TRACKING_WEBHOOK_RATE_PER_MINUTE", d
 TRACKING_TRUSTED_PROXIES = env_list("TRACKING_TRUSTED_PROXIES", default=[])
 # How long a process trusts what it knows of a key (a rotation takes effect within this).
 TRACKING_KEY_CACHE_SECONDS = env.int("TRACKING_KEY_CACHE_SECONDS", default=5)
-# Hours a rotated key and webhook secret keep working, so websites and providers move over.
-TRACKING_KEY_GRACE_HOURS = env.float("TRACKING_KEY_GRACE_HOURS", default=24)
+# Hours a rotated key and webhook secret keep working, so websites and providers move over:
+# at most a year (a key kept longer is not rotated; far beyond, its expiry is no date). Read
+# as Python reads a number: django-environ's float() drops letters ("1e309" reads 1309).
+try:
+    TRACKING_KEY_GRACE_HOURS = float(env.str("TRACKING_KEY_GRACE_HOURS", default="24"))
+except ValueError:
+    TRACKING_KEY_GRACE_HOURS = math.nan
+if not (math.isfinite(TRACKING_KEY_GRACE_HOURS) and 0 <= TRACKING_KEY_GRACE_HOURS <= 8760):
+    raise ImproperlyConfigured("TRACKING_KEY_GRACE_HOURS is a number of hours: 0 to 8760.")
 # A webhook signed longer ago than this (seconds), or this far ahead, is refused (a replay).
 TRACKING_WEBHOOK_TOLERANCE = env.int("TRACKING_WEBHOOK_TOLERANCE", default=300)
 # The worker: rows a batch, batches at a time (PostgreSQL; each its own connection), how long

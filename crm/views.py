@@ -36,7 +36,8 @@ from crm.forms import (
 )
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome, TaskStatus
-from crm.roles import Role, role_of
+from crm.periods import format_moment
+from crm.roles import Role, may_choose_rep, role_of
 from crm.web import (
     ListPage,
     area_required,
@@ -52,10 +53,21 @@ from crm.web import (
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
 
-DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm)
-ACTIVITIES = ListPage("crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm)
-TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm)
-CUSTOMERS = ListPage("crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm)
+
+def _reader(request: HttpRequest) -> dict[str, Any]:
+    """What the core's rows show depending on who reads them: the rep (or owner) column for
+    those who work with several reps' records (a rep sees only their own)."""
+    return {"shows_reps": may_choose_rep(request.user)}
+
+
+DEALS = ListPage("crm", "deal", "Deals", selectors.deal_list, DealFilterForm, reader=_reader)
+ACTIVITIES = ListPage(
+    "crm", "activity", "Activities", selectors.activity_list, ActivityFilterForm, reader=_reader
+)
+TASKS = ListPage("crm", "task", "Tasks", selectors.task_list, TaskFilterForm, reader=_reader)
+CUSTOMERS = ListPage(
+    "crm", "customer", "Customers", selectors.customer_list, CustomerSearchForm, reader=_reader
+)
 
 
 # --- Home -------------------------------------------------------------------------------------
@@ -101,7 +113,10 @@ def home_summary(request: HttpRequest) -> HttpResponse:
 
 
 def _summary_version(summary: dict) -> str:
-    return version_of(*sorted((key, value) for key, value in summary.items() if key != "month"))
+    """The figures and the minute they were counted, as the block shows them: a poll answers
+    204 while both are the same, so "as of" moves on at most once a minute."""
+    figures = sorted((k, v) for k, v in summary.items() if k not in {"month", "counted_at"})
+    return version_of(*figures, format_moment(summary["counted_at"], "H:i"))
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -126,8 +141,9 @@ def deal_create(request: HttpRequest) -> HttpResponse:
 @area_required("sales")
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(selectors.deal_list(user=request.user), pk=pk)
-    if request.method != "POST" and deal.is_closed:
-        messages.info(request, services.DEAL_ALREADY_CLOSED)
+    refusal = services.deal_edit_refusal(deal)
+    if request.method != "POST" and refusal is not None:
+        messages.info(request, refusal)
         return redirect("deal-list")
     initial = DealEditForm.initial_for(deal)
     form = DealEditForm(post_data(request), user=request.user, initial=initial)
@@ -204,8 +220,9 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
             form=ActivityCompleteForm(request.POST),
         )
     activity = get_object_or_404(selectors.activity_list(user=request.user), pk=pk)
-    if request.method != "POST" and activity.status != ActivityStatus.PLANNED:
-        messages.info(request, services.ACTIVITY_NOT_PLANNED)
+    refusal = services.activity_completion_refusal(activity)
+    if request.method != "POST" and refusal is not None:
+        messages.info(request, refusal)
         return redirect(ACTIVITIES.row_link(pk))
     form = ActivityCompleteForm(post_data(request), initial={"notes": activity.notes})
     if request.method == "POST":
@@ -303,6 +320,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sign_up_form": CustomerSignUpForm(user=request.user),
         "row_limit": CUSTOMER_DETAIL_ROWS,
         "return_to": request.get_full_path(),
+        **_reader(request),
     }
     return render(request, "crm/customer_detail.html", context)
 

@@ -23,9 +23,10 @@ import csv
 import datetime as dt
 import hashlib
 import html
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import wraps
+from functools import reduce, wraps
 from typing import Any
 
 from django import forms
@@ -34,9 +35,8 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Page
-from django.db import IntegrityError
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import FirstValue, RowNumber
+from django.db import IntegrityError, connections
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.forms.utils import flatatt
 from django.http import (
     HttpRequest,
@@ -300,23 +300,65 @@ def paginate(
     return DeferredJoinPaginator(queryset, per_page).get_page(number or request.GET.get("page"))
 
 
+@dataclass(frozen=True)
+class _SortKey:
+    """One column of a list's ordering, as the database sorts it."""
+
+    expression: Any
+    descending: bool
+    nulls_first: bool  # where NULL sorts in this list, explicitly or by the database's default
+
+
+def _sort_keys(rows: QuerySet) -> list[_SortKey]:
+    """The ordering of `rows` as sort keys, the primary key last (a unique key pins a row)."""
+    query = rows.query
+    ordering = query.order_by or (rows.model._meta.ordering if query.default_ordering else ())
+    # PostgreSQL sorts NULL as the largest value, SQLite as the smallest.
+    nulls_largest = connections[rows.db].features.nulls_order_largest
+    keys = []
+    for item in ordering:
+        if isinstance(item, str):
+            item = F(item[1:]).desc() if item.startswith("-") else F(item).asc()
+        elif not isinstance(item, OrderBy):
+            item = item.asc()
+        nulls_first = item.nulls_first or (not item.nulls_last and nulls_largest == item.descending)
+        keys.append(_SortKey(item.expression, item.descending, bool(nulls_first)))
+    primary = {"pk", rows.model._meta.pk.name}
+    if not any(isinstance(key.expression, F) and key.expression.name in primary for key in keys):
+        keys.append(_SortKey(F("pk"), False, False))
+    return keys
+
+
+def _sorts_before(name: str, key: _SortKey, value: Any) -> Q | None:
+    """Rows whose `name` (the key, aliased) sorts before `value`; None: no row does."""
+    if value is None:
+        return None if key.nulls_first else Q(**{f"{name}__isnull": False})
+    before = Q(**{f"{name}__{'gt' if key.descending else 'lt'}": value})
+    return before | Q(**{f"{name}__isnull": True}) if key.nulls_first else before
+
+
 def page_of(rows: QuerySet, pk: int, per_page: int = PAGE_SIZE) -> int | None:
     """The number of the page of `rows`, in their order, that holds row `pk` (None if it is
-    not one of them), in one query: the row's position among all rows, counted by the
-    database."""
-    ordering = rows.query.order_by or rows.model._meta.ordering or ["pk"]
-    position = (
-        rows.annotate(
-            list_position=Window(RowNumber(), order_by=list(ordering)),
-            # The row's own id as a window value: filtered after the rows are numbered (a
-            # plain pk filter would be applied before, and number the one row 1).
-            list_row=Window(FirstValue("pk"), partition_by=F("pk")),
-        )
-        .filter(list_row=pk)
-        .values_list("list_position", flat=True)
-    )
-    found = list(position[:1])
-    return (found[0] - 1) // per_page + 1 if found else None
+    not one of them), in two queries that sort nothing: the row's sort keys, then a count of
+    the rows that sort before it by those keys (a keyset COUNT; where an index serves the
+    ordering, as the deals' newest first, it reads only those rows, none or few for a new
+    one). Never a numbering of every row in scope."""
+    keys = _sort_keys(rows)
+    names = [f"sort_key_{index}" for index in range(len(keys))]
+    aliases = {name: key.expression for name, key in zip(names, keys, strict=True)}
+    found = list(rows.filter(pk=pk).order_by().annotate(**aliases).values_list(*names)[:1])
+    if not found:
+        return None
+    earlier, same_so_far = [], Q()
+    for name, key, value in zip(names, keys, found[0], strict=True):
+        before = _sorts_before(name, key, value)
+        if before is not None:
+            earlier.append(same_so_far & before)
+        same_so_far &= Q(**{f"{name}__isnull": True} if value is None else {name: value})
+    if not earlier:
+        return 1
+    position = rows.order_by().alias(**aliases).filter(reduce(operator.or_, earlier)).count()
+    return position // per_page + 1
 
 
 def version_of(*values: Any) -> str:
@@ -400,6 +442,13 @@ class ListPage:
     namespace: str = ""
     # Live lists refresh their rows by themselves (htmx polling; an unchanged page answers 204).
     live: bool = False
+    # What the rows show depending on who reads them (request → template context, decided by
+    # crm.roles' policies, e.g. {"shows_reps": …}): given to the page, to a row an action
+    # swaps in and to a live list's fresh rows alike.
+    reader: Callable[[HttpRequest], dict[str, Any]] | None = None
+
+    def reader_context(self, request: HttpRequest) -> dict[str, Any]:
+        return self.reader(request) if self.reader is not None else {}
 
     @property
     def template(self) -> str:
@@ -459,6 +508,7 @@ class ListPage:
             "return_to": back,
             "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
             "created": created,
+            **self.reader_context(request),
             **(extra or {}),
         }
         return render(request, self.template, context, status=status)
@@ -469,10 +519,9 @@ class ListPage:
         if request.GET["since"] == version:
             return HttpResponse(status=204)
         back = request.htmx.current_url_abs_path or reverse(self.url_name)
+        shared = {"return_to": back, **self.reader_context(request)}
         rows = [
-            render_to_string(
-                self.row_template, {self.name: row, "return_to": back}, request=request
-            )
+            render_to_string(self.row_template, {self.name: row, **shared}, request=request)
             for row in page
         ]
         context = {
@@ -509,7 +558,12 @@ class ListPage:
         if request.htmx:
             if row is None:  # refused: show the row as it is now, with the reason
                 row = get_object_or_404(self.rows(request.user), pk=pk)
-            context = {self.name: row, "return_to": back, "errors": errors}
+            context = {
+                self.name: row,
+                "return_to": back,
+                "errors": errors,
+                **self.reader_context(request),
+            }
             return render(request, self.row_template, context, status=400 if errors else 200)
         if errors:
             for error in errors:

@@ -43,13 +43,14 @@ def locked(queryset: QuerySet[M], pk: Any) -> M:
         raise Http404(f"No {queryset.model._meta.verbose_name} with id {pk!r} here.") from None
 
 
-def validate(instance: Model) -> None:
+def validate(instance: Model, *, exclude: Iterable[str] = ()) -> None:
     """A row's own rules before it is written, without a query per rule: field validators,
     choices, `clean()` and unique fields (a field error before the database's). Relations were
     looked up in scope already; check constraints are left to the database, whose refusal
-    crm.errors turns into the rule's own message (400)."""
+    crm.errors turns into the rule's own message (400). `exclude`: fields the service sees to
+    itself (a value it makes up)."""
     relations = [field.name for field in instance._meta.concrete_fields if field.is_relation]
-    instance.full_clean(exclude=relations, validate_constraints=False)
+    instance.full_clean(exclude=[*relations, *exclude], validate_constraints=False)
 
 
 def bulk_set(

@@ -15,7 +15,7 @@ from crm.periods import format_moment
 from tracking import processing, services, tasks, tenants
 from tracking.forms import RotateKeysForm, TenantAdminForm
 from tracking.models import RawEvent, RawStatus, TrackedEvent, TrackedSession, TrackingTenant
-from tracking.views import curl_example, embed_snippet, rotated_message
+from tracking.views import curl_example, embed_snippet
 
 
 @admin.register(TrackingTenant)
@@ -83,7 +83,9 @@ class TrackingTenantAdmin(AuditedAdmin):
                 )
                 for tenant in queryset
             ]
-            self.message_user(request, rotated_message(rotated, keep=keep), messages.SUCCESS)
+            self.message_user(
+                request, services.rotated_message(rotated, keep=keep), messages.SUCCESS
+            )
             return None  # back to the list (a redirect)
         context = {
             **self.admin_site.each_context(request),

@@ -11,13 +11,15 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.periods import format_moment
 from crm.roles import Actor
 from crm.writes import audit, locked, name_actions
 from tracking import clients, contract, selectors, tenants
@@ -30,8 +32,9 @@ name_actions(
     }
 )
 
-ROTATED_KEEPING = "New keys for {tenants}: the previous ones work until {until}."
-ROTATED_NOW = "New keys for {tenants}: the previous ones stop working within {seconds} s."
+# What an administrator reads once keys are rotated (rotated_message).
+ROTATED_KEEPING = "New keys for {names}: the previous ones work until {until}."
+ROTATED_NOW = "New keys for {names}: the previous ones stop working within {seconds} s."
 
 COLUMNS = (
     "tenant_id", "received_at", "client_timestamp", "sent_at", "clock_skew", "client_ip",
@@ -353,39 +356,45 @@ def tenant_rotate_keys(
     *,
     actor: Actor,
     tenant_id: int,
-    ingestion: bool = True,
-    webhook: bool = True,
     keep_previous: bool = True,
 ) -> TrackingTenant:
-    """New keys. The ones they replace keep working for the grace period
-    (TRACKING_KEY_GRACE_HOURS), so that websites and providers move over without losing
-    events, or stop at once (`keep_previous=False`: a key that leaked); a key older than those
-    stops at once either way. Audited (who, when, what was rotated, until when the previous
-    keys work), never with the keys themselves."""
+    """A new ingestion key and webhook secret, always both: the tenant keeps one expiry for
+    its previous pair, so rotating one alone would cut the other's grace short. The ones they
+    replace keep working for the grace period (TRACKING_KEY_GRACE_HOURS), so that websites and
+    providers move over without losing events, or stop at once (`keep_previous=False`: a key
+    that leaked); a key older than those stops at once either way. Audited (who, when, until
+    when the previous keys work), never with the keys themselves."""
     tenant = locked(selectors.tenant_list(user=actor), tenant_id)
     forgotten = [tenant.ingestion_key, tenant.previous_ingestion_key]
     grace = tenants.key_grace() if keep_previous else dt.timedelta(0)
     until = timezone.now() + grace if grace > dt.timedelta(0) else None
-    tenant.previous_ingestion_key = tenant.ingestion_key if ingestion and until else ""
-    tenant.previous_webhook_secret = tenant.webhook_secret if webhook and until else ""
-    if ingestion:
-        tenant.ingestion_key = new_ingestion_key()
-    if webhook:
-        tenant.webhook_secret = new_webhook_secret()
-    kept = tenant.previous_ingestion_key or tenant.previous_webhook_secret
-    tenant.previous_keys_expire_at = until if kept else None
+    tenant.previous_ingestion_key = tenant.ingestion_key if until else ""
+    tenant.previous_webhook_secret = tenant.webhook_secret if until else ""
+    tenant.ingestion_key = new_ingestion_key()
+    tenant.webhook_secret = new_webhook_secret()
+    tenant.previous_keys_expire_at = until
     tenant.save(
         update_fields=["ingestion_key", "webhook_secret", "previous_ingestion_key",
                        "previous_webhook_secret", "previous_keys_expire_at", "updated_at"]
     )  # fmt: skip
     audit(
         actor=actor, action="tracking.tenant_rotate_keys", target=tenant,
-        changes={"ingestion_key": ingestion, "webhook_secret": webhook,
-                 "previous_keys_work_until": until.isoformat() if kept else None},
+        changes={"ingestion_key": True, "webhook_secret": True,
+                 "previous_keys_work_until": until.isoformat() if until else None},
     )  # fmt: skip
     keys = [key for key in (*forgotten, tenant.ingestion_key) if key]
     transaction.on_commit(lambda: tenants.forget(*keys))
     return tenant
+
+
+def rotated_message(rotated: Sequence[TrackingTenant], *, keep: bool) -> str:
+    """What an administrator reads once the keys of `rotated` (tenant_rotate_keys' results)
+    are rotated, on the tenant's page and in Django admin alike."""
+    names = ", ".join(f"“{tenant.name}”" for tenant in rotated) or "no tenant"
+    until = next((t.previous_keys_expire_at for t in rotated if t.previous_keys_expire_at), None)
+    if keep and until is not None:
+        return ROTATED_KEEPING.format(names=names, until=format_moment(until))
+    return ROTATED_NOW.format(names=names, seconds=settings.TRACKING_KEY_CACHE_SECONDS)
 
 
 def tenant_changed(tenant: TrackingTenant) -> None:

@@ -5,7 +5,6 @@ snippet and a test event to send with curl, the latest raw events), and its key 
 whose action rotates the keys of several at once."""
 
 import json
-from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,14 +15,10 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm import charts
-from crm.periods import format_moment
 from crm.web import area_required, call_service, csv_response, form_page, post_data
 from tracking import selectors, services, tenants
 from tracking.forms import RotateKeysForm
-from tracking.models import FailureReason, TrackingTenant
-
-ROTATED_KEEPING = "New keys for {names}: the previous ones work until {until}."
-ROTATED_NOW = "New keys for {names}: the previous ones stop working within {seconds} s."
+from tracking.models import FailureReason
 
 
 def embed_snippet(tenant, base_url: str) -> str:
@@ -41,15 +36,6 @@ def curl_example(tenant, base_url: str) -> str:
         "-H 'Content-Type: application/json' "
         '-d \'{"evt_type": "test_event", "props": {"source": "curl"}}\''
     )
-
-
-def rotated_message(rotated: Sequence[TrackingTenant], *, keep: bool) -> str:
-    """What an administrator reads once keys are rotated."""
-    names = ", ".join(f"“{tenant.name}”" for tenant in rotated) or "no tenant"
-    until = next((t.previous_keys_expire_at for t in rotated if t.previous_keys_expire_at), None)
-    if keep and until is not None:
-        return ROTATED_KEEPING.format(names=names, until=format_moment(until))
-    return ROTATED_NOW.format(names=names, seconds=settings.TRACKING_KEY_CACHE_SECONDS)
 
 
 @area_required("tracking")
@@ -105,7 +91,7 @@ def rotate_keys(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if rotated is not None:
             keep = form.cleaned_data["previous"] == form.KEEP
-            messages.success(request, rotated_message([rotated], keep=keep))
+            messages.success(request, services.rotated_message([rotated], keep=keep))
             return redirect("tracking:dashboard", tenant.pk)
     grace = tenants.key_grace()
     context = {

@@ -24,20 +24,41 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status, viewsets
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from crm import periods
 from crm.ids import ID_PATTERN, MAX_ID, NOT_AN_ID, parse_id
 from crm.roles import user_zone
+from crm.selectors import SEARCH_MAX_LENGTH, Ordering, Search
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
     """list + retrieve over a role-scoped selector; writes parse with `inputs[action]` and answer
-    with the output serializer and the row their service returned (no second read)."""
+    with the output serializer and the row their service returned (no second read).
+
+    A list whose selector searches and sorts (`search` and `ordering` arguments, as the core's
+    do) follows the rules of its page: `?search=` and `?ordering=` go to the selector, checked
+    first (400), documented in the schema (crm.api.schema). `search` is what it looks in (a
+    crm.selectors.Search), `orderings` the selector's whitelist (the first its default). DRF's
+    own search and ordering filters then stay out of that list."""
 
     selector: Callable | None = None
     output_serializer_class: type[serializers.Serializer] | None = None
     inputs: dict[str, type[serializers.Serializer] | None] = {}
+    search: Search | None = None
+    orderings: dict[str, Ordering] | None = None
+
+    @property
+    def filter_backends(self) -> list[type]:
+        replaced = [SearchFilter] if self.search is not None else []
+        replaced += [OrderingFilter] if self.orderings is not None else []
+        return [
+            backend
+            for backend in api_settings.DEFAULT_FILTER_BACKENDS
+            if not issubclass(backend, tuple(replaced))
+        ]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -47,7 +68,17 @@ class ScopedViewSet(viewsets.GenericViewSet):
             timezone.activate(user_zone(request.user))
 
     def get_queryset(self):
-        return type(self).selector(user=self.request.user)
+        return type(self).selector(user=self.request.user, **self.list_arguments())
+
+    def list_arguments(self) -> dict:
+        """The list's `search` and `ordering`, for its selector (nothing for other actions)."""
+        if self.action != "list" or (self.search is None and self.orderings is None):
+            return {}
+        arguments = ListArgumentsSerializer(
+            data=self.request.query_params, search=self.search, orderings=self.orderings
+        )
+        arguments.is_valid(raise_exception=True)
+        return {name: value for name, value in arguments.validated_data.items() if value}
 
     def get_serializer_class(self):
         return self.output_serializer_class
@@ -68,6 +99,25 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def answer(self, instance, *, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.output_serializer_class(instance).data, status=code)
+
+
+class ListArgumentsSerializer(serializers.Serializer):
+    """`?search=` (as long as the page's search box takes) and `?ordering=` (a key of the
+    selector's whitelist; blank: its default), for the lists that have them."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=SEARCH_MAX_LENGTH, trim_whitespace=True
+    )
+    ordering = serializers.ChoiceField(choices=[], required=False, allow_blank=True)
+
+    def __init__(self, *args, search: Search | None, orderings: dict | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if search is None:
+            del self.fields["search"]
+        if orderings is None:
+            del self.fields["ordering"]
+        else:
+            self.fields["ordering"].choices = list(orderings)
 
 
 # --- Ids --------------------------------------------------------------------------------------

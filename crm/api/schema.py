@@ -3,7 +3,10 @@
 (or a schema-based fuzzer) knows what to expect."""
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+
+from crm.selectors import Ordering, Search
 
 VALIDATION_ERRORS = {
     "type": "object",
@@ -26,7 +29,42 @@ class ConflictSerializer(serializers.Serializer):
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+def search_parameter(search: Search) -> OpenApiParameter:
+    return OpenApiParameter(
+        "search",
+        str,
+        description=(
+            f"Text to look for (as typed, case aside) in any of: {search.label.lower()}; as "
+            "the list's page searches."
+        ),
+    )
+
+
+def ordering_parameter(orderings: dict[str, Ordering]) -> OpenApiParameter:
+    default, *_ = orderings
+    choices = "; ".join(f"`{key}`: {ordering.label.lower()}" for key, ordering in orderings.items())
+    return OpenApiParameter(
+        "ordering",
+        str,
+        enum=list(orderings),
+        description=(
+            f"How the list is sorted, as its page sorts it; without it, `{default}`. {choices}. "
+            "Rows that tie follow their ids, in the same direction."
+        ),
+    )
+
+
 class CrmAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        # A list whose selector searches and sorts (crm.api.base.ScopedViewSet) says how.
+        parameters = list(super().get_override_parameters())
+        if self.method == "GET" and self._is_list_view():
+            if getattr(self.view, "search", None) is not None:
+                parameters.append(search_parameter(self.view.search))
+            if getattr(self.view, "orderings", None) is not None:
+                parameters.append(ordering_parameter(self.view.orderings))
+        return parameters
+
     def get_request_serializer(self):
         inputs = getattr(self.view, "inputs", None)
         action = getattr(self.view, "action", None)

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from crm import selectors
 from crm.api.base import DateTimeField, ScopedPrimaryKeyRelatedField
 from crm.models import (
-    MAX_PLANNED_QUANTITY,
+    MAX_QUANTITY,
     Activity,
     ActivityKind,
     ActivityOutcome,
@@ -262,7 +262,7 @@ class RouteStopInputSerializer(serializers.Serializer):
     sequence = serializers.IntegerField(min_value=1, max_value=32767)
     planned_quantity = serializers.IntegerField(
         min_value=0,
-        max_value=MAX_PLANNED_QUANTITY,
+        max_value=MAX_QUANTITY,
         required=False,
         help_text="A whole number of units.",
     )

@@ -1,6 +1,9 @@
 """REST endpoints for core CRM data. Thin: parse with the action's input serializer, call one
 service or selector, answer with the output serializer and the row the service returned.
-Querysets come from role-scoped selectors, so a record outside the caller's scope is a 404."""
+Querysets come from role-scoped selectors, so a record outside the caller's scope is a 404.
+Lists search and sort as their pages do: `?search=` and `?ordering=` go to the selector, whose
+rules (crm.selectors' *_SEARCH and *_ORDERINGS, the first ordering the default) are the only
+ones."""
 
 from django.db.models import Prefetch
 from django_filters import rest_framework as filters
@@ -53,8 +56,8 @@ class CustomerViewSet(ScopedViewSet):
         "sign_up": s.CustomerSignUpInputSerializer,
     }
     filterset_class = CustomerFilter
-    search_fields = ["name", "code", "contact_name", "address"]
-    ordering_fields = ["name", "code", "signed_up_at", "created_at"]
+    search = selectors.CUSTOMER_SEARCH
+    orderings = selectors.CUSTOMER_ORDERINGS
 
     def create(self, request):
         customer = services.customer_create(actor=request.user, **self.input())
@@ -98,8 +101,8 @@ class DealViewSet(ScopedViewSet):
         "reopen": None,
     }
     filterset_class = DealFilter
-    search_fields = ["title", "customer__name"]
-    ordering_fields = ["created_at", "amount", "closed_at", "title"]
+    search = selectors.DEAL_SEARCH
+    orderings = selectors.DEAL_ORDERINGS
 
     def create(self, request):
         deal = services.deal_create(actor=request.user, **self.input())
@@ -143,8 +146,8 @@ class ActivityViewSet(ScopedViewSet):
         "reopen": None,
     }
     filterset_class = ActivityFilter
-    search_fields = ["subject", "customer__name"]
-    ordering_fields = ["due_at", "completed_at", "created_at"]
+    search = selectors.ACTIVITY_SEARCH
+    orderings = selectors.ACTIVITY_ORDERINGS
 
     def create(self, request):
         activity = services.activity_create(actor=request.user, **self.input())
@@ -182,8 +185,8 @@ class TaskViewSet(ScopedViewSet):
     output_serializer_class = s.TaskOutputSerializer
     inputs = {"create": s.TaskInputSerializer, "partial_update": s.TaskStatusInputSerializer}
     filterset_class = TaskFilter
-    search_fields = ["title"]
-    ordering_fields = ["due_at", "created_at"]
+    search = selectors.TASK_SEARCH
+    orderings = selectors.TASK_ORDERINGS
 
     def create(self, request):
         task = services.task_create(actor=request.user, **self.input())
@@ -210,8 +213,8 @@ class RouteViewSet(ScopedViewSet):
     output_serializer_class = s.RouteOutputSerializer
     inputs = {"stops": s.RouteStopInputSerializer}
     filterset_class = RouteFilter
-    search_fields = ["code", "name"]
-    ordering_fields = ["code", "name"]
+    search = selectors.ROUTE_SEARCH
+    orderings = selectors.ROUTE_ORDERINGS
 
     def get_queryset(self):
         routes = super().get_queryset()

@@ -7,6 +7,8 @@ nothing here knows about sales data.
 from django.db import models
 from django.db.models import Q
 
+from crm.periods import format_moment
+
 
 class JobLock(models.Model):
     """A lease on a job name. Expired leases may be taken over, so a crashed holder blocks
@@ -50,7 +52,7 @@ class JobRun(models.Model):
         indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_started")]
 
     def __str__(self) -> str:
-        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+        return f"{self.name} {format_moment(self.started_at, 'Y-m-d H:i')} {self.status}"
 
     @property
     def duration(self):
@@ -97,4 +99,4 @@ class Heartbeat(models.Model):
         app_label = "crm"
 
     def __str__(self) -> str:
-        return f"{self.component} @ {self.seen_at:%H:%M:%S}"
+        return f"{self.component} @ {format_moment(self.seen_at, 'H:i:s')}"

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(round_half_up, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(round_half_up, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="routestop",
             name="planned_quantity",

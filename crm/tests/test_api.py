@@ -4,11 +4,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from crm import roles, services
+from crm import roles, selectors, services
 from crm.models import (
     PHONE_INVALID,
     Activity,
@@ -440,6 +441,154 @@ def test_paging_with_ordering_on_equal_values_neither_repeats_nor_skips(rep, rep
     assert sorted(seen) == sorted(created)
 
 
+# --- Search and ordering: the pages' rules ------------------------------------------------------
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def _a_bit_of_everything(rep) -> None:
+    """Rows that sort differently by every ordering: ties, NULLs, every status."""
+    customers = [
+        CustomerFactory(owner=rep, name=name, code=code, address=address)
+        for name, code, address in [
+            ("Bar Sol", "B-2", "Calle Mayor 1"), ("Abacería", "B-1", "Plaza Sol 3"),
+            ("Kiosko", "A-9", "Calle Luna 5"), ("Bar Sol", "A-7", "Calle Mayor 2"),
+        ]
+    ]  # fmt: skip
+    services.customer_sign_up(actor=rep.user, customer_id=customers[1].pk)
+    for index, (amount, stage) in enumerate(
+        [(500, "prospecting"), (500, "closed_won"), (900, "closed_lost"), (100, "proposal")]
+    ):
+        DealFactory(
+            rep=rep, customer=customers[index % 3], amount=Decimal(amount), stage=stage,
+            title=f"Summer order {index}" if index % 2 else f"Order {index}",
+        )  # fmt: skip
+    for index, status in enumerate(["planned", "completed", "planned", "cancelled"]):
+        ActivityFactory(
+            rep=rep, customer=customers[index % 3], status=status,
+            due_at=NOW + dt.timedelta(days=index % 2 - 1),
+            completed_at=NOW if status == "completed" else None,
+        )  # fmt: skip
+    for index, status in enumerate(["open", "done", "open", "open"]):
+        TaskFactory(
+            rep=rep, status=status, title=f"Call Ana {index}" if index % 2 else f"Visit {index}",
+            due_at=None if index == 2 else NOW + dt.timedelta(days=index % 2),
+            completed_at=NOW if status == "done" else None,
+        )  # fmt: skip
+
+
+LISTS = [
+    ("/api/customers/", "customer-list", selectors.CUSTOMER_ORDERINGS, "luna"),
+    ("/api/deals/", "deal-list", selectors.DEAL_ORDERINGS, "summer"),
+    ("/api/activities/", "activity-list", selectors.ACTIVITY_ORDERINGS, "bar sol"),
+    ("/api/tasks/", "task-list", selectors.TASK_ORDERINGS, "call"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "page", "orderings", "text"), LISTS)
+def test_the_api_lists_search_and_sort_as_their_pages_do(
+    rep, rep_api, client, url, page, orderings, text
+):
+    _a_bit_of_everything(rep)
+    client.force_login(rep.user)
+
+    def api(**query) -> list[int]:
+        return [row["id"] for row in rep_api.get(url, query).json()["results"]]
+
+    def shown(**query) -> list[int]:
+        return [row.pk for row in client.get(reverse(page), query).context["page_obj"]]
+
+    for key in ["", *orderings]:
+        assert api(ordering=key) == shown(ordering=key), key
+        assert api(ordering=key, search=text) == shown(ordering=key, search=text), key
+    assert api() == api(ordering=next(iter(orderings)))  # the first one is the default
+    assert 0 < len(api(search=text)) < len(api())
+
+
+@pytest.mark.django_db
+def test_the_api_lists_activities_upcoming_first_unless_asked_otherwise(rep, rep_api):
+    done = ActivityFactory(rep=rep, status="completed", due_at=NOW, completed_at=NOW)
+    later = ActivityFactory(rep=rep, due_at=NOW + dt.timedelta(days=2))
+    sooner = ActivityFactory(rep=rep, due_at=NOW + dt.timedelta(days=1))
+
+    default = rep_api.get("/api/activities/").json()["results"]
+    by_due = rep_api.get("/api/activities/", {"ordering": "-due"}).json()["results"]
+
+    assert [row["id"] for row in default] == [sooner.pk, later.pk, done.pk]
+    assert [row["id"] for row in by_due] == [later.pk, sooner.pk, done.pk]
+
+
+@pytest.mark.django_db
+def test_customers_are_searched_in_their_address_on_the_page_and_in_the_api(rep, rep_api, client):
+    CustomerFactory(owner=rep, name="Kiosko", address="Paseo Marítimo 4")
+    CustomerFactory(owner=rep, name="Bar Luna", address="Calle Mayor 1")
+    client.force_login(rep.user)
+
+    api = rep_api.get("/api/customers/", {"search": "marítimo"}).json()["results"]
+    page = client.get(reverse("customer-list"), {"search": "marítimo"}).context["page_obj"]
+
+    assert [row["name"] for row in api] == [customer.name for customer in page] == ["Kiosko"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [row[0] for row in LISTS] + ["/api/routes/"])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"ordering": "created_at"}, "ordering"), ({"ordering": "title"}, "ordering"),
+     ({"ordering": "1e309"}, "ordering"), ({"ordering": "due\x00"}, "ordering"),
+     ({"ordering": "-"}, "ordering"), ({"search": "sol\x00"}, "search"),
+     ({"search": "x" * 101}, "search")],
+)  # fmt: skip
+def test_a_search_or_ordering_the_list_does_not_have_is_a_400(rep_api, url, query, field):
+    response = rep_api.get(url, query)
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+@pytest.mark.django_db
+def test_several_orderings_given_take_the_last_never_a_500(rep, rep_api):
+    DealFactory(rep=rep)
+    response = rep_api.get("/api/deals/?ordering=bogus&ordering=-amount")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_routes_are_searched_and_sorted_by_their_selector(rep, rep_api):
+    RouteFactory(rep=rep, code="2002", name="Coast")
+    RouteFactory(rep=rep, code="1001", name="Hills")
+    RouteFactory(rep=rep, code="3003", name="Old coast road")
+
+    by_code = rep_api.get("/api/routes/").json()["results"]
+    by_name = rep_api.get("/api/routes/", {"ordering": "-name"}).json()["results"]
+    coast = rep_api.get("/api/routes/", {"search": "coast"}).json()["results"]
+
+    assert [row["code"] for row in by_code] == ["1001", "2002", "3003"]
+    assert [row["code"] for row in by_name] == ["3003", "1001", "2002"]
+    assert [row["code"] for row in coast] == ["2002", "3003"]
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_each_lists_search_and_orderings_with_the_default(rep, client):
+    client.force_login(rep.user)
+    paths = client.get("/api/schema/", {"format": "json"}).json()["paths"]
+
+    for url, orderings in [
+        ("/api/customers/", selectors.CUSTOMER_ORDERINGS),
+        ("/api/deals/", selectors.DEAL_ORDERINGS),
+        ("/api/activities/", selectors.ACTIVITY_ORDERINGS),
+        ("/api/tasks/", selectors.TASK_ORDERINGS),
+        ("/api/routes/", selectors.ROUTE_ORDERINGS),
+    ]:
+        parameters = {p["name"]: p for p in paths[url]["get"]["parameters"]}
+        ordering = parameters["ordering"]
+        assert sorted(ordering["schema"]["enum"]) == sorted(orderings)
+        assert f"without it, `{next(iter(orderings))}`" in ordering["description"]
+        assert "search" in parameters
+        assert [p["name"] for p in paths[url]["get"]["parameters"]].count("ordering") == 1
+
+
 @pytest.mark.django_db
 def test_supervisor_must_name_the_owner_of_a_new_customer(rep, other_rep, supervisor_api):
     missing = supervisor_api.post("/api/customers/", {"code": "C-1", "name": "Kiosk"})
@@ -576,6 +725,19 @@ def test_a_customer_is_created_with_its_contact_and_a_code_made_up(rep, rep_api)
         "email": "rosa@kiosko.example",
         "status": "prospect",
     }
+
+
+@pytest.mark.django_db
+def test_a_customer_whose_made_up_codes_are_all_taken_is_a_400_on_the_code(
+    rep, rep_api, monkeypatch
+):
+    CustomerFactory(code="C-AAAAAA", owner=rep)
+    monkeypatch.setattr(services, "new_customer_codes", lambda: ["C-AAAAAA"])
+
+    refused = rep_api.post(CUSTOMERS, {"name": "Kiosk"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json() == {"code": [services.CUSTOMER_CODES_TAKEN]}
 
 
 @pytest.mark.django_db

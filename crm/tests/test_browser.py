@@ -5,6 +5,7 @@ rule, on the phone and on the desktop. The reps' everyday journeys: adding a cus
 them up, winning a deal and taking it back, with the home page following in another tab."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -378,6 +379,49 @@ def test_a_rep_logs_a_visit_in_one_step_and_ticks_off_a_task(chromium, live_serv
     expect(task_row.get_by_role("button", name="Done")).to_be_visible()
     assert Task.objects.get(pk=task.pk).status == "open"
     assert phone.errors == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_rep_finds_a_customer_by_street_then_sorts_by_code_and_home_says_when_it_counted(
+    chromium, live_server, browser_rep, device
+):
+    CustomerFactory(owner=browser_rep, name="Bar Sol", code="Z-1", address="Calle Mayor 1")
+    CustomerFactory(owner=browser_rep, name="Kiosko", code="A-1", address="Paseo Marítimo 4")
+    CustomerFactory(owner=browser_rep, name="Abacería", code="M-1", address="Plaza Nueva 2")
+    work = open_page(chromium, DEVICES[device], browser_rep.user)
+    page = work.page
+    page.goto(live_server.url + reverse("customer-list"))
+    names = page.locator("#customer-list tbody tr td:first-child a")
+    expect(names).to_have_text(["Abacería", "Bar Sol", "Kiosko"])  # by name at first
+
+    filters = page.locator("details.filterbox")
+    if not filters.evaluate("box => box.open"):  # folded away on a phone
+        filters.locator("summary").click()
+    page.get_by_label("Name, code, contact or address").fill("marítimo")
+    page.get_by_role("button", name="Apply").click()
+    expect(names).to_have_text(["Kiosko"])
+
+    page.goto(live_server.url + reverse("customer-list"))
+    if device == "desktop":  # the column header sorts
+        page.get_by_role("link", name="Code").click()
+        expect(page.get_by_role("columnheader", name="Code")).to_have_attribute(
+            "aria-sort", "ascending"
+        )
+    else:  # "Sort by" among the filters
+        page.locator("details.filterbox summary").click()
+        page.get_by_label("Sort by").select_option("code")
+        page.get_by_role("button", name="Apply").click()
+    expect(names).to_have_text(["Kiosko", "Abacería", "Bar Sol"])
+    report = check_page(work, screenshot=f"{device}-customers-by-code")
+    assert report.problems == []
+
+    page.goto(live_server.url + reverse("home"))
+    expect(page.locator("#summary .as-of")).to_have_text(
+        re.compile(r"^Figures as of \d\d:\d\d \S+$")
+    )
+    report = check_page(work, screenshot=f"{device}-home-figures-as-of")
+    assert report.problems == []
+    assert work.errors == []
 
 
 @pytest.fixture

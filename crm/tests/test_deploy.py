@@ -62,6 +62,19 @@ def test_production_start_up_stops_without_required_settings(missing):
     assert f"{missing} must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize("hours", ["nan", "inf", "-inf", "1e309", "-3", "8761", "", "2 days"])
+def test_start_up_stops_with_a_key_grace_that_is_no_number_of_hours(hours):
+    result = _manage("check", env={"DEBUG": "1", "TRACKING_KEY_GRACE_HOURS": hours})
+    assert result.returncode != 0
+    assert "TRACKING_KEY_GRACE_HOURS is a number of hours: 0 to 8760." in result.stderr
+
+
+@pytest.mark.parametrize("hours", ["0", "0.5", " 36 ", "8760"])
+def test_a_key_grace_of_zero_to_a_year_starts(hours):
+    result = _manage("check", env={"DEBUG": "1", "TRACKING_KEY_GRACE_HOURS": hours})
+    assert result.returncode == 0, result.stderr
+
+
 def _compose() -> dict:
     return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 

@@ -6,11 +6,19 @@ from decimal import Decimal
 
 import pytest
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from crm.api.exceptions import exception_handler
 from crm.errors import Conflict, from_integrity_error
-from crm.models import Customer, Deal, RouteStop
+from crm.models import (
+    MAX_QUANTITY,
+    PHONE_INVALID,
+    Customer,
+    Deal,
+    RouteStop,
+    validate_phone,
+)
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -61,6 +69,43 @@ def test_a_check_constraint_is_a_bad_request_with_the_rules_message(rep):
         integrity_error(lambda: Deal.objects.filter(pk=deal.pk).update(amount=Decimal("-1")))
     )
     assert error.messages == ["A deal's amount cannot be negative."]
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    "phone", ["call me", "12", "600+123", "600 123\n", "٦٠٠١٢٣٤", "+", "600 123 456\x7f"]
+)
+def test_the_database_refuses_a_phone_no_phone_can_dial_as_the_validator_does(rep, phone):
+    customer = CustomerFactory(owner=rep, phone="600 111 222")
+    error = from_integrity_error(
+        integrity_error(lambda: Customer.objects.filter(pk=customer.pk).update(phone=phone))
+    )
+    assert error.messages == [PHONE_INVALID]
+    with pytest.raises(ValidationError):
+        validate_phone(phone)
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("phone", ["", "112", "+34 (600) 12-34.56", "600.123.456", "(0)30 1234"])
+def test_the_database_takes_every_phone_the_validator_takes(rep, phone):
+    if phone:
+        validate_phone(phone)
+    customer = CustomerFactory(owner=rep)
+    Customer.objects.filter(pk=customer.pk).update(phone=phone)
+    customer.refresh_from_db()
+    assert customer.phone == phone
+
+
+@pytest.mark.sqlite
+def test_the_database_refuses_a_planned_quantity_above_the_limit():
+    stop = RouteStopFactory()
+    error = from_integrity_error(
+        integrity_error(
+            lambda: RouteStop.objects.filter(pk=stop.pk).update(planned_quantity=MAX_QUANTITY + 1)
+        )
+    )
+    assert error.messages == [f"A planned quantity is at most {MAX_QUANTITY:,}."]
+    RouteStop.objects.filter(pk=stop.pk).update(planned_quantity=MAX_QUANTITY)
 
 
 def test_api_answers_a_unique_race_with_409_naming_the_field(admin_api, rep, monkeypatch):

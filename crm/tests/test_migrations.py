@@ -144,3 +144,95 @@ def test_planned_quantities_are_rounded_half_up_and_the_new_fields_reverse_with_
     migrate_to(BEFORE_CONTACTS)
     migrate_to()
     assert dict(NewRouteStop.objects.values_list("pk", "planned_quantity")) == stops
+
+
+BEFORE_QUANTITY_LIMIT = ("crm", "0009_whole_planned_quantities")
+
+
+def _legacy_rep(old):
+    Team, SalesRep = old.get_model("crm", "Team"), old.get_model("crm", "SalesRep")
+    return SalesRep.objects.create(
+        user=old.get_model("auth", "User").objects.create(username="legacy"),
+        team=Team.objects.create(name="L"), employee_code="L1", hire_date=dt.date(2020, 1, 1),
+    )  # fmt: skip
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_planned_quantities_above_the_limit_are_capped_audited_and_the_limit_reverses():
+    old = migrate_to(BEFORE_QUANTITY_LIMIT)
+    try:
+        Customer = old.get_model("crm", "Customer")
+        Route = old.get_model("crm", "Route")
+        RouteStop = old.get_model("crm", "RouteStop")
+        rep = _legacy_rep(old)
+        route = Route.objects.create(code="9001", name="Old round", rep=rep)
+        stops = {
+            RouteStop.objects.create(
+                route=route,
+                customer=Customer.objects.create(name=f"C{n}", code=f"C{n}", owner=rep),
+                sequence=n + 1,
+                planned_quantity=quantity,
+            ).pk: quantity
+            for n, quantity in enumerate([12, 999_999, 1_000_000, 2_500_000])
+        }
+    finally:
+        migrate_to()
+
+    from crm.models import AuditEntry
+    from crm.models import RouteStop as NewRouteStop
+
+    kept = dict(NewRouteStop.objects.values_list("pk", "planned_quantity"))
+    assert kept == {pk: min(quantity, 999_999) for pk, quantity in stops.items()}
+    capped = AuditEntry.objects.filter(action="route_stop.quantity_capped")
+    assert {(e.target_id, tuple(e.changes["planned_quantity"])) for e in capped} == {
+        (str(pk), (quantity, 999_999)) for pk, quantity in stops.items() if quantity > 999_999
+    }
+    assert {entry.system_actor for entry in capped} == {"migration:crm.0010"}
+    assert capped.first().action_label == "Planned quantity capped at 999,999"
+
+    # Back, with the rows in the table, and forward again.
+    migrate_to(BEFORE_QUANTITY_LIMIT)
+    migrate_to()
+    assert dict(NewRouteStop.objects.values_list("pk", "planned_quantity")) == kept
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_phones_no_phone_can_dial_are_cleared_audited_and_the_rule_reverses():
+    old = migrate_to(BEFORE_QUANTITY_LIMIT)
+    try:
+        Customer = old.get_model("crm", "Customer")
+        rep = _legacy_rep(old)
+        phones = {
+            "+34 (600) 12-34.56": "+34 (600) 12-34.56",
+            "": "",
+            "112": "112",
+            "call after 5": "",
+            "600 123 456 ext. 12": "",
+            "12": "",
+            "600+123": "",
+            "600 123\n": "",
+            "\uff16\uff10\uff10\uff11\uff12\uff13": "",  # full-width digits: no phone dials them
+        }
+        customers = {
+            Customer.objects.create(name=f"C{n}", code=f"C{n}", owner=rep, phone=phone).pk: phone
+            for n, phone in enumerate(phones)
+        }
+    finally:
+        migrate_to()
+
+    from crm.models import AuditEntry
+    from crm.models import Customer as NewCustomer
+
+    kept = dict(NewCustomer.objects.values_list("pk", "phone"))
+    assert kept == {pk: phones[phone] for pk, phone in customers.items()}
+    cleared = AuditEntry.objects.filter(action="customer.phone_cleared")
+    assert {(e.target_id, e.changes["phone"][0]) for e in cleared} == {
+        (str(pk), phone) for pk, phone in customers.items() if phone and not phones[phone]
+    }
+    assert {entry.system_actor for entry in cleared} == {"migration:crm.0011"}
+
+    migrate_to(BEFORE_QUANTITY_LIMIT)
+    migrate_to()
+    assert dict(NewCustomer.objects.values_list("pk", "phone")) == kept

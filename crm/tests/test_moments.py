@@ -7,6 +7,7 @@ import zoneinfo
 from django.template import Context, Template
 from django.utils import timezone
 
+from crm.jobs.models import Heartbeat, JobRun
 from crm.models import AuditEntry
 from crm.periods import format_moment
 
@@ -59,3 +60,12 @@ def test_a_timeline_chart_says_the_zone_of_its_times():
 
     assert [text for _, text in chart.x_labels] == ["6 Dec 16:30 CET", "6 Dec 17:30 CET"]
     assert chart.summary.endswith("(at 17:30 CET)")
+
+
+def test_job_runs_and_heartbeats_name_their_times_with_the_zone():
+    run = JobRun(name="recalculate_goals", status="succeeded", started_at=MOMENT)
+    beat = Heartbeat(component="worker", seen_at=MOMENT)
+
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Madrid")):
+        assert str(run) == "recalculate_goals 2026-12-06 17:30 CET succeeded"
+        assert str(beat) == "worker @ 17:30:00 CET"

@@ -10,13 +10,14 @@ from django.utils import timezone
 from crm import events, roles, services
 from crm.errors import Conflict
 from crm.models import (
-    MAX_PLANNED_QUANTITY,
+    MAX_QUANTITY,
     PHONE_INVALID,
     Activity,
     ActivityKind,
     ActivityOutcome,
     ActivityStatus,
     AuditEntry,
+    Customer,
     CustomerStatus,
     DealStage,
 )
@@ -175,10 +176,46 @@ def test_a_customer_added_without_a_code_gets_a_new_unique_one(rep):
 
 def test_a_generated_code_skips_codes_already_taken(rep, monkeypatch):
     CustomerFactory(code="C-AAAAAA")
-    draws = iter("A" * 6 + "B" * 6 + "C" * 24)
+    draws = iter("A" * 6 + "B" * 6 + "C" * 18)
     monkeypatch.setattr(services.secrets, "choice", lambda characters: next(draws))
 
-    assert services.new_customer_code() == "C-BBBBBB"
+    assert services.new_customer_codes() == ["C-BBBBBB"] + ["C-CCCCCC"] * 3
+
+
+def test_when_every_code_drawn_is_taken_the_service_draws_again(rep, monkeypatch):
+    CustomerFactory(code="C-AAAAAA")
+    draws = iter("A" * 30 + "B" * 30)  # five codes taken, then five free ones
+    monkeypatch.setattr(services.secrets, "choice", lambda characters: next(draws))
+
+    customer = services.customer_create(actor=rep.user, name="Kiosk")
+
+    assert customer.code == "C-BBBBBB"
+
+
+@pytest.mark.sqlite
+def test_a_code_taken_meanwhile_is_no_conflict_the_service_takes_the_next(rep, monkeypatch):
+    # Another writer takes C-AAAAAA between this one's look-up and its insert.
+    CustomerFactory(code="C-AAAAAA")
+    looked_up = iter([["C-AAAAAA", "C-BBBBBB"]])
+    monkeypatch.setattr(services, "new_customer_codes", lambda: next(looked_up))
+
+    customer = services.customer_create(actor=rep.user, name="Kiosk")
+
+    assert customer.code == "C-BBBBBB"
+    assert Customer.objects.filter(name="Kiosk").count() == 1
+    entry = AuditEntry.objects.get(action="customer.create", target_id=str(customer.pk))
+    assert entry.changes == {"code": "C-BBBBBB"}
+
+
+def test_when_no_code_can_be_made_up_the_user_is_asked_for_one(rep, monkeypatch):
+    CustomerFactory(code="C-AAAAAA")
+    monkeypatch.setattr(services, "new_customer_codes", lambda: ["C-AAAAAA"])
+
+    with pytest.raises(ValidationError) as refused:
+        services.customer_create(actor=rep.user, name="Kiosk")
+
+    assert refused.value.message_dict == {"code": [services.CUSTOMER_CODES_TAKEN]}
+    assert not Customer.objects.filter(name="Kiosk").exists()
 
 
 def test_a_customer_code_given_is_kept_and_must_be_unique(rep):
@@ -404,16 +441,41 @@ def test_completing_takes_the_outcome_and_replaces_the_notes_only_when_given(rep
     }
 
 
-def test_an_activity_planned_again_forgets_how_it_went(rep):
+def test_an_activity_planned_again_forgets_how_it_went_and_the_audit_says_so(rep):
     activity = ActivityFactory(rep=rep)
     services.activity_complete(
-        actor=rep.user, activity_id=activity.pk, outcome=ActivityOutcome.NO_ANSWER
-    )
+        actor=rep.user, activity_id=activity.pk, outcome=ActivityOutcome.NO_ANSWER,
+        notes="Closed on Mondays.",
+    )  # fmt: skip
+    cancelled = ActivityFactory(rep=rep, status=ActivityStatus.CANCELLED)
 
     services.activity_reopen(actor=rep.user, activity_id=activity.pk)
+    services.activity_reopen(actor=rep.user, activity_id=cancelled.pk)
 
     activity.refresh_from_db()
     assert (activity.status, activity.outcome) == (ActivityStatus.PLANNED, "")
+    assert (activity.completed_at, activity.notes) == (None, "Closed on Mondays.")
+    reopened = AuditEntry.objects.get(action="activity.reopen", target_id=str(activity.pk))
+    assert reopened.changes == {
+        "status": [ActivityStatus.COMPLETED, ActivityStatus.PLANNED],
+        "outcome": [ActivityOutcome.NO_ANSWER, ""],
+    }
+    assert reopened.change_lines == ["Status: Completed → Planned", "Outcome: No answer → —"]
+    entry = AuditEntry.objects.get(action="activity.reopen", target_id=str(cancelled.pk))
+    assert entry.changes == {"status": [ActivityStatus.CANCELLED, ActivityStatus.PLANNED]}
+
+
+def test_the_refusals_the_pages_ask_for_are_the_services_own_rules(rep):
+    planned = ActivityFactory(rep=rep)
+    done = ActivityFactory(rep=rep, status=ActivityStatus.COMPLETED, completed_at=timezone.now())
+    cancelled = ActivityFactory(rep=rep, status=ActivityStatus.CANCELLED)
+
+    assert services.activity_completion_refusal(planned) is None
+    assert services.activity_completion_refusal(done) == services.ACTIVITY_NOT_PLANNED
+    assert services.activity_completion_refusal(cancelled) == services.ACTIVITY_NOT_PLANNED
+    assert services.deal_edit_refusal(DealFactory(rep=rep)) is None
+    lost = DealFactory(rep=rep, stage=DealStage.CLOSED_LOST)
+    assert services.deal_edit_refusal(lost) == services.DEAL_ALREADY_CLOSED
 
 
 def test_the_database_refuses_an_outcome_on_a_planned_activity(rep):
@@ -459,6 +521,6 @@ def test_route_stops_plan_whole_quantities(supervisor, rep):
             route_id=route.pk,
             customer=CustomerFactory(owner=rep),
             sequence=2,
-            planned_quantity=MAX_PLANNED_QUANTITY + 1,
+            planned_quantity=MAX_QUANTITY + 1,
         )
     assert "planned_quantity" in error.value.message_dict

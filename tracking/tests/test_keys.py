@@ -15,7 +15,6 @@ from tracking import services, tenants
 from tracking.forms import RotateKeysForm
 from tracking.models import RawEvent, TrackingTenant
 from tracking.tests.helpers import ACTOR, make_tenant, post_event, post_webhook
-from tracking.views import ROTATED_KEEPING
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +78,24 @@ def test_the_previous_key_stops_at_its_expiry_whatever_the_caches_hold(
     assert sorted(RawEvent.objects.values_list("payload__evt_type", flat=True)) == [
         "in time", "new key",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("only", [{"ingestion": False}, {"webhook": False}])
+def test_a_rotation_renews_the_key_and_the_secret_together_never_one_alone(
+    only, django_capture_on_commit_callbacks
+):
+    # One expiry covers the previous pair: rotating one alone would end the other's grace.
+    tenant = make_tenant()
+    with pytest.raises(TypeError):
+        _rotate(tenant, django_capture_on_commit_callbacks, **only)
+
+    rotated = _rotate(tenant, django_capture_on_commit_callbacks)
+
+    assert rotated.ingestion_key != tenant.ingestion_key
+    assert rotated.webhook_secret != tenant.webhook_secret
+    assert (rotated.previous_ingestion_key, rotated.previous_webhook_secret) == (
+        tenant.ingestion_key, tenant.webhook_secret,
+    )  # fmt: skip
 
 
 def test_a_key_looked_up_once_expired_is_refused_and_remembered_so(client, settings):
@@ -200,6 +217,24 @@ def test_the_admin_action_rotates_once_confirmed(admin_client, django_capture_on
     assert "The previous key and secret work until" in change.content.decode()
 
 
+def test_the_admin_action_stopping_the_keys_now_says_so_as_the_tenants_page_does(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
+    shop, other = make_tenant("shop"), make_tenant("other")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin_client.post(
+            "/admin/tracking/trackingtenant/",
+            {"action": "rotate_keys", "_selected_action": [shop.pk, other.pk], "confirm": "yes",
+             "previous": RotateKeysForm.NOW},
+            follow=True,
+        )  # fmt: skip
+
+    said = services.ROTATED_NOW.format(
+        names="“Other”, “Shop”", seconds=settings.TRACKING_KEY_CACHE_SECONDS
+    )
+    assert [message.message for message in done.context["messages"]] == [said]
+
+
 @pytest.mark.parametrize("previous", ["", "later", "keep\x00", "1e309"])
 def test_the_admin_action_with_a_bad_answer_rotates_nothing(admin_client, previous):
     tenant = make_tenant()
@@ -232,7 +267,7 @@ def test_the_tenants_page_asks_then_rotates_and_says_until_when_the_old_key_work
     assert asked.status_code == 200 and "Rotate the keys of Shop?" in asked.content.decode()
     assert done.redirect_chain == [(f"/tracking/{tenant.pk}/", 302)]
     until = f"{rotated.previous_keys_expire_at:%-d %b %Y, %H:%M} UTC"
-    assert ROTATED_KEEPING.format(names="“Shop”", until=until) in html
+    assert services.ROTATED_KEEPING.format(names="“Shop”", until=until) in html
     assert f"the previous key works until {until}" in html
     assert rotated.ingestion_key in html  # the new key in the snippet and the test command
 
