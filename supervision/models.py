@@ -19,10 +19,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from crm.models import Customer, Route, RouteStop, TimestampedModel
+from crm.models import MAX_QUANTITY, Customer, Route, RouteStop, TimestampedModel
 from crm.periods import validate_in_range
 
-MAX_QUANTITY = 999_999
 NOTE_LENGTH = 500
 
 
