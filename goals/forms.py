@@ -61,6 +61,10 @@ class GoalForm(ScopedForm):
                 ]
 
 
+# A parent outside what the user sees, named as the goal's page names it.
+HIDDEN_PARENT = "A goal you do not see"
+
+
 def goal_choice(goal) -> str:
     """A goal as a parent to choose: its title and owner."""
     return f"{goal} ({goal.owner_name})"
@@ -78,9 +82,19 @@ class GoalEditForm(ServiceForm):
         help_text="Goals of the same metric whose period holds this goal's, that you may change.",
     )
 
-    def __init__(self, *args, candidates: list, current=None, **kwargs) -> None:
-        """`candidates`: the goals it may go under; `current`: the one it is under now."""
+    def __init__(self, *args, candidates: list, current=None, parent_id=None, **kwargs) -> None:
+        """`candidates`: the goals it may go under; `current`: the one it is under now, if the
+        user sees it; `parent_id`: the goal it is under now, seen or not."""
         super().__init__(*args, **kwargs)
+        if parent_id is not None and current is None:
+            # Under a goal the user does not see (its rep moved teams): a select could not show
+            # it chosen, and a browser would send "no goal above it". It stays, said as the
+            # goal's page says it; unlinking is a step of its own there.
+            field = self.fields["parent"]
+            field.disabled = True
+            field.choices = [(parent_id, HIDDEN_PARENT)]
+            field.help_text = "It stays under that goal; unlink it on the goal's page."
+            return
         others = [goal for goal in candidates if current is None or goal.pk != current.pk]
         if current is None and not others:  # nothing to choose: no control
             del self.fields["parent"]
@@ -90,6 +104,14 @@ class GoalEditForm(ServiceForm):
             *([(current.pk, goal_choice(current))] if current is not None else []),
             *((goal.pk, goal_choice(goal)) for goal in others),
         ]
+
+    def clean(self):
+        cleaned = super().clean()
+        # The parent goes to the service only when the person chose another one: an edit of the
+        # words or the target never links or unlinks by itself.
+        if "parent" not in self.changed_data:
+            cleaned.pop("parent", None)
+        return cleaned
 
 
 class AdjustForm(ServiceForm):

@@ -339,6 +339,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial=initial,
         candidates=_link_candidates(request, goal),
         current=current,
+        parent_id=goal.parent_id,
     )
     if request.method == "POST":
         saved = call_service(

@@ -450,3 +450,42 @@ def test_the_edit_form_has_no_parent_control_when_there_is_nothing_to_choose(rep
 
     assert "parent" not in page.context["form"].fields
     assert saved.status_code == 302 and Goal.objects.get(pk=mine.pk).title == "Mine, renamed"
+
+
+def test_saving_the_edit_form_keeps_a_parent_the_editor_does_not_see(client, rep, other_rep):
+    old_team_goal = make_goal(owner=rep.team, title="Old team's secret goal")
+    mine = make_goal(owner=rep, title="Mine", parent=old_team_goal)
+    rep.team = other_rep.team  # moved: the new supervisor changes the goal, not the old team's
+    rep.save()
+    make_goal(owner=other_rep.team, title="New team's revenue")  # a parent they could choose
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    client.force_login(other_rep.team.manager)
+
+    page = client.get(url)
+    # What a browser sends when the select holds no option for the parent: the first one, "".
+    saved = client.post(
+        url, {"title": "Mine, renamed", "target_value": "1000", "description": "", "parent": ""}
+    )
+
+    assert saved.status_code == 302
+    mine.refresh_from_db()
+    assert (mine.title, mine.parent_id) == ("Mine, renamed", old_team_goal.pk)
+    field = page.context["form"].fields["parent"]
+    assert field.disabled and dict(field.choices) == {old_team_goal.pk: "A goal you do not see"}
+    assert "Old team's secret goal" not in page.content.decode()
+
+
+def test_the_edit_form_passes_the_parent_on_only_when_it_was_changed(client, rep):
+    team_goal = make_goal(owner=rep.team, title="Team revenue")
+    mine = make_goal(owner=rep, title="Mine", parent=team_goal)
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine", "target_value": "1000", "description": ""}
+    client.force_login(rep.team.manager)
+
+    client.post(url, {**form, "title": "Mine, renamed", "parent": team_goal.pk})
+    trail = AuditEntry.objects.filter(target_type="goals.goal", target_id=str(mine.pk))
+    entries = list(trail.values_list("action", flat=True))
+    unlinked = client.post(url, {**form, "parent": ""})
+
+    assert "goal.unlink" not in entries and "goal.link" in entries  # the link when it was made
+    assert unlinked.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id is None
