@@ -212,10 +212,10 @@ def goal_create(
     description: str = "",
     calculation_source: str = Source.AUTO,
     current_value: Decimal = Decimal(0),
-    parent_id: int | None = None,
+    parent: Goal | None = None,
 ) -> Goal:
-    """A new goal, counted at once (unless set by hand), and put under `parent_id` if given
-    (the same rules as linking it afterwards: refused, nothing is created)."""
+    """A new goal, counted at once (unless set by hand), and put under `parent` if given (the
+    same rules as linking it afterwards: refused, nothing is created)."""
     if target_value is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     team, rep = _check_owner(actor=actor, owner_type=owner_type, team=team, rep=rep)
@@ -246,8 +246,8 @@ def goal_create(
     )
     if goal.is_auto:
         goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
-    if parent_id is not None:
-        _link(goal, parent_id=parent_id, actor=actor)
+    if parent is not None:
+        _link(goal, parent=parent, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -262,12 +262,12 @@ def goal_update(
     period_kind: str = UNCHANGED,
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
-    parent_id: int | None = UNCHANGED,
+    parent: Goal | None = UNCHANGED,
 ) -> Goal:
     """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
     its children's sum; a goal's period lies within its parent's."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    new_parent = parent_id is not UNCHANGED and parent_id != goal.parent_id
+    new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
     check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
@@ -298,10 +298,10 @@ def goal_update(
             goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
         if "target_value" in changes:
             roll_up(parent_ids=[goal.parent_id], actor=actor)
-    if new_parent and parent_id is None:
+    if new_parent and parent is None:
         _unlink(goal, actor=actor)
     elif new_parent:
-        _link(goal, parent_id=parent_id, actor=actor)
+        _link(goal, parent=parent, actor=actor)
     elif not changes:
         return goal
     return selectors.goal_list(user=actor).get(pk=goal.pk)
@@ -651,11 +651,12 @@ def link_refusal(goal: Goal, parent: Goal) -> str | None:
     return problem
 
 
-def _link(goal: Goal, *, parent_id: int, actor: Actor) -> None:
-    """Put `goal` (locked, the actor's to change) under the parent `parent_id` (theirs to
-    change too); both trees roll up."""
+def _link(goal: Goal, *, parent: Goal, actor: Actor) -> None:
+    """Put `goal` (locked, the actor's to change) under `parent`, read again here in the
+    actor's scope and locked (theirs to change too, whoever looked it up); both trees roll
+    up."""
     try:
-        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
+        parent = locked(selectors.goal_list(user=actor, for_write=True), parent.pk)
     except Http404:
         raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
     problem = link_refusal(goal, parent)
@@ -681,10 +682,10 @@ def _unlink(goal: Goal, *, actor: Actor) -> None:
 
 
 @transaction.atomic
-def goal_link_parent(*, actor: Actor, goal_id: int, parent_id: int) -> Goal:
+def goal_link_parent(*, actor: Actor, goal_id: int, parent: Goal) -> Goal:
     """Put a goal under a parent (both the actor's to change); both trees roll up."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    _link(goal, parent_id=parent_id, actor=actor)
+    _link(goal, parent=parent, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 

@@ -270,9 +270,7 @@ def _link(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     return _goal_action(
         request,
         pk,
-        lambda data: services.goal_link_parent(
-            actor=request.user, goal_id=pk, parent_id=data["parent"]
-        ),
+        lambda data: services.goal_link_parent(actor=request.user, goal_id=pk, **data),
         form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
         refused=refused,
         success="Linked: the parent now counts this goal.",
@@ -344,13 +342,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         saved = call_service(
             form,
-            lambda **data: services.goal_update(
-                actor=request.user,
-                goal_id=pk,
-                **{
-                    "parent_id" if name == "parent" else name: value for name, value in data.items()
-                },
-            ),
+            lambda **data: services.goal_update(actor=request.user, goal_id=pk, **data),
         )
         if saved is not None:
             messages.success(request, "Goal saved.")

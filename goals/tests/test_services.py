@@ -421,7 +421,7 @@ def test_links_that_break_the_hierarchy_are_refused(rep, other_rep, case, messag
     }
     child, parent = cases[case]()
     with pytest.raises(ValidationError) as error:
-        services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent_id=parent.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent=parent)
     assert error.value.message_dict == {"parent": [message]}
     assert Goal.objects.get(pk=child.pk).parent_id == child.parent_id
 
@@ -444,11 +444,11 @@ def test_a_childs_period_lies_within_its_parents(rep, child_kind, parent_kind, a
     mine = make_goal(owner=rep, period_kind=child_kind, start=june)
 
     if allowed:
-        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=team_goal)
         assert Goal.objects.get(pk=mine.pk).parent_id == team_goal.pk
         return
     with pytest.raises(ValidationError) as refused:
-        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=team_goal)
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
     assert Goal.objects.get(pk=mine.pk).parent_id is None
     assert not AuditEntry.objects.filter(action="goal.link").exists()
@@ -463,9 +463,9 @@ def test_custom_dates_lie_within_their_parents_or_are_refused(rep):
         owner=rep, period_kind="custom", start=dt.date(2026, 6, 20), end=dt.date(2026, 7, 5)
     )
 
-    services.goal_link_parent(actor=SETUP, goal_id=inside.pk, parent_id=team_goal.pk)
+    services.goal_link_parent(actor=SETUP, goal_id=inside.pk, parent=team_goal)
     with pytest.raises(ValidationError) as refused:
-        services.goal_link_parent(actor=SETUP, goal_id=across.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=across.pk, parent=team_goal)
 
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
 
@@ -480,16 +480,16 @@ def test_a_goal_created_or_edited_with_a_parent_keeps_the_period_rule(rep):
 
     with pytest.raises(ValidationError) as refused:
         services.goal_create(
-            **fields, period_kind="year", period_start=dt.date(2026, 1, 1), parent_id=month.pk
+            **fields, period_kind="year", period_start=dt.date(2026, 1, 1), parent=month
         )
     made = services.goal_create(
-        **fields, period_kind="month", period_start=dt.date(2026, 6, 1), parent_id=month.pk
+        **fields, period_kind="month", period_start=dt.date(2026, 6, 1), parent=month
     )
     with pytest.raises(ValidationError) as moved_out:
         services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="year")
-    services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=year.pk)
+    services.goal_update(actor=SETUP, goal_id=made.pk, parent=year)
     moved = services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="quarter")
-    unlinked = services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=None)
+    unlinked = services.goal_update(actor=SETUP, goal_id=made.pk, parent=None)
 
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
     assert Goal.objects.filter(title="Mine").count() == 1  # the refused one was not made
@@ -534,8 +534,20 @@ def test_a_parent_outside_your_scope_is_refused(rep, other_rep):
     mine = make_goal(owner=rep)
     foreign_team = make_goal(owner=other_rep.team)
     with pytest.raises(ValidationError) as error:
-        services.goal_link_parent(actor=rep.user, goal_id=mine.pk, parent_id=foreign_team.pk)
+        services.goal_link_parent(actor=rep.user, goal_id=mine.pk, parent=foreign_team)
     assert error.value.message_dict == {"parent": [services.LINK_PARENT_NOT_FOUND]}
+
+
+def test_a_parent_handed_to_a_service_is_read_again_there_in_scope(rep):
+    team_goal = make_goal(owner=rep.team)
+    mine = make_goal(owner=rep)
+    as_looked_up = Goal.objects.get(pk=team_goal.pk)  # active when the caller read it
+    services.goal_set_status(actor=SETUP, goal_id=team_goal.pk, status="completed")
+
+    with pytest.raises(ValidationError) as error:
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=as_looked_up)
+
+    assert error.value.message_dict == {"parent": [services.LINK_PARENT_CLOSED]}
 
 
 def test_unlinking_rolls_the_old_parent_back_and_it_counts_for_itself_again(rep):
