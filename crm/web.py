@@ -326,8 +326,12 @@ def version_of(*values: Any) -> str:
 
 
 def page_version(page: Page) -> str:
-    """A digest of the page's rows as last changed."""
-    return version_of(*((row.pk, getattr(row, "updated_at", "")) for row in page))
+    """A digest of the page's rows as last changed: a row's own `version` where its model has
+    one (what a row shows may move without `updated_at`: a goal counted again says so), else
+    its `updated_at`."""
+    return version_of(
+        *((row.pk, getattr(row, "version", getattr(row, "updated_at", ""))) for row in page)
+    )
 
 
 def _without(url: str, parameter: str) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -83,6 +84,22 @@ def test_the_list_refreshes_only_when_something_moved(rep_client, rep):
     assert moved.status_code == 200
     assert f'id="goal-{goal.pk}"' in moved.content.decode()
     assert moved.content.decode().startswith("<tbody")
+
+
+def test_a_recount_at_the_same_value_refreshes_as_of_in_the_list_and_the_goals_page(
+    rep_client, rep
+):
+    with time_machine.travel(dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC), tick=False):
+        goal = make_goal(owner=rep)
+        list_version = rep_client.get(reverse("goals:goal-list")).context["page_version"]
+    with time_machine.travel(dt.datetime(2026, 12, 6, 9, 15, tzinfo=dt.UTC), tick=False):
+        services.goals_recalculate(goals=Goal.objects.all(), actor=SystemActor("test"))
+        listed = rep_client.get(reverse("goals:goal-list"), {"since": list_version}, headers=HTMX)
+        block = rep_client.get(reverse("goals:progress", args=[goal.pk]), {"since": goal.version})
+
+    assert Goal.objects.get(pk=goal.pk).updated_at == goal.updated_at  # not changed: counted
+    assert listed.status_code == 200 and "as of 10:15 CET" in listed.content.decode()
+    assert block.status_code == 200 and "as of 10:15 CET" in block.content.decode()
 
 
 def test_a_goals_progress_answers_204_until_it_changes(rep_client, rep):
