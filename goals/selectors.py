@@ -304,11 +304,12 @@ class Forecast:
     velocity: Decimal  # average change in value per day
     projected_value: Decimal  # at the period's end, at that velocity
     projected_completion: dt.date | None  # when the target is reached at that velocity
-    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
+    needed_daily_rate: Decimal | None  # what each day left (today included) must add
+
     verdict: str | None  # None: nothing to judge (see `verdict`)
     elapsed_share: Decimal  # 0..1 of the period gone
     expected_percent: Decimal  # progress a steady pace would have by now
-    days_left: int
+    days_left: int  # after today
     has_sufficient_data: bool
     days_of_history: int
     # The figures above in words, with the metric's unit (goals.rates).
@@ -350,14 +351,15 @@ def forecast(
     target = goal.target_value
     completion = None
     needed = None
-    remaining = None
     if target is not None:
         remaining = target - value
         if remaining <= 0:
             completion = today
             needed = Decimal(0)
         else:
-            needed = remaining / days_left if days_left else remaining
+            # Over the days left today included, as `rates.needed` words it.
+            to_go = rates.days_left(today, goal.period_end)
+            needed = remaining / to_go if to_go else remaining
             if velocity > 0:
                 days_to_go = (remaining / velocity).to_integral_value(rounding=ROUND_CEILING)
                 # At a crawl the date would be past any calendar's: no completion in sight.
@@ -377,12 +379,8 @@ def forecast(
         has_sufficient_data=span > 0,
         days_of_history=span + 1,
         pace_text=rates.pace(goal.metric, velocity),
-        needed_text=(
-            rates.needed(
-                goal.metric, remaining, days=days_left, last_day=goal.period_end, today=today
-            )
-            if remaining is not None
-            else ""
+        needed_text=rates.needed(
+            goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
     )

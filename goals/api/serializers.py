@@ -134,7 +134,11 @@ class ForecastSerializer(serializers.Serializer):
     velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_value = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_completion = serializers.DateField(allow_null=True)
-    needed_daily_rate = serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=True)
+    needed_daily_rate = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True,
+        help_text="What each day left, today included, must add to reach the target; 0 once "
+        "reached, null without a target.",
+    )  # fmt: skip
     verdict = serializers.ChoiceField(
         choices=list(selectors.Verdict.LABELS.items()),
         allow_null=True,
@@ -143,7 +147,7 @@ class ForecastSerializer(serializers.Serializer):
     )
     elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
     expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
-    days_left = serializers.IntegerField()
+    days_left = serializers.IntegerField(help_text="Days of the period after today.")
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
 

@@ -6,7 +6,6 @@ compliance trend, repeated misses, a team's defaults, CSV)."""
 
 import datetime as dt
 import functools
-from calendar import monthrange
 from decimal import Decimal
 from typing import Any
 
@@ -93,19 +92,6 @@ def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
     return this
 
 
-def _needed(plan: RepPlan, metric: str, today: dt.date) -> str:
-    """What the rest of the month needs for one of the plan's goals, in words (goals.rates):
-    blank without a target, once reached, or once the month is over."""
-    target, actual, _ = selectors.FIGURES[metric]
-    target, actual = getattr(plan, target), getattr(plan, actual)
-    if not target or not plan.days_remaining:
-        return ""
-    last_day = dt.date(plan.year, plan.month, monthrange(plan.year, plan.month)[1])
-    return rates.needed(
-        metric, target - actual, days=plan.days_remaining, last_day=last_day, today=today
-    )
-
-
 def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
     if deadline > now:
         return f"in {timeuntil(deadline, now, depth=1)}"
@@ -146,10 +132,16 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     ).first()
     needed = {}
     if plan is not None:
-        today = periods.local_date(now, zone)
+        today, last_day = periods.local_date(now, zone), periods.month(year, month, zone).last_day
         needed = {
-            "signups": _needed(plan, Metric.SIGNUPS, today),
-            "revenue": _needed(plan, Metric.REVENUE, today),
+            name: rates.needed(
+                metric,
+                target=getattr(plan, selectors.FIGURES[metric][0]),
+                actual=getattr(plan, selectors.FIGURES[metric][1]),
+                today=today,
+                last_day=last_day,
+            )
+            for name, metric in (("signups", Metric.SIGNUPS), ("revenue", Metric.REVENUE))
         }
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)

@@ -366,6 +366,39 @@ def test_the_card_says_what_is_still_needed_in_words_and_when_it_was_counted(rep
     assert "as of 14:00 CEST" in card  # 12:00 UTC, in the rep's own zone (Madrid)
 
 
+def _card(client) -> str:
+    return client.get(reverse("goals:plan")).content.decode().split('id="plan-card"')[1]
+
+
+def _still_needed(client, goal) -> str:
+    page = client.get(reverse("goals:goal-detail", args=[goal.pk])).content.decode()
+    return page.split("<dt>Still needed</dt>")[1].split("</dd>")[0]
+
+
+def test_the_card_and_the_goals_page_say_the_same_still_needed(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1)
+    revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+
+    card, on_its_page = _card(rep_client), _still_needed(rep_client, revenue)
+
+    # 2,800 over the 28 days of June left on the 3rd, today included, in both places.
+    assert "Still needed: 100 a day" in card and "28 days left" in card
+    assert "100 a day" in on_its_page and "(today and 27 more days)" in on_its_page
+
+
+def test_on_the_last_day_money_and_counts_both_say_what_today_needs(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1)
+    revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+
+    with time_machine.travel(dt.datetime(2031, 6, 30, 12, tzinfo=UTC), tick=False):
+        rep_client.force_login(rep.user)  # the session of the 3rd has expired
+        card, on_its_page = _card(rep_client), _still_needed(rep_client, revenue)
+
+    assert "Still needed: 3 more signups today" in card
+    assert "Still needed: 2,800 today" in card
+    assert "2,800 today" in on_its_page and "day" not in on_its_page.replace("today", "")
+
+
 def test_the_month_is_chosen_by_name_from_a_list_that_holds_the_month_shown(
     client, rep, supervisor
 ):

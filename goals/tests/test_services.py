@@ -769,7 +769,7 @@ def test_the_forecast_uses_the_snapshots_velocity(rep):
     assert result.velocity == Decimal("10.00")  # 100 over 10 days
     assert result.days_left == 19
     assert result.projected_value == Decimal("290.00")
-    assert result.needed_daily_rate == Decimal("10.53")  # 200 over 19 days
+    assert result.needed_daily_rate == Decimal("10.00")  # 200 over 20 days, today included
     assert result.projected_completion == dt.date(2026, 12, 1)
     assert result.verdict == selectors.Verdict.AT_RISK  # 33.33% done, 36.67% expected
     assert result.has_sufficient_data and result.days_of_history == 11
