@@ -5,6 +5,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.db.models import (
     Avg,
@@ -227,10 +228,6 @@ def depth(goal: Goal) -> int:
 # --- History and forecast -----------------------------------------------------------------------
 
 
-def progress_history(goal: Goal) -> QuerySet[GoalSnapshot]:
-    return goal.snapshots.order_by("date")
-
-
 class Verdict:
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
@@ -289,14 +286,26 @@ def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
     return _q(Decimal(elapsed) * 100 / days)
 
 
-def history_points(goal: Goal, *, today: dt.date) -> list[tuple[dt.date, Decimal]]:
-    """The goal's value day by day, as its chart draws it and its velocity is measured: the
-    daily snapshots before its last day so far, then that day at the value it has now (a
-    snapshot of today is older than the value shown). Days without a snapshot are left out,
-    never drawn as 0."""
+class HistoryPoint(NamedTuple):
+    """A day of a goal's history: its value, and its target and percent, that day."""
+
+    date: dt.date
+    value: Decimal
+    target: Decimal | None
+    percent: Decimal | None
+
+
+def history_points(goal: Goal, *, today: dt.date) -> list[HistoryPoint]:
+    """The goal's value day by day, as its chart draws it, the API gives it and its velocity is
+    measured: the daily snapshots before its last day so far, then that day as the goal stands
+    now (a snapshot of today is older than the value shown). Days without a snapshot are left
+    out, never drawn as 0."""
     last = min(today, goal.period_end)
-    rows = list(goal.snapshots.filter(date__lt=last).order_by("date").values_list("date", "value"))
-    return [*rows, (last, goal.current_value)]
+    rows = goal.snapshots.filter(date__lt=last).order_by("date")
+    return [
+        *(HistoryPoint(*row) for row in rows.values_list("date", "value", "target", "percent")),
+        HistoryPoint(last, goal.current_value, goal.target_value, goal.progress_percent),
+    ]
 
 
 @dataclass(frozen=True)
@@ -326,7 +335,7 @@ def forecast(
     goal: Goal,
     *,
     now: dt.datetime | None = None,
-    history: list[tuple[dt.date, Decimal]] | None = None,
+    history: list[HistoryPoint] | None = None,
 ) -> Forecast:
     """Velocity over the goal's history, which ends at the value it has now (`history_points`,
     read here unless given): the change from its first point to now over the days between, or,
@@ -339,7 +348,7 @@ def forecast(
     days_left = days - elapsed
     points = history if history is not None else history_points(goal, today=today)
     value = goal.current_value
-    (first_day, first), (last_day, _) = points[0], points[-1]
+    (first_day, first, *_), (last_day, *_) = points[0], points[-1]
     span = (last_day - first_day).days
     if span > 0:
         velocity = (value - first) / span

@@ -106,7 +106,9 @@ def _progress_context(goal: Goal) -> dict[str, Any]:
         "forecast": forecast,
         "alert": alert if off_track else None,
         "chart": charts.history_chart(
-            history, target=goal.target_value, period=(goal.period_start, goal.period_end)
+            [(point.date, point.value) for point in history],
+            target=goal.target_value,
+            period=(goal.period_start, goal.period_end),
         ),
         "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }

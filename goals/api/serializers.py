@@ -8,7 +8,7 @@ from crm import selectors as crm_selectors
 from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
 from crm.api.serializers import RepSummarySerializer
 from goals import selectors
-from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, PeriodKind, Source
+from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 AMOUNT = {"max_digits": 14, "decimal_places": 2}
 
@@ -124,10 +124,14 @@ class GoalLinkInputSerializer(serializers.Serializer):
     parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
 
 
-class SnapshotSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = GoalSnapshot
-        fields = ["date", "value", "target", "percent"]
+class HistoryPointSerializer(serializers.Serializer):
+    """A day of a goal's history (goals.selectors.history_points); the last is today's, as the
+    goal stands now."""
+
+    date = serializers.DateField()
+    value = serializers.DecimalField(**AMOUNT)
+    target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    percent = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
 
 
 class ForecastSerializer(serializers.Serializer):

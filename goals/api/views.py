@@ -100,11 +100,14 @@ class GoalViewSet(ScopedViewSet):
     def forecast(self, request, pk=None):
         return Response(s.ForecastSerializer(selectors.forecast(self.get_object())).data)
 
-    @extend_schema(responses=s.SnapshotSerializer(many=True))
+    @extend_schema(responses=s.HistoryPointSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="progress-history")
     def progress_history(self, request, pk=None):
-        history = selectors.progress_history(self.get_object())
-        return Response(s.SnapshotSerializer(history, many=True).data)
+        """The goal's value day by day, as its page draws it: the daily snapshots, then today
+        as the goal stands now."""
+        goal = self.get_object()
+        history = selectors.history_points(goal, today=selectors.goal_today(goal))
+        return Response(s.HistoryPointSerializer(history, many=True).data)
 
     @extend_schema(responses=s.HierarchySerializer)
     @action(detail=True, methods=["get"])
