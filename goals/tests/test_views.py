@@ -102,6 +102,16 @@ def test_a_recount_at_the_same_value_refreshes_as_of_in_the_list_and_the_goals_p
     assert block.status_code == 200 and "as of 10:15 CET" in block.content.decode()
 
 
+def test_the_goal_page_says_when_it_was_counted_only_in_the_block_that_refreshes(rep_client, rep):
+    goal = make_goal(owner=rep)
+
+    page = rep_client.get(reverse("goals:goal-detail", args=[goal.pk])).content.decode()
+
+    live = page.split('id="goal-progress"')[1].split("</section>")[0]
+    assert "as of" in live
+    assert "<dt>Value</dt><dd>Calculated from the CRM</dd>" in page  # no second, static time
+
+
 def test_a_goals_progress_answers_204_until_it_changes(rep_client, rep):
     goal = make_goal(owner=rep)
     url = reverse("goals:progress", args=[goal.pk])
