@@ -286,14 +286,20 @@ def _on_pace() -> Case:
     )
 
 
+def period_over(now: dt.datetime) -> Exists:
+    """Whether a plan's month (or year) is over at `now`, in its rep's zone: its goals' bounds
+    (a plan's goals share its period). The one rule the deadline status, the reminders and
+    the card read."""
+    return Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+
+
 def _deadline(now: dt.datetime) -> Case:
-    """Set on time or late; not set: pending, due soon, overdue while its period runs (the
-    rep's zone: its goals' bounds), not set once the period is over."""
-    period_over = Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+    """Set on time or late; not set: pending, due soon, overdue while its period runs, not set
+    once it is over (`period_over`)."""
     return Case(
         When(goal_set_at__isnull=False, set_by_deadline=True, then=Value(DeadlineStatus.ON_TIME)),
         When(goal_set_at__isnull=False, then=Value(DeadlineStatus.LATE)),
-        When(period_over, then=Value(DeadlineStatus.NEVER_SET)),
+        When(period_over(now), then=Value(DeadlineStatus.NEVER_SET)),
         When(deadline__lt=now, then=Value(DeadlineStatus.OVERDUE)),
         When(deadline__lte=now + DUE_SOON, then=Value(DeadlineStatus.DUE_SOON)),
         default=Value(DeadlineStatus.PENDING),
