@@ -104,7 +104,7 @@ def card_version(plan: RepPlan | None, countdown: str = "") -> str:
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
-    figures += [plan.goal_set_at, plan.pace, plan.days_remaining, countdown]
+    figures += [plan.goal_set_at, plan.pace, plan.days_remaining, plan.deadline_status, countdown]
     figures += [selectors.figures_as_of(plan)]
     return version_of(*figures)
 
@@ -156,7 +156,6 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "month_label": dt.date(year, month, 1).strftime("%B %Y"),
         "deadline": deadline,
         "countdown": countdown,
-        "overdue": deadline <= now,
         "zone": zone.key,
         "needed": needed,
         "as_of": selectors.figures_as_of(plan),

@@ -366,6 +366,25 @@ def test_the_card_says_what_is_still_needed_in_words_and_when_it_was_counted(rep
     assert "as of 14:00 CEST" in card  # 12:00 UTC, in the rep's own zone (Madrid)
 
 
+def test_the_card_of_a_past_month_never_set_says_not_set_as_the_compliance_list_does(
+    client, team, supervisor
+):
+    rep = SalesRepFactory(team=team, timezone="UTC")
+    services.plans_create(year=2031, month=5)
+    services.plans_create(year=2031, month=6)
+
+    with time_machine.travel(dt.datetime(2031, 6, 10, tzinfo=UTC), tick=False):
+        client.force_login(supervisor)
+        may = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": "2031-05"})
+        june = client.get(reverse("goals:plan"), {"rep": rep.pk})
+
+    may_card = may.content.decode().split('id="plan-card"')[1].split("</section>")[0]
+    june_card = june.content.decode().split('id="plan-card"')[1].split("</section>")[0]
+    assert '<span class="badge deadline-never_set">Not set</span>' in may_card
+    assert "overdue" not in may_card.lower()
+    assert '<span class="badge deadline-overdue">overdue by 4' in june_card
+
+
 def _card(client) -> str:
     return client.get(reverse("goals:plan")).content.decode().split('id="plan-card"')[1]
 
