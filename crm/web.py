@@ -437,11 +437,17 @@ class ListPage:
         return self.filters(request.GET)
 
     def render(
-        self, request: HttpRequest, *, status: int = 200, extra: dict[str, Any] | None = None
+        self,
+        request: HttpRequest,
+        *,
+        status: int = 200,
+        extra: dict[str, Any] | None = None,
+        filters: forms.Form | None = None,
     ) -> HttpResponse:
         """The page; `extra` adds to the template's context (what the page shows besides
-        the list)."""
-        filters = self.filter_form(request)
+        the list); `filters`, the filter form when the view built it (its choices shared with
+        another form of the page), else `filter_form`'s."""
+        filters = filters if filters is not None else self.filter_form(request)
         criteria = filters.cleaned_data if filters.is_valid() else {}
         rows = self.rows(request.user, **criteria)
         # `?created=<id>`, where a create form lands: the page that holds the new row, marked.

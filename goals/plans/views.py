@@ -40,7 +40,13 @@ from crm.web import (
 from goals import rates
 from goals.models import Metric, Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
-from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
+from goals.plans.forms import (
+    ComplianceFilterForm,
+    DefaultsForm,
+    PlanForm,
+    YearPlanForm,
+    team_options,
+)
 
 COMPLIANCE = ListPage(
     "goals/plans", "compliance", "Goal compliance", selectors.compliance,
@@ -313,7 +319,17 @@ def _managers_only(request: HttpRequest) -> None:
         raise PermissionDenied("The compliance dashboard is for supervisors and administrators.")
 
 
-def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None = None) -> dict:
+def _compliance_page(
+    request: HttpRequest,
+    *,
+    teams: list[tuple[int, str]] | None = None,
+    defaults_form: DefaultsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The compliance page: the month's plans with their filters, the 12-month trend, the
+    repeated misses and, for an admin, the defaults' form. The teams the filter and the
+    defaults' form offer are read once (`teams`, when the caller has read them)."""
+    teams = teams if teams is not None else team_options(request.user)
     trend = selectors.compliance_trend(user=request.user)
     chart = charts.column_chart(
         [
@@ -324,20 +340,24 @@ def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None =
     )  # fmt: skip
     is_admin = role_of(request.user) == Role.ADMIN
     if defaults_form is None and is_admin:
-        defaults_form = DefaultsForm(user=request.user, initial={"month": selectors.this_month()})
-    return {
+        defaults_form = DefaultsForm(
+            user=request.user, teams=teams, initial={"month": selectors.this_month()}
+        )
+    extra = {
         "this_month": selectors.this_month(),  # the month shown, unless the filter names one
         "trend_chart": chart,
         "misses": selectors.repeated_misses(user=request.user)[:50],
         "defaults_form": defaults_form,
         "paces": Pace,
     }
+    filters = ComplianceFilterForm(request.GET, user=request.user, teams=teams)
+    return COMPLIANCE.render(request, status=status, extra=extra, filters=filters)
 
 
 @area_required("goals")
 def compliance(request: HttpRequest) -> HttpResponse:
     _managers_only(request)
-    return COMPLIANCE.render(request, extra=_compliance_extra(request))
+    return _compliance_page(request)
 
 
 @area_required("goals")
@@ -345,13 +365,13 @@ def compliance(request: HttpRequest) -> HttpResponse:
 def plan_defaults(request: HttpRequest) -> HttpResponse:
     """An admin gives a team's plans not set yet default targets."""
     _managers_only(request)
-    form = DefaultsForm(request.POST, user=request.user)
+    teams = team_options(request.user)
+    form = DefaultsForm(request.POST, user=request.user, teams=teams)
     given = call_service(
         form, lambda **data: services.plans_set_defaults(actor=request.user, **data)
     )
     if given is None:
-        extra = _compliance_extra(request, defaults_form=form)
-        return COMPLIANCE.render(request, status=400, extra=extra)
+        return _compliance_page(request, teams=teams, defaults_form=form, status=400)
     messages.success(request, f"Defaults given to {given} plan(s) not set yet.")
     return redirect("goals:compliance-list")
 
@@ -371,7 +391,7 @@ def _compliance_row(plan: RepPlan) -> list:
 def compliance_export(request: HttpRequest) -> HttpResponse:
     """The compliance table as CSV, with its filters."""
     _managers_only(request)
-    filters = COMPLIANCE.filter_form(request)
+    filters = ComplianceFilterForm(request.GET, user=request.user, teams=team_options(request.user))
     criteria = filters.cleaned_data if filters.is_valid() else {}
     plans = selectors.compliance(user=request.user, **criteria).rows()
     header = [

@@ -11,12 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import AuditEntry
+from crm.models import AuditEntry, Team
 from crm.roles import SystemActor
-from crm.tests.factories import SalesRepFactory
+from crm.tests.factories import SalesRepFactory, TeamFactory
 from goals import services as services_goals
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
+from goals.plans.forms import team_options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
@@ -170,6 +171,29 @@ def test_the_compliance_page_runs_a_fixed_number_of_queries(client, team, admin_
     # pace), count, page, repeated misses: the same for 2 reps or 14, within the 10.
     few, more = queries_with(2), queries_with(12)
     assert few == more <= 10
+
+
+def test_the_compliance_page_reads_the_teams_once_for_its_two_forms(client, team, admin_user):
+    client.force_login(admin_user)
+    refused = {"team_id": team.pk, "month": "2031-06", **VALID, "bonus_tier_goal": "10"}
+
+    def team_reads(method, url, data=None) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            method(url, data or {})
+        table = connection.ops.quote_name(Team._meta.db_table)
+        return sum(1 for q in queries if f"FROM {table} " in q["sql"] + " ")
+
+    page = team_reads(client.get, reverse("goals:compliance-list"))
+    refusal = team_reads(client.post, reverse("goals:plan-defaults"), refused)
+
+    assert page == refusal == 1
+
+
+def test_team_options_are_read_each_time_they_are_asked_for(admin_user):
+    first = team_options(admin_user)
+    new = TeamFactory()
+
+    assert (new.pk, new.name) not in first and (new.pk, new.name) in team_options(admin_user)
 
 
 def test_an_admin_gives_defaults_and_a_supervisor_may_not(client, team, supervisor, admin_user):
