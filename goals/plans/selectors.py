@@ -313,13 +313,6 @@ def current_month(rep: SalesRep, now: dt.datetime | None = None) -> tuple[int, i
     return today.year, today.month
 
 
-def current_plan(*, user: Actor, rep: SalesRep, now: dt.datetime | None = None) -> RepPlan | None:
-    """`rep`'s plan for this month (their zone), with its figures, if `user` may see it."""
-    now = now or timezone.now()
-    year, month = current_month(rep, now)
-    return plan_list(user=user, year=year, month=month, rep_id=rep.pk, now=now).first()
-
-
 def past_plans(*, user: Actor, rep: SalesRep) -> QuerySet[RepPlan]:
     """`rep`'s months before their own current month (their zone), newest first."""
     year, month = current_month(rep)
