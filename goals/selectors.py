@@ -259,30 +259,56 @@ def goal_today(goal: Goal, now: dt.datetime | None = None) -> dt.date:
 
 
 def verdict(goal: Goal, *, today: dt.date) -> str | None:
-    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice
-    and the daily alerts all read: on track, at risk or off track against the progress a
-    steady pace would have by `today` (the goal's zone). None when there is nothing to judge:
-    a goal closed, without a target, or a bonus tier (it moves in steps, not at a pace)."""
-    if (
-        goal.status != GoalStatus.ACTIVE
-        or goal.target_value is None
-        or goal.metric == Metric.BONUS_TIER
-    ):
+    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice,
+    the daily alerts and a plan's card all read: on track, at risk or off track against the
+    progress a steady pace would have by `today` (the goal's zone). None when there is nothing
+    to judge: a goal closed, without a target, or a bonus tier (it moves in steps, not at a
+    pace)."""
+    return verdict_of(
+        metric=goal.metric,
+        status=goal.status,
+        target=goal.target_value,
+        percent=goal.progress_percent,
+        period=(goal.period_start, goal.period_end),
+        today=today,
+    )
+
+
+def verdict_of(
+    *,
+    metric: str,
+    status: str,
+    target: Decimal | None,
+    percent: Decimal | None,
+    period: tuple[dt.date, dt.date],
+    today: dt.date,
+) -> str | None:
+    """`verdict`, from a goal's figures as a list reads them (a plan's goals, annotated on
+    their plan): its metric, status, target, progress percent and (first, last) day."""
+    if status != GoalStatus.ACTIVE or target is None or metric == Metric.BONUS_TIER:
         return None
-    if goal.target_value == 0:  # nothing to reach
+    if target == 0:  # nothing to reach
         return Verdict.ON_TRACK
-    return verdict_for(goal.progress_percent or Decimal(0), expected_percent(goal, today=today))
+    return verdict_for(percent or Decimal(0), _expected_percent(*period, today=today))
 
 
 def elapsed_days(goal: Goal, *, today: dt.date) -> tuple[int, int]:
     """(days of the goal's period gone by `today`, counting today; days in the period)."""
-    days = (goal.period_end - goal.period_start).days + 1
-    return min(days, max(0, (today - goal.period_start).days + 1)), days
+    return _elapsed_days(goal.period_start, goal.period_end, today=today)
+
+
+def _elapsed_days(first: dt.date, last: dt.date, *, today: dt.date) -> tuple[int, int]:
+    days = (last - first).days + 1
+    return min(days, max(0, (today - first).days + 1)), days
 
 
 def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
     """The progress a steady pace would have reached by `today`."""
-    elapsed, days = elapsed_days(goal, today=today)
+    return _expected_percent(goal.period_start, goal.period_end, today=today)
+
+
+def _expected_percent(first: dt.date, last: dt.date, *, today: dt.date) -> Decimal:
+    elapsed, days = _elapsed_days(first, last, today=today)
     return _q(Decimal(elapsed) * 100 / days)
 
 

@@ -41,6 +41,7 @@ from crm import periods
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
 from crm.roles import Actor, scope_to_user
+from goals import selectors as goal_selectors
 from goals.models import (
     MAX_TIER,
     Achievement,
@@ -92,6 +93,24 @@ def figures_as_of(plan: RepPlan | None) -> dt.datetime | None:
     """When the plan's figures (from `with_figures`) were counted: the oldest of its goals'."""
     moments = [getattr(plan, f"{metric}_as_of", None) for metric in FIGURES] if plan else []
     return min((moment for moment in moments if moment is not None), default=None)
+
+
+def figure_verdicts(plan: RepPlan, *, period: periods.Period, today: dt.date) -> dict:
+    """Each of a month's plan's goals' own verdict, by metric (None: nothing to judge): the
+    one its page, the goals list and the alerts give (goals.selectors.verdict), read from the
+    figures `with_figures` annotates. A plan's card shows it next to each bar, beside the
+    plan's overall pace (the average of two of them)."""
+    return {
+        metric: goal_selectors.verdict_of(
+            metric=metric,
+            status=getattr(plan, f"{metric}_status"),
+            target=getattr(plan, target),
+            percent=getattr(plan, percent),
+            period=(period.first_day, period.last_day),
+            today=today,
+        )
+        for metric, (target, _, percent) in FIGURES.items()
+    }
 
 
 def tier_label(tier: int, threshold: Decimal | None) -> str:
@@ -167,6 +186,7 @@ def with_figures(
             actual: F(f"{goal}__current_value"),
             percent: F(f"{goal}__progress_percent"),
             f"{metric}_goal_id": F(f"{goal}__id"),
+            f"{metric}_status": F(f"{goal}__status"),
             f"{metric}_as_of": F(f"{goal}__last_calculated_at"),
         }
     plans = plans.annotate(**annotations)

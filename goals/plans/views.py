@@ -55,6 +55,12 @@ COMPLIANCE = ListPage(
 CHART_DAYS = 30
 ACHIEVEMENTS_SHOWN = 20
 HISTORY_MONTHS = 12
+# The card's bars, by the names its template reads.
+FIGURE_NAMES = {
+    "signups": Metric.SIGNUPS,
+    "revenue": Metric.REVENUE,
+    "bonus_tier": Metric.BONUS_TIER,
+}
 
 
 # --- A rep's dashboard -------------------------------------------------------------------------
@@ -104,13 +110,15 @@ def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
     return f"overdue by {timesince(deadline, now, depth=1)}"
 
 
-def card_version(plan: RepPlan | None, countdown: str = "") -> str:
+def card_version(plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None) -> str:
     """A digest of what the card shows: equal digests, nothing new to show (the countdown is
-    part of it, so "in 2 days" turns into "overdue" without a reload)."""
+    part of it, so "in 2 days" turns into "overdue" without a reload, and so are the bars'
+    verdicts, which move with the days as well as the figures)."""
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
     figures += [plan.goal_set_at, plan.pace, plan.days_remaining, plan.deadline_status, countdown]
+    figures += sorted((verdicts or {}).items())
     figures += [selectors.figures_as_of(plan)]
     return version_of(*figures)
 
@@ -136,19 +144,21 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     plan = selectors.plan_list(
         user=request.user, year=year, month=month, rep_id=rep.pk, now=now
     ).first()
-    needed = {}
+    needed, verdicts = {}, {}
     if plan is not None:
-        today, last_day = periods.local_date(now, zone), periods.month(year, month, zone).last_day
+        today, period = periods.local_date(now, zone), periods.month(year, month, zone)
         needed = {
             name: rates.needed(
                 metric,
                 target=getattr(plan, selectors.FIGURES[metric][0]),
                 actual=getattr(plan, selectors.FIGURES[metric][1]),
                 today=today,
-                last_day=last_day,
+                last_day=period.last_day,
             )
-            for name, metric in (("signups", Metric.SIGNUPS), ("revenue", Metric.REVENUE))
+            for name, metric in FIGURE_NAMES.items()
         }
+        by_metric = selectors.figure_verdicts(plan, period=period, today=today)
+        verdicts = {name: by_metric[metric] for name, metric in FIGURE_NAMES.items()}
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
@@ -164,8 +174,9 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "countdown": countdown,
         "zone": zone.key,
         "needed": needed,
+        "verdicts": verdicts,
         "as_of": selectors.figures_as_of(plan),
-        "card_version": card_version(plan, countdown),
+        "card_version": card_version(plan, countdown, verdicts),
         "own": rep.user_id == request.user.pk,
         "query": f"?{urlencode(query)}" if query else "",
         "now": now,

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import AuditEntry, Team
+from crm.models import AuditEntry, CustomerStatus, DealStage, Team
 from crm.roles import SystemActor
-from crm.tests.factories import SalesRepFactory, TeamFactory
+from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, TeamFactory
 from goals import services as services_goals
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
@@ -407,6 +407,33 @@ def test_the_card_of_a_past_month_never_set_says_not_set_as_the_compliance_list_
     assert '<span class="badge deadline-never_set">Not set</span>' in may_card
     assert "overdue" not in may_card.lower()
     assert '<span class="badge deadline-overdue">overdue by 4' in june_card
+
+
+def test_the_card_never_contradicts_itself_the_overall_pace_and_each_bars_own_verdict(client):
+    rep = SalesRepFactory(timezone="UTC")
+    mid_june = dt.datetime(2031, 6, 16, 12, tzinfo=UTC)
+    with time_machine.travel(mid_june, tick=False):
+        services.plan_set(
+            actor=rep.user, signup_goal=2, revenue_goal=Decimal(10000), bonus_tier_goal=1
+        )
+        for day in (2, 9):
+            CustomerFactory(owner=rep, status=CustomerStatus.ACTIVE,
+                            signed_up_at=dt.datetime(2031, 6, day, tzinfo=UTC))  # fmt: skip
+        DealFactory(rep=rep, amount=Decimal(2000), stage=DealStage.CLOSED_WON,
+                    closed_at=dt.datetime(2031, 6, 10, tzinfo=UTC))  # fmt: skip
+        services_goals.goals_recalculate(goals=Goal.objects.filter(plan__rep=rep), actor=JOB)
+        revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+        client.force_login(rep.user)
+        card = _card(client).split("</section>")[0]
+        own_verdict = services_goals.selectors.verdict(revenue, today=dt.date(2031, 6, 16))
+
+    # Signups reached (100 %), revenue at 20 % with half the month over: the plan as a whole is
+    # ahead (60 % against 50 %), its revenue alone is off track, and the card says both.
+    head, signups, revenue_bar, _ = card.split('class="plan-figure"')
+    assert 'Overall pace</span> <span class="badge pace-ahead">Ahead</span>' in head
+    assert '<span class="badge verdict-on_track">On track</span>' in signups
+    assert own_verdict == "off_track"
+    assert '<span class="badge verdict-off_track">Off track</span>' in revenue_bar
 
 
 def _card(client) -> str:
