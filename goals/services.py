@@ -271,7 +271,9 @@ def goal_update(
     new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
-    check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
+    # A target sent back as it is (the edit form shows it) is no change of it.
+    target_changes = "target_value" in fields and fields["target_value"] != goal.target_value
+    check_update(goal, target_changes=target_changes, period_changes=bool(period_given))
     if "target_value" in fields and fields["target_value"] is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     changes = apply_changes(goal, fields)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,7 +19,8 @@ from crm.roles import SystemActor
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
 from goals.models import Goal, GoalSnapshot, Source
-from goals.tests.factories import make_goal
+from goals.plans import services as plans
+from goals.tests.factories import SETUP, make_goal
 
 pytestmark = pytest.mark.django_db
 
@@ -516,3 +518,28 @@ def test_the_edit_form_passes_the_parent_on_only_when_it_was_changed(client, rep
 
     assert "goal.unlink" not in entries and "goal.link" in entries  # the link when it was made
     assert unlinked.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id is None
+
+
+def test_the_edit_form_renames_a_plan_goal_and_a_parent_whose_target_it_shows_unchanged(
+    client, rep
+):
+    plans.plan_set(actor=rep.user, signup_goal=2, revenue_goal=Decimal(900), bonus_tier_goal=0)
+    plan_goal = Goal.objects.get(plan__rep=rep, plan__month__isnull=False, metric="revenue")
+    team_goal = make_goal(owner=rep.team, title="Team revenue", target=500)
+    make_goal(owner=rep, title="Mine", target=300, parent=team_goal)
+    client.force_login(rep.team.manager)
+
+    renamed = {}
+    for goal, title in ((plan_goal, "Revenue, with the fair"), (team_goal, "Team revenue, all")):
+        url = reverse("goals:goal-edit", args=[goal.pk])
+        form = client.get(url).context["form"]
+        # The form as it came, the title changed: its target goes back as it was shown.
+        data = {name: form[name].value() or "" for name in form.fields if name != "parent"}
+        renamed[goal.pk] = client.post(url, {**data, "title": title})
+
+    assert {answer.status_code for answer in renamed.values()} == {302}
+    assert Goal.objects.get(pk=plan_goal.pk).title == "Revenue, with the fair"
+    assert Goal.objects.get(pk=team_goal.pk).title == "Team revenue, all"
+    with pytest.raises(ValidationError) as refused:  # a target that does change still may not
+        services.goal_update(actor=SETUP, goal_id=plan_goal.pk, target_value=Decimal(901))
+    assert refused.value.messages == [services.PLAN_GOAL_FIXED]
