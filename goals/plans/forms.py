@@ -69,7 +69,9 @@ class ComplianceFilterForm(ScopedForm):
 
     month = MonthField(label="Month", required=False)
     team = LongChoiceField(label="Team", coerce=int, required=False, empty_value=None)
-    pace = forms.ChoiceField(choices=[("", "Any pace"), *Pace.choices], required=False)
+    pace = forms.ChoiceField(
+        label="Overall pace", choices=[("", "Any pace"), *Pace.choices], required=False
+    )
     deadline = forms.ChoiceField(
         label="Goals",
         choices=[("", "Set or not"), ("not_set", "Not set yet"), *DeadlineStatus.LABELS.items()],
