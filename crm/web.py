@@ -368,8 +368,12 @@ def version_of(*values: Any) -> str:
 
 
 def page_version(page: Page) -> str:
-    """A digest of the page's rows as last changed."""
-    return version_of(*((row.pk, getattr(row, "updated_at", "")) for row in page))
+    """A digest of the page's rows as last changed: a row's own `version` where its model has
+    one (what a row shows may move without `updated_at`: a goal counted again says so), else
+    its `updated_at`."""
+    return version_of(
+        *((row.pk, getattr(row, "version", getattr(row, "updated_at", ""))) for row in page)
+    )
 
 
 def _without(url: str, parameter: str) -> str:
@@ -482,11 +486,17 @@ class ListPage:
         return self.filters(request.GET)
 
     def render(
-        self, request: HttpRequest, *, status: int = 200, extra: dict[str, Any] | None = None
+        self,
+        request: HttpRequest,
+        *,
+        status: int = 200,
+        extra: dict[str, Any] | None = None,
+        filters: forms.Form | None = None,
     ) -> HttpResponse:
         """The page; `extra` adds to the template's context (what the page shows besides
-        the list)."""
-        filters = self.filter_form(request)
+        the list); `filters`, the filter form when the view built it (its choices shared with
+        another form of the page), else `filter_form`'s."""
+        filters = filters if filters is not None else self.filter_form(request)
         criteria = filters.cleaned_data if filters.is_valid() else {}
         rows = self.rows(request.user, **criteria)
         # `?created=<id>`, where a create form lands: the page that holds the new row, marked.

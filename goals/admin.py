@@ -120,9 +120,6 @@ class GoalAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = {field: form.cleaned_data[field] for field in form.changed_data}
-        if "parent" in changed:
-            parent = changed.pop("parent")
-            changed["parent_id"] = parent.pk if parent is not None else None
         services.goal_update(actor=request.user, goal_id=obj.pk, **changed)
 
     def has_delete_permission(self, request, obj=None):

@@ -42,8 +42,6 @@ from goals.plans import selectors
 from goals.plans import services as plans
 
 ACTOR = SystemActor("seed_demo")
-# Besides each month's plan (signups, revenue, bonus tier).
-REP_METRICS = [Metric.DEALS_WON, Metric.ACTIVITIES]
 # Reps (by their place in the demo) who keep missing the plan's deadline.
 MISSERS = (3, 7)
 TITLES = {

@@ -7,7 +7,7 @@ from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
 from crm.roles import Role, role_of
 from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm
-from goals.models import GoalStatus, Metric, OwnerType, PeriodKind, Source
+from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 
 class GoalFilterForm(forms.Form):
@@ -61,35 +61,70 @@ class GoalForm(ScopedForm):
                 ]
 
 
+# A parent outside what the user sees, named as the goal's page names it.
+HIDDEN_PARENT = "A goal you do not see"
+
+
 def goal_choice(goal) -> str:
     """A goal as a parent to choose: its title and owner."""
     return f"{goal} ({goal.owner_name})"
+
+
+class GoalChoiceField(forms.TypedChoiceField):
+    """A choice among goals (`set_goals`), by id, that cleans to the goal chosen: the services
+    take the goal, and read it again in the actor's scope."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(coerce=int, empty_value=None, **kwargs)
+        self.goals: dict[int, Goal] = {}
+
+    def set_goals(self, goals: list[Goal], *, blank: str = "", label=goal_choice) -> None:
+        """Offer `goals` (and, with `blank`, no goal at all, named so)."""
+        self.goals = {goal.pk: goal for goal in goals}
+        self.choices = [*([("", blank)] if blank else []), *((g.pk, label(g)) for g in goals)]
+
+    def clean(self, value) -> Goal | None:
+        chosen = super().clean(value)  # an id among the choices, or None
+        return None if chosen is None else self.goals[chosen]
 
 
 class GoalEditForm(ServiceForm):
     title = forms.CharField(max_length=200)
     target_value = AmountField(label="Target", max_digits=14)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    parent = forms.TypedChoiceField(
+    parent = GoalChoiceField(
         label="Counts toward",
-        coerce=int,
-        empty_value=None,
         required=False,
         help_text="Goals of the same metric whose period holds this goal's, that you may change.",
     )
 
-    def __init__(self, *args, candidates: list, current=None, **kwargs) -> None:
-        """`candidates`: the goals it may go under; `current`: the one it is under now."""
+    def __init__(self, *args, candidates: list, current=None, parent_id=None, **kwargs) -> None:
+        """`candidates`: the goals it may go under; `current`: the one it is under now, if the
+        user sees it; `parent_id`: the goal it is under now, seen or not."""
         super().__init__(*args, **kwargs)
+        field = self.fields["parent"]
+        if parent_id is not None and current is None:
+            # Under a goal the user does not see (its rep moved teams): a select could not show
+            # it chosen, and a browser would send "no goal above it". It stays, said as the
+            # goal's page says it; unlinking is a step of its own there.
+            field.disabled = True
+            field.set_goals([Goal(pk=parent_id)], label=lambda goal: HIDDEN_PARENT)
+            field.help_text = "It stays under that goal; unlink it on the goal's page."
+            return
         others = [goal for goal in candidates if current is None or goal.pk != current.pk]
         if current is None and not others:  # nothing to choose: no control
             del self.fields["parent"]
             return
-        self.fields["parent"].choices = [
-            ("", "No goal above it"),
-            *([(current.pk, goal_choice(current))] if current is not None else []),
-            *((goal.pk, goal_choice(goal)) for goal in others),
-        ]
+        offered = [current, *others] if current is not None else others
+        field.set_goals(offered, blank="No goal above it")
+
+    def clean(self):
+        cleaned = super().clean()
+        # The parent goes to the service only when the person chose another one: an edit of the
+        # words or the target never links or unlinks by itself.
+        if "parent" not in self.changed_data:
+            cleaned.pop("parent", None)
+        return cleaned
 
 
 class AdjustForm(ServiceForm):
@@ -100,11 +135,11 @@ class AdjustForm(ServiceForm):
 
 
 class LinkForm(ServiceForm):
-    parent = forms.TypedChoiceField(label="Put under", coerce=int, choices=[])
+    parent = GoalChoiceField(label="Put under")
 
     def __init__(self, *args, candidates, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].choices = [(goal.pk, goal_choice(goal)) for goal in candidates]
+        self.fields["parent"].set_goals(candidates)
 
 
 class StatusForm(ServiceForm):

@@ -99,6 +99,10 @@ class ProgressPercent(models.Func):
         return self._render(compiler, connection, value_cast="CAST({} AS REAL)", least="MIN")
 
 
+def _microseconds(moment: dt.datetime | None) -> int:
+    return 0 if moment is None else (moment - EPOCH) // dt.timedelta(microseconds=1)
+
+
 class Goal(TimestampedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -285,10 +289,11 @@ class Goal(TimestampedModel):
         return self.last_calculated_at or self.updated_at
 
     @property
-    def version(self) -> int:
-        """The goal as last changed (microseconds of `updated_at`): live pages ask for news
-        since the version they show."""
-        return (self.updated_at - EPOCH) // dt.timedelta(microseconds=1)
+    def version(self) -> str:
+        """The goal as its live blocks show it: as last changed (`updated_at`) and as last
+        counted (`last_calculated_at`, which alone moves when a count finds the same value, so
+        that "as of" follows). Live pages ask for news since the version they show."""
+        return f"{_microseconds(self.updated_at)}.{_microseconds(self.last_calculated_at)}"
 
     @property
     def owner_name(self) -> str:

@@ -2,11 +2,15 @@
 ("1,250.50 a day"); whole things read as people say them ("about 3 signups a day", "about 2
 deals a week", "1 more signup by the 31st"), never "0.15 a day".
 
-The rule for what is still needed, N things in D days:
+The rule for what is still needed, N things (or an amount) in the D days left, today included:
 
-- at least one a day, over more than a day: "about N/D <things> a day";
+- on the last day (D = 1): "<amount> today", "N more <things> today";
+- money otherwise: "<amount / D> a day";
+- at least one thing a day: "about N/D <things> a day";
 - below that, with more than a week left and at least one a week: "about 7N/D a week";
 - otherwise: "N more <things> by <the last day>" (the 31st; 31 Mar when that is another month).
+
+The goal's page (the forecast) and the plan's card both read it from `needed`.
 """
 
 import datetime as dt
@@ -28,10 +32,6 @@ COUNTED_AS = {
 MONEY = {Metric.REVENUE}
 WEEK = 7
 MONTH = 30
-
-
-def is_money(metric: str) -> bool:
-    return metric in MONEY
 
 
 def unit(metric: str) -> str:
@@ -96,19 +96,36 @@ def _ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
-def needed(metric: str, remaining: Decimal, *, days: int, last_day: dt.date, today: dt.date) -> str:
-    """What is still needed to reach a target, in words (the rule at the top): `remaining` of
-    the metric over `days` days up to `last_day`. Blank once it is reached, and for a bonus
-    tier (reached by revenue, not day by day)."""
-    if remaining <= 0 or metric == Metric.BONUS_TIER:
+def days_left(today: dt.date, last_day: dt.date) -> int:
+    """The days a period still has, today included; 0 once it is over."""
+    return max(0, (last_day - today).days + 1)
+
+
+def needed(
+    metric: str,
+    *,
+    target: Decimal | None,
+    actual: Decimal,
+    today: dt.date,
+    last_day: dt.date,
+) -> str:
+    """What reaching `target` from `actual` still needs in the days left up to `last_day`
+    (today included), in words (the rule at the top). Blank without a target, once it is
+    reached, once the period is over, and for a bonus tier (reached by revenue, not day by
+    day)."""
+    days = days_left(today, last_day)
+    if target is None or metric == Metric.BONUS_TIER or days == 0:
+        return ""
+    remaining = target - actual
+    if remaining <= 0:
         return ""
     if metric not in COUNTED_AS:
-        return f"{_money(remaining / days if days else remaining)} a day"
+        return f"{_money(remaining)} today" if days == 1 else f"{_money(remaining / days)} a day"
     count = int(remaining.to_integral_value(rounding=ROUND_CEILING))
-    if days <= 0:
+    if days == 1:
         return f"{_things(metric, count, more=True)} today"
     per_day = Decimal(count) / days
-    if per_day >= 1 and days > 1:
+    if per_day >= 1:
         return f"{_about(metric, per_day)} a day"
     if days > WEEK and per_day * WEEK >= 1:
         return f"{_about(metric, per_day * WEEK)} a week"

@@ -5,6 +5,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.db.models import (
     Avg,
@@ -227,10 +228,6 @@ def depth(goal: Goal) -> int:
 # --- History and forecast -----------------------------------------------------------------------
 
 
-def progress_history(goal: Goal) -> QuerySet[GoalSnapshot]:
-    return goal.snapshots.order_by("date")
-
-
 class Verdict:
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
@@ -262,41 +259,79 @@ def goal_today(goal: Goal, now: dt.datetime | None = None) -> dt.date:
 
 
 def verdict(goal: Goal, *, today: dt.date) -> str | None:
-    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice
-    and the daily alerts all read: on track, at risk or off track against the progress a
-    steady pace would have by `today` (the goal's zone). None when there is nothing to judge:
-    a goal closed, without a target, or a bonus tier (it moves in steps, not at a pace)."""
-    if (
-        goal.status != GoalStatus.ACTIVE
-        or goal.target_value is None
-        or goal.metric == Metric.BONUS_TIER
-    ):
+    """The one verdict on a goal, which the forecast, its badge, the list, the off-track notice,
+    the daily alerts and a plan's card all read: on track, at risk or off track against the
+    progress a steady pace would have by `today` (the goal's zone). None when there is nothing
+    to judge: a goal closed, without a target, or a bonus tier (it moves in steps, not at a
+    pace)."""
+    return verdict_of(
+        metric=goal.metric,
+        status=goal.status,
+        target=goal.target_value,
+        percent=goal.progress_percent,
+        period=(goal.period_start, goal.period_end),
+        today=today,
+    )
+
+
+def verdict_of(
+    *,
+    metric: str,
+    status: str,
+    target: Decimal | None,
+    percent: Decimal | None,
+    period: tuple[dt.date, dt.date],
+    today: dt.date,
+) -> str | None:
+    """`verdict`, from a goal's figures as a list reads them (a plan's goals, annotated on
+    their plan): its metric, status, target, progress percent and (first, last) day."""
+    if status != GoalStatus.ACTIVE or target is None or metric == Metric.BONUS_TIER:
         return None
-    if goal.target_value == 0:  # nothing to reach
+    if target == 0:  # nothing to reach
         return Verdict.ON_TRACK
-    return verdict_for(goal.progress_percent or Decimal(0), expected_percent(goal, today=today))
+    return verdict_for(percent or Decimal(0), _expected_percent(*period, today=today))
 
 
 def elapsed_days(goal: Goal, *, today: dt.date) -> tuple[int, int]:
     """(days of the goal's period gone by `today`, counting today; days in the period)."""
-    days = (goal.period_end - goal.period_start).days + 1
-    return min(days, max(0, (today - goal.period_start).days + 1)), days
+    return _elapsed_days(goal.period_start, goal.period_end, today=today)
+
+
+def _elapsed_days(first: dt.date, last: dt.date, *, today: dt.date) -> tuple[int, int]:
+    days = (last - first).days + 1
+    return min(days, max(0, (today - first).days + 1)), days
 
 
 def expected_percent(goal: Goal, *, today: dt.date) -> Decimal:
     """The progress a steady pace would have reached by `today`."""
-    elapsed, days = elapsed_days(goal, today=today)
+    return _expected_percent(goal.period_start, goal.period_end, today=today)
+
+
+def _expected_percent(first: dt.date, last: dt.date, *, today: dt.date) -> Decimal:
+    elapsed, days = _elapsed_days(first, last, today=today)
     return _q(Decimal(elapsed) * 100 / days)
 
 
-def history_points(goal: Goal, *, today: dt.date) -> list[tuple[dt.date, Decimal]]:
-    """The goal's value day by day, as its chart draws it and its velocity is measured: the
-    daily snapshots before its last day so far, then that day at the value it has now (a
-    snapshot of today is older than the value shown). Days without a snapshot are left out,
-    never drawn as 0."""
+class HistoryPoint(NamedTuple):
+    """A day of a goal's history: its value, and its target and percent, that day."""
+
+    date: dt.date
+    value: Decimal
+    target: Decimal | None
+    percent: Decimal | None
+
+
+def history_points(goal: Goal, *, today: dt.date) -> list[HistoryPoint]:
+    """The goal's value day by day, as its chart draws it, the API gives it and its velocity is
+    measured: the daily snapshots before its last day so far, then that day as the goal stands
+    now (a snapshot of today is older than the value shown). Days without a snapshot are left
+    out, never drawn as 0."""
     last = min(today, goal.period_end)
-    rows = list(goal.snapshots.filter(date__lt=last).order_by("date").values_list("date", "value"))
-    return [*rows, (last, goal.current_value)]
+    rows = goal.snapshots.filter(date__lt=last).order_by("date")
+    return [
+        *(HistoryPoint(*row) for row in rows.values_list("date", "value", "target", "percent")),
+        HistoryPoint(last, goal.current_value, goal.target_value, goal.progress_percent),
+    ]
 
 
 @dataclass(frozen=True)
@@ -304,11 +339,12 @@ class Forecast:
     velocity: Decimal  # average change in value per day
     projected_value: Decimal  # at the period's end, at that velocity
     projected_completion: dt.date | None  # when the target is reached at that velocity
-    needed_daily_rate: Decimal | None  # what each day left must add to reach the target
+    needed_daily_rate: Decimal | None  # what each day left (today included) must add
+
     verdict: str | None  # None: nothing to judge (see `verdict`)
     elapsed_share: Decimal  # 0..1 of the period gone
     expected_percent: Decimal  # progress a steady pace would have by now
-    days_left: int
+    days_left: int  # after today
     has_sufficient_data: bool
     days_of_history: int
     # The figures above in words, with the metric's unit (goals.rates).
@@ -325,7 +361,7 @@ def forecast(
     goal: Goal,
     *,
     now: dt.datetime | None = None,
-    history: list[tuple[dt.date, Decimal]] | None = None,
+    history: list[HistoryPoint] | None = None,
 ) -> Forecast:
     """Velocity over the goal's history, which ends at the value it has now (`history_points`,
     read here unless given): the change from its first point to now over the days between, or,
@@ -338,7 +374,7 @@ def forecast(
     days_left = days - elapsed
     points = history if history is not None else history_points(goal, today=today)
     value = goal.current_value
-    (first_day, first), (last_day, _) = points[0], points[-1]
+    (first_day, first, *_), (last_day, *_) = points[0], points[-1]
     span = (last_day - first_day).days
     if span > 0:
         velocity = (value - first) / span
@@ -350,14 +386,15 @@ def forecast(
     target = goal.target_value
     completion = None
     needed = None
-    remaining = None
     if target is not None:
         remaining = target - value
         if remaining <= 0:
             completion = today
             needed = Decimal(0)
         else:
-            needed = remaining / days_left if days_left else remaining
+            # Over the days left today included, as `rates.needed` words it.
+            to_go = rates.days_left(today, goal.period_end)
+            needed = remaining / to_go if to_go else remaining
             if velocity > 0:
                 days_to_go = (remaining / velocity).to_integral_value(rounding=ROUND_CEILING)
                 # At a crawl the date would be past any calendar's: no completion in sight.
@@ -377,12 +414,8 @@ def forecast(
         has_sufficient_data=span > 0,
         days_of_history=span + 1,
         pace_text=rates.pace(goal.metric, velocity),
-        needed_text=(
-            rates.needed(
-                goal.metric, remaining, days=days_left, last_day=goal.period_end, today=today
-            )
-            if remaining is not None
-            else ""
+        needed_text=rates.needed(
+            goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
     )

@@ -4,13 +4,15 @@ hierarchy links with their roll-up, and the daily snapshot, closing and alerts.
 Recalculation is set-based: one query computes every goal's fresh value (goals.selectors
 .fresh_value), one statement writes the ones that changed, one audits them, a few roll up their
 parents; never a query per goal. A parent's value and target are its children's sums, rolled up
-the tree in the same transaction, under the parents' row locks so that concurrent changes under
-one parent never lose an update. Every change of target, value, status, source or parent, by a
+the tree in the same transaction; a parent whose sums move is written under its row lock (and
+summed again if a change under it committed meanwhile), so that concurrent changes under one
+parent never lose an update, and one whose sums did not move is left alone. Every change of target, value, status, source or parent, by a
 person or a job, is audited (the core's audit trail, with the reason when there is one).
 """
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from celery.result import AsyncResult
@@ -18,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Sum, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -212,10 +214,10 @@ def goal_create(
     description: str = "",
     calculation_source: str = Source.AUTO,
     current_value: Decimal = Decimal(0),
-    parent_id: int | None = None,
+    parent: Goal | None = None,
 ) -> Goal:
-    """A new goal, counted at once (unless set by hand), and put under `parent_id` if given
-    (the same rules as linking it afterwards: refused, nothing is created)."""
+    """A new goal, counted at once (unless set by hand), and put under `parent` if given (the
+    same rules as linking it afterwards: refused, nothing is created)."""
     if target_value is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     team, rep = _check_owner(actor=actor, owner_type=owner_type, team=team, rep=rep)
@@ -246,8 +248,8 @@ def goal_create(
     )
     if goal.is_auto:
         goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
-    if parent_id is not None:
-        _link(goal, parent_id=parent_id, actor=actor)
+    if parent is not None:
+        _link(goal, parent=parent, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 
@@ -262,15 +264,17 @@ def goal_update(
     period_kind: str = UNCHANGED,
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
-    parent_id: int | None = UNCHANGED,
+    parent: Goal | None = UNCHANGED,
 ) -> Goal:
     """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
     its children's sum; a goal's period lies within its parent's."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    new_parent = parent_id is not UNCHANGED and parent_id != goal.parent_id
+    new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
-    check_update(goal, target_changes="target_value" in fields, period_changes=bool(period_given))
+    # A target sent back as it is (the edit form shows it) is no change of it.
+    target_changes = "target_value" in fields and fields["target_value"] != goal.target_value
+    check_update(goal, target_changes=target_changes, period_changes=bool(period_given))
     if "target_value" in fields and fields["target_value"] is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
     changes = apply_changes(goal, fields)
@@ -298,10 +302,10 @@ def goal_update(
             goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
         if "target_value" in changes:
             roll_up(parent_ids=[goal.parent_id], actor=actor)
-    if new_parent and parent_id is None:
+    if new_parent and parent is None:
         _unlink(goal, actor=actor)
     elif new_parent:
-        _link(goal, parent_id=parent_id, actor=actor)
+        _link(goal, parent=parent, actor=actor)
     elif not changes:
         return goal
     return selectors.goal_list(user=actor).get(pk=goal.pk)
@@ -455,12 +459,14 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
     changed, audit them and roll their parents up. Returns how many changed.
 
     A fixed number of statements whatever the number of goals: one SELECT of the changed
-    values, one UPDATE of the timestamps, one UPDATE … FROM unnest(…) of the new values, one
-    audit INSERT, and the roll-up's few per level (of every parent of the goals counted). The
-    values are read without locks (a long read must not hold up people's edits): a goal changed
-    meanwhile (adjusted by hand, recounted by an event, given children) is not overwritten, and
-    the next run counts it again. A value too large for a goal marks that goal failed, and the
-    others are still written.
+    values, one UPDATE of the moment they were counted, one UPDATE … FROM unnest(…) of the new
+    values, one audit INSERT, and the roll-up's few per level (of every parent of the goals
+    counted). The values are read without locks (a long read must not hold up people's edits):
+    a goal changed meanwhile (adjusted by hand, recounted by an event, given children) is not
+    overwritten, and the next run counts it again. A goal counted again at the same value
+    changes only its `last_calculated_at` (its page's "as of"), never its `updated_at`; a
+    parent whose sums did not move is neither locked nor written (`roll_up`). A value too
+    large for a goal marks that goal failed, and the others are still written.
     """
     now = timezone.now()
     targets = selectors.calculable(goals)
@@ -470,10 +476,18 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
         .values_list("pk", "parent_id", "current_value", "fresh")
     )
     too_large = {pk for pk, _, _, fresh in counted if fresh > MAX_VALUE}
-    # Counted now, changed or not: the pages show each value "as of" this moment (and, the
-    # goal's version moving, refresh to say so).
+    # Counted now, changed or not: the pages show each value "as of" this moment (the live
+    # blocks' version follows it: Goal.version). Counting the same value again is no change of
+    # the goal, unless its last count had failed (its notice goes).
     Goal.objects.filter(pk__in=targets.values("pk")).exclude(pk__in=too_large).update(
-        last_calculated_at=now, updated_at=now, calculation_failed=False, calculation_error=""
+        last_calculated_at=now,
+        updated_at=Case(
+            When(calculation_failed=True, then=Value(now)),
+            default=F("updated_at"),
+            output_field=DateTimeField(),
+        ),
+        calculation_failed=False,
+        calculation_error="",
     )
     if too_large:
         goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
@@ -499,7 +513,8 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
             ],
         )
         events.publish(GoalValuesChanged(goal_ids=tuple(pk for pk, _, _, _ in changed)))
-    # Every parent of a goal counted, its sum moved or not, so that it is as fresh as they are.
+    # Every parent of a goal counted: those whose sums moved (their children's values, or targets
+    # changed elsewhere) are written.
     roll_up(parent_ids=targets.filter(parent__isnull=False).values("parent_id"), actor=actor)
     return len(changed)
 
@@ -534,13 +549,17 @@ def goals_for_facts(facts: Iterable[tuple[int | None, dt.datetime]], metrics: It
 
 
 def roll_up(*, parent_ids: Iterable[int | None] | QuerySet, actor: Actor) -> None:
-    """Make each parent's value and target its children's sums, and so on up to the root; each
-    parent summed is then "as of" now (`last_calculated_at`), its sum moved or not, like its
-    children. `parent_ids` may be a query of ids, read within the first level's lock.
+    """Make each parent's value and target its children's sums, and so on up to the root.
+    `parent_ids` may be a query of ids.
 
-    The parents are locked (in id order) before their children are summed: a concurrent change
-    under the same parent waits, and its sum then includes this one's. Four statements a level
-    at most: the lock, the sums, one write of every parent summed, the audit of those that moved.
+    Each level is summed first without locks, in one statement with the parents' values as they
+    stand. A parent whose sums are what it holds already is neither locked nor written: summing
+    the same totals again changes nothing (its `updated_at` and `last_calculated_at` say when
+    its sum last moved). The parents whose sums moved are locked (in id order) and written with
+    the moment, their changes audited. A concurrent change under one of them commits its
+    parent's new sums with it; such a parent, found changed once locked, is summed again under
+    the lock, so that no update is lost. A level: one statement when no sum moved, four when
+    some did (the sums, the lock, the write, the audit), one more after a concurrent change.
     """
     level: QuerySet | set[int] = (
         parent_ids
@@ -549,54 +568,98 @@ def roll_up(*, parent_ids: Iterable[int | None] | QuerySet, actor: Actor) -> Non
     )
     now = timezone.now()
     while isinstance(level, QuerySet) or level:
-        parents = list(
-            Goal.objects.select_for_update()
-            .filter(pk__in=level)
-            .order_by("pk")
-            .values_list("pk", "parent_id", "current_value", "target_value")
+        summed = _children_sums(level)
+        moved = {pk: sums for pk, sums in summed.items() if sums.moved}
+        if moved:
+            held = {
+                pk: (value, target)
+                for pk, value, target in Goal.objects.select_for_update()
+                .filter(pk__in=list(moved))
+                .order_by("pk")
+                .values_list("pk", "current_value", "target_value")
+            }
+            meanwhile = [pk for pk, sums in moved.items() if held.get(pk) != sums.held]
+            if meanwhile:
+                again = _children_sums(meanwhile)
+                summed |= again
+                moved = {pk: sums for pk, sums in moved.items() if pk not in meanwhile}
+                moved |= {pk: sums for pk, sums in again.items() if sums.moved}
+            _write_sums(moved, actor=actor, now=now)
+        level = {sums.parent_id for sums in summed.values() if sums.parent_id is not None}
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """A parent as it stands (`held`: value, target) beside its children's sums."""
+
+    parent_id: int | None
+    held: tuple[Decimal, Decimal | None]
+    value: Decimal
+    target: Decimal | None
+
+    @property
+    def moved(self) -> bool:
+        return (self.value, self.target) != self.held
+
+
+def _children_sums(parent_ids: QuerySet | Iterable[int]) -> dict[int, _Sums]:
+    """The sums of each parent's children, with the parent's values as they stand, in one
+    statement (one snapshot: a change and its parent's sums commit together). A parent without
+    children any more is left out: it counts for itself again."""
+    rows = (
+        Goal.objects.filter(parent_id__in=parent_ids)
+        .values("parent_id", "parent__parent_id", "parent__current_value", "parent__target_value")
+        .annotate(value=Sum("current_value"), target=Sum("target_value"))
+        .order_by()
+    )
+    return {
+        row["parent_id"]: _Sums(
+            parent_id=row["parent__parent_id"],
+            held=(row["parent__current_value"], row["parent__target_value"]),
+            value=_cents(row["value"] or Decimal(0)),
+            target=_cents(row["target"]) if row["target"] is not None else None,
         )
-        if not parents:
-            return
-        sums = {
-            row["parent_id"]: row
-            for row in Goal.objects.filter(parent_id__in=[pk for pk, *_ in parents])
-            .values("parent_id")
-            .annotate(value=Sum("current_value"), target=Sum("target_value"))
-            .order_by()
+        for row in rows
+    }
+
+
+def _write_sums(moved: dict[int, _Sums], *, actor: Actor, now: dt.datetime) -> None:
+    """Write the parents' new sums (locked), and audit what moved; a sum too large for a goal
+    marks that parent failed instead."""
+    too_large = [pk for pk, sums in moved.items() if max(sums.value, sums.target or 0) > MAX_VALUE]
+    written = {
+        pk: {
+            "current_value": sums.value,
+            "target_value": sums.target,
+            "last_calculated_at": now,
+            "updated_at": now,
         }
-        written, audits, next_ids, too_large = {}, [], set(), []
-        for pk, grandparent, value, target in parents:
-            row = sums.get(pk)
-            if row is None:  # no children any more: it counts for itself again
-                continue
-            new_value = _cents(row["value"] or Decimal(0))
-            new_target = _cents(row["target"]) if row["target"] is not None else None
-            if max(new_value, new_target or 0) > MAX_VALUE:
-                too_large.append(pk)
-                continue
-            written[pk] = {
-                "current_value": new_value,
-                "target_value": new_target,
-                "last_calculated_at": now,
-                "updated_at": now,
-            }
-            # Up to the root even when this sum did not move, so that each level is as fresh.
-            next_ids.add(grandparent)
-            moved = {
-                name: [old, new]
-                for name, old, new in (
-                    ("current_value", value, new_value),
-                    ("target_value", target, new_target),
-                )
-                if old != new
-            }
-            if moved:
-                audits.append((Goal(pk=pk), moved))
-        bulk_set(Goal, written)
-        audit_many(actor=actor, action="goal.roll_up", targets=audits)
-        if too_large:
-            goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
-        level = {pk for pk in next_ids if pk is not None}
+        for pk, sums in moved.items()
+        if pk not in too_large
+    }
+    bulk_set(Goal, written)
+    audit_many(
+        actor=actor,
+        action="goal.roll_up",
+        targets=[
+            (
+                Goal(pk=pk),
+                {
+                    name: [old, new]
+                    for name, old, new in zip(
+                        ("current_value", "target_value"),
+                        moved[pk].held,
+                        (moved[pk].value, moved[pk].target),
+                        strict=True,
+                    )
+                    if old != new
+                },
+            )
+            for pk in written
+        ],
+    )
+    if too_large:
+        goals_mark_failed(goals=Goal.objects.filter(pk__in=too_large), error=VALUE_TOO_LARGE)
 
 
 def link_problem(goal: Goal, parent: Goal) -> str | None:
@@ -651,11 +714,12 @@ def link_refusal(goal: Goal, parent: Goal) -> str | None:
     return problem
 
 
-def _link(goal: Goal, *, parent_id: int, actor: Actor) -> None:
-    """Put `goal` (locked, the actor's to change) under the parent `parent_id` (theirs to
-    change too); both trees roll up."""
+def _link(goal: Goal, *, parent: Goal, actor: Actor) -> None:
+    """Put `goal` (locked, the actor's to change) under `parent`, read again here in the
+    actor's scope and locked (theirs to change too, whoever looked it up); both trees roll
+    up."""
     try:
-        parent = locked(selectors.goal_list(user=actor, for_write=True), parent_id)
+        parent = locked(selectors.goal_list(user=actor, for_write=True), parent.pk)
     except Http404:
         raise ValidationError({"parent": LINK_PARENT_NOT_FOUND}) from None
     problem = link_refusal(goal, parent)
@@ -681,10 +745,10 @@ def _unlink(goal: Goal, *, actor: Actor) -> None:
 
 
 @transaction.atomic
-def goal_link_parent(*, actor: Actor, goal_id: int, parent_id: int) -> Goal:
+def goal_link_parent(*, actor: Actor, goal_id: int, parent: Goal) -> Goal:
     """Put a goal under a parent (both the actor's to change); both trees roll up."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
-    _link(goal, parent_id=parent_id, actor=actor)
+    _link(goal, parent=parent, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)
 
 

@@ -106,7 +106,9 @@ def _progress_context(goal: Goal) -> dict[str, Any]:
         "forecast": forecast,
         "alert": alert if off_track else None,
         "chart": charts.history_chart(
-            history, target=goal.target_value, period=(goal.period_start, goal.period_end)
+            [(point.date, point.value) for point in history],
+            target=goal.target_value,
+            period=(goal.period_start, goal.period_end),
         ),
         "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }
@@ -270,9 +272,7 @@ def _link(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
     return _goal_action(
         request,
         pk,
-        lambda data: services.goal_link_parent(
-            actor=request.user, goal_id=pk, parent_id=data["parent"]
-        ),
+        lambda data: services.goal_link_parent(actor=request.user, goal_id=pk, **data),
         form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
         refused=refused,
         success="Linked: the parent now counts this goal.",
@@ -339,17 +339,12 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial=initial,
         candidates=_link_candidates(request, goal),
         current=current,
+        parent_id=goal.parent_id,
     )
     if request.method == "POST":
         saved = call_service(
             form,
-            lambda **data: services.goal_update(
-                actor=request.user,
-                goal_id=pk,
-                **{
-                    "parent_id" if name == "parent" else name: value for name, value in data.items()
-                },
-            ),
+            lambda **data: services.goal_update(actor=request.user, goal_id=pk, **data),
         )
         if saved is not None:
             messages.success(request, "Goal saved.")

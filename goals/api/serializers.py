@@ -8,7 +8,7 @@ from crm import selectors as crm_selectors
 from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
 from crm.api.serializers import RepSummarySerializer
 from goals import selectors
-from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, PeriodKind, Source
+from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 AMOUNT = {"max_digits": 14, "decimal_places": 2}
 
@@ -124,17 +124,25 @@ class GoalLinkInputSerializer(serializers.Serializer):
     parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
 
 
-class SnapshotSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = GoalSnapshot
-        fields = ["date", "value", "target", "percent"]
+class HistoryPointSerializer(serializers.Serializer):
+    """A day of a goal's history (goals.selectors.history_points); the last is today's, as the
+    goal stands now."""
+
+    date = serializers.DateField()
+    value = serializers.DecimalField(**AMOUNT)
+    target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    percent = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
 
 
 class ForecastSerializer(serializers.Serializer):
     velocity = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_value = serializers.DecimalField(max_digits=None, decimal_places=2)
     projected_completion = serializers.DateField(allow_null=True)
-    needed_daily_rate = serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=True)
+    needed_daily_rate = serializers.DecimalField(
+        max_digits=None, decimal_places=2, allow_null=True,
+        help_text="What each day left, today included, must add to reach the target; 0 once "
+        "reached, null without a target.",
+    )  # fmt: skip
     verdict = serializers.ChoiceField(
         choices=list(selectors.Verdict.LABELS.items()),
         allow_null=True,
@@ -143,7 +151,7 @@ class ForecastSerializer(serializers.Serializer):
     )
     elapsed_share = serializers.DecimalField(max_digits=5, decimal_places=4)
     expected_percent = serializers.DecimalField(max_digits=8, decimal_places=2)
-    days_left = serializers.IntegerField()
+    days_left = serializers.IntegerField(help_text="Days of the period after today.")
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
 

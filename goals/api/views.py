@@ -32,14 +32,6 @@ class GoalFilter(filters.FilterSet):
         fields = ["owner_type", "metric", "status", "period_kind", "calculation_source", "parent"]
 
 
-def _parent_as_id(data: dict) -> dict:
-    """The input with its parent (found in the caller's scope) as the id the services take."""
-    if "parent" in data:
-        parent = data.pop("parent")
-        data["parent_id"] = parent.pk if parent is not None else None
-    return data
-
-
 class GoalViewSet(ScopedViewSet):
     selector = selectors.goal_list
     output_serializer_class = s.GoalOutputSerializer
@@ -61,12 +53,11 @@ class GoalViewSet(ScopedViewSet):
     lookup_value_regex = r"[0-9]+"
 
     def create(self, request):
-        goal = services.goal_create(actor=request.user, **_parent_as_id(self.input()))
+        goal = services.goal_create(actor=request.user, **self.input())
         return self.answer(goal, code=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        data = _parent_as_id(self.input(partial=True))
-        goal = services.goal_update(actor=request.user, goal_id=pk, **data)
+        goal = services.goal_update(actor=request.user, goal_id=pk, **self.input(partial=True))
         return self.answer(goal)
 
     def destroy(self, request, pk=None):
@@ -97,8 +88,7 @@ class GoalViewSet(ScopedViewSet):
 
     @action(detail=True, methods=["post"], url_path="link-parent")
     def link_parent(self, request, pk=None):
-        parent = self.input()["parent"]
-        goal = services.goal_link_parent(actor=request.user, goal_id=pk, parent_id=parent.pk)
+        goal = services.goal_link_parent(actor=request.user, goal_id=pk, **self.input())
         return self.answer(goal)
 
     @action(detail=True, methods=["post"], url_path="unlink-parent")
@@ -110,11 +100,14 @@ class GoalViewSet(ScopedViewSet):
     def forecast(self, request, pk=None):
         return Response(s.ForecastSerializer(selectors.forecast(self.get_object())).data)
 
-    @extend_schema(responses=s.SnapshotSerializer(many=True))
+    @extend_schema(responses=s.HistoryPointSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="progress-history")
     def progress_history(self, request, pk=None):
-        history = selectors.progress_history(self.get_object())
-        return Response(s.SnapshotSerializer(history, many=True).data)
+        """The goal's value day by day, as its page draws it: the daily snapshots, then today
+        as the goal stands now."""
+        goal = self.get_object()
+        history = selectors.history_points(goal, today=selectors.goal_today(goal))
+        return Response(s.HistoryPointSerializer(history, many=True).data)
 
     @extend_schema(responses=s.HierarchySerializer)
     @action(detail=True, methods=["get"])

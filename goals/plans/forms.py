@@ -11,12 +11,9 @@ from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
 
 
 def team_options(user) -> list[tuple[int, str]]:
-    """The teams `user` sees, as (id, name): read once per request, though the compliance
-    page lists them twice (its filter and the defaults' form)."""
-    if not hasattr(user, "_goals_team_options"):
-        teams = crm_selectors.team_list(user=user).values_list("pk", "name")
-        user._goals_team_options = list(teams)
-    return user._goals_team_options
+    """The teams `user` sees, as (id, name), for a page's team choices: read by the view once
+    and handed to each form that offers them (the compliance page has two)."""
+    return list(crm_selectors.team_list(user=user).values_list("pk", "name"))
 
 
 class PlanForm(ServiceForm):
@@ -61,9 +58,10 @@ class DefaultsForm(PlanForm, ScopedForm):
 
     field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args, user, teams: list[tuple[int, str]], **kwargs) -> None:
+        """`teams`: the teams `user` sees (`team_options`)."""
         super().__init__(*args, user=user, managed=True, **kwargs)
-        self.fields["team_id"].set_options(team_options(user))
+        self.fields["team_id"].set_options(teams)
 
 
 class ComplianceFilterForm(ScopedForm):
@@ -71,7 +69,9 @@ class ComplianceFilterForm(ScopedForm):
 
     month = MonthField(label="Month", required=False)
     team = LongChoiceField(label="Team", coerce=int, required=False, empty_value=None)
-    pace = forms.ChoiceField(choices=[("", "Any pace"), *Pace.choices], required=False)
+    pace = forms.ChoiceField(
+        label="Overall pace", choices=[("", "Any pace"), *Pace.choices], required=False
+    )
     deadline = forms.ChoiceField(
         label="Goals",
         choices=[("", "Set or not"), ("not_set", "Not set yet"), *DeadlineStatus.LABELS.items()],
@@ -86,6 +86,7 @@ class ComplianceFilterForm(ScopedForm):
         required=False,
     )  # fmt: skip
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args, user, teams: list[tuple[int, str]], **kwargs) -> None:
+        """`teams`: the teams `user` sees (`team_options`)."""
         super().__init__(*args, user=user, **kwargs)
-        self.fields["team"].set_options([("", "Every team"), *team_options(user)])
+        self.fields["team"].set_options([("", "Every team"), *teams])

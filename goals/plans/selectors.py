@@ -41,6 +41,7 @@ from crm import periods
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
 from crm.roles import Actor, scope_to_user
+from goals import selectors as goal_selectors
 from goals.models import (
     MAX_TIER,
     Achievement,
@@ -92,6 +93,24 @@ def figures_as_of(plan: RepPlan | None) -> dt.datetime | None:
     """When the plan's figures (from `with_figures`) were counted: the oldest of its goals'."""
     moments = [getattr(plan, f"{metric}_as_of", None) for metric in FIGURES] if plan else []
     return min((moment for moment in moments if moment is not None), default=None)
+
+
+def figure_verdicts(plan: RepPlan, *, period: periods.Period, today: dt.date) -> dict:
+    """Each of a month's plan's goals' own verdict, by metric (None: nothing to judge): the
+    one its page, the goals list and the alerts give (goals.selectors.verdict), read from the
+    figures `with_figures` annotates. A plan's card shows it next to each bar, beside the
+    plan's overall pace (the average of two of them)."""
+    return {
+        metric: goal_selectors.verdict_of(
+            metric=metric,
+            status=getattr(plan, f"{metric}_status"),
+            target=getattr(plan, target),
+            percent=getattr(plan, percent),
+            period=(period.first_day, period.last_day),
+            today=today,
+        )
+        for metric, (target, _, percent) in FIGURES.items()
+    }
 
 
 def tier_label(tier: int, threshold: Decimal | None) -> str:
@@ -167,6 +186,7 @@ def with_figures(
             actual: F(f"{goal}__current_value"),
             percent: F(f"{goal}__progress_percent"),
             f"{metric}_goal_id": F(f"{goal}__id"),
+            f"{metric}_status": F(f"{goal}__status"),
             f"{metric}_as_of": F(f"{goal}__last_calculated_at"),
         }
     plans = plans.annotate(**annotations)
@@ -286,14 +306,20 @@ def _on_pace() -> Case:
     )
 
 
+def period_over(now: dt.datetime) -> Exists:
+    """Whether a plan's month (or year) is over at `now`, in its rep's zone: its goals' bounds
+    (a plan's goals share its period). The one rule the deadline status, the reminders and
+    the card read."""
+    return Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+
+
 def _deadline(now: dt.datetime) -> Case:
-    """Set on time or late; not set: pending, due soon, overdue while its period runs (the
-    rep's zone: its goals' bounds), not set once the period is over."""
-    period_over = Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+    """Set on time or late; not set: pending, due soon, overdue while its period runs, not set
+    once it is over (`period_over`)."""
     return Case(
         When(goal_set_at__isnull=False, set_by_deadline=True, then=Value(DeadlineStatus.ON_TIME)),
         When(goal_set_at__isnull=False, then=Value(DeadlineStatus.LATE)),
-        When(period_over, then=Value(DeadlineStatus.NEVER_SET)),
+        When(period_over(now), then=Value(DeadlineStatus.NEVER_SET)),
         When(deadline__lt=now, then=Value(DeadlineStatus.OVERDUE)),
         When(deadline__lte=now + DUE_SOON, then=Value(DeadlineStatus.DUE_SOON)),
         default=Value(DeadlineStatus.PENDING),
@@ -305,13 +331,6 @@ def current_month(rep: SalesRep, now: dt.datetime | None = None) -> tuple[int, i
     """The (year, month) it is for `rep`, in the rep's zone."""
     today = periods.local_date(now or timezone.now(), periods.zone_named(rep.timezone))
     return today.year, today.month
-
-
-def current_plan(*, user: Actor, rep: SalesRep, now: dt.datetime | None = None) -> RepPlan | None:
-    """`rep`'s plan for this month (their zone), with its figures, if `user` may see it."""
-    now = now or timezone.now()
-    year, month = current_month(rep, now)
-    return plan_list(user=user, year=year, month=month, rep_id=rep.pk, now=now).first()
 
 
 def past_plans(*, user: Actor, rep: SalesRep) -> QuerySet[RepPlan]:

@@ -588,12 +588,11 @@ def send_reminders(*, now: dt.datetime | None = None, email: bool = True) -> int
     Returns the reminders sent."""
     now = now or timezone.now()
     unset = RepPlan.objects.filter(
+        ~selectors.period_over(now),
         month__isnull=False,
         goal_set_at__isnull=True,
         rep__active=True,
         deadline__lte=now + dt.timedelta(days=3),
-        goals__metric=Metric.REVENUE,
-        goals__ends_at__gt=now,
     )
     stage = Case(
         When(deadline__lt=now, then=Value(ReminderKind.OVERDUE)),

@@ -6,7 +6,6 @@ compliance trend, repeated misses, a team's defaults, CSV)."""
 
 import datetime as dt
 import functools
-from calendar import monthrange
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +40,13 @@ from crm.web import (
 from goals import rates
 from goals.models import Metric, Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
-from goals.plans.forms import ComplianceFilterForm, DefaultsForm, PlanForm, YearPlanForm
+from goals.plans.forms import (
+    ComplianceFilterForm,
+    DefaultsForm,
+    PlanForm,
+    YearPlanForm,
+    team_options,
+)
 
 COMPLIANCE = ListPage(
     "goals/plans", "compliance", "Goal compliance", selectors.compliance,
@@ -50,6 +55,12 @@ COMPLIANCE = ListPage(
 CHART_DAYS = 30
 ACHIEVEMENTS_SHOWN = 20
 HISTORY_MONTHS = 12
+# The card's bars, by the names its template reads.
+FIGURE_NAMES = {
+    "signups": Metric.SIGNUPS,
+    "revenue": Metric.REVENUE,
+    "bonus_tier": Metric.BONUS_TIER,
+}
 
 
 # --- A rep's dashboard -------------------------------------------------------------------------
@@ -93,32 +104,21 @@ def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
     return this
 
 
-def _needed(plan: RepPlan, metric: str, today: dt.date) -> str:
-    """What the rest of the month needs for one of the plan's goals, in words (goals.rates):
-    blank without a target, once reached, or once the month is over."""
-    target, actual, _ = selectors.FIGURES[metric]
-    target, actual = getattr(plan, target), getattr(plan, actual)
-    if not target or not plan.days_remaining:
-        return ""
-    last_day = dt.date(plan.year, plan.month, monthrange(plan.year, plan.month)[1])
-    return rates.needed(
-        metric, target - actual, days=plan.days_remaining, last_day=last_day, today=today
-    )
-
-
 def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
     if deadline > now:
         return f"in {timeuntil(deadline, now, depth=1)}"
     return f"overdue by {timesince(deadline, now, depth=1)}"
 
 
-def card_version(plan: RepPlan | None, countdown: str = "") -> str:
+def card_version(plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None) -> str:
     """A digest of what the card shows: equal digests, nothing new to show (the countdown is
-    part of it, so "in 2 days" turns into "overdue" without a reload)."""
+    part of it, so "in 2 days" turns into "overdue" without a reload, and so are the bars'
+    verdicts, which move with the days as well as the figures)."""
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
-    figures += [plan.goal_set_at, plan.pace, plan.days_remaining, countdown]
+    figures += [plan.goal_set_at, plan.pace, plan.days_remaining, plan.deadline_status, countdown]
+    figures += sorted((verdicts or {}).items())
     figures += [selectors.figures_as_of(plan)]
     return version_of(*figures)
 
@@ -144,13 +144,21 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     plan = selectors.plan_list(
         user=request.user, year=year, month=month, rep_id=rep.pk, now=now
     ).first()
-    needed = {}
+    needed, verdicts = {}, {}
     if plan is not None:
-        today = periods.local_date(now, zone)
+        today, period = periods.local_date(now, zone), periods.month(year, month, zone)
         needed = {
-            "signups": _needed(plan, Metric.SIGNUPS, today),
-            "revenue": _needed(plan, Metric.REVENUE, today),
+            name: rates.needed(
+                metric,
+                target=getattr(plan, selectors.FIGURES[metric][0]),
+                actual=getattr(plan, selectors.FIGURES[metric][1]),
+                today=today,
+                last_day=period.last_day,
+            )
+            for name, metric in FIGURE_NAMES.items()
         }
+        by_metric = selectors.figure_verdicts(plan, period=period, today=today)
+        verdicts = {name: by_metric[metric] for name, metric in FIGURE_NAMES.items()}
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
@@ -164,11 +172,11 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "month_label": dt.date(year, month, 1).strftime("%B %Y"),
         "deadline": deadline,
         "countdown": countdown,
-        "overdue": deadline <= now,
         "zone": zone.key,
         "needed": needed,
+        "verdicts": verdicts,
         "as_of": selectors.figures_as_of(plan),
-        "card_version": card_version(plan, countdown),
+        "card_version": card_version(plan, countdown, verdicts),
         "own": rep.user_id == request.user.pk,
         "query": f"?{urlencode(query)}" if query else "",
         "now": now,
@@ -322,7 +330,17 @@ def _managers_only(request: HttpRequest) -> None:
         raise PermissionDenied("The compliance dashboard is for supervisors and administrators.")
 
 
-def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None = None) -> dict:
+def _compliance_page(
+    request: HttpRequest,
+    *,
+    teams: list[tuple[int, str]] | None = None,
+    defaults_form: DefaultsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The compliance page: the month's plans with their filters, the 12-month trend, the
+    repeated misses and, for an admin, the defaults' form. The teams the filter and the
+    defaults' form offer are read once (`teams`, when the caller has read them)."""
+    teams = teams if teams is not None else team_options(request.user)
     trend = selectors.compliance_trend(user=request.user)
     chart = charts.column_chart(
         [
@@ -333,20 +351,24 @@ def _compliance_extra(request: HttpRequest, defaults_form: DefaultsForm | None =
     )  # fmt: skip
     is_admin = role_of(request.user) == Role.ADMIN
     if defaults_form is None and is_admin:
-        defaults_form = DefaultsForm(user=request.user, initial={"month": selectors.this_month()})
-    return {
+        defaults_form = DefaultsForm(
+            user=request.user, teams=teams, initial={"month": selectors.this_month()}
+        )
+    extra = {
         "this_month": selectors.this_month(),  # the month shown, unless the filter names one
         "trend_chart": chart,
         "misses": selectors.repeated_misses(user=request.user)[:50],
         "defaults_form": defaults_form,
         "paces": Pace,
     }
+    filters = ComplianceFilterForm(request.GET, user=request.user, teams=teams)
+    return COMPLIANCE.render(request, status=status, extra=extra, filters=filters)
 
 
 @area_required("goals")
 def compliance(request: HttpRequest) -> HttpResponse:
     _managers_only(request)
-    return COMPLIANCE.render(request, extra=_compliance_extra(request))
+    return _compliance_page(request)
 
 
 @area_required("goals")
@@ -354,13 +376,13 @@ def compliance(request: HttpRequest) -> HttpResponse:
 def plan_defaults(request: HttpRequest) -> HttpResponse:
     """An admin gives a team's plans not set yet default targets."""
     _managers_only(request)
-    form = DefaultsForm(request.POST, user=request.user)
+    teams = team_options(request.user)
+    form = DefaultsForm(request.POST, user=request.user, teams=teams)
     given = call_service(
         form, lambda **data: services.plans_set_defaults(actor=request.user, **data)
     )
     if given is None:
-        extra = _compliance_extra(request, defaults_form=form)
-        return COMPLIANCE.render(request, status=400, extra=extra)
+        return _compliance_page(request, teams=teams, defaults_form=form, status=400)
     messages.success(request, f"Defaults given to {given} plan(s) not set yet.")
     return redirect("goals:compliance-list")
 
@@ -380,7 +402,7 @@ def _compliance_row(plan: RepPlan) -> list:
 def compliance_export(request: HttpRequest) -> HttpResponse:
     """The compliance table as CSV, with its filters."""
     _managers_only(request)
-    filters = COMPLIANCE.filter_form(request)
+    filters = ComplianceFilterForm(request.GET, user=request.user, teams=team_options(request.user))
     criteria = filters.cleaned_data if filters.is_valid() else {}
     plans = selectors.compliance(user=request.user, **criteria).rows()
     header = [

@@ -44,5 +44,5 @@ def make_goal(
         **who,
     )
     if parent is not None:
-        goal = services.goal_link_parent(actor=SETUP, goal_id=goal.pk, parent_id=parent.pk)
+        goal = services.goal_link_parent(actor=SETUP, goal_id=goal.pk, parent=parent)
     return goal

@@ -198,14 +198,19 @@ def test_history_forecast_and_status(rep, rep_api):
         goal=goal, date=timezone.localdate() - dt.timedelta(days=1), value=0, percent=0
     )
     GoalSnapshot.objects.create(goal=goal, date=timezone.localdate(), value=5, percent=1)
-    # Today's point is the value now (10), not this morning's snapshot (5).
+    # Today's point is the value now (10), not this morning's snapshot (5), in the API too.
     Goal.objects.filter(pk=goal.pk).update(current_value=10)
 
     history = rep_api.get(f"{GOALS}{goal.pk}/progress-history/").json()
     forecast = rep_api.get(f"{GOALS}{goal.pk}/forecast/").json()
     closed = rep_api.post(f"{GOALS}{goal.pk}/status/", {"status": "completed"})
 
-    assert [row["value"] for row in history] == ["0.00", "5.00"]
+    # As the goal's page draws it: the earlier days' snapshots, then today as it stands now.
+    assert [row["value"] for row in history] == ["0.00", "10.00"]
+    assert history[-1] == {
+        "date": timezone.localdate().isoformat(), "value": "10.00", "target": "1000.00",
+        "percent": "1.00",
+    }  # fmt: skip
     assert forecast["velocity"] == "10.00"
     assert forecast["has_sufficient_data"] is True
     assert closed.json()["status"] == "completed"

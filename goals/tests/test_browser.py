@@ -171,3 +171,34 @@ def test_every_goals_page_fits_the_screen_and_passes_the_accessibility_check(
         (UserFactory(is_staff=True, is_superuser=True), "admin-goals", reverse("goals:goal-list")),
     ]
     assert page_problems(chromium, live_server.url, device, pages) == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_supervisor_renames_the_goal_of_a_rep_who_moved_teams_and_it_stays_linked(
+    chromium, live_server, role_groups, device
+):
+    rep, newcomer_team_rep = SalesRepFactory(), SalesRepFactory()
+    old_team_goal = make_goal(owner=rep.team, title="Old team's revenue")
+    mine = make_goal(owner=rep, title="My revenue", parent=old_team_goal)
+    rep.team = newcomer_team_rep.team  # moved: the new team's supervisor now manages the goal
+    rep.save()
+    make_goal(owner=rep.team, title="New team's revenue")  # a parent they could choose
+    supervisor = rep.team.manager
+    edit = reverse("goals:goal-edit", args=[mine.pk])
+
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, supervisor)
+    page = browser_page.page
+    page.goto(live_server.url + edit)
+    parent = page.get_by_label("Counts toward")
+    expect(parent).to_be_disabled()
+    expect(parent).to_contain_text("A goal you do not see")
+    expect(page.locator("main")).not_to_contain_text("Old team's revenue")
+    page.get_by_label("Title").fill("Ovens and fridges")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.locator("#messages")).to_contain_text("Goal saved.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ovens and fridges")
+    expect(page.locator("#hierarchy")).to_contain_text("Counts toward a goal you do not see.")
+    assert Goal.objects.get(pk=mine.pk).parent_id == old_team_goal.pk
+    assert browser_page.errors == []
+    assert page_problems(chromium, live_server.url, device, [(supervisor, "edit-goal", edit)]) == []

@@ -54,7 +54,7 @@ def one_of_three(db):
 def test_the_history_ends_at_the_value_now_and_skips_the_days_not_recorded(one_of_three):
     points = selectors.history_points(one_of_three, today=dt.date(2026, 12, 6))
 
-    assert points == [
+    assert [(point.date, point.value) for point in points] == [
         (dt.date(2026, 12, 1), Decimal(0)),
         (dt.date(2026, 12, 2), Decimal(0)),
         (dt.date(2026, 12, 5), Decimal(1)),
@@ -96,7 +96,7 @@ def test_a_goal_without_snapshots_draws_its_value_not_zero(db):
         points = selectors.history_points(goal, today=dt.date(2026, 12, 6))
         result = selectors.forecast(goal, history=points)
 
-    assert points == [(dt.date(2026, 12, 6), Decimal(4))]
+    assert [(point.date, point.value) for point in points] == [(dt.date(2026, 12, 6), Decimal(4))]
     assert result.velocity == Decimal("0.67")  # 4 over the 6 days so far
     assert not result.has_sufficient_data
 
@@ -201,29 +201,47 @@ DAY_6 = dt.date(2026, 12, 6)
 
 
 @pytest.mark.parametrize(
-    ("metric", "remaining", "days", "text"),
+    ("metric", "remaining", "today", "text"),
     [
-        ("signups", "1", 25, "1 more signup by the 31st"),
-        ("signups", "2", 25, "2 more signups by the 31st"),
-        ("signups", "10", 25, "about 3 signups a week"),
-        ("signups", "40", 25, "about 2 signups a day"),
-        ("deals_won", "3", 5, "3 more deals by the 31st"),
-        ("activities", "18", 0, "18 more activities today"),
-        ("revenue", "4500", 25, "180 a day"),
-        ("revenue", "1000.50", 3, "333.50 a day"),
-        ("signups", "0", 25, ""),
-        ("bonus_tier", "2", 25, ""),
+        ("signups", "1", DAY_6, "1 more signup by the 31st"),
+        ("signups", "2", DAY_6, "2 more signups by the 31st"),
+        ("signups", "10", DAY_6, "about 3 signups a week"),  # 10 in 26 days
+        ("signups", "40", DAY_6, "about 2 signups a day"),
+        ("deals_won", "3", dt.date(2026, 12, 27), "3 more deals by the 31st"),  # in 5 days
+        ("deals_won", "10", dt.date(2026, 12, 27), "2 deals a day"),
+        ("revenue", "4500", dt.date(2026, 12, 7), "180 a day"),  # 25 days, today included
+        ("revenue", "1000.50", dt.date(2026, 12, 29), "333.50 a day"),
+        # The last day: money and things alike say what today needs.
+        ("activities", "18", DAY_31, "18 more activities today"),
+        ("revenue", "2800", DAY_31, "2,800 today"),
+        ("signups", "0", DAY_6, ""),
+        ("bonus_tier", "2", DAY_6, ""),
+        ("revenue", "100", dt.date(2027, 1, 1), ""),  # the period is over
     ],
 )
-def test_what_is_still_needed_reads_as_people_say_it(metric, remaining, days, text):
-    assert rates.needed(metric, Decimal(remaining), days=days, last_day=DAY_31, today=DAY_6) == text
+def test_what_is_still_needed_reads_as_people_say_it(metric, remaining, today, text):
+    needed = rates.needed(
+        metric, target=Decimal(remaining), actual=Decimal(0), today=today, last_day=DAY_31
+    )
+    assert needed == text
+
+
+def test_nothing_is_needed_without_a_target_or_once_it_is_reached():
+    for target, actual in ((None, Decimal(0)), (Decimal(5), Decimal(5)), (Decimal(5), Decimal(9))):
+        assert (
+            rates.needed("signups", target=target, actual=actual, today=DAY_6, last_day=DAY_31)
+            == ""
+        )
 
 
 def test_a_need_past_this_month_names_the_day():
     assert (
-        rates.needed("signups", Decimal(3), days=200, last_day=dt.date(2027, 3, 31), today=DAY_6)
+        rates.needed(
+            "signups", target=Decimal(3), actual=Decimal(0), today=DAY_6,
+            last_day=dt.date(2027, 3, 31),
+        )
         == "3 more signups by 31 Mar 2027"
-    )
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

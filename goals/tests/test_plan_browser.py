@@ -12,6 +12,8 @@ import time_machine
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from crm.models import CustomerStatus, DealStage
+from crm.roles import SystemActor
 from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import (
     PASSWORD,
@@ -20,7 +22,8 @@ from crm.tests.factories import (
     SalesRepFactory,
     UserFactory,
 )
-from goals.models import BonusTier, PlanReminder, RepPlan
+from goals import services as goal_services
+from goals.models import BonusTier, Goal, PlanReminder, RepPlan
 from goals.plans import services
 
 pytestmark = pytest.mark.browser
@@ -167,3 +170,71 @@ def test_a_rep_chooses_a_bonus_tier_by_its_threshold_and_a_past_unset_month_read
         expect(past).to_contain_text("November 2026")
         expect(past).to_contain_text("Not set")
         expect(past).not_to_contain_text("Overdue")
+
+
+MID_DECEMBER = dt.datetime(2026, 12, 16, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_card_gives_the_overall_pace_and_each_bars_own_verdict_and_a_past_month_not_set(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(MID_DECEMBER):
+        rep = SalesRepFactory(timezone="UTC")
+        services.plans_create(year=2026, month=11)
+        services.plan_set(
+            actor=rep.user, signup_goal=2, revenue_goal=Decimal(10000), bonus_tier_goal=1
+        )
+        for day in (2, 9):
+            CustomerFactory(owner=rep, status=CustomerStatus.ACTIVE,
+                            signed_up_at=dt.datetime(2026, 12, day, tzinfo=UTC))  # fmt: skip
+        DealFactory(rep=rep, amount=Decimal(2000), stage=DealStage.CLOSED_WON,
+                    closed_at=dt.datetime(2026, 12, 10, tzinfo=UTC))  # fmt: skip
+        goal_services.goals_recalculate(
+            goals=Goal.objects.filter(plan__rep=rep), actor=SystemActor("test")
+        )
+        device_size = PHONE if device == "phone" else DESKTOP
+
+        page = open_page(chromium, device_size, rep.user).page
+        page.goto(live_server.url + reverse("goals:plan"))
+        card = page.locator("#plan-card")
+        # Signups reached, revenue at 20 % with half the month over: ahead as a whole, and
+        # revenue alone off track, as its own page says.
+        expect(card.locator(".plan-pace")).to_have_text("Overall pace Ahead")
+        figures = card.locator(".plan-figure")
+        expect(figures.nth(0)).to_contain_text("On track")
+        expect(figures.nth(1)).to_contain_text("Off track")
+        # 8,000 in the 16 days left, today included
+        expect(figures.nth(1)).to_contain_text("Still needed: 500 a day")
+        revenue = Goal.objects.get(plan__rep=rep, plan__month=12, metric="revenue")
+        page.goto(live_server.url + reverse("goals:goal-detail", args=[revenue.pk]))
+        expect(page.locator("#goal-progress .badge")).to_have_text("Off track")
+        expect(page.locator("#goal-progress")).to_contain_text("500 a day (today and 15 more days)")
+
+        manager = open_page(chromium, device_size, rep.team.manager).page
+        manager.goto(live_server.url + reverse("goals:plan") + f"?rep={rep.pk}&month=2026-11")
+        november = manager.locator("#plan-card")
+        expect(november).to_contain_text("Not set")
+        expect(november).not_to_contain_text("overdue")
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_on_the_last_day_the_card_and_the_goal_say_what_today_needs(
+    chromium, live_server, role_groups, device
+):
+    with time_machine.travel(dt.datetime(2026, 12, 31, 9, tzinfo=UTC)):
+        rep = SalesRepFactory(timezone="UTC")
+        services.plan_set(
+            actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1
+        )
+        page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user).page
+        page.goto(live_server.url + reverse("goals:plan"))
+        card = page.locator("#plan-card")
+        expect(card).to_contain_text("1 day left")
+        expect(card).to_contain_text("Still needed: 3 more signups today")
+        expect(card).to_contain_text("Still needed: 2,800 today")
+
+        revenue = Goal.objects.get(plan__rep=rep, plan__month=12, metric="revenue")
+        page.goto(live_server.url + reverse("goals:goal-detail", args=[revenue.pk]))
+        needed = page.locator("#goal-progress dd").nth(1)
+        expect(needed).to_have_text("2,800 today")

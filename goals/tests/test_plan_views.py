@@ -11,12 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import AuditEntry
+from crm.models import AuditEntry, CustomerStatus, DealStage, Team
 from crm.roles import SystemActor
-from crm.tests.factories import SalesRepFactory
+from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, TeamFactory
 from goals import services as services_goals
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
+from goals.plans.forms import team_options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
@@ -170,6 +171,29 @@ def test_the_compliance_page_runs_a_fixed_number_of_queries(client, team, admin_
     # pace), count, page, repeated misses: the same for 2 reps or 14, within the 10.
     few, more = queries_with(2), queries_with(12)
     assert few == more <= 10
+
+
+def test_the_compliance_page_reads_the_teams_once_for_its_two_forms(client, team, admin_user):
+    client.force_login(admin_user)
+    refused = {"team_id": team.pk, "month": "2031-06", **VALID, "bonus_tier_goal": "10"}
+
+    def team_reads(method, url, data=None) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            method(url, data or {})
+        table = connection.ops.quote_name(Team._meta.db_table)
+        return sum(1 for q in queries if f"FROM {table} " in q["sql"] + " ")
+
+    page = team_reads(client.get, reverse("goals:compliance-list"))
+    refusal = team_reads(client.post, reverse("goals:plan-defaults"), refused)
+
+    assert page == refusal == 1
+
+
+def test_team_options_are_read_each_time_they_are_asked_for(admin_user):
+    first = team_options(admin_user)
+    new = TeamFactory()
+
+    assert (new.pk, new.name) not in first and (new.pk, new.name) in team_options(admin_user)
 
 
 def test_an_admin_gives_defaults_and_a_supervisor_may_not(client, team, supervisor, admin_user):
@@ -364,6 +388,85 @@ def test_the_card_says_what_is_still_needed_in_words_and_when_it_was_counted(rep
     assert "Still needed: 100 a day" in card  # money stays per day
     assert "a day needed" not in card
     assert "as of 14:00 CEST" in card  # 12:00 UTC, in the rep's own zone (Madrid)
+
+
+def test_the_card_of_a_past_month_never_set_says_not_set_as_the_compliance_list_does(
+    client, team, supervisor
+):
+    rep = SalesRepFactory(team=team, timezone="UTC")
+    services.plans_create(year=2031, month=5)
+    services.plans_create(year=2031, month=6)
+
+    with time_machine.travel(dt.datetime(2031, 6, 10, tzinfo=UTC), tick=False):
+        client.force_login(supervisor)
+        may = client.get(reverse("goals:plan"), {"rep": rep.pk, "month": "2031-05"})
+        june = client.get(reverse("goals:plan"), {"rep": rep.pk})
+
+    may_card = may.content.decode().split('id="plan-card"')[1].split("</section>")[0]
+    june_card = june.content.decode().split('id="plan-card"')[1].split("</section>")[0]
+    assert '<span class="badge deadline-never_set">Not set</span>' in may_card
+    assert "overdue" not in may_card.lower()
+    assert '<span class="badge deadline-overdue">overdue by 4' in june_card
+
+
+def test_the_card_never_contradicts_itself_the_overall_pace_and_each_bars_own_verdict(client):
+    rep = SalesRepFactory(timezone="UTC")
+    mid_june = dt.datetime(2031, 6, 16, 12, tzinfo=UTC)
+    with time_machine.travel(mid_june, tick=False):
+        services.plan_set(
+            actor=rep.user, signup_goal=2, revenue_goal=Decimal(10000), bonus_tier_goal=1
+        )
+        for day in (2, 9):
+            CustomerFactory(owner=rep, status=CustomerStatus.ACTIVE,
+                            signed_up_at=dt.datetime(2031, 6, day, tzinfo=UTC))  # fmt: skip
+        DealFactory(rep=rep, amount=Decimal(2000), stage=DealStage.CLOSED_WON,
+                    closed_at=dt.datetime(2031, 6, 10, tzinfo=UTC))  # fmt: skip
+        services_goals.goals_recalculate(goals=Goal.objects.filter(plan__rep=rep), actor=JOB)
+        revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+        client.force_login(rep.user)
+        card = _card(client).split("</section>")[0]
+        own_verdict = services_goals.selectors.verdict(revenue, today=dt.date(2031, 6, 16))
+
+    # Signups reached (100 %), revenue at 20 % with half the month over: the plan as a whole is
+    # ahead (60 % against 50 %), its revenue alone is off track, and the card says both.
+    head, signups, revenue_bar, _ = card.split('class="plan-figure"')
+    assert 'Overall pace</span> <span class="badge pace-ahead">Ahead</span>' in head
+    assert '<span class="badge verdict-on_track">On track</span>' in signups
+    assert own_verdict == "off_track"
+    assert '<span class="badge verdict-off_track">Off track</span>' in revenue_bar
+
+
+def _card(client) -> str:
+    return client.get(reverse("goals:plan")).content.decode().split('id="plan-card"')[1]
+
+
+def _still_needed(client, goal) -> str:
+    page = client.get(reverse("goals:goal-detail", args=[goal.pk])).content.decode()
+    return page.split("<dt>Still needed</dt>")[1].split("</dd>")[0]
+
+
+def test_the_card_and_the_goals_page_say_the_same_still_needed(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1)
+    revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+
+    card, on_its_page = _card(rep_client), _still_needed(rep_client, revenue)
+
+    # 2,800 over the 28 days of June left on the 3rd, today included, in both places.
+    assert "Still needed: 100 a day" in card and "28 days left" in card
+    assert "100 a day" in on_its_page and "(today and 27 more days)" in on_its_page
+
+
+def test_on_the_last_day_money_and_counts_both_say_what_today_needs(rep_client, rep):
+    services.plan_set(actor=rep.user, signup_goal=3, revenue_goal=Decimal(2800), bonus_tier_goal=1)
+    revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
+
+    with time_machine.travel(dt.datetime(2031, 6, 30, 12, tzinfo=UTC), tick=False):
+        rep_client.force_login(rep.user)  # the session of the 3rd has expired
+        card, on_its_page = _card(rep_client), _still_needed(rep_client, revenue)
+
+    assert "Still needed: 3 more signups today" in card
+    assert "Still needed: 2,800 today" in card
+    assert "2,800 today" in on_its_page and "day" not in on_its_page.replace("today", "")
 
 
 def test_the_month_is_chosen_by_name_from_a_list_that_holds_the_month_shown(

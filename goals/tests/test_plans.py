@@ -25,9 +25,11 @@ from goals.models import (
     Pace,
     PlanReminder,
     PlanSnapshot,
+    ReminderKind,
     RepPlan,
 )
 from goals.plans import selectors, services
+from goals.plans.selectors import DeadlineStatus
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
@@ -401,6 +403,28 @@ def test_reminders_go_3_days_and_1_day_before_and_when_overdue_each_once(
     assert kinds == ["one_day", "overdue", "three_days"]
     assert [message.to for message in mailoutbox] == [["rep@example.com"]] * 3
     assert "/goals/reminders/" in mailoutbox[0].body
+
+
+def test_the_reminders_chase_exactly_the_plans_whose_status_says_overdue():
+    """One rule says when a plan's month is over (selectors.period_over): the plans the status
+    calls overdue get the overdue reminder; a month over, "Not set", none."""
+    reps = [SalesRepFactory(timezone="UTC") for _ in range(3)]
+    services.plans_create(year=2031, month=5)
+    services.plans_create(year=2031, month=6)
+    # A June plan that has lost its revenue goal is still a June plan not set.
+    Goal.objects.filter(plan__rep=reps[2], plan__month=6, metric=Metric.REVENUE).delete()
+    now = dt.datetime(2031, 6, 10, 9, tzinfo=UTC)
+
+    services.send_reminders(now=now, email=False)
+
+    statuses = dict(selectors.plan_list(user=JOB, now=now).values_list("pk", "deadline_status"))
+    reminded = set(PlanReminder.objects.values_list("plan_id", "kind"))
+    overdue = {pk for pk, status in statuses.items() if status == DeadlineStatus.OVERDUE}
+    assert {status for pk, status in statuses.items() if pk not in overdue} == {
+        DeadlineStatus.NEVER_SET  # May's
+    }
+    assert len(overdue) == 3
+    assert reminded == {(pk, ReminderKind.OVERDUE) for pk in overdue}
 
 
 def test_reps_who_missed_the_last_two_deadlines_are_listed_with_their_year():

@@ -89,7 +89,7 @@ def test_links_never_loop_nor_go_deeper_than_three_and_parents_are_sums(steps, v
             try:
                 if action == "link":
                     services.goal_link_parent(
-                        actor=SETUP, goal_id=goals[child].pk, parent_id=goals[parent].pk
+                        actor=SETUP, goal_id=goals[child].pk, parent=goals[parent]
                     )
                 else:
                     services.goal_unlink_parent(actor=SETUP, goal_id=goals[child].pk)

@@ -233,32 +233,93 @@ def test_recalculating_any_number_of_goals_runs_the_same_statements(rep, team):
     assert few < many_changed  # the writes come only when something changed
 
 
-def test_recalculating_a_tree_sums_and_stamps_every_parent_in_a_fixed_number_of_statements(
+def test_recalculating_a_tree_writes_the_parents_whose_sums_moved_in_a_fixed_number_of_statements(
     team,
 ):
     company = make_goal(owner=None)
     team_goal = make_goal(owner=team, parent=company)
 
-    def tree_of(reps: int) -> int:
-        for _ in range(reps):
-            goal = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
-            won(goal.rep, 5)
-        Goal.objects.update(current_value=0, last_calculated_at=None)
+    def statements() -> int:
         with CaptureQueriesContext(connection) as queries:
             recalculate()
         return len([q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))])
 
-    few, many = tree_of(2), tree_of(20)
+    def tree_of(reps: int) -> tuple[int, int]:
+        for _ in range(reps):
+            goal = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+            won(goal.rep, 5)
+        Goal.objects.update(current_value=0, last_calculated_at=None)
+        return statements(), statements()
 
-    # The bonus tiers' thresholds, the fresh values, the timestamps, the new values, their
-    # audit; per level (the team's, the company's): the lock, the sums, one write of the
-    # parents, their audit.
+    (few, few_again), (many, many_again) = tree_of(2), tree_of(20)
+
+    # The bonus tiers' thresholds, the fresh values, the moment they were counted, the new
+    # values, their audit; per level (the team's, the company's): the sums, the lock of the
+    # parents whose sums moved, their write, its audit.
     assert few == many == 5 + 4 * 2
+    # Counted again, nothing moved: no writes of values, and per level the sums alone.
+    assert few_again == many_again == 3 + 1 * 2
     stamped = Goal.objects.filter(
         pk__in=[company.pk, team_goal.pk], last_calculated_at__isnull=False
     )
     assert stamped.count() == 2
     assert value(company) == value(team_goal) == 110
+
+
+def test_counting_the_same_values_again_changes_only_when_they_were_counted(team):
+    company = make_goal(owner=None)
+    team_goal = make_goal(owner=team, parent=company)
+    mine = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+    won(mine.rep, 5)
+    recalculate()
+    before = {goal.pk: goal for goal in Goal.objects.all()}
+    trail = AuditEntry.objects.count()
+
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=15)):
+        assert recalculate() == 0
+
+    after = {goal.pk: goal for goal in Goal.objects.all()}
+    assert after[mine.pk].updated_at == before[mine.pk].updated_at  # Django admin's "last changed"
+    assert after[mine.pk].last_calculated_at > before[mine.pk].last_calculated_at  # "as of"
+    assert after[mine.pk].version != before[mine.pk].version  # so the live block says so
+    for parent in (team_goal, company):  # their sums did not move: not written at all
+        assert after[parent.pk].updated_at == before[parent.pk].updated_at
+        assert after[parent.pk].last_calculated_at == before[parent.pk].last_calculated_at
+        assert after[parent.pk].version == before[parent.pk].version
+    assert AuditEntry.objects.count() == trail
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_that_moves_no_sum_does_not_wait_for_a_parent_being_edited():
+    team = TeamFactory()
+    team_goal = make_goal(owner=team)
+    mine = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+    won(mine.rep, 5)
+    recalculate()
+    holding, done = threading.Event(), threading.Event()
+
+    def edit_the_team_goal() -> None:  # someone's edit, its row locked until it commits
+        try:
+            with transaction.atomic():
+                Goal.objects.select_for_update().get(pk=team_goal.pk)
+                holding.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=edit_the_team_goal)
+    editor.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:  # waiting for the lock would fail, not hang
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            changed = recalculate()
+    finally:
+        done.set()
+        editor.join()
+
+    assert changed == 0 and value(team_goal) == 5
 
 
 def test_a_recalculation_that_changes_a_value_is_audited_by_the_job(rep):
@@ -421,7 +482,7 @@ def test_links_that_break_the_hierarchy_are_refused(rep, other_rep, case, messag
     }
     child, parent = cases[case]()
     with pytest.raises(ValidationError) as error:
-        services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent_id=parent.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=child.pk, parent=parent)
     assert error.value.message_dict == {"parent": [message]}
     assert Goal.objects.get(pk=child.pk).parent_id == child.parent_id
 
@@ -444,11 +505,11 @@ def test_a_childs_period_lies_within_its_parents(rep, child_kind, parent_kind, a
     mine = make_goal(owner=rep, period_kind=child_kind, start=june)
 
     if allowed:
-        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=team_goal)
         assert Goal.objects.get(pk=mine.pk).parent_id == team_goal.pk
         return
     with pytest.raises(ValidationError) as refused:
-        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=team_goal)
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
     assert Goal.objects.get(pk=mine.pk).parent_id is None
     assert not AuditEntry.objects.filter(action="goal.link").exists()
@@ -463,9 +524,9 @@ def test_custom_dates_lie_within_their_parents_or_are_refused(rep):
         owner=rep, period_kind="custom", start=dt.date(2026, 6, 20), end=dt.date(2026, 7, 5)
     )
 
-    services.goal_link_parent(actor=SETUP, goal_id=inside.pk, parent_id=team_goal.pk)
+    services.goal_link_parent(actor=SETUP, goal_id=inside.pk, parent=team_goal)
     with pytest.raises(ValidationError) as refused:
-        services.goal_link_parent(actor=SETUP, goal_id=across.pk, parent_id=team_goal.pk)
+        services.goal_link_parent(actor=SETUP, goal_id=across.pk, parent=team_goal)
 
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
 
@@ -480,16 +541,16 @@ def test_a_goal_created_or_edited_with_a_parent_keeps_the_period_rule(rep):
 
     with pytest.raises(ValidationError) as refused:
         services.goal_create(
-            **fields, period_kind="year", period_start=dt.date(2026, 1, 1), parent_id=month.pk
+            **fields, period_kind="year", period_start=dt.date(2026, 1, 1), parent=month
         )
     made = services.goal_create(
-        **fields, period_kind="month", period_start=dt.date(2026, 6, 1), parent_id=month.pk
+        **fields, period_kind="month", period_start=dt.date(2026, 6, 1), parent=month
     )
     with pytest.raises(ValidationError) as moved_out:
         services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="year")
-    services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=year.pk)
+    services.goal_update(actor=SETUP, goal_id=made.pk, parent=year)
     moved = services.goal_update(actor=SETUP, goal_id=made.pk, period_kind="quarter")
-    unlinked = services.goal_update(actor=SETUP, goal_id=made.pk, parent_id=None)
+    unlinked = services.goal_update(actor=SETUP, goal_id=made.pk, parent=None)
 
     assert refused.value.message_dict == {"parent": [services.LINK_PERIOD]}
     assert Goal.objects.filter(title="Mine").count() == 1  # the refused one was not made
@@ -534,8 +595,20 @@ def test_a_parent_outside_your_scope_is_refused(rep, other_rep):
     mine = make_goal(owner=rep)
     foreign_team = make_goal(owner=other_rep.team)
     with pytest.raises(ValidationError) as error:
-        services.goal_link_parent(actor=rep.user, goal_id=mine.pk, parent_id=foreign_team.pk)
+        services.goal_link_parent(actor=rep.user, goal_id=mine.pk, parent=foreign_team)
     assert error.value.message_dict == {"parent": [services.LINK_PARENT_NOT_FOUND]}
+
+
+def test_a_parent_handed_to_a_service_is_read_again_there_in_scope(rep):
+    team_goal = make_goal(owner=rep.team)
+    mine = make_goal(owner=rep)
+    as_looked_up = Goal.objects.get(pk=team_goal.pk)  # active when the caller read it
+    services.goal_set_status(actor=SETUP, goal_id=team_goal.pk, status="completed")
+
+    with pytest.raises(ValidationError) as error:
+        services.goal_link_parent(actor=SETUP, goal_id=mine.pk, parent=as_looked_up)
+
+    assert error.value.message_dict == {"parent": [services.LINK_PARENT_CLOSED]}
 
 
 def test_unlinking_rolls_the_old_parent_back_and_it_counts_for_itself_again(rep):
@@ -581,6 +654,33 @@ def test_concurrent_changes_under_one_parent_lose_no_update():
         thread.join()
 
     assert value(team_goal) == 7 * len(children)
+
+
+def test_a_parent_changed_between_its_sums_and_its_lock_is_summed_again(team, monkeypatch):
+    team_goal = make_goal(owner=team, metric="custom", source="manual", target=0)
+    mine, theirs = (
+        make_goal(owner=SalesRepFactory(team=team), metric="custom", source="manual",
+                  target=10, parent=team_goal)
+        for _ in range(2)
+    )  # fmt: skip
+    read_sums = services._children_sums
+    reads = []
+
+    def sums_then_a_change_commits_meanwhile(parent_ids):
+        sums = read_sums(parent_ids)
+        if not reads:  # another writer's change under the parent, and its sum, commit now
+            Goal.objects.filter(pk=theirs.pk).update(current_value=4)
+            Goal.objects.filter(pk=team_goal.pk).update(current_value=4)
+        reads.append(sums)
+        return sums
+
+    monkeypatch.setattr(services, "_children_sums", sums_then_a_change_commits_meanwhile)
+    services.goal_adjust(
+        actor=SETUP, goal_id=mine.pk, value=Decimal(7), justification="Counted by hand"
+    )
+
+    assert len(reads) == 2  # summed again once locked
+    assert value(team_goal) == 11
 
 
 # --- Daily job ----------------------------------------------------------------------------------
@@ -669,7 +769,7 @@ def test_the_forecast_uses_the_snapshots_velocity(rep):
     assert result.velocity == Decimal("10.00")  # 100 over 10 days
     assert result.days_left == 19
     assert result.projected_value == Decimal("290.00")
-    assert result.needed_daily_rate == Decimal("10.53")  # 200 over 19 days
+    assert result.needed_daily_rate == Decimal("10.00")  # 200 over 20 days, today included
     assert result.projected_completion == dt.date(2026, 12, 1)
     assert result.verdict == selectors.Verdict.AT_RISK  # 33.33% done, 36.67% expected
     assert result.has_sufficient_data and result.days_of_history == 11

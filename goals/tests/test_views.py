@@ -7,6 +7,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,7 +19,8 @@ from crm.roles import SystemActor
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
 from goals.models import Goal, GoalSnapshot, Source
-from goals.tests.factories import make_goal
+from goals.plans import services as plans
+from goals.tests.factories import SETUP, make_goal
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +86,32 @@ def test_the_list_refreshes_only_when_something_moved(rep_client, rep):
     assert moved.status_code == 200
     assert f'id="goal-{goal.pk}"' in moved.content.decode()
     assert moved.content.decode().startswith("<tbody")
+
+
+def test_a_recount_at_the_same_value_refreshes_as_of_in_the_list_and_the_goals_page(
+    rep_client, rep
+):
+    with time_machine.travel(dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC), tick=False):
+        goal = make_goal(owner=rep)
+        list_version = rep_client.get(reverse("goals:goal-list")).context["page_version"]
+    with time_machine.travel(dt.datetime(2026, 12, 6, 9, 15, tzinfo=dt.UTC), tick=False):
+        services.goals_recalculate(goals=Goal.objects.all(), actor=SystemActor("test"))
+        listed = rep_client.get(reverse("goals:goal-list"), {"since": list_version}, headers=HTMX)
+        block = rep_client.get(reverse("goals:progress", args=[goal.pk]), {"since": goal.version})
+
+    assert Goal.objects.get(pk=goal.pk).updated_at == goal.updated_at  # not changed: counted
+    assert listed.status_code == 200 and "as of 10:15 CET" in listed.content.decode()
+    assert block.status_code == 200 and "as of 10:15 CET" in block.content.decode()
+
+
+def test_the_goal_page_says_when_it_was_counted_only_in_the_block_that_refreshes(rep_client, rep):
+    goal = make_goal(owner=rep)
+
+    page = rep_client.get(reverse("goals:goal-detail", args=[goal.pk])).content.decode()
+
+    live = page.split('id="goal-progress"')[1].split("</section>")[0]
+    assert "as of" in live
+    assert "<dt>Value</dt><dd>Calculated from the CRM</dd>" in page  # no second, static time
 
 
 def test_a_goals_progress_answers_204_until_it_changes(rep_client, rep):
@@ -450,3 +479,67 @@ def test_the_edit_form_has_no_parent_control_when_there_is_nothing_to_choose(rep
 
     assert "parent" not in page.context["form"].fields
     assert saved.status_code == 302 and Goal.objects.get(pk=mine.pk).title == "Mine, renamed"
+
+
+def test_saving_the_edit_form_keeps_a_parent_the_editor_does_not_see(client, rep, other_rep):
+    old_team_goal = make_goal(owner=rep.team, title="Old team's secret goal")
+    mine = make_goal(owner=rep, title="Mine", parent=old_team_goal)
+    rep.team = other_rep.team  # moved: the new supervisor changes the goal, not the old team's
+    rep.save()
+    make_goal(owner=other_rep.team, title="New team's revenue")  # a parent they could choose
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    client.force_login(other_rep.team.manager)
+
+    page = client.get(url)
+    # What a browser sends when the select holds no option for the parent: the first one, "".
+    saved = client.post(
+        url, {"title": "Mine, renamed", "target_value": "1000", "description": "", "parent": ""}
+    )
+
+    assert saved.status_code == 302
+    mine.refresh_from_db()
+    assert (mine.title, mine.parent_id) == ("Mine, renamed", old_team_goal.pk)
+    field = page.context["form"].fields["parent"]
+    assert field.disabled and dict(field.choices) == {old_team_goal.pk: "A goal you do not see"}
+    assert "Old team's secret goal" not in page.content.decode()
+
+
+def test_the_edit_form_passes_the_parent_on_only_when_it_was_changed(client, rep):
+    team_goal = make_goal(owner=rep.team, title="Team revenue")
+    mine = make_goal(owner=rep, title="Mine", parent=team_goal)
+    url = reverse("goals:goal-edit", args=[mine.pk])
+    form = {"title": "Mine", "target_value": "1000", "description": ""}
+    client.force_login(rep.team.manager)
+
+    client.post(url, {**form, "title": "Mine, renamed", "parent": team_goal.pk})
+    trail = AuditEntry.objects.filter(target_type="goals.goal", target_id=str(mine.pk))
+    entries = list(trail.values_list("action", flat=True))
+    unlinked = client.post(url, {**form, "parent": ""})
+
+    assert "goal.unlink" not in entries and "goal.link" in entries  # the link when it was made
+    assert unlinked.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id is None
+
+
+def test_the_edit_form_renames_a_plan_goal_and_a_parent_whose_target_it_shows_unchanged(
+    client, rep
+):
+    plans.plan_set(actor=rep.user, signup_goal=2, revenue_goal=Decimal(900), bonus_tier_goal=0)
+    plan_goal = Goal.objects.get(plan__rep=rep, plan__month__isnull=False, metric="revenue")
+    team_goal = make_goal(owner=rep.team, title="Team revenue", target=500)
+    make_goal(owner=rep, title="Mine", target=300, parent=team_goal)
+    client.force_login(rep.team.manager)
+
+    renamed = {}
+    for goal, title in ((plan_goal, "Revenue, with the fair"), (team_goal, "Team revenue, all")):
+        url = reverse("goals:goal-edit", args=[goal.pk])
+        form = client.get(url).context["form"]
+        # The form as it came, the title changed: its target goes back as it was shown.
+        data = {name: form[name].value() or "" for name in form.fields if name != "parent"}
+        renamed[goal.pk] = client.post(url, {**data, "title": title})
+
+    assert {answer.status_code for answer in renamed.values()} == {302}
+    assert Goal.objects.get(pk=plan_goal.pk).title == "Revenue, with the fair"
+    assert Goal.objects.get(pk=team_goal.pk).title == "Team revenue, all"
+    with pytest.raises(ValidationError) as refused:  # a target that does change still may not
+        services.goal_update(actor=SETUP, goal_id=plan_goal.pk, target_value=Decimal(901))
+    assert refused.value.messages == [services.PLAN_GOAL_FIXED]
