@@ -6,8 +6,9 @@ Recalculation is set-based: one query computes every goal's fresh value (goals.s
 parents; never a query per goal. A parent's value and target are its children's sums, rolled up
 the tree in the same transaction; a parent whose sums move is written under its row lock (and
 summed again if a change under it committed meanwhile), so that concurrent changes under one
-parent never lose an update, and one whose sums did not move is left alone. Every change of target, value, status, source or parent, by a
-person or a job, is audited (the core's audit trail, with the reason when there is one).
+parent never lose an update, and one whose sums did not move is left alone. Every change of
+target, value, status, source or parent, by a person or a job, is audited (the core's audit
+trail, with the reason when there is one).
 """
 
 import datetime as dt
