@@ -126,9 +126,11 @@ class Customer(TimestampedModel):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=30, unique=True)
     # Who the rep asks for, and how to reach them.
-    contact_name = models.CharField(max_length=120, blank=True)
-    phone = models.CharField(max_length=40, blank=True, validators=[validate_phone])
-    email = models.EmailField(blank=True)
+    # Empty by the database's own default too: rows loaded in bulk (COPY, INSERT … SELECT) need
+    # not name every contact column.
+    contact_name = models.CharField(max_length=120, blank=True, db_default="")
+    phone = models.CharField(max_length=40, blank=True, db_default="", validators=[validate_phone])
+    email = models.EmailField(blank=True, db_default="")
     address = models.CharField(max_length=300, blank=True)
     owner = models.ForeignKey(  # indexed by customer_owner_signup
         SalesRep, on_delete=models.PROTECT, null=True, blank=True, related_name="customers",
@@ -366,8 +368,10 @@ class Activity(TimestampedModel):
     subject = models.CharField(max_length=200, blank=True)
     due_at = models.DateTimeField(validators=[validate_in_range])
     completed_at = models.DateTimeField(null=True, blank=True, validators=[validate_in_range])
-    outcome = models.CharField(max_length=20, choices=ActivityOutcome.choices, blank=True)
-    notes = models.CharField(max_length=2000, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=ActivityOutcome.choices, blank=True, db_default=""
+    )
+    notes = models.CharField(max_length=2000, blank=True, db_default="")
 
     objects = ActivityQuerySet.as_manager()
 
