@@ -149,6 +149,7 @@ class DefaultsAnswerSerializer(serializers.Serializer):
 
 
 class PlanViewSet(ScopedViewSet):
+    area = "goals"
     selector = selectors.plan_list
     output_serializer_class = PlanOutputSerializer
     inputs = {
