@@ -34,15 +34,15 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 from crm import periods
+from crm import selectors as crm_selectors
 from crm.jobs import Progress
 from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
-from crm.roles import Actor, may_correct_plans, may_set_plan_defaults, own_rep, scope_to_user
+from crm.roles import Actor, may_correct_plans, may_set_plan_defaults, own_rep
 from crm.writes import audit, audit_many, bulk_set, locked, name_actions
 from goals.models import (
     MAX_TIER,
@@ -292,10 +292,7 @@ def _plan_rep(*, actor: Actor, rep_id: int | None) -> SalesRep:
         if rep is None:
             raise ValidationError({"rep": REP_REQUIRED})
     else:
-        managed = scope_to_user(SalesRep.objects.all(), actor, rep_path="", for_write=True)
-        rep = managed.select_related("user").filter(pk=rep_id).first()
-        if rep is None:
-            raise Http404
+        rep = locked(crm_selectors.rep_list(user=actor), rep_id)
     if not rep.active:
         raise ValidationError({"rep": REP_INACTIVE})
     return rep
