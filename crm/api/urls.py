@@ -6,12 +6,12 @@ from rest_framework.routers import APIRootView, DefaultRouter
 from crm.api import views
 
 
-class SalesApiRoot(APIRootView):
+class ApiRootView(APIRootView):
     area = "sales"
 
 
 class SalesRouter(DefaultRouter):
-    APIRootView = SalesApiRoot
+    APIRootView = ApiRootView
 
 
 class SchemaView(SpectacularAPIView):
