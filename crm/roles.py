@@ -7,8 +7,11 @@ act for whom.
 - admin (staff, superuser or the "admin" group): everything;
 - system (a job or task acting by name, see `SystemActor`): everything, like an admin.
 
-Every selector in every app scopes its rows through `scope_to_user`; what a role may do (assign
-reps, manage routes, open an area) is decided here too.
+Every selector in every app scopes its rows through `scope_to_user`. What a role may do is
+decided here too, one named policy per decision (`may_choose_rep`, `manages`, `may_reopen_day`,
+`can_use` an area, …), used alike by pages, the API, services and, through flags their views
+pass, templates: nothing else compares roles. A policy about one app's rule lives here too, named
+for the decision, never importing the app.
 """
 
 import zoneinfo
@@ -89,7 +92,28 @@ def role_of(user: Actor | AnonymousUser) -> Role:
 
 
 def sees_everything(user: Actor | AnonymousUser) -> bool:
+    """Admins and jobs: every row of every app, whatever its owner."""
     return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+
+
+def has_crm_role(user: Actor | AnonymousUser) -> bool:
+    """A signed-in account that is a rep, a supervisor or an admin (a job acts as one); one
+    without a group is let in but shown nothing."""
+    return role_of(user) != Role.NONE
+
+
+def role_name(user: Actor | AnonymousUser) -> str | None:
+    """The role as the pages name it ("rep", "supervisor", "admin"); None without one."""
+    role = role_of(user)
+    return None if role == Role.NONE else str(role)
+
+
+def administrators() -> QuerySet[User]:
+    """The active accounts whose role is admin (as `role_of` decides it), e.g. to write to
+    about what the company owns."""
+    return User.objects.filter(
+        Q(is_superuser=True) | Q(is_staff=True) | Q(groups__name=GROUP_ADMIN), is_active=True
+    ).distinct()
 
 
 # --- Scoping ----------------------------------------------------------------------------------
@@ -145,18 +169,20 @@ def scope_to_user(
 
 
 def can_use(user: Actor | AnonymousUser, area: str) -> bool:
-    """Which areas of the site (navigation entries) a role may open."""
-    if area == "admin":
-        # Django admin itself admits staff only.
-        return bool(user.is_authenticated and user.is_staff)
-    role = role_of(user)
-    allowed = {
-        "goals": {Role.ADMIN, Role.SUPERVISOR, Role.REP},
-        "sales": {Role.ADMIN, Role.SUPERVISOR, Role.REP},
-        "supervision": {Role.ADMIN, Role.SUPERVISOR},
-        "tracking": {Role.ADMIN},
-    }
-    return role in allowed.get(area, set())
+    """Whether `user` may open an area of the site (its pages, endpoints and navigation
+    entries), as the area was registered (crm.areas): by role, or by its own policy."""
+    # crm.areas names these roles and policies: read when first asked, long after start-up.
+    from crm.areas import area_named
+
+    registered = area_named(area)
+    if registered.admits is not None:
+        return registered.admits(user)
+    return role_of(user) in registered.roles
+
+
+def may_use_django_admin(user: Actor | AnonymousUser) -> bool:
+    """Django admin itself admits staff accounts only (an admin by group alone is not let in)."""
+    return bool(user.is_authenticated and user.is_staff)
 
 
 def may_choose_rep(user: Actor | AnonymousUser) -> bool:
@@ -170,16 +196,54 @@ def may_manage_routes(user: Actor | AnonymousUser) -> bool:
     return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
 
 
+def manages(user: Actor | AnonymousUser, rep: SalesRep) -> bool:
+    """`user` looks after `rep`'s work: the supervisor of the rep's team, an admin or a job;
+    never the rep themselves (a supervisor who also sells is their own rep)."""
+    if rep.user_id == getattr(user, "pk", None):
+        return False
+    if sees_everything(user):
+        return True
+    return role_of(user) == Role.SUPERVISOR and rep.team.manager_id == user.pk
+
+
+def keeps_own_plan(user: Actor | AnonymousUser) -> bool:
+    """Reps commit to targets of their own each month: their goals open on that plan, their
+    home page shows it. Everyone else follows other people's."""
+    return role_of(user) == Role.REP
+
+
+def may_correct_plans(user: Actor | AnonymousUser) -> bool:
+    """Supervisors and admins (and jobs) set or correct the plan of a rep they see for any
+    month, and follow every plan's deadline (compliance); a rep sets their own, this month."""
+    return role_of(user) in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}
+
+
+def may_set_plan_defaults(user: Actor | AnonymousUser) -> bool:
+    """Targets for a whole team's plans not set yet are the company's word: admins and jobs."""
+    return sees_everything(user)
+
+
+def may_set_company_goals(user: Actor | AnonymousUser) -> bool:
+    """The company's goals are set by admins (and jobs); everyone reads them."""
+    return sees_everything(user)
+
+
+def may_start_jobs(user: Actor | AnonymousUser) -> bool:
+    """Jobs run on their schedule; running one now, over every record at once, is for the
+    people who run the CRM (and other jobs)."""
+    return sees_everything(user)
+
+
 def may_reopen_day(user: Actor | AnonymousUser) -> bool:
     """A reviewed day is history its supervisors cannot change: administrators (and jobs, such
     as an import that corrects a day) reopen it, saying why."""
-    return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+    return sees_everything(user)
 
 
 def may_see_review_cache(user: Actor | AnonymousUser) -> bool:
     """How often reviews are answered from the cache is a cost figure for the people who run
     the CRM, not for supervisors."""
-    return role_of(user) in {Role.ADMIN, Role.SYSTEM}
+    return sees_everything(user)
 
 
 def own_rep(user: Actor | AnonymousUser) -> SalesRep | None:

@@ -372,9 +372,10 @@ REST_FRAMEWORK = {
         "crm.api.authentication.StrictTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Every endpoint names its area of the site (crm.areas), and only roles that use it get in.
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "crm.api.permissions.HasCrmRole",
+        "crm.api.permissions.UsesArea",
     ],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
@@ -413,8 +414,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema and its docs are for people who may use the API.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema and its docs are for people who may use the API (their views' area).
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm.api.permissions.UsesArea",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "stage" or "status"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {

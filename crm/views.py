@@ -37,7 +37,7 @@ from crm.forms import (
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome, TaskStatus
 from crm.periods import format_moment
-from crm.roles import Role, may_choose_rep, role_of
+from crm.roles import has_crm_role, may_choose_rep, may_use_django_admin, sees_everything
 from crm.web import (
     ListPage,
     area_required,
@@ -75,25 +75,29 @@ CUSTOMERS = ListPage(
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    role = role_of(request.user)
-    if role == Role.NONE:
+    user = request.user
+    if not has_crm_role(user):
         return render(request, "crm/home/none.html")
-    summary = selectors.home_summary(user=request.user)
+    summary = selectors.home_summary(user=user)
     context: dict[str, Any] = {
         "summary": summary,
         "summary_version": _summary_version(summary),
         "refresh_seconds": settings.LIVE_REFRESH_SECONDS,
-        "panels": home_panels(request, role),  # the feature apps' blocks (crm.web.home_panel)
+        "panels": home_panels(request),  # the feature apps' blocks (crm.web.home_panel)
     }
-    if role == Role.REP:
-        context["next_activities"] = selectors.activity_list(
-            user=request.user, status=ActivityStatus.PLANNED
-        )[:HOME_NEXT_ACTIVITIES]
-    elif role == Role.SUPERVISOR:
-        context["performance"] = selectors.team_performance(user=request.user)
-    else:
+    if sees_everything(user):
+        # Those who run the CRM: its overview, with the background work that needs a person.
         context["pending_dead_letters"] = dead_letter_pending_count()
-    return render(request, f"crm/home/{role}.html", context)
+        context["opens_django_admin"] = may_use_django_admin(user)
+        return render(request, "crm/home/admin.html", context)
+    if may_choose_rep(user):
+        # Those who follow several reps: each rep's month.
+        context["performance"] = selectors.team_performance(user=user)
+        return render(request, "crm/home/supervisor.html", context)
+    context["next_activities"] = selectors.activity_list(user=user, status=ActivityStatus.PLANNED)[
+        :HOME_NEXT_ACTIVITIES
+    ]
+    return render(request, "crm/home/rep.html", context)
 
 
 @area_required("sales")

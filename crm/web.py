@@ -59,7 +59,7 @@ from crm.errors import Conflict, from_integrity_error
 from crm.ids import parse_id
 from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
-from crm.roles import can_use
+from crm.roles import Actor, can_use
 
 PAGE_SIZE = 50
 
@@ -585,22 +585,26 @@ class ListPage:
 # --- Home panels ---------------------------------------------------------------------------------
 
 HomePanel = Callable[[HttpRequest], str | None]
-_home_panels: dict[str, list[HomePanel]] = {}
+_home_panels: list[tuple[Callable[[Actor], bool], HomePanel]] = []
 
 
-def home_panel(*roles: str) -> Callable[[HomePanel], HomePanel]:
-    """Decorator: a feature app's block on the home page of these roles, in its `panels.py`
-    (found at start-up): a function of the request returning the block's HTML, or None to show
-    nothing. The core's home page shows them without knowing the apps."""
+def home_panel(shown_to: Callable[[Actor], bool]) -> Callable[[HomePanel], HomePanel]:
+    """Decorator: a feature app's block on the home page of the users a crm.roles policy admits
+    (`@home_panel(keeps_own_plan)`), in its `panels.py` (found at start-up): a function of the
+    request returning the block's HTML, or None to show nothing. The core's home page shows them
+    without knowing the apps."""
 
     def decorator(panel: HomePanel) -> HomePanel:
-        for role in roles:
-            if panel not in _home_panels.setdefault(role, []):
-                _home_panels[role].append(panel)
+        if (shown_to, panel) not in _home_panels:
+            _home_panels.append((shown_to, panel))
         return panel
 
     return decorator
 
 
-def home_panels(request: HttpRequest, role: str) -> list[str]:
-    return [html for panel in _home_panels.get(role, []) if (html := panel(request))]
+def home_panels(request: HttpRequest) -> list[str]:
+    return [
+        html
+        for shown_to, panel in _home_panels
+        if shown_to(request.user) and (html := panel(request))
+    ]

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
-from crm.roles import Role, role_of
+from crm.roles import may_choose_rep, may_set_company_goals
 from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm
 from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
@@ -47,15 +47,14 @@ class GoalForm(ScopedForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        role = role_of(user)
         self.fields["team"].queryset = crm_selectors.team_list(user=user, for_write=True)
-        if role == Role.REP:
+        if not may_choose_rep(user):
             # A rep sets goals for themselves.
             self.fields["owner_type"].choices = [(OwnerType.INDIVIDUAL, "Me")]
             del self.fields["team"], self.fields["rep"]
         else:
             self.fields["rep"].queryset = crm_selectors.rep_list(user=user)
-            if role != Role.ADMIN:
+            if not may_set_company_goals(user):
                 self.fields["owner_type"].choices = [
                     c for c in OwnerType.choices if c[0] != OwnerType.COMPANY
                 ]

@@ -5,12 +5,12 @@ last 30 days, achievements); past months are on the plan page."""
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from crm.roles import Role, own_rep
+from crm.roles import keeps_own_plan, own_rep
 from crm.web import home_panel
 from goals.plans.views import dashboard_context
 
 
-@home_panel(Role.REP)
+@home_panel(keeps_own_plan)
 def my_month(request: HttpRequest) -> str | None:
     rep = own_rep(request.user)
     if rep is None:

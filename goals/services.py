@@ -18,7 +18,6 @@ from decimal import Decimal
 
 from celery.result import AsyncResult
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, Q, QuerySet, Sum, Value, When
@@ -29,7 +28,15 @@ from crm import events, periods
 from crm.jobs.tasks import enqueue_job
 from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
-from crm.roles import GROUP_ADMIN, Actor, Role, SystemActor, rep_for_record, role_of
+from crm.roles import (
+    Actor,
+    SystemActor,
+    administrators,
+    may_choose_rep,
+    may_set_company_goals,
+    may_start_jobs,
+    rep_for_record,
+)
 from crm.selectors import team_list
 from crm.writes import (
     UNCHANGED,
@@ -171,7 +178,7 @@ def _check_owner(*, actor: Actor, owner_type: str, team: Team | None, rep: Sales
     """The owner a new goal may have: company goals for admins, a team goal for the team's
     supervisor, a rep's goal for the rep, their supervisor or an admin. Returns (team, rep)."""
     if owner_type == OwnerType.COMPANY:
-        if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+        if not may_set_company_goals(actor):
             raise PermissionDenied(COMPANY_GOALS_ADMINS_ONLY)
         return None, None
     if owner_type == OwnerType.TEAM:
@@ -180,7 +187,7 @@ def _check_owner(*, actor: Actor, owner_type: str, team: Team | None, rep: Sales
         if not team_list(user=actor, for_write=True).filter(pk=team.pk).exists():
             raise ValidationError({"team": TEAM_NOT_YOURS})
         return team, None
-    if rep is None and role_of(actor) != Role.REP:
+    if rep is None and may_choose_rep(actor):
         raise ValidationError({"rep": REP_REQUIRED})
     return None, rep_for_record(actor=actor, rep=rep)
 
@@ -522,7 +529,7 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
 
 def goals_recalculate_all_later(*, actor: Actor) -> AsyncResult:
     """Queue the 15-minute job now (administrators): its job run shows when it is done."""
-    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+    if not may_start_jobs(actor):
         raise PermissionDenied(RECALCULATE_ALL_ADMINS_ONLY)
     return enqueue_job(RECALCULATE_ALL)
 
@@ -849,12 +856,9 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     new = [goal for goal in goals if goal.pk in off_track - open_alerts]
     alerts = []
     messages = []
-    admins = [] if not new else list(
-        User.objects.filter(Q(is_superuser=True) | Q(groups__name=GROUP_ADMIN), is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )  # fmt: skip
+    admins = (
+        [] if not new else list(administrators().exclude(email="").values_list("email", flat=True))
+    )
     for goal in new:
         recipients = _alert_recipients(goal, admins=admins)
         alerts.append(GoalAlert(goal=goal, raised_at=now, emailed_to=", ".join(sorted(recipients))))

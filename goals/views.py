@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from crm import charts
 from crm.models import AuditEntry
-from crm.roles import Role, role_of
+from crm.roles import keeps_own_plan, may_start_jobs
 from crm.web import (
     ListPage,
     ServiceForm,
@@ -51,7 +51,7 @@ TREE_ROOTS = 25
 @area_required("goals")
 def goals_home(request: HttpRequest) -> HttpResponse:
     """The area's entry: a rep's own goals (their plan), everyone else's list of goals."""
-    return redirect("goals:plan" if role_of(request.user) == Role.REP else "goals:goal-list")
+    return redirect("goals:plan" if keeps_own_plan(request.user) else "goals:goal-list")
 
 
 @area_required("goals")
@@ -435,7 +435,7 @@ def goal_analytics(request: HttpRequest) -> HttpResponse:
         "figures": figures,
         "trend": trend,
         "breakdown": breakdown,
-        "is_admin": role_of(request.user) == Role.ADMIN,
+        "may_recalculate_all": may_start_jobs(request.user),
     }
     return render(request, "goals/goal_analytics.html", context)
 

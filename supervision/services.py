@@ -18,13 +18,12 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
 from crm.errors import Conflict
 from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor, SystemActor, may_reopen_day
-from crm.writes import audit, bulk_set, name_actions
+from crm.writes import audit, bulk_set, locked, name_actions
 from supervision import merge, rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 
@@ -305,14 +304,7 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
         raise ValidationError({"reason": REOPEN_REASON_SHORT})
     if not rules.storable(reason):
         raise ValidationError({"reason": REOPEN_REASON_UNSTORABLE})
-    session = (
-        SupervisionSession.objects.select_for_update(of=("self",))
-        .select_related("route")
-        .filter(pk=session_id)
-        .first()
-    )
-    if session is None:
-        raise Http404("No such session.")
+    session = locked(selectors.session_list(user=actor), session_id)
     if not selectors.reopenable(session):
         raise ValidationError(NOTHING_TO_REOPEN, code=NOTHING_TO_REOPEN_CODE)
     now = timezone.now()
@@ -320,6 +312,8 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
         record_version=F("record_version") + 1, written_by=_name(actor), written_at=now,
         client_token=None,
     )  # fmt: skip
+    if hasattr(session, "summary"):  # read with the session, before its version moved on
+        session.summary.refresh_from_db()
     if session.status == SessionStatus.SAVED:
         changes = {
             "status": [SessionStatus.SAVED, SessionStatus.DRAFT],

@@ -2,6 +2,7 @@
 filter choices looked up in the caller's scope, and date fields that keep to the CRM's range.
 
     class DealViewSet(ScopedViewSet):
+        area = "sales"
         selector = selectors.deal_list
         output_serializer_class = DealOutputSerializer
         inputs = {"create": DealCreateInputSerializer, "close": DealCloseInputSerializer}
@@ -44,6 +45,9 @@ class ScopedViewSet(viewsets.GenericViewSet):
     crm.selectors.Search), `orderings` the selector's whitelist (the first its default). DRF's
     own search and ordering filters then stay out of that list."""
 
+    # The area of the site the endpoints belong to (crm.areas): a caller whose role may not use
+    # it is refused (crm.api.permissions.UsesArea). Every viewset names one.
+    area: str | None = None
     selector: Callable | None = None
     output_serializer_class: type[serializers.Serializer] | None = None
     inputs: dict[str, type[serializers.Serializer] | None] = {}

@@ -1,26 +1,28 @@
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions
 
-from crm.roles import can_use
+from crm.areas import area_named
+from crm.roles import can_use, has_crm_role
+
+NO_CRM_ROLE = "Your account has no CRM role; ask an administrator for one."
+NOT_FOR_YOUR_ROLE = "Your role does not use the {area} area."
 
 
-class HasCrmRole(permissions.BasePermission):
-    """A signed-in user without a CRM role (no group, not staff) may use no endpoint."""
+class UsesArea(permissions.BasePermission):
+    """The default of every endpoint: the caller may use the area of the site the view declares
+    (its `area`, a name registered in crm.areas), like its pages; others get 403. A view that
+    declares none is a mistake, refused rather than left open (a test walks every endpoint)."""
 
-    message = "Your account has no CRM role; ask an administrator for one."
+    message = NO_CRM_ROLE
 
     def has_permission(self, request, view) -> bool:
-        return can_use(request.user, "sales")
-
-
-def area_permission(area: str) -> type[permissions.BasePermission]:
-    """A permission for a feature app's endpoints: the role may use that area of the site
-    (crm.roles.can_use), like its pages; others get 403."""
-
-    class UsesArea(permissions.BasePermission):
-        message = f"Your role does not use the {area} area."
-
-        def has_permission(self, request, view) -> bool:
-            return can_use(request.user, area)
-
-    UsesArea.__name__ = f"Uses{area.title()}Area"
-    return UsesArea
+        name = getattr(view, "area", None)
+        if name is None:
+            raise ImproperlyConfigured(
+                f"{type(view).__name__} declares no area: set its `area` (crm.areas)."
+            )
+        if can_use(request.user, name):
+            return True
+        if has_crm_role(request.user):
+            self.message = NOT_FOR_YOUR_ROLE.format(area=area_named(name).label)
+        return False

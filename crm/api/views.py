@@ -48,6 +48,7 @@ class CustomerFilter(filters.FilterSet):
 
 
 class CustomerViewSet(ScopedViewSet):
+    area = "sales"
     selector = selectors.customer_list
     output_serializer_class = s.CustomerOutputSerializer
     inputs = {
@@ -92,6 +93,7 @@ class DealFilter(filters.FilterSet):
 
 
 class DealViewSet(ScopedViewSet):
+    area = "sales"
     selector = selectors.deal_list
     output_serializer_class = s.DealOutputSerializer
     inputs = {
@@ -137,6 +139,7 @@ class ActivityFilter(filters.FilterSet):
 
 
 class ActivityViewSet(ScopedViewSet):
+    area = "sales"
     selector = selectors.activity_list
     output_serializer_class = s.ActivityOutputSerializer
     inputs = {
@@ -181,6 +184,7 @@ class TaskFilter(filters.FilterSet):
 
 
 class TaskViewSet(ScopedViewSet):
+    area = "sales"
     selector = selectors.task_list
     output_serializer_class = s.TaskOutputSerializer
     inputs = {"create": s.TaskInputSerializer, "partial_update": s.TaskStatusInputSerializer}
@@ -209,6 +213,7 @@ class RouteFilter(filters.FilterSet):
 
 
 class RouteViewSet(ScopedViewSet):
+    area = "sales"
     selector = selectors.route_list
     output_serializer_class = s.RouteOutputSerializer
     inputs = {"stops": s.RouteStopInputSerializer}

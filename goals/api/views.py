@@ -33,6 +33,7 @@ class GoalFilter(filters.FilterSet):
 
 
 class GoalViewSet(ScopedViewSet):
+    area = "goals"
     selector = selectors.goal_list
     output_serializer_class = s.GoalOutputSerializer
     inputs = {

@@ -24,7 +24,7 @@ from crm import selectors as crm_selectors
 from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
-from crm.roles import Role, own_rep, role_of
+from crm.roles import keeps_own_plan, own_rep
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -149,6 +149,7 @@ class DefaultsAnswerSerializer(serializers.Serializer):
 
 
 class PlanViewSet(ScopedViewSet):
+    area = "goals"
     selector = selectors.plan_list
     output_serializer_class = PlanOutputSerializer
     inputs = {
@@ -179,7 +180,7 @@ class PlanViewSet(ScopedViewSet):
     def _this_month(self, **criteria):
         """This month's plans the user sees: a rep's month is the one in their zone."""
         user = self.request.user
-        rep = own_rep(user) if role_of(user) == Role.REP else None
+        rep = own_rep(user) if keeps_own_plan(user) else None
         if rep is None:
             return selectors.compliance(user=user, **criteria)
         year, month = selectors.current_month(rep)
@@ -212,7 +213,7 @@ class PlanViewSet(ScopedViewSet):
     def yearly_current(self, request):
         """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
         user = request.user
-        rep = own_rep(user) if role_of(user) == Role.REP else None
+        rep = own_rep(user) if keeps_own_plan(user) else None
         year = selectors.current_month(rep)[0] if rep is not None else selectors.this_month().year
         plans = selectors.plan_list(user=user, yearly=True, year=year)
         return self._page(plans.order_by(*selectors.ORDERINGS["rep"]))

@@ -34,15 +34,15 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 from crm import periods
+from crm import selectors as crm_selectors
 from crm.jobs import Progress
 from crm.mail import send_after_commit
 from crm.models import SalesRep, Team
-from crm.roles import Actor, Role, own_rep, role_of, scope_to_user
+from crm.roles import Actor, may_correct_plans, may_set_plan_defaults, own_rep
 from crm.writes import audit, audit_many, bulk_set, locked, name_actions
 from goals.models import (
     MAX_TIER,
@@ -292,10 +292,7 @@ def _plan_rep(*, actor: Actor, rep_id: int | None) -> SalesRep:
         if rep is None:
             raise ValidationError({"rep": REP_REQUIRED})
     else:
-        managed = scope_to_user(SalesRep.objects.all(), actor, rep_path="", for_write=True)
-        rep = managed.select_related("user").filter(pk=rep_id).first()
-        if rep is None:
-            raise Http404
+        rep = locked(crm_selectors.rep_list(user=actor), rep_id)
     if not rep.active:
         raise ValidationError({"rep": REP_INACTIVE})
     return rep
@@ -375,7 +372,7 @@ def plan_set(
     year, month = year or this_year, month or this_month
     if not 1 <= month <= 12:
         raise ValidationError({"month": MONTH_RANGE})
-    if role_of(actor) == Role.REP and (year, month) != (this_year, this_month):
+    if not may_correct_plans(actor) and (year, month) != (this_year, this_month):
         raise ValidationError(REPS_SET_THIS_MONTH)
     plan = _locked_plan(rep, year, month)
     changed = _set_targets(actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan))
@@ -427,7 +424,7 @@ def plans_set_defaults(
     """Give the team's plans for a month that are not set yet these targets (admins). A plan set
     already keeps its own; a plan with defaults is still the rep's to set (and is counted as not
     set until then). Returns how many plans took the defaults."""
-    if role_of(actor) not in {Role.ADMIN, Role.SYSTEM}:
+    if not may_set_plan_defaults(actor):
         raise PermissionDenied(ADMINS_SET_DEFAULTS)
     targets = {
         "signup_goal": signup_goal, "revenue_goal": revenue_goal,

@@ -25,7 +25,7 @@ from crm import charts, periods
 from crm import selectors as crm_selectors
 from crm.ids import parse_id
 from crm.models import SalesRep
-from crm.roles import Role, own_rep, role_of
+from crm.roles import manages, may_correct_plans, may_set_plan_defaults, own_rep
 from crm.web import (
     ListPage,
     MonthField,
@@ -78,14 +78,9 @@ def _rep_shown(request: HttpRequest) -> SalesRep | None:
     return own_rep(request.user)
 
 
-def _manages(request: HttpRequest, rep: SalesRep) -> bool:
-    """A supervisor or an admin looking at a rep's plan (they may set or correct any month)."""
-    return rep.user_id != request.user.pk and role_of(request.user) in {Role.SUPERVISOR, Role.ADMIN}
-
-
 def _may_set(request: HttpRequest, rep: SalesRep) -> bool:
     """The rep sets their own; their supervisor and admins set anyone's they may see."""
-    return rep.user_id == request.user.pk or _manages(request, rep)
+    return rep.user_id == request.user.pk or manages(request.user, rep)
 
 
 def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
@@ -93,7 +88,7 @@ def _month_shown(request: HttpRequest, rep: SalesRep) -> tuple[int, int]:
     (`?month=2026-07`; one that is not a month shows this one)."""
     this = selectors.current_month(rep)
     named = request.GET.get("month")
-    if named and _manages(request, rep):
+    if named and manages(request.user, rep):
         field = MonthField(required=False)
         try:
             day = field.clean(named)
@@ -198,7 +193,7 @@ def dashboard_context(
     year_plan = selectors.plan_list(
         user=request.user, yearly=True, year=today.year, rep_id=rep.pk
     ).first()
-    managed = _manages(request, rep)
+    managed = manages(request.user, rep)
     if form is None:
         initial = _targets(plan, PlanForm)
         if managed:
@@ -295,7 +290,7 @@ def _plan_page(request: HttpRequest) -> str:
 @form_action(_plan_page)
 def plan_set(request: HttpRequest) -> HttpResponse:
     rep = _rep_posted(request)
-    form = PlanForm(request.POST, managed=_manages(request, rep))
+    form = PlanForm(request.POST, managed=manages(request.user, rep))
     return _set_targets(request, rep, form, services.plan_set, "form")
 
 
@@ -326,7 +321,7 @@ def reminder_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _managers_only(request: HttpRequest) -> None:
-    if role_of(request.user) not in {Role.SUPERVISOR, Role.ADMIN}:
+    if not may_correct_plans(request.user):
         raise PermissionDenied("The compliance dashboard is for supervisors and administrators.")
 
 
@@ -349,8 +344,7 @@ def _compliance_page(
             for row in trend
         ]
     )  # fmt: skip
-    is_admin = role_of(request.user) == Role.ADMIN
-    if defaults_form is None and is_admin:
+    if defaults_form is None and may_set_plan_defaults(request.user):
         defaults_form = DefaultsForm(
             user=request.user, teams=teams, initial={"month": selectors.this_month()}
         )

@@ -26,11 +26,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from crm.api.base import IdField, ScopedModelChoiceFilter, ScopedViewSet
-from crm.api.permissions import area_permission
 from crm.api.schema import ErrorSerializer
 from crm.ids import NOT_AN_ID, parse_id
 from crm.models import Route
@@ -393,11 +391,11 @@ class SessionFilter(filters.FilterSet):
 class SessionViewSet(ScopedViewSet):
     """Saved and draft days of the routes you review."""
 
+    area = "supervision"
     selector = staticmethod(selectors.session_list)
     output_serializer_class = SessionSerializer
     filterset_class = SessionFilter
     ordering_fields = ["date"]
-    permission_classes = [IsAuthenticated, area_permission("supervision")]
     inputs = {"reopen": ReopenInputSerializer}
 
     def get_queryset(self):
@@ -429,8 +427,8 @@ class SessionViewSet(ScopedViewSet):
 class DayViewSet(ScopedViewSet):
     """A route's day: read it, save it, change lines, review it."""
 
+    area = "supervision"
     output_serializer_class = DaySerializer
-    permission_classes = [IsAuthenticated, area_permission("supervision")]
     inputs = {
         "save": SaveInputSerializer,
         "lines": SaveInputSerializer,
