@@ -10,10 +10,13 @@ from crm.testing.pytest_plugin import (  # the hooks are the plugin's; importing
 # Before anything imports the settings: start PostgreSQL and Redis (or choose SQLite).
 setup_django()
 
+from collections.abc import Callable  # noqa: E402
+
 import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from crm.testing import queries, signed_in, signed_in_api  # noqa: E402
 from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory  # noqa: E402
 
 
@@ -116,22 +119,32 @@ def api_client():
     return APIClient()
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+def _signed_in_as(person: str, sign_in: Callable):
+    """A fixture: a client signed in as the user of the fixture named `person` (a rep's user,
+    for a rep). Each is a client of its own, not pytest-django's `client`: a test that takes
+    two of them acts as two people."""
+
+    def signed_in_client(request):
+        found = request.getfixturevalue(person)
+        return sign_in(getattr(found, "user", found))
+
+    signed_in_client.__doc__ = f"{sign_in.__doc__} Here `user` is the `{person}` fixture's."
+    return pytest.fixture(signed_in_client)
+
+
+# The pages' clients (Django's), then the API's (DRF's). `admin_client` takes the place of
+# pytest-django's fixture of that name, for the same admin.
+rep_client = _signed_in_as("rep", signed_in)
+other_rep_client = _signed_in_as("other_rep", signed_in)
+supervisor_client = _signed_in_as("supervisor", signed_in)
+admin_client = _signed_in_as("admin_user", signed_in)
+rep_api = _signed_in_as("rep", signed_in_api)
+supervisor_api = _signed_in_as("supervisor", signed_in_api)
+admin_api = _signed_in_as("admin_user", signed_in_api)
 
 
 @pytest.fixture
-def rep_api(rep):
-    return client_for(rep.user)
-
-
-@pytest.fixture
-def supervisor_api(supervisor):
-    return client_for(supervisor)
-
-
-@pytest.fixture
-def admin_api(admin_user):
-    return client_for(admin_user)
+def assert_queries():
+    """crm.testing.assert_queries: `with assert_queries(6): client.get(url)` fails unless the
+    block runs six statements (savepoints not counted), listing those it ran."""
+    return queries.assert_queries

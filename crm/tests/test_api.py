@@ -276,13 +276,12 @@ def test_unknown_stage_is_refused_by_the_database_itself(rep):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("deal_count", [3, 60])
-def test_deal_list_query_count_is_constant(deal_count, rep, client, django_assert_num_queries):
+def test_deal_list_query_count_is_constant(deal_count, rep, rep_client, assert_queries):
     customer = CustomerFactory(owner=rep)
     DealFactory.create_batch(deal_count, rep=rep, customer=customer)
-    client.force_login(rep.user)
     # session, user, the user's zone (rep profile), role groups, count, page
-    with django_assert_num_queries(6):
-        response = client.get(DEALS)
+    with assert_queries(6):
+        response = rep_client.get(DEALS)
     assert response.status_code == 200
     assert len(response.json()["results"]) == min(deal_count, 50)
 
@@ -416,14 +415,13 @@ def test_schema_and_docs_need_a_login(client):
 
 
 @pytest.mark.django_db
-def test_openapi_schema_and_docs_are_served(rep, client):
-    client.force_login(rep.user)
-    schema = client.get("/api/schema/", {"format": "json"})
+def test_openapi_schema_and_docs_are_served(rep_client):
+    schema = rep_client.get("/api/schema/", {"format": "json"})
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     for path in ["/api/deals/", "/api/deals/{id}/close/", "/api/routes/{id}/stops/"]:
         assert path in paths
-    docs = client.get("/api/docs/")
+    docs = rep_client.get("/api/docs/")
     assert docs.status_code == 200
     # Everything the docs page loads is served by the app (no CDN).
     external = re.findall(r'(?:src|href)\s*=\s*["\'](https?:)?//', docs.content.decode())
@@ -488,16 +486,15 @@ LISTS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("url", "page", "orderings", "text"), LISTS)
 def test_the_api_lists_search_and_sort_as_their_pages_do(
-    rep, rep_api, client, url, page, orderings, text
+    rep, rep_api, rep_client, url, page, orderings, text
 ):
     _a_bit_of_everything(rep)
-    client.force_login(rep.user)
 
     def api(**query) -> list[int]:
         return [row["id"] for row in rep_api.get(url, query).json()["results"]]
 
     def shown(**query) -> list[int]:
-        return [row.pk for row in client.get(reverse(page), query).context["page_obj"]]
+        return [row.pk for row in rep_client.get(reverse(page), query).context["page_obj"]]
 
     for key in ["", *orderings]:
         assert api(ordering=key) == shown(ordering=key), key
@@ -520,13 +517,14 @@ def test_the_api_lists_activities_upcoming_first_unless_asked_otherwise(rep, rep
 
 
 @pytest.mark.django_db
-def test_customers_are_searched_in_their_address_on_the_page_and_in_the_api(rep, rep_api, client):
+def test_customers_are_searched_in_their_address_on_the_page_and_in_the_api(
+    rep, rep_api, rep_client
+):
     CustomerFactory(owner=rep, name="Kiosko", address="Paseo Marítimo 4")
     CustomerFactory(owner=rep, name="Bar Luna", address="Calle Mayor 1")
-    client.force_login(rep.user)
 
     api = rep_api.get("/api/customers/", {"search": "marítimo"}).json()["results"]
-    page = client.get(reverse("customer-list"), {"search": "marítimo"}).context["page_obj"]
+    page = rep_client.get(reverse("customer-list"), {"search": "marítimo"}).context["page_obj"]
 
     assert [row["name"] for row in api] == [customer.name for customer in page] == ["Kiosko"]
 
@@ -570,9 +568,8 @@ def test_routes_are_searched_and_sorted_by_their_selector(rep, rep_api):
 
 
 @pytest.mark.django_db
-def test_the_schema_documents_each_lists_search_and_orderings_with_the_default(rep, client):
-    client.force_login(rep.user)
-    paths = client.get("/api/schema/", {"format": "json"}).json()["paths"]
+def test_the_schema_documents_each_lists_search_and_orderings_with_the_default(rep_client):
+    paths = rep_client.get("/api/schema/", {"format": "json"}).json()["paths"]
 
     for url, orderings in [
         ("/api/customers/", selectors.CUSTOMER_ORDERINGS),
@@ -666,30 +663,25 @@ def test_filtering_by_a_rep_outside_the_scope_is_refused_like_a_missing_one(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("endpoint", "factory", "rep_field"), OTHER_RESOURCES)
+@pytest.mark.parametrize("batch", [2, 25])
 def test_every_list_runs_the_same_few_queries_whatever_the_row_count(
-    endpoint, factory, rep_field, rep, client
+    endpoint, factory, rep_field, rep, rep_client, batch, assert_queries
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    factory.create_batch(batch, **{rep_field: rep})
 
-    client.force_login(rep.user)
-    counts = []
-    for batch in (2, 25):
-        factory.create_batch(batch, **{rep_field: rep})
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(endpoint).status_code == 200
-        counts.append(len(queries))
-    assert counts[0] == counts[1] <= 6
+    # session, user, the user's zone (rep profile), role groups, count, page
+    with assert_queries(6):
+        assert rep_client.get(endpoint).status_code == 200
 
 
 @pytest.mark.django_db
-def test_route_detail_query_count_does_not_grow_with_stops(rep, client, django_assert_num_queries):
+@pytest.mark.parametrize("stops", [2, 12])
+def test_route_detail_query_count_does_not_grow_with_stops(rep, rep_client, stops, assert_queries):
     route = RouteFactory(rep=rep)
-    RouteStopFactory.create_batch(12, route=route)
-    client.force_login(rep.user)
+    RouteStopFactory.create_batch(stops, route=route)
     # session, user, the user's zone, role groups, route, stops with their customers
-    with django_assert_num_queries(6):
-        assert client.get(f"/api/routes/{route.pk}/").status_code == 200
+    with assert_queries(6):
+        assert rep_client.get(f"/api/routes/{route.pk}/").status_code == 200
 
 
 # --- Customers' contacts, activities logged done, whole planned quantities --------------------

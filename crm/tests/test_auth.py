@@ -54,13 +54,11 @@ def test_a_rep_sees_and_enters_times_in_their_own_time_zone(client, rep):
     assert created.due_at == dt.datetime(2026, 12, 2, 16, 30, tzinfo=dt.UTC)
 
 
-def test_the_logout_address_answers_a_get_with_a_page(client, rep):
+def test_the_logout_address_answers_a_get_with_a_page(rep_client):
     """A reload after logging out, or going back to it, is no 405."""
-    client.force_login(rep.user)
-
-    page = client.get("/accounts/logout/")
-    logged_out = client.post("/accounts/logout/")
-    again = client.get("/accounts/logout/")
+    page = rep_client.get("/accounts/logout/")
+    logged_out = rep_client.post("/accounts/logout/")
+    again = rep_client.get("/accounts/logout/")
 
     assert page.status_code == 200
     assert "Log out" in page.content.decode()

@@ -202,13 +202,12 @@ def _admin_deal_data(deal, **overrides) -> dict:
 
 
 def test_admin_correcting_a_won_deal_publishes_the_change(
-    admin_user, client, rep, received, django_capture_on_commit_callbacks
+    admin_client, rep, received, django_capture_on_commit_callbacks
 ):
     deal = DealFactory(rep=rep, stage=DealStage.CLOSED_WON, amount=Decimal("100.00"))
-    client.force_login(admin_user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = admin_client.post(
             reverse("admin:crm_deal_change", args=[deal.pk]),
             _admin_deal_data(deal, amount="250.00"),
         )
@@ -220,13 +219,14 @@ def test_admin_correcting_a_won_deal_publishes_the_change(
 
 
 def test_admin_deleting_a_won_deal_withdraws_it(
-    admin_user, client, rep, received, django_capture_on_commit_callbacks
+    admin_client, rep, received, django_capture_on_commit_callbacks
 ):
     deal = DealFactory(rep=rep, stage=DealStage.CLOSED_WON)
-    client.force_login(admin_user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:crm_deal_delete", args=[deal.pk]), {"post": "yes"})
+        response = admin_client.post(
+            reverse("admin:crm_deal_delete", args=[deal.pk]), {"post": "yes"}
+        )
 
     assert response.status_code == 302
     assert [type(event) for event in received] == [events.DealReopened]
@@ -234,7 +234,7 @@ def test_admin_deleting_a_won_deal_withdraws_it(
 
 
 def test_admin_moving_a_signup_to_another_rep_moves_the_fact(
-    admin_user, client, rep, received, django_capture_on_commit_callbacks
+    admin_client, rep, received, django_capture_on_commit_callbacks
 ):
     other = SalesRepFactory(team=rep.team)
     customer = CustomerFactory(
@@ -242,11 +242,10 @@ def test_admin_moving_a_signup_to_another_rep_moves_the_fact(
         status=CustomerStatus.ACTIVE,
         signed_up_at=dt.datetime(2026, 10, 3, 12, tzinfo=dt.UTC),
     )
-    client.force_login(admin_user)
     local = timezone.localtime(customer.signed_up_at)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = admin_client.post(
             reverse("admin:crm_customer_change", args=[customer.pk]),
             {
                 "name": customer.name,
@@ -267,13 +266,12 @@ def test_admin_moving_a_signup_to_another_rep_moves_the_fact(
 
 
 def test_admin_keeps_the_rule_that_a_deals_customer_is_its_reps(
-    admin_user, client, rep, other_rep, received
+    admin_client, rep, other_rep, received
 ):
     deal = DealFactory(rep=rep)
     foreign = CustomerFactory(owner=other_rep)
-    client.force_login(admin_user)
 
-    response = client.post(
+    response = admin_client.post(
         reverse("admin:crm_deal_change", args=[deal.pk]),
         _admin_deal_data(deal, customer=foreign.pk),
     )

@@ -40,9 +40,9 @@ def test_health_is_healthy_with_fresh_heartbeats(client):
 
 
 @pytest.mark.django_db
-def test_health_runs_two_queries(client, django_assert_num_queries):
+def test_health_runs_two_queries(client, assert_queries):
     _record_heartbeats()
-    with django_assert_num_queries(2):  # SELECT 1, then both heartbeats at once
+    with assert_queries(2):  # SELECT 1, then both heartbeats at once
         client.get("/health/")
 
 

@@ -136,7 +136,7 @@ def test_team_and_company_months_are_in_time_zone(
 
 
 @pytest.mark.django_db
-def test_rep_facts_count_every_fact_in_one_query(rep, django_assert_num_queries):
+def test_rep_facts_count_every_fact_in_one_query(rep, assert_queries):
     from django.utils import timezone
 
     from crm import services
@@ -144,7 +144,7 @@ def test_rep_facts_count_every_fact_in_one_query(rep, django_assert_num_queries)
     customer = DealFactory(rep=rep).customer
     services.customer_sign_up(actor=rep.user, customer_id=customer.pk)
     period = periods.current("month", periods.company_zone())
-    with django_assert_num_queries(1):
+    with assert_queries(1):
         (row,) = selectors.rep_facts(reps=selectors.rep_list(user=rep.user), period=period)
     assert (row.won_count, row.signups, row.activities_completed, row.tasks_completed) == (
         0,

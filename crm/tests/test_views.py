@@ -25,6 +25,7 @@ from crm.models import (
 )
 from crm.periods import format_moment
 from crm.roles import GROUP_ADMIN
+from crm.testing import HTMX, signed_in
 from crm.tests.factories import (
     PASSWORD,
     ActivityFactory,
@@ -37,26 +38,6 @@ from crm.tests.factories import (
 from crm.web import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def rep_client(client, rep):
-    client.force_login(rep.user)
-    return client
-
-
-@pytest.fixture
-def supervisor_client(client, supervisor):
-    client.force_login(supervisor)
-    return client
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 def nav_html(response) -> str:
@@ -200,8 +181,8 @@ def test_admin_home_links_to_the_job_platform_in_django_admin(admin_client):
     assert reverse("admin:crm_jobrun_changelist") in content
 
 
-def test_user_without_a_role_gets_an_explanation_and_no_sales_pages(client):
-    client.force_login(UserFactory())
+def test_user_without_a_role_gets_an_explanation_and_no_sales_pages():
+    client = signed_in(UserFactory())
 
     home = client.get(reverse("home"))
 
@@ -245,20 +226,19 @@ def test_admin_navigation_shows_every_area(admin_client):
         ("admin", {"goals:index": 200, "supervision:index": 200, "tracking:index": 200}),
     ],
 )
-def test_area_index_pages_are_gated_by_role(client, rep, supervisor, admin_user, who, expected):
-    client.force_login({"rep": rep.user, "supervisor": supervisor, "admin": admin_user}[who])
+def test_area_index_pages_are_gated_by_role(request, who, expected):
+    client = request.getfixturevalue(f"{who}_client")
 
     # An area's entry may send on to its first page (goals: a rep's plan, the managers' list).
     answers = {name: client.get(reverse(name), follow=True) for name in expected}
     assert {name: answer.status_code for name, answer in answers.items()} == expected
 
 
-def test_admin_group_member_who_is_not_staff_gets_no_admin_link(client):
+def test_admin_group_member_who_is_not_staff_gets_no_admin_link():
     user = UserFactory()
     user.groups.add(Group.objects.get(name=GROUP_ADMIN))
-    client.force_login(user)
 
-    nav = nav_html(client.get(reverse("home")))
+    nav = nav_html(signed_in(user).get(reverse("home")))
 
     assert reverse("tracking:index") in nav
     assert reverse("admin:index") not in nav
@@ -345,18 +325,17 @@ def test_deal_list_is_paginated_and_keeps_the_filter_in_page_links(rep_client, r
 
 @pytest.mark.parametrize("deal_count", [3, 30])
 def test_deal_list_runs_a_fixed_number_of_queries(
-    client, supervisor, team, deal_count, django_assert_num_queries
+    supervisor_client, team, deal_count, assert_queries
 ):
     # Several reps and customers, so a missing join would show up as extra queries.
     reps = SalesRepFactory.create_batch(3, team=team)
     for index in range(deal_count):
         DealFactory(rep=reps[index % 3])
-    client.force_login(supervisor)
 
     # session, user, the user's zone (rep profile), role (groups), the rep filter's options,
     # count, page of deals
-    with django_assert_num_queries(7):
-        response = client.get(reverse("deal-list"))
+    with assert_queries(7):
+        response = supervisor_client.get(reverse("deal-list"))
 
     assert response.status_code == 200
     assert len(response.context["page_obj"]) == deal_count
@@ -430,7 +409,7 @@ def test_deal_create_rejects_bad_input(rep_client, rep, field, value, message):
     assert not Deal.objects.exists()
 
 
-def test_deal_create_rejects_a_customer_the_rep_may_not_see(rep_client, rep, other_rep):
+def test_deal_create_rejects_a_customer_the_rep_may_not_see(rep_client, other_rep):
     foreign_customer = CustomerFactory(owner=other_rep)
 
     response = rep_client.post(reverse("deal-create"), deal_form_data(foreign_customer))
@@ -604,7 +583,7 @@ def test_rep_plans_an_activity(rep_client, rep):
     assert customer.activities.count() == 0
 
 
-def test_activity_create_rejects_bad_input(rep_client, rep, other_rep):
+def test_activity_create_rejects_bad_input(rep_client, other_rep):
     foreign_customer = CustomerFactory(owner=other_rep)
 
     response = rep_client.post(
@@ -684,47 +663,44 @@ def test_customer_detail_shows_its_deals_and_activities(rep_client, rep):
 @pytest.mark.parametrize("row_count", [2, 20])
 @pytest.mark.parametrize("url_name", ["activity-list", "customer-list"])
 def test_other_list_pages_run_a_fixed_number_of_queries(
-    client, supervisor, team, url_name, row_count, django_assert_num_queries
+    supervisor_client, team, url_name, row_count, assert_queries
 ):
     reps = SalesRepFactory.create_batch(3, team=team)
     for index in range(row_count):
         ActivityFactory(rep=reps[index % 3])  # each with its own customer
-    client.force_login(supervisor)
 
     # session, user, the user's zone, role (groups), the rep filter's options, count, page
-    with django_assert_num_queries(7):
-        response = client.get(reverse(url_name))
+    with assert_queries(7):
+        response = supervisor_client.get(reverse(url_name))
 
     assert len(response.context["page_obj"]) == row_count
 
 
-def test_customer_detail_runs_a_fixed_number_of_queries(client, rep, django_assert_num_queries):
+def test_customer_detail_runs_a_fixed_number_of_queries(rep_client, rep, assert_queries):
     customer = CustomerFactory(owner=rep)
     DealFactory.create_batch(5, rep=rep, customer=customer)
     ActivityFactory.create_batch(5, rep=rep, customer=customer)
-    client.force_login(rep.user)
 
     # session, user, the user's zone, role (groups), customer, its deals, its activities
-    with django_assert_num_queries(7):
-        client.get(reverse("customer-detail", args=[customer.pk]))
+    with assert_queries(7):
+        rep_client.get(reverse("customer-detail", args=[customer.pk]))
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("who", ["rep", "supervisor", "admin_user"])
-def test_home_runs_the_same_queries_whatever_the_row_count(request, client, rep, who):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+@pytest.mark.parametrize("batch", [1, 15])
+@pytest.mark.parametrize(("who", "queries"), [("rep", 16), ("supervisor", 8), ("admin", 6)])
+def test_home_runs_the_same_queries_whatever_the_row_count(
+    request, rep, who, queries, batch, assert_queries
+):
+    client = request.getfixturevalue(f"{who}_client")
+    DealFactory.create_batch(batch, rep=SalesRepFactory(team=rep.team))
+    ActivityFactory.create_batch(batch, rep=rep)
 
-    person = request.getfixturevalue(who)
-    client.force_login(person.user if who == "rep" else person)
-    counts = []
-    for batch in (1, 15):
-        DealFactory.create_batch(batch, rep=SalesRepFactory(team=rep.team))
-        ActivityFactory.create_batch(batch, rep=rep)
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("home")).status_code == 200
-        counts.append(len(queries))
-    assert counts[0] == counts[1]
+    # Everyone: session, user, the user's zone, the figures of deals and of activities. A rep:
+    # role, the goal card (zones, plans, tiers, snapshots, reminders, achievements), the next
+    # activities. A supervisor: role, the zones and the rows of the team's table. An admin:
+    # the dead letters waiting.
+    with assert_queries(queries):
+        assert client.get(reverse("home")).status_code == 200
 
 
 # --- No dead ends -----------------------------------------------------------------------------
@@ -892,9 +868,8 @@ def test_a_rep_gets_no_rep_filter(rep_client, url_name):
 
 
 @pytest.mark.parametrize("url_name", ["deal-list", "activity-list", "task-list", "customer-list"])
-def test_supervisors_and_admins_get_a_rep_filter(client, supervisor, admin_user, url_name):
-    for person in (supervisor, admin_user):
-        client.force_login(person)
+def test_supervisors_and_admins_get_a_rep_filter(supervisor_client, admin_client, url_name):
+    for client in (supervisor_client, admin_client):
         assert 'name="rep"' in client.get(reverse(url_name)).content.decode()
 
 
@@ -1105,9 +1080,8 @@ def test_rep_gets_404_on_another_reps_activity_page(rep_client, other_rep):
 # --- Tasks ------------------------------------------------------------------------------------
 
 
-def test_every_sales_role_has_tasks_in_the_navigation(client, rep, supervisor, admin_user):
-    for person in (rep.user, supervisor, admin_user):
-        client.force_login(person)
+def test_every_sales_role_has_tasks_in_the_navigation(rep_client, supervisor_client, admin_client):
+    for client in (rep_client, supervisor_client, admin_client):
         assert reverse("task-list") in nav_html(client.get(reverse("home")))
 
 
@@ -1236,14 +1210,14 @@ def test_a_new_task_lands_on_the_page_that_holds_it(rep_client, rep):
      ("customer-list", CustomerFactory)],
 )  # fmt: skip
 def test_landing_on_a_new_row_runs_a_fixed_number_of_queries(
-    rep_client, rep, url_name, factory, row_count, django_assert_num_queries
+    rep_client, rep, url_name, factory, row_count, assert_queries
 ):
     owner = {"owner": rep} if factory is CustomerFactory else {"rep": rep}
     rows = [factory(**owner) for _ in range(row_count)]
 
     # session, user, the user's zone, role (groups), the new row's sort keys, the rows
     # before it, count, page
-    with django_assert_num_queries(8):
+    with assert_queries(8):
         response = rep_client.get(reverse(url_name), {"created": rows[-1].pk})
 
     assert response.context["created"] == rows[-1].pk
@@ -1258,20 +1232,19 @@ def test_a_created_marker_that_is_not_an_id_is_ignored(rep_client, created):
 @pytest.mark.parametrize("row_count", [2, 20])
 @pytest.mark.parametrize("url_name", ["task-list", "deal-list"])
 def test_the_new_lists_run_a_fixed_number_of_queries_with_filters(
-    client, supervisor, team, url_name, row_count, django_assert_num_queries
+    supervisor_client, team, url_name, row_count, assert_queries
 ):
     reps = SalesRepFactory.create_batch(3, team=team)
     for index in range(row_count):
         TaskFactory(rep=reps[index % 3], title=f"Visit {index}")
         DealFactory(rep=reps[index % 3], title=f"Visit {index}")
-    client.force_login(supervisor)
     filters = {"rep": reps[0].pk, "ordering": "-due" if url_name == "task-list" else "-amount"}
     if url_name == "deal-list":
         filters["search"] = "visit"
 
     # session, user, the user's zone, role (groups), the rep filter's options, count, page
-    with django_assert_num_queries(7):
-        response = client.get(reverse(url_name), filters)
+    with assert_queries(7):
+        response = supervisor_client.get(reverse(url_name), filters)
 
     assert len(response.context["page_obj"]) == len(range(0, row_count, 3))
 
@@ -1561,7 +1534,7 @@ def test_the_home_figures_say_when_they_were_counted_and_move_on_with_the_minute
     assert f"Figures as of {later}" in next_minute.content.decode()
 
 
-def test_the_goal_card_announces_that_it_changed(rep_client, rep):
+def test_the_goal_card_announces_that_it_changed(rep_client):
     from goals.plans import services as plans
 
     plans.plans_create(year=timezone.now().year, month=timezone.now().month)
@@ -1575,14 +1548,12 @@ def test_the_goal_card_announces_that_it_changed(rep_client, rep):
 
 
 @pytest.mark.parametrize("row_count", [1, 15])
-def test_the_home_figures_run_a_fixed_number_of_queries(
-    rep_client, rep, row_count, django_assert_num_queries
-):
+def test_the_home_figures_run_a_fixed_number_of_queries(rep_client, rep, row_count, assert_queries):
     DealFactory.create_batch(row_count, rep=rep)
     ActivityFactory.create_batch(row_count, rep=rep)
 
     # session, user, the user's zone, role (groups), the deals' figures, the activities'
-    with django_assert_num_queries(6):
+    with assert_queries(6):
         rep_client.get(reverse("home-summary"), headers=HTMX)
 
 

@@ -30,7 +30,7 @@ def test_worker_runs_a_job_and_records_the_run(worker):
 
 
 def test_failing_task_is_dead_lettered_after_retries_and_admin_retry_reenqueues(
-    worker, admin_user, client
+    worker, admin_client
 ):
     always_fails.delay(7, reason="demo")
     letter = wait_for(lambda: DeadLetter.objects.filter(task_name="crm.tests.always_fails").first())
@@ -46,8 +46,7 @@ def test_failing_task_is_dead_lettered_after_retries_and_admin_retry_reenqueues(
     )
     assert retries == 2
 
-    client.force_login(admin_user)
-    response = client.post(
+    response = admin_client.post(
         reverse("admin:crm_deadletter_changelist"),
         {"action": "retry_selected", ACTION_CHECKBOX_NAME: [letter.pk]},
         follow=True,

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from crm.models import Deal
 from crm.tests.factories import DealFactory
@@ -14,7 +13,7 @@ from crm.writes import bulk_set
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
-def test_bulk_set_writes_each_row_its_own_values_of_every_type():
+def test_bulk_set_writes_each_row_its_own_values_of_every_type(assert_queries):
     deals = DealFactory.create_batch(5)
     when = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
     values = {
@@ -24,7 +23,8 @@ def test_bulk_set_writes_each_row_its_own_values_of_every_type():
     }  # fmt: skip
     values[deals[0].pk]["amount"] = Decimal("0.10")  # a value the first row alone would mistype
 
-    with CaptureQueriesContext(connection) as queries:
+    # One statement on PostgreSQL however many rows; SQLite has no arrays, one per chunk.
+    with assert_queries(1 if connection.vendor == "postgresql" else 2):
         updated = bulk_set(Deal, values, chunk=3)
 
     assert sorted(updated) == sorted(values)
@@ -32,14 +32,11 @@ def test_bulk_set_writes_each_row_its_own_values_of_every_type():
     for pk, fields in values.items():
         assert {name: getattr(rows[pk], name) for name in fields} == fields
     assert rows[deals[4].pk].title == deals[4].title  # not in the mapping: untouched
-    # One statement on PostgreSQL however many rows; SQLite has no arrays, one per chunk.
-    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
 
 
-def test_bulk_set_of_nothing_runs_nothing():
-    with CaptureQueriesContext(connection) as queries:
+def test_bulk_set_of_nothing_runs_nothing(assert_queries):
+    with assert_queries(0):
         assert bulk_set(Deal, {}) == []
-    assert len(queries) == 0
 
 
 def test_bulk_set_with_expected_values_leaves_rows_changed_meanwhile():

@@ -5,12 +5,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import client_for
 from crm.models import AuditEntry, DealStage
+from crm.testing import signed_in_api
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
 from goals.api.serializers import GoalNodeSerializer
@@ -92,16 +90,14 @@ def test_scope_in_the_api(rep, rep_api, other_rep, supervisor_api):
 
 
 @pytest.mark.parametrize("rows", [2, 25])
-def test_the_goal_list_runs_a_fixed_number_of_queries(rows, rep, client):
+def test_the_goal_list_runs_a_fixed_number_of_queries(rows, rep, rep_client, assert_queries):
     for index in range(rows):
         make_goal(owner=rep if index % 2 else rep.team, title=f"Goal {index}")
-    client.force_login(rep.user)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(GOALS)
+    # session, user, the user's zone, role, count, page
+    with assert_queries(6):
+        response = rep_client.get(GOALS)
     assert response.status_code == 200
     assert len(response.json()["results"]) == rows
-    # session, user, the user's zone, role, count, page
-    assert len(queries) == 6
 
 
 def test_manual_adjustment_through_the_api(rep, rep_api):
@@ -233,7 +229,7 @@ def test_delete_unlinks_the_children(rep, supervisor_api):
     mine = make_goal(owner=rep, parent=team_goal)
     assert supervisor_api.delete(f"{GOALS}{team_goal.pk}/").status_code == 204
     assert Goal.objects.get(pk=mine.pk).parent_id is None
-    assert client_for(SalesRepFactory().user).get(f"{GOALS}{mine.pk}/").status_code == 404
+    assert signed_in_api(SalesRepFactory().user).get(f"{GOALS}{mine.pk}/").status_code == 404
 
 
 def test_goals_above_out_of_scope_are_not_shown(rep, rep_api, other_rep):

@@ -268,7 +268,7 @@ def test_a_pace_reads_as_people_say_it(metric, per_day, text):
 
 @pytest.mark.django_db
 def test_analytics_give_velocity_per_metric_in_its_unit_never_averaged_together(
-    client, rep, admin_user
+    admin_client, rep, admin_user
 ):
     revenue = make_goal(owner=rep, target=10_000, start=dt.date(2026, 12, 1))
     signups = make_goal(owner=rep, metric="signups", target=10, start=dt.date(2026, 12, 1))
@@ -278,12 +278,11 @@ def test_analytics_give_velocity_per_metric_in_its_unit_never_averaged_together(
     _snapshots(revenue, {1: 0, 5: 2000})  # 500 a day
     _snapshots(signups, {1: 0, 5: 2})  # half a signup a day
     _snapshots(team_signups, {1: 0, 3: 2})  # one a day
-    client.force_login(admin_user)
 
     figures = selectors.analytics(user=admin_user)
-    page = client.get(reverse("goals:analytics")).content.decode()
-    csv = b"".join(client.get(reverse("goals:analytics-export")).streaming_content).decode()
-    api = client.get("/api/goals/analytics/").json()
+    page = admin_client.get(reverse("goals:analytics")).content.decode()
+    csv = b"".join(admin_client.get(reverse("goals:analytics-export")).streaming_content).decode()
+    api = admin_client.get("/api/goals/analytics/").json()
 
     by_metric = {row["metric"]: row for row in figures["metric_breakdown"]}
     assert "average_velocity" not in figures and figures["velocity_data_points"] == 3

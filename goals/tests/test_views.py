@@ -9,13 +9,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import AuditEntry, DealStage
 from crm.roles import SystemActor
+from crm.testing import HTMX, signed_in
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
 from goals.models import Goal, GoalSnapshot, Source
@@ -23,20 +22,6 @@ from goals.plans import services as plans
 from goals.tests.factories import SETUP, make_goal
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def rep_client(client, rep):
-    client.force_login(rep.user)
-    return client
-
-
-@pytest.fixture
-def supervisor_client(client, supervisor):
-    client.force_login(supervisor)
-    return client
 
 
 def test_the_list_shows_what_the_user_may_see(rep_client, rep, other_rep):
@@ -59,16 +44,14 @@ def test_the_list_filters(rep_client, rep):
 
 
 @pytest.mark.parametrize("rows", [2, 20])
-def test_the_list_runs_a_fixed_number_of_queries(client, supervisor, team, rows):
+def test_the_list_runs_a_fixed_number_of_queries(supervisor_client, team, rows, assert_queries):
     for index in range(rows):
         make_goal(owner=SalesRepFactory(team=team) if index % 2 else team, title=f"G{index}")
-    client.force_login(supervisor)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("goals:goal-list"))
+    # session, user, zone, role, count, page of goals
+    with assert_queries(6):
+        response = supervisor_client.get(reverse("goals:goal-list"))
     assert response.status_code == 200
     assert len(response.context["page_obj"]) == rows
-    # session, user, zone, role, count, page of goals
-    assert len(queries) == 6
 
 
 def test_the_list_refreshes_only_when_something_moved(rep_client, rep):
@@ -195,16 +178,14 @@ def test_a_supervisor_links_from_the_tree_and_a_refusal_is_shown_there(superviso
     assert refused.templates[0].name == "goals/goal_tree.html"  # the tree, where it was asked
 
 
-def test_analytics_page_and_recalculate_all(client, rep, admin_user):
+def test_analytics_page_and_recalculate_all(rep_client, admin_client, rep):
     make_goal(owner=rep)
-    client.force_login(rep.user)
-    page = client.get(reverse("goals:analytics"))
+    page = rep_client.get(reverse("goals:analytics"))
     assert page.status_code == 200
     assert page.context["figures"]["total_goals"] == 1
     assert b"Recalculate all" not in page.content
 
-    client.force_login(admin_user)
-    response = client.post(reverse("goals:recalculate-all"), follow=True)
+    response = admin_client.post(reverse("goals:recalculate-all"), follow=True)
     assert "being recalculated" in response.content.decode()
 
 
@@ -315,16 +296,15 @@ def test_every_goal_action_answers_a_get_with_the_page_it_belongs_to(
     ],
 )
 def test_every_plan_and_analytics_form_answers_a_get_with_its_page(
-    client, rep, admin_user, name, query, back
+    admin_client, rep, name, query, back
 ):
-    client.force_login(admin_user)
     query = {key: str(rep.pk) if value == "REP" else value for key, value in query.items()}
     back = back.replace("REP", str(rep.pk))
 
-    reloaded = client.get(reverse(name), query)
+    reloaded = admin_client.get(reverse(name), query)
 
     assert reloaded.status_code == 302 and reloaded["Location"] == back
-    assert client.get(reverse(name), query, follow=True).status_code == 200
+    assert admin_client.get(reverse(name), query, follow=True).status_code == 200
 
 
 def test_a_goal_action_refused_shows_the_goal_page_with_the_reason_and_done_redirects(
@@ -347,14 +327,8 @@ def test_a_goal_action_refused_shows_the_goal_page_with_the_reason_and_done_redi
 # --- Query counts ---------------------------------------------------------------------------------
 
 
-def _queries(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
-
-
 @pytest.mark.parametrize("rows", [2, 12])
-def test_a_goal_page_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+def test_a_goal_page_runs_a_fixed_number_of_queries(supervisor_client, team, rows, assert_queries):
     company = make_goal(owner=None, title="Company revenue")
     team_goal = make_goal(owner=team, title="Team revenue", parent=company)
     for index in range(rows):
@@ -367,26 +341,26 @@ def test_a_goal_page_runs_a_fixed_number_of_queries(supervisor_client, team, row
         )  # fmt: skip
     make_goal(owner=None, title="Company revenue, again")  # another parent it could go under
 
-    count = _queries(supervisor_client, reverse("goals:goal-detail", args=[team_goal.pk]))
-
     # session, user, the user's rep, their role; the goal; its history, its alert; may the
     # user change it, what counts, has it children, above it, below it, its audit trail, the
     # parents it could go under
-    assert count == 14
+    with assert_queries(14):
+        page = supervisor_client.get(reverse("goals:goal-detail", args=[team_goal.pk]))
+    assert page.status_code == 200
 
 
 @pytest.mark.parametrize("rows", [2, 12])
-def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows):
+def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows, assert_queries):
     for index in range(rows):
         team_goal = make_goal(owner=team, title=f"Team {index}")
         make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
         make_goal(owner=SalesRepFactory(team=team), title=f"Loose {index}")
 
-    count = _queries(supervisor_client, reverse("goals:tree"))
-
     # session, user, the user's rep, their role; the roots, the level below them, the level
     # below that; which of them the user may change
-    assert count == 8
+    with assert_queries(8):
+        tree = supervisor_client.get(reverse("goals:tree"))
+    assert tree.status_code == 200
 
 
 def test_the_audit_trail_reads_in_labels_with_the_choices_named(supervisor_client, rep):
@@ -430,7 +404,9 @@ def test_the_breadcrumbs_name_each_goal_above_once(supervisor_client, rep, team)
     assert crumbs.count("Company revenue") == 1 and crumbs.count("Team revenue") == 1
 
 
-def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_it_has(client, rep):
+def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_it_has(
+    supervisor_client, rep_client, rep
+):
     june = dt.date(2026, 6, 1)
     team_month = make_goal(owner=rep.team, start=june, title="Team June")
     team_quarter = make_goal(owner=rep.team, period_kind="quarter", start=june, title="Team Q2")
@@ -440,13 +416,11 @@ def test_the_edit_form_offers_only_parents_that_hold_the_goal_and_keeps_the_one_
     url = reverse("goals:goal-edit", args=[mine.pk])
     form = {"title": "Mine, renamed", "target_value": "1000", "description": ""}
 
-    client.force_login(rep.team.manager)
-    offered = dict(client.get(url).context["form"].fields["parent"].choices)
-    moved = client.post(url, {**form, "parent": team_quarter.pk})
-    client.force_login(rep.user)  # who may not change the team's goals
-    as_rep = client.get(url).context["form"]
-    renamed = client.post(url, {**form, "parent": team_quarter.pk})
-    wrong = client.post(url, {**form, "parent": team_month.pk})
+    offered = dict(supervisor_client.get(url).context["form"].fields["parent"].choices)
+    moved = supervisor_client.post(url, {**form, "parent": team_quarter.pk})
+    as_rep = rep_client.get(url).context["form"]  # who may not change the team's goals
+    renamed = rep_client.post(url, {**form, "parent": team_quarter.pk})
+    wrong = rep_client.post(url, {**form, "parent": team_month.pk})
 
     assert set(offered) == {"", team_month.pk, team_quarter.pk}
     assert offered[team_month.pk] == "Team June (" + str(rep.team) + ")"
@@ -481,14 +455,14 @@ def test_the_edit_form_has_no_parent_control_when_there_is_nothing_to_choose(rep
     assert saved.status_code == 302 and Goal.objects.get(pk=mine.pk).title == "Mine, renamed"
 
 
-def test_saving_the_edit_form_keeps_a_parent_the_editor_does_not_see(client, rep, other_rep):
+def test_saving_the_edit_form_keeps_a_parent_the_editor_does_not_see(rep, other_rep):
     old_team_goal = make_goal(owner=rep.team, title="Old team's secret goal")
     mine = make_goal(owner=rep, title="Mine", parent=old_team_goal)
     rep.team = other_rep.team  # moved: the new supervisor changes the goal, not the old team's
     rep.save()
     make_goal(owner=other_rep.team, title="New team's revenue")  # a parent they could choose
     url = reverse("goals:goal-edit", args=[mine.pk])
-    client.force_login(other_rep.team.manager)
+    client = signed_in(other_rep.team.manager)
 
     page = client.get(url)
     # What a browser sends when the select holds no option for the parent: the first one, "".
@@ -504,38 +478,36 @@ def test_saving_the_edit_form_keeps_a_parent_the_editor_does_not_see(client, rep
     assert "Old team's secret goal" not in page.content.decode()
 
 
-def test_the_edit_form_passes_the_parent_on_only_when_it_was_changed(client, rep):
+def test_the_edit_form_passes_the_parent_on_only_when_it_was_changed(supervisor_client, rep):
     team_goal = make_goal(owner=rep.team, title="Team revenue")
     mine = make_goal(owner=rep, title="Mine", parent=team_goal)
     url = reverse("goals:goal-edit", args=[mine.pk])
     form = {"title": "Mine", "target_value": "1000", "description": ""}
-    client.force_login(rep.team.manager)
 
-    client.post(url, {**form, "title": "Mine, renamed", "parent": team_goal.pk})
+    supervisor_client.post(url, {**form, "title": "Mine, renamed", "parent": team_goal.pk})
     trail = AuditEntry.objects.filter(target_type="goals.goal", target_id=str(mine.pk))
     entries = list(trail.values_list("action", flat=True))
-    unlinked = client.post(url, {**form, "parent": ""})
+    unlinked = supervisor_client.post(url, {**form, "parent": ""})
 
     assert "goal.unlink" not in entries and "goal.link" in entries  # the link when it was made
     assert unlinked.status_code == 302 and Goal.objects.get(pk=mine.pk).parent_id is None
 
 
 def test_the_edit_form_renames_a_plan_goal_and_a_parent_whose_target_it_shows_unchanged(
-    client, rep
+    supervisor_client, rep
 ):
     plans.plan_set(actor=rep.user, signup_goal=2, revenue_goal=Decimal(900), bonus_tier_goal=0)
     plan_goal = Goal.objects.get(plan__rep=rep, plan__month__isnull=False, metric="revenue")
     team_goal = make_goal(owner=rep.team, title="Team revenue", target=500)
     make_goal(owner=rep, title="Mine", target=300, parent=team_goal)
-    client.force_login(rep.team.manager)
 
     renamed = {}
     for goal, title in ((plan_goal, "Revenue, with the fair"), (team_goal, "Team revenue, all")):
         url = reverse("goals:goal-edit", args=[goal.pk])
-        form = client.get(url).context["form"]
+        form = supervisor_client.get(url).context["form"]
         # The form as it came, the title changed: its target goes back as it was shown.
         data = {name: form[name].value() or "" for name in form.fields if name != "parent"}
-        renamed[goal.pk] = client.post(url, {**data, "title": title})
+        renamed[goal.pk] = supervisor_client.post(url, {**data, "title": title})
 
     assert {answer.status_code for answer in renamed.values()} == {302}
     assert Goal.objects.get(pk=plan_goal.pk).title == "Revenue, with the fair"

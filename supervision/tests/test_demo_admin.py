@@ -6,8 +6,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import AuditEntry, Route
@@ -40,7 +38,9 @@ def test_the_demo_has_weeks_of_saved_days_with_misses_and_route_1004_free_today(
     assert Analysis.objects.filter(kind="route").exists()
 
 
-def test_every_supervision_admin_list_opens_with_its_times_zoned(admin_client, rep, settings):
+def test_every_supervision_admin_list_opens_with_its_times_zoned(
+    admin_client, rep, settings, assert_queries
+):
     settings.TIME_ZONE = "Europe/Madrid"
     from supervision import services
 
@@ -49,8 +49,8 @@ def test_every_supervision_admin_list_opens_with_its_times_zoned(admin_client, r
                            record_version=0, changes=[])  # fmt: skip
     session = SupervisionSession.objects.get()
     analysis.review(actor=rep.team.manager, route_id=route.pk, date=today(), kind="route")
-    for name in ("supervisionsession", "routesummary", "analysis"):
-        with CaptureQueriesContext(connection):
+    for name, queries in (("supervisionsession", 9), ("routesummary", 6), ("analysis", 8)):
+        with assert_queries(queries):
             page = admin_client.get(f"/admin/supervision/{name}/")
         assert page.status_code == 200 and " CET" in page.content.decode(), name
     assert (
@@ -66,7 +66,7 @@ def asked_for(page: str) -> list[str]:
 
 
 def test_the_admin_reopen_asks_why_on_a_page_of_its_own_then_reopens_with_that_reason(
-    admin_client, admin_user, rep
+    admin_client, rep
 ):
     from crm.models import AuditEntry
     from supervision import services

@@ -7,28 +7,20 @@ import re
 import uuid
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from crm.testing import HTMX, signed_in
 from supervision import forms, rules, selectors, services, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
 from supervision.tests.helpers import customers, page_form, route_with_stops, today
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
 def route(rep):
     return route_with_stops(rep)
-
-
-@pytest.fixture
-def boss(client, supervisor):
-    client.force_login(supervisor)
-    return client
 
 
 def url(name, route, date=None):
@@ -52,16 +44,18 @@ def form(route, version=0, token=None, lines=None):
     return data
 
 
-def test_the_area_lists_the_routes_and_opens_a_day(boss, route):
-    index = boss.get(reverse("supervision:index"))
-    opened = boss.get(reverse("supervision:index"), {"route": route.pk, "date": today()})
+def test_the_area_lists_the_routes_and_opens_a_day(supervisor_client, route):
+    index = supervisor_client.get(reverse("supervision:index"))
+    opened = supervisor_client.get(
+        reverse("supervision:index"), {"route": route.pk, "date": today()}
+    )
 
     assert index.status_code == 200 and route.code in index.content.decode()
     assert opened.status_code == 302 and opened.url == url("day", route)
 
 
-def test_a_new_day_shows_the_stops_as_an_editable_draft(boss, route):
-    page = boss.get(url("day", route))
+def test_a_new_day_shows_the_stops_as_an_editable_draft(supervisor_client, route):
+    page = supervisor_client.get(url("day", route))
     html = page.content.decode()
 
     assert page.status_code == 200
@@ -69,10 +63,12 @@ def test_a_new_day_shows_the_stops_as_an_editable_draft(boss, route):
     assert len(re.findall(r'name="qty-\d+"', html)) == 3 and " disabled" not in html
 
 
-def test_saving_through_the_page_shows_a_message_and_the_day_becomes_read_only(boss, route):
+def test_saving_through_the_page_shows_a_message_and_the_day_becomes_read_only(
+    supervisor_client, route
+):
     first, second, _ = customers(route)
     data = form(route, lines={first: {"visited": True, "qty": "12"}, second: {"qty": "-5"}})
-    saved = boss.post(url("save", route), data, follow=True)
+    saved = supervisor_client.post(url("save", route), data, follow=True)
     html = saved.content.decode()
 
     assert saved.redirect_chain[-1][0] == url("day", route)
@@ -83,9 +79,9 @@ def test_saving_through_the_page_shows_a_message_and_the_day_becomes_read_only(b
     assert SessionLine.objects.get(customer_id=first).actual_quantity == 12
 
 
-def test_a_draft_is_kept_without_becoming_read_only(boss, route):
+def test_a_draft_is_kept_without_becoming_read_only(supervisor_client, route):
     data = {**form(route), "action": "draft"}
-    kept = boss.post(url("save", route), data, follow=True)
+    kept = supervisor_client.post(url("save", route), data, follow=True)
 
     assert "Draft kept" in kept.content.decode()
     assert SupervisionSession.objects.get().status == SessionStatus.DRAFT
@@ -97,10 +93,12 @@ def test_a_draft_is_kept_without_becoming_read_only(boss, route):
     [("1000000", rules.QUANTITY_TOO_LARGE), ("3.5", rules.QUANTITY_NOT_WHOLE),
      ("ten", rules.QUANTITY_NOT_WHOLE)],
 )  # fmt: skip
-def test_a_bad_quantity_is_a_400_on_its_line_with_what_was_typed(boss, route, typed, message):
+def test_a_bad_quantity_is_a_400_on_its_line_with_what_was_typed(
+    supervisor_client, route, typed, message
+):
     first = customers(route)[0]
     data = form(route, lines={first: {"visited": True, "qty": typed}})
-    refused = boss.post(url("save", route), data)
+    refused = supervisor_client.post(url("save", route), data)
     html = refused.content.decode()
 
     assert refused.status_code == 400
@@ -108,21 +106,21 @@ def test_a_bad_quantity_is_a_400_on_its_line_with_what_was_typed(boss, route, ty
     assert not SupervisionSession.objects.exists()
 
 
-def test_a_stop_not_on_the_route_is_refused(boss, route):
+def test_a_stop_not_on_the_route_is_refused(supervisor_client, route):
     data = {**form(route), "qty-987654": "3", "visited-987654": "on"}
-    refused = boss.post(url("save", route), data)
+    refused = supervisor_client.post(url("save", route), data)
     assert refused.status_code == 400
     assert not SupervisionSession.objects.exists()
 
 
-def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(boss, route):
+def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(supervisor_client, route):
     first = customers(route)[0]
     negative = form(route, lines={first: {"visited": True, "qty": "-5"}})
     huge = form(route, lines={first: {"visited": True, "qty": "1000000"}})
     headers = {**HTMX, "HX-Trigger-Name": f"qty-{first}"}
 
-    reset = boss.post(url("check", route), negative, headers=headers)
-    refused = boss.post(url("check", route), huge, headers=headers)
+    reset = supervisor_client.post(url("check", route), negative, headers=headers)
+    refused = supervisor_client.post(url("check", route), huge, headers=headers)
 
     assert reset.status_code == 200
     body = reset.content.decode()
@@ -134,19 +132,15 @@ def test_the_line_check_resets_a_negative_quantity_and_refuses_a_huge_one(boss, 
 
 
 def test_changes_to_other_lines_meanwhile_are_merged_and_one_save_keeps_both(
-    route, admin_user, boss
+    route, admin_user, admin_client, supervisor_client
 ):
-    from django.test import Client
-
     first, second, third = customers(route)
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(
+    admin_client.post(
         url("save", route),
         {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
     )
     # The supervisor opened the day before that (version 0), changed other lines, saves now.
-    late = boss.post(
+    late = supervisor_client.post(
         url("save", route),
         form(route, lines={second: {"visited": True, "qty": "4"},
                            third: {"reason": "closed"}}),
@@ -165,7 +159,9 @@ def test_changes_to_other_lines_meanwhile_are_merged_and_one_save_keeps_both(
     assert values[f"base-{first}"] == '[true, 7, "", ""]'  # the next merge's base: theirs
     assert SessionLine.objects.get(customer_id=second).actual_quantity == 0  # nothing saved
 
-    saved = boss.post(url("save", route), values)  # the page as it stands, nothing retyped
+    saved = supervisor_client.post(
+        url("save", route), values
+    )  # the page as it stands, nothing retyped
 
     assert saved.status_code == 302
     lines = {line.customer_id: line for line in SessionLine.objects.all()}
@@ -174,17 +170,15 @@ def test_changes_to_other_lines_meanwhile_are_merged_and_one_save_keeps_both(
     assert SupervisionSession.objects.get().status == SessionStatus.SAVED
 
 
-def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route, admin_user, boss):
-    from django.test import Client
-
+def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(
+    route, admin_user, admin_client, supervisor_client
+):
     first, second, _ = customers(route)
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(
+    admin_client.post(
         url("save", route),
         {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
     )
-    late = boss.post(
+    late = supervisor_client.post(
         url("save", route),
         form(route, lines={first: {"visited": True, "qty": "9"},
                            second: {"visited": True, "qty": "2"}}),
@@ -199,35 +193,31 @@ def test_the_same_field_changed_by_both_is_a_choice_required_before_saving(route
     assert f'<a href="#qty-{first}">' in html and "choose the actual" in html
     assert values[f"qty-{second}"] == "2"
 
-    unchosen = boss.post(url("save", route), values)
+    unchosen = supervisor_client.post(url("save", route), values)
     body = unchosen.content.decode()
     assert unchosen.status_code == 400
     assert "There is a problem on 1 line" in body and forms.CHOOSE in body
     assert page_form(body)[1] == choices  # the choice is still offered
 
-    chosen = boss.post(url("save", route), {**values, f"qty-{first}": "7"})
+    chosen = supervisor_client.post(url("save", route), {**values, f"qty-{first}": "7"})
     assert chosen.status_code == 302
     lines = {line.customer_id: line for line in SessionLine.objects.all()}
     assert (lines[first].actual_quantity, lines[second].actual_quantity) == (7, 2)
 
 
 def test_a_stale_save_with_a_stop_that_left_the_day_comes_back_merged_and_lists_it(
-    route, admin_user, boss
+    route, admin_client, supervisor_client
 ):
-    from django.test import Client
-
     first, second, third = customers(route)
     opened = form(route)  # the page as opened: three stops
     gone = route.stops.get(customer_id=third)
     gone_name = gone.customer.name
     gone.delete()
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(
+    admin_client.post(
         url("save", route),
         {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
     )
-    late = boss.post(
+    late = supervisor_client.post(
         url("save", route),
         {**opened, f"qty-{second}": "4", f"visited-{second}": "on", f"qty-{third}": "3",
          f"visited-{third}": "on"},
@@ -241,25 +231,25 @@ def test_a_stale_save_with_a_stop_that_left_the_day_comes_back_merged_and_lists_
     assert escape(f"{gone_name}: {dropped}") in html
     assert (values[f"qty-{first}"], values[f"qty-{second}"]) == ("7", "4")  # theirs, yours
     assert f"qty-{third}" not in values
-    assert boss.post(url("save", route), values).status_code == 302  # one save completes it
+    assert (
+        supervisor_client.post(url("save", route), values).status_code == 302
+    )  # one save completes it
     assert SessionLine.objects.get(customer_id=second).actual_quantity == 4
 
 
-def test_a_line_checked_on_a_stop_that_left_the_day_says_why_in_its_place(route, admin_user, boss):
-    from django.test import Client
-
+def test_a_line_checked_on_a_stop_that_left_the_day_says_why_in_its_place(
+    route, admin_client, supervisor_client
+):
     first, _, third = customers(route)
     opened = form(route, lines={third: {"qty": "3"}})  # the page as opened: three stops
     route.stops.filter(customer_id=third).delete()
     headers = {**HTMX, "HX-Trigger-Name": f"qty-{third}"}
-    not_yet = boss.post(url("check", route), opened, headers=headers)
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(
+    not_yet = supervisor_client.post(url("check", route), opened, headers=headers)
+    admin_client.post(
         url("save", route),
         {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
     )
-    meanwhile = boss.post(url("check", route), opened, headers=headers)
+    meanwhile = supervisor_client.post(url("check", route), opened, headers=headers)
 
     # Nobody wrote the day: the save would refuse the line, and the check says so.
     assert not_yet.status_code == 400
@@ -270,14 +260,14 @@ def test_a_line_checked_on_a_stop_that_left_the_day_says_why_in_its_place(route,
     assert escape(said) in meanwhile.content.decode()
 
 
-def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_user, boss):
-    from django.test import Client
-
+def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(
+    route, admin_user, admin_client, supervisor_client
+):
     first, second, _ = customers(route)
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
-    late = boss.post(url("save", route), form(route, lines={second: {"visited": True, "qty": "4"}}))
+    admin_client.post(url("save", route), form(route, lines={first: {"visited": True, "qty": "7"}}))
+    late = supervisor_client.post(
+        url("save", route), form(route, lines={second: {"visited": True, "qty": "4"}})
+    )
     html = late.content.decode()
 
     assert late.status_code == 409
@@ -287,12 +277,14 @@ def test_a_day_saved_for_good_meanwhile_lists_what_was_not_saved(route, admin_us
     assert SessionLine.objects.get(customer_id=second).actual_quantity == 0
 
 
-def test_a_refused_save_is_summed_up_at_the_top_with_a_link_to_each_bad_field(boss, route):
+def test_a_refused_save_is_summed_up_at_the_top_with_a_link_to_each_bad_field(
+    supervisor_client, route
+):
     first, second, third = customers(route)
     bad = {first: {"qty": "1000000"}, second: {"qty": "ten"},
            third: {"visited": True, "qty": "3", "reason": "refused"}}  # fmt: skip
     data = form(route, lines=bad)
-    refused = boss.post(url("save", route), data)
+    refused = supervisor_client.post(url("save", route), data)
     html = refused.content.decode()
 
     assert refused.status_code == 400
@@ -307,23 +299,23 @@ def test_a_refused_save_is_summed_up_at_the_top_with_a_link_to_each_bad_field(bo
     assert values[f"reason-{third}"] == "refused"  # what was typed, not the stored line
 
 
-def test_the_same_page_posted_twice_is_saved_once(boss, route):
+def test_the_same_page_posted_twice_is_saved_once(supervisor_client, route):
     token = uuid.uuid4()
-    first = boss.post(url("save", route), form(route, token=token))
-    second = boss.post(url("save", route), form(route, token=token))
+    first = supervisor_client.post(url("save", route), form(route, token=token))
+    second = supervisor_client.post(url("save", route), form(route, token=token))
     assert first.status_code == second.status_code == 302
     assert RouteSummary.objects.get().record_version == 1
 
 
 def test_a_saved_day_or_an_old_day_never_saved_is_read_only_and_its_save_refused(
-    boss, route, settings
+    supervisor_client, route, settings
 ):
     settings.SUPERVISION_REVIEW_DAYS = 7
     old = today() - dt.timedelta(days=8)
-    boss.post(url("save", route), form(route))
-    again = boss.post(url("save", route), form(route, version=1))
-    past = boss.get(url("day", route, old))
-    past_save = boss.post(url("save", route, old), form(route))
+    supervisor_client.post(url("save", route), form(route))
+    again = supervisor_client.post(url("save", route), form(route, version=1))
+    past = supervisor_client.get(url("day", route, old))
+    past_save = supervisor_client.post(url("save", route, old), form(route))
 
     assert again.status_code == 403
     assert past.status_code == 200 and "Read-only" in past.content.decode()
@@ -332,11 +324,11 @@ def test_a_saved_day_or_an_old_day_never_saved_is_read_only_and_its_save_refused
     assert SupervisionSession.objects.count() == 1
 
 
-def test_yesterday_opens_editable_and_is_saved_from_its_page(boss, route):
+def test_yesterday_opens_editable_and_is_saved_from_its_page(supervisor_client, route):
     yesterday = today() - dt.timedelta(days=1)
     first = customers(route)[0]
-    page = boss.get(url("day", route, yesterday)).content.decode()
-    saved = boss.post(
+    page = supervisor_client.get(url("day", route, yesterday)).content.decode()
+    saved = supervisor_client.post(
         url("save", route, yesterday), form(route, lines={first: {"visited": True, "qty": "4"}})
     )
 
@@ -346,14 +338,13 @@ def test_yesterday_opens_editable_and_is_saved_from_its_page(boss, route):
     assert session.status == SessionStatus.SAVED
 
 
-def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervisor, route):
-    client.force_login(supervisor)
-    client.post(url("save", route), form(route))
+def test_an_admin_reopens_a_saved_day_from_its_page(supervisor_client, admin_client, route):
+    supervisor_client.post(url("save", route), form(route))
     session = SupervisionSession.objects.get()
-    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": "x" * 12})
-    client.force_login(admin_user)
-    page = client.get(url("day", route)).content.decode()
-    done = client.post(
+    reopen = reverse("supervision:reopen", args=[session.pk])
+    refused = supervisor_client.post(reopen, {"reason": "x" * 12})
+    page = admin_client.get(url("day", route)).content.decode()
+    done = admin_client.post(
         reverse("supervision:reopen", args=[session.pk]), {"reason": "Figures came in late"}
     )
 
@@ -364,21 +355,20 @@ def test_an_admin_reopens_a_saved_day_from_its_page(client, admin_user, supervis
 
 
 def test_an_admin_reopens_an_old_draft_from_its_page_and_supervisors_are_not_offered_it(
-    client, admin_user, supervisor, route, settings
+    supervisor_client, admin_client, route, settings
 ):
     from crm.models import AuditEntry
 
     settings.SUPERVISION_REVIEW_DAYS = 7
     old = today() - dt.timedelta(days=5)
-    client.force_login(supervisor)
-    client.post(url("save", route, old), {**form(route), "action": "draft"})
+    supervisor_client.post(url("save", route, old), {**form(route), "action": "draft"})
     settings.SUPERVISION_REVIEW_DAYS = 3
     session = SupervisionSession.objects.get()
-    locked = client.get(url("day", route, old)).content.decode()
-    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": "x" * 12})
-    client.force_login(admin_user)
-    offered = client.get(url("day", route, old)).content.decode()
-    done = client.post(
+    reopen = reverse("supervision:reopen", args=[session.pk])
+    locked = supervisor_client.get(url("day", route, old)).content.decode()
+    refused = supervisor_client.post(reopen, {"reason": "x" * 12})
+    offered = admin_client.get(url("day", route, old)).content.decode()
+    done = admin_client.post(
         reverse("supervision:reopen", args=[session.pk]), {"reason": "Back from leave today"},
         follow=True,
     )  # fmt: skip
@@ -392,12 +382,11 @@ def test_an_admin_reopens_an_old_draft_from_its_page_and_supervisors_are_not_off
     assert AuditEntry.objects.get(action="supervision.reopen").reason == "Back from leave today"
 
 
-def test_a_day_that_can_be_edited_offers_no_reopen_even_to_an_admin(client, admin_user, route):
-    client.force_login(admin_user)
-    client.post(url("save", route), {**form(route), "action": "draft"})
+def test_a_day_that_can_be_edited_offers_no_reopen_even_to_an_admin(admin_client, route):
+    admin_client.post(url("save", route), {**form(route), "action": "draft"})
     session = SupervisionSession.objects.get()
-    page = client.get(url("day", route)).content.decode()
-    refused = client.post(
+    page = admin_client.get(url("day", route)).content.decode()
+    refused = admin_client.post(
         reverse("supervision:reopen", args=[session.pk]), {"reason": "Nothing to do here"}
     )
 
@@ -407,25 +396,28 @@ def test_a_day_that_can_be_edited_offers_no_reopen_even_to_an_admin(client, admi
 
 
 def test_only_admins_see_how_often_reviews_come_from_the_cache(
-    client, supervisor, admin_user, route
+    supervisor_client, admin_client, route
 ):
     heading, link = "Reviews answered from the cache", ">Reviews kept</a>"
-    for user, shown in ((supervisor, False), (admin_user, True)):
-        client.force_login(user)
+    for client, shown in ((supervisor_client, False), (admin_client, True)):
         index = client.get(reverse("supervision:index")).content.decode()
         day = client.get(url("day", route)).content.decode()
-        assert (heading in index, link in index, link in day) == (shown, shown, shown), user
+        assert (heading in index, link in index, link in day) == (shown, shown, shown), shown
 
 
-def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_countdown(boss, route):
+def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_countdown(
+    supervisor_client, route
+):
     first, second, _ = customers(route)
     data = form(route)
-    route_review = boss.post(url("review", route), {**data, "kind": "route"}, headers=HTMX)
-    cached = boss.post(url("review", route), {**data, "kind": "route"}, headers=HTMX)
-    customer = boss.post(
+    route_review = supervisor_client.post(
+        url("review", route), {**data, "kind": "route"}, headers=HTMX
+    )
+    cached = supervisor_client.post(url("review", route), {**data, "kind": "route"}, headers=HTMX)
+    customer = supervisor_client.post(
         url("review", route), {**data, "kind": "customer", "customer": first}, headers=HTMX
     )
-    too_soon = boss.post(
+    too_soon = supervisor_client.post(
         url("review", route), {**data, "kind": "customer", "customer": second}, headers=HTMX
     )
 
@@ -437,30 +429,29 @@ def test_reviews_come_from_the_cache_and_a_new_one_too_soon_is_a_429_with_a_coun
 
 
 @pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "2026-02-30", "nope"])
-def test_odd_days_are_a_404(boss, route, date):
+def test_odd_days_are_a_404(supervisor_client, route, date):
     address = reverse("supervision:day", args=[route.pk, date])
-    assert boss.get(address).status_code == 404
+    assert supervisor_client.get(address).status_code == 404
 
 
 def test_routes_outside_the_supervisors_teams_are_404_and_reps_are_refused(
-    client, route, other_rep, rep
+    route, other_rep, rep_client
 ):
-    client.force_login(other_rep.team.manager)
-    assert client.get(url("day", route)).status_code == 404
-    assert client.post(url("save", route), form(route)).status_code == 404
-    client.force_login(rep.user)
-    assert client.get(url("day", route)).status_code == 403
+    outsider = signed_in(other_rep.team.manager)
+    assert outsider.get(url("day", route)).status_code == 404
+    assert outsider.post(url("save", route), form(route)).status_code == 404
+    assert rep_client.get(url("day", route)).status_code == 403
 
 
-def test_the_days_page_runs_the_same_queries_for_3_or_60_stops(boss, rep):
-    def queries_for(count: int) -> int:
-        route = route_with_stops(rep, count=count)
-        boss.post(url("save", route), {**form(route), "action": "draft"})
-        with CaptureQueriesContext(connection) as queries:
-            assert boss.get(url("day", route)).status_code == 200
-        return len(queries)
+@pytest.mark.parametrize("stops", [3, 60])
+def test_the_days_page_runs_the_same_queries_for_3_or_60_stops(
+    supervisor_client, rep, stops, assert_queries
+):
+    route = route_with_stops(rep, count=stops)
+    supervisor_client.post(url("save", route), {**form(route), "action": "draft"})
 
-    assert queries_for(3) == queries_for(60) <= 12
+    with assert_queries(9):
+        assert supervisor_client.get(url("day", route)).status_code == 200
 
 
 def _days_of_every_kind(supervisor, admin_user, rep, count: int) -> None:
@@ -481,12 +472,11 @@ def _days_of_every_kind(supervisor, admin_user, rep, count: int) -> None:
 
 
 def test_the_index_lists_drafts_reopened_and_saved_days_with_who_wrote_them(
-    client, supervisor, admin_user, rep
+    supervisor_client, admin_client, supervisor, admin_user, rep
 ):
     _days_of_every_kind(supervisor, admin_user, rep, 1)
     name = selectors.person(supervisor)
-    for user in (supervisor, admin_user):
-        client.force_login(user)
+    for client in (supervisor_client, admin_client):
         page = client.get(reverse("supervision:index"))
         html = page.content.decode()
 
@@ -496,50 +486,48 @@ def test_the_index_lists_drafts_reopened_and_saved_days_with_who_wrote_them(
         assert re.search(r"Draft, written by [^<]+ at \d+ \w+ \d{4}, \d\d:\d\d [A-Z+\d]+<", html)
 
 
+@pytest.mark.parametrize("routes", [1, 8])
 def test_the_index_runs_the_same_queries_for_1_or_8_routes_of_days(
-    client, supervisor, admin_user, rep
+    admin_client, supervisor, admin_user, rep, routes, assert_queries
 ):
-    def queries_for(count: int) -> int:
-        SupervisionSession.objects.all().delete()
-        _days_of_every_kind(supervisor, admin_user, rep, count)
-        client.force_login(admin_user)
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("supervision:index")).status_code == 200
-        return len(queries)
+    _days_of_every_kind(supervisor, admin_user, rep, routes)
 
-    assert queries_for(1) == queries_for(8)
+    with assert_queries(6):
+        assert admin_client.get(reverse("supervision:index")).status_code == 200
 
 
-def test_the_addresses_forms_post_to_answer_get_with_the_days_page(boss, route):
-    boss.post(url("save", route), form(route))
+def test_the_addresses_forms_post_to_answer_get_with_the_days_page(supervisor_client, route):
+    supervisor_client.post(url("save", route), form(route))
     session = SupervisionSession.objects.get()
     day = url("day", route)
 
     for name in ("save", "check", "review"):
-        answer = boss.get(url(name, route))
+        answer = supervisor_client.get(url(name, route))
         assert (answer.status_code, answer.url) == (302, day), name
-    reopen = boss.get(reverse("supervision:reopen", args=[session.pk]))
+    reopen = supervisor_client.get(reverse("supervision:reopen", args=[session.pk]))
     assert (reopen.status_code, reopen.url) == (302, day)
-    assert boss.put(url("save", route)).status_code == 405
+    assert supervisor_client.put(url("save", route)).status_code == 405
 
 
-def test_reopening_a_day_outside_ones_routes_is_a_404_even_by_get(client, route, other_rep, boss):
-    boss.post(url("save", route), form(route))
+def test_reopening_a_day_outside_ones_routes_is_a_404_even_by_get(
+    route, other_rep, supervisor_client
+):
+    supervisor_client.post(url("save", route), form(route))
     session = SupervisionSession.objects.get()
-    client.force_login(other_rep.team.manager)
-    assert client.get(reverse("supervision:reopen", args=[session.pk])).status_code == 404
-    assert client.post(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+    outsider = signed_in(other_rep.team.manager)
+    assert outsider.get(reverse("supervision:reopen", args=[session.pk])).status_code == 404
+    assert outsider.post(reverse("supervision:reopen", args=[session.pk])).status_code == 404
 
 
 @pytest.mark.parametrize("reason", ["short", "\x00" * 12, "x" * 301])
 def test_a_refused_reopen_shows_the_day_with_the_reason_as_typed_and_why(
-    client, admin_user, supervisor, route, reason
+    supervisor_client, admin_client, route, reason
 ):
-    client.force_login(supervisor)
-    client.post(url("save", route), form(route))
+    supervisor_client.post(url("save", route), form(route))
     session = SupervisionSession.objects.get()
-    client.force_login(admin_user)
-    refused = client.post(reverse("supervision:reopen", args=[session.pk]), {"reason": reason})
+    refused = admin_client.post(
+        reverse("supervision:reopen", args=[session.pk]), {"reason": reason}
+    )
 
     assert refused.status_code == 400
     html = refused.content.decode()
@@ -548,23 +536,19 @@ def test_a_refused_reopen_shows_the_day_with_the_reason_as_typed_and_why(
 
 
 def test_a_line_checked_after_someone_saved_says_so_next_to_it_without_not_saved(
-    boss, admin_user, route
+    supervisor_client, admin_user, admin_client, route
 ):
-    from django.test import Client
-
     first, second, _ = customers(route)
-    colleague = Client()
-    colleague.force_login(admin_user)
-    colleague.post(
+    admin_client.post(
         url("save", route),
         {**form(route, lines={first: {"visited": True, "qty": "7"}}), "action": "draft"},
     )
-    other_line = boss.post(
+    other_line = supervisor_client.post(
         url("check", route),
         form(route, lines={second: {"visited": True, "qty": "3"}}),
         headers={**HTMX, "HX-Trigger-Name": f"qty-{second}"},
     )
-    same_line = boss.post(
+    same_line = supervisor_client.post(
         url("check", route),
         form(route, lines={first: {"visited": True, "qty": "9"}}),
         headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
@@ -578,32 +562,34 @@ def test_a_line_checked_after_someone_saved_says_so_next_to_it_without_not_saved
     assert views.THIS_LINE_TOO in same_line.content.decode()
 
 
-def test_a_review_written_for_other_figures_is_marked_out_of_date_on_the_page(boss, route):
+def test_a_review_written_for_other_figures_is_marked_out_of_date_on_the_page(
+    supervisor_client, route
+):
     first, second, _ = customers(route)
     typed = form(route, lines={first: {"visited": True, "qty": "4"}})
-    boss.post(url("review", route), {**typed, "kind": "route"}, headers=HTMX)
-    boss.post(url("save", route), {**typed, "action": "draft"})
-    current = boss.get(url("day", route)).content.decode()
+    supervisor_client.post(url("review", route), {**typed, "kind": "route"}, headers=HTMX)
+    supervisor_client.post(url("save", route), {**typed, "action": "draft"})
+    current = supervisor_client.get(url("day", route)).content.decode()
     later = form(route, 1, lines={first: {"visited": True, "qty": "4"},
                                   second: {"visited": True, "qty": "8"}})  # fmt: skip
     for customer in customers(route):
         later[f"base-{customer}"] = (
             '[true, 4, "", ""]' if customer == first else later[f"base-{customer}"]
         )
-    boss.post(url("save", route), later)
-    stale = boss.get(url("day", route)).content.decode()
+    supervisor_client.post(url("save", route), later)
+    stale = supervisor_client.get(url("day", route)).content.decode()
 
     assert "from the figures this page shows" in current and "Out of date" not in current
     assert "Out of date:" in stale and "(1 of 3 stops visited, 4 of 60 delivered)" in stale
     assert "2 of 3 stops visited" in stale  # the page's own figures
 
 
-def test_a_line_check_says_when_the_route_review_no_longer_matches(boss, route):
+def test_a_line_check_says_when_the_route_review_no_longer_matches(supervisor_client, route):
     first = customers(route)[0]
-    boss.post(url("review", route), {**form(route), "kind": "route"}, headers=HTMX)
-    same = boss.post(url("check", route), form(route),
+    supervisor_client.post(url("review", route), {**form(route), "kind": "route"}, headers=HTMX)
+    same = supervisor_client.post(url("check", route), form(route),
                      headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
-    other = boss.post(
+    other = supervisor_client.post(
         url("check", route),
         form(route, lines={first: {"visited": True, "qty": "5"}}),
         headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"},
@@ -614,13 +600,13 @@ def test_a_line_check_says_when_the_route_review_no_longer_matches(boss, route):
     assert "Out of date:" in other.content.decode()
 
 
-def test_times_on_the_days_page_carry_their_zone(boss, supervisor, route, settings):
+def test_times_on_the_days_page_carry_their_zone(supervisor_client, route, settings):
     settings.TIME_ZONE = "Europe/Madrid"
-    boss.post(url("save", route), {**form(route), "action": "draft"})
-    draft = boss.get(url("day", route)).content.decode()
-    boss.post(url("save", route), form(route, 1))
-    saved = boss.get(url("day", route)).content.decode()
-    index = boss.get(reverse("supervision:index")).content.decode()
+    supervisor_client.post(url("save", route), {**form(route), "action": "draft"})
+    draft = supervisor_client.get(url("day", route)).content.decode()
+    supervisor_client.post(url("save", route), form(route, 1))
+    saved = supervisor_client.get(url("day", route)).content.decode()
+    index = supervisor_client.get(reverse("supervision:index")).content.decode()
 
     assert re.search(r"written by [^<]+ at \d+ \w+, \d\d:\d\d CET\.", draft)
     assert re.search(r"Saved by [^:]+ on \d+ \w+ \d{4}, \d\d:\d\d CET: read-only", saved)
@@ -634,17 +620,17 @@ def test_times_on_the_days_page_carry_their_zone(boss, supervisor, route, settin
      ("visited", "\x00"), ("reason", "\x00"), ("note", "\x00"), ("qty", "1e309"),
      ("qty", "9999-12-31"), ("qty", "0001")],
 )  # fmt: skip
-def test_odd_values_in_a_lines_fields_never_give_a_500(boss, route, name, value):
+def test_odd_values_in_a_lines_fields_never_give_a_500(supervisor_client, route, name, value):
     first = customers(route)[0]
     data = {**form(route), f"{name}-{first}": value}
     for action in ("save", "check", "review"):
         extra = {"kind": "route"} if action == "review" else {}
-        answer = boss.post(url(action, route), {**data, **extra},
+        answer = supervisor_client.post(url(action, route), {**data, **extra},
                            headers={**HTMX, "HX-Trigger-Name": f"qty-{first}"})  # fmt: skip
         assert answer.status_code < 500, (action, answer.status_code)
 
 
-def test_a_list_where_a_value_is_expected_never_gives_a_500(boss, route):
+def test_a_list_where_a_value_is_expected_never_gives_a_500(supervisor_client, route):
     first = customers(route)[0]
     data = {**form(route), f"qty-{first}": ["1", "2"], f"base-{first}": ["[]", "x"]}
-    assert boss.post(url("save", route), data).status_code < 500
+    assert supervisor_client.post(url("save", route), data).status_code < 500
