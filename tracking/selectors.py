@@ -9,7 +9,7 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from crm.roles import Actor, sees_everything
-from tracking import services
+from tracking import counters
 from tracking.models import RawEvent, RawStatus, TrackedEvent, TrackedSession, TrackingTenant
 
 TOP_PAGES = 10
@@ -91,7 +91,7 @@ def dashboard(tenant: TrackingTenant, *, now: dt.datetime | None = None) -> dict
         "pending_age": (now - pending["oldest"]) if pending["oldest"] else None,
         "failed": failed,
         "failed_total": sum(n for _, n in failed),
-        "drops": services.drop_counts(tenant.pk, now=now),
+        "drops": counters.drop_counts(tenant.pk, now=now),
         "top_pages": top_pages,
         "sessions_today": sessions["n"],
         "bounced_today": sessions["bounced"],

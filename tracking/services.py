@@ -1,5 +1,5 @@
 """Writes of tracking: ingestion (one service for every path: the JS snippet, the API, webhooks,
-imports), tenants and their keys, the drop counters, replaying and purging raw rows.
+imports), tenants and their keys, replaying and purging raw rows.
 
 `ingest` stores every valid event of a request with one statement (no model object per
 event) and returns once it is committed: what it answers accepted is stored, exactly once per
@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -23,6 +22,12 @@ from crm.periods import format_moment
 from crm.roles import Actor
 from crm.writes import audit, locked, name_actions
 from tracking import clients, contract, selectors, tenants
+
+# What was answered but not stored is counted through here by every ingestion path; the
+# counters live in their own module, which the dashboard's selector reads as well.
+from tracking.counters import DROP_REASONS as DROP_REASONS
+from tracking.counters import count_drop as count_drop
+from tracking.counters import drop_counts as drop_counts
 from tracking.models import RawEvent, RawStatus, TrackingTenant
 
 name_actions(
@@ -274,57 +279,6 @@ def _json_id(event: contract.Event, event_id: str) -> str:
 
 def _json_time(moment: dt.datetime | None) -> str:
     return "null" if moment is None else f'"{moment.isoformat()}"'
-
-
-# --- Drop counters ------------------------------------------------------------------------------
-
-DROP_REASONS = {
-    "bot": "Bots' events, dropped",
-    "rate_limited": "Over the rate limit",
-    "bad_signature": "Bad webhook signature",
-    "rejected": "Events refused by the contract",
-    "origin": "From an origin not allowed",
-    "kill_switch": "Refused by the kill switch",
-}
-# Counted beside the drops: bots' events stored flagged (the tenant keeps them).
-COUNTED = {**DROP_REASONS, "bot_flagged": "Bots' events, stored flagged"}
-_COUNTER = "tracking:drops:{tenant}:{reason}:{hour}"
-COUNTER_HOURS = 48
-
-
-def _hour(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y%m%d%H")
-
-
-def count_drop(tenant_id: int, reason: str, count: int = 1) -> None:
-    """Count what was answered but not stored (and bots' events stored flagged), per tenant,
-    reason and hour, in the shared cache (kept two days: the dashboard shows the last 24
-    hours). Never fails a request."""
-    key = _COUNTER.format(tenant=tenant_id, reason=reason, hour=_hour(timezone.now()))
-    try:
-        if not cache.add(key, count, timeout=COUNTER_HOURS * 3600):
-            cache.incr(key, count)
-    except Exception:
-        pass
-
-
-def drop_counts(tenant_id: int, *, now: dt.datetime | None = None) -> dict[str, int]:
-    """The last 24 hours' drops of a tenant, by reason (one read of the shared cache)."""
-    now = now or timezone.now()
-    hours = [_hour(now - dt.timedelta(hours=back)) for back in range(24)]
-    keys = {
-        _COUNTER.format(tenant=tenant_id, reason=reason, hour=hour): reason
-        for reason in COUNTED
-        for hour in hours
-    }
-    try:
-        found = cache.get_many(list(keys))
-    except Exception:
-        found = {}
-    totals = dict.fromkeys(COUNTED, 0)
-    for key, value in found.items():
-        totals[keys[key]] += int(value)
-    return totals
 
 
 # --- Tenants --------------------------------------------------------------------------------------

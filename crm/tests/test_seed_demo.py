@@ -8,7 +8,9 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 
-from crm.management.commands.seed_demo import DEMO_PASSWORD, team_name
+from crm import demo
+from crm.demo import DEMO_PASSWORD
+from crm.demo.people import team_name
 from crm.models import (
     Activity,
     ActivityStatus,
@@ -258,3 +260,106 @@ def test_demo_data_plans_whole_quantities_and_says_how_to_reach_customers():
     )
     for customer in Customer.objects.exclude(phone=""):
         customer.full_clean()  # every demo phone and email passes the rules
+
+
+# --- The seeders ----------------------------------------------------------------------------
+
+
+def test_the_cores_seeders_run_first_then_each_apps_in_the_order_of_installed_apps():
+    assert [seeder.name for seeder in demo.seeders()] == [
+        "admin",
+        "products",
+        "teams",
+        "reps",
+        "goals",
+        "supervision",
+        "tracking",
+    ]
+
+
+@pytest.fixture
+def extra_seeders(monkeypatch):
+    """Seeders registered by a test, forgotten after it (the apps' found before, so that they
+    stay registered)."""
+    demo.seeders()
+    monkeypatch.setattr(demo.registry, "_seeders", dict(demo.registry._seeders))
+
+
+@pytest.mark.django_db
+def test_an_apps_seeder_runs_at_its_order_and_finds_the_reps_and_teams(extra_seeders):
+    seen = []
+
+    @demo.demo_seeder("between", order=45)
+    def between(context: demo.DemoContext) -> None:
+        seen.append(
+            (
+                [rep.user.username for rep in context.reps],
+                [team.name for team in context.teams],
+                context.first_month,
+                context.as_of,
+            )
+        )
+        context.count("test rows", 2)
+
+    names = [seeder.name for seeder in demo.seeders()]
+    out = seed(reps=2, months=2)
+
+    assert names.index("reps") < names.index("between") < names.index("goals")
+    assert seen == [(["rep1", "rep2"], ["North"], WINDOW_START.date(), AS_OF)]
+    assert "test rows 2" in out
+
+
+@pytest.mark.django_db
+def test_a_seeder_that_fails_leaves_nothing_behind(extra_seeders):
+    @demo.demo_seeder("failing")
+    def failing(context: demo.DemoContext) -> None:
+        raise RuntimeError("the demo broke")
+
+    with pytest.raises(RuntimeError, match="the demo broke"):
+        seed(reps=2, months=1)
+
+    assert set(counts().values()) == {0}
+
+
+def test_two_seeders_cannot_share_a_name(extra_seeders):
+    @demo.demo_seeder("twice")
+    def first(context: demo.DemoContext) -> None: ...
+
+    with pytest.raises(ValueError, match="twice"):
+
+        @demo.demo_seeder("twice")
+        def second(context: demo.DemoContext) -> None: ...
+
+
+@pytest.mark.django_db
+def test_progress_names_each_seeder_and_is_silent_at_verbosity_0():
+    err, quiet = StringIO(), StringIO()
+    call_command("seed_demo", reps=1, months=1, as_of=AS_OF, allow_demo_logins=True,
+                 stdout=StringIO(), stderr=err)  # fmt: skip
+    call_command("seed_demo", reps=1, months=1, as_of=AS_OF, allow_demo_logins=True,
+                 verbosity=0, stdout=StringIO(), stderr=quiet)  # fmt: skip
+
+    assert "7/7" in err.getvalue()
+    assert all(name in err.getvalue() for name in ("reps", "goals", "tracking"))
+    assert quiet.getvalue() == ""
+
+
+@pytest.mark.django_db
+def test_no_reps_makes_the_accounts_and_products_only():
+    out = seed(reps=0, months=1)
+
+    assert counts() == {**dict.fromkeys(counts(), 0), "User": 1, "Product": 20}
+    assert "admin" in out and "supervisor1" not in out and "sales reps" not in out
+
+
+@pytest.mark.django_db
+def test_a_rep_whose_login_is_taken_is_named_and_nothing_is_added():
+    from django.core.management import CommandError
+
+    User.objects.create(username="rep2")
+
+    with pytest.raises(CommandError, match="would reuse existing usernames or codes: rep2"):
+        seed(reps=2, months=1)
+
+    assert list(User.objects.values_list("username", flat=True)) == ["rep2"]
+    assert not SalesRep.objects.exists() and not Product.objects.exists()
