@@ -21,10 +21,10 @@ from django.utils.safestring import mark_safe
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from conftest import client_for
 from crm import areas, roles, web
 from crm.api.permissions import NO_CRM_ROLE, NOT_FOR_YOUR_ROLE, UsesArea
 from crm.roles import Role, SystemActor
+from crm.testing import signed_in_api
 from crm.tests.factories import CustomerFactory, SalesRepFactory, UserFactory
 from crm.tests.test_views import nav_html
 from goals.plans import services as plans
@@ -358,7 +358,7 @@ def test_an_area_a_role_does_not_use_is_refused_saying_so(rep_api):
 
 
 def test_an_account_without_a_role_uses_no_endpoint_and_not_the_schema(db):
-    nobody = client_for(UserFactory())
+    nobody = signed_in_api(UserFactory())
     for path in ("/api/", "/api/deals/", "/api/goals/", "/api/supervision/sessions/"):
         response = nobody.get(path)
         assert response.status_code == 403, path
