@@ -236,3 +236,44 @@ def test_phones_no_phone_can_dial_are_cleared_audited_and_the_rule_reverses():
     migrate_to(BEFORE_QUANTITY_LIMIT)
     migrate_to()
     assert dict(NewCustomer.objects.values_list("pk", "phone")) == kept
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_every_app_goes_back_to_zero_and_forward_again_on_the_demo_data():
+    # Rolling a release back means reversing its migrations with the users' data in the tables:
+    # each reverse step converts what the older schema cannot hold, or refuses in words.
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from goals.models import Goal, Metric
+
+    call_command(
+        "seed_demo", reps=4, months=2, allow_demo_logins=True, stdout=StringIO(), stderr=StringIO()
+    )
+    bonus_tier_goals = set(
+        Goal.objects.filter(metric=Metric.BONUS_TIER).values_list("pk", flat=True)
+    )
+    assert bonus_tier_goals, "the demo data has rep plans, hence bonus-tier goals"
+
+    old = migrate_to(("goals", "0001_goals"))  # before rep plans
+    converted = old.get_model("goals", "Goal").objects.filter(pk__in=bonus_tier_goals)
+    assert set(converted.values_list("metric", "calculation_source")) == {("custom", "manual")}
+    audited = old.get_model("crm", "AuditEntry").objects.filter(
+        system_actor="migration:goals.0002 (reversed)", target_type="goals.goal"
+    )
+    assert {int(pk) for pk in audited.values_list("target_id", flat=True)} == bonus_tier_goals
+    migrate_to()
+
+    for app in ("tracking", "supervision", "goals", "crm"):
+        executor = MigrationExecutor(connection)
+        executor.migrate([(app, None)])  # back to zero: the app's tables go
+        migrate_to()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        applied = cursor.fetchone()[0]
+    executor = MigrationExecutor(connection)
+    assert applied >= len(executor.loader.graph.leaf_nodes())
+    assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []

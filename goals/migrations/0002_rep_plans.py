@@ -19,6 +19,39 @@ def remove_default_tiers(apps, schema_editor):
     apps.get_model("goals", "BonusTier").objects.filter(tier__in=DEFAULT_TIERS).delete()
 
 
+UNPLANNED_ACTOR = "migration:goals.0002 (reversed)"
+UNPLANNED_REASON = "Rep plans were taken out: a bonus-tier goal stays, set by hand."
+
+
+def bonus_tier_goals_set_by_hand(apps, schema_editor):
+    """Backwards only: before this migration a goal could not count bonus tiers. Rather than lose
+    the plans' bonus-tier goals (their value and target are the tier reached and aimed at), they
+    become custom goals set by hand, each with an audit entry, so the old rule holds again."""
+    Goal = apps.get_model("goals", "Goal")
+    AuditEntry = apps.get_model("crm", "AuditEntry")
+    converted = list(
+        Goal.objects.filter(metric="bonus_tier").values_list("pk", "calculation_source")
+    )
+    if not converted:
+        return
+    Goal.objects.filter(pk__in=[pk for pk, _ in converted]).update(
+        metric="custom", calculation_source="manual"
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                system_actor=UNPLANNED_ACTOR, action="goal.update", target_type="goals.goal",
+                target_id=str(pk), reason=UNPLANNED_REASON,
+                changes={
+                    "metric": ["bonus_tier", "custom"], "calculation_source": [source, "manual"]
+                },
+            )
+            for pk, source in converted
+        ],
+        batch_size=1000,
+    )  # fmt: skip
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0006_audit_reason"),
@@ -194,6 +227,9 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
+        # Forwards nothing to do; backwards it runs once every later step of this migration has
+        # been undone, just before the old metric rule comes back.
+        migrations.RunPython(migrations.RunPython.noop, bonus_tier_goals_set_by_hand),
         migrations.AddConstraint(
             model_name="bonustier",
             constraint=models.CheckConstraint(
