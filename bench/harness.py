@@ -165,6 +165,19 @@ class Scenario:
     # With gunicorn serving: measure and compare with the reference.
     measure: Callable[[Context], Outcome]
     default_requests: int
+    # Programs the scenario runs besides PostgreSQL and Redis, each with the Debian package
+    # that holds it: checked (and installed when run as root) before anything starts.
+    needs: dict[str, str] = field(default_factory=dict)
+
+
+def missing_programs(scenarios: Iterable[Scenario]) -> dict[str, str]:
+    """The programs the chosen scenarios need that are not on PATH, with their packages."""
+    import shutil
+
+    wanted: dict[str, str] = {}
+    for scenario in scenarios:
+        wanted.update(scenario.needs)
+    return {program: package for program, package in wanted.items() if not shutil.which(program)}
 
 
 def registry(scenarios: Iterable[Scenario]) -> dict[str, Scenario]:

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from bench.harness import (  # noqa: E402
     Context,
     HttpClient,
     machine_info,
+    missing_programs,
     write_result,
 )
 from bench.scenarios import SCENARIOS  # noqa: E402
@@ -163,10 +165,38 @@ def _tail(path: Path, lines: int = 40) -> str:
     )
 
 
+def _programs_ready(selected) -> bool:
+    """Before anything starts: the programs the chosen scenarios run are there, installed from
+    Debian's archive when run as root (as CI installs the test suite's), or named."""
+    missing = missing_programs(selected)
+    if not missing:
+        return True
+    packages = sorted(set(missing.values()))
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"Installing: {' '.join(packages)}", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            check=True, env=env,
+        )  # fmt: skip
+        return not missing_programs(selected)
+    needing = sorted(s.name for s in selected if set(s.needs) & set(missing))
+    print(
+        f"Missing programs: {', '.join(sorted(missing))} (needed by {', '.join(needing)}).\n"
+        f"Install them (as root: apt-get install {' '.join(packages)}), or run the other "
+        "scenarios with --only.",
+        file=sys.stderr,
+    )
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     from crm.testing.servers import PostgresServer, RedisServer, free_port
 
     selected = [SCENARIOS[name] for name in (args.only or SCENARIOS)]
+    if not _programs_ready(selected):
+        return 2
     # Both stop the run through the same clean-up, even when started in the background (where
     # SIGINT is inherited as ignored).
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

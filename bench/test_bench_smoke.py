@@ -90,3 +90,19 @@ def test_page_schedule_mixes_first_page_and_pages_across_the_range():
     assert pages[::4] == [1] * 25
     assert all(1 <= page <= 2000 for page in pages)
     assert max(pages) > 1500
+
+
+def test_a_missing_program_is_named_before_anything_starts(capsys, monkeypatch):
+    needy = Scenario("x", "x", lambda ctx: None, lambda ctx: Outcome({}, "", True), 1,
+                     needs={"no-such-program-here": "some-package"})  # fmt: skip
+    monkeypatch.setattr(run.os, "geteuid", lambda: 1000)  # not root: nothing is installed
+    assert run._programs_ready([needy]) is False
+    said = capsys.readouterr().err
+    assert "no-such-program-here" in said and "apt-get install some-package" in said
+    assert run._programs_ready([SCENARIOS["health"]]) is True
+
+
+def test_the_load_scenarios_say_they_need_wrk():
+    assert {name for name, s in SCENARIOS.items() if "wrk" in s.needs} == {
+        "tracking_single", "tracking_batch", "tracking_growth"
+    }  # fmt: skip

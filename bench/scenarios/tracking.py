@@ -416,12 +416,14 @@ def measure_growth(ctx: Context) -> Outcome:
     )  # fmt: skip
 
 
+WRK = {"wrk": "wrk"}
 SCENARIOS = [
     Scenario("tracking_single", "POST /t/e against a bare insert-only view.", prepare,
-             measure_single, 15),
-    Scenario("tracking_batch", "POST /t/batch against plain COPY.", prepare, measure_batch, 30),
+             measure_single, 15, needs=WRK),
+    Scenario("tracking_batch", "POST /t/batch against plain COPY.", prepare, measure_batch, 30,
+             needs=WRK),
     Scenario("tracking_processing", "One worker normalising raw rows.", prepare,
              measure_processing, 1),
     Scenario("tracking_growth", "Batch ingestion over 10,000,000 rows.", prepare,
-             measure_growth, 30),
+             measure_growth, 30, needs=WRK),
 ]  # fmt: skip
