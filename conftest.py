@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
+from crm.switches.selectors import remember as remember_switches  # noqa: E402
 from crm.testing import queries, signed_in, signed_in_api  # noqa: E402
 from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory  # noqa: E402
 
@@ -36,8 +37,11 @@ def _fast_password_hashing():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # The cache is a real Redis shared by the whole run: start every test from an empty one.
+    # The cache is a real Redis shared by the whole run: start every test from an empty one,
+    # knowing what a database without switch rows says (no area paused or offline), as after
+    # any request; otherwise a test's first request would read them and count one more query.
     cache.clear()
+    remember_switches({})
     yield
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import ResolverMatch, reverse
 
-from crm.roles import Actor, Role, can_use, may_use_django_admin
+from crm.roles import Actor, Role, can_use, may_flip_switches, may_use_django_admin
 
 Policy = Callable[[Actor], bool]
 
@@ -144,6 +144,16 @@ register_area(
             {"customer-list", "customer-detail", "customer-create", "customer-edit"},
         ),
     ],
+)
+
+# The pages of the people who run the CRM: the switches for a bad day (crm.switches). Never
+# switched off itself.
+register_area(
+    "ops",
+    label="Ops",
+    order=900,
+    admits=may_flip_switches,
+    links=[Link("Ops", "ops:switches")],
 )
 
 # Last in the navigation, whatever the apps register: it leaves the site for Django admin.

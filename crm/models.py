@@ -639,6 +639,8 @@ class AuditEntry(models.Model):
         return self.actor.get_username() if self.actor_id else "—"
 
 
-# The job platform's records are defined with the platform (crm/jobs/models.py). Importing them
-# here is what registers them with this app: Django reads an app's models from its models module.
+# The job platform's records and the areas' switches are defined with them (crm/jobs/models.py,
+# crm/switches/models.py). Importing them here is what registers them with this app: Django
+# reads an app's models from its models module.
 from crm.jobs.models import DeadLetter, Heartbeat, JobLock, JobRun  # noqa: E402, F401
+from crm.switches.models import AreaSwitch  # noqa: E402, F401

@@ -91,3 +91,34 @@ def _take_on_redis(key: str, limit: int, window: int) -> Decision:
         _shares.clear()
     _shares[key] = [granted - 1, now + left]
     return Decision(allowed=True)
+
+
+# What a reset clears: this module's counters and DRF's throttle histories (crm.api.throttling).
+_RESET_PATTERNS = ("ratelimit:*", "throttle_*")
+
+
+def reset() -> int:
+    """Forget every count of every limit and API throttle (a switch for a bad day: clients
+    locked out by a burst that is over). Returns how many counters were cleared. A process
+    still spends the share it took (at most a hundredth of a limit): that is not undone."""
+    _shares.clear()
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(None, write=True)
+        cleared = 0
+        for pattern in _RESET_PATTERNS:
+            batch = []
+            for name in client.scan_iter(match=backend.make_key(pattern), count=1000):
+                batch.append(name)
+                if len(batch) == 1000:
+                    cleared += client.delete(*batch)
+                    batch = []
+            if batch:
+                cleared += client.delete(*batch)
+        return cleared
+    # The local-memory cache (one process: `make run` without Redis, some tests).
+    prefixes = tuple(backend.make_key(p.rstrip("*")) for p in _RESET_PATTERNS)
+    names = [name for name in list(getattr(backend, "_cache", {})) if name.startswith(prefixes)]
+    for name in names:
+        backend.delete(name.split(":", 2)[-1])
+    return len(names)

@@ -234,6 +234,11 @@ def may_start_jobs(user: Actor | AnonymousUser) -> bool:
     return sees_everything(user)
 
 
+def may_flip_switches(user: Actor | AnonymousUser) -> bool:
+    """Pausing an area's jobs or taking it offline stops it for everyone: administrators."""
+    return sees_everything(user)
+
+
 def may_reopen_day(user: Actor | AnonymousUser) -> bool:
     """A reviewed day is history its supervisors cannot change: administrators (and jobs, such
     as an import that corrects a day) reopen it, saying why."""

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "crm.middleware.RequestTooLargeMiddleware",
     "crm.middleware.TimezoneMiddleware",
+    "crm.switches.middleware.OfflineAreasMiddleware",
 ]
 
 # Machine-to-machine paths (a public key of their own, no session or pages) served through

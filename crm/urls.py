@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/goals/", include("goals.api.urls")),
     path("api/supervision/", include("supervision.api.urls")),
     path("api/", include("crm.api.urls")),
+    path("ops/", include("crm.ops.urls")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     # Django admin's own logout is a POST only: a reload of it is a page here, like the site's.

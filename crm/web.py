@@ -60,6 +60,7 @@ from crm.ids import parse_id
 from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
 from crm.roles import Actor, can_use
+from crm.switches.selectors import area_of_module, offline_state
 
 PAGE_SIZE = 50
 
@@ -88,6 +89,7 @@ def area_required(area: str) -> Callable[[View], View]:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        wrapper.area = area  # for crm.switches (an area taken offline)
         return wrapper
 
     return decorator
@@ -603,8 +605,11 @@ def home_panel(shown_to: Callable[[Actor], bool]) -> Callable[[HomePanel], HomeP
 
 
 def home_panels(request: HttpRequest) -> list[str]:
+    """The blocks the user's home page shows; none of an area taken offline (crm.switches)."""
     return [
         html
         for shown_to, panel in _home_panels
-        if shown_to(request.user) and (html := panel(request))
+        if shown_to(request.user)
+        and offline_state(area_of_module(panel.__module__)) is None
+        and (html := panel(request))
     ]

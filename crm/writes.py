@@ -24,6 +24,8 @@ from crm.models import ACTION_LABELS, AuditEntry
 from crm.roles import Actor, SystemActor
 
 M = TypeVar("M", bound=Model)
+# What an audit entry is about: a record, or (type, id) for a thing that is not one.
+Target = Model | tuple[str, str]
 
 # Default of a partial update's keyword arguments: "leave this field as it is".
 UNCHANGED: Any = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
@@ -141,11 +143,12 @@ def audit(
     *,
     actor: Actor | None,
     action: str,
-    target: Model,
+    target: Target,
     changes: dict | None = None,
     reason: str = "",
 ) -> None:
-    """One audit entry: who (a user, or a job by name) did what to which record, and why."""
+    """One audit entry: who (a user, or a job by name) did what to which record, and why. The
+    target is a record, or (type, id) for what is not one (`("crm.ratelimit", "all")`)."""
     AuditEntry.objects.create(**_entry(actor, action, target, changes), reason=reason)
 
 
@@ -165,14 +168,14 @@ def audit_many(
     return len(entries)
 
 
-def _entry(actor: Actor | None, action: str, target: Model, changes: dict | None) -> dict:
+def _entry(actor: Actor | None, action: str, target: Target, changes: dict | None) -> dict:
     person = actor if actor is not None and not isinstance(actor, SystemActor) else None
     return {
         "actor": person if person is not None and person.is_authenticated else None,
         "system_actor": actor.name if isinstance(actor, SystemActor) else "",
         "action": action,
-        "target_type": target._meta.label_lower,
-        "target_id": str(target.pk),
+        "target_type": target[0] if isinstance(target, tuple) else target._meta.label_lower,
+        "target_id": target[1] if isinstance(target, tuple) else str(target.pk),
         "changes": json.loads(json.dumps(changes or {}, default=_audit_value)),
     }
 

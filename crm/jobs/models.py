@@ -31,6 +31,7 @@ class JobRunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED_LOCKED = "skipped_locked", "Skipped (locked)"
+    SKIPPED_PAUSED = "skipped_paused", "Skipped (area's jobs paused)"
 
 
 class JobRun(models.Model):

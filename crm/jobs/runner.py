@@ -9,6 +9,7 @@ from django.utils import timezone
 from crm.jobs.lock import job_lock, lock_extend
 from crm.jobs.models import JobRun, JobRunStatus
 from crm.jobs.registry import Job, Progress, get_job
+from crm.switches.selectors import area_of_module, jobs_paused
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +21,18 @@ def _no_progress(done: int, total: int | None) -> None:
 def job_run(name: str, *, progress: Progress | None = None) -> JobRun:
     """Run the job (under its lock, unless it is not exclusive) and record the run.
 
-    Returns the JobRun (status skipped_locked when another process holds the lock). A failing
+    Returns the JobRun (status skipped_locked when another process holds the lock,
+    skipped_paused when an administrator paused the jobs of its area: crm.switches). A failing
     job is recorded as failed and its exception re-raised, so that Celery retries it and, when
     the retries run out, leaves a dead letter. Each progress report renews the lease.
     """
     job = get_job(name)
     started = timezone.now()
+    if jobs_paused(area_of_module(job.func.__module__)) is not None:
+        logger.info("job %s skipped: its area's jobs are paused", name)
+        return JobRun.objects.create(
+            name=name, status=JobRunStatus.SKIPPED_PAUSED, started_at=started, finished_at=started
+        )
     lock = job_lock(job.lock_name, lease=job.lease) if job.exclusive else nullcontext("")
     with lock as holder:
         if holder is None:

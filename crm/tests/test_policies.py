@@ -142,6 +142,7 @@ def registry(monkeypatch):
         ("goals", {"rep", "supervisor", "admin", "admin by group"}),
         ("supervision", {"supervisor", "admin", "admin by group"}),
         ("tracking", {"admin", "admin by group"}),
+        ("ops", {"admin", "admin by group", "job"}),  # a job acts as an administrator
         ("admin", {"admin"}),
     ],
 )
@@ -155,6 +156,7 @@ def test_the_areas_come_from_the_apps_in_their_navigation_order():
         "goals",
         "supervision",
         "tracking",
+        "ops",
         "admin",
     ]
 
@@ -202,9 +204,9 @@ def test_the_navigation_lists_the_areas_each_role_may_open(client, people):
     assert labels == {
         "rep": [*SALES_LINKS, "Goals"],
         "supervisor": [*SALES_LINKS, "Goals", "Supervision"],
-        "admin": [*SALES_LINKS, "Goals", "Supervision", "Tracking", "Admin"],
+        "admin": [*SALES_LINKS, "Goals", "Supervision", "Tracking", "Ops", "Admin"],
         # Django admin admits staff only: no link that would end on its login page.
-        "admin by group": [*SALES_LINKS, "Goals", "Supervision", "Tracking"],
+        "admin by group": [*SALES_LINKS, "Goals", "Supervision", "Tracking", "Ops"],
         "no role": [],
     }
 

@@ -1,0 +1,17 @@
+from django import forms
+
+from crm.web import DateTimeField, ServiceForm
+
+
+class SwitchForm(ServiceForm):
+    jobs_paused = forms.BooleanField(label="Pause its jobs", required=False)
+    offline = forms.BooleanField(label="Take its pages and API offline", required=False)
+    reason = forms.CharField(
+        label="Why", max_length=300, required=False,
+        help_text="Shown to the people who open it, and kept in the audit.",
+    )  # fmt: skip
+    back_at = DateTimeField(label="Expected back (optional)", required=False)
+
+
+class RateLimitResetForm(ServiceForm):
+    reason = forms.CharField(label="Why", max_length=300)
