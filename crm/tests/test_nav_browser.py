@@ -72,7 +72,7 @@ def test_an_admin_finds_every_area_and_django_admin_last(chromium, live_server, 
     page.goto(live_server.url + reverse("goals:goal-list"))
     open_menu(page, device)
 
-    assert main_links(page) == [*SALES, "Goals", "Supervision", "Tracking", "Admin"]
+    assert main_links(page) == [*SALES, "Goals", "Supervision", "Tracking", "Ops", "Admin"]
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Goals")).to_have_attribute("aria-current", "page")
     report = check_page(work, screenshot=f"{device}-nav-admin-goals")
