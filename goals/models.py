@@ -32,11 +32,6 @@ class Metric(models.TextChoices):
     BONUS_TIER = "bonus_tier", "Bonus tier"
     CUSTOM = "custom", "Custom (set by hand)"
 
-    @classmethod
-    def counted(cls) -> list[str]:
-        """The metrics the CRM counts by itself (all but custom)."""
-        return [value for value in cls.values if value != cls.CUSTOM]
-
 
 class PeriodKind(models.TextChoices):
     MONTH = "month", "Month"

@@ -28,14 +28,15 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from crm.models import Activity, Customer, Deal, Task
+from crm.models import AuditEntry
 from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
-from goals import rates
+from goals import metrics, rates
 from goals.models import (
     BonusTier,
     Goal,
+    GoalAlert,
     GoalSnapshot,
     GoalStatus,
     Metric,
@@ -75,30 +76,51 @@ def goal_list(
 
 
 def counted_records(goal: Goal, *, user: Actor, limit: int = 50) -> tuple[str, list]:
-    """What makes up a calculated goal's value, as far as `user` may see: the won deals,
-    signed-up customers, completed activities or tasks of its owner in its period."""
-    from crm import selectors as crm
-
-    start, end = goal.starts_at, goal.ends_at
+    """What makes up a calculated goal's value, as far as `user` may see: the facts its metric
+    counts (goals.metrics: won deals, signed-up customers, completed activities or tasks) of
+    its owner in its period, newest first."""
+    fact = metrics.spec(goal.metric).fact
+    if fact is None:
+        return "", []
     owner = {}
     if goal.owner_type == OwnerType.INDIVIDUAL:
-        owner = {"rep_id": goal.rep_id}
+        owner = {f"{fact.rep}_id": goal.rep_id}
     elif goal.owner_type == OwnerType.TEAM:
-        owner = {"rep__team_id": goal.team_id}
-    if goal.metric in (Metric.REVENUE, Metric.DEALS_WON, Metric.BONUS_TIER):
-        rows = crm.deal_list(user=user).won_between(start, end).filter(**owner)
-        return "deals", list(rows.order_by("-closed_at", "-id")[:limit])
-    if goal.metric == Metric.SIGNUPS:
-        owner = {k.replace("rep", "owner", 1): v for k, v in owner.items()}
-        rows = crm.customer_list(user=user).signed_up_between(start, end).filter(**owner)
-        return "customers", list(rows.order_by("-signed_up_at", "-id")[:limit])
-    if goal.metric == Metric.ACTIVITIES:
-        rows = crm.activity_list(user=user).completed_between(start, end).filter(**owner)
-        return "activities", list(rows.order_by("-completed_at", "-id")[:limit])
-    if goal.metric == Metric.TASKS:
-        rows = crm.task_list(user=user).completed_between(start, end).filter(**owner)
-        return "tasks", list(rows.order_by("-completed_at", "-id")[:limit])
-    return "", []
+        owner = {f"{fact.rep}__team_id": goal.team_id}
+    rows = fact.in_period(fact.listing(user=user), goal.starts_at, goal.ends_at).filter(**owner)
+    return fact.records, list(rows.order_by(f"-{fact.moment}", "-id")[:limit])
+
+
+# The audit trail's changes that are figures of the goal's metric (read in its unit).
+FIGURE_CHANGES = ("current_value", "target_value")
+
+
+def audit_trail(goal: Goal, *, limit: int = 50) -> list[AuditEntry]:
+    """The goal's latest audit entries, newest first, their values and targets written as its
+    metric counts them ("Value: 2 → 3" signups, "Value: 0.00 → 120.00" revenue)."""
+    entries = list(
+        AuditEntry.objects.filter(
+            target_type=Goal._meta.label_lower, target_id=str(goal.pk)
+        ).select_related("actor")[:limit]
+    )
+    for entry in entries:
+        entry.changes = {
+            name: _figures(goal.metric, change) if name in FIGURE_CHANGES else change
+            for name, change in (entry.changes or {}).items()
+        }
+    return entries
+
+
+def _figures(metric: str, change):
+    def shown(value):
+        return None if value is None else metrics.figure(metric, Decimal(str(value)))
+
+    return [shown(value) for value in change] if isinstance(change, list) else shown(change)
+
+
+def open_alert(goal: Goal) -> GoalAlert | None:
+    """The goal's off-track alert still open, if any."""
+    return GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
 
 
 def has_children() -> Exists:
@@ -118,10 +140,10 @@ def _owned(queryset: QuerySet, rep_field: str, owner_type: str) -> QuerySet:
     return queryset
 
 
-def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]]) -> Subquery:
+def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]], amount: str) -> Subquery:
     """The highest tier whose threshold the revenue of `won` reaches, 0 if none: one SUM per goal,
     compared with the thresholds (`tiers`, highest tier first) in the same subquery."""
-    revenue = Coalesce(Func("amount", function="SUM"), Value(Decimal(0)), output_field=AMOUNT)
+    revenue = Coalesce(Func(amount, function="SUM"), Value(Decimal(0)), output_field=AMOUNT)
     tier = Case(
         *(When(GreaterThanOrEqual(revenue, Value(low)), then=Value(t)) for t, low in tiers),
         default=Value(0),
@@ -130,24 +152,24 @@ def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]]) -> Subquery:
 
 
 def _measures(owner_type: str, tiers: list[tuple[int, Decimal]]) -> dict[str, object]:
+    """Each calculated metric's value for a goal row of `owner_type`, as a correlated subquery
+    over the facts its registry entry counts (goals.metrics)."""
     start, end = OuterRef("starts_at"), OuterRef("ends_at")
-    won = _owned(Deal.objects.won_between(start, end), "rep", owner_type)
-    # A bonus tier is a rep's own (the database refuses others).
-    individual = owner_type == OwnerType.INDIVIDUAL
-    return {
-        **({Metric.BONUS_TIER: _bonus_tier(won, tiers)} if individual else {}),
-        Metric.REVENUE: sum_subquery(won, "amount"),
-        Metric.DEALS_WON: count_subquery(won),
-        Metric.SIGNUPS: count_subquery(
-            _owned(Customer.objects.signed_up_between(start, end), "owner", owner_type)
-        ),
-        Metric.ACTIVITIES: count_subquery(
-            _owned(Activity.objects.completed_between(start, end), "rep", owner_type)
-        ),
-        Metric.TASKS: count_subquery(
-            _owned(Task.objects.completed_between(start, end), "rep", owner_type)
-        ),
-    }
+    measures = {}
+    for metric, entry in metrics.REGISTRY.items():
+        if not entry.calculated:
+            continue
+        fact = entry.fact
+        facts = _owned(fact.in_period(fact.model.objects, start, end), fact.rep, owner_type)
+        if entry.tiered:
+            # A bonus tier is a rep's own (the database refuses others).
+            if owner_type == OwnerType.INDIVIDUAL:
+                measures[metric] = _bonus_tier(facts, tiers, entry.amount)
+        elif entry.amount is not None:
+            measures[metric] = sum_subquery(facts, entry.amount)
+        else:
+            measures[metric] = count_subquery(facts)
+    return measures
 
 
 def fresh_value() -> Case:
@@ -170,7 +192,7 @@ def calculable(goals: QuerySet[Goal]) -> QuerySet[Goal]:
     """The goals whose value the CRM computes: active, calculated, of a counted metric, and
     without children (a parent's value is its children's sum)."""
     return goals.filter(
-        status=GoalStatus.ACTIVE, calculation_source=Source.AUTO, metric__in=Metric.counted()
+        status=GoalStatus.ACTIVE, calculation_source=Source.AUTO, metric__in=metrics.calculated()
     ).exclude(has_children())
 
 

@@ -13,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from crm import charts
-from crm.models import AuditEntry
 from crm.roles import keeps_own_plan, may_start_jobs
 from crm.web import (
     ListPage,
@@ -26,7 +25,7 @@ from crm.web import (
     post_data,
     return_to,
 )
-from goals import selectors, services
+from goals import metrics, selectors, services
 from goals.forms import (
     AdjustForm,
     AnalyticsFilterForm,
@@ -36,7 +35,7 @@ from goals.forms import (
     LinkForm,
     StatusForm,
 )
-from goals.models import Goal, GoalAlert, GoalStatus, OwnerType
+from goals.models import Goal, GoalStatus, OwnerType
 
 GOALS = ListPage(
     "goals", "goal", "Goals", selectors.goal_list, GoalFilterForm, namespace="goals", live=True
@@ -78,8 +77,8 @@ def goal_export(request: HttpRequest) -> HttpResponse:
             goal.metric,
             goal.period_start,
             goal.period_end,
-            goal.target_value,
-            goal.current_value,
+            metrics.figure(goal.metric, goal.target_value, grouped=False),
+            metrics.figure(goal.metric, goal.current_value, grouped=False),
             goal.progress_percent,
             goal.status,
             goal.calculation_source,
@@ -99,7 +98,7 @@ def _progress_context(goal: Goal) -> dict[str, Any]:
     off-track alert only while that verdict is off track."""
     history = selectors.history_points(goal, today=selectors.goal_today(goal))
     forecast = selectors.forecast(goal, history=history) if goal.target_value is not None else None
-    alert = GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
+    alert = selectors.open_alert(goal)
     off_track = forecast is not None and forecast.verdict == selectors.Verdict.OFF_TRACK
     return {
         "goal": goal,
@@ -126,9 +125,7 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
         "ancestors": ancestors,
         "parent": ancestors[-1] if ancestors and ancestors[-1].pk == goal.parent_id else None,
         "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
-        "audit": AuditEntry.objects.filter(
-            target_type="goals.goal", target_id=str(goal.pk)
-        ).select_related("actor")[:AUDIT_ROWS],
+        "audit": selectors.audit_trail(goal, limit=AUDIT_ROWS),
         "records_kind": records_kind,
         "records": records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
