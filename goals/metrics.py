@@ -137,6 +137,11 @@ def calculated() -> list[str]:
     return [metric for metric, entry in REGISTRY.items() if entry.calculated]
 
 
+def tiered() -> list[str]:
+    """The metrics that move in steps (a bonus tier): they do not add up, nor go at a pace."""
+    return [metric for metric, entry in REGISTRY.items() if entry.tiered]
+
+
 def moved_by(event_type: type[core_events.Event]) -> list[str]:
     """The metrics an event of this type may move."""
     return [metric for metric, entry in REGISTRY.items() if event_type in entry.events]

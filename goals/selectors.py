@@ -41,7 +41,6 @@ from goals.models import (
     GoalStatus,
     Metric,
     OwnerType,
-    Source,
 )
 
 MAX_DEPTH = 3
@@ -191,9 +190,9 @@ def fresh_value() -> Case:
 def calculable(goals: QuerySet[Goal]) -> QuerySet[Goal]:
     """The goals whose value the CRM computes: active, calculated, of a counted metric, and
     without children (a parent's value is its children's sum)."""
-    return goals.filter(
-        status=GoalStatus.ACTIVE, calculation_source=Source.AUTO, metric__in=metrics.calculated()
-    ).exclude(has_children())
+    return (
+        goals.active().calculated().filter(metric__in=metrics.calculated()).exclude(has_children())
+    )
 
 
 # --- Hierarchy ----------------------------------------------------------------------------------
@@ -307,7 +306,7 @@ def verdict_of(
 ) -> str | None:
     """`verdict`, from a goal's figures as a list reads them (a plan's goals, annotated on
     their plan): its metric, status, target, progress percent and (first, last) day."""
-    if status != GoalStatus.ACTIVE or target is None or metric == Metric.BONUS_TIER:
+    if status != GoalStatus.ACTIVE or target is None or metrics.spec(metric).tiered:
         return None
     if target == 0:  # nothing to reach
         return Verdict.ON_TRACK

@@ -49,7 +49,7 @@ from crm.writes import (
     name_actions,
     validate,
 )
-from goals import selectors
+from goals import metrics, selectors
 from goals.events import GoalValuesChanged
 from goals.models import (
     MAX_VALUE,
@@ -550,7 +550,7 @@ def goals_for_facts(facts: Iterable[tuple[int | None, dt.datetime]], metrics: It
             reaches |= during & Q(owner_type=OwnerType.INDIVIDUAL, rep_id=rep_id)
             team = SalesRep.objects.filter(pk=rep_id).values("team_id")
             reaches |= during & Q(owner_type=OwnerType.TEAM, team_id__in=team)
-    return Goal.objects.filter(reaches, metric__in=list(metrics), status=GoalStatus.ACTIVE)
+    return Goal.objects.active().filter(reaches, metric__in=list(metrics))
 
 
 # --- Hierarchy --------------------------------------------------------------------------------
@@ -677,7 +677,7 @@ def link_problem(goal: Goal, parent: Goal) -> str | None:
         return LINK_SELF
     if parent.status != GoalStatus.ACTIVE:
         return LINK_PARENT_CLOSED
-    if Metric.BONUS_TIER in (goal.metric, parent.metric):
+    if metrics.spec(goal.metric).tiered or metrics.spec(parent.metric).tiered:
         return LINK_BONUS_TIER
     if goal.owner_type not in ALLOWED_CHILDREN[parent.owner_type]:
         return LINK_OWNER_TYPES
@@ -803,7 +803,7 @@ def snapshot_active_goals(*, on: dt.date) -> int:
 def close_ended_goals(*, actor: Actor, now: dt.datetime | None = None) -> int:
     """Goals whose period has ended are completed, whether or not their value moved."""
     now = now or timezone.now()
-    ended = Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now)
+    ended = Goal.objects.active().ended(now)
     ids = list(ended.values_list("pk", flat=True))
     Goal.objects.filter(pk__in=ids).update(
         status=GoalStatus.COMPLETED, closed_at=now, updated_at=now
@@ -834,8 +834,9 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
     now = now or timezone.now()
     goals = list(
         # The goals selectors.verdict may find off track (the others are never judged).
-        Goal.objects.filter(status=GoalStatus.ACTIVE, target_value__gt=0)
-        .exclude(metric=Metric.BONUS_TIER)
+        Goal.objects.active()
+        .filter(target_value__gt=0)
+        .exclude(metric__in=metrics.tiered())
         .select_related("rep__user", "rep__team__manager", "team__manager")
     )
     today_in = {}
@@ -899,9 +900,7 @@ def _alert_recipients(goal: Goal, *, admins: list[str]) -> set[str]:
 def recount_ended_goals(*, actor: SystemActor, now: dt.datetime) -> int:
     """Count the active goals whose period ended one last time (a late event or a back-dated
     correction still counts) before they are snapshotted and closed."""
-    return goals_recalculate(
-        goals=Goal.objects.filter(status=GoalStatus.ACTIVE, ends_at__lte=now), actor=actor
-    )
+    return goals_recalculate(goals=Goal.objects.active().ended(now), actor=actor)
 
 
 def daily_goal_work(

@@ -136,12 +136,15 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
 def _link_candidates(request: HttpRequest, goal: Goal) -> list[Goal]:
     """The goals `goal` could go under: the user's to change, of a kind that may hold it, whose
     period holds its period."""
-    parents = selectors.goal_list(user=request.user, for_write=True).filter(
-        metric=goal.metric,
-        owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
-        status=GoalStatus.ACTIVE,
-        period_start__lte=goal.period_start,
-        period_end__gte=goal.period_end,
+    parents = (
+        selectors.goal_list(user=request.user, for_write=True)
+        .active()
+        .filter(
+            metric=goal.metric,
+            owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        )
     )
     return [p for p in parents if services.link_problem(goal, p) is None and p.pk != goal.parent_id]
 

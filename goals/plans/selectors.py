@@ -310,7 +310,7 @@ def period_over(now: dt.datetime) -> Exists:
     """Whether a plan's month (or year) is over at `now`, in its rep's zone: its goals' bounds
     (a plan's goals share its period). The one rule the deadline status, the reminders and
     the card read."""
-    return Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+    return Exists(Goal.objects.filter(plan_id=OuterRef("pk")).ended(now))
 
 
 def _deadline(now: dt.datetime) -> Case:
