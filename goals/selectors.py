@@ -32,7 +32,7 @@ from crm.models import AuditEntry
 from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
-from goals import metrics, rates
+from goals import metrics, rates, rules
 from goals.models import (
     BonusTier,
     Goal,
@@ -210,6 +210,58 @@ def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
 
 
 TREE_ORDER = ("owner_type", "title", "id")
+
+
+def link_candidates(goal: Goal, *, user: Actor) -> list[Goal]:
+    """The goals `goal` could go under: `user`'s to change, active, of a kind that may hold it,
+    whose period holds its period, without a problem (goals.rules), and not its parent now."""
+    parents = (
+        goal_list(user=user, for_write=True)
+        .active()
+        .filter(
+            metric=goal.metric,
+            owner_type__in=rules.PARENT_TYPES,
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        )
+    )
+    return [p for p in parents if rules.link_problem(goal, p) is None and p.pk != goal.parent_id]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The hierarchy as the tree page shows it: root goals, their children and theirs by parent
+    id, the ids the user may change, and for each root the user may place, the parents it could
+    go under."""
+
+    roots: list[Goal]
+    children: dict[int, list[Goal]]
+    writable: set[int]
+    link_choices: dict[int, list[Goal]]
+
+
+def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
+    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the two
+    levels below them; a fixed number of queries."""
+    visible = goal_list(user=user, **filters)
+    tops = list(visible.filter(parent__isnull=True).order_by(*TREE_ORDER)[:roots])
+    children = subtree(visible, [r.pk for r in tops])
+    below = [g for nodes in children.values() for g in nodes]
+    writable = set(
+        goal_list(user=user, for_write=True)
+        .filter(pk__in=[g.pk for g in tops + below])
+        .values_list("pk", flat=True)
+    )
+    # A root may go under another root that holds goals, or under a team goal below one.
+    parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + [
+        g for g in below if g.owner_type == OwnerType.TEAM
+    ]
+    link_choices = {
+        root.pk: [p for p in parents if p.pk in writable and rules.link_problem(root, p) is None]
+        for root in tops
+        if root.pk in writable and root.owner_type != OwnerType.COMPANY
+    }
+    return Tree(tops, children, writable, link_choices)
 
 
 def subtree(visible: QuerySet, root_ids: Iterable[int]) -> dict[int, list]:
@@ -439,6 +491,66 @@ def forecast(
             goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
+    )
+
+
+# --- A goal's page ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a goal's progress block and history chart show, from one reading of its history
+    (which ends at its value now): the forecast with its one verdict, and the open off-track
+    alert only while that verdict is off track."""
+
+    goal: Goal
+    history: list[HistoryPoint]
+    forecast: Forecast | None
+    alert: GoalAlert | None
+
+
+def progress(goal: Goal) -> Progress:
+    history = history_points(goal, today=goal_today(goal))
+    judged = forecast(goal, history=history) if goal.target_value is not None else None
+    alert = open_alert(goal)
+    off_track = judged is not None and judged.verdict == Verdict.OFF_TRACK
+    return Progress(goal, history, judged, alert if off_track else None)
+
+
+@dataclass(frozen=True)
+class GoalPage:
+    """Everything a goal's page shows around the goal, as far as its reader may see."""
+
+    progress: Progress
+    writable: bool
+    has_children: bool
+    ancestors: list[Goal]
+    parent: Goal | None  # None also when the reader may not see it
+    children: list[Goal]
+    audit: list[AuditEntry]
+    records_kind: str
+    records: list
+    link_candidates: list[Goal]  # empty unless the reader may change the goal
+
+
+def goal_page(goal: Goal, *, user: Actor, audit_rows: int = 50) -> GoalPage:
+    """A goal's page, in a fixed number of queries whatever the rows."""
+    shown = progress(goal)
+    writable = goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
+    records_kind, records = counted_records(goal, user=user)
+    has_children = goal.children.exists()
+    above = ancestors(goal, user=user)
+    return GoalPage(
+        progress=shown,
+        writable=writable,
+        has_children=has_children,
+        ancestors=above,
+        parent=above[-1] if above and above[-1].pk == goal.parent_id else None,
+        children=list(goal_list(user=user).filter(parent_id=goal.pk)),
+        audit=audit_trail(goal, limit=audit_rows),
+        records_kind=records_kind,
+        records=records,
+        link_candidates=link_candidates(goal, user=user) if writable else [],
     )
 
 
