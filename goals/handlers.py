@@ -1,50 +1,44 @@
 """What goals does when the core says a fact changed (crm.events, after commit): queue a
-recalculation of the goals that fact counts toward. The write that published the event has
-committed already; a failure here (even to queue) never undoes it, and the 15-minute job
-catches up."""
+recalculation of the goals that fact counts toward, for the metrics that event moves
+(goals.metrics). The write that published the event has committed already; a failure here
+(even to queue) never undoes it, and the 15-minute job catches up."""
+
+import datetime as dt
+from collections.abc import Callable
 
 from crm import events
+from goals import metrics
 from goals.events import GoalValuesChanged
-from goals.models import Metric
 from goals.plans import services as plans
 from goals.tasks import recalculate_for_facts_task
 
-DEAL_METRICS = [Metric.REVENUE, Metric.DEALS_WON, Metric.BONUS_TIER]
+Facts = list[tuple[int | None, dt.datetime]]
+
+# Whose fact an event is about, and when it counts: (rep id, moment) pairs. A won deal that
+# changed counts both where it counted and where it counts now.
+WHERE: dict[type[events.Event], Callable[..., Facts]] = {
+    events.DealWon: lambda event: [(event.rep_id, event.closed_at)],
+    events.DealReopened: lambda event: [(event.rep_id, event.closed_at)],
+    events.WonDealChanged: lambda event: [
+        (event.previous_rep_id, event.previous_closed_at),
+        (event.rep_id, event.closed_at),
+    ],
+    events.ActivityCompleted: lambda event: [(event.rep_id, event.completed_at)],
+    events.ActivityUncompleted: lambda event: [(event.rep_id, event.completed_at)],
+    events.TaskDone: lambda event: [(event.rep_id, event.completed_at)],
+    events.TaskUndone: lambda event: [(event.rep_id, event.completed_at)],
+    events.CustomerSignedUp: lambda event: [(event.rep_id, event.signed_up_at)],
+    events.CustomerSignUpUndone: lambda event: [(event.rep_id, event.signed_up_at)],
+}
 
 
-def _queue(facts: list[tuple[int | None, object]], metrics: list[str]) -> None:
+@events.subscribe(*metrics.all_events())
+def fact_changed(event: events.Event) -> None:
+    facts = WHERE[type(event)](event)
     recalculate_for_facts_task.delay(
-        [[rep_id, moment.isoformat()] for rep_id, moment in facts], [str(m) for m in metrics]
+        [[rep_id, moment.isoformat()] for rep_id, moment in facts],
+        [str(metric) for metric in metrics.moved_by(type(event))],
     )
-
-
-@events.subscribe(events.DealWon, events.DealReopened)
-def deal_won_or_reopened(event: events.DealWon | events.DealReopened) -> None:
-    _queue([(event.rep_id, event.closed_at)], DEAL_METRICS)
-
-
-@events.subscribe(events.WonDealChanged)
-def won_deal_changed(event: events.WonDealChanged) -> None:
-    # Both where it counted and where it counts now.
-    _queue(
-        [(event.previous_rep_id, event.previous_closed_at), (event.rep_id, event.closed_at)],
-        DEAL_METRICS,
-    )
-
-
-@events.subscribe(events.ActivityCompleted, events.ActivityUncompleted)
-def activity_changed(event: events.ActivityCompleted | events.ActivityUncompleted) -> None:
-    _queue([(event.rep_id, event.completed_at)], [Metric.ACTIVITIES])
-
-
-@events.subscribe(events.TaskDone, events.TaskUndone)
-def task_changed(event: events.TaskDone | events.TaskUndone) -> None:
-    _queue([(event.rep_id, event.completed_at)], [Metric.TASKS])
-
-
-@events.subscribe(events.CustomerSignedUp, events.CustomerSignUpUndone)
-def signup_changed(event: events.CustomerSignedUp | events.CustomerSignUpUndone) -> None:
-    _queue([(event.rep_id, event.signed_up_at)], [Metric.SIGNUPS])
 
 
 @events.subscribe(GoalValuesChanged)

@@ -32,11 +32,6 @@ class Metric(models.TextChoices):
     BONUS_TIER = "bonus_tier", "Bonus tier"
     CUSTOM = "custom", "Custom (set by hand)"
 
-    @classmethod
-    def counted(cls) -> list[str]:
-        """The metrics the CRM counts by itself (all but custom)."""
-        return [value for value in cls.values if value != cls.CUSTOM]
-
 
 class PeriodKind(models.TextChoices):
     MONTH = "month", "Month"
@@ -103,7 +98,24 @@ def _microseconds(moment: dt.datetime | None) -> int:
     return 0 if moment is None else (moment - EPOCH) // dt.timedelta(microseconds=1)
 
 
+class GoalQuerySet(models.QuerySet):
+    """The filters goals are read by, named once."""
+
+    def active(self) -> "GoalQuerySet":
+        return self.filter(status=GoalStatus.ACTIVE)
+
+    def ended(self, at: dt.datetime) -> "GoalQuerySet":
+        """Those whose period is over at `at` (its end is exclusive)."""
+        return self.filter(ends_at__lte=at)
+
+    def calculated(self) -> "GoalQuerySet":
+        """Those whose value the CRM counts (not set by hand)."""
+        return self.filter(calculation_source=Source.AUTO)
+
+
 class Goal(TimestampedModel):
+    objects = GoalQuerySet.as_manager()
+
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     owner_type = models.CharField(max_length=20, choices=OwnerType.choices)

@@ -18,27 +18,23 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.template.defaultfilters import floatformat
 
-from goals.models import Metric
+from goals import metrics
 
-# What one of a metric is called (singular, plural). Revenue is money; a custom metric is a
-# number kept by hand, in a unit the CRM does not know.
+# What one of a metric is called (singular, plural), for the metrics that count whole things
+# (goals.metrics); revenue is money, a custom metric a number in a unit the CRM does not know.
 COUNTED_AS = {
-    Metric.DEALS_WON: ("deal", "deals"),
-    Metric.SIGNUPS: ("signup", "signups"),
-    Metric.ACTIVITIES: ("activity", "activities"),
-    Metric.TASKS: ("task", "tasks"),
-    Metric.BONUS_TIER: ("tier", "tiers"),
+    metric: (entry.singular, entry.plural)
+    for metric, entry in metrics.REGISTRY.items()
+    if entry.is_count
 }
-MONEY = {Metric.REVENUE}
+MONEY = {metric for metric, entry in metrics.REGISTRY.items() if entry.is_money}
 WEEK = 7
 MONTH = 30
 
 
 def unit(metric: str) -> str:
     """What a metric's figures are in, for column headings and CSV: "money", "signups", …"""
-    if metric in MONEY:
-        return "money"
-    return COUNTED_AS[metric][1] if metric in COUNTED_AS else "units"
+    return metrics.unit_name(metric)
 
 
 def _things(metric: str, count: int, *, more: bool = False) -> str:
@@ -114,7 +110,7 @@ def needed(
     reached, once the period is over, and for a bonus tier (reached by revenue, not day by
     day)."""
     days = days_left(today, last_day)
-    if target is None or metric == Metric.BONUS_TIER or days == 0:
+    if target is None or metrics.spec(metric).tiered or days == 0:
         return ""
     remaining = target - actual
     if remaining <= 0:

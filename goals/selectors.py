@@ -28,19 +28,19 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
-from crm.models import Activity, Customer, Deal, Task
+from crm.models import AuditEntry
 from crm.periods import LATEST, company_zone, local_date, zone_named
 from crm.roles import Actor, scope_to_user
 from crm.selectors import count_subquery, sum_subquery
-from goals import rates
+from goals import metrics, rates, rules
 from goals.models import (
     BonusTier,
     Goal,
+    GoalAlert,
     GoalSnapshot,
     GoalStatus,
     Metric,
     OwnerType,
-    Source,
 )
 
 MAX_DEPTH = 3
@@ -75,30 +75,51 @@ def goal_list(
 
 
 def counted_records(goal: Goal, *, user: Actor, limit: int = 50) -> tuple[str, list]:
-    """What makes up a calculated goal's value, as far as `user` may see: the won deals,
-    signed-up customers, completed activities or tasks of its owner in its period."""
-    from crm import selectors as crm
-
-    start, end = goal.starts_at, goal.ends_at
+    """What makes up a calculated goal's value, as far as `user` may see: the facts its metric
+    counts (goals.metrics: won deals, signed-up customers, completed activities or tasks) of
+    its owner in its period, newest first."""
+    fact = metrics.spec(goal.metric).fact
+    if fact is None:
+        return "", []
     owner = {}
     if goal.owner_type == OwnerType.INDIVIDUAL:
-        owner = {"rep_id": goal.rep_id}
+        owner = {f"{fact.rep}_id": goal.rep_id}
     elif goal.owner_type == OwnerType.TEAM:
-        owner = {"rep__team_id": goal.team_id}
-    if goal.metric in (Metric.REVENUE, Metric.DEALS_WON, Metric.BONUS_TIER):
-        rows = crm.deal_list(user=user).won_between(start, end).filter(**owner)
-        return "deals", list(rows.order_by("-closed_at", "-id")[:limit])
-    if goal.metric == Metric.SIGNUPS:
-        owner = {k.replace("rep", "owner", 1): v for k, v in owner.items()}
-        rows = crm.customer_list(user=user).signed_up_between(start, end).filter(**owner)
-        return "customers", list(rows.order_by("-signed_up_at", "-id")[:limit])
-    if goal.metric == Metric.ACTIVITIES:
-        rows = crm.activity_list(user=user).completed_between(start, end).filter(**owner)
-        return "activities", list(rows.order_by("-completed_at", "-id")[:limit])
-    if goal.metric == Metric.TASKS:
-        rows = crm.task_list(user=user).completed_between(start, end).filter(**owner)
-        return "tasks", list(rows.order_by("-completed_at", "-id")[:limit])
-    return "", []
+        owner = {f"{fact.rep}__team_id": goal.team_id}
+    rows = fact.in_period(fact.listing(user=user), goal.starts_at, goal.ends_at).filter(**owner)
+    return fact.records, list(rows.order_by(f"-{fact.moment}", "-id")[:limit])
+
+
+# The audit trail's changes that are figures of the goal's metric (read in its unit).
+FIGURE_CHANGES = ("current_value", "target_value")
+
+
+def audit_trail(goal: Goal, *, limit: int = 50) -> list[AuditEntry]:
+    """The goal's latest audit entries, newest first, their values and targets written as its
+    metric counts them ("Value: 2 → 3" signups, "Value: 0.00 → 120.00" revenue)."""
+    entries = list(
+        AuditEntry.objects.filter(
+            target_type=Goal._meta.label_lower, target_id=str(goal.pk)
+        ).select_related("actor")[:limit]
+    )
+    for entry in entries:
+        entry.changes = {
+            name: _figures(goal.metric, change) if name in FIGURE_CHANGES else change
+            for name, change in (entry.changes or {}).items()
+        }
+    return entries
+
+
+def _figures(metric: str, change):
+    def shown(value):
+        return None if value is None else metrics.figure(metric, Decimal(str(value)))
+
+    return [shown(value) for value in change] if isinstance(change, list) else shown(change)
+
+
+def open_alert(goal: Goal) -> GoalAlert | None:
+    """The goal's off-track alert still open, if any."""
+    return GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
 
 
 def has_children() -> Exists:
@@ -118,10 +139,10 @@ def _owned(queryset: QuerySet, rep_field: str, owner_type: str) -> QuerySet:
     return queryset
 
 
-def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]]) -> Subquery:
+def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]], amount: str) -> Subquery:
     """The highest tier whose threshold the revenue of `won` reaches, 0 if none: one SUM per goal,
     compared with the thresholds (`tiers`, highest tier first) in the same subquery."""
-    revenue = Coalesce(Func("amount", function="SUM"), Value(Decimal(0)), output_field=AMOUNT)
+    revenue = Coalesce(Func(amount, function="SUM"), Value(Decimal(0)), output_field=AMOUNT)
     tier = Case(
         *(When(GreaterThanOrEqual(revenue, Value(low)), then=Value(t)) for t, low in tiers),
         default=Value(0),
@@ -130,24 +151,24 @@ def _bonus_tier(won: QuerySet, tiers: list[tuple[int, Decimal]]) -> Subquery:
 
 
 def _measures(owner_type: str, tiers: list[tuple[int, Decimal]]) -> dict[str, object]:
+    """Each calculated metric's value for a goal row of `owner_type`, as a correlated subquery
+    over the facts its registry entry counts (goals.metrics)."""
     start, end = OuterRef("starts_at"), OuterRef("ends_at")
-    won = _owned(Deal.objects.won_between(start, end), "rep", owner_type)
-    # A bonus tier is a rep's own (the database refuses others).
-    individual = owner_type == OwnerType.INDIVIDUAL
-    return {
-        **({Metric.BONUS_TIER: _bonus_tier(won, tiers)} if individual else {}),
-        Metric.REVENUE: sum_subquery(won, "amount"),
-        Metric.DEALS_WON: count_subquery(won),
-        Metric.SIGNUPS: count_subquery(
-            _owned(Customer.objects.signed_up_between(start, end), "owner", owner_type)
-        ),
-        Metric.ACTIVITIES: count_subquery(
-            _owned(Activity.objects.completed_between(start, end), "rep", owner_type)
-        ),
-        Metric.TASKS: count_subquery(
-            _owned(Task.objects.completed_between(start, end), "rep", owner_type)
-        ),
-    }
+    measures = {}
+    for metric, entry in metrics.REGISTRY.items():
+        if not entry.calculated:
+            continue
+        fact = entry.fact
+        facts = _owned(fact.in_period(fact.model.objects, start, end), fact.rep, owner_type)
+        if entry.tiered:
+            # A bonus tier is a rep's own (the database refuses others).
+            if owner_type == OwnerType.INDIVIDUAL:
+                measures[metric] = _bonus_tier(facts, tiers, entry.amount)
+        elif entry.amount is not None:
+            measures[metric] = sum_subquery(facts, entry.amount)
+        else:
+            measures[metric] = count_subquery(facts)
+    return measures
 
 
 def fresh_value() -> Case:
@@ -169,9 +190,9 @@ def fresh_value() -> Case:
 def calculable(goals: QuerySet[Goal]) -> QuerySet[Goal]:
     """The goals whose value the CRM computes: active, calculated, of a counted metric, and
     without children (a parent's value is its children's sum)."""
-    return goals.filter(
-        status=GoalStatus.ACTIVE, calculation_source=Source.AUTO, metric__in=Metric.counted()
-    ).exclude(has_children())
+    return (
+        goals.active().calculated().filter(metric__in=metrics.calculated()).exclude(has_children())
+    )
 
 
 # --- Hierarchy ----------------------------------------------------------------------------------
@@ -189,6 +210,58 @@ def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
 
 
 TREE_ORDER = ("owner_type", "title", "id")
+
+
+def link_candidates(goal: Goal, *, user: Actor) -> list[Goal]:
+    """The goals `goal` could go under: `user`'s to change, active, of a kind that may hold it,
+    whose period holds its period, without a problem (goals.rules), and not its parent now."""
+    parents = (
+        goal_list(user=user, for_write=True)
+        .active()
+        .filter(
+            metric=goal.metric,
+            owner_type__in=rules.PARENT_TYPES,
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        )
+    )
+    return [p for p in parents if rules.link_problem(goal, p) is None and p.pk != goal.parent_id]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The hierarchy as the tree page shows it: root goals, their children and theirs by parent
+    id, the ids the user may change, and for each root the user may place, the parents it could
+    go under."""
+
+    roots: list[Goal]
+    children: dict[int, list[Goal]]
+    writable: set[int]
+    link_choices: dict[int, list[Goal]]
+
+
+def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
+    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the two
+    levels below them; a fixed number of queries."""
+    visible = goal_list(user=user, **filters)
+    tops = list(visible.filter(parent__isnull=True).order_by(*TREE_ORDER)[:roots])
+    children = subtree(visible, [r.pk for r in tops])
+    below = [g for nodes in children.values() for g in nodes]
+    writable = set(
+        goal_list(user=user, for_write=True)
+        .filter(pk__in=[g.pk for g in tops + below])
+        .values_list("pk", flat=True)
+    )
+    # A root may go under another root that holds goals, or under a team goal below one.
+    parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + [
+        g for g in below if g.owner_type == OwnerType.TEAM
+    ]
+    link_choices = {
+        root.pk: [p for p in parents if p.pk in writable and rules.link_problem(root, p) is None]
+        for root in tops
+        if root.pk in writable and root.owner_type != OwnerType.COMPANY
+    }
+    return Tree(tops, children, writable, link_choices)
 
 
 def subtree(visible: QuerySet, root_ids: Iterable[int]) -> dict[int, list]:
@@ -285,7 +358,7 @@ def verdict_of(
 ) -> str | None:
     """`verdict`, from a goal's figures as a list reads them (a plan's goals, annotated on
     their plan): its metric, status, target, progress percent and (first, last) day."""
-    if status != GoalStatus.ACTIVE or target is None or metric == Metric.BONUS_TIER:
+    if status != GoalStatus.ACTIVE or target is None or metrics.spec(metric).tiered:
         return None
     if target == 0:  # nothing to reach
         return Verdict.ON_TRACK
@@ -418,6 +491,66 @@ def forecast(
             goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
+    )
+
+
+# --- A goal's page ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a goal's progress block and history chart show, from one reading of its history
+    (which ends at its value now): the forecast with its one verdict, and the open off-track
+    alert only while that verdict is off track."""
+
+    goal: Goal
+    history: list[HistoryPoint]
+    forecast: Forecast | None
+    alert: GoalAlert | None
+
+
+def progress(goal: Goal) -> Progress:
+    history = history_points(goal, today=goal_today(goal))
+    judged = forecast(goal, history=history) if goal.target_value is not None else None
+    alert = open_alert(goal)
+    off_track = judged is not None and judged.verdict == Verdict.OFF_TRACK
+    return Progress(goal, history, judged, alert if off_track else None)
+
+
+@dataclass(frozen=True)
+class GoalPage:
+    """Everything a goal's page shows around the goal, as far as its reader may see."""
+
+    progress: Progress
+    writable: bool
+    has_children: bool
+    ancestors: list[Goal]
+    parent: Goal | None  # None also when the reader may not see it
+    children: list[Goal]
+    audit: list[AuditEntry]
+    records_kind: str
+    records: list
+    link_candidates: list[Goal]  # empty unless the reader may change the goal
+
+
+def goal_page(goal: Goal, *, user: Actor, audit_rows: int = 50) -> GoalPage:
+    """A goal's page, in a fixed number of queries whatever the rows."""
+    shown = progress(goal)
+    writable = goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
+    records_kind, records = counted_records(goal, user=user)
+    has_children = goal.children.exists()
+    above = ancestors(goal, user=user)
+    return GoalPage(
+        progress=shown,
+        writable=writable,
+        has_children=has_children,
+        ancestors=above,
+        parent=above[-1] if above and above[-1].pk == goal.parent_id else None,
+        children=list(goal_list(user=user).filter(parent_id=goal.pk)),
+        audit=audit_trail(goal, limit=audit_rows),
+        records_kind=records_kind,
+        records=records,
+        link_candidates=link_candidates(goal, user=user) if writable else [],
     )
 
 

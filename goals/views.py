@@ -13,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from crm import charts
-from crm.models import AuditEntry
 from crm.roles import keeps_own_plan, may_start_jobs
 from crm.web import (
     ListPage,
@@ -26,7 +25,7 @@ from crm.web import (
     post_data,
     return_to,
 )
-from goals import selectors, services
+from goals import metrics, selectors, services
 from goals.forms import (
     AdjustForm,
     AnalyticsFilterForm,
@@ -36,7 +35,7 @@ from goals.forms import (
     LinkForm,
     StatusForm,
 )
-from goals.models import Goal, GoalAlert, GoalStatus, OwnerType
+from goals.models import Goal, GoalStatus
 
 GOALS = ListPage(
     "goals", "goal", "Goals", selectors.goal_list, GoalFilterForm, namespace="goals", live=True
@@ -78,8 +77,8 @@ def goal_export(request: HttpRequest) -> HttpResponse:
             goal.metric,
             goal.period_start,
             goal.period_end,
-            goal.target_value,
-            goal.current_value,
+            metrics.figure(goal.metric, goal.target_value, grouped=False),
+            metrics.figure(goal.metric, goal.current_value, grouped=False),
             goal.progress_percent,
             goal.status,
             goal.calculation_source,
@@ -93,18 +92,12 @@ def goal_export(request: HttpRequest) -> HttpResponse:
 # --- One goal -----------------------------------------------------------------------------------
 
 
-def _progress_context(goal: Goal) -> dict[str, Any]:
-    """What the progress block and the history chart show, from one reading of the goal's
-    history (which ends at its value now): the forecast, its one verdict, and the open
-    off-track alert only while that verdict is off track."""
-    history = selectors.history_points(goal, today=selectors.goal_today(goal))
-    forecast = selectors.forecast(goal, history=history) if goal.target_value is not None else None
-    alert = GoalAlert.objects.filter(goal=goal, cleared_at__isnull=True).first()
-    off_track = forecast is not None and forecast.verdict == selectors.Verdict.OFF_TRACK
+def _progress_context(progress: selectors.Progress) -> dict[str, Any]:
+    goal, history = progress.goal, progress.history
     return {
         "goal": goal,
-        "forecast": forecast,
-        "alert": alert if off_track else None,
+        "forecast": progress.forecast,
+        "alert": progress.alert,
         "chart": charts.history_chart(
             [(point.date, point.value) for point in history],
             target=goal.target_value,
@@ -115,38 +108,19 @@ def _progress_context(goal: Goal) -> dict[str, Any]:
 
 
 def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
-    user = request.user
-    writable = selectors.goal_list(user=user, for_write=True).filter(pk=goal.pk).exists()
-    records_kind, records = selectors.counted_records(goal, user=user)
-    has_children = goal.children.exists()
-    ancestors = selectors.ancestors(goal, user=user)
-    return _progress_context(goal) | {
-        "writable": writable,
-        "has_children": has_children,
-        "ancestors": ancestors,
-        "parent": ancestors[-1] if ancestors and ancestors[-1].pk == goal.parent_id else None,
-        "children": list(selectors.goal_list(user=user).filter(parent_id=goal.pk)),
-        "audit": AuditEntry.objects.filter(
-            target_type="goals.goal", target_id=str(goal.pk)
-        ).select_related("actor")[:AUDIT_ROWS],
-        "records_kind": records_kind,
-        "records": records,
+    page = selectors.goal_page(goal, user=request.user, audit_rows=AUDIT_ROWS)
+    return _progress_context(page.progress) | {
+        "writable": page.writable,
+        "has_children": page.has_children,
+        "ancestors": page.ancestors,
+        "parent": page.parent,
+        "children": page.children,
+        "audit": page.audit,
+        "records_kind": page.records_kind,
+        "records": page.records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
-        "link_form": LinkForm(candidates=_link_candidates(request, goal)) if writable else None,
+        "link_form": LinkForm(candidates=page.link_candidates) if page.writable else None,
     }
-
-
-def _link_candidates(request: HttpRequest, goal: Goal) -> list[Goal]:
-    """The goals `goal` could go under: the user's to change, of a kind that may hold it, whose
-    period holds its period."""
-    parents = selectors.goal_list(user=request.user, for_write=True).filter(
-        metric=goal.metric,
-        owner_type__in=[OwnerType.COMPANY, OwnerType.TEAM],
-        status=GoalStatus.ACTIVE,
-        period_start__lte=goal.period_start,
-        period_end__gte=goal.period_end,
-    )
-    return [p for p in parents if services.link_problem(goal, p) is None and p.pk != goal.parent_id]
 
 
 @area_required("goals")
@@ -167,7 +141,9 @@ def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
     if request.GET.get("since") == str(goal.version):
         return HttpResponse(status=204)
-    return render(request, "goals/partials/goal_live.html", _progress_context(goal))
+    return render(
+        request, "goals/partials/goal_live.html", _progress_context(selectors.progress(goal))
+    )
 
 
 def _goal_page(request: HttpRequest, pk: int) -> str:
@@ -273,7 +249,7 @@ def _link(request: HttpRequest, pk: int, *, refused: Refused) -> HttpResponse:
         request,
         pk,
         lambda data: services.goal_link_parent(actor=request.user, goal_id=pk, **data),
-        form=LinkForm(request.POST, candidates=_link_candidates(request, goal)),
+        form=LinkForm(request.POST, candidates=selectors.link_candidates(goal, user=request.user)),
         refused=refused,
         success="Linked: the parent now counts this goal.",
     )
@@ -337,7 +313,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = GoalEditForm(
         post_data(request),
         initial=initial,
-        candidates=_link_candidates(request, goal),
+        candidates=selectors.link_candidates(goal, user=request.user),
         current=current,
         parent_id=goal.parent_id,
     )
@@ -361,34 +337,19 @@ def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     and closes; goals not linked yet can be put under a parent from here."""
     filters = GoalFilterForm(request.GET or {"status": GoalStatus.ACTIVE})
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    visible = selectors.goal_list(user=request.user, **criteria)
-    roots = list(visible.filter(parent__isnull=True).order_by(*selectors.TREE_ORDER)[:TREE_ROOTS])
-    children = selectors.subtree(visible, [r.pk for r in roots])
-    writable = set(
-        selectors.goal_list(user=request.user, for_write=True)
-        .filter(pk__in=[r.pk for r in roots] + [g.pk for nodes in children.values() for g in nodes])
-        .values_list("pk", flat=True)
-    )
-    parents = [r for r in roots if r.owner_type != OwnerType.INDIVIDUAL] + [
-        g for nodes in children.values() for g in nodes if g.owner_type == OwnerType.TEAM
-    ]
-    link_choices = {
-        root.pk: [p for p in parents if p.pk in writable and services.link_problem(root, p) is None]
-        for root in roots
-        if root.pk in writable and root.owner_type != OwnerType.COMPANY
-    }
+    tree = selectors.goal_tree(user=request.user, roots=TREE_ROOTS, **criteria)
     query = request.GET.urlencode()
     context = {
         # Where the tree's forms come back to (not the action's URL, when a refusal renders it).
         "here": reverse("goals:tree") + (f"?{query}" if query else ""),
         "filters": filters,
-        "roots": roots,
-        "children": children,
-        "writable": writable,
+        "roots": tree.roots,
+        "children": tree.children,
+        "writable": tree.writable,
         "link_forms": {
-            pk: LinkForm(candidates=choices) for pk, choices in link_choices.items() if choices
+            pk: LinkForm(candidates=choices) for pk, choices in tree.link_choices.items() if choices
         },
-        "more_roots": len(roots) == TREE_ROOTS,
+        "more_roots": len(tree.roots) == TREE_ROOTS,
     }
     return render(request, "goals/goal_tree.html", context, status=status)
 

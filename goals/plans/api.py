@@ -11,8 +11,6 @@ their teams', an admin everyone's):
     POST reminders/{id}/acknowledge
 """
 
-import datetime as dt
-
 from django.db import DatabaseError
 from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema
@@ -24,7 +22,7 @@ from crm import selectors as crm_selectors
 from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
-from crm.roles import keeps_own_plan, own_rep
+from crm.roles import own_rep
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -177,19 +175,12 @@ class PlanViewSet(ScopedViewSet):
         page = self.paginate_queryset(plans)
         return self.get_paginated_response(PlanOutputSerializer(page, many=True).data)
 
-    def _this_month(self, **criteria):
-        """This month's plans the user sees: a rep's month is the one in their zone."""
-        user = self.request.user
-        rep = own_rep(user) if keeps_own_plan(user) else None
-        if rep is None:
-            return selectors.compliance(user=user, **criteria)
-        year, month = selectors.current_month(rep)
-        return selectors.compliance(user=user, month=dt.date(year, month, 1), **criteria)
-
     @extend_schema(parameters=[PlanFilterSerializer], responses=PlanOutputSerializer(many=True))
     def monthly_current(self, request):
         """This month's plans of the reps you see (a rep: their own)."""
-        return self._page(self._this_month(**self._query(PlanFilterSerializer)))
+        return self._page(
+            selectors.this_months_plans(user=request.user, **self._query(PlanFilterSerializer))
+        )
 
     @extend_schema(
         request=PlanSetInputSerializer,
@@ -212,11 +203,7 @@ class PlanViewSet(ScopedViewSet):
     @extend_schema(responses=PlanOutputSerializer(many=True))
     def yearly_current(self, request):
         """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
-        user = request.user
-        rep = own_rep(user) if keeps_own_plan(user) else None
-        year = selectors.current_month(rep)[0] if rep is not None else selectors.this_month().year
-        plans = selectors.plan_list(user=user, yearly=True, year=year)
-        return self._page(plans.order_by(*selectors.ORDERINGS["rep"]))
+        return self._page(selectors.this_years_plans(user=request.user))
 
     @extend_schema(
         request=YearSetInputSerializer, responses={200: PlanOutputSerializer, 404: ErrorSerializer}
@@ -254,7 +241,7 @@ class PlanViewSet(ScopedViewSet):
     def pending_deadlines(self, request):
         """This month's plans not set yet (a rep: their own), with their deadline status."""
         criteria = {**self._query(PlanFilterSerializer), "deadline": "not_set"}
-        return self._page(self._this_month(**criteria))
+        return self._page(selectors.this_months_plans(user=request.user, **criteria))
 
     @extend_schema(request=None, responses={204: None})
     def acknowledge(self, request, pk=None):

@@ -40,7 +40,7 @@ from django.utils import timezone
 from crm import periods
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
-from crm.roles import Actor, scope_to_user
+from crm.roles import Actor, keeps_own_plan, own_rep, scope_to_user
 from goals import selectors as goal_selectors
 from goals.models import (
     MAX_TIER,
@@ -310,7 +310,7 @@ def period_over(now: dt.datetime) -> Exists:
     """Whether a plan's month (or year) is over at `now`, in its rep's zone: its goals' bounds
     (a plan's goals share its period). The one rule the deadline status, the reminders and
     the card read."""
-    return Exists(Goal.objects.filter(plan_id=OuterRef("pk"), ends_at__lte=now))
+    return Exists(Goal.objects.filter(plan_id=OuterRef("pk")).ended(now))
 
 
 def _deadline(now: dt.datetime) -> Case:
@@ -464,6 +464,23 @@ def compliance_trend(*, user: Actor, now: dt.datetime | None = None) -> list[dic
             {"month": month, "total": row["total"], "on_time": row["on_time"], "rate": rate}
         )
     return trend
+
+
+def this_months_plans(*, user: Actor, **criteria) -> QuerySet[RepPlan]:
+    """This month's plans `user` sees (compliance, filtered by `criteria`): a rep's month is
+    the one in their zone, everyone else's the company's."""
+    rep = own_rep(user) if keeps_own_plan(user) else None
+    if rep is None:
+        return compliance(user=user, **criteria)
+    year, month = current_month(rep)
+    return compliance(user=user, month=dt.date(year, month, 1), **criteria)
+
+
+def this_years_plans(*, user: Actor) -> QuerySet[RepPlan]:
+    """This year's plans `user` sees, by rep: a rep's year is the one in their zone."""
+    rep = own_rep(user) if keeps_own_plan(user) else None
+    year = current_month(rep)[0] if rep is not None else this_month().year
+    return plan_list(user=user, yearly=True, year=year).order_by(*ORDERINGS["rep"])
 
 
 def repeated_misses(*, user: Actor, now: dt.datetime | None = None) -> QuerySet[SalesRep]:

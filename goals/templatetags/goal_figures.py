@@ -7,7 +7,7 @@ from django import template
 from django.utils import timezone
 
 from crm.periods import format_moment
-from goals import rates, selectors
+from goals import metrics, rates, selectors
 from goals.models import Goal
 
 register = template.Library()
@@ -39,3 +39,10 @@ def pace(per_day, metric: str) -> str:
     """`{{ row.average_velocity|pace:row.metric }}`: a velocity in the metric's unit, in words
     (goals.rates); a dash without one."""
     return "—" if per_day is None else rates.pace(metric, per_day)
+
+
+@register.filter
+def figure(value, metric: str) -> str:
+    """`{{ goal.current_value|figure:goal.metric }}`: a value or target as its metric counts it
+    (goals.metrics): money to the cent, things whole."""
+    return metrics.figure(metric, value)

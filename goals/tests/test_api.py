@@ -260,3 +260,17 @@ def test_each_goal_in_the_api_carries_the_verdict_the_pages_show(rep, rep_api):
 
     assert listed == {goal.pk: "on_track", tier.pk: None}  # a target of 0 is reached
     assert forecast["verdict"] == "on_track"
+
+
+def test_the_hierarchy_lists_each_goal_above_once(rep, supervisor_api, team):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for other in range(3):  # the company goal has other goals below it
+        make_goal(owner=SalesRepFactory(), title=f"Elsewhere {other}", parent=company)
+    mine = make_goal(owner=rep, title="Mine", parent=team_goal)
+    for _ in range(2):  # and the team goal other reps' goals
+        make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
+
+    tree = supervisor_api.get(f"{GOALS}{mine.pk}/hierarchy/").json()
+
+    assert [goal["id"] for goal in tree["ancestors"]] == [company.pk, team_goal.pk]

@@ -95,15 +95,15 @@ def test_a_supervisor_links_a_rep_goal_in_the_tree_and_the_team_goal_moves(
     team_goal, rep_goal = goals_floor["team_goal"], goals_floor["rep_goal"]
     page.goto(live_server.url + reverse("goals:tree"))
     team_node = page.locator(f"#node-{team_goal.pk}")
-    expect(team_node.locator(".tree-figures").first).to_contain_text("400 of 5,000")
+    expect(team_node.locator(".tree-figures").first).to_contain_text("400.00 of 5,000.00")
 
     rep_node = page.locator(f"#node-{rep_goal.pk}")
     rep_node.get_by_label(f"Put {rep_goal.title} under").select_option(str(team_goal.pk))
     rep_node.get_by_role("button", name="Link").click()
 
     team_node = page.locator(f"#node-{team_goal.pk}")
-    # The team goal is now the sum of the goals under it: 400 of 1,000.
-    expect(team_node.locator(".tree-figures").first).to_contain_text("400 of 1,000")
+    # The team goal is now the sum of the goals under it: 400.00 of 1,000.00.
+    expect(team_node.locator(".tree-figures").first).to_contain_text("400.00 of 1,000.00")
     expect(team_node.locator(f"#node-{rep_goal.pk}")).to_be_visible()
     expect(page.locator("#messages")).to_contain_text("Linked")
 

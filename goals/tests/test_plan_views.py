@@ -14,6 +14,7 @@ from crm.models import AuditEntry, CustomerStatus, DealStage, Team
 from crm.roles import SystemActor
 from crm.testing import HTMX, signed_in, statements
 from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, TeamFactory
+from goals import selectors as goal_selectors
 from goals import services as services_goals
 from goals.models import Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
@@ -414,7 +415,7 @@ def test_the_card_never_contradicts_itself_the_overall_pace_and_each_bars_own_ve
         services_goals.goals_recalculate(goals=Goal.objects.filter(plan__rep=rep), actor=JOB)
         revenue = Goal.objects.get(plan__rep=rep, plan__month=6, metric=Metric.REVENUE)
         card = _card(signed_in(rep.user)).split("</section>")[0]
-        own_verdict = services_goals.selectors.verdict(revenue, today=dt.date(2031, 6, 16))
+        own_verdict = goal_selectors.verdict(revenue, today=dt.date(2031, 6, 16))
 
     # Signups reached (100 %), revenue at 20 % with half the month over: the plan as a whole is
     # ahead (60 % against 50 %), its revenue alone is off track, and the card says both.

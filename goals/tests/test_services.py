@@ -29,6 +29,7 @@ from crm.tests.factories import (
 from goals import selectors, services
 from goals.api.serializers import ForecastSerializer
 from goals.models import Goal, GoalAlert, GoalSnapshot, GoalStatus, Source
+from goals.services import recalculation
 from goals.tests.factories import SETUP, make_goal
 
 pytestmark = pytest.mark.django_db
@@ -656,7 +657,7 @@ def test_a_parent_changed_between_its_sums_and_its_lock_is_summed_again(team, mo
                   target=10, parent=team_goal)
         for _ in range(2)
     )  # fmt: skip
-    read_sums = services._children_sums
+    read_sums = recalculation._children_sums
     reads = []
 
     def sums_then_a_change_commits_meanwhile(parent_ids):
@@ -667,7 +668,7 @@ def test_a_parent_changed_between_its_sums_and_its_lock_is_summed_again(team, mo
         reads.append(sums)
         return sums
 
-    monkeypatch.setattr(services, "_children_sums", sums_then_a_change_commits_meanwhile)
+    monkeypatch.setattr(recalculation, "_children_sums", sums_then_a_change_commits_meanwhile)
     services.goal_adjust(
         actor=SETUP, goal_id=mine.pk, value=Decimal(7), justification="Counted by hand"
     )

@@ -515,3 +515,23 @@ def test_the_edit_form_renames_a_plan_goal_and_a_parent_whose_target_it_shows_un
     with pytest.raises(ValidationError) as refused:  # a target that does change still may not
         services.goal_update(actor=SETUP, goal_id=plan_goal.pk, target_value=Decimal(901))
     assert refused.value.messages == [services.PLAN_GOAL_FIXED]
+
+
+def test_counts_read_whole_and_money_to_the_cent_on_the_page_and_in_csv(supervisor_client, rep):
+    signups = make_goal(owner=rep, metric="signups", title="Signups", target=12)
+    revenue = make_goal(owner=rep, metric="revenue", title="Revenue", target=1500)
+    services.goal_adjust(
+        actor=rep.team.manager, goal_id=signups.pk, value=Decimal(3), justification="Paper forms"
+    )
+
+    page = supervisor_client.get(reverse("goals:goal-detail", args=[signups.pk])).content.decode()
+    money = supervisor_client.get(reverse("goals:goal-detail", args=[revenue.pk])).content.decode()
+    export = b"".join(supervisor_client.get(reverse("goals:export")).streaming_content).decode()
+
+    assert "Value: 0 → 3" in page.split('id="audit"')[1]
+    assert "Target: — → 12" in page.split('id="audit"')[1]
+    assert '3 <span class="muted">of 12</span>' in page
+    assert '0.00 <span class="muted">of 1,500.00</span>' in money
+    rows = {line.split(",")[1]: line.split(",") for line in export.splitlines()[1:]}
+    assert rows["Signups"][7:9] == ["12", "3"]
+    assert rows["Revenue"][7:9] == ["1500.00", "0.00"]
