@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import ResolverMatch, reverse
 
-from crm.roles import Actor, Role, can_use, may_flip_switches, may_use_django_admin
+from crm.roles import Actor, Role, can_use, may_operate, may_use_django_admin
 
 Policy = Callable[[Actor], bool]
 
@@ -146,14 +146,14 @@ register_area(
     ],
 )
 
-# The pages of the people who run the CRM: the switches for a bad day (crm.switches). Never
-# switched off itself.
+# The pages of the people who run the CRM: the ops dashboard and the switches for a bad day
+# (crm.switches). Never switched off itself.
 register_area(
     "ops",
     label="Ops",
     order=900,
-    admits=may_flip_switches,
-    links=[Link("Ops", "ops:switches")],
+    admits=may_operate,
+    links=[Link("Ops", "ops:dashboard")],
 )
 
 # Last in the navigation, whatever the apps register: it leaves the site for Django admin.

@@ -234,8 +234,9 @@ def may_start_jobs(user: Actor | AnonymousUser) -> bool:
     return sees_everything(user)
 
 
-def may_flip_switches(user: Actor | AnonymousUser) -> bool:
-    """Pausing an area's jobs or taking it offline stops it for everyone: administrators."""
+def may_operate(user: Actor | AnonymousUser) -> bool:
+    """Running the CRM itself (the ops dashboard, the switches that pause an area's jobs or take
+    it offline for everyone, dead letters sent again or discarded): administrators."""
     return sees_everything(user)
 
 

@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "crm.middleware.RequestTooLargeMiddleware",
     "crm.middleware.TimezoneMiddleware",
     "crm.switches.middleware.OfflineAreasMiddleware",
+    "crm.ops.middleware.RefusalCountMiddleware",
 ]
 
 # Machine-to-machine paths (a public key of their own, no session or pages) served through

@@ -7,6 +7,8 @@ import datetime as dt
 from django.core.cache import cache
 from django.utils import timezone
 
+from crm.ops import counters as ops_counters
+
 DROP_REASONS = {
     "bot": "Bots' events, dropped",
     "rate_limited": "Over the rate limit",
@@ -35,6 +37,7 @@ def count_drop(tenant_id: int, reason: str, count: int = 1) -> None:
             cache.incr(key, count)
     except Exception:
         pass
+    ops_counters.count(f"tracking.dropped:{reason}", count)  # all tenants, a minute (crm.ops)
 
 
 def drop_counts(tenant_id: int, *, now: dt.datetime | None = None) -> dict[str, int]:

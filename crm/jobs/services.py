@@ -5,11 +5,13 @@ import json
 from typing import Any
 
 from celery import current_app
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from crm.jobs.models import DeadLetter, Heartbeat
-from crm.roles import Actor
+from crm.roles import Actor, may_operate
 from crm.writes import audit_many, name_actions
 
 # Letters that failed more often than this wait for a person instead of the hourly retry.
@@ -17,6 +19,7 @@ DEAD_LETTER_AUTO_RETRY_LIMIT = 3
 name_actions(
     {
         "dead_letter.retry": "Task sent again",
+        "dead_letter.discard": "Dead letter discarded",
         "date.moved_into_range": "Date moved into the accepted range",
     }
 )
@@ -110,3 +113,33 @@ def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: Actor | None = N
         # The letters sent before a failure were sent: they are audited either way.
         audit_many(actor=actor, action="dead_letter.retry", targets=enqueued)
     return len(enqueued)
+
+
+DEAD_LETTER_ACTIONS = ("retry", "discard")
+
+
+def dead_letters_act(*, actor: Actor, task_name: str, action: str) -> int:
+    """From the ops dashboard: send a task's waiting dead letters again, or discard them (a task
+    that can never succeed, say for a record since deleted); audited. Returns how many."""
+    if not may_operate(actor):
+        raise PermissionDenied
+    if action not in DEAD_LETTER_ACTIONS:
+        raise ValidationError({"action": "Send again or discard."})
+    letters = DeadLetter.objects.filter(task_name=task_name, retried=False)
+    if action == "retry":  # each letter claimed and sent on its own (not in one transaction)
+        return dead_letters_retry(letters=letters, actor=actor)
+    with transaction.atomic():
+        doomed = list(letters.select_for_update())
+        audit_many(
+            actor=actor,
+            action="dead_letter.discard",
+            targets=[
+                (
+                    letter,
+                    {"task": letter.task_name, "args": letter.args, "error": letter.error[:500]},
+                )
+                for letter in doomed
+            ],
+        )
+        DeadLetter.objects.filter(pk__in=[letter.pk for letter in doomed]).delete()
+    return len(doomed)

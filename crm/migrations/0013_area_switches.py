@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                 ('area', models.CharField(max_length=40, unique=True)),
                 ('jobs_paused', models.BooleanField(default=False, verbose_name='jobs paused')),
                 ('offline', models.BooleanField(default=False, verbose_name='pages and API offline')),
-                ('reason', models.CharField(blank=True, db_default='', max_length=300)),
+                ('reason', models.CharField(blank=True, db_default='', default='', max_length=300)),
                 ('back_at', models.DateTimeField(blank=True, null=True, verbose_name='expected back')),
                 ('changed_at', models.DateTimeField(blank=True, null=True)),
             ],

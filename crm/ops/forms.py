@@ -15,3 +15,8 @@ class SwitchForm(ServiceForm):
 
 class RateLimitResetForm(ServiceForm):
     reason = forms.CharField(label="Why", max_length=300)
+
+
+class DeadLetterActionForm(ServiceForm):
+    task_name = forms.CharField(max_length=200)
+    action = forms.ChoiceField(choices=[("retry", "Send again"), ("discard", "Discard")])

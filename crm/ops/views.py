@@ -1,11 +1,14 @@
-"""Administrators' pages: the areas' switches and the rate-limit reset (crm.switches)."""
+"""Administrators' pages: the ops dashboard, the areas' switches and the rate-limit reset."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
-from crm.ops.forms import RateLimitResetForm, SwitchForm
+from crm.jobs import services as dead_letter_services
+from crm.ops.dashboard import read_sections
+from crm.ops.forms import DeadLetterActionForm, RateLimitResetForm, SwitchForm
 from crm.switches import services
 from crm.switches.selectors import switch_board
 from crm.web import area_required, call_service, form_action, form_page
@@ -59,3 +62,34 @@ def ratelimit_reset(request: HttpRequest) -> HttpResponse:
         return _page(request, reset_form=form)
     messages.success(request, f"Rate limits reset: {cleared} counters cleared.")
     return redirect(reverse("ops:switches"))
+
+
+# --- The dashboard ------------------------------------------------------------------------------
+
+# The page asks for fresh figures this often (htmx), while it is open.
+REFRESH_SECONDS = 30
+
+
+@area_required("ops")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {"sections": read_sections(now), "now": now, "refresh_seconds": REFRESH_SECONDS}
+    if request.htmx:
+        return render(request, "ops/partials/dashboard_body.html", context)
+    return render(request, "ops/dashboard.html", context)
+
+
+@area_required("ops")
+@form_action(lambda request: reverse("ops:dashboard"))
+def dead_letters_act(request: HttpRequest) -> HttpResponse:
+    form = DeadLetterActionForm(request.POST)
+    done = call_service(
+        form, lambda **data: dead_letter_services.dead_letters_act(actor=request.user, **data)
+    )
+    if done is None:
+        for error in form.all_errors():
+            messages.error(request, error)
+    else:
+        verb = "sent again" if form.cleaned_data["action"] == "retry" else "discarded"
+        messages.success(request, f"{form.cleaned_data['task_name']}: {done} dead letters {verb}.")
+    return redirect(f"{reverse('ops:dashboard')}#dead-letters")

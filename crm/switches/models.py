@@ -11,7 +11,7 @@ class AreaSwitch(models.Model):
     area = models.CharField(max_length=40, unique=True)
     jobs_paused = models.BooleanField("jobs paused", default=False)
     offline = models.BooleanField("pages and API offline", default=False)
-    reason = models.CharField(max_length=300, blank=True, db_default="")
+    reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     # When the people running the CRM expect the area back: the 503's Retry-After and its page.
     back_at = models.DateTimeField("expected back", null=True, blank=True)
     changed_by = models.ForeignKey(

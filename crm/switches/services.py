@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm import ratelimit
 from crm.areas import Area, registered_areas
-from crm.roles import Actor, may_flip_switches
+from crm.roles import Actor, may_operate
 from crm.switches.models import AreaSwitch
 from crm.switches.selectors import forget
 from crm.writes import audit, name_actions
@@ -41,7 +41,7 @@ def switch_set(
     back_at: datetime | None = None,
 ) -> AreaSwitch:
     """Set an area's switches (both off: back to normal, the reason and time cleared)."""
-    if not may_flip_switches(actor):
+    if not may_operate(actor):
         raise PermissionDenied
     if area not in {a.name for a in switchable_areas()}:
         raise ValidationError({"area": NOT_AN_AREA.format(area=area)})
@@ -83,7 +83,7 @@ def _state(switch: AreaSwitch) -> dict:
 @transaction.atomic
 def ratelimit_reset(*, actor: Actor, reason: str) -> int:
     """Clear every rate-limit counter and API throttle history, audited with how many."""
-    if not may_flip_switches(actor):
+    if not may_operate(actor):
         raise PermissionDenied
     reason = reason.strip()
     if not reason:

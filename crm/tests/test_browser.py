@@ -480,6 +480,8 @@ def core_pages(who: str) -> list[tuple[str, str]]:
             ("customers", reverse("customer-list")),
             ("tasks", reverse("task-list")),
             ("tracking", reverse("tracking:index")),
+            ("ops", reverse("ops:dashboard")),
+            ("switches", reverse("ops:switches")),
         ],
         "none": [("home", reverse("home"))],
         "anonymous": [("login", reverse("login"))],
@@ -546,3 +548,40 @@ def test_admin_and_api_docs_keep_to_the_content_security_policy(
     browser_page.page.wait_for_load_state("networkidle")
     assert browser_page.csp_violations() == []
     assert browser_page.errors == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_an_administrator_takes_an_area_offline_and_back_and_a_rep_sees_why(
+    chromium, live_server, sales_floor, device
+):
+    size = PHONE if device == "phone" else DESKTOP
+    admin = open_page(chromium, size, sales_floor["admin"]).page
+    admin.goto(live_server.url + reverse("ops:dashboard"))
+    admin.get_by_role("link", name="Switches").first.click()
+    goals = admin.locator("#switch-goals")
+    goals.get_by_label("Take its pages and API offline").check()
+    goals.get_by_role("button", name="Save Goals").click()
+    # Refused: no reason given; the ticked box is kept.
+    expect(admin.locator("#switch-goals")).to_contain_text("Say why")
+    expect(
+        admin.locator("#switch-goals").get_by_label("Take its pages and API offline")
+    ).to_be_checked()
+    admin.locator("#switch-goals").get_by_label("Why").fill("Goal figures are being recounted.")
+    admin.locator("#switch-goals").get_by_role("button", name="Save Goals").click()
+    expect(admin.locator("#messages")).to_contain_text("Goals: offline.")
+
+    rep = open_page(chromium, size, sales_floor["rep"])
+    response = rep.page.goto(live_server.url + reverse("goals:index"))
+    assert response.status == 503
+    expect(rep.page.get_by_role("heading", level=1)).to_have_text("Goals is offline for a while")
+    expect(rep.page.locator("main")).to_contain_text("Goal figures are being recounted.")
+    report = check_page(rep, screenshot=f"{device}-goals-offline")
+    assert report.problems == []
+
+    admin.goto(live_server.url + reverse("ops:dashboard"))
+    expect(admin.locator("#switches-on")).to_contain_text("offline")
+    admin.goto(live_server.url + reverse("ops:switches"))
+    admin.locator("#switch-goals").get_by_label("Take its pages and API offline").uncheck()
+    admin.locator("#switch-goals").get_by_role("button", name="Save Goals").click()
+    expect(admin.locator("#messages")).to_contain_text("Goals: back to normal.")
+    assert rep.page.goto(live_server.url + reverse("goals:index")).status == 200
