@@ -16,8 +16,7 @@ STALE_AFTER = dt.timedelta(minutes=30)
 @ops_section(order=60)
 def goals(now: dt.datetime) -> Section:
     """Goals"""
-    active_auto = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO)
-    counts = Goal.objects.filter(active_auto).aggregate(
+    counts = Goal.objects.active().calculated().aggregate(
         automatic=Count("id"),
         failed=Count("id", filter=Q(calculation_failed=True)),
         stale=Count(
