@@ -110,6 +110,14 @@ def other_rep(db):
 
 
 @pytest.fixture
+def route(rep):
+    """A route of `rep` with three stops (crm.testing.routes.route_with_stops)."""
+    from crm.testing.routes import route_with_stops
+
+    return route_with_stops(rep)
+
+
+@pytest.fixture
 def admin_user(db):
     return UserFactory(username="boss", is_staff=True, is_superuser=True)
 
