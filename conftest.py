@@ -77,6 +77,17 @@ def chromium(live_server, monkeypatch):
 
 
 @pytest.fixture
+def worker(django_db_setup, django_db_blocker, role_groups):
+    """A real Celery worker (a process of its own, crm.testing.celery_worker) on the real
+    broker, against the test database: for the tests marked `worker`, on a transactional
+    database."""
+    from crm.testing.celery_worker import celery_worker
+
+    with celery_worker() as process:
+        yield process
+
+
+@pytest.fixture
 def role_groups(transactional_db):
     """The role groups, for tests on a transactional database: an earlier transactional test
     may have flushed the tables, the groups the migrations create included."""

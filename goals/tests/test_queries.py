@@ -32,12 +32,11 @@ from goals.models import (
 from goals.plans import services as plan_services
 from goals.tests.factories import make_goal
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mid_june")]
 
 JOB = SystemActor("job:test")
 SIZES = [2, 25]
-# Mid-June: every goal of the month is under way, every plan's deadline gone.
-MID_JUNE = dt.datetime(2031, 6, 16, 12, tzinfo=dt.UTC)
+JUNE_16 = dt.date(2031, 6, 16)  # the day the clock is held at (mid_june)
 TARGETS = {"signup_goal": 3, "revenue_goal": Decimal(5000), "bonus_tier_goal": 1}
 
 # The functions of the services modules that write nothing: periods, checks the pages and
@@ -49,12 +48,6 @@ NOT_WRITES = {
     },
     plan_services: {"plan_period", "plan_title"},
 }  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _mid_june():
-    with time_machine.travel(MID_JUNE, tick=False):
-        yield
 
 
 @pytest.mark.parametrize("module", NOT_WRITES, ids=lambda module: module.__name__)
@@ -87,7 +80,7 @@ def test_creating_a_goal(supervisor, rep, assert_queries):
     with assert_queries(18):
         services.goal_create(
             actor=actor, title="Rep revenue", owner_type="individual", rep=rep,
-            metric="revenue", period_kind="month", period_start=MID_JUNE.date(),
+            metric="revenue", period_kind="month", period_start=JUNE_16,
             target_value=Decimal(500), parent=parent,
         )  # fmt: skip
 
@@ -267,7 +260,7 @@ def test_snapshotting_the_active_goals(team, rows, assert_queries):
 
     # one INSERT … SELECT
     with assert_queries(1):
-        services.snapshot_active_goals(on=MID_JUNE.date())
+        services.snapshot_active_goals(on=JUNE_16)
 
 
 @pins(services.close_ended_goals)
@@ -440,7 +433,7 @@ def test_snapshotting_the_plans(team, rows, assert_queries):
 
     # the zones; one INSERT … SELECT
     with assert_queries(2):
-        plan_services.snapshot_plans(on=MID_JUNE.date())
+        plan_services.snapshot_plans(on=JUNE_16)
     assert PlanSnapshot.objects.count() == rows
 
 
