@@ -81,6 +81,17 @@ def chromium(live_server, monkeypatch):
 
 
 @pytest.fixture
+def worker(django_db_setup, django_db_blocker, role_groups):
+    """A real Celery worker (a process of its own, crm.testing.celery_worker) on the real
+    broker, against the test database: for the tests marked `worker`, on a transactional
+    database."""
+    from crm.testing.celery_worker import celery_worker
+
+    with celery_worker() as process:
+        yield process
+
+
+@pytest.fixture
 def role_groups(transactional_db):
     """The role groups, for tests on a transactional database: an earlier transactional test
     may have flushed the tables, the groups the migrations create included."""
@@ -111,6 +122,14 @@ def rep(team):
 def other_rep(db):
     """A rep in another team, under another supervisor."""
     return SalesRepFactory()
+
+
+@pytest.fixture
+def route(rep):
+    """A route of `rep` with three stops (crm.testing.routes.route_with_stops)."""
+    from crm.testing.routes import route_with_stops
+
+    return route_with_stops(rep)
 
 
 @pytest.fixture

@@ -9,6 +9,12 @@ if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
 
+def fresh(user):
+    """`user` read again, with nothing cached on it (role, zone, rep profile): the user as a
+    request finds it, for a test that counts what a write or a page asks of the database."""
+    return type(user)._default_manager.get(pk=user.pk)
+
+
 def signed_in(user) -> Client:
     """A page client with `user`'s session."""
     client = Client()

@@ -5,17 +5,11 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from crm.testing.migrations import legacy_rep, legacy_route_stops, migrate_to
 
 BEFORE_DATE_RULES = ("crm", "0003_customer_ordering_tiebreak")
 UTC = dt.UTC
-
-
-def migrate_to(*targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
-    return executor.loader.project_state(list(targets)).apps if targets else None
 
 
 @pytest.mark.sqlite
@@ -23,17 +17,10 @@ def migrate_to(*targets):
 def test_dates_outside_the_range_are_moved_into_it_before_the_constraints():
     old = migrate_to(BEFORE_DATE_RULES)
     try:
-        User = old.get_model("auth", "User")
-        Team = old.get_model("crm", "Team")
-        SalesRep = old.get_model("crm", "SalesRep")
         Activity = old.get_model("crm", "Activity")
         Deal = old.get_model("crm", "Deal")
         Customer = old.get_model("crm", "Customer")
-        user = User.objects.create(username="legacy")
-        rep = SalesRep.objects.create(
-            user=user, team=Team.objects.create(name="Legacy"), employee_code="L1",
-            hire_date=dt.date(2020, 1, 1),
-        )  # fmt: skip
+        rep = legacy_rep(old)
         customer = Customer.objects.create(name="Old", code="OLD", owner=rep)
         ancient = Activity.objects.create(
             rep=rep, kind="call", due_at=dt.datetime(1, 1, 1, tzinfo=UTC)
@@ -104,30 +91,16 @@ BEFORE_CONTACTS = ("crm", "0007_one_index_each")
 def test_planned_quantities_are_rounded_half_up_and_the_new_fields_reverse_with_data():
     old = migrate_to(BEFORE_WHOLE_QUANTITIES)
     try:
-        User = old.get_model("auth", "User")
-        Team = old.get_model("crm", "Team")
-        SalesRep = old.get_model("crm", "SalesRep")
-        Customer = old.get_model("crm", "Customer")
-        Route = old.get_model("crm", "Route")
-        RouteStop = old.get_model("crm", "RouteStop")
         Activity = old.get_model("crm", "Activity")
-        rep = SalesRep.objects.create(
-            user=User.objects.create(username="legacy"), team=Team.objects.create(name="L"),
-            employee_code="L1", hire_date=dt.date(2020, 1, 1),
-        )  # fmt: skip
-        route = Route.objects.create(code="9001", name="Old round", rep=rep)
+        rep = legacy_rep(old)
         quantities = {"18.50": 19, "8.49": 8, "0.50": 1, "12.00": 12, "0.00": 0}
-        stops = {
-            RouteStop.objects.create(
-                route=route,
-                customer=Customer.objects.create(
-                    name=f"C{index}", code=f"C{index}", owner=rep, phone="600 111 222"
-                ),
-                sequence=index + 1,
-                planned_quantity=quantity,
-            ).pk: expected
-            for index, (quantity, expected) in enumerate(quantities.items())
-        }
+        stops = dict(
+            zip(
+                legacy_route_stops(old, rep, list(quantities), phone="600 111 222"),
+                quantities.values(),
+                strict=True,
+            )
+        )
         Activity.objects.create(
             rep=rep, kind="visit", due_at=dt.datetime(2026, 5, 4, 9, tzinfo=UTC),
             status="completed", completed_at=dt.datetime(2026, 5, 4, 10, tzinfo=UTC),
@@ -149,33 +122,13 @@ def test_planned_quantities_are_rounded_half_up_and_the_new_fields_reverse_with_
 BEFORE_QUANTITY_LIMIT = ("crm", "0009_whole_planned_quantities")
 
 
-def _legacy_rep(old):
-    Team, SalesRep = old.get_model("crm", "Team"), old.get_model("crm", "SalesRep")
-    return SalesRep.objects.create(
-        user=old.get_model("auth", "User").objects.create(username="legacy"),
-        team=Team.objects.create(name="L"), employee_code="L1", hire_date=dt.date(2020, 1, 1),
-    )  # fmt: skip
-
-
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_planned_quantities_above_the_limit_are_capped_audited_and_the_limit_reverses():
     old = migrate_to(BEFORE_QUANTITY_LIMIT)
     try:
-        Customer = old.get_model("crm", "Customer")
-        Route = old.get_model("crm", "Route")
-        RouteStop = old.get_model("crm", "RouteStop")
-        rep = _legacy_rep(old)
-        route = Route.objects.create(code="9001", name="Old round", rep=rep)
-        stops = {
-            RouteStop.objects.create(
-                route=route,
-                customer=Customer.objects.create(name=f"C{n}", code=f"C{n}", owner=rep),
-                sequence=n + 1,
-                planned_quantity=quantity,
-            ).pk: quantity
-            for n, quantity in enumerate([12, 999_999, 1_000_000, 2_500_000])
-        }
+        planned = [12, 999_999, 1_000_000, 2_500_000]
+        stops = dict(zip(legacy_route_stops(old, legacy_rep(old), planned), planned, strict=True))
     finally:
         migrate_to()
 
@@ -203,7 +156,7 @@ def test_phones_no_phone_can_dial_are_cleared_audited_and_the_rule_reverses():
     old = migrate_to(BEFORE_QUANTITY_LIMIT)
     try:
         Customer = old.get_model("crm", "Customer")
-        rep = _legacy_rep(old)
+        rep = legacy_rep(old)
         phones = {
             "+34 (600) 12-34.56": "+34 (600) 12-34.56",
             "": "",

@@ -24,14 +24,14 @@ from rest_framework.views import APIView
 from crm import areas, roles, web
 from crm.api.permissions import NO_CRM_ROLE, NOT_FOR_YOUR_ROLE, UsesArea
 from crm.roles import Role, SystemActor
-from crm.testing import signed_in_api
+from crm.testing import signed_in, signed_in_api, statements
+from crm.testing.routes import route_with_stops
 from crm.tests.factories import CustomerFactory, SalesRepFactory, UserFactory
 from crm.tests.test_views import nav_html
 from goals.plans import services as plans
 from supervision import services as supervision_services
 from supervision.rules import Change
 from supervision.selectors import today as supervision_today
-from supervision.tests.helpers import route_with_stops
 
 BASE = Path(settings.BASE_DIR)
 FEATURE_APPS = ("goals", "supervision", "tracking")
@@ -184,10 +184,9 @@ def test_an_area_nobody_registered_is_a_mistake_not_a_closed_door(rep):
         roles.can_use(rep.user, "reportz")
 
 
-def main_nav(client, user, path: str = "/") -> list[tuple[str, bool]]:
-    """The main navigation's links as (label, current) on the page at `path`."""
-    client.force_login(user)
-    html = nav_html(client.get(path))
+def main_nav(user, path: str = "/") -> list[tuple[str, bool]]:
+    """The main navigation's links as (label, current) on the page at `path`, for `user`."""
+    html = nav_html(signed_in(user).get(path))
     links = re.findall(r"<a href=\"[^\"]*\"( aria-current=\"page\")?>([^<]+)</a>", html)
     return [(label, bool(current)) for current, label in links]
 
@@ -195,9 +194,9 @@ def main_nav(client, user, path: str = "/") -> list[tuple[str, bool]]:
 SALES_LINKS = ["Deals", "Activities", "Tasks", "Customers"]
 
 
-def test_the_navigation_lists_the_areas_each_role_may_open(client, people):
+def test_the_navigation_lists_the_areas_each_role_may_open(people):
     labels = {
-        who: [label for label, _ in main_nav(client, people[who])]
+        who: [label for label, _ in main_nav(people[who])]
         for who in ("rep", "supervisor", "admin", "admin by group", "no role")
     }
 
@@ -224,21 +223,21 @@ def test_the_navigation_lists_the_areas_each_role_may_open(client, people):
         ("/tracking/", "Tracking"),
     ],
 )
-def test_the_link_of_the_area_shown_is_the_current_page(client, admin_user, path, current):
-    nav = main_nav(client, admin_user, path)
+def test_the_link_of_the_area_shown_is_the_current_page(admin_user, path, current):
+    nav = main_nav(admin_user, path)
 
     assert [label for label, is_current in nav if is_current] == ([current] if current else [])
 
 
-def test_a_customers_page_marks_customers(client, rep):
+def test_a_customers_page_marks_customers(rep):
     customer = CustomerFactory(owner=rep)
-    nav = main_nav(client, rep.user, reverse("customer-detail", args=[customer.pk]))
+    nav = main_nav(rep.user, reverse("customer-detail", args=[customer.pk]))
 
     assert [label for label, is_current in nav if is_current] == ["Customers"]
 
 
 def test_an_area_an_app_registers_joins_the_navigation_for_its_roles_only(
-    client, registry, rep, supervisor
+    registry, rep, supervisor
 ):
     areas.register_area(
         "guide",
@@ -248,34 +247,32 @@ def test_an_area_an_app_registers_joins_the_navigation_for_its_roles_only(
         links=[areas.Link("Guide", "goals:guide")],
     )
 
-    assert [label for label, _ in main_nav(client, rep.user)] == [*SALES_LINKS, "Goals", "Guide"]
-    assert "Guide" not in [label for label, _ in main_nav(client, supervisor)]
+    assert [label for label, _ in main_nav(rep.user)] == [*SALES_LINKS, "Goals", "Guide"]
+    assert "Guide" not in [label for label, _ in main_nav(supervisor)]
     # Its link is the current page's on the page it names, and the whole namespace's link
     # (Goals) is current there too.
-    nav = main_nav(client, rep.user, reverse("goals:guide"))
+    nav = main_nav(rep.user, reverse("goals:guide"))
     assert [label for label, is_current in nav if is_current] == ["Goals", "Guide"]
 
 
-def test_a_home_panel_shows_to_the_people_its_policy_admits(client, monkeypatch, rep, admin_user):
+def test_a_home_panel_shows_to_the_people_its_policy_admits(monkeypatch, rep_client, admin_client):
     monkeypatch.setattr(web, "_home_panels", list(web._home_panels))
 
     @web.home_panel(roles.may_start_jobs)
     def jobs_panel(request):
         return mark_safe('<section class="panel" id="jobs-panel">Jobs</section>')
 
-    client.force_login(admin_user)
-    assert 'id="jobs-panel"' in client.get("/").content.decode()
-    client.force_login(rep.user)
-    assert 'id="jobs-panel"' not in client.get("/").content.decode()
+    assert 'id="jobs-panel"' in admin_client.get("/").content.decode()
+    assert 'id="jobs-panel"' not in rep_client.get("/").content.decode()
 
 
-def test_the_goals_area_links_to_the_readers_own_plan_or_to_compliance(client, rep, supervisor):
-    client.force_login(rep.user)
-    page = client.get(reverse("goals:goal-list")).content.decode()
+def test_the_goals_area_links_to_the_readers_own_plan_or_to_compliance(
+    rep_client, supervisor_client
+):
+    page = rep_client.get(reverse("goals:goal-list")).content.decode()
     assert "My goals" in page and "Compliance" not in page
 
-    client.force_login(supervisor)
-    page = client.get(reverse("goals:goal-list")).content.decode()
+    page = supervisor_client.get(reverse("goals:goal-list")).content.decode()
     assert "Compliance" in page and "My goals" not in page
 
 
@@ -340,16 +337,15 @@ def goals_for_admins_only(registry):
 
 
 def test_the_goals_endpoints_and_pages_follow_the_goals_area_not_the_sales_one(
-    client, rep_api, rep, goals_for_admins_only
+    rep_client, rep_api, rep, goals_for_admins_only
 ):
     assert rep_api.get("/api/deals/").status_code == 200
     for path in ("/api/goals/", "/api/goals/monthly/current", "/api/goals/analytics/"):
         response = rep_api.get(path)
         assert response.status_code == 403, path
         assert response.json()["detail"] == NOT_FOR_YOUR_ROLE.format(area="Goals")
-    client.force_login(rep.user)
-    assert client.get(reverse("goals:goal-list")).status_code == 403
-    assert "Goals" not in [label for label, _ in main_nav(client, rep.user)]
+    assert rep_client.get(reverse("goals:goal-list")).status_code == 403
+    assert "Goals" not in [label for label, _ in main_nav(rep.user)]
 
 
 def test_an_area_a_role_does_not_use_is_refused_saying_so(rep_api):
@@ -384,7 +380,7 @@ def test_a_plan_set_for_a_rep_outside_ones_teams_is_404_and_the_rep_is_read_lock
         plans.plan_set(actor=supervisor, rep_id=other_rep.pk, **targets)
     with CaptureQueriesContext(connection) as queries:
         plans.plan_set(actor=supervisor, rep_id=rep.pk, **targets)
-    rep_reads = [q["sql"] for q in queries if 'FROM "crm_salesrep"' in q["sql"]]
+    rep_reads = [sql for sql in statements(queries) if 'FROM "crm_salesrep"' in sql]
     assert rep_reads and "FOR UPDATE" in rep_reads[0]
 
 
@@ -411,7 +407,7 @@ def test_a_day_to_reopen_is_read_locked_and_comes_back_at_its_new_version(
         )
 
     session_reads = [
-        q["sql"] for q in queries if 'FROM "supervision_supervisionsession"' in q["sql"]
+        sql for sql in statements(queries) if 'FROM "supervision_supervisionsession"' in sql
     ]
     assert "FOR UPDATE" in session_reads[0]
     assert reopened.summary.record_version == saved.day.record_version + 1

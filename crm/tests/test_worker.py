@@ -6,16 +6,10 @@ from django.urls import reverse
 
 from crm.jobs.models import DeadLetter, Heartbeat, JobRun, JobRunStatus
 from crm.jobs.tasks import run_job_task
-from crm.testing.celery_worker import WORKER_LOG, celery_worker, wait_for
+from crm.testing.celery_worker import WORKER_LOG, wait_for
 from crm.tests.celery_tasks import always_fails
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker(django_db_setup, django_db_blocker):
-    with celery_worker() as process:
-        yield process
 
 
 def test_worker_runs_a_job_and_records_the_run(worker):

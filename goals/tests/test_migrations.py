@@ -6,18 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from crm.testing.migrations import legacy_rep, migrate_to
 
 BEFORE_PERIOD_RULE = ("goals", "0005_field_labels")
 UTC = dt.UTC
-
-
-def migrate_to(*targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
-    return executor.loader.project_state(list(targets)).apps if targets else None
 
 
 def _goal(Goal, *, title, kind, first, last, value, target, parent=None, **owner):
@@ -34,15 +27,9 @@ def _goal(Goal, *, title, kind, first, last, value, target, parent=None, **owner
 def test_children_outside_their_parents_period_are_unlinked_audited_and_summed_out():
     old = migrate_to(BEFORE_PERIOD_RULE)
     try:
-        User = old.get_model("auth", "User")
-        Team = old.get_model("crm", "Team")
-        SalesRep = old.get_model("crm", "SalesRep")
         Goal = old.get_model("goals", "Goal")
-        team = Team.objects.create(name="Legacy")
-        rep = SalesRep.objects.create(
-            user=User.objects.create(username="legacy"), team=team, employee_code="L1",
-            hire_date=dt.date(2020, 1, 1),
-        )  # fmt: skip
+        team = old.get_model("crm", "Team").objects.create(name="Legacy")
+        rep = legacy_rep(old, team=team)
         june, june_end = dt.date(2026, 6, 1), dt.date(2026, 6, 30)
         company = _goal(
             Goal,

@@ -6,23 +6,17 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from crm.tests.factories import SalesRepFactory
 from goals.models import Achievement, Goal, Metric, PlanReminder, RepPlan
 from goals.plans import services
 
-pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite, pytest.mark.usefixtures("early_june")]
 
 API = "/api/goals/"
 UTC = dt.UTC
-EARLY_JUNE = dt.datetime(2031, 6, 3, 12, tzinfo=UTC)
 VALID = {"signup_goal": 20, "revenue_goal": "50000.00", "bonus_tier_goal": 3}
-
-
-@pytest.fixture(autouse=True)
-def _early_june():
-    with time_machine.travel(EARLY_JUNE, tick=False):
-        yield
 
 
 def test_a_rep_sets_this_months_goals_and_sees_them(rep, rep_api):
@@ -146,10 +140,10 @@ def test_an_admin_gives_team_defaults_and_a_supervisor_may_not(team, admin_api, 
 def test_a_reminder_is_acknowledged_through_the_api_by_its_rep(rep, rep_api, other_rep):
     services.plans_create(year=2031, month=6)
     reminder = PlanReminder.objects.create(
-        plan=RepPlan.objects.get(rep=rep, month=6), kind="three_days", sent_at=EARLY_JUNE
+        plan=RepPlan.objects.get(rep=rep, month=6), kind="three_days", sent_at=timezone.now()
     )
     foreign = PlanReminder.objects.create(
-        plan=RepPlan.objects.get(rep=other_rep, month=6), kind="three_days", sent_at=EARLY_JUNE
+        plan=RepPlan.objects.get(rep=other_rep, month=6), kind="three_days", sent_at=timezone.now()
     )
 
     assert rep_api.post(f"{API}reminders/{reminder.pk}/acknowledge").status_code == 204

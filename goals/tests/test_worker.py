@@ -12,7 +12,7 @@ from crm import jobs
 from crm import services as crm
 from crm.jobs.models import JobRun, JobRunStatus
 from crm.models import DealStage
-from crm.testing.celery_worker import celery_worker, wait_for
+from crm.testing.celery_worker import wait_for
 from crm.testing.database import refusing_updates
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import services
@@ -21,12 +21,6 @@ from goals.models import Goal
 from goals.tests.factories import make_goal
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker(django_db_setup, django_db_blocker, role_groups):
-    with celery_worker() as process:
-        yield process
 
 
 def test_a_worker_counts_a_deal_won_toward_the_goals(worker):

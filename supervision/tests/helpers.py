@@ -1,20 +1,11 @@
-"""What the supervision tests share: a route of a team's rep with its stops, and line changes."""
+"""What the supervision tests share besides a route with its stops (crm.testing.routes, and
+the root conftest's `route`): its customers, line changes, today, the day form as a browser
+sends it."""
 
 import datetime as dt
 from html.parser import HTMLParser
 
-from crm.tests.factories import CustomerFactory, RouteFactory, RouteStopFactory
 from supervision import rules, selectors
-
-
-def route_with_stops(rep, count: int = 3, planned=(10, 20, 30)):
-    route = RouteFactory(rep=rep)
-    for index in range(count):
-        RouteStopFactory(
-            route=route, customer=CustomerFactory(owner=rep), sequence=index + 1,
-            planned_quantity=planned[index % len(planned)],
-        )  # fmt: skip
-    return route
 
 
 def customers(route) -> list[int]:

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from crm.roles import SystemActor
+from crm.testing.routes import route_with_stops
 from supervision import analysis, rules, selectors
 from supervision.models import (
     Analysis,
@@ -25,7 +26,7 @@ from supervision.models import (
     SupervisionSession,
 )
 from supervision.providers import LLMProvider, RulesProvider
-from supervision.tests.helpers import change, customers, route_with_stops, today
+from supervision.tests.helpers import change, customers, today
 
 pytestmark = pytest.mark.django_db
 

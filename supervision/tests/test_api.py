@@ -8,18 +8,14 @@ import uuid
 import pytest
 
 from crm.testing import signed_in_api
+from crm.testing.routes import route_with_stops
 from supervision import rules, selectors
 from supervision.models import RouteSummary, SessionLine, SupervisionSession
-from supervision.tests.helpers import customers, route_with_stops, today
+from supervision.tests.helpers import customers, today
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/supervision/"
-
-
-@pytest.fixture
-def route(rep):
-    return route_with_stops(rep)
 
 
 def day_url(route, date=None, tail=""):

@@ -14,16 +14,14 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from crm.testing.browser import DESKTOP, PHONE, check_page, open_page, page_problems
+from crm.testing.routes import route_with_stops
 from crm.tests.factories import (
-    CustomerFactory,
-    RouteFactory,
-    RouteStopFactory,
     SalesRepFactory,
     UserFactory,
 )
 from supervision import forms, rules
 from supervision.models import SessionLine, SessionStatus, SupervisionSession
-from supervision.tests.helpers import today
+from supervision.tests.helpers import customers, today
 
 pytestmark = pytest.mark.browser
 DEVICES = {"phone": PHONE, "desktop": DESKTOP}
@@ -32,16 +30,11 @@ PROVOKED = ("status of 400", "status of 409", "status of 429")
 
 
 def route_1004():
-    rep = SalesRepFactory()
-    route = RouteFactory(code="1004", rep=rep)
-    stops = [
-        RouteStopFactory(route=route, customer=CustomerFactory(owner=rep, name=name),
-                         sequence=number, planned_quantity=planned)
-        for number, (name, planned) in enumerate(
-            [("Bakery Alba", 12), ("Corner Shop Bo", 8), ("Kiosk Cielo", 5)], start=1
-        )
-    ]  # fmt: skip
-    return route, [stop.customer_id for stop in stops]
+    route = route_with_stops(
+        SalesRepFactory(), planned=(12, 8, 5), code="1004",
+        names=("Bakery Alba", "Corner Shop Bo", "Kiosk Cielo"),
+    )  # fmt: skip
+    return route, customers(route)
 
 
 def day_path(route, date=None):
@@ -405,16 +398,14 @@ def test_every_supervision_page_fits_the_screen_and_passes_the_accessibility_che
 
     route, _ = route_1004()
     supervisor = route.rep.team.manager
-    saved = RouteFactory(rep=route.rep)
-    RouteStopFactory(route=saved, customer=CustomerFactory(owner=route.rep))
+    saved = route_with_stops(route.rep, count=1)
     services.session_write(actor=supervisor, route_id=saved.pk, date=today(), record_version=0,
                            changes=[])  # fmt: skip
     services.session_write(actor=supervisor, route_id=route.pk, record_version=0, changes=[],
                            date=today() - dt.timedelta(days=1), finish=False)  # fmt: skip
     admin = UserFactory(is_staff=True, is_superuser=True)
     old = today() - dt.timedelta(days=30)
-    drafted = RouteFactory(rep=route.rep, code="9004")
-    RouteStopFactory(route=drafted, customer=CustomerFactory(owner=route.rep))
+    drafted = route_with_stops(route.rep, count=1, code="9004")
     old_draft(drafted, settings, days_ago=30)
     pages = [
         (supervisor, "index", reverse("supervision:index")),

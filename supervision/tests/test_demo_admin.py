@@ -9,9 +9,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from crm.models import AuditEntry, Route
+from crm.testing.routes import route_with_stops
 from supervision import admin, analysis
 from supervision.models import Analysis, SessionLine, SessionStatus, SupervisionSession
-from supervision.tests.helpers import route_with_stops, today
+from supervision.tests.helpers import today
 
 pytestmark = pytest.mark.django_db
 

@@ -5,18 +5,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from crm.testing.migrations import migrate_to
 
 BEFORE_WHOLE = ("supervision", "0002_one_index_each")
 WHOLE = ("supervision", "0004_whole_planned_quantities")
-
-
-def migrate_to(*targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
-    return executor.loader.project_state(list(targets)).apps if targets else None
 
 
 @pytest.mark.sqlite

@@ -14,6 +14,7 @@ from crm.errors import Conflict
 from crm.models import AuditEntry
 from crm.periods import format_moment
 from crm.roles import SystemActor
+from crm.testing.routes import route_with_stops
 from crm.tests.factories import SalesRepFactory
 from supervision import merge, rules, selectors, services
 from supervision.models import (
@@ -23,14 +24,9 @@ from supervision.models import (
     SessionStatus,
     SupervisionSession,
 )
-from supervision.tests.helpers import change, customers, route_with_stops, today
+from supervision.tests.helpers import change, customers, today
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def route(rep):
-    return route_with_stops(rep)
 
 
 def save(actor, route, version=0, changes=(), **options):

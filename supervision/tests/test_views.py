@@ -11,16 +11,12 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from crm.testing import HTMX, signed_in
+from crm.testing.routes import route_with_stops
 from supervision import forms, rules, selectors, services, views
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
-from supervision.tests.helpers import customers, page_form, route_with_stops, today
+from supervision.tests.helpers import customers, page_form, today
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def route(rep):
-    return route_with_stops(rep)
 
 
 def url(name, route, date=None):

@@ -20,11 +20,6 @@ from tracking.tests.helpers import ORIGIN, make_tenant, post_batch, post_event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tenant():
-    return make_tenant()
-
-
 def test_one_event_is_stored_raw_with_what_the_server_knows(client, tenant):
     sent = {"evt_type": "page_view", "uuid": "e-1", "session_id": "s-1",
             "url": "https://shop.example.com/p?q=1", "props": {"title": "Home"},

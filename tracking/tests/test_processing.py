@@ -35,11 +35,6 @@ def page(session, path, at, **fields):
             "timestamp": at.isoformat(), **fields}  # fmt: skip
 
 
-@pytest.fixture
-def tenant():
-    return make_tenant()
-
-
 @pytest.mark.sqlite
 def test_raw_rows_become_a_session_and_its_events(tenant):
     start = timezone.now() - dt.timedelta(minutes=10)

@@ -16,11 +16,6 @@ from tracking.tests.helpers import make_tenant, post_webhook
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tenant():
-    return make_tenant()
-
-
 def test_a_signed_webhook_is_stored_raw_once_per_delivery(client, tenant):
     payload = {"id": "evt_1", "type": "invoice.paid", "data": {"amount": 4200}, "props": [1]}
     first = post_webhook(client, tenant, payload, HTTP_X_WEBHOOK_ID="delivery-1")
