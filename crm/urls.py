@@ -46,5 +46,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
 ]
 
+# Answers that say which request failed (its id, for a person to quote).
+handler500 = "crm.views.server_error"
+
 admin.site.site_header = "Field-sales CRM administration"
 admin.site.site_title = "CRM admin"

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.templatetags.static import static
 from django.urls import reverse
 
@@ -418,3 +419,18 @@ def api_token_revoke(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, "There was no token to revoke.")
     return redirect("api-token")
+
+
+# --- Error answers ----------------------------------------------------------------------------
+
+SERVER_ERROR = "Something went wrong on our side. It has been logged."
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 answer, with the request id a person can quote: JSON under /api/, else a page.
+    Rendered without the request's context processors: whatever failed may fail again there."""
+    request_id = getattr(request, "request_id", "")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": SERVER_ERROR, "request_id": request_id}, status=500)
+    body = loader.render_to_string("500.html", {"request_id": request_id, "message": SERVER_ERROR})
+    return HttpResponse(body, status=500)
