@@ -587,3 +587,15 @@ def test_a_rep_makes_an_api_token_sees_it_once_and_revokes_it(
     expect(page.locator("#token-status")).to_have_text("You have no API token.")
     assert not Token.objects.filter(user=browser_rep.user).exists()
     assert browser_page.errors == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_not_found_page_gives_a_reference_to_quote(chromium, live_server, browser_rep, device):
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, browser_rep.user)
+    page = browser_page.page
+    response = page.goto(live_server.url + "/customers/999999/")
+    assert response.status == 404
+    request_id = response.headers["x-request-id"]
+    expect(page.get_by_role("heading", name="This page does not exist")).to_be_visible()
+    expect(page.get_by_text("Reference for an administrator:")).to_contain_text(request_id)
+    assert check_page(browser_page, screenshot=f"{device}-not-found").problems == []
