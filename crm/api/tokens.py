@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from crm.roles import may_hold_api_token
 from crm.writes import audit, name_actions
 
-NO_API_FOR_YOU = "Only people with a CRM role use the API."
+API_NEEDS_A_CRM_ROLE = "Only people with a CRM role use the API."
 REPLACED = "A new token replaced the previous one."
 
 name_actions({"api_token.create": "API token created", "api_token.revoke": "API token revoked"})
@@ -20,7 +20,7 @@ name_actions({"api_token.create": "API token created", "api_token.revoke": "API 
 def _locked_user(actor: AbstractBaseUser) -> AbstractBaseUser:
     # Two "Create token" clicks at once: the second waits for the first, then replaces it.
     if not may_hold_api_token(actor):
-        raise PermissionDenied(NO_API_FOR_YOU)
+        raise PermissionDenied(API_NEEDS_A_CRM_ROLE)
     return get_user_model().objects.select_for_update().get(pk=actor.pk)
 
 

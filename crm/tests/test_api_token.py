@@ -157,3 +157,14 @@ def test_the_schema_documents_both_prefixes_as_alternatives(admin_user):
     security = schema["paths"]["/api/deals/"]["get"]["security"]
     assert {"bearerAuth": []} in security
     assert {"tokenAuth": []} in security
+
+
+def test_the_services_refuse_someone_without_a_crm_role(db):
+    from django.core.exceptions import PermissionDenied
+
+    nobody = UserFactory()
+    with pytest.raises(PermissionDenied, match=tokens.API_NEEDS_A_CRM_ROLE):
+        tokens.api_token_create(actor=nobody)
+    with pytest.raises(PermissionDenied, match=tokens.API_NEEDS_A_CRM_ROLE):
+        tokens.api_token_revoke(actor=nobody)
+    assert not AuditEntry.objects.exists()
