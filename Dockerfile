@@ -17,4 +17,5 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
 USER crm
 
 EXPOSE 8000
-CMD ["gunicorn", "crm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Workers, timeouts, graceful reload and the access log: gunicorn.conf.py.
+CMD ["gunicorn", "crm.wsgi:application", "--config", "gunicorn.conf.py"]

@@ -95,9 +95,8 @@ def _timed(check: Callable[[], dict], failure_status: str) -> dict:
     return result
 
 
-@never_cache
-@require_safe
-def health(request):
+def health_report() -> dict:
+    """What /health/ answers: the overall status, when, and each check's result."""
     checks = {
         "database": _timed(check_database, UNHEALTHY),
         "cache": _timed(check_cache, DEGRADED),
@@ -129,8 +128,14 @@ def health(request):
         overall = DEGRADED
     else:
         overall = HEALTHY
-    body = {"status": overall, "timestamp": timezone.now().isoformat(), "checks": checks}
-    return JsonResponse(body, status=503 if overall == UNHEALTHY else 200)
+    return {"status": overall, "timestamp": timezone.now().isoformat(), "checks": checks}
+
+
+@never_cache
+@require_safe
+def health(request):
+    body = health_report()
+    return JsonResponse(body, status=503 if body["status"] == UNHEALTHY else 200)
 
 
 @never_cache

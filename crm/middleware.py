@@ -4,7 +4,32 @@ from django.db import connections
 from django.http import JsonResponse
 from django.utils import timezone
 
+from crm.logs import accepted_request_id, bind_request_id
 from crm.roles import user_zone
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestIdMiddleware:
+    """Every request has an id: the proxy's `X-Request-ID` when it is well formed (crm.logs),
+    else one made here. It is on every log line written while serving the request, in the
+    answer's `X-Request-ID` header, on the error pages, and in Sentry's report of an error.
+    First in the stack, so that every answer carries it (redirects and refusals included)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.report_to_sentry = bool(settings.SENTRY_DSN)
+
+    def __call__(self, request):
+        request.request_id = accepted_request_id(request.headers.get(REQUEST_ID_HEADER))
+        bind_request_id(request.request_id)
+        if self.report_to_sentry:
+            import sentry_sdk
+
+            sentry_sdk.set_tag("request_id", request.request_id)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
 
 
 class RequestTooLargeMiddleware:

@@ -252,6 +252,11 @@ def may_see_review_cache(user: Actor | AnonymousUser) -> bool:
     return sees_everything(user)
 
 
+def may_hold_api_token(user: Actor | AnonymousUser) -> bool:
+    """Scripts act as a person through the API, which answers only people with a CRM role."""
+    return has_crm_role(user)
+
+
 def own_rep(user: Actor | AnonymousUser) -> SalesRep | None:
     """The SalesRep profile of a rep user, or None."""
     if isinstance(user, SystemActor) or not user.is_authenticated:

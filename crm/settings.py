@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crm.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,10 +101,11 @@ MIDDLEWARE = [
 ]
 
 # Machine-to-machine paths (a public key of their own, no session or pages) served through
-# these only: HTTPS and the security headers, the 413 for large bodies, no health check of the
-# database connection per request (crm.wsgi, crm.middleware).
+# these only: the request id, HTTPS and the security headers, the 413 for large bodies, no health
+# check of the database connection per request (crm.wsgi, crm.middleware).
 LEAN_PATHS = ["/t/"]
 LEAN_MIDDLEWARE = [
+    "crm.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "crm.middleware.RequestTooLargeMiddleware",
     "crm.middleware.TrustedConnectionMiddleware",
@@ -156,7 +158,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Persistent connections (a process reuses its connection for CONN_MAX_AGE seconds), each
+    # checked before a request reuses it: one the server or a failover dropped is replaced, not
+    # an error answered.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A database host that stops answering costs a request (and /health/) seconds, not minutes.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
@@ -444,16 +449,45 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Logging ----------------------------------------------------------------------------------
+# --- Logging ---------------------------------------------------------------------------------
+# Every line carries the id of the request it was written for (crm.logs; "-" outside a request).
+# "json" (the default with DEBUG off): one JSON object a line, for a log collector; "plain": a
+# line for people (the default with DEBUG on).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured('LOG_FORMAT is "json" or "plain".')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "crm.logs.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "crm.logs.CrmJsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Error reports ------------------------------------------------------------------------------
+# SENTRY_DSN set: errors of the web processes, the worker and beat go to Sentry (sentry-sdk's
+# Django and Celery integrations), tagged with the request id; no personal data is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        # The share of requests and tasks traced for performance (0: errors only).
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )

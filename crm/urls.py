@@ -11,6 +11,9 @@ urlpatterns = [
     path("home/summary/", views.home_summary, name="home-summary"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("account/api-token/", views.api_token, name="api-token"),
+    path("account/api-token/create/", views.api_token_create, name="api-token-create"),
+    path("account/api-token/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("deals/", views.deal_list, name="deal-list"),
     path("deals/new/", views.deal_create, name="deal-create"),
     path("deals/<int:pk>/edit/", views.deal_edit, name="deal-edit"),
@@ -43,6 +46,9 @@ urlpatterns = [
     # Pages that name no icon (Django admin, API docs) get the app's.
     path("favicon.ico", views.favicon),
 ]
+
+# Answers that say which request failed (its id, for a person to quote).
+handler500 = "crm.views.server_error"
 
 admin.site.site_header = "Field-sales CRM administration"
 admin.site.site_title = "CRM admin"

@@ -6,17 +6,21 @@ record outside the user's scope is a 404. Every URL a form posts to also answers
 page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.templatetags.static import static
 from django.urls import reverse
 
 from crm import selectors, services
+from crm.api import tokens
 from crm.forms import (
     DONE,
     ActivityCompleteForm,
@@ -37,7 +41,13 @@ from crm.forms import (
 from crm.jobs.selectors import dead_letter_pending_count
 from crm.models import ActivityStatus, DealOutcome, TaskStatus
 from crm.periods import format_moment
-from crm.roles import has_crm_role, may_choose_rep, may_use_django_admin, sees_everything
+from crm.roles import (
+    has_crm_role,
+    may_choose_rep,
+    may_hold_api_token,
+    may_use_django_admin,
+    sees_everything,
+)
 from crm.web import (
     ListPage,
     area_required,
@@ -358,3 +368,69 @@ def _initial_customer(request: HttpRequest) -> dict[str, str]:
     # "New deal" from a customer's page preselects that customer; the form's scoped queryset
     # ignores an id the user may not see.
     return {"customer": request.GET.get("customer", "")}
+
+
+# --- Account: the API token -------------------------------------------------------------------
+
+# The new key, kept in the session between the POST that made it and the page that shows it
+# (once: the page takes it out).
+NEW_API_TOKEN_KEY = "new_api_token"
+
+
+def _api_token_page_allowed(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_hold_api_token(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_api_token_page_allowed
+def api_token(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's API token: whether there is one and since when; a new key is
+    shown here once, right after it was made."""
+    context = {
+        "token": tokens.api_token_of(user=request.user),
+        "new_key": request.session.pop(NEW_API_TOKEN_KEY, None),
+        "deals_url": request.build_absolute_uri(reverse("api-deal-list")),
+    }
+    response = render(request, "account/api_token.html", context)
+    # The key must not stay in a cache (the browser's back/forward one included).
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@_api_token_page_allowed
+@form_action(lambda request: reverse("api-token"))
+def api_token_create(request: HttpRequest) -> HttpResponse:
+    token = tokens.api_token_create(actor=request.user)
+    request.session[NEW_API_TOKEN_KEY] = token.key
+    return redirect("api-token")
+
+
+@_api_token_page_allowed
+@form_action(lambda request: reverse("api-token"))
+def api_token_revoke(request: HttpRequest) -> HttpResponse:
+    if tokens.api_token_revoke(actor=request.user):
+        messages.success(request, "Token revoked: scripts using it are refused from now on.")
+    else:
+        messages.info(request, "There was no token to revoke.")
+    return redirect("api-token")
+
+
+# --- Error answers ----------------------------------------------------------------------------
+
+SERVER_ERROR = "Something went wrong on our side. It has been logged."
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 answer, with the request id a person can quote: JSON under /api/, else a page.
+    Rendered without the request's context processors: whatever failed may fail again there."""
+    request_id = getattr(request, "request_id", "")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": SERVER_ERROR, "request_id": request_id}, status=500)
+    body = loader.render_to_string("500.html", {"request_id": request_id, "message": SERVER_ERROR})
+    return HttpResponse(body, status=500)

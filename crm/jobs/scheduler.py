@@ -4,6 +4,8 @@ Settings name it (`CELERY_BEAT_SCHEDULER`); beat creates it after Django has sta
 app's jobs.py is loaded, so the schedule is whatever the apps registered.
 """
 
+from datetime import UTC, datetime
+
 from celery.beat import PersistentScheduler
 
 from crm.jobs.registry import beat_schedule
@@ -24,3 +26,7 @@ class RegistryScheduler(PersistentScheduler):
     def setup_schedule(self) -> None:
         self.app.conf.beat_schedule = beat_schedule(extra=BEAT_HEARTBEAT_ENTRY)
         super().setup_schedule()
+        # The heartbeat is due at beat's first tick, not a minute after it starts: a fresh
+        # install (or a restarted beat) is not "degraded" for its first minute.
+        for name in BEAT_HEARTBEAT_ENTRY:
+            self.schedule[name].last_run_at = datetime(2000, 1, 1, tzinfo=UTC)

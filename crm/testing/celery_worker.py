@@ -23,7 +23,13 @@ def _database_url() -> str:
 
 @contextmanager
 def celery_worker(*, include: str = "crm.tests.celery_tasks", timeout: float = 60):
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CONN_MAX_AGE": "0"}
+    # Its log is for people reading test-artifacts/ (and tests counting its lines): plain lines.
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CONN_MAX_AGE": "0",
+        "LOG_FORMAT": "plain",
+    }
     log_path = WORKER_LOG
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:

@@ -464,6 +464,7 @@ def core_pages(who: str) -> list[tuple[str, str]]:
             ("customer-form", reverse("customer-create")),
             ("customer-edit", reverse("customer-edit", args=[first_customer.pk])),
             ("goals", reverse("goals:index")),
+            ("api-token", reverse("api-token")),
         ],
         "supervisor": [
             ("home", reverse("home")),
@@ -474,6 +475,7 @@ def core_pages(who: str) -> list[tuple[str, str]]:
             ("customers", reverse("customer-list") + "?status=prospect"),
             ("customer-form", reverse("customer-create")),
             ("supervision", reverse("supervision:index")),
+            ("api-token", reverse("api-token")),
         ],
         "admin": [
             ("home", reverse("home")),
@@ -585,3 +587,54 @@ def test_an_administrator_takes_an_area_offline_and_back_and_a_rep_sees_why(
     admin.locator("#switch-goals").get_by_role("button", name="Save Goals").click()
     expect(admin.locator("#messages")).to_contain_text("Goals: back to normal.")
     assert rep.page.goto(live_server.url + reverse("goals:index")).status == 200
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_rep_makes_an_api_token_sees_it_once_and_revokes_it(
+    chromium, live_server, browser_rep, device
+):
+    from rest_framework.authtoken.models import Token
+
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, browser_rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("home"))
+    if device == "phone":
+        page.get_by_role("button", name="Menu").tap()
+    page.get_by_role("link", name="API token").click()
+    expect(page.locator("#token-status")).to_have_text("You have no API token.")
+
+    page.get_by_role("button", name="Create token").click()
+    key = Token.objects.get(user=browser_rep.user).key
+    expect(page.locator("#new-token")).to_have_text(key)
+    expect(page.get_by_text("Copy it now: it is not shown again.")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy the token")).to_be_visible()
+    # When it was made, with its zone ("6 Dec 2026, 17:30 UTC").
+    expect(page.locator("#token-status")).to_have_text(
+        re.compile(r"You have a token, created \d{1,2} \w{3} \d{4}, \d\d:\d\d [A-Z+\-0-9]+\.")
+    )
+    assert check_page(browser_page, screenshot=f"{device}-api-token-new").problems == []
+
+    page.reload()  # shown once
+    expect(page.locator("#new-token")).to_have_count(0)
+    expect(page.locator("#token-status")).to_contain_text("You have a token, created")
+
+    page.locator("#revoke-token summary").click()
+    page.get_by_role("button", name="Yes, revoke it").click()
+    expect(
+        page.get_by_text("Token revoked: scripts using it are refused from now on.")
+    ).to_be_visible()
+    expect(page.locator("#token-status")).to_have_text("You have no API token.")
+    assert not Token.objects.filter(user=browser_rep.user).exists()
+    assert browser_page.errors == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_not_found_page_gives_a_reference_to_quote(chromium, live_server, browser_rep, device):
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, browser_rep.user)
+    page = browser_page.page
+    response = page.goto(live_server.url + "/customers/999999/")
+    assert response.status == 404
+    request_id = response.headers["x-request-id"]
+    expect(page.get_by_role("heading", name="This page does not exist")).to_be_visible()
+    expect(page.get_by_text("Reference for an administrator:")).to_contain_text(request_id)
+    assert check_page(browser_page, screenshot=f"{device}-not-found").problems == []

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from crm.testing.migrations import legacy_rep, legacy_route_stops, migrate_to
 

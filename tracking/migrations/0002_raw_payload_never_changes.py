@@ -3,6 +3,8 @@ payload (processing writes only the status columns). Reversible: the trigger is 
 
 from django.db import migrations
 
+from crm.triggers import InstallTriggers, Trigger
+
 POSTGRES_UP = """
 CREATE FUNCTION tracking_raw_payload_kept() RETURNS trigger AS $$
 BEGIN
@@ -26,22 +28,15 @@ BEGIN SELECT RAISE(ABORT, 'a raw event''s payload is never changed'); END;
 """
 SQLITE_DOWN = "DROP TRIGGER IF EXISTS tracking_raw_payload_kept;"
 
-
-def _run(statements: dict):
-    def run(apps, schema_editor):
-        sql = statements.get(schema_editor.connection.vendor)
-        if sql:
-            schema_editor.execute(sql, params=None)
-
-    return run
+PAYLOAD_KEPT = Trigger(
+    name="tracking_raw_payload_kept",
+    table="tracking_rawevent",
+    create={"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP},
+    drop={"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN},
+)
 
 
 class Migration(migrations.Migration):
     dependencies = [("tracking", "0001_tracking")]
 
-    operations = [
-        migrations.RunPython(
-            _run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}),
-            _run({"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN}),
-        ),
-    ]
+    operations = [InstallTriggers(PAYLOAD_KEPT)]

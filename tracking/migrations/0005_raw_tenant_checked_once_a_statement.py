@@ -20,11 +20,17 @@ from importlib import import_module
 import django.db.models.deletion
 from django.db import migrations, models
 
+from crm.triggers import InstallTriggers, Trigger
+
 payload_kept_again = import_module(
     "tracking.migrations.0004_claims_held_by_the_batch"
 ).payload_kept_again
 
-POSTGRES_UP = """
+TENANT_EXISTS = Trigger(
+    name="tracking_raw_tenant_exists",
+    table="tracking_rawevent",
+    create={
+        "postgresql": """
 CREATE FUNCTION tracking_raw_tenant_exists() RETURNS trigger AS $$
 DECLARE
     wanted bigint;
@@ -43,7 +49,24 @@ END $$ LANGUAGE plpgsql;
 CREATE TRIGGER tracking_raw_tenant_exists AFTER INSERT ON tracking_rawevent
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION tracking_raw_tenant_exists();
-
+""",
+        "sqlite": """CREATE TRIGGER tracking_raw_tenant_exists BEFORE INSERT ON tracking_rawevent
+    FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM tracking_trackingtenant WHERE id = NEW.tenant_id)
+    BEGIN SELECT RAISE(ABORT, 'a raw event names a tracking tenant that does not exist'); END""",
+    },
+    drop={
+        "postgresql": """
+DROP TRIGGER IF EXISTS tracking_raw_tenant_exists ON tracking_rawevent;
+DROP FUNCTION IF EXISTS tracking_raw_tenant_exists();
+""",
+        "sqlite": "DROP TRIGGER IF EXISTS tracking_raw_tenant_exists",
+    },
+)
+TENANT_KEEPS_ITS_RAW_EVENTS = Trigger(
+    name="tracking_tenant_keeps_its_raw_events",
+    table="tracking_trackingtenant",
+    create={
+        "postgresql": """
 CREATE FUNCTION tracking_tenant_keeps_its_raw_events() RETURNS trigger AS $$
 BEGIN
     -- Wait for the inserts that hold this tenant to end; then look again (a new snapshot).
@@ -59,10 +82,44 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 CREATE TRIGGER tracking_tenant_keeps_its_raw_events BEFORE DELETE ON tracking_trackingtenant
     FOR EACH ROW EXECUTE FUNCTION tracking_tenant_keeps_its_raw_events();
+""",
+        "sqlite": """CREATE TRIGGER tracking_tenant_keeps_its_raw_events BEFORE DELETE ON tracking_trackingtenant
+    FOR EACH ROW WHEN EXISTS (SELECT 1 FROM tracking_rawevent WHERE tenant_id = OLD.id)
+    BEGIN SELECT RAISE(ABORT, 'the tracking tenant still has raw events'); END""",
+    },
+    drop={
+        "postgresql": """
+DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_raw_events ON tracking_trackingtenant;
+DROP FUNCTION IF EXISTS tracking_tenant_keeps_its_raw_events();
+""",
+        "sqlite": "DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_raw_events",
+    },
+)
+# The same function as the one above (installed before it, dropped after it).
+TENANT_KEEPS_ITS_ID = Trigger(
+    name="tracking_tenant_keeps_its_id",
+    table="tracking_trackingtenant",
+    create={
+        "postgresql": """
 CREATE TRIGGER tracking_tenant_keeps_its_id BEFORE UPDATE OF id ON tracking_trackingtenant
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
     EXECUTE FUNCTION tracking_tenant_keeps_its_raw_events();
-
+""",
+        "sqlite": """CREATE TRIGGER tracking_tenant_keeps_its_id BEFORE UPDATE OF id ON tracking_trackingtenant
+    FOR EACH ROW WHEN OLD.id IS NOT NEW.id
+        AND EXISTS (SELECT 1 FROM tracking_rawevent WHERE tenant_id = OLD.id)
+    BEGIN SELECT RAISE(ABORT, 'the tracking tenant still has raw events'); END""",
+    },
+    drop={
+        "postgresql": "DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_id ON tracking_trackingtenant;",
+        "sqlite": "DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_id",
+    },
+)
+TENANT_KEPT = Trigger(
+    name="tracking_raw_tenant_kept",
+    table="tracking_rawevent",
+    create={
+        "postgresql": """
 CREATE FUNCTION tracking_raw_tenant_kept() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION 'a raw event''s tenant is never changed (raw event %)', OLD.id
@@ -71,53 +128,29 @@ END $$ LANGUAGE plpgsql;
 CREATE TRIGGER tracking_raw_tenant_kept BEFORE UPDATE OF tenant_id ON tracking_rawevent
     FOR EACH ROW WHEN (OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)
     EXECUTE FUNCTION tracking_raw_tenant_kept();
-"""
-POSTGRES_DOWN = """
-DROP TRIGGER IF EXISTS tracking_raw_tenant_kept ON tracking_rawevent;
-DROP FUNCTION IF EXISTS tracking_raw_tenant_kept();
-DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_id ON tracking_trackingtenant;
-DROP TRIGGER IF EXISTS tracking_tenant_keeps_its_raw_events ON tracking_trackingtenant;
-DROP FUNCTION IF EXISTS tracking_tenant_keeps_its_raw_events();
-DROP TRIGGER IF EXISTS tracking_raw_tenant_exists ON tracking_rawevent;
-DROP FUNCTION IF EXISTS tracking_raw_tenant_exists();
-"""
-SQLITE_UP = [
-    """CREATE TRIGGER tracking_raw_tenant_exists BEFORE INSERT ON tracking_rawevent
-    FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM tracking_trackingtenant WHERE id = NEW.tenant_id)
-    BEGIN SELECT RAISE(ABORT, 'a raw event names a tracking tenant that does not exist'); END""",
-    """CREATE TRIGGER tracking_tenant_keeps_its_raw_events BEFORE DELETE ON tracking_trackingtenant
-    FOR EACH ROW WHEN EXISTS (SELECT 1 FROM tracking_rawevent WHERE tenant_id = OLD.id)
-    BEGIN SELECT RAISE(ABORT, 'the tracking tenant still has raw events'); END""",
-    """CREATE TRIGGER tracking_tenant_keeps_its_id BEFORE UPDATE OF id ON tracking_trackingtenant
-    FOR EACH ROW WHEN OLD.id IS NOT NEW.id
-        AND EXISTS (SELECT 1 FROM tracking_rawevent WHERE tenant_id = OLD.id)
-    BEGIN SELECT RAISE(ABORT, 'the tracking tenant still has raw events'); END""",
-    """CREATE TRIGGER tracking_raw_tenant_kept BEFORE UPDATE OF tenant_id ON tracking_rawevent
+""",
+        "sqlite": """CREATE TRIGGER tracking_raw_tenant_kept BEFORE UPDATE OF tenant_id ON tracking_rawevent
     FOR EACH ROW WHEN OLD.tenant_id IS NOT NEW.tenant_id
     BEGIN SELECT RAISE(ABORT, 'a raw event''s tenant is never changed'); END""",
-]
-SQLITE_DOWN = [
-    f"DROP TRIGGER IF EXISTS {name}"
-    for name in ("tracking_raw_tenant_exists", "tracking_tenant_keeps_its_raw_events",
-                 "tracking_tenant_keeps_its_id", "tracking_raw_tenant_kept")
-]  # fmt: skip
+    },
+    drop={
+        "postgresql": """
+DROP TRIGGER IF EXISTS tracking_raw_tenant_kept ON tracking_rawevent;
+DROP FUNCTION IF EXISTS tracking_raw_tenant_kept();
+""",
+        "sqlite": "DROP TRIGGER IF EXISTS tracking_raw_tenant_kept",
+    },
+)
+TRIGGERS = (TENANT_EXISTS, TENANT_KEEPS_ITS_RAW_EVENTS, TENANT_KEEPS_ITS_ID, TENANT_KEPT)
+# The SQLite statements, for the later migrations that rebuild these tables (tracking.0006).
+SQLITE_UP = [trigger.create["sqlite"] for trigger in TRIGGERS]
+SQLITE_DOWN = [trigger.drop["sqlite"] for trigger in TRIGGERS]
 
 
-def checked_by_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP, params=None)
-    elif vendor == "sqlite":
-        payload_kept_again(apps, schema_editor)  # (the table was rebuilt without its triggers)
-        for statement in SQLITE_DOWN + SQLITE_UP:
-            schema_editor.execute(statement, params=None)
-
-
-def triggers_gone(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN, params=None)
-    elif vendor == "sqlite":
+def payload_kept_on_sqlite(apps, schema_editor):
+    # (the table was rebuilt without its triggers)
+    if schema_editor.connection.vendor == "sqlite":
+        payload_kept_again(apps, schema_editor)
         for statement in SQLITE_DOWN:
             schema_editor.execute(statement, params=None)
 
@@ -140,5 +173,6 @@ class Migration(migrations.Migration):
                 to="tracking.trackingtenant",
             ),
         ),
-        migrations.RunPython(checked_by_triggers, triggers_gone),
+        migrations.RunPython(payload_kept_on_sqlite, migrations.RunPython.noop),
+        InstallTriggers(*TRIGGERS),
     ]
