@@ -13,6 +13,7 @@ from django.utils import timezone
 from crm import services
 from crm.jobs import services as jobs_services
 from crm.jobs.models import DeadLetter
+from crm.switches import services as switch_services
 from crm.models import ActivityKind, ActivityOutcome, ActivityStatus, Deal, DealStage
 from crm.testing import fresh, pins, unpinned
 from crm.tests.factories import (
@@ -34,6 +35,7 @@ NOT_WRITES = {
         "new_customer_codes", "fact_of", "publish_fact_change",
     },
     jobs_services: set(),
+    switch_services: {"switchable_areas"},
 }  # fmt: skip
 SIZES = [2, 25]
 
@@ -250,3 +252,36 @@ def test_sending_dead_letters_again(admin_user, rows, assert_queries):
             jobs_services.dead_letters_retry(letters=DeadLetter.objects.all(), actor=admin_user)
     finally:
         broker.delete("celery")
+
+
+@pins(jobs_services.dead_letters_act)
+@pytest.mark.parametrize("rows", SIZES)
+def test_discarding_a_tasks_dead_letters(admin_user, rows, assert_queries):
+    for number in range(rows):
+        jobs_services.dead_letter_record(
+            task_name="crm.tests.gone", args=[number], kwargs={}, error="E"
+        )
+    actor = fresh(admin_user)
+
+    # the letters locked, their audit in one insert, the delete (an administrator by flag: the
+    # policy reads nothing)
+    with assert_queries(3):
+        jobs_services.dead_letters_act(actor=actor, task_name="crm.tests.gone", action="discard")
+
+
+@pins(switch_services.switch_set)
+def test_flipping_a_switch(admin_user, assert_queries):
+    actor = fresh(admin_user)
+    # the switch locked (made the first time: read, insert), its update, the audit
+    with assert_queries(4):
+        switch_services.switch_set(
+            actor=actor, area="goals", jobs_paused=True, offline=False, reason="Recounting."
+        )
+
+
+@pins(switch_services.ratelimit_reset)
+def test_resetting_the_rate_limits(admin_user, assert_queries):
+    actor = fresh(admin_user)
+    # the audit
+    with assert_queries(1):
+        switch_services.ratelimit_reset(actor=actor, reason="The burst is over.")

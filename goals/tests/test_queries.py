@@ -44,7 +44,7 @@ TARGETS = {"signup_goal": 3, "revenue_goal": Decimal(5000), "bonus_tier_goal": 1
 NOT_WRITES = {
     services: {
         "owner_zone", "resolve_period", "set_period", "writable_goal", "check_update",
-        "goals_for_facts", "link_problem", "link_refusal",
+        "goals_for_facts", "link_refusal",
     },
     plan_services: {"plan_period", "plan_title"},
 }  # fmt: skip
