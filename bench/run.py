@@ -17,10 +17,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,17 +28,14 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 from bench.harness import (  # noqa: E402
     RESULTS_DIR,
     Context,
-    HttpClient,
     machine_info,
     missing_programs,
     write_result,
 )
 from bench.scenarios import SCENARIOS  # noqa: E402
+from bench.servers import DEFAULT_WSGI_APP, GUNICORN_WORKERS, gunicorn  # noqa: E402
 
-GUNICORN_WORKERS = 2
-DEFAULT_WSGI_APP = "crm.wsgi:application"
 DATABASE_NAME = "crm_bench"
-STARTUP_TIMEOUT = 30
 
 
 def production_environment(*, database_url: str, redis_base: str) -> dict[str, str]:
@@ -103,66 +98,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def gunicorn(
-    env: dict[str, str],
-    port: int,
-    log_path: Path,
-    wsgi_app: str = DEFAULT_WSGI_APP,
-    workers: int = GUNICORN_WORKERS,
-) -> Iterator[subprocess.Popen]:
-    command = [
-        sys.executable, "-m", "gunicorn", wsgi_app,
-        "-w", str(workers),
-        "-b", f"127.0.0.1:{port}",
-        "--graceful-timeout", "5",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        # Its own session: a Ctrl-C reaches the harness, which then stops gunicorn in order.
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_serving(process, port, log_path)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen, port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    client = HttpClient("127.0.0.1", port)
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{_tail(log_path)}")
-        try:
-            status, _, _ = client.get("/health/live")
-            if status == 200:
-                client.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer within {STARTUP_TIMEOUT} s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return (
-        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-    )
 
 
 def _programs_ready(selected) -> bool:

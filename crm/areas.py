@@ -12,7 +12,7 @@ names no app:
     )
 
 An area's name is what its pages (`crm.web.area_required("supervision")`) and endpoints (a
-view's `area`, crm.api.permissions) say, and what `crm.roles.can_use(user, name)` answers for.
+view's `area`, crm.api.permissions) say, and what `can_use(user, name)` below answers for.
 The navigation of every page (crm.context_processors) lists, in `order`, the links of the areas
 the user may open; a link is the current page's (`aria-current`) on the pages of its URL's
 namespace, or on the `pages` it names. The core's own areas, its sales pages and Django admin's
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import ResolverMatch, reverse
 
-from crm.roles import Actor, Role, can_use, may_operate, may_use_django_admin
+from crm.roles import Actor, Role, has_role_in, may_operate, may_use_django_admin
 
 Policy = Callable[[Actor], bool]
 
@@ -107,6 +107,15 @@ def area_named(name: str) -> Area:
         raise ImproperlyConfigured(
             f"No area {name!r} is registered (register_area in the app's areas.py)."
         ) from None
+
+
+def can_use(user: Actor, area: str) -> bool:
+    """Whether `user` may open an area of the site (its pages, endpoints and navigation
+    entries), as the area was registered: by role, or by its own crm.roles policy."""
+    registered = area_named(area)
+    if registered.admits is not None:
+        return registered.admits(user)
+    return has_role_in(user, registered.roles)
 
 
 def registered_areas() -> list[Area]:

@@ -15,6 +15,7 @@ for the decision, never importing the app.
 """
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -168,16 +169,9 @@ def scope_to_user(
 # --- What a role may do -----------------------------------------------------------------------
 
 
-def can_use(user: Actor | AnonymousUser, area: str) -> bool:
-    """Whether `user` may open an area of the site (its pages, endpoints and navigation
-    entries), as the area was registered (crm.areas): by role, or by its own policy."""
-    # crm.areas names these roles and policies: read when first asked, long after start-up.
-    from crm.areas import area_named
-
-    registered = area_named(area)
-    if registered.admits is not None:
-        return registered.admits(user)
-    return role_of(user) in registered.roles
+def has_role_in(user: Actor | AnonymousUser, roles: Iterable[Role]) -> bool:
+    """Whether `user`'s role is one of `roles` (an area's door, crm.areas.can_use)."""
+    return role_of(user) in roles
 
 
 def may_use_django_admin(user: Actor | AnonymousUser) -> bool:

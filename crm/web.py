@@ -55,11 +55,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from crm.areas import can_use
 from crm.errors import Conflict, from_integrity_error
 from crm.ids import parse_id
 from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
-from crm.roles import Actor, can_use
+from crm.roles import Actor
 from crm.switches.selectors import area_of_module, offline_state
 
 PAGE_SIZE = 50
@@ -71,7 +72,7 @@ View = Callable[..., HttpResponse]
 
 
 def area_required(area: str) -> Callable[[View], View]:
-    """login_required plus crm.roles.can_use(user, area): 403 for a role that may not use it.
+    """login_required plus crm.areas.can_use(user, area): 403 for a role that may not use it.
 
     An anonymous htmx request gets a client-side redirect to the login page; a plain redirect
     would be followed by the XHR and the login form swapped into a table row.

@@ -146,7 +146,7 @@ def _stored(tenant_id: int) -> int:
 @contextlib.contextmanager
 def _server(ctx: Context):
     """The app and the bare view, served as production serves the app; the base URL."""
-    from bench.run import gunicorn
+    from bench.servers import gunicorn
     from crm.testing.servers import free_port
 
     port = free_port()

@@ -1,8 +1,8 @@
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions
 
-from crm.areas import area_named
-from crm.roles import can_use, has_crm_role
+from crm.areas import area_named, can_use
+from crm.roles import has_crm_role
 
 NO_CRM_ROLE = "Your account has no CRM role; ask an administrator for one."
 NOT_FOR_YOUR_ROLE = "Your role does not use the {area} area."

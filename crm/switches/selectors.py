@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.areas import Area, registered_areas
 from crm.switches.models import AreaSwitch
 
 logger = logging.getLogger(__name__)
@@ -99,17 +100,21 @@ def jobs_paused(area: str | None) -> SwitchState | None:
 def area_of_module(module: str) -> str | None:
     """The area of an app's job or home panel: the one named like the app (goals.jobs → goals),
     if it is a registered area; the core's own jobs belong to none and are never paused."""
-    from crm.areas import registered_areas
-
     app = module.partition(".")[0]
     return app if app in {area.name for area in registered_areas()} else None
+
+
+# The areas that stay on whatever happens: where switches are flipped back.
+ALWAYS_ON = frozenset({"admin", "ops"})
+
+
+def switchable_areas() -> list[Area]:
+    return [area for area in registered_areas() if area.name not in ALWAYS_ON]
 
 
 def switch_board() -> list[tuple[str, str, AreaSwitch]]:
     """Every area that can be switched (label, name) with its row (unsaved when never flipped),
     for the switches page: one query."""
-    from crm.switches.services import switchable_areas
-
     rows = {row.area: row for row in AreaSwitch.objects.select_related("changed_by")}
     return [
         (area.label, area.name, rows.get(area.name) or AreaSwitch(area=area.name))

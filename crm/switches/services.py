@@ -7,14 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm import ratelimit
-from crm.areas import Area, registered_areas
 from crm.roles import Actor, may_operate
 from crm.switches.models import AreaSwitch
-from crm.switches.selectors import forget
+from crm.switches.selectors import forget, switchable_areas
 from crm.writes import audit, name_actions
-
-# The areas that stay on whatever happens: where switches are flipped back.
-ALWAYS_ON = frozenset({"admin", "ops"})
 
 NOT_AN_AREA = "No area called {area!r} can be switched."
 REASON_NEEDED = "Say why (people see it on the page that replaces the area's)."
@@ -24,10 +20,6 @@ name_actions({
     "switch.set": "Switches flipped",
     "ratelimit.reset": "Rate limits reset",
 })  # fmt: skip
-
-
-def switchable_areas() -> list[Area]:
-    return [area for area in registered_areas() if area.name not in ALWAYS_ON]
 
 
 @transaction.atomic

@@ -147,7 +147,7 @@ def registry(monkeypatch):
     ],
 )
 def test_each_area_is_opened_by_the_roles_its_app_registered(people, area, expected):
-    assert admitted(lambda actor: roles.can_use(actor, area), people) == expected
+    assert admitted(lambda actor: areas.can_use(actor, area), people) == expected
 
 
 def test_the_areas_come_from_the_apps_in_their_navigation_order():
@@ -181,7 +181,7 @@ def test_an_area_registered_twice_alike_is_one_and_two_different_ones_are_a_mist
 
 def test_an_area_nobody_registered_is_a_mistake_not_a_closed_door(rep):
     with pytest.raises(ImproperlyConfigured):
-        roles.can_use(rep.user, "reportz")
+        areas.can_use(rep.user, "reportz")
 
 
 def main_nav(user, path: str = "/") -> list[tuple[str, bool]]:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from crm import services
 from crm.jobs import services as jobs_services
 from crm.jobs.models import DeadLetter
-from crm.switches import services as switch_services
 from crm.models import ActivityKind, ActivityOutcome, ActivityStatus, Deal, DealStage
+from crm.switches import services as switch_services
 from crm.testing import fresh, pins, unpinned
 from crm.tests.factories import (
     ActivityFactory,
@@ -35,7 +35,7 @@ NOT_WRITES = {
         "new_customer_codes", "fact_of", "publish_fact_change",
     },
     jobs_services: set(),
-    switch_services: {"switchable_areas"},
+    switch_services: set(),
 }  # fmt: skip
 SIZES = [2, 25]
 
