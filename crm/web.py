@@ -35,6 +35,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Page
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import IntegrityError, connections
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.forms.utils import flatatt
@@ -60,6 +61,12 @@ from crm.ids import parse_id
 from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
 from crm.roles import Actor, can_use
+from crm.validators import (
+    NOTHING_VISIBLE,
+    MinVisibleLengthValidator,
+    validate_storable_text,
+    visible_length,
+)
 
 PAGE_SIZE = 50
 
@@ -144,6 +151,31 @@ class ScopedForm(ServiceForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+
+
+class TextField(forms.CharField):
+    """Text a person types, as every database of the CRM can store it (crm.validators): no NUL,
+    no half of a character. Required text needs a character a reader sees (twelve zero-width
+    spaces are nothing), and `min_length` counts those only. Every form's text field is one
+    (a test walks every form)."""
+
+    def __init__(self, *, min_length: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # Django's own NUL check gives way to the shared one (one message for every text).
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(validate_storable_text)
+        self.min_length = min_length  # the page's minlength attribute too
+        if min_length is not None:
+            self.validators.append(MinVisibleLengthValidator(min_length))
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if self.required and value and not visible_length(value):
+            raise ValidationError(NOTHING_VISIBLE, code="required")
 
 
 class DateTimeField(forms.DateTimeField):

@@ -28,7 +28,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from crm.api.base import IdField, ScopedModelChoiceFilter, ScopedViewSet
+from crm.api.base import IdField, ScopedModelChoiceFilter, ScopedViewSet, TextField
 from crm.api.schema import ErrorSerializer
 from crm.ids import NOT_AN_ID, parse_id
 from crm.models import Route
@@ -74,7 +74,7 @@ class BaseSerializer(serializers.Serializer):
     visited = serializers.BooleanField()
     actual_quantity = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
     reason = serializers.ChoiceField(choices=[("", "None"), *ReasonCode.choices], allow_blank=True)
-    note = serializers.CharField(allow_blank=True, max_length=NOTE_LENGTH)
+    note = TextField(allow_blank=True, max_length=NOTE_LENGTH)
 
 
 class LineInputSerializer(serializers.Serializer):
@@ -89,7 +89,7 @@ class LineInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=[("", "None"), *ReasonCode.choices], required=False, allow_blank=True
     )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_LENGTH)
+    note = TextField(required=False, allow_blank=True, max_length=NOTE_LENGTH)
 
 
 @extend_schema_field(LineInputSerializer(many=True))
@@ -201,7 +201,7 @@ class AnalysisInputSerializer(serializers.Serializer):
 
 
 class ReopenInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(min_length=10, max_length=300)
+    reason = TextField(min_length=services.REOPEN_REASON_MIN, max_length=300)
 
 
 class RouteRefSerializer(serializers.Serializer):
