@@ -3,11 +3,12 @@ bodies too large, keys that are not keys (a NUL: PostgreSQL cannot even compare 
 webhooks. Each is a clear 4xx, never a 500, and a made-up key does not reach the database."""
 
 import json
+import uuid
 
 import pytest
 from django.test import Client
 
-from tracking import contract
+from tracking import contract, tenants
 from tracking.models import RawEvent
 from tracking.tests.helpers import make_tenant, post_event
 
@@ -68,3 +69,45 @@ def test_a_body_over_the_limit_is_a_413_on_every_ingestion_path(anonymous, tenan
     )
     assert answer.status_code == 413
     assert not RawEvent.objects.exists()
+
+
+# --- Keys that are not keys ---------------------------------------------------------------------
+
+NOT_KEYS = ["pk_%00", "%00", "pk_%00abc", "pk_abc%0A", "pk_%C3%A9t%C3%A9", "pk_a%20b", "x" * 65,
+            "pk_%F0%9F%9A%9A", "pk_%ED%A0%80"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", NOT_KEYS)
+def test_a_key_that_is_not_shaped_like_one_is_refused_without_a_query(
+    anonymous, tenant, assert_queries, key
+):
+    body = json.dumps(EVENT)
+    with assert_queries(0):
+        event = anonymous.post(f"/t/e?key={key}", body, content_type="application/json")
+        batch = anonymous.post(f"/t/batch?key={key}", body, content_type="application/json")
+        header = anonymous.post(
+            "/t/e", body, content_type="application/json", HTTP_X_TRACKING_KEY=key
+        )
+        preflight = anonymous.options(f"/t/e?key={key}", HTTP_ORIGIN="https://shop.example.com")
+        hook = anonymous.post(f"/t/webhooks/stripe/{key}", body, content_type="application/json")
+
+    assert (event.status_code, batch.status_code, header.status_code) == (401, 401, 401)
+    assert preflight.status_code == 403
+    assert hook.status_code in (401, 404)  # 404: a path the URL patterns do not take
+    assert not RawEvent.objects.exists()
+
+
+def test_an_unknown_key_reaches_the_database_once_then_the_caches_answer(anonymous, assert_queries):
+    key = f"pk_{uuid.uuid4().hex}"
+    with assert_queries(1):
+        first = anonymous.post(f"/t/e?key={key}", "{}", content_type="application/json")
+    with assert_queries(0):
+        again = [
+            anonymous.post(f"/t/e?key={key}", "{}", content_type="application/json")
+            for _ in range(5)
+        ]
+    tenants._local.clear()  # another process: the shared cache remembers the miss
+    with assert_queries(0):
+        elsewhere = anonymous.post(f"/t/e?key={key}", "{}", content_type="application/json")
+
+    assert {first.status_code, elsewhere.status_code, *(a.status_code for a in again)} == {401}
