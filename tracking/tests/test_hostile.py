@@ -2,7 +2,9 @@
 bodies too large, keys that are not keys (a NUL: PostgreSQL cannot even compare it), replayed
 webhooks. Each is a clear 4xx, never a 500, and a made-up key does not reach the database."""
 
+import hashlib
 import json
+import time
 import uuid
 
 import pytest
@@ -10,7 +12,7 @@ from django.test import Client
 
 from tracking import contract, tenants
 from tracking.models import RawEvent
-from tracking.tests.helpers import make_tenant, post_event
+from tracking.tests.helpers import make_tenant, post_event, post_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,63 @@ def test_an_unknown_key_reaches_the_database_once_then_the_caches_answer(anonymo
         elsewhere = anonymous.post(f"/t/e?key={key}", "{}", content_type="application/json")
 
     assert {first.status_code, elsewhere.status_code, *(a.status_code for a in again)} == {401}
+
+
+# --- Replayed webhooks --------------------------------------------------------------------------
+
+
+def _replay(client, tenant, original, **headers):
+    """The original request's body and signature sent again, its headers changed."""
+    request = original.wsgi_request
+    sent = {
+        "HTTP_X_WEBHOOK_TIMESTAMP": request.headers["X-Webhook-Timestamp"],
+        "HTTP_X_WEBHOOK_SIGNATURE": request.headers["X-Webhook-Signature"],
+        **headers,
+    }
+    return client.post(
+        request.path, request.body, content_type="application/json", **sent
+    )  # fmt: skip
+
+
+def test_a_delivery_replayed_under_a_new_id_is_refused_when_its_id_was_signed(client, tenant):
+    original = post_webhook(client, tenant, {"id": "evt_1"}, HTTP_X_WEBHOOK_ID="d-1")
+    renamed = _replay(client, tenant, original, HTTP_X_WEBHOOK_ID="d-2")
+    unnamed = _replay(client, tenant, original)
+    again = _replay(client, tenant, original, HTTP_X_WEBHOOK_ID="d-1")
+
+    assert original.json() == {"accepted": 1, "stored": 1}
+    assert renamed.status_code == unnamed.status_code == 401
+    assert again.json() == {"accepted": 1, "stored": 0}  # the same delivery: kept once
+    assert list(RawEvent.objects.values_list("event_id", flat=True)) == ["d-1"]
+
+
+def test_an_unsigned_id_is_nobodys_the_delivery_is_what_was_signed(client, tenant):
+    original = post_webhook(
+        client, tenant, {"id": "evt_2"}, sign_id=False, HTTP_X_WEBHOOK_ID="d-1"
+    )  # fmt: skip
+    replays = [_replay(client, tenant, original, HTTP_X_WEBHOOK_ID=f"d-{n}") for n in (2, 3)]
+    without = _replay(client, tenant, original)
+
+    assert original.json() == {"accepted": 1, "stored": 1}
+    assert [answer.json() for answer in (*replays, without)] == [{"accepted": 1, "stored": 0}] * 3
+    raw = RawEvent.objects.get()
+    stamp = original.wsgi_request.headers["X-Webhook-Timestamp"]
+    signed = stamp.encode() + b"." + original.wsgi_request.body
+    assert raw.event_id == hashlib.sha256(signed).hexdigest()
+
+
+def test_a_providers_retry_of_a_signed_delivery_is_stored_once(client, tenant):
+    first = post_webhook(client, tenant, {"id": "evt_3"}, HTTP_X_WEBHOOK_ID="d-9")
+    retry = post_webhook(
+        client, tenant, {"id": "evt_3"}, stamp=int(time.time()) + 1, HTTP_X_WEBHOOK_ID="d-9"
+    )  # signed again, a second later
+    assert (first.json()["stored"], retry.json()["stored"]) == (1, 0)
+
+
+def test_an_id_that_cannot_be_signed_leaves_the_delivery_to_its_signature(client, tenant):
+    # A "." would make "<timestamp>.<id>." ambiguous: such an id is never taken as signed.
+    answer = post_webhook(client, tenant, {"id": "evt_4"}, HTTP_X_WEBHOOK_ID="a.b")
+    plain = post_webhook(client, tenant, {"id": "evt_5"}, sign_id=False, HTTP_X_WEBHOOK_ID="a.b")
+    assert answer.status_code == 401
+    assert plain.json() == {"accepted": 1, "stored": 1}
+    assert RawEvent.objects.get().event_id != "a.b"
