@@ -452,7 +452,8 @@ def return_to(request: HttpRequest, default: str) -> str:
     query string of a form's page, if it is one of ours), else `default` (a URL name, or a
     path)."""
     url = request.POST.get("next") or request.GET.get("next", "")
-    if url and url_has_allowed_host_and_scheme(
+    # A path of ours, never a bare word: redirect() would take "a b" for a view's name.
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return url
