@@ -214,3 +214,34 @@ def test_every_text_field_of_every_api_input_refuses_what_cannot_be_stored(seria
     missing = _text_fields_without_the_rule(fields)
     _unless_goals_pending(serializer, missing)
     assert missing == [], f"build these from crm.api.base.TextField: {missing}"
+
+
+def _text_fields(serializer: type) -> list[str]:
+    try:
+        fields = serializer().fields
+    except TypeError:
+        fields = serializer(search=object(), orderings={}).fields
+    return [name for name, field in fields.items() if isinstance(field, ApiTextField)]
+
+
+API_TEXT_FIELDS = [
+    (serializer, name)
+    for serializer in SERIALIZERS
+    if not serializer.__module__.startswith("goals.")
+    for name in _text_fields(serializer)
+]
+
+
+@pytest.mark.parametrize(
+    ("serializer", "name"),
+    API_TEXT_FIELDS,
+    ids=[f"{cls.__qualname__}.{name}" for cls, name in API_TEXT_FIELDS],
+)
+@pytest.mark.parametrize("value", ["a\x00b", "a\ud800b", "\ud800", "\udfff x"])
+def test_every_api_text_field_answers_what_cannot_be_stored_on_its_field(serializer, name, value):
+    try:
+        instance = serializer(data={name: value}, partial=True)
+    except TypeError:
+        instance = serializer(data={name: value}, search=object(), orderings={})
+    assert not instance.is_valid()
+    assert UNSTORABLE_TEXT in instance.errors[name]
