@@ -38,6 +38,7 @@ from crm.selectors import (
     TASK_SEARCH,
     Search,
 )
+from crm.validators import validate_storable_text
 from crm.web import (
     AmountField,
     DateTimeField,
@@ -45,6 +46,7 @@ from crm.web import (
     OrderingField,
     ScopedForm,
     ServiceForm,
+    TextField,
 )
 
 
@@ -77,7 +79,7 @@ class SalesForm(ScopedForm):
 
 
 class DealForm(SalesForm):
-    title = forms.CharField(max_length=_max_length(Deal, "title"))
+    title = TextField(max_length=_max_length(Deal, "title"))
     customer = forms.ModelChoiceField(queryset=Customer.objects.none())
     amount = AmountField()
     stage = forms.ChoiceField(choices=DealStage.open_choices(), initial=DealStage.PROSPECTING)
@@ -120,7 +122,7 @@ class ActivityForm(SalesForm):
     customer = forms.ModelChoiceField(
         queryset=Customer.objects.none(), required=False, empty_label="No customer"
     )
-    subject = forms.CharField(max_length=_max_length(Activity, "subject"), required=False)
+    subject = TextField(max_length=_max_length(Activity, "subject"), required=False)
     due_at = DateTimeField(label="When")
     done = forms.TypedChoiceField(
         label="Status",
@@ -135,7 +137,7 @@ class ActivityForm(SalesForm):
         required=False,
         help_text="How it went, for an activity done already.",
     )
-    notes = forms.CharField(
+    notes = TextField(
         max_length=_max_length(Activity, "notes"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -158,7 +160,7 @@ class ActivityCompleteForm(ServiceForm):
     as they are."""
 
     outcome = forms.ChoiceField(choices=[("", "—"), *ActivityOutcome.choices], required=False)
-    notes = forms.CharField(
+    notes = TextField(
         max_length=_max_length(Activity, "notes"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -175,7 +177,7 @@ class ActivityCompleteForm(ServiceForm):
 
 
 class TaskForm(ScopedForm):
-    title = forms.CharField(max_length=_max_length(Task, "title"))
+    title = TextField(max_length=_max_length(Task, "title"))
     due_at = DateTimeField(label="Due", required=False)
     rep = RepChoiceField(queryset=SalesRep.objects.none(), label="Sales rep")
 
@@ -195,21 +197,22 @@ class TaskStatusForm(ServiceForm):
 
 
 class CustomerEditForm(ServiceForm):
-    name = forms.CharField(max_length=_max_length(Customer, "name"))
-    contact_name = forms.CharField(
+    name = TextField(max_length=_max_length(Customer, "name"))
+    contact_name = TextField(
         label="Contact name", max_length=_max_length(Customer, "contact_name"), required=False
     )
-    phone = forms.CharField(
+    phone = TextField(
         max_length=_max_length(Customer, "phone"),
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
     email = forms.EmailField(
         max_length=_max_length(Customer, "email"),
+        validators=[validate_storable_text],
         required=False,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    address = forms.CharField(
+    address = TextField(
         max_length=_max_length(Customer, "address"),
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
@@ -223,7 +226,7 @@ class CustomerEditForm(ServiceForm):
 class CustomerForm(ScopedForm, CustomerEditForm):
     """A new customer (a prospect). Supervisors and admins name its owner."""
 
-    code = forms.CharField(
+    code = TextField(
         max_length=_max_length(Customer, "code"),
         required=False,
         help_text="Leave it blank and a new code is made up.",
@@ -259,7 +262,7 @@ class CustomerSignUpForm(ScopedForm):
 # --- List filters -----------------------------------------------------------------------------
 
 
-class SearchField(forms.CharField):
+class SearchField(TextField):
     """Words to look for in a list, named by what its selector looks in (a Search)."""
 
     def __init__(self, search: Search) -> None:

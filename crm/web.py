@@ -35,6 +35,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Page
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import IntegrityError, connections
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.forms.utils import flatatt
@@ -62,6 +63,12 @@ from crm.pagination import DeferredJoinPaginator
 from crm.periods import validate_in_range
 from crm.roles import Actor
 from crm.switches.selectors import area_of_module, offline_state
+from crm.validators import (
+    NOTHING_VISIBLE,
+    MinVisibleLengthValidator,
+    validate_storable_text,
+    visible_length,
+)
 
 PAGE_SIZE = 50
 
@@ -147,6 +154,31 @@ class ScopedForm(ServiceForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+
+
+class TextField(forms.CharField):
+    """Text a person types, as every database of the CRM can store it (crm.validators): no NUL,
+    no half of a character. Required text needs a character a reader sees (twelve zero-width
+    spaces are nothing), and `min_length` counts those only. Every form's text field is one
+    (a test walks every form)."""
+
+    def __init__(self, *, min_length: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # Django's own NUL check gives way to the shared one (one message for every text).
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(validate_storable_text)
+        self.min_length = min_length  # the page's minlength attribute too
+        if min_length is not None:
+            self.validators.append(MinVisibleLengthValidator(min_length))
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if self.required and value and not visible_length(value):
+            raise ValidationError(NOTHING_VISIBLE, code="required")
 
 
 class DateTimeField(forms.DateTimeField):
@@ -423,7 +455,8 @@ def return_to(request: HttpRequest, default: str) -> str:
     query string of a form's page, if it is one of ours), else `default` (a URL name, or a
     path)."""
     url = request.POST.get("next") or request.GET.get("next", "")
-    if url and url_has_allowed_host_and_scheme(
+    # A path of ours, never a bare word: redirect() would take "a b" for a view's name.
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return url

@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from crm.ids import parse_id
-from crm.web import DateField, ServiceForm
+from crm.web import DateField, ServiceForm, TextField
 from supervision import merge, rules
 from supervision.models import AnalysisKind
+from supervision.services import REOPEN_REASON_MIN
 
 _LINE_FIELD = re.compile(r"(visited|qty|reason|note|base|conflict)-([0-9]{1,19})")
 # The page's name of each field of a line.
@@ -115,4 +116,4 @@ class ReviewForm(ServiceForm):
 
 
 class ReopenForm(ServiceForm):
-    reason = forms.CharField(label="Why reopen it", min_length=10, max_length=300)
+    reason = TextField(label="Why reopen it", min_length=REOPEN_REASON_MIN, max_length=300)

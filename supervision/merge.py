@@ -19,6 +19,7 @@ theirs is a conflict.
 import json
 from dataclasses import dataclass, field, fields, replace
 
+from crm.validators import is_storable
 from supervision import rules
 from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode
 
@@ -100,7 +101,7 @@ def _valid(name: str, value: object) -> bool:
         return type(value) is int and 0 <= value <= MAX_QUANTITY
     if name == "reason":
         return isinstance(value, str) and (not value or value in rules.REASONS)
-    return isinstance(value, str) and len(value) <= NOTE_LENGTH and rules.storable(value)
+    return isinstance(value, str) and len(value) <= NOTE_LENGTH and is_storable(value)
 
 
 def encode_choices(clash: dict[str, Clash]) -> str:

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 
+from crm.validators import is_storable
 from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode
 from supervision.text import counted
 
@@ -33,18 +34,6 @@ SAME_CUSTOMER_TWICE = "This customer is in the list twice."
 REASONS = frozenset(ReasonCode.values)  # (Django builds `values` anew on each use)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-
-
-def storable(text: str) -> bool:
-    """Whether the database can store `text`: no NUL, no half of a character (a surrogate
-    that JSON can carry and UTF-8 cannot)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def clean_quantity(raw: object) -> tuple[int, str | None]:
@@ -119,7 +108,7 @@ def apply_change(line: Line, change: Change) -> tuple[Line, list[str], dict[str,
         fields["note"] = fields["note"].strip()
         if len(fields["note"]) > NOTE_LENGTH:
             errors["note"] = [NOTE_TOO_LONG]
-        elif not storable(fields["note"]):
+        elif not is_storable(fields["note"]):
             errors["note"] = [NOTE_UNSTORABLE]
     if fields.get("reason", "") and fields["reason"] not in REASONS:
         errors["reason"] = [REASON_UNKNOWN]

@@ -23,6 +23,7 @@ from django.utils import timezone
 from crm.errors import Conflict
 from crm.periods import format_moment, validate_in_range
 from crm.roles import Actor, SystemActor, may_reopen_day
+from crm.validators import is_storable, visible_length
 from crm.writes import audit, bulk_set, locked, name_actions
 from supervision import merge, rules, selectors
 from supervision.models import RouteSummary, SessionLine, SessionStatus, SupervisionSession
@@ -46,6 +47,7 @@ NOTHING_TO_REOPEN = (
     "This day can be edited already, or is still to come: there is nothing to reopen."
 )
 NOTHING_TO_REOPEN_CODE = "nothing_to_reopen"
+REOPEN_REASON_MIN = 10  # characters a reader sees (crm.validators.visible_length)
 REOPEN_REASON_SHORT = "Say why it is reopened (at least 10 characters)."
 REOPEN_REASON_UNSTORABLE = "The reason holds characters that cannot be stored."
 NO_SUCH_VERSION = "Version {version} of this day does not exist."
@@ -300,9 +302,9 @@ def session_reopen(*, actor: Actor, session_id: uuid.UUID, reason: str) -> Super
     version before is a conflict."""
     if not may_reopen_day(actor):
         raise PermissionDenied(ONLY_ADMINS_REOPEN)
-    if len(reason.strip()) < 10:
+    if visible_length(reason) < REOPEN_REASON_MIN:
         raise ValidationError({"reason": REOPEN_REASON_SHORT})
-    if not rules.storable(reason):
+    if not is_storable(reason):
         raise ValidationError({"reason": REOPEN_REASON_UNSTORABLE})
     session = locked(selectors.session_list(user=actor), session_id)
     if not selectors.reopenable(session):

@@ -47,6 +47,8 @@ NOT_UTF8 = "The body is not valid UTF-8."
 NOT_JSON = "The body is not JSON: {error}."
 TOO_DEEP = "The body is nested deeper than 20 levels."
 NO_DATA = "A form body carries the events in its 'data' field."
+TOO_MANY_FIELDS = "A form body has at most 10 fields (the events go in 'data')."
+MAX_FORM_FIELDS = 10
 NOT_AN_OBJECT = "An event is a JSON object."
 NOT_A_BATCH = 'A batch is an object: {"batch": [events]}.'
 BATCH_TOO_LARGE = "A batch holds at most 500 events."
@@ -99,7 +101,10 @@ def decode_body(body: bytes, *, content_type: str, content_encoding: str) -> Any
     except UnicodeDecodeError:
         raise Refused(400, NOT_UTF8) from None
     if content_type.startswith("application/x-www-form-urlencoded"):
-        data = parse_qs(text, max_num_fields=10).get("data")
+        try:
+            data = parse_qs(text, max_num_fields=MAX_FORM_FIELDS).get("data")
+        except ValueError:  # more fields than that: a form no snippet sends
+            raise Refused(400, TOO_MANY_FIELDS) from None
         if not data:
             raise Refused(400, NO_DATA)
         text = data[0]

@@ -3,7 +3,8 @@ rotation is asked."""
 
 from django import forms
 
-from crm.web import ServiceForm
+from crm.validators import validate_storable_text
+from crm.web import ServiceForm, TextField
 from tracking import origins
 from tracking.models import TrackingTenant
 
@@ -15,7 +16,7 @@ ORIGINS_HELP = (
 )
 
 
-class OriginsField(forms.CharField):
+class OriginsField(TextField):
     """A list of origins, edited as text of one origin a line; every bad line is named."""
 
     widget = forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"})
@@ -44,6 +45,9 @@ class OriginsField(forms.CharField):
 
 
 class TenantAdminForm(forms.ModelForm):
+    # Declared, not generated: Django admin builds a model's text fields as plain CharFields.
+    name = TextField(max_length=100)
+    identifier = forms.SlugField(max_length=60, validators=[validate_storable_text])
     allowed_origins = OriginsField()
 
     class Meta:

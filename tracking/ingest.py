@@ -53,6 +53,8 @@ BAD_SIGNATURE = "The webhook's signature does not match."
 STALE_SIGNATURE = "The webhook's timestamp is too old or in the future (a replay?)."
 ONE_EVENT = "Send one event as a JSON object (several: POST /t/batch)."
 _PROVIDER = re.compile(r"[a-z0-9_-]{1,30}")
+# A delivery id that can be signed: no "." (the separator of what is signed).
+_DELIVERY = re.compile(r"[A-Za-z0-9_:-]{1,64}")
 
 
 def _answer(status: int, body: dict | str, origin: str = "", headers: dict | None = None):
@@ -190,9 +192,22 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
 # --- Webhooks -----------------------------------------------------------------------------------
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """What a sender signs: HMAC-SHA256 of "<timestamp>." and the raw body, in hex."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: str, body: bytes, delivery: str = "") -> str:
+    """What a sender signs, in hex: HMAC-SHA256 of "<timestamp>.<delivery id>." and the raw
+    body, or of "<timestamp>." and the body for a delivery that names no id."""
+    signed = f"{timestamp}.{delivery}." if delivery else f"{timestamp}."
+    return hmac.new(secret.encode(), signed.encode() + body, hashlib.sha256).hexdigest()
+
+
+def _signed_delivery(tenant: tenants.Tenant, sent: bytes, stamp: str, body: bytes, delivery: str):
+    """Whether `sent` signs the request with the tenant's secret (or the one a rotation
+    replaced, while it works): the delivery id it signs ("" when it signs none), or None."""
+    candidates = [delivery, ""] if _DELIVERY.fullmatch(delivery) else [""]
+    for secret in filter(None, (tenant.webhook_secret, tenant.previous_secret())):
+        for signed in candidates:
+            if hmac.compare_digest(sent, signature(secret, stamp, body, signed).encode()):
+                return signed
+    return None
 
 
 @csp_exempt()
@@ -201,10 +216,13 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
     """A provider's notification, signed with the tenant's webhook secret:
 
         X-Webhook-Timestamp: <unix seconds>
-        X-Webhook-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body)>
-        X-Webhook-Id: <the delivery's id> (optional; else the body's hash)
+        X-Webhook-Id: <the delivery's id> (optional; 1-64 of A-Z a-z 0-9 _ - :)
+        X-Webhook-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<id>." + body)>
+                             (without an id: of "<timestamp>." + body)
 
-    Stored raw (record source webhook:<provider>) once per delivery id; a bad or stale
+    Stored raw (record source webhook:<provider>) once per delivery: the id, when it is
+    signed; else what is signed, the timestamp and the body, so that a delivery replayed
+    within the tolerance under a new unsigned id is the same delivery. A bad or stale
     signature is a 401 and stores nothing."""
     if request.method != "POST":
         return _refused(405, "POST webhooks here.", Allow="POST")
@@ -221,12 +239,10 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
     body = request.body
     stamp = request.headers.get("X-Webhook-Timestamp", "")
     sent = request.headers.get("X-Webhook-Signature", "").removeprefix("sha256=").encode()
-    if not hmac.compare_digest(sent, signature(tenant.webhook_secret, stamp, body).encode()):
-        # Signed with the secret a rotation replaced, while it still works?
-        previous = tenant.previous_secret()
-        if not previous or not hmac.compare_digest(sent, signature(previous, stamp, body).encode()):
-            services.count_drop(tenant.id, "bad_signature")
-            return _refused(401, BAD_SIGNATURE)
+    signed_id = _signed_delivery(tenant, sent, stamp, body, request.headers.get("X-Webhook-Id", ""))
+    if signed_id is None:
+        services.count_drop(tenant.id, "bad_signature")
+        return _refused(401, BAD_SIGNATURE)
     try:
         age = abs(time.time() - int(stamp))
     except ValueError:
@@ -241,9 +257,8 @@ def webhook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
         )  # fmt: skip
     except contract.Refused as refused:
         return _refused(refused.status, refused.reason)
-    delivery = request.headers.get("X-Webhook-Id", "")[: contract.MAX_ID] or (
-        hashlib.sha256(stamp.encode() + b"." + body).hexdigest()
-    )
+    # An id nobody signed could be anyone's: the delivery is then what was signed.
+    delivery = signed_id or hashlib.sha256(stamp.encode() + b"." + body).hexdigest()
     ip = clients.client_ip(
         request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
     )

@@ -10,6 +10,7 @@ working at its expiry without a check per request."""
 import contextlib
 import datetime as dt
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -28,6 +29,10 @@ def key_grace() -> dt.timedelta:
     return dt.timedelta(hours=settings.TRACKING_KEY_GRACE_HOURS)
 
 
+# What every key the CRM makes looks like (services.new_ingestion_key: "pk_" and URL-safe
+# base64). Anything else is nobody's key, answered without a look-up: a NUL, which PostgreSQL
+# cannot even compare, or made-up text meant to reach the database.
+KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _KEY = "tracking:key:{key}"
 _local: dict[str, tuple[float, "Tenant | None"]] = {}
 _LOCAL_MAX = 10_000
@@ -91,8 +96,9 @@ def _of(row: TrackingTenant) -> Tenant:
 
 def resolve(key: str) -> Tenant | None:
     """The tenant of an ingestion key (inactive ones too: the caller answers for them), or
-    None for a key nobody has."""
-    if not key or len(key) > 64:
+    None for a key nobody has: one not shaped like a key at once, an unknown one from the
+    database once, then from the caches for a while."""
+    if not KEY_SHAPE.fullmatch(key):
         return None
     now = time.monotonic()
     held = _local.get(key)

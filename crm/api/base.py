@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -28,11 +29,19 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from crm import periods
 from crm.ids import ID_PATTERN, MAX_ID, NOT_AN_ID, parse_id
 from crm.roles import user_zone
 from crm.selectors import SEARCH_MAX_LENGTH, Ordering, Search
+from crm.validators import (
+    NOT_A_TEXT,
+    NOTHING_VISIBLE,
+    MinVisibleLengthValidator,
+    validate_storable_text,
+    visible_length,
+)
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -105,11 +114,47 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return Response(self.output_serializer_class(instance).data, status=code)
 
 
+# --- Text ---------------------------------------------------------------------------------------
+
+
+class TextField(serializers.CharField):
+    """Text, as every database of the CRM can store it (crm.validators): a JSON string (a
+    number, a list or an object is refused, never turned into text), no NUL, no half of a
+    character. Text that may not be blank needs a character a reader sees, and `min_length`
+    counts those only. Every input serializer's text field is one (a test walks them all)."""
+
+    default_error_messages = {"invalid": NOT_A_TEXT}
+
+    def __init__(self, **kwargs) -> None:
+        min_length = kwargs.pop("min_length", None)
+        super().__init__(**kwargs)
+        # DRF's own NUL and surrogate checks give way to the shared one (one message).
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
+        self.validators.append(validate_storable_text)
+        self.min_length = min_length  # the schema's minLength too
+        if min_length is not None:
+            self.validators.append(MinVisibleLengthValidator(min_length))
+
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty and data is not None and not isinstance(data, str):
+            self.fail("invalid")  # before CharField's blank check reads it as text
+        value = super().run_validation(data)
+        if value and not self.allow_blank and not visible_length(value):
+            raise serializers.ValidationError(NOTHING_VISIBLE, code="blank")
+        return value
+
+
 class ListArgumentsSerializer(serializers.Serializer):
     """`?search=` (as long as the page's search box takes) and `?ordering=` (a key of the
     selector's whitelist; blank: its default), for the lists that have them."""
 
-    search = serializers.CharField(
+    search = TextField(
         required=False, allow_blank=True, max_length=SEARCH_MAX_LENGTH, trim_whitespace=True
     )
     ordering = serializers.ChoiceField(choices=[], required=False, allow_blank=True)

@@ -5,7 +5,13 @@
 - IntegrityError, by kind (crm.errors.from_integrity_error): a unique value taken meanwhile →
   409 naming the field, a check constraint → 400 with the rule's message.
 Everything else keeps DRF's own answer (Http404 → 404, PermissionDenied → 403, …).
+
+A message that repeats what was sent ("\"x\" is not a valid choice.") has any half of a
+character in it replaced (U+FFFD): JSON can carry one in, UTF-8 cannot carry it back out, and
+the answer would be a 500.
 """
+
+import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -33,4 +39,25 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_error_detail(exc))
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = _writable(response.data)
+    return response
+
+
+def _writable(detail):
+    """`detail` with every half of a character (a lone surrogate) replaced by U+FFFD."""
+    if isinstance(detail, str):
+        if detail.isascii() or not _HALF_CHARACTER.search(detail):
+            return detail
+        text = _HALF_CHARACTER.sub("\ufffd", detail)
+        code = getattr(detail, "code", None)
+        return exceptions.ErrorDetail(text, code=code) if code is not None else text
+    if isinstance(detail, dict):
+        return {key: _writable(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_writable(item) for item in detail]
+    return detail
+
+
+_HALF_CHARACTER = re.compile("[\ud800-\udfff]")

@@ -5,7 +5,7 @@ found" (400), never a leak."""
 from rest_framework import serializers
 
 from crm import selectors
-from crm.api.base import DateTimeField, ScopedPrimaryKeyRelatedField
+from crm.api.base import DateTimeField, ScopedPrimaryKeyRelatedField, TextField
 from crm.models import (
     MAX_QUANTITY,
     Activity,
@@ -21,6 +21,7 @@ from crm.models import (
     Task,
     TaskStatus,
 )
+from crm.validators import validate_storable_text
 
 
 def _rep_field(**kwargs):
@@ -65,22 +66,24 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-def _blank_or_text(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, required=False, allow_blank=True, **kwargs)
+def _blank_or_text(max_length: int, **kwargs) -> TextField:
+    return TextField(max_length=max_length, required=False, allow_blank=True, **kwargs)
 
 
 class CustomerUpdateInputSerializer(serializers.Serializer):
     """A customer's name and contact details (PATCH: send only what changes)."""
 
-    name = serializers.CharField(max_length=200, required=False)
+    name = TextField(max_length=200, required=False)
     contact_name = _blank_or_text(120, help_text="Who to ask for.")
     phone = _blank_or_text(40, help_text="Digits, spaces and + ( ) - . (at least 3 digits).")
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_blank=True, validators=[validate_storable_text]
+    )
     address = _blank_or_text(300)
 
 
 class CustomerInputSerializer(CustomerUpdateInputSerializer):
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=200)
     code = _blank_or_text(30, help_text="Left out or blank: a new unique code is made up.")
     owner = _rep_field(allow_null=True)
 
@@ -121,14 +124,14 @@ class DealOutputSerializer(serializers.ModelSerializer):
 class DealCreateInputSerializer(serializers.Serializer):
     customer = _customer_field()
     rep = _rep_field()
-    title = serializers.CharField(max_length=200)
+    title = TextField(max_length=200)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     stage = serializers.ChoiceField(choices=DealStage.open_choices(), required=False)
 
 
 class DealUpdateInputSerializer(DealCreateInputSerializer):
     customer = _customer_field(required=False)
-    title = serializers.CharField(max_length=200, required=False)
+    title = TextField(max_length=200, required=False)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     expected_version = serializers.IntegerField(
         required=False,
@@ -172,7 +175,7 @@ def _outcome_field() -> serializers.ChoiceField:
     )
 
 
-def _notes_field() -> serializers.CharField:
+def _notes_field() -> TextField:
     return _blank_or_text(2000)
 
 
@@ -184,7 +187,7 @@ class ActivityInputSerializer(serializers.Serializer):
         default=ActivityStatus.PLANNED,
         help_text="`completed` logs an activity done already (at `due_at`, not in the future).",
     )
-    subject = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    subject = TextField(max_length=200, required=False, allow_blank=True)
     customer = _customer_field(required=False, allow_null=True)
     rep = _rep_field()
     outcome = _outcome_field()
@@ -198,7 +201,7 @@ class ActivityInputSerializer(serializers.Serializer):
 
 class ActivityCompleteInputSerializer(serializers.Serializer):
     outcome = _outcome_field()
-    notes = serializers.CharField(
+    notes = TextField(
         max_length=2000,
         required=False,
         allow_blank=True,
@@ -218,7 +221,7 @@ class TaskOutputSerializer(serializers.ModelSerializer):
 
 
 class TaskInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = TextField(max_length=200)
     due_at = DateTimeField(required=False, allow_null=True)
     rep = _rep_field()
 

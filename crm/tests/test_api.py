@@ -29,6 +29,7 @@ from crm.tests.factories import (
     SalesRepFactory,
     TaskFactory,
 )
+from crm.validators import NOT_A_TEXT, NOTHING_VISIBLE, UNSTORABLE_TEXT
 
 DEALS = "/api/deals/"
 # The other resources, each with its factory and the field naming its rep.
@@ -767,11 +768,13 @@ def test_a_rep_gets_404_patching_another_reps_customer(rep_api, other_rep):
     [
         ("phone", "call me", [PHONE_INVALID]),
         ("phone", "1" * 41, ["Ensure this field has no more than 40 characters."]),
-        ("phone", ["600 111 222"], ["Not a valid string."]),
+        ("phone", ["600 111 222"], [NOT_A_TEXT]),
         ("email", "nobody", ["Enter a valid email address."]),
-        ("contact_name", "a\x00b", ["Null characters are not allowed."]),
+        ("contact_name", "a\x00b", [UNSTORABLE_TEXT]),
+        ("name", "\u200b\u200b", [NOTHING_VISIBLE]),
         ("name", "", ["This field may not be blank."]),
-        ("name", {"first": "Bar"}, ["Not a valid string."]),
+        ("name", {"first": "Bar"}, [NOT_A_TEXT]),
+        ("name", 12, [NOT_A_TEXT]),
         ("address", "x" * 301, ["Ensure this field has no more than 300 characters."]),
     ],
 )
@@ -830,7 +833,7 @@ def test_an_activity_done_already_is_logged_with_its_outcome(rep, rep_api):
             {"outcome": ['"party" is not a valid choice.']},
         ),
         ({"notes": "x" * 2001}, {"notes": ["Ensure this field has no more than 2000 characters."]}),
-        ({"notes": "\x00"}, {"notes": ["Null characters are not allowed."]}),
+        ({"notes": "\x00"}, {"notes": [UNSTORABLE_TEXT]}),
         ({"due_at": "1e309"}, None),
         ({"due_at": "0001-01-01T00:00:00Z"}, None),
         ({"due_at": "9999-12-31T23:00:00Z"}, None),

@@ -351,3 +351,28 @@ def test_the_schema_documents_the_error_answers(admin_api):
     assert {"200", "400", "401", "403", "429"} <= set(listing)
     assert "404" not in listing
     assert schema["paths"]["/api/deals/"]["post"]["requestBody"]["content"]["application/json"]
+
+
+# --- 12. Bodies too large or with too many fields ------------------------------------------------
+
+MANY_FIELDS = "&".join(f"f{index}=1" for index in range(10_001))
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("path", ["/deals/new/", "/api/deals/", "/accounts/login/"])
+def test_a_body_of_too_many_fields_is_a_400_on_pages_and_the_api(rep, path):
+    client = Client(raise_request_exception=False)
+    client.post(reverse("login"), {"username": rep.user.username, "password": PASSWORD})
+    answer = client.post(path, MANY_FIELDS, content_type=FORM)
+    assert answer.status_code == 400
+    assert not Deal.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/deals/new/", "/api/deals/", "/accounts/login/"])
+@pytest.mark.parametrize("content_type", [FORM, "application/json"])
+def test_a_body_over_the_limit_is_a_413_on_pages_and_the_api(rep, path, content_type):
+    client = Client(raise_request_exception=False)
+    client.post(reverse("login"), {"username": rep.user.username, "password": PASSWORD})
+    answer = client.post(path, "a=" + "x" * 1_100_000, content_type=content_type)
+    assert answer.status_code == 413
+    assert not Deal.objects.exists()

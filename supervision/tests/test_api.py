@@ -10,6 +10,7 @@ import pytest
 from crm.testing import signed_in_api
 from crm.testing.routes import route_with_stops
 from supervision import rules, selectors
+from supervision.api import views as api
 from supervision.models import RouteSummary, SessionLine, SupervisionSession
 from supervision.tests.helpers import customers, today
 
@@ -417,14 +418,22 @@ def test_planned_quantities_and_totals_are_integers_in_the_schema(rep_client):
     assert {"lines", "conflicts", "record_version"} <= set(conflict)
 
 
-# Each value raw JSON, as a client could send it (1e309 is a number no float holds).
+# Each value raw JSON, as a client could send it (1e309 is a number no float holds): every type
+# JSON has (list, object, number, string, null, bool) and the values that broke a field once.
 ODD_VALUES = ["[]", "{}", '{"a": [{"b": [1, {"c": null}]}]}', "1e309", '"1e309"', '"1.9"',
-              '"\\u0000"', '"\\ud800"']  # fmt: skip
+              '"\\u0000"', '"\\ud800"', "987654321", "2.5", '"text"', "null", "true",
+              "false"]  # fmt: skip
 # What each line field accepts among them (else: a 400 naming the field).
-ACCEPTED = {"note": {'"1e309"', '"1.9"'}}
+ACCEPTED = {
+    "note": {'"1e309"', '"1.9"', '"text"'},
+    "visited": {"true", "false"},
+    "actual_quantity": {"null"},  # nothing typed: 0
+}
 
 
-@pytest.mark.parametrize("field", ["customer", "visited", "actual_quantity", "reason", "note"])
+@pytest.mark.parametrize(
+    "field", ["customer", "visited", "actual_quantity", "reason", "note", "base"]
+)
 @pytest.mark.parametrize("value", ODD_VALUES)
 def test_every_line_field_of_an_odd_type_or_value_is_a_400_on_its_line_never_a_500(
     supervisor_api, route, field, value
@@ -490,3 +499,10 @@ def test_an_admin_reopens_an_old_draft_through_the_api(supervisor_api, admin_api
     assert (reopened.json()["status"], reopened.json()["record_version"]) == ("draft", 2)
     assert again.status_code == 400
     assert saved.status_code == 200 and saved.json()["status"] == "saved"
+
+
+def test_lines_are_read_by_the_line_serializer_that_documents_them():
+    # One reader of a line: what the schema shows is what is checked.
+    for serializer in (api.SaveInputSerializer(), api.AnalysisInputSerializer()):
+        assert isinstance(serializer.fields["lines"].child, api.LineInputSerializer)
+    assert not hasattr(api, "_line") and not hasattr(api, "_visited")

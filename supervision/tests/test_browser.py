@@ -347,6 +347,33 @@ def test_an_administrator_reopens_a_draft_its_review_window_closed(
     assert unexpected(supervisor, person) == []
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_reason_of_invisible_characters_is_no_reason_to_reopen(
+    chromium, live_server, role_groups, settings, device
+):
+    # The browser's own minlength counts the zero-width spaces; the server counts what a reader
+    # sees, says so on the form, keeps the day read-only, and takes a real reason after.
+    route, _ = route_1004()
+    date = old_draft(route, settings)
+    person = open_page(chromium, DEVICES[device], UserFactory(is_staff=True, is_superuser=True))
+    page = person.page
+    page.goto(live_server.url + day_path(route, date))
+    page.locator("summary", has_text="Reopen this day").click()
+    page.get_by_label("Why reopen it").fill("\u200b" * 12 + "ok")
+    page.get_by_role("button", name="Reopen", exact=True).click()
+
+    reason = page.get_by_label("Why reopen it")
+    expect(reason).to_be_visible()  # the step stays open, with why
+    expect(page.locator("form.stacked")).to_contain_text("at least 10 visible characters")
+    expect(page.locator(".badge-readonly")).to_have_text("Read-only")
+    no_problems(person, f"{device}-supervision-reopen-invisible-reason")
+    reason.fill("The supervisor was on leave")
+    page.get_by_role("button", name="Reopen", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("Reopened: the day can be edited again.")
+    assert SupervisionSession.objects.get(date=date).reopened_at is not None
+    assert unexpected(person) == []
+
+
 def test_a_second_customer_review_asked_too_soon_shows_a_countdown(
     chromium, live_server, role_groups
 ):

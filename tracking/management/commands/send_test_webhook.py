@@ -39,7 +39,8 @@ class Command(BaseCommand):
             "Content-Type": "application/json",
             "X-Webhook-Id": delivery,
             "X-Webhook-Timestamp": stamp,
-            "X-Webhook-Signature": f"sha256={signature(found.webhook_secret, stamp, body)}",
+            "X-Webhook-Signature": "sha256="
+            + signature(found.webhook_secret, stamp, body, delivery),
         }
         if dry_run:
             self.stdout.write(f"POST {address}")
