@@ -1,12 +1,12 @@
 from django import forms
 
-from crm.web import DateTimeField, ServiceForm
+from crm.web import DateTimeField, ServiceForm, TextField
 
 
 class SwitchForm(ServiceForm):
     jobs_paused = forms.BooleanField(label="Pause its jobs", required=False)
     offline = forms.BooleanField(label="Take its pages and API offline", required=False)
-    reason = forms.CharField(
+    reason = TextField(
         label="Why", max_length=300, required=False,
         help_text="Shown to the people who open it, and kept in the audit.",
     )  # fmt: skip
@@ -14,9 +14,9 @@ class SwitchForm(ServiceForm):
 
 
 class RateLimitResetForm(ServiceForm):
-    reason = forms.CharField(label="Why", max_length=300)
+    reason = TextField(label="Why", max_length=300)
 
 
 class DeadLetterActionForm(ServiceForm):
-    task_name = forms.CharField(max_length=200)
+    task_name = TextField(max_length=200)
     action = forms.ChoiceField(choices=[("retry", "Send again"), ("discard", "Discard")])

@@ -18,6 +18,7 @@ from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, reso
 from drf_spectacular.generators import SchemaGenerator
 
 from crm.api import throttling
+from crm.testing.routes import route_with_stops
 from crm.tests.factories import (
     PASSWORD,
     ActivityFactory,
@@ -27,7 +28,7 @@ from crm.tests.factories import (
 )
 from supervision import selectors as supervision_selectors
 from supervision import services as supervision_services
-from supervision.tests.helpers import customers, route_with_stops
+from supervision.tests.helpers import customers
 from tracking.tests.helpers import ORIGIN, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,8 @@ def _page_paths(route: str, world) -> list[str]:
         name = part.strip("<>").rpartition(":")[2]
         if name == "date":
             paths = [path + day for path in paths for day in dates]
+        elif name == "area":  # an area of the site by name (the ops switches): known or not
+            paths = [path + area for path in paths for area in ("goals", "ops", "nowhere")]
         else:
             before = route[: route.index(part)].strip("/").split("/")
             record = _record_for([s for s in before if not s.startswith("<")] or segments, world)
