@@ -16,13 +16,18 @@ STALE_AFTER = dt.timedelta(minutes=30)
 @ops_section(order=60)
 def goals(now: dt.datetime) -> Section:
     """Goals"""
-    counts = Goal.objects.active().calculated().aggregate(
-        automatic=Count("id"),
-        failed=Count("id", filter=Q(calculation_failed=True)),
-        stale=Count(
-            "id",
-            filter=Q(last_calculated_at__lt=now - STALE_AFTER) | Q(last_calculated_at__isnull=True),
-        ),
+    counts = (
+        Goal.objects.active()
+        .calculated()
+        .aggregate(
+            automatic=Count("id"),
+            failed=Count("id", filter=Q(calculation_failed=True)),
+            stale=Count(
+                "id",
+                filter=Q(last_calculated_at__lt=now - STALE_AFTER)
+                | Q(last_calculated_at__isnull=True),
+            ),
+        )
     )
     failed, stale = counts["failed"], counts["stale"]
     return Section(
