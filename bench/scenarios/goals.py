@@ -317,11 +317,14 @@ def measure_snapshot(ctx: Context) -> Outcome:
     from django.db import connection, transaction
 
     from goals import services
-    from goals.models import GoalSnapshot
+    from goals.models import Goal, GoalSnapshot
 
     ours, reference = [], []
     with on_database(DATABASE):
         day = dt.date(2099, 1, 1)  # days of their own, cleared after each round
+        # The day ended in every zone at once: every active goal's snapshot in one statement.
+        zones = Goal.objects.active().order_by().values_list("zone", flat=True).distinct()
+        days = dict.fromkeys(zones, day)
         for round_ in range(5):
             for name, series in (("ours", ours), ("reference", reference)):
                 if round_ % 2:
@@ -330,15 +333,15 @@ def measure_snapshot(ctx: Context) -> Outcome:
                 with transaction.atomic():
                     started = time.perf_counter()
                     if name == "ours":
-                        written = services.snapshot_active_goals(on=day)
+                        written = services.snapshot_active_goals(days=days)
                     else:
                         with connection.cursor() as cursor:
                             cursor.execute(REFERENCE_SNAPSHOT_SQL, [day])
                             written = cursor.rowcount
                     series.append(time.perf_counter() - started)
                 GoalSnapshot.objects.filter(date=day).delete()
-        again = services.snapshot_active_goals(on=day)
-        twice = services.snapshot_active_goals(on=day)
+        again = services.snapshot_active_goals(days=days)
+        twice = services.snapshot_active_goals(days=days)
         GoalSnapshot.objects.filter(date=day).delete()
     ours_s, reference_s = statistics.median(ours), statistics.median(reference)
     share = ratio(ours_s, reference_s)

@@ -208,12 +208,17 @@ def plans_for_rep(rep_id: int, *, now: dt.datetime | None = None) -> int:
     )
 
 
-def plans_create_current(*, now: dt.datetime | None = None) -> int:
-    """This month's plans and this year's goals for every active rep, "this" in each rep's zone
-    (at a month's turn two months can be current, in zones apart)."""
+def plans_create_current(
+    *, now: dt.datetime | None = None, zones: Collection[str] | None = None
+) -> int:
+    """This month's plans and this year's goals for every active rep (of `zones` only, when
+    given: those where a month just began), "this" in each rep's zone (at a month's turn two
+    months can be current, in zones apart)."""
     now = now or timezone.now()
     zones_by_month: dict[tuple[int, int], list[str]] = defaultdict(list)
     active = SalesRep.objects.filter(active=True).order_by("timezone")
+    if zones is not None:
+        active = active.filter(timezone__in=zones)
     for name in active.values_list("timezone", flat=True).distinct():
         today = periods.local_date(now, periods.zone_named(name))
         zones_by_month[(today.year, today.month)].append(name)
