@@ -14,6 +14,7 @@ from goals.plans import services as plans
 
 RECALCULATE_ALL = services.RECALCULATE_ALL
 DAY_END = "goals_day_end"
+CHECK = "check_goals"
 PLANS = "rep_plans"
 
 
@@ -55,6 +56,19 @@ def goals_day_end(progress: Progress) -> int:
     total = done["snapshots"] + done["closed"] + plan_snapshots + created
     progress(total, total)
     return total
+
+
+@register_job(
+    CHECK,
+    schedule=crontab(hour=2, minute=30),
+    time_limit=30 * 60,
+    description="Every night: compare every automatic goal's value with a fresh recalculation, "
+    "repair the differences (audited) and write to the administrators when there were any.",
+)
+def check_goals(progress: Progress) -> int:
+    check = services.goals_check(actor=SystemActor(f"job:{CHECK}"), repair=True)
+    progress(check.goals_checked, check.goals_checked)
+    return check.goals_checked
 
 
 def _last_success(name: str) -> dt.datetime | None:

@@ -6,12 +6,14 @@
 - `tree`: the hierarchy (ancestors, the tree page, where a goal may go, depths);
 - `forecast`: the one verdict, the history day by day and the forecast;
 - `page`: a goal's page and its progress block;
-- `analytics`: figures over many goals.
+- `analytics`: figures over many goals;
+- `checks`: the consistency checks' record.
 
 Callers import this package (`from goals import selectors`); the names below are its surface.
 """
 
 from goals.selectors.analytics import TREND_MONTHS, analytics
+from goals.selectors.checks import last_check
 from goals.selectors.forecast import (
     AT_RISK_SHARE,
     Forecast,
@@ -78,6 +80,7 @@ __all__ = [
     "goal_tree",
     "has_children",
     "history_points",
+    "last_check",
     "link_candidates",
     "open_alert",
     "progress",
