@@ -12,6 +12,7 @@ def test_registry_holds_the_scenarios_by_name():
     assert sorted(SCENARIOS) == [
         "deals_list",
         "goals_analytics",
+        "goals_check",
         "goals_event_path",
         "goals_hierarchy",
         "goals_recalculate",

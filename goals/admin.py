@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from crm import periods
 from crm.admin import ReadOnlyAdmin
-from goals import services
+from goals import selectors, services
 from goals.models import (
     Achievement,
     BonusTier,
     Goal,
     GoalAlert,
+    GoalCheck,
     GoalSnapshot,
     PlanReminder,
     PlanSnapshot,
@@ -95,8 +96,13 @@ class GoalAdmin(admin.ModelAdmin):
     raw_id_fields = ["parent"]
     date_hierarchy = "period_start"
     actions = ["recalculate_selected"]
-    # Adds a "Recalculate all" button (it queues the 15-minute job now).
+    # Adds a "Recalculate all" button (it queues the 15-minute job now) and the last
+    # consistency check's verdict.
     change_list_template = "admin/goals/goal/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"last_check": selectors.last_check(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     def get_readonly_fields(self, request, obj=None):
         return [
@@ -164,6 +170,22 @@ class GoalAlertAdmin(ReadOnlyAdmin):
     search_fields = ["goal__title", "emailed_to"]
     list_select_related = ["goal"]
     date_hierarchy = "raised_at"
+
+
+@admin.register(GoalCheck)
+class GoalCheckAdmin(ReadOnlyAdmin):
+    """The consistency checks (the nightly job, `manage.py check_goals`): what each found."""
+
+    list_display = ["checked", "checked_by", "goals_checked", "differences", "largest", "repaired"]
+    fields = [
+        "checked", "finished", "checked_by", "goals_checked", "differences", "largest",
+        "repaired", "found",
+    ]  # fmt: skip
+    readonly_fields = fields
+    list_filter = ["checked_by"]
+    date_hierarchy = "started_at"
+    checked = moment_column("started_at", "checked")
+    finished = moment_column("finished_at", "finished")
 
 
 # --- Rep plans -----------------------------------------------------------------------------------

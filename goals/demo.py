@@ -24,7 +24,7 @@ from crm.demo import DemoContext, demo_seeder
 from crm.models import Activity, Customer, Deal, SalesRep
 from crm.roles import SystemActor
 from crm.writes import bulk_set
-from goals import services
+from goals import metrics, services
 from goals.models import (
     Achievement,
     BonusTier,
@@ -44,12 +44,6 @@ from goals.plans import services as plans
 ACTOR = SystemActor("seed_demo")
 # Reps (by their place in the demo) who keep missing the plan's deadline.
 MISSERS = (3, 7)
-TITLES = {
-    Metric.REVENUE: "Revenue",
-    Metric.DEALS_WON: "Deals won",
-    Metric.ACTIVITIES: "Visits and calls",
-    Metric.SIGNUPS: "New customers",
-}
 ADJUSTMENTS = [
     (2, Metric.ACTIVITIES, "Twelve visits logged on paper during the app outage."),
     (5, Metric.DEALS_WON, "Two orders taken by phone and entered late by the office."),
@@ -138,8 +132,9 @@ def _rep_goals(context: DemoContext, months: list[dt.date], known: dict) -> list
                 Metric.ACTIVITIES: _round(average["activities"] * rng.uniform(0.85, 1.35), 5),
             }
             goals += [
-                _goal(title=f"{TITLES[metric]}, {month:%B %Y}", owner_type=OwnerType.INDIVIDUAL,
-                      rep=rep, metric=metric, kind=PeriodKind.MONTH, start=month, target=target)
+                _goal(title=f"{metrics.spec(metric).name}, {month:%B %Y}",
+                      owner_type=OwnerType.INDIVIDUAL, rep=rep, metric=metric,
+                      kind=PeriodKind.MONTH, start=month, target=target)
                 for metric, target in targets.items()
             ]  # fmt: skip
     return goals

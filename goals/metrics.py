@@ -3,8 +3,9 @@
 An entry names the fact it counts (a core model and its QuerySet method for "in this period",
 e.g. `Deal.objects.won_between`, and the field that holds the fact's rep), the core events that
 move it, the column it sums (None: it counts rows), whether it is money or whole things (with
-their words) and whether the CRM calculates it. The event handlers, recalculation, the "what
-counts" records, the rates in words, analytics and the pages' and CSV's figures all read it.
+their words), whether the CRM calculates it, its short name (in goals' titles) and where a rep's
+plan keeps its figures. The event handlers, recalculation, the "what counts" records, the rates
+in words, analytics, the pages' and CSV's figures, the plans and the demo all read it.
 
 Adding a metric: a `Metric` choice (goals.models, with its migration), an entry here, and its
 tests (goals/tests/test_metrics.py checks every choice has an entry and that the handlers
@@ -60,8 +61,22 @@ DEAL_EVENTS = (core_events.DealWon, core_events.DealReopened, core_events.WonDea
 
 
 @dataclass(frozen=True)
+class PlanFigures:
+    """Where a rep's plan keeps a metric's figures: the plan's field its goal's target is set
+    from (`target`), and the names its goal's value and percent are read under (`actual`,
+    `percent`, goals.plans.selectors.with_figures); `yearly`: a year's plan has it too."""
+
+    target: str
+    actual: str
+    percent: str
+    yearly: bool = False
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     metric: str
+    # What a goal of this metric is called in its title ("Revenue, May 2026") and on forms.
+    name: str
     # None: kept by hand (a custom goal); the CRM does not calculate it.
     fact: Fact | None = None
     events: tuple[type[core_events.Event], ...] = ()
@@ -72,6 +87,8 @@ class MetricSpec:
     plural: str = ""
     # The highest bonus tier whose revenue threshold the summed amount reaches (a rep's own).
     tiered: bool = False
+    # None: a rep's plan does not commit to it.
+    plan: PlanFigures | None = None
 
     @property
     def calculated(self) -> bool:
@@ -90,18 +107,30 @@ REGISTRY: dict[str, MetricSpec] = {
     spec.metric: spec
     for spec in (
         MetricSpec(
-            Metric.REVENUE, WON_DEALS, DEAL_EVENTS, amount="amount", unit=MONEY, plural="money"
+            Metric.REVENUE,
+            "Revenue",
+            WON_DEALS,
+            DEAL_EVENTS,
+            amount="amount",
+            unit=MONEY,
+            plural="money",
+            plan=PlanFigures("revenue_goal", "revenue", "revenue_percent", yearly=True),
         ),
-        MetricSpec(Metric.DEALS_WON, WON_DEALS, DEAL_EVENTS, singular="deal", plural="deals"),
+        MetricSpec(
+            Metric.DEALS_WON, "Deals won", WON_DEALS, DEAL_EVENTS, singular="deal", plural="deals"
+        ),
         MetricSpec(
             Metric.SIGNUPS,
+            "Signups",
             SIGNUPS,
             (core_events.CustomerSignedUp, core_events.CustomerSignUpUndone),
             singular="signup",
             plural="signups",
+            plan=PlanFigures("signup_goal", "signups", "signup_percent", yearly=True),
         ),
         MetricSpec(
             Metric.ACTIVITIES,
+            "Activities",
             ACTIVITIES,
             (core_events.ActivityCompleted, core_events.ActivityUncompleted),
             singular="activity",
@@ -109,6 +138,7 @@ REGISTRY: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             Metric.TASKS,
+            "Tasks",
             TASKS,
             (core_events.TaskDone, core_events.TaskUndone),
             singular="task",
@@ -116,14 +146,16 @@ REGISTRY: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             Metric.BONUS_TIER,
+            "Bonus tier",
             WON_DEALS,
             DEAL_EVENTS,
             amount="amount",
             singular="tier",
             plural="tiers",
             tiered=True,
+            plan=PlanFigures("bonus_tier_goal", "bonus_tier", "bonus_tier_percent"),
         ),
-        MetricSpec(Metric.CUSTOM, unit=UNKNOWN, plural=UNKNOWN),
+        MetricSpec(Metric.CUSTOM, "Custom", unit=UNKNOWN, plural=UNKNOWN),
     )
 }
 
@@ -140,6 +172,16 @@ def calculated() -> list[str]:
 def tiered() -> list[str]:
     """The metrics that move in steps (a bonus tier): they do not add up, nor go at a pace."""
     return [metric for metric, entry in REGISTRY.items() if entry.tiered]
+
+
+def in_plans(*, yearly: bool = False) -> dict[str, PlanFigures]:
+    """The metrics a month's rep plan (or, `yearly`, a year's) commits to, with where the plan
+    keeps their figures."""
+    return {
+        metric: entry.plan
+        for metric, entry in REGISTRY.items()
+        if entry.plan is not None and (entry.plan.yearly or not yearly)
+    }
 
 
 def moved_by(event_type: type[core_events.Event]) -> list[str]:

@@ -367,6 +367,51 @@ class GoalAlert(models.Model):
         return f"{self.get_kind_display()}: {self.goal_id}"
 
 
+class GoalCheck(models.Model):
+    """One run of the consistency check: every automatic goal's stored value compared with a
+    fresh recalculation (goals.services.consistency), what it found and what it repaired."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    # Who ran it: the nightly job or a person's command.
+    checked_by = models.CharField(max_length=100)
+    goals_checked = models.PositiveIntegerField()
+    differences = models.PositiveIntegerField()
+    # The largest difference (fresh less stored, in absolute value); none without differences.
+    largest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # The goals that differed, as {"id": …, "stored": …, "fresh": …}, the largest first (at
+    # most CHECK_LISTED of them).
+    found = models.JSONField(default=list, blank=True)
+    repaired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        get_latest_by = "started_at"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(differences__lte=F("goals_checked")),
+                name="goal_check_differences_among_checked",
+            ),
+            models.CheckConstraint(
+                condition=Q(repaired__lte=F("differences")),
+                name="goal_check_repaired_among_differences",
+            ),
+            models.CheckConstraint(
+                condition=Q(differences=0, largest__isnull=True)
+                | Q(differences__gt=0, largest__gt=0),
+                name="goal_check_largest_matches_differences",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__gte=F("started_at")),
+                name="goal_check_finished_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        plural = "" if self.differences == 1 else "s"
+        return f"{self.differences:,} difference{plural} in {self.goals_checked:,} goals"
+
+
 # --- Rep plans (goals.plans) ---------------------------------------------------------------------
 
 

@@ -1,16 +1,20 @@
-"""The goals' section of the ops dashboard (crm.ops): goals whose calculation failed, and
-automatic goals whose value was not recounted lately (the events or the fallback job stalled)."""
+"""The goals' section of the ops dashboard (crm.ops): goals whose calculation failed, automatic
+goals whose value was not recounted lately (the events or the fallback job stalled), and the
+last consistency check (goals.services.consistency)."""
 
 import datetime as dt
 
 from django.db.models import Count, Q
 
-from crm.ops.core import admin_list
+from crm.ops.core import admin_list, ago
 from crm.ops.dashboard import BAD, GOOD, WARN, Figure, Section, ops_section
+from goals import selectors
 from goals.models import Goal, GoalStatus, Source
 
 # The fallback recalculation runs every 15 minutes: twice that and a goal is behind.
 STALE_AFTER = dt.timedelta(minutes=30)
+# The check runs every night: one older than this means a night was missed.
+CHECK_DUE = dt.timedelta(hours=26)
 
 
 @ops_section(order=60)
@@ -60,5 +64,25 @@ def goals(now: dt.datetime) -> Section:
                 ),
                 state=WARN if stale else GOOD,
             ),
+            _last_check(now),
         ],
+    )
+
+
+def _last_check(now: dt.datetime) -> Figure:
+    """The last consistency check's verdict: bad when it left differences unrepaired, a warning
+    when it repaired some or when a night was missed."""
+    check = selectors.last_check()
+    href = admin_list("goals.goalcheck")
+    if check is None:
+        return Figure("Last consistency check", "never", href, state=WARN)
+    if check.differences > check.repaired:
+        state = BAD
+    elif check.differences or now - check.started_at > CHECK_DUE:
+        state = WARN
+    else:
+        state = GOOD
+    note = f"{check.repaired:,} repaired" if check.differences else ""
+    return Figure(
+        "Last consistency check", f"{ago(check.started_at, now)}: {check}", href, state, note
     )

@@ -397,6 +397,8 @@ def goal_analytics(request: HttpRequest) -> HttpResponse:
         "trend": trend,
         "breakdown": breakdown,
         "may_recalculate_all": may_start_jobs(request.user),
+        # Over every goal, so for those who run the CRM.
+        "last_check": selectors.last_check() if may_start_jobs(request.user) else None,
     }
     return render(request, "goals/goal_analytics.html", context)
 

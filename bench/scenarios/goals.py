@@ -11,7 +11,9 @@ daily snapshots.
   instances; a rep goal's change rolled up to the root.
 - goals_analytics: the analytics over all 100,501 goals and their snapshots.
 - goals_event_path: a deal marked won until the rep's goal and its parents show it, with a real
-  Celery worker on Redis."""
+  Celery worker on Redis.
+- goals_check: the nightly consistency check over the 30,501 active goals, after the event path
+  (which it must find consistent: no differences)."""
 
 import statistics
 import time
@@ -44,6 +46,7 @@ TARGET_TREE_MS = 200.0
 TARGET_ROLL_UP_MS = 50.0
 TARGET_ANALYTICS_S = 1.0
 TARGET_EVENT_P50_MS = 200.0
+TARGET_CHECK_S = 5.0
 
 # Everything in UTC (the bench's TIME_ZONE, every rep's zone): bounds are the dates at midnight.
 LOAD_SQL = [
@@ -317,11 +320,14 @@ def measure_snapshot(ctx: Context) -> Outcome:
     from django.db import connection, transaction
 
     from goals import services
-    from goals.models import GoalSnapshot
+    from goals.models import Goal, GoalSnapshot
 
     ours, reference = [], []
     with on_database(DATABASE):
         day = dt.date(2099, 1, 1)  # days of their own, cleared after each round
+        # The day ended in every zone at once: every active goal's snapshot in one statement.
+        zones = Goal.objects.active().order_by().values_list("zone", flat=True).distinct()
+        days = dict.fromkeys(zones, day)
         for round_ in range(5):
             for name, series in (("ours", ours), ("reference", reference)):
                 if round_ % 2:
@@ -330,15 +336,15 @@ def measure_snapshot(ctx: Context) -> Outcome:
                 with transaction.atomic():
                     started = time.perf_counter()
                     if name == "ours":
-                        written = services.snapshot_active_goals(on=day)
+                        written = services.snapshot_active_goals(days=days)
                     else:
                         with connection.cursor() as cursor:
                             cursor.execute(REFERENCE_SNAPSHOT_SQL, [day])
                             written = cursor.rowcount
                     series.append(time.perf_counter() - started)
                 GoalSnapshot.objects.filter(date=day).delete()
-        again = services.snapshot_active_goals(on=day)
-        twice = services.snapshot_active_goals(on=day)
+        again = services.snapshot_active_goals(days=days)
+        twice = services.snapshot_active_goals(days=days)
         GoalSnapshot.objects.filter(date=day).delete()
     ours_s, reference_s = statistics.median(ours), statistics.median(reference)
     share = ratio(ours_s, reference_s)
@@ -522,6 +528,46 @@ def measure_event_path(ctx: Context) -> Outcome:
     return Outcome(metrics={"latency": stats}, summary=summary, targets_met=met)
 
 
+# --- Consistency check ---------------------------------------------------------------------------
+
+
+def measure_check(ctx: Context) -> Outcome:
+    from crm.roles import SystemActor
+    from goals import services
+    from goals.models import Goal, GoalCheck
+
+    actor = SystemActor("bench:check")
+    seconds, checks = [], []
+    with on_database(DATABASE):
+        # Alone, on the data as loaded (values left at 0, never counted): counted first, as the
+        # fallback job would have. After the other scenarios, the check sees what they left.
+        if Goal.objects.active().calculated().filter(last_calculated_at__isnull=True).exists():
+            services.goals_recalculate(goals=Goal.objects.all(), actor=actor)
+        for _ in range(ctx.count(3)):
+            started = time.perf_counter()
+            checks.append(services.goals_check(actor=actor, email=False))
+            seconds.append(time.perf_counter() - started)
+        GoalCheck.objects.filter(pk__in=[check.pk for check in checks]).delete()
+    median = statistics.median(seconds)
+    last = checks[-1]
+    met = median <= TARGET_CHECK_S and last.differences == 0
+    summary = (
+        f"goals_check ({last.goals_checked:,} goals): median {median:.2f} s over "
+        f"{len(seconds)} runs, {last.differences:,} difference(s) | target <= "
+        f"{TARGET_CHECK_S:g} s and 0 differences: {'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={
+            "goals_checked": last.goals_checked,
+            "differences": last.differences,
+            "seconds": [round(s, 3) for s in seconds],
+            "targets": {"seconds": TARGET_CHECK_S, "differences": 0},
+        },
+        summary=summary,
+        targets_met=met,
+    )
+
+
 def _scenario(name: str, measure, default: int, what: str) -> Scenario:
     return Scenario(
         name=name,
@@ -538,4 +584,5 @@ SCENARIOS = [
     _scenario("goals_hierarchy", measure_hierarchy, 20, "The hierarchy tree and roll-up."),
     _scenario("goals_analytics", measure_analytics, 10, "The analytics."),
     _scenario("goals_event_path", measure_event_path, 50, "Deal won to goal updated."),
+    _scenario("goals_check", measure_check, 3, "The nightly consistency check."),
 ]

@@ -77,7 +77,7 @@ def test_a_refresh_answers_the_body_alone(admin_client):
 def test_the_dashboard_reads_a_fixed_number_of_queries(admin_client, assert_queries, rows):
     _letters(rows)
     _runs(rows)
-    with assert_queries(15):
+    with assert_queries(16):
         admin_client.get("/ops/")
 
 

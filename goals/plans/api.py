@@ -22,7 +22,6 @@ from crm import selectors as crm_selectors
 from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
-from crm.roles import own_rep
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -220,20 +219,11 @@ class PlanViewSet(ScopedViewSet):
     def history(self, request):
         """A rep's past months, newest first, with their figures and achievements."""
         named = self._query(HistoryFilterSerializer).get("rep")
-        if named is None:
-            rep = own_rep(request.user)
-            if rep is None:
-                raise NotFound("Name a rep: ?rep=")
-        else:
-            rep = crm_selectors.rep_list(user=request.user).filter(pk=named).first()
-            if rep is None:
-                raise NotFound("No such rep here.")
+        rep = selectors.plan_rep(user=request.user, rep_id=named)
+        if rep is None:
+            raise NotFound("Name a rep: ?rep=" if named is None else "No such rep here.")
         page = self.paginate_queryset(selectors.past_plans(user=request.user, rep=rep))
-        won = {}
-        for achievement in selectors.achievement_list(user=request.user, rep_id=rep.pk).filter(
-            plan__in=[plan.pk for plan in page]
-        ):
-            won.setdefault(achievement.plan_id, []).append(achievement)
+        won = selectors.achievements_by_plan(user=request.user, plans=page)
         data = HistorySerializer(page, many=True, context={"achievements": won}).data
         return self.get_paginated_response(data)
 

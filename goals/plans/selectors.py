@@ -13,6 +13,7 @@ signup or revenue target. On pace = ahead or on track.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -38,16 +39,17 @@ from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
 from crm import periods
+from crm import selectors as crm_selectors
 from crm.models import SalesRep
 from crm.pagination import PageRowsQuerySet
 from crm.roles import Actor, keeps_own_plan, own_rep, scope_to_user
+from goals import metrics, rates
 from goals import selectors as goal_selectors
 from goals.models import (
     MAX_TIER,
     Achievement,
     BonusTier,
     Goal,
-    Metric,
     Pace,
     PlanReminder,
     PlanSnapshot,
@@ -83,9 +85,8 @@ class DeadlineStatus:
 
 # The figures a plan shows, each from one of its goals: {metric: (target, actual, percent)}.
 FIGURES = {
-    Metric.SIGNUPS: ("signup_goal", "signups", "signup_percent"),
-    Metric.REVENUE: ("revenue_goal", "revenue", "revenue_percent"),
-    Metric.BONUS_TIER: ("bonus_tier_goal", "bonus_tier", "bonus_tier_percent"),
+    metric: (names.target, names.actual, names.percent)
+    for metric, names in metrics.in_plans().items()
 }
 
 
@@ -110,6 +111,21 @@ def figure_verdicts(plan: RepPlan, *, period: periods.Period, today: dt.date) ->
             today=today,
         )
         for metric, (target, _, percent) in FIGURES.items()
+    }
+
+
+def figures_needed(plan: RepPlan, *, period: periods.Period, today: dt.date) -> dict[str, str]:
+    """What each of a month's plan's goals still needs, in words, by metric: the text its goal's
+    page gives (goals.rates.needed), from the figures `with_figures` annotates."""
+    return {
+        metric: rates.needed(
+            metric,
+            target=getattr(plan, target),
+            actual=getattr(plan, actual),
+            today=today,
+            last_day=period.last_day,
+        )
+        for metric, (target, actual, _) in FIGURES.items()
     }
 
 
@@ -357,6 +373,22 @@ def achievement_list(*, user: Actor, rep_id: int | None = None) -> QuerySet[Achi
     """The achievements of the reps `user` may see (a rep their own), newest first."""
     rows = scope_to_user(Achievement.objects.select_related("plan"), user, rep_path="plan__rep")
     return rows.filter(plan__rep_id=rep_id) if rep_id is not None else rows
+
+
+def plan_rep(*, user: Actor, rep_id: int | None) -> SalesRep | None:
+    """The rep whose plans are read: `rep_id` if `user` may see that rep, or with no rep named
+    the user's own; None when there is no such rep."""
+    if rep_id is None:
+        return own_rep(user)
+    return crm_selectors.rep_list(user=user).filter(pk=rep_id).first()
+
+
+def achievements_by_plan(*, user: Actor, plans: Iterable[RepPlan]) -> dict[int, list[Achievement]]:
+    """The achievements of `plans` that `user` may see, by plan id (one query)."""
+    won: dict[int, list[Achievement]] = {}
+    for achievement in achievement_list(user=user).filter(plan__in=[plan.pk for plan in plans]):
+        won.setdefault(achievement.plan_id, []).append(achievement)
+    return won
 
 
 def open_reminders(*, user: Actor) -> list[PlanReminder]:

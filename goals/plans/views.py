@@ -37,8 +37,7 @@ from crm.web import (
     return_to,
     version_of,
 )
-from goals import rates
-from goals.models import Metric, Pace, PlanReminder, RepPlan
+from goals.models import Pace, PlanReminder, RepPlan
 from goals.plans import selectors, services
 from goals.plans.forms import (
     ComplianceFilterForm,
@@ -55,12 +54,6 @@ COMPLIANCE = ListPage(
 CHART_DAYS = 30
 ACHIEVEMENTS_SHOWN = 20
 HISTORY_MONTHS = 12
-# The card's bars, by the names its template reads.
-FIGURE_NAMES = {
-    "signups": Metric.SIGNUPS,
-    "revenue": Metric.REVENUE,
-    "bonus_tier": Metric.BONUS_TIER,
-}
 
 
 # --- A rep's dashboard -------------------------------------------------------------------------
@@ -142,18 +135,8 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
     needed, verdicts = {}, {}
     if plan is not None:
         today, period = periods.local_date(now, zone), periods.month(year, month, zone)
-        needed = {
-            name: rates.needed(
-                metric,
-                target=getattr(plan, selectors.FIGURES[metric][0]),
-                actual=getattr(plan, selectors.FIGURES[metric][1]),
-                today=today,
-                last_day=period.last_day,
-            )
-            for name, metric in FIGURE_NAMES.items()
-        }
-        by_metric = selectors.figure_verdicts(plan, period=period, today=today)
-        verdicts = {name: by_metric[metric] for name, metric in FIGURE_NAMES.items()}
+        needed = selectors.figures_needed(plan, period=period, today=today)
+        verdicts = selectors.figure_verdicts(plan, period=period, today=today)
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}

@@ -1,7 +1,11 @@
-"""The daily job's steps, each set-based: count the goals whose period ended one last time,
-snapshot every active goal, close the ended ones, raise and clear the off-track alerts."""
+"""The goals' day-end steps, each set-based, run every few minutes (goals.jobs) for every zone
+whose day just ended, since a goal counts in its owner's zone (a rep's own, a team's and the
+company's TIME_ZONE): the goals whose period ended are counted one last time, each goal gets its
+snapshot of its owner's day, the ended goals are closed (reached or missed), and the off-track
+alerts of the goals whose day ended are raised and cleared."""
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -9,64 +13,89 @@ from django.utils import timezone
 
 from crm import periods
 from crm.mail import send_after_commit
-from crm.roles import (
-    Actor,
-    SystemActor,
-    administrators,
-)
-from crm.writes import (
-    audit_many,
-)
+from crm.roles import Actor, SystemActor, administrators
+from crm.writes import audit_many
 from goals import metrics, selectors
-from goals.models import (
-    AlertKind,
-    Goal,
-    GoalAlert,
-    GoalSnapshot,
-    GoalStatus,
-    OwnerType,
-)
+from goals.models import AlertKind, Goal, GoalAlert, GoalSnapshot, GoalStatus, OwnerType
 from goals.services.recalculation import goals_recalculate
 
+# The job looks back this far at most: a zone where several days ended since its last run gets
+# the snapshot of the latest (an earlier day's value is not known any more).
+LOOK_BACK = dt.timedelta(days=1)
+REACHED = "The goal's period ended: its target was reached."
+MISSED = "The goal's period ended: its target was missed."
 
-def snapshot_active_goals(*, on: dt.date) -> int:
-    """One snapshot per active goal for `on`, in one INSERT … SELECT; a second run that day
-    writes nothing (the unique goal and date)."""
-    snapshot, goal = GoalSnapshot._meta, Goal._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in ("goal_id", "date", "value", "target", "percent"))
+
+def days_ended(*, since: dt.datetime | None, now: dt.datetime) -> dict[str, dt.date]:
+    """The zones of active goals whose day ended after `since` (at most LOOK_BACK before `now`;
+    None: that far) and by `now`, each with the day that ended there (the latest, when several
+    did). Reads the zones in one query; the days are the zones' own, daylight saving time
+    included."""
+    since = max(since or now - LOOK_BACK, now - LOOK_BACK)
+    ended = {}
+    zones = Goal.objects.active().order_by().values_list("zone", flat=True).distinct()
+    for name in zones:
+        zone = periods.zone_named(name)
+        today = periods.local_date(now, zone)
+        if since < periods.day(today, zone).start <= now:
+            ended[name] = today - dt.timedelta(days=1)
+    return ended
+
+
+def snapshot_active_goals(*, days: Mapping[str, dt.date], now: dt.datetime | None = None) -> int:
+    """Each active goal's snapshot of its owner's day that ended, in one INSERT … SELECT: a
+    goal in a zone of `days` gets that zone's day (if its period had begun by then), a goal
+    whose period ended by `now` its last day, whatever its zone. Once per goal and day: a
+    second run writes nothing (the unique goal and date)."""
+    now = now or timezone.now()
+    ops = connection.ops
+    q = ops.quote_name
+    day_in_zone = "".join(f" WHEN {q('zone')} = %s THEN %s" for _ in days)
+    in_zones = f" OR {q('zone')} IN ({', '.join(['%s'] * len(days))})" if days else ""
+    columns = ", ".join(q(c) for c in ("goal_id", "date", "value", "target", "percent"))
+    figures = [q(c) for c in ("current_value", "target_value", "progress_percent")]
+    sql = f"""
+        INSERT INTO {q(GoalSnapshot._meta.db_table)} ({columns}, {q("created_at")})
+        SELECT g.{q("id")}, g.day, {", ".join(f"g.{name}" for name in figures)}, %s
+        FROM (
+            SELECT {q("id")}, {", ".join(figures)}, {q("period_start")},
+                CASE WHEN {q("ends_at")} <= %s THEN {q("period_end")}{day_in_zone} END AS day
+            FROM {q(Goal._meta.db_table)}
+            WHERE {q("status")} = %s AND ({q("ends_at")} <= %s{in_zones})
+        ) g
+        WHERE g.day >= g.{q("period_start")}
+        ON CONFLICT ({q("goal_id")}, {q("date")}) DO NOTHING"""
+    moment = ops.adapt_datetimefield_value(now)
+    params = [
+        moment, moment,
+        *(part for name, day in days.items() for part in (name, ops.adapt_datefield_value(day))),
+        GoalStatus.ACTIVE, moment, *days,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(snapshot.db_table)} ({columns}, {quote('created_at')}) "
-            f"SELECT {quote('id')}, %s, {quote('current_value')}, {quote('target_value')}, "
-            f"{quote('progress_percent')}, %s FROM {quote(goal.db_table)} "
-            f"WHERE {quote('status')} = %s "
-            f"ON CONFLICT ({quote('goal_id')}, {quote('date')}) DO NOTHING",
-            [
-                connection.ops.adapt_datefield_value(on),
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                GoalStatus.ACTIVE,
-            ],
-        )
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
 def close_ended_goals(*, actor: Actor, now: dt.datetime | None = None) -> int:
-    """Goals whose period has ended are completed, whether or not their value moved."""
+    """Goals whose period has ended are completed, whether or not their value moved; each one's
+    audit entry says whether it reached its target or missed it."""
     now = now or timezone.now()
-    ended = Goal.objects.active().ended(now)
-    ids = list(ended.values_list("pk", flat=True))
+    ended = list(
+        Goal.objects.active().ended(now).values_list("pk", "current_value", "target_value")
+    )
+    ids = [pk for pk, _, _ in ended]
     Goal.objects.filter(pk__in=ids).update(
         status=GoalStatus.COMPLETED, closed_at=now, updated_at=now
     )
-    audit_many(
-        actor=actor,
-        action="goal.status",
-        targets=[
-            (Goal(pk=pk), {"status": [GoalStatus.ACTIVE, GoalStatus.COMPLETED]}) for pk in ids
-        ],
-        reason="The goal's period ended.",
-    )
+    change = {"status": [GoalStatus.ACTIVE, GoalStatus.COMPLETED]}
+    reached = {pk for pk, value, target in ended if target is not None and value >= target}
+    for reason, pks in ((REACHED, reached), (MISSED, set(ids) - reached)):
+        audit_many(
+            actor=actor,
+            action="goal.status",
+            targets=[(Goal(pk=pk), change) for pk in sorted(pks)],
+            reason=reason,
+        )
     return len(ids)
 
 
@@ -78,14 +107,18 @@ ALERT_BODY = (
 
 
 @transaction.atomic
-def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -> tuple[int, int]:
+def goals_update_alerts(
+    *, now: dt.datetime | None = None, email: bool = True, zones: Collection[str] | None = None
+) -> tuple[int, int]:
     """Raise an alert for each active goal with a target that turned off track (once: not
-    again until it recovers and falls back), clear the alerts of goals that recovered, and email
-    the new ones (unless `email` is off: demo data). Returns (raised, cleared)."""
+    again until it recovers and falls back), clear the alerts of goals that recovered or
+    closed, and email the new ones (unless `email` is off: demo data). Only the goals counted
+    in `zones` (all without): those whose day just ended. Returns (raised, cleared)."""
     now = now or timezone.now()
+    in_zones = Goal.objects.all() if zones is None else Goal.objects.filter(zone__in=zones)
     goals = list(
         # The goals selectors.verdict may find off track (the others are never judged).
-        Goal.objects.active()
+        in_zones.active()
         .filter(target_value__gt=0)
         .exclude(metric__in=metrics.tiered())
         .select_related("rep__user", "rep__team__manager", "team__manager")
@@ -98,9 +131,9 @@ def goals_update_alerts(*, now: dt.datetime | None = None, email: bool = True) -
         if selectors.verdict(goal, today=today_in[goal.zone]) == selectors.Verdict.OFF_TRACK:
             off_track.add(goal.pk)
     open_alerts = set(
-        GoalAlert.objects.filter(kind=AlertKind.OFF_TRACK, cleared_at__isnull=True).values_list(
-            "goal_id", flat=True
-        )
+        GoalAlert.objects.filter(
+            kind=AlertKind.OFF_TRACK, cleared_at__isnull=True, goal__in=in_zones
+        ).values_list("goal_id", flat=True)
     )
     cleared = GoalAlert.objects.filter(
         kind=AlertKind.OFF_TRACK, cleared_at__isnull=True, goal_id__in=open_alerts - off_track
@@ -154,18 +187,23 @@ def recount_ended_goals(*, actor: SystemActor, now: dt.datetime) -> int:
     return goals_recalculate(goals=Goal.objects.active().ended(now), actor=actor)
 
 
-def daily_goal_work(
-    *, actor: SystemActor, now: dt.datetime | None = None, recount: bool = True
+def goals_day_end(
+    *,
+    actor: SystemActor,
+    days: Mapping[str, dt.date],
+    now: dt.datetime | None = None,
+    recount: bool = True,
 ) -> dict:
-    """The daily job's steps, each set-based: count the goals whose period ended one last
-    time (unless the caller just did: `recount`), snapshot every active goal (their last day
-    included), close the ended ones, update the off-track alerts."""
+    """The day-end steps at `now` for the zones whose day just ended (`days`, from
+    `days_ended`), each set-based: count the goals whose period ended one last time (unless
+    the caller just did: `recount`), snapshot each active goal's day that ended (an ended
+    goal's last day included), close the ended ones, update the off-track alerts of the goals
+    whose day ended. Idempotent: run again, it writes nothing new."""
     now = now or timezone.now()
-    today = periods.local_date(now, periods.company_zone())
     with transaction.atomic():
         if recount:
             recount_ended_goals(actor=actor, now=now)
-        snapshots = snapshot_active_goals(on=today)
+        snapshots = snapshot_active_goals(days=days, now=now)
         closed = close_ended_goals(actor=actor, now=now)
-    raised, cleared = goals_update_alerts(now=now)
+    raised, cleared = goals_update_alerts(now=now, zones=list(days)) if days else (0, 0)
     return {"snapshots": snapshots, "closed": closed, "alerts_raised": raised, "cleared": cleared}

@@ -170,7 +170,28 @@ def test_every_goals_page_fits_the_screen_and_passes_the_accessibility_check(
         (rep.team.manager, "analytics", reverse("goals:analytics")),
         (UserFactory(is_staff=True, is_superuser=True), "admin-goals", reverse("goals:goal-list")),
     ]
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    services.goals_check(actor=SystemActor("job:check_goals"), email=False)
+    pages.append((admin, "admin-analytics", reverse("goals:analytics")))
     assert page_problems(chromium, live_server.url, device, pages) == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_an_admin_reads_the_last_consistency_check_on_the_analytics_page(
+    chromium, live_server, goals_floor, device
+):
+    rep_goal = goals_floor["rep_goal"]
+    Goal.objects.filter(pk=rep_goal.pk).update(current_value=Decimal(5))  # behind the events
+    check = services.goals_check(actor=SystemActor("job:check_goals"), repair=True, email=False)
+    assert (check.differences, check.repaired) == (1, 1)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+
+    page = open_page(chromium, PHONE if device == "phone" else DESKTOP, admin).page
+    page.goto(f"{live_server.url}{reverse('goals:analytics')}")
+
+    notice = page.locator("[data-goal-check]")
+    expect(notice).to_contain_text("Last consistency check")
+    expect(notice).to_contain_text(f"1 difference in {check.goals_checked} goals, 1 repaired")
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])

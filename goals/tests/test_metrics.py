@@ -65,3 +65,16 @@ def test_the_rates_words_come_from_the_registry():
     assert rates.unit(Metric.CUSTOM) == "units"
     assert rates.COUNTED_AS[Metric.ACTIVITIES] == ("activity", "activities")
     assert {Metric.REVENUE} == rates.MONEY
+
+
+def test_a_months_plan_commits_to_signups_revenue_and_the_bonus_tier_and_a_year_to_two():
+    assert set(metrics.in_plans()) == {Metric.SIGNUPS, Metric.REVENUE, Metric.BONUS_TIER}
+    assert set(metrics.in_plans(yearly=True)) == {Metric.SIGNUPS, Metric.REVENUE}
+
+
+def test_a_plans_targets_and_values_are_what_its_snapshot_keeps():
+    from goals.models import PlanSnapshot
+
+    kept = {field.name for field in PlanSnapshot._meta.get_fields()}
+    for names in metrics.in_plans().values():
+        assert {names.target, names.actual} <= kept, names

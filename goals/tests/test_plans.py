@@ -469,7 +469,7 @@ def _set(rep, when, **targets):
 
 
 def test_the_daily_job_snapshots_the_day_that_ended_once_per_plan():
-    from goals.jobs import goals_daily
+    from goals.jobs import goals_day_end
 
     here, tokyo = SalesRepFactory(timezone="UTC"), SalesRepFactory(timezone="Asia/Tokyo")
     for rep in (here, tokyo):
@@ -480,8 +480,8 @@ def test_the_daily_job_snapshots_the_day_that_ended_once_per_plan():
     night = dt.datetime(2031, 7, 1, 0, 5, tzinfo=UTC)
 
     with time_machine.travel(night, tick=False):
-        goals_daily(lambda done, total: None)
-        goals_daily(lambda done, total: None)  # a re-run that night writes nothing
+        goals_day_end(lambda done, total: None)
+        goals_day_end(lambda done, total: None)  # a re-run that night writes nothing
 
     shots = {s.plan.rep_id: s for s in PlanSnapshot.objects.select_related("plan")}
     assert PlanSnapshot.objects.count() == 2  # June's two plans; not Tokyo's July

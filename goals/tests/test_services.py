@@ -680,14 +680,30 @@ def test_a_parent_changed_between_its_sums_and_its_lock_is_summed_again(team, mo
 # --- Daily job ----------------------------------------------------------------------------------
 
 
+def day_end(now: dt.datetime | None = None) -> dict:
+    """The day-end steps as the job runs them, for every zone's latest day that ended."""
+    now = now or timezone.now()
+    days = services.days_ended(since=None, now=now)
+    return services.goals_day_end(actor=JOB, days=days, now=now)
+
+
 @pytest.mark.sqlite
 def test_the_daily_snapshot_writes_one_row_per_goal_and_day(rep):
-    make_goal(owner=rep)
-    make_goal(owner=None)
-    first = services.daily_goal_work(actor=JOB)
-    again = services.daily_goal_work(actor=JOB)
+    with time_machine.travel(dt.datetime(2031, 6, 15, 0, 2, tzinfo=UTC), tick=False):
+        june = dt.date(2031, 6, 1)
+        mine, company = make_goal(owner=rep, start=june), make_goal(owner=None, start=june)
+        first, again = day_end(), day_end()
     assert (first["snapshots"], again["snapshots"]) == (2, 0)
-    assert GoalSnapshot.objects.count() == 2
+    # Each of its owner's day: the rep's in Madrid ended two hours earlier, the company's now.
+    assert GoalSnapshot.objects.get(goal=mine).date == dt.date(2031, 6, 14)
+    assert GoalSnapshot.objects.get(goal=company).date == dt.date(2031, 6, 14)
+
+
+@pytest.mark.sqlite
+def test_a_goal_gets_no_snapshot_of_a_day_before_its_period(rep):
+    with time_machine.travel(dt.datetime(2031, 6, 1, 0, 2, tzinfo=UTC), tick=False):
+        make_goal(owner=None, start=dt.date(2031, 6, 1))
+        assert day_end()["snapshots"] == 0
 
 
 @pytest.mark.sqlite
@@ -699,7 +715,7 @@ def test_goals_whose_period_ended_are_closed_even_if_nothing_moved(rep):
     closed_at = timezone.make_aware(dt.datetime.combine(last_month, dt.time(12)))
     DealFactory(rep=rep, amount=Decimal(45), stage=DealStage.CLOSED_WON, closed_at=closed_at)
 
-    services.daily_goal_work(actor=JOB)
+    day_end()
 
     old.refresh_from_db()
     assert old.status == GoalStatus.COMPLETED and old.closed_at is not None
@@ -713,7 +729,7 @@ def test_an_off_track_goal_alerts_its_rep_and_supervisor_once_until_it_recovers(
 ):
     def daily_work():
         with django_capture_on_commit_callbacks(execute=True):  # the mail goes after commit
-            services.daily_goal_work(actor=JOB)
+            day_end()
 
     rep.user.email = "rep@example.com"
     rep.user.save()

@@ -29,7 +29,7 @@ from goals.plans.services.reminders import (
     reminder_acknowledge,
     send_reminders,
 )
-from goals.plans.services.snapshots import snapshot_plans
+from goals.plans.services.snapshots import snapshot_plans, snapshot_plans_of_days
 from goals.plans.services.targets import (
     ADMINS_SET_DEFAULTS,
     BONUS_TIER_RANGE,
@@ -78,4 +78,5 @@ __all__ = [
     "reminder_acknowledge",
     "send_reminders",
     "snapshot_plans",
+    "snapshot_plans_of_days",
 ]  # fmt: skip

@@ -18,10 +18,10 @@ from crm import periods
 from crm.jobs import Progress
 from crm.models import SalesRep
 from crm.writes import bulk_set
+from goals import metrics
 from goals.models import (
     Goal,
     GoalStatus,
-    Metric,
     OwnerType,
     PeriodKind,
     RepPlan,
@@ -33,13 +33,12 @@ MONTH_RANGE = "Months go from 1 to 12."
 
 # What a plan commits to, by metric (the field its goal's target is set from, and its name).
 MONTH_GOALS = {
-    Metric.SIGNUPS: ("signup_goal", "Signups"),
-    Metric.REVENUE: ("revenue_goal", "Revenue"),
-    Metric.BONUS_TIER: ("bonus_tier_goal", "Bonus tier"),
+    metric: (names.target, metrics.spec(metric).name)
+    for metric, names in metrics.in_plans().items()
 }
 YEAR_GOALS = {
-    Metric.REVENUE: ("revenue_goal", "Revenue"),
-    Metric.SIGNUPS: ("signup_goal", "Signups"),
+    metric: (names.target, metrics.spec(metric).name)
+    for metric, names in metrics.in_plans(yearly=True).items()
 }
 
 
@@ -160,10 +159,10 @@ def _insert_goals(plans: QuerySet, *, year: int, month: int | None, zones: dict,
     quote = connection.ops.quote_name
     goal_table, plan_table = quote(Goal._meta.db_table), quote(RepPlan._meta.db_table)
     rep_table = quote(SalesRep._meta.db_table)
-    metrics = MONTH_GOALS if month else YEAR_GOALS
-    choices = " UNION ALL ".join(["SELECT %s AS metric, %s AS title"] * len(metrics))
+    committed = MONTH_GOALS if month else YEAR_GOALS
+    choices = " UNION ALL ".join(["SELECT %s AS metric, %s AS title"] * len(committed))
     choice_params = [
-        part for metric in metrics for part in (metric, plan_title(metric, year, month))
+        part for metric in committed for part in (metric, plan_title(metric, year, month))
     ]
     plan_sql, plan_params = plans.values("pk").query.sql_with_params()
     period = {name: plan_period(year, month, zone) for name, zone in zones.items()}
@@ -209,12 +208,17 @@ def plans_for_rep(rep_id: int, *, now: dt.datetime | None = None) -> int:
     )
 
 
-def plans_create_current(*, now: dt.datetime | None = None) -> int:
-    """This month's plans and this year's goals for every active rep, "this" in each rep's zone
-    (at a month's turn two months can be current, in zones apart)."""
+def plans_create_current(
+    *, now: dt.datetime | None = None, zones: Collection[str] | None = None
+) -> int:
+    """This month's plans and this year's goals for every active rep (of `zones` only, when
+    given: those where a month just began), "this" in each rep's zone (at a month's turn two
+    months can be current, in zones apart)."""
     now = now or timezone.now()
     zones_by_month: dict[tuple[int, int], list[str]] = defaultdict(list)
     active = SalesRep.objects.filter(active=True).order_by("timezone")
+    if zones is not None:
+        active = active.filter(timezone__in=zones)
     for name in active.values_list("timezone", flat=True).distinct():
         today = periods.local_date(now, periods.zone_named(name))
         zones_by_month[(today.year, today.month)].append(name)

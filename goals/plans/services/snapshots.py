@@ -1,7 +1,7 @@
 """A month's plans as they stand, recorded: daily (one per plan and day) or taken by hand."""
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from django.db import connection
 from django.db.models import (
@@ -23,12 +23,25 @@ from goals.models import (
 from goals.plans import selectors
 
 
+def snapshot_plans_of_days(*, days: Mapping[str, dt.date], now: dt.datetime) -> int:
+    """Each month plan's daily snapshot of its rep's day that just ended (`days`: the zones
+    whose day ended, with that day): one INSERT … SELECT per day that ended somewhere (two or
+    three at most at one moment). Returns the snapshots written."""
+    zones_by_day: dict[dt.date, list[str]] = {}
+    for zone, day in days.items():
+        zones_by_day.setdefault(day, []).append(zone)
+    return sum(
+        snapshot_plans(on=day, now=now, zones=zones) for day, zones in sorted(zones_by_day.items())
+    )
+
+
 def snapshot_plans(
     *,
     on: dt.date,
     daily: bool = True,
     now: dt.datetime | None = None,
     plan_ids: Collection[int] | None = None,
+    zones: Collection[str] | None = None,
 ) -> int:
     """Snapshots of month plans under way (their revenue goal active), dated `on`: their
     figures and pace at `now` as the plan lists compute them (goals.plans.selectors), copied by
@@ -37,8 +50,9 @@ def snapshot_plans(
     A daily one is of the plans of `on`'s month (one per rep, even at a month's turn when a
     rep east of the company already has the next), once per plan and day: a re-run writes
     nothing. An ad-hoc one (`daily=False`: the admin action, `snapshot_plans` command) is of
-    every plan under way, or those of `plan_ids`, whenever asked. Returns the snapshots
-    written."""
+    every plan under way, or those of `plan_ids`, whenever asked. `zones`: only the plans
+    whose goals count in these zones (the day-end job's, whose day `on` just ended). Returns
+    the snapshots written."""
     plans = RepPlan.objects.filter(month__isnull=False)
     if daily:
         plans = plans.filter(year=on.year, month=on.month)
@@ -56,10 +70,12 @@ def snapshot_plans(
         "bonus_tier_goal": Cast("bonus_tier_goal", IntegerField()),
         "days_remaining": Coalesce("days_remaining", Value(0)),
     }
-    rows = (
-        selectors.with_figures(plans, now=now)
-        .filter(**{f"goal_{Metric.REVENUE}__status": GoalStatus.ACTIVE})
-        .values(**{f"c_{name}": expression for name, expression in columns.items()})
+    revenue_goal = f"goal_{Metric.REVENUE}"
+    plans = selectors.with_figures(plans, now=now)
+    if zones is not None:
+        plans = plans.filter(**{f"{revenue_goal}__zone__in": zones})
+    rows = plans.filter(**{f"{revenue_goal}__status": GoalStatus.ACTIVE}).values(
+        **{f"c_{name}": expression for name, expression in columns.items()}
     )
     sql, params = rows.query.sql_with_params()
     quote = connection.ops.quote_name

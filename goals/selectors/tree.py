@@ -1,0 +1,115 @@
+"""The goals' hierarchy: ancestors, the tree page's levels, where a goal may go, depths."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from crm.roles import Actor
+from goals import rules
+from goals.models import Goal, OwnerType
+from goals.selectors.lists import goal_list
+
+MAX_DEPTH = 3
+TREE_ORDER = ("owner_type", "title", "id")
+
+
+def has_children() -> Exists:
+    return Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+
+
+def ancestors(goal: Goal, *, user: Actor) -> list[Goal]:
+    """The goals above `goal` that `user` may see, root first, in one query (the hierarchy is
+    at most three deep: its parent, and the goal whose child the parent is)."""
+    if goal.parent_id is None:
+        return []
+    # (Not `children__pk`: that join repeats the parent once per child it has.)
+    grandparent = Goal.objects.filter(pk=goal.parent_id).values("parent_id")
+    above = goal_list(user=user).filter(Q(pk=goal.parent_id) | Q(pk__in=grandparent))
+    return sorted(above, key=lambda row: row.pk == goal.parent_id)
+
+
+def link_candidates(goal: Goal, *, user: Actor) -> list[Goal]:
+    """The goals `goal` could go under: `user`'s to change, active, of a kind that may hold it,
+    whose period holds its period, without a problem (goals.rules), and not its parent now."""
+    parents = (
+        goal_list(user=user, for_write=True)
+        .active()
+        .filter(
+            metric=goal.metric,
+            owner_type__in=rules.PARENT_TYPES,
+            period_start__lte=goal.period_start,
+            period_end__gte=goal.period_end,
+        )
+    )
+    return [p for p in parents if rules.link_problem(goal, p) is None and p.pk != goal.parent_id]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The hierarchy as the tree page shows it: root goals, their children and theirs by parent
+    id, the ids the user may change, and for each root the user may place, the parents it could
+    go under."""
+
+    roots: list[Goal]
+    children: dict[int, list[Goal]]
+    writable: set[int]
+    link_choices: dict[int, list[Goal]]
+
+
+def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
+    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the two
+    levels below them; a fixed number of queries."""
+    visible = goal_list(user=user, **filters)
+    tops = list(visible.filter(parent__isnull=True).order_by(*TREE_ORDER)[:roots])
+    children = subtree(visible, [r.pk for r in tops])
+    below = [g for nodes in children.values() for g in nodes]
+    writable = set(
+        goal_list(user=user, for_write=True)
+        .filter(pk__in=[g.pk for g in tops + below])
+        .values_list("pk", flat=True)
+    )
+    # A root may go under another root that holds goals, or under a team goal below one.
+    parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + [
+        g for g in below if g.owner_type == OwnerType.TEAM
+    ]
+    link_choices = {
+        root.pk: [p for p in parents if p.pk in writable and rules.link_problem(root, p) is None]
+        for root in tops
+        if root.pk in writable and root.owner_type != OwnerType.COMPANY
+    }
+    return Tree(tops, children, writable, link_choices)
+
+
+def subtree(visible: QuerySet, root_ids: Iterable[int]) -> dict[int, list]:
+    """The children and grandchildren among `visible` (model instances or `.values()` rows with
+    "pk" and "parent_id") of the goals `root_ids`, by parent id, in tree order. One query per
+    level, each on the parent index: a node whose parent is not visible is not reached."""
+    children: dict[int, list] = {}
+    level = list(root_ids)
+    for _ in range(MAX_DEPTH - 1):
+        if not level:
+            break
+        rows = list(visible.filter(parent_id__in=level).order_by(*TREE_ORDER))
+        for row in rows:
+            parent = row["parent_id"] if isinstance(row, dict) else row.parent_id
+            children.setdefault(parent, []).append(row)
+        level = [row["pk"] if isinstance(row, dict) else row.pk for row in rows]
+    return children
+
+
+def subtree_height(goal_id: int) -> int:
+    """Levels in the goal's subtree, the goal included (1 for a leaf)."""
+    grandchild = Goal.objects.filter(parent__parent_id=goal_id).exists()
+    if grandchild:
+        return 3
+    return 2 if Goal.objects.filter(parent_id=goal_id).exists() else 1
+
+
+def depth(goal: Goal) -> int:
+    """The goal's level from its root (1 for a root)."""
+    level, parent_id = 1, goal.parent_id
+    while parent_id is not None and level <= MAX_DEPTH:
+        level += 1
+        parent_id = Goal.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+    return level
