@@ -44,7 +44,7 @@ TARGETS = {"signup_goal": 3, "revenue_goal": Decimal(5000), "bonus_tier_goal": 1
 NOT_WRITES = {
     services: {
         "owner_zone", "resolve_period", "set_period", "writable_goal", "check_update",
-        "goals_for_facts", "link_refusal",
+        "goals_for_facts", "link_refusal", "days_ended", "goals_differing",
     },
     plan_services: {"plan_period", "plan_title"},
 }  # fmt: skip
@@ -257,10 +257,11 @@ def ended_goals(team, rows: int) -> None:
 @pytest.mark.parametrize("rows", SIZES)
 def test_snapshotting_the_active_goals(team, rows, assert_queries):
     rep_goals(team, rows)
+    days = dict.fromkeys(Goal.objects.values_list("zone", flat=True).distinct(), JUNE_16)
 
     # one INSERT … SELECT
     with assert_queries(1):
-        services.snapshot_active_goals(on=JUNE_16)
+        services.snapshot_active_goals(days=days)
 
 
 @pins(services.close_ended_goals)
@@ -296,17 +297,18 @@ def test_counting_the_goals_that_ended_once_more(team, rows, assert_queries):
         services.recount_ended_goals(actor=JOB, now=timezone.now())
 
 
-@pins(services.daily_goal_work)
+@pins(services.goals_day_end)
 @pytest.mark.parametrize("rows", SIZES)
-def test_the_daily_goal_work(team, rows, assert_queries):
+def test_the_work_at_the_end_of_a_day(team, rows, assert_queries):
     ended_goals(team, rows)
     rep_goals(team, rows, target=1_000_000)
+    days = dict.fromkeys(Goal.objects.values_list("zone", flat=True).distinct(), JUNE_16)
 
     # counting the ended goals once more (6, as above); the snapshots; closing the ended ones
     # (3, as above); the alerts (the goals to judge, their open alerts, the administrators to
     # mail, the new alerts)
     with assert_queries(14):
-        services.daily_goal_work(actor=JOB)
+        services.goals_day_end(actor=JOB, days=days)
 
 
 # --- Plans come into being -----------------------------------------------------------------------
@@ -435,6 +437,31 @@ def test_snapshotting_the_plans(team, rows, assert_queries):
     with assert_queries(2):
         plan_services.snapshot_plans(on=JUNE_16)
     assert PlanSnapshot.objects.count() == rows
+
+
+@pins(plan_services.snapshot_plans_of_days)
+@pytest.mark.parametrize("rows", SIZES)
+def test_snapshotting_the_plans_of_the_days_that_ended(team, rows, assert_queries):
+    plans_under_way(team, rows)
+    zones = set(team.reps.values_list("timezone", flat=True))
+
+    # the zones; one INSERT … SELECT for the day that ended in those zones
+    with assert_queries(2):
+        plan_services.snapshot_plans_of_days(days=dict.fromkeys(zones, JUNE_16), now=timezone.now())
+    assert PlanSnapshot.objects.count() == rows
+
+
+@pins(services.goals_check, services.goals_repair)
+@pytest.mark.parametrize("rows", SIZES)
+def test_checking_every_goal_and_repairing_those_that_differ(team, rows, assert_queries):
+    goals = rep_goals(team, rows)
+    Goal.objects.filter(pk__in=[goal.pk for goal in goals]).update(current_value=0)
+
+    # the goals counted and the parents (two counts), the bonus tiers, the fresh values (one
+    # statement per level: rep, team, company); the repair (one update), its audit; the record
+    with assert_queries(9):
+        check = services.goals_check(actor=JOB, repair=True, email=False)
+    assert (check.differences, check.repaired) == (rows, rows)
 
 
 @pins(plan_services.send_reminders)
