@@ -40,8 +40,10 @@ def _fresh_cache():
     # The cache is a real Redis shared by the whole run: start every test from an empty one,
     # knowing what a database without switch rows says (no area paused or offline), as after
     # any request; otherwise a test's first request would read them and count one more query.
+    # Kept without expiry: a test that moves the clock on must not see them expire (the local
+    # memory cache of the SQLite run reads the clock the test moves).
     cache.clear()
-    remember_switches({})
+    remember_switches({}, timeout=None)
     yield
 
 

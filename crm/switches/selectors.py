@@ -55,13 +55,14 @@ def switches_on() -> dict[str, SwitchState]:
     return states
 
 
-def remember(states: dict[str, SwitchState]) -> None:
-    """Put the states in the cache (also what a test starting from an empty database knows)."""
+def remember(states: dict[str, SwitchState], *, timeout: int | None = STATES_TTL) -> None:
+    """Put the states in the cache (also what a test starting from an empty database knows,
+    then for as long as the test runs: `timeout` None)."""
     try:
         cache.set(
             STATES_KEY,
             {area: (s.jobs_paused, s.offline, s.reason, s.back_at) for area, s in states.items()},
-            timeout=STATES_TTL,
+            timeout=timeout,
         )
     except Exception:
         logger.warning("switch states not cached: cache unavailable", exc_info=True)
