@@ -302,10 +302,15 @@ class Goal(TimestampedModel):
 
     @property
     def version(self) -> str:
-        """The goal as its live blocks show it: as last changed (`updated_at`) and as last
-        counted (`last_calculated_at`, which alone moves when a count finds the same value, so
-        that "as of" follows). Live pages ask for news since the version they show."""
-        return f"{_microseconds(self.updated_at)}.{_microseconds(self.last_calculated_at)}"
+        """The goal as its live blocks show it: as last changed (`updated_at`), as of when it
+        was counted (which alone moves when a count finds the same value) and whether that is
+        stale (which comes with time alone). Live pages ask for news since the version they
+        show."""
+        # (Imported here: the selectors read this module.)
+        from goals.selectors.freshness import goal_as_of
+
+        as_of = goal_as_of(self)
+        return f"{_microseconds(self.updated_at)}.{_microseconds(as_of.moment)}.{int(as_of.stale)}"
 
     @property
     def owner_name(self) -> str:

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import selectors as crm_selectors
@@ -22,6 +23,16 @@ class TeamSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+AS_OF_HELP = (
+    "When the value (and its percent, pace and verdict) was counted: for a goal with goals "
+    "below, when the oldest of the calculated values it sums was."
+)
+STALE_HELP = (
+    "The CRM keeps counting this figure and has not for longer than the fallback "
+    "recalculation's interval plus 5 minutes."
+)
+
+
 class GoalOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer(allow_null=True)
     team = TeamSummarySerializer(allow_null=True)
@@ -32,8 +43,19 @@ class GoalOutputSerializer(serializers.ModelSerializer):
         "is nothing to judge: a goal closed, without a target, or a bonus tier."
     )
 
+    as_of = serializers.SerializerMethodField(help_text=AS_OF_HELP)
+    stale = serializers.SerializerMethodField(help_text=STALE_HELP)
+
     def get_verdict(self, goal: Goal) -> str | None:
         return selectors.verdict(goal, today=selectors.goal_today(goal))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_as_of(self, goal: Goal):
+        moment = selectors.goal_as_of(goal).moment
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    def get_stale(self, goal: Goal) -> bool:
+        return selectors.goal_as_of(goal).stale
 
     class Meta:
         model = Goal
@@ -53,6 +75,8 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "current_value",
             "progress_percent",
             "verdict",
+            "as_of",
+            "stale",
             "status",
             "closed_at",
             "calculation_source",
@@ -154,6 +178,8 @@ class ForecastSerializer(serializers.Serializer):
     days_left = serializers.IntegerField(help_text="Days of the period after today.")
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
+    as_of = serializers.DateTimeField(source="as_of.moment", allow_null=True, help_text=AS_OF_HELP)
+    stale = serializers.BooleanField(source="as_of.stale", help_text=STALE_HELP)
 
 
 class GoalNodeSerializer(serializers.Serializer):
@@ -173,16 +199,18 @@ class GoalNodeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=GoalStatus.choices)
     calculation_source = serializers.ChoiceField(choices=Source.choices)
     parent = serializers.IntegerField(allow_null=True)
+    as_of = serializers.DateTimeField(allow_null=True, help_text=AS_OF_HELP)
+    stale = serializers.BooleanField(help_text=STALE_HELP)
     children = serializers.ListField(child=serializers.DictField(), help_text="Nodes like this.")
 
 
-# What a tree node is read from: the fields above, the owner's name in its parts.
-TREE_NODE_VALUES = (
+# What a tree node is read from: the fields above, the owner's name in its parts, its "as of".
+TREE_NODE_VALUES = tuple(dict.fromkeys((
     "pk", "title", "owner_type", "metric", "period_kind", "period_start", "period_end",
     "target_value", "current_value", "progress_percent", "status", "calculation_source",
     "parent_id", "team__name", "rep__user__first_name", "rep__user__last_name",
-    "rep__user__username",
-)  # fmt: skip
+    "rep__user__username", *selectors.AS_OF_VALUES,
+)))  # fmt: skip
 
 
 def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
@@ -209,7 +237,16 @@ def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
         "status": row["status"],
         "calculation_source": row["calculation_source"],
         "parent": row["parent_id"],
+        **_as_of(selectors.row_as_of(row)),
         "children": [tree_node(child, children) for child in children.get(row["pk"], [])],
+    }
+
+
+def _as_of(as_of: selectors.AsOf) -> dict:
+    moment = as_of.moment
+    return {
+        "as_of": serializers.DateTimeField().to_representation(moment) if moment else None,
+        "stale": as_of.stale,
     }
 
 
@@ -276,6 +313,11 @@ class AnalyticsSerializer(serializers.Serializer):
     )
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
+    as_of = serializers.DateTimeField(
+        help_text="When the figures' values were counted: the oldest count among the "
+        "calculated goals they are drawn from (now, when none is still counted)."
+    )
+    stale = serializers.BooleanField(help_text=STALE_HELP)
 
 
 class AnalyticsQuerySerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ their teams', an admin everyone's):
 
 from django.db import DatabaseError
 from django.utils.functional import lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -69,6 +69,21 @@ class PlanOutputSerializer(serializers.Serializer):
     )
     on_pace = serializers.BooleanField()
     days_remaining = serializers.IntegerField(allow_null=True)
+    as_of = serializers.SerializerMethodField(
+        help_text="When the plan's figures were counted: the oldest of its goals' counts."
+    )
+    stale = serializers.SerializerMethodField(
+        help_text="A figure the CRM still counts was not counted for longer than the fallback "
+        "recalculation's interval plus 5 minutes."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_as_of(self, plan):
+        moment = selectors.figures_as_of(plan).moment
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    def get_stale(self, plan) -> bool:
+        return selectors.figures_as_of(plan).stale
 
 
 class AchievementSerializer(serializers.Serializer):

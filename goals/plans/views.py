@@ -98,16 +98,19 @@ def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
     return f"overdue by {timesince(deadline, now, depth=1)}"
 
 
-def card_version(plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None) -> str:
+def card_version(
+    plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None, as_of=None
+) -> str:
     """A digest of what the card shows: equal digests, nothing new to show (the countdown is
     part of it, so "in 2 days" turns into "overdue" without a reload, and so are the bars'
-    verdicts, which move with the days as well as the figures)."""
+    verdicts, which move with the days as well as the figures, and the figures' "as of", which
+    turns stale with time)."""
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
     figures += [plan.goal_set_at, plan.pace, plan.days_remaining, plan.deadline_status, countdown]
     figures += sorted((verdicts or {}).items())
-    figures += [selectors.figures_as_of(plan)]
+    figures += [as_of]
     return version_of(*figures)
 
 
@@ -139,6 +142,7 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         verdicts = selectors.figure_verdicts(plan, period=period, today=today)
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
+    as_of = selectors.figures_as_of(plan, now=now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
     if (year, month) != selectors.current_month(rep, now):
         query["month"] = f"{year:04d}-{month:02d}"
@@ -153,8 +157,8 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "zone": zone.key,
         "needed": needed,
         "verdicts": verdicts,
-        "as_of": selectors.figures_as_of(plan),
-        "card_version": card_version(plan, countdown, verdicts),
+        "as_of": as_of,
+        "card_version": card_version(plan, countdown, verdicts, as_of),
         "own": rep.user_id == request.user.pk,
         "query": f"?{urlencode(query)}" if query else "",
         "now": now,
@@ -372,6 +376,7 @@ def _compliance_row(plan: RepPlan) -> list:
         Pace(plan.pace).label if plan.pace else "", plan.deadline.isoformat(),
         plan.goal_set_at.isoformat() if plan.goal_set_at else "",
         selectors.DeadlineStatus.LABELS[plan.deadline_status],
+        *selectors.figures_as_of(plan).cells(),
     ]  # fmt: skip
 
 
@@ -385,7 +390,7 @@ def compliance_export(request: HttpRequest) -> HttpResponse:
     header = [
         "rep", "employee code", "team", "month", "signup goal", "signups", "signup %",
         "revenue goal", "revenue", "revenue %", "bonus tier goal", "bonus tier", "pace",
-        "deadline", "goals set at", "deadline status",
+        "deadline", "goals set at", "deadline status", "figures as of", "stale",
     ]  # fmt: skip
     rows = (_compliance_row(plan) for plan in plans.iterator(chunk_size=2000))
     return csv_response("goal-compliance.csv", header, rows)

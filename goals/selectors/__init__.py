@@ -5,6 +5,7 @@
 - `values`: a goal's value computed afresh from CRM data, in the database;
 - `tree`: the hierarchy (ancestors, the tree page, where a goal may go, depths);
 - `forecast`: the one verdict, the history day by day and the forecast;
+- `freshness`: when a computed figure was counted, and whether it is stale;
 - `page`: a goal's page and its progress block;
 - `analytics`: figures over many goals.
 
@@ -26,6 +27,17 @@ from goals.selectors.forecast import (
     verdict,
     verdict_for,
     verdict_of,
+)
+from goals.selectors.freshness import (
+    AS_OF_VALUES,
+    FALLBACK_INTERVAL,
+    STALE_AFTER,
+    AsOf,
+    figures_as_of,
+    goal_as_of,
+    is_stale,
+    row_as_of,
+    with_freshness,
 )
 from goals.selectors.lists import (
     FIGURE_CHANGES,
@@ -51,11 +63,15 @@ from goals.selectors.values import AMOUNT, calculable, fresh_value
 
 __all__ = [
     "AMOUNT",
+    "AS_OF_VALUES",
     "AT_RISK_SHARE",
+    "FALLBACK_INTERVAL",
     "FIGURE_CHANGES",
     "MAX_DEPTH",
+    "STALE_AFTER",
     "TREE_ORDER",
     "TREND_MONTHS",
+    "AsOf",
     "Forecast",
     "GoalPage",
     "HistoryPoint",
@@ -70,21 +86,26 @@ __all__ = [
     "depth",
     "elapsed_days",
     "expected_percent",
+    "figures_as_of",
     "forecast",
     "fresh_value",
+    "goal_as_of",
     "goal_list",
     "goal_page",
     "goal_today",
     "goal_tree",
     "has_children",
     "history_points",
+    "is_stale",
     "link_candidates",
     "open_alert",
     "progress",
     "round_cents",
+    "row_as_of",
     "subtree",
     "subtree_height",
     "verdict",
     "verdict_for",
     "verdict_of",
+    "with_freshness",
 ]

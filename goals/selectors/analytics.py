@@ -3,15 +3,16 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Avg, Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from crm.periods import company_zone, local_date
 from crm.roles import Actor
 from goals import rates
-from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType
+from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType, Source
 from goals.selectors.forecast import round_cents
+from goals.selectors.freshness import is_stale
 from goals.selectors.lists import goal_list
 
 TREND_MONTHS = 12
@@ -37,7 +38,14 @@ def analytics(
     if team_id:
         goals = goals.filter(Q(team_id=team_id) | Q(rep__team_id=team_id))
     reached = Q(status=GoalStatus.COMPLETED, progress_percent__gte=100)
+    # The values the CRM still counts (active, calculated, not sums): the figures are as of
+    # the oldest of their counts.
+    counted = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
+        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+    )
     summary = goals.aggregate(
+        oldest_count=Min("last_calculated_at", filter=counted),
+        never_counted=Count("id", filter=counted & Q(last_calculated_at__isnull=True)),
         total=Count("id"),
         completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
         completed_reached=Count("id", filter=reached),
@@ -46,7 +54,8 @@ def analytics(
         average_progress=Avg("progress_percent"),
     )
     velocity = _velocity(goals)
-    today = today or local_date(timezone.now(), company_zone())
+    now = timezone.now()
+    today = today or local_date(now, company_zone())
     first_month = _months_back(today.replace(day=1), TREND_MONTHS - 1)
     trend_rows = (
         goals.filter(status=GoalStatus.COMPLETED, period_end__gte=first_month)
@@ -116,6 +125,9 @@ def analytics(
         "company_average_completion_rate": _owner_rate(by_owner, OwnerType.COMPANY),
         "has_sufficient_data": velocity["points"] > 0 and days_of_history >= 2,
         "days_of_history": days_of_history,
+        "as_of": summary["oldest_count"] or now,
+        "stale": bool(summary["never_counted"])
+        or (summary["oldest_count"] is not None and is_stale(summary["oldest_count"], now=now)),
     }
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from crm.periods import LATEST, local_date, zone_named
 from goals import metrics, rates
 from goals.models import Goal, GoalStatus
+from goals.selectors.freshness import AsOf, goal_as_of
 
 
 class Verdict:
@@ -136,6 +137,8 @@ class Forecast:
     pace_text: str = ""
     needed_text: str = ""
     projected_text: str = ""
+    # When the value it is drawn from was counted (goals.selectors.freshness).
+    as_of: AsOf | None = None
 
     @property
     def verdict_label(self) -> str:
@@ -203,4 +206,5 @@ def forecast(
             goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
+        as_of=goal_as_of(goal, now=now),
     )

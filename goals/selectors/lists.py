@@ -9,6 +9,7 @@ from crm.models import AuditEntry
 from crm.roles import Actor, scope_to_user
 from goals import metrics
 from goals.models import Goal, GoalAlert, OwnerType
+from goals.selectors.freshness import with_freshness
 
 
 def goal_list(
@@ -22,9 +23,10 @@ def goal_list(
 ) -> QuerySet[Goal]:
     """The goals `user` may see (or change, `for_write`): a rep goal is its rep's and their
     supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
-    (to read) and the admins'. The other arguments filter (blank: everything)."""
+    (to read) and the admins'. The other arguments filter (blank: everything). Each goal
+    carries what its "as of" is read from (goals.selectors.freshness)."""
     goals = scope_to_user(
-        Goal.objects.select_related("rep__user", "team"),
+        with_freshness(Goal.objects.select_related("rep__user", "team")),
         user,
         rep_path="rep",
         team_path="team",

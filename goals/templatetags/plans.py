@@ -2,8 +2,9 @@
 
 from django import template
 
-from goals.models import Pace
-from goals.plans.selectors import DeadlineStatus
+from goals.models import Pace, RepPlan
+from goals.plans.selectors import DeadlineStatus, figures_as_of
+from goals.selectors import AsOf
 
 register = template.Library()
 
@@ -11,6 +12,12 @@ register = template.Library()
 @register.filter
 def pace_label(value: str) -> str:
     return Pace(value).label if value in Pace.values else "No goal set"
+
+
+@register.filter
+def plan_as_of(plan: RepPlan) -> AsOf:
+    """`{{ plan|plan_as_of }}`: when a plan's figures were counted, stale or not."""
+    return figures_as_of(plan)
 
 
 @register.filter

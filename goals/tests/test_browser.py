@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from crm.models import CustomerStatus, DealStage
+from crm.periods import format_moment, zone_named
 from crm.roles import SystemActor
 from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
@@ -153,6 +154,39 @@ def test_a_deal_won_in_one_tab_moves_the_bar_in_another(
 
     expect(watching.locator("#goal-progress")).to_contain_text("75%", timeout=15_000)
     assert watching.evaluate("window.__sameDocument") is True  # no reload
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_figure_shows_its_as_of_time_and_turns_stale_without_a_reload(
+    chromium, live_server, goals_floor, settings, device
+):
+    settings.LIVE_REFRESH_SECONDS = 1
+    rep, goal = goals_floor["rep"], goals_floor["rep_goal"]
+    counted = Goal.objects.get(pk=goal.pk).last_calculated_at
+    shown = format_moment(counted, "H:i", zone=zone_named(rep.timezone))
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("goals:goal-detail", args=[goal.pk]))
+    progress = page.locator("#goal-progress")
+    expect(progress).to_contain_text(f"as of {shown}")
+    expect(progress).not_to_contain_text("Stale")
+    page.evaluate("window.__sameDocument = true")
+
+    # Neither an event nor the fallback job counted it for 25 minutes.
+    late = counted - dt.timedelta(minutes=25)
+    Goal.objects.filter(pk=goal.pk).update(last_calculated_at=late)
+
+    late_shown = format_moment(late, "H:i", zone=zone_named(rep.timezone))
+    expect(progress).to_contain_text(f"as of {late_shown}", timeout=15_000)
+    expect(progress.locator(".as-of .badge")).to_have_text("Stale")
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+
+    page.goto(live_server.url + reverse("goals:goal-list"))
+    row = page.locator(f"#goal-{goal.pk}")
+    expect(row).to_contain_text(f"as of {late_shown}")
+    expect(row.locator(".as-of .badge")).to_have_text("Stale")
+    expect(page.locator(f"#goal-{goals_floor['team_goal'].pk}")).not_to_contain_text("Stale")
+    assert browser_page.errors == []
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
