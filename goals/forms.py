@@ -7,6 +7,7 @@ from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
 from crm.roles import may_choose_rep, may_set_company_goals
 from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm
+from goals import selectors
 from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 
@@ -87,9 +88,21 @@ class GoalChoiceField(forms.TypedChoiceField):
         return None if chosen is None else self.goals[chosen]
 
 
+TARGET_REASON_HELP = (
+    "Needed to change the target once the period has started (at least 10 characters); the "
+    "original target is kept beside it."
+)
+
+
 class GoalEditForm(ServiceForm):
     title = forms.CharField(max_length=200)
     target_value = AmountField(label="Target", max_digits=14)
+    reason = forms.CharField(
+        label="Why the target changes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=TARGET_REASON_HELP,
+    )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     parent = GoalChoiceField(
         label="Counts toward",
@@ -151,3 +164,6 @@ class AnalyticsFilterForm(forms.Form):
         label="Owner", choices=[("", "Any owner"), *OwnerType.choices], required=False
     )
     start_date = DateField(label="Periods from", required=False)
+    attainment = forms.ChoiceField(
+        label="Reached against", choices=selectors.Attainment.CHOICES, required=False
+    )

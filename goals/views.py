@@ -66,7 +66,8 @@ def goal_export(request: HttpRequest) -> HttpResponse:
     goals = selectors.goal_list(user=request.user, **criteria).order_by("period_start", "id")
     header = [
         "id", "title", "owner type", "owner", "metric", "period start", "period end",
-        "target", "value", "progress %", "status", "source", "parent id", "as of", "stale",
+        "target", "value", "progress %", "original target", "progress % of original", "status",
+        "source", "parent id", "as of", "stale",
     ]  # fmt: skip
     rows = (
         [
@@ -90,6 +91,8 @@ def _goal_row(goal: Goal) -> list:
         metrics.figure(goal.metric, goal.target_value, grouped=False),
         metrics.figure(goal.metric, goal.current_value, grouped=False),
         goal.progress_percent,
+        metrics.figure(goal.metric, goal.original_target, grouped=False),
+        goal.original_percent,
         goal.status,
         goal.calculation_source,
         goal.parent_id,
@@ -123,6 +126,7 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
         "parent": page.parent,
         "children": page.children,
         "audit": page.audit,
+        "revisions": page.revisions,
         "records_kind": page.records_kind,
         "records": page.records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
@@ -372,6 +376,7 @@ def _analytics(request: HttpRequest) -> tuple[AnalyticsFilterForm, dict]:
         metric=criteria.get("metric", ""),
         owner_type=criteria.get("owner_type", ""),
         start_date=criteria.get("start_date"),
+        attainment=criteria.get("attainment") or selectors.Attainment.CURRENT,
     )
     return filters, figures
 
@@ -416,6 +421,7 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
         "total_goals", "completed_goals", "active_goals", "cancelled_goals",
         "overall_completion_rate", "average_progress", "velocity_data_points",
         "team_average_completion_rate", "company_average_completion_rate", "days_of_history",
+        "attainment",
     )]  # fmt: skip
     rows.append(["summary", "as_of", *selectors.AsOf(figures["as_of"], figures["stale"]).cells()])
     rows += [

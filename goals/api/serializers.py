@@ -45,6 +45,19 @@ class GoalOutputSerializer(serializers.ModelSerializer):
 
     as_of = serializers.SerializerMethodField(help_text=AS_OF_HELP)
     stale = serializers.SerializerMethodField(help_text=STALE_HELP)
+    original_target = serializers.DecimalField(
+        allow_null=True,
+        read_only=True,
+        help_text="The target when the period started (or when the goal was made, or first "
+        "given one); `target_value` is the current one, its revisions at revisions/.",
+        **AMOUNT,
+    )
+    original_percent = serializers.DecimalField(
+        max_digits=8, decimal_places=2, allow_null=True, read_only=True,
+        help_text="Progress against the original target, as progress_percent is against the "
+        "current one.",
+    )  # fmt: skip
+    target_revised = serializers.BooleanField(read_only=True)
 
     def get_verdict(self, goal: Goal) -> str | None:
         return selectors.verdict(goal, today=selectors.goal_today(goal))
@@ -72,8 +85,11 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "target_value",
+            "original_target",
+            "target_revised",
             "current_value",
             "progress_percent",
+            "original_percent",
             "verdict",
             "as_of",
             "stale",
@@ -127,6 +143,12 @@ class GoalUpdateInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     target_value = serializers.DecimalField(min_value=0, required=False, **AMOUNT)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Why the target changes: required (at least 10 visible characters) once the "
+        "goal's period has started.",
+    )
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
     period_start = DateField(required=False)
     period_end = DateField(required=False, allow_null=True)
@@ -146,6 +168,17 @@ class GoalStatusInputSerializer(serializers.Serializer):
 
 class GoalLinkInputSerializer(serializers.Serializer):
     parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
+
+
+class RevisionSerializer(serializers.Serializer):
+    """A change of a goal's target: from what, to what, by whom, when and why."""
+
+    old_target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    new_target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    reason = serializers.CharField()
+    changed_by = serializers.CharField(source="changed_by_name", help_text="A user, or a job.")
+    changed_at = serializers.DateTimeField()
+    after_start = serializers.BooleanField(help_text="Made after the goal's period started.")
 
 
 class HistoryPointSerializer(serializers.Serializer):
@@ -313,6 +346,9 @@ class AnalyticsSerializer(serializers.Serializer):
     )
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
+    attainment = serializers.ChoiceField(
+        choices=selectors.Attainment.CHOICES, help_text="What completion was measured against."
+    )
     as_of = serializers.DateTimeField(
         help_text="When the figures' values were counted: the oldest count among the "
         "calculated goals they are drawn from (now, when none is still counted)."
@@ -324,6 +360,12 @@ class AnalyticsQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices, required=False)
     owner_type = serializers.ChoiceField(choices=OwnerType.choices, required=False)
     start_date = DateField(required=False)
+    attainment = serializers.ChoiceField(
+        choices=selectors.Attainment.CHOICES,
+        required=False,
+        help_text="Completion and progress against the goals' current targets (the default) or "
+        "their original ones.",
+    )
     team = ScopedPrimaryKeyRelatedField(
         selector=lambda user: crm_selectors.team_list(user=user),
         required=False,

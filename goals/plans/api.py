@@ -69,9 +69,32 @@ class PlanOutputSerializer(serializers.Serializer):
     )
     on_pace = serializers.BooleanField()
     days_remaining = serializers.IntegerField(allow_null=True)
+    signup_original_goal = serializers.DecimalField(
+        allow_null=True, help_text="The signup goal first committed to.", **AMOUNT
+    )
+    signup_original_percent = serializers.SerializerMethodField()
+    revenue_original_goal = serializers.DecimalField(
+        allow_null=True, help_text="The revenue goal first committed to.", **AMOUNT
+    )
+    revenue_original_percent = serializers.SerializerMethodField()
+    bonus_tier_original_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
     as_of = serializers.SerializerMethodField(
         help_text="When the plan's figures were counted: the oldest of its goals' counts."
     )
+
+    @extend_schema_field(serializers.DecimalField(allow_null=True, **PERCENT))
+    def get_signup_original_percent(self, plan):
+        return self._percent(selectors.original_percent(plan.signups, plan.signup_original_goal))
+
+    @extend_schema_field(serializers.DecimalField(allow_null=True, **PERCENT))
+    def get_revenue_original_percent(self, plan):
+        return self._percent(selectors.original_percent(plan.revenue, plan.revenue_original_goal))
+
+    def _percent(self, value):
+        return (
+            None if value is None else serializers.DecimalField(**PERCENT).to_representation(value)
+        )
+
     stale = serializers.SerializerMethodField(
         help_text="A figure the CRM still counts was not counted for longer than the fallback "
         "recalculation's interval plus 5 minutes."
@@ -99,14 +122,27 @@ class HistorySerializer(PlanOutputSerializer):
         return AchievementSerializer(self.context["achievements"].get(plan.pk, []), many=True).data
 
 
+KEPT = " Left out: the plan's current goal, or 0 on a plan without one."
+REASON_HELP = (
+    "Why goals already set change once the period has started (at least 10 visible "
+    "characters): required then."
+)
+
+
 class PlanSetInputSerializer(serializers.Serializer):
-    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    signup_goal = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_SIGNUP_GOAL, required=False, help_text=KEPT
+    )
     revenue_goal = serializers.DecimalField(
-        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, required=False, help_text=KEPT, **AMOUNT
     )
     bonus_tier_goal = serializers.IntegerField(
-        min_value=0, max_value=MAX_TIER, help_text=BONUS_TIER_HELP
+        min_value=0,
+        max_value=MAX_TIER,
+        required=False,
+        help_text=lazy(lambda: str(BONUS_TIER_HELP) + KEPT, str)(),
     )
+    reason = serializers.CharField(required=False, allow_blank=True, help_text=REASON_HELP)
     rep = IdField(
         source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
     )
@@ -118,9 +154,12 @@ class PlanSetInputSerializer(serializers.Serializer):
 
 class YearSetInputSerializer(serializers.Serializer):
     revenue_goal = serializers.DecimalField(
-        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, required=False, help_text=KEPT, **AMOUNT
     )
-    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    signup_goal = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_SIGNUP_GOAL, required=False, help_text=KEPT
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, help_text=REASON_HELP)
     rep = IdField(
         source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
     )

@@ -90,6 +90,19 @@ FIGURES = {
     metric: (names.target, names.actual, names.percent)
     for metric, names in metrics.in_plans().items()
 }
+# Each goal's original target beside it ("signup_goal" → "signup_original_goal").
+ORIGINALS = {
+    metric: target.removesuffix("_goal") + "_original_goal"
+    for metric, (target, _, _) in FIGURES.items()
+}
+
+
+def original_percent(actual: Decimal | None, original: Decimal | None) -> Decimal | None:
+    """Attainment against an original target, as a goal's percent is against its current one
+    (Goal.original_percent); None without an original target."""
+    if original is None:
+        return None
+    return Goal(current_value=actual or Decimal(0), original_target=original).original_percent
 
 
 def figures_as_of(plan: RepPlan | None, *, now: dt.datetime | None = None) -> goal_selectors.AsOf:
@@ -217,6 +230,7 @@ def with_figures(
             percent: F(f"{goal}__progress_percent"),
             f"{metric}_goal_id": F(f"{goal}__id"),
             f"{metric}_status": F(f"{goal}__status"),
+            ORIGINALS[metric]: F(f"{goal}__original_target"),
             f"{metric}_as_of": F(f"{goal}__last_calculated_at"),
             f"{metric}_source": F(f"{goal}__calculation_source"),
         }

@@ -118,7 +118,11 @@ def _targets(plan: RepPlan | None, form_class) -> dict:
     """A plan's targets as its form shows them: counts as whole numbers, amounts as they are."""
     if plan is None:
         return {}
-    values = {name: getattr(plan, name) for name in form_class.base_fields if name != "month"}
+    values = {
+        name: getattr(plan, name)
+        for name in form_class.base_fields
+        if name not in ("month", "reason")
+    }
     return {
         name: value if name == "revenue_goal" else int(value)
         for name, value in values.items()
@@ -371,8 +375,12 @@ def plan_defaults(request: HttpRequest) -> HttpResponse:
 def _compliance_row(plan: RepPlan) -> list:
     return [
         str(plan.rep), plan.rep.employee_code, plan.rep.team.name if plan.rep.team else "",
-        plan.label, plan.signup_goal, plan.signups, plan.signup_percent, plan.revenue_goal,
-        plan.revenue, plan.revenue_percent, plan.bonus_tier_goal, plan.bonus_tier,
+        plan.label, plan.signup_goal, plan.signups, plan.signup_percent,
+        plan.signup_original_goal,
+        selectors.original_percent(plan.signups, plan.signup_original_goal),
+        plan.revenue_goal, plan.revenue, plan.revenue_percent, plan.revenue_original_goal,
+        selectors.original_percent(plan.revenue, plan.revenue_original_goal),
+        plan.bonus_tier_goal, plan.bonus_tier,
         Pace(plan.pace).label if plan.pace else "", plan.deadline.isoformat(),
         plan.goal_set_at.isoformat() if plan.goal_set_at else "",
         selectors.DeadlineStatus.LABELS[plan.deadline_status],
@@ -389,7 +397,8 @@ def compliance_export(request: HttpRequest) -> HttpResponse:
     plans = selectors.compliance(user=request.user, **criteria).rows()
     header = [
         "rep", "employee code", "team", "month", "signup goal", "signups", "signup %",
-        "revenue goal", "revenue", "revenue %", "bonus tier goal", "bonus tier", "pace",
+        "signup original goal", "signup % of original", "revenue goal", "revenue", "revenue %",
+        "revenue original goal", "revenue % of original", "bonus tier goal", "bonus tier", "pace",
         "deadline", "goals set at", "deadline status", "figures as of", "stale",
     ]  # fmt: skip
     rows = (_compliance_row(plan) for plan in plans.iterator(chunk_size=2000))

@@ -12,7 +12,7 @@
 Callers import this package (`from goals import selectors`); the names below are its surface.
 """
 
-from goals.selectors.analytics import TREND_MONTHS, analytics
+from goals.selectors.analytics import TREND_MONTHS, Attainment, analytics
 from goals.selectors.forecast import (
     AT_RISK_SHARE,
     Forecast,
@@ -45,6 +45,7 @@ from goals.selectors.lists import (
     counted_records,
     goal_list,
     open_alert,
+    revisions,
 )
 from goals.selectors.page import GoalPage, Progress, goal_page, progress
 from goals.selectors.tree import (
@@ -72,6 +73,7 @@ __all__ = [
     "TREE_ORDER",
     "TREND_MONTHS",
     "AsOf",
+    "Attainment",
     "Forecast",
     "GoalPage",
     "HistoryPoint",
@@ -100,6 +102,7 @@ __all__ = [
     "link_candidates",
     "open_alert",
     "progress",
+    "revisions",
     "round_cents",
     "row_as_of",
     "subtree",

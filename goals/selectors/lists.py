@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from crm.models import AuditEntry
 from crm.roles import Actor, scope_to_user
 from goals import metrics
-from goals.models import Goal, GoalAlert, OwnerType
+from goals.models import Goal, GoalAlert, GoalTargetRevision, OwnerType
 from goals.selectors.freshness import with_freshness
 
 
@@ -81,6 +81,11 @@ def _figures(metric: str, change):
         return None if value is None else metrics.figure(metric, Decimal(str(value)))
 
     return [shown(value) for value in change] if isinstance(change, list) else shown(change)
+
+
+def revisions(goal: Goal) -> list[GoalTargetRevision]:
+    """The goal's target revisions, oldest first, with who made them."""
+    return list(goal.revisions.select_related("changed_by").order_by("changed_at", "id"))
 
 
 def open_alert(goal: Goal) -> GoalAlert | None:

@@ -1,9 +1,18 @@
 """A goal's life as people change it: create, edit (words, target, period, parent), delete,
 close or open again, set its value by hand and give it back to the calculation. Every change of
 target, value, status, source or parent is audited (the core's audit trail, with the reason
-when there is one)."""
+when there is one).
+
+A goal keeps its original target: the one it had when its period started (or when it was made,
+or first given a target, if later). Every change of a target is a revision (who, when, from
+what to what, why); once the period has started, a change needs a reason of at least
+MIN_JUSTIFICATION visible characters and leaves the original as it was (`revise_target`).
+"""
 
 import datetime as dt
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -15,6 +24,7 @@ from crm import events, periods
 from crm.models import SalesRep, Team
 from crm.roles import (
     Actor,
+    SystemActor,
 )
 from crm.writes import (
     UNCHANGED,
@@ -31,6 +41,7 @@ from goals.models import (
     MAX_VALUE,
     Goal,
     GoalStatus,
+    GoalTargetRevision,
     Metric,
     PeriodKind,
     Source,
@@ -70,7 +81,96 @@ PLAN_GOAL_FIXED = (
     "existence are the plan's."
 )
 
+TARGET_REASON_REQUIRED = (
+    "Say why the target changes: its period has started, so the change is kept beside the "
+    "original target."
+)
+TARGET_REASON_TOO_SHORT = "Explain the change of target in at least 10 characters."
+TEXT_UNSTORABLE = "This text holds a character that cannot be stored (a NUL or half a character)."
+
 MIN_JUSTIFICATION = 10
+
+
+# --- Reasons and target revisions ------------------------------------------------------------
+
+# Characters nobody sees: controls, format characters (zero-width spaces and joiners, marks of
+# direction), combining marks on their own, unassigned or private ones.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+
+
+def visible_length(text: str) -> int:
+    """How many characters of `text` a reader sees: invisible ones left out, each run of
+    spaces between words counted as one, none around them (twelve zero-width spaces are none)."""
+    words = (
+        "".join(char for char in word if unicodedata.category(char) not in _INVISIBLE)
+        for word in text.split()
+    )
+    return len(" ".join(word for word in words if word))
+
+
+def check_reason(reason: str, *, field: str = "reason") -> None:
+    """A reason is text every database stores: no NUL, no half of a character."""
+    try:
+        reason.encode()
+    except UnicodeEncodeError:
+        raise ValidationError({field: TEXT_UNSTORABLE}) from None
+    if "\x00" in reason:
+        raise ValidationError({field: TEXT_UNSTORABLE})
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """A goal's target moving from `old` to `new`, and the original target it keeps."""
+
+    goal_id: int
+    old: Decimal | None
+    new: Decimal | None
+    original: Decimal | None
+    after_start: bool
+
+
+def revise_target(
+    goal: Goal,
+    new: Decimal | None,
+    *,
+    reason: str,
+    now: dt.datetime,
+    provisional: bool = False,
+) -> TargetChange:
+    """A change of `goal`'s target to `new`, checked: before its period starts (or while the
+    target is blank, or `provisional`: a plan's targets before the rep commits to them) the new
+    target is the original too; after, a reason of MIN_JUSTIFICATION visible characters is
+    required (on the field "reason") and the original stays."""
+    after_start = now >= goal.starts_at
+    original = goal.original_target
+    if not after_start or goal.target_value is None or provisional:
+        original = new
+    elif not reason.strip():
+        raise ValidationError({"reason": TARGET_REASON_REQUIRED})
+    elif visible_length(reason) < MIN_JUSTIFICATION:
+        raise ValidationError({"reason": TARGET_REASON_TOO_SHORT})
+    return TargetChange(goal.pk, goal.target_value, new, original, after_start)
+
+
+def record_revisions(
+    changes: Iterable[TargetChange], *, actor: Actor, reason: str, now: dt.datetime
+) -> None:
+    """The revisions of these target changes, in one INSERT."""
+    person = None if isinstance(actor, SystemActor) else actor
+    GoalTargetRevision.objects.bulk_create(
+        GoalTargetRevision(
+            goal_id=change.goal_id,
+            old_target=change.old,
+            new_target=change.new,
+            # A job or a setting made for the rep says what it did when a person gave no reason.
+            reason=reason.strip(),
+            changed_by=person if getattr(person, "is_authenticated", False) else None,
+            system_actor=actor.name if isinstance(actor, SystemActor) else "",
+            changed_at=now,
+            after_start=change.after_start,
+        )
+        for change in changes
+    )
 
 
 # --- The period ---------------------------------------------------------------------------------
@@ -138,6 +238,7 @@ def goal_create(
         metric=metric,
         period_kind=period_kind,
         target_value=target_value,
+        original_target=target_value,
         calculation_source=source,
         current_value=current_value if source == Source.MANUAL else Decimal(0),
         last_calculated_at=timezone.now() if source == Source.MANUAL else None,
@@ -172,18 +273,26 @@ def goal_update(
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
     parent: Goal | None = UNCHANGED,
+    reason: str = "",
 ) -> Goal:
     """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
-    its children's sum; a goal's period lies within its parent's."""
+    its children's sum; a goal's period lies within its parent's. A target changed after the
+    period started needs `reason` (`revise_target`); every change of target is a revision."""
     goal = writable_goal(actor=actor, goal_id=goal_id)
     new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
     # A target sent back as it is (the edit form shows it) is no change of it.
     target_changes = "target_value" in fields and fields["target_value"] != goal.target_value
+    check_reason(reason)
     check_update(goal, target_changes=target_changes, period_changes=bool(period_given))
     if "target_value" in fields and fields["target_value"] is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
+    now = timezone.now()
+    revision = None
+    if target_changes:
+        revision = revise_target(goal, fields["target_value"], reason=reason, now=now)
+        goal.original_target = revision.original
     changes = apply_changes(goal, fields)
     if period_given:
         kind = period_given.get("kind", goal.period_kind)
@@ -204,7 +313,9 @@ def goal_update(
     if changes:
         validate(goal)
         goal.save()
-        audit(actor=actor, action="goal.update", target=goal, changes=changes)
+        audit(actor=actor, action="goal.update", target=goal, changes=changes, reason=reason)
+        if revision is not None:
+            record_revisions([revision], actor=actor, reason=reason, now=now)
         if "period" in changes and goal.is_auto:
             goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
         if "target_value" in changes:

@@ -3,7 +3,7 @@
 from django import template
 
 from goals.models import Pace, RepPlan
-from goals.plans.selectors import DeadlineStatus, figures_as_of
+from goals.plans.selectors import DeadlineStatus, figures_as_of, original_percent
 from goals.selectors import AsOf
 
 register = template.Library()
@@ -18,6 +18,13 @@ def pace_label(value: str) -> str:
 def plan_as_of(plan: RepPlan) -> AsOf:
     """`{{ plan|plan_as_of }}`: when a plan's figures were counted, stale or not."""
     return figures_as_of(plan)
+
+
+@register.filter
+def percent_of(actual, original):
+    """`{{ plan.signups|percent_of:plan.signup_original_goal }}`: attainment against an
+    original target."""
+    return original_percent(actual, original)
 
 
 @register.filter

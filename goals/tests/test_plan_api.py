@@ -63,7 +63,11 @@ def test_bad_input_is_a_400_with_its_field_and_nothing_changes(rep_api, body, fi
 
 def test_a_second_plan_for_the_same_rep_and_month_is_the_same_plan(rep, rep_api):
     first = rep_api.post(f"{API}monthly/set", VALID, format="json").json()
-    second = rep_api.post(f"{API}monthly/set", {**VALID, "signup_goal": 25}, format="json").json()
+    second = rep_api.post(
+        f"{API}monthly/set",
+        {**VALID, "signup_goal": 25, "reason": "One more customer came in."},
+        format="json",
+    ).json()
 
     assert first["id"] == second["id"]
     assert RepPlan.objects.filter(rep=rep, year=2031, month=6).count() == 1
