@@ -2,12 +2,14 @@
 
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import selectors as crm_selectors
 from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
 from crm.api.serializers import RepSummarySerializer
+from crm.periods import local_date, zone_named
 from goals import selectors
 from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
@@ -39,8 +41,8 @@ class GoalOutputSerializer(serializers.ModelSerializer):
     owner_name = serializers.CharField(read_only=True)
     progress_percent = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True)
     verdict = serializers.SerializerMethodField(
-        help_text="The forecast's verdict today (on_track, at_risk, off_track); null when there "
-        "is nothing to judge: a goal closed, without a target, or a bonus tier."
+        help_text="The forecast's verdict today, the one every page, badge and alert gives: "
+        + selectors.VERDICT_RULE
     )
 
     as_of = serializers.SerializerMethodField(help_text=AS_OF_HELP)
@@ -232,6 +234,11 @@ class GoalNodeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=GoalStatus.choices)
     calculation_source = serializers.ChoiceField(choices=Source.choices)
     parent = serializers.IntegerField(allow_null=True)
+    verdict = serializers.ChoiceField(
+        choices=list(selectors.Verdict.LABELS.items()),
+        allow_null=True,
+        help_text=selectors.VERDICT_RULE,
+    )
     as_of = serializers.DateTimeField(allow_null=True, help_text=AS_OF_HELP)
     stale = serializers.BooleanField(help_text=STALE_HELP)
     children = serializers.ListField(child=serializers.DictField(), help_text="Nodes like this.")
@@ -242,7 +249,7 @@ TREE_NODE_VALUES = tuple(dict.fromkeys((
     "pk", "title", "owner_type", "metric", "period_kind", "period_start", "period_end",
     "target_value", "current_value", "progress_percent", "status", "calculation_source",
     "parent_id", "team__name", "rep__user__first_name", "rep__user__last_name",
-    "rep__user__username", *selectors.AS_OF_VALUES,
+    "rep__user__username", "zone", *selectors.AS_OF_VALUES,
 )))  # fmt: skip
 
 
@@ -270,6 +277,14 @@ def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
         "status": row["status"],
         "calculation_source": row["calculation_source"],
         "parent": row["parent_id"],
+        "verdict": selectors.verdict_of(
+            metric=row["metric"],
+            status=row["status"],
+            target=row["target_value"],
+            percent=row["progress_percent"],
+            period=(row["period_start"], row["period_end"]),
+            today=local_date(timezone.now(), zone_named(row["zone"])),
+        ),
         **_as_of(selectors.row_as_of(row)),
         "children": [tree_node(child, children) for child in children.get(row["pk"], [])],
     }

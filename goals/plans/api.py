@@ -12,16 +12,19 @@ their teams', an admin everyone's):
 """
 
 from django.db import DatabaseError
+from django.utils import timezone
 from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from crm import periods
 from crm import selectors as crm_selectors
 from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
+from goals import selectors as goal_selectors
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -78,6 +81,10 @@ class PlanOutputSerializer(serializers.Serializer):
     )
     revenue_original_percent = serializers.SerializerMethodField()
     bonus_tier_original_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
+    verdicts = serializers.SerializerMethodField(
+        help_text="Each goal's own verdict by metric (signups, revenue, bonus_tier), the one its "
+        "page gives: " + goal_selectors.VERDICT_RULE
+    )
     as_of = serializers.SerializerMethodField(
         help_text="When the plan's figures were counted: the oldest of its goals' counts."
     )
@@ -89,6 +96,17 @@ class PlanOutputSerializer(serializers.Serializer):
     @extend_schema_field(serializers.DecimalField(allow_null=True, **PERCENT))
     def get_revenue_original_percent(self, plan):
         return self._percent(selectors.original_percent(plan.revenue, plan.revenue_original_goal))
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField(allow_null=True)))
+    def get_verdicts(self, plan) -> dict:
+        if plan.month is None:
+            return {}
+        zone = periods.zone_named(plan.rep.timezone)
+        return selectors.figure_verdicts(
+            plan,
+            period=periods.month(plan.year, plan.month, zone),
+            today=periods.local_date(timezone.now(), zone),
+        )
 
     def _percent(self, value):
         return (

@@ -15,6 +15,7 @@ Callers import this package (`from goals import selectors`); the names below are
 from goals.selectors.analytics import TREND_MONTHS, Attainment, analytics
 from goals.selectors.forecast import (
     AT_RISK_SHARE,
+    VERDICT_RULE,
     Forecast,
     HistoryPoint,
     Verdict,
@@ -72,6 +73,7 @@ __all__ = [
     "STALE_AFTER",
     "TREE_ORDER",
     "TREND_MONTHS",
+    "VERDICT_RULE",
     "AsOf",
     "Attainment",
     "Forecast",

@@ -25,6 +25,12 @@ class Verdict:
 # A goal is on track when its progress keeps up with the elapsed share of its period, at risk
 # down to AT_RISK_SHARE of that, off track below.
 AT_RISK_SHARE = Decimal("0.8")
+# The rule in words, for the API's schema and the guide.
+VERDICT_RULE = (
+    "on_track: progress at or above the share of the period gone (days, today included); "
+    "at_risk: down to 80 % of that; off_track: below. Null for a goal closed, without a "
+    "target, or a bonus tier."
+)
 
 
 def round_cents(value: Decimal) -> Decimal:
