@@ -46,7 +46,7 @@ from goals.models import (
     PeriodKind,
     Source,
 )
-from goals.services.hierarchy import put_under, recount_if_leaf, take_out
+from goals.services.hierarchy import lock_in_order, put_under, recount_if_leaf, take_out
 from goals.services.ownership import check_owner, owner_zone, writable_goal
 from goals.services.recalculation import VALUE_TOO_LARGE, cents, goals_recalculate, roll_up
 
@@ -278,6 +278,8 @@ def goal_update(
     """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
     its children's sum; a goal's period lies within its parent's. A target changed after the
     period started needs `reason` (`revise_target`); every change of target is a revision."""
+    if parent is not UNCHANGED and parent is not None:
+        lock_in_order(goal_id, parent.pk)
     goal = writable_goal(actor=actor, goal_id=goal_id)
     new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
