@@ -12,6 +12,7 @@ from crm.models import SalesRep, Team
 from crm.selectors import rep_list, team_list
 from goals import selectors, services
 from goals.api import serializers as s
+from goals.api.parameters import only_known
 from goals.models import Goal
 
 
@@ -143,6 +144,7 @@ class GoalViewSet(ScopedViewSet):
     @extend_schema(parameters=[s.AnalyticsQuerySerializer], responses=s.AnalyticsSerializer)
     @action(detail=False, methods=["get"])
     def analytics(self, request):
+        only_known(request, s.AnalyticsQuerySerializer)
         query = s.AnalyticsQuerySerializer(
             data=request.query_params, context=self.get_serializer_context()
         )

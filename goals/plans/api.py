@@ -25,6 +25,7 @@ from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
 from goals import selectors as goal_selectors
+from goals.api.parameters import only_known
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -236,6 +237,7 @@ class PlanViewSet(ScopedViewSet):
         return super().get_queryset()
 
     def _query(self, serializer_class) -> dict:
+        only_known(self.request, serializer_class, paged=True)
         query = serializer_class(
             data=self.request.query_params, context=self.get_serializer_context()
         )
@@ -274,6 +276,7 @@ class PlanViewSet(ScopedViewSet):
     @extend_schema(responses=PlanOutputSerializer(many=True))
     def yearly_current(self, request):
         """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
+        only_known(request, paged=True)
         return self._page(selectors.this_years_plans(user=request.user))
 
     @extend_schema(
