@@ -190,6 +190,35 @@ def test_a_figure_shows_its_as_of_time_and_turns_stale_without_a_reload(
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_target_changed_after_the_start_asks_why_then_shows_both_targets(
+    chromium, live_server, goals_floor, device
+):
+    rep, goal = goals_floor["rep"], goals_floor["rep_goal"]  # this month's: it has started
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("goals:goal-edit", args=[goal.pk]))
+    page.get_by_label("Target", exact=True).fill("800")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("Say why the target changes")
+
+    page.get_by_label("Why the target changes").fill("\u200b" * 12)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("at least 10 characters")
+
+    page.get_by_label("Why the target changes").fill("The trade fair was cancelled.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#messages")).to_contain_text("Goal saved.")
+    targets = page.locator("#goal-progress .targets")
+    expect(targets).to_contain_text("Current target800.00")
+    expect(targets).to_contain_text("Original target1,000.00")
+    expect(page.locator("#revisions")).to_contain_text("1,000.00 → 800.00")
+    expect(page.locator("#revisions")).to_contain_text("The trade fair was cancelled.")
+    assert [e for e in browser_page.errors if "status of 400" not in e] == []
+    url = reverse("goals:goal-detail", args=[goal.pk])
+    assert page_problems(chromium, live_server.url, device, [(rep.user, "revised", url)]) == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_every_goals_page_fits_the_screen_and_passes_the_accessibility_check(
     chromium, live_server, goals_floor, device
 ):
