@@ -9,9 +9,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from crm import periods
 from crm.admin import ReadOnlyAdmin
+from crm.web import TextField
 from goals import selectors, services
 from goals.models import (
     Achievement,
@@ -20,13 +23,14 @@ from goals.models import (
     GoalAlert,
     GoalCheck,
     GoalSnapshot,
+    GoalTargetRevision,
     PlanReminder,
     PlanSnapshot,
     RepPlan,
 )
 from goals.plans import services as plans
 
-EDITABLE = ["title", "description", "target_value", "parent"]
+EDITABLE = ["title", "description", "target_value", "reason", "parent"]
 
 
 def moment_column(field: str, label: str, *, zone_of=None):
@@ -58,15 +62,31 @@ GOAL_MOMENTS = {"starts_at", "ends_at", "closed_at", "last_calculated_at", "crea
 
 
 class GoalAdminForm(forms.ModelForm):
+    reason = TextField(
+        label="Why the target changes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to change the target once the period has started (at least 10 "
+        "characters); the original target is kept.",
+    )
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is not None:
             try:
+                target_changes = "target_value" in self.changed_data
                 services.check_update(
-                    self.instance,
-                    target_changes="target_value" in self.changed_data,
-                    period_changes=False,
+                    self.instance, target_changes=target_changes, period_changes=False
                 )
+                if target_changes and cleaned.get("target_value") is not None:
+                    # The goal as stored: the form has set its new target on the instance.
+                    stored = Goal.objects.get(pk=self.instance.pk)
+                    services.revise_target(
+                        stored,
+                        cleaned["target_value"],
+                        reason=cleaned.get("reason", ""),
+                        now=timezone.now(),
+                    )
             except ValidationError as error:
                 self.add_error(None, error)
             parent = cleaned.get("parent")
@@ -109,10 +129,32 @@ class GoalAdmin(admin.ModelAdmin):
             f"{f.name}_shown" if f.name in GOAL_MOMENTS else f.name
             for f in Goal._meta.fields
             if f.name not in EDITABLE
-        ]
+        ] + ["target_revisions"]
 
     def get_fields(self, request, obj=None):
         return [*EDITABLE, *self.get_readonly_fields(request, obj)]
+
+    @admin.display(description="target revisions")
+    def target_revisions(self, goal: Goal) -> str:
+        """Each change of the target, oldest first: from, to, who, when (with its zone), why."""
+        rows = goal.revisions.select_related("changed_by").order_by("changed_at", "id")
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{} → {}, {}, {}: {}",
+                (
+                    (
+                        "—" if row.old_target is None else row.old_target,
+                        row.new_target,
+                        row.changed_by_name,
+                        periods.format_moment(row.changed_at),
+                        row.reason or "—",
+                    )
+                    for row in rows
+                ),
+            )
+            or "—"
+        )
 
     starts_at_shown = moment_column("starts_at", "starts", zone_of=_goals_zone)
     ends_at_shown = moment_column("ends_at", "ends (first moment after)", zone_of=_goals_zone)
@@ -148,6 +190,19 @@ class GoalAdmin(admin.ModelAdmin):
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
             return
         self.message_user(request, f"Recalculated; {changed} value(s) changed.", messages.SUCCESS)
+
+
+@admin.register(GoalTargetRevision)
+class GoalTargetRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["goal", "old_target", "new_target", "changed_by_name", "changed", "reason"]
+    fields = ["goal", "old_target", "new_target", "reason", "changed_by_name", "changed",
+              "after_start"]  # fmt: skip
+    readonly_fields = fields
+    changed = moment_column("changed_at", "when")
+    list_filter = ["after_start"]
+    search_fields = ["goal__title", "reason", "changed_by__username", "system_actor"]
+    list_select_related = ["goal", "changed_by"]
+    date_hierarchy = "changed_at"
 
 
 @admin.register(GoalSnapshot)

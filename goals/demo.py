@@ -64,7 +64,7 @@ def _goal(*, title, owner_type, metric, kind, start, target, rep=None, team=None
     period = services.resolve_period(kind=kind, start=start, end=None, zone=zone)
     goal = Goal(
         title=title, owner_type=owner_type, rep=rep, team=team, metric=metric,
-        period_kind=kind, target_value=target, parent=parent,
+        period_kind=kind, target_value=target, original_target=target, parent=parent,
     )  # fmt: skip
     services.set_period(goal, period)
     return goal
@@ -215,7 +215,10 @@ def _plans(context: DemoContext, months: list[dt.date], known: dict) -> list[int
     bulk_set(
         Goal,
         {
-            goal.pk: {"target_value": targets[goal.plan_id][goal.metric]}
+            goal.pk: {
+                "target_value": targets[goal.plan_id][goal.metric],
+                "original_target": targets[goal.plan_id][goal.metric],
+            }
             for goal in goals
             if goal.plan_id in targets
         },

@@ -6,14 +6,15 @@ from django.utils import timezone
 from crm import selectors as crm_selectors
 from crm.models import SalesRep, Team
 from crm.roles import may_choose_rep, may_set_company_goals
-from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm
+from crm.web import AmountField, DateField, LongSelect, ScopedForm, ServiceForm, TextField
+from goals import selectors
 from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
 
 class GoalFilterForm(forms.Form):
     """The filters above the goals list (goals.selectors.goal_list's arguments)."""
 
-    search = forms.CharField(
+    search = TextField(
         label="Title",
         required=False,
         max_length=100,
@@ -29,7 +30,7 @@ class GoalFilterForm(forms.Form):
 
 
 class GoalForm(ScopedForm):
-    title = forms.CharField(max_length=200)
+    title = TextField(max_length=200)
     owner_type = forms.ChoiceField(label="For", choices=OwnerType.choices)
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, widget=LongSelect)
     rep = forms.ModelChoiceField(
@@ -43,7 +44,7 @@ class GoalForm(ScopedForm):
     calculation_source = forms.ChoiceField(
         label="Value", choices=Source.choices, initial=Source.AUTO
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = TextField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -87,10 +88,22 @@ class GoalChoiceField(forms.TypedChoiceField):
         return None if chosen is None else self.goals[chosen]
 
 
+TARGET_REASON_HELP = (
+    "Needed to change the target once the period has started (at least 10 characters); the "
+    "original target is kept beside it."
+)
+
+
 class GoalEditForm(ServiceForm):
-    title = forms.CharField(max_length=200)
+    title = TextField(max_length=200)
     target_value = AmountField(label="Target", max_digits=14)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = TextField(
+        label="Why the target changes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=TARGET_REASON_HELP,
+    )
+    description = TextField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     parent = GoalChoiceField(
         label="Counts toward",
         required=False,
@@ -128,7 +141,7 @@ class GoalEditForm(ServiceForm):
 
 class AdjustForm(ServiceForm):
     value = AmountField(label="New value", max_digits=14)
-    justification = forms.CharField(
+    justification = TextField(
         label="Why", widget=forms.Textarea(attrs={"rows": 3}), help_text="At least 10 characters."
     )
 
@@ -151,3 +164,6 @@ class AnalyticsFilterForm(forms.Form):
         label="Owner", choices=[("", "Any owner"), *OwnerType.choices], required=False
     )
     start_date = DateField(label="Periods from", required=False)
+    attainment = forms.ChoiceField(
+        label="Reached against", choices=selectors.Attainment.CHOICES, required=False
+    )

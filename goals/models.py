@@ -144,6 +144,11 @@ class Goal(TimestampedModel):
     target_value = models.DecimalField(
         "target", max_digits=14, decimal_places=2, null=True, blank=True
     )
+    # The target as it stood when the period started (or when the goal was made, or first
+    # given a target, if later); its revisions since are GoalTargetRevision rows.
+    original_target = models.DecimalField(
+        "original target", max_digits=14, decimal_places=2, null=True, blank=True
+    )
     current_value = models.DecimalField("value", max_digits=14, decimal_places=2, default=0)
     progress_percent = models.GeneratedField(
         expression=ProgressPercent(), output_field=PERCENT_FIELD, db_persist=True
@@ -219,6 +224,11 @@ class Goal(TimestampedModel):
             models.CheckConstraint(
                 condition=Q(target_value__isnull=True) | Q(target_value__gte=0),
                 name="goal_target_not_negative",
+                violation_error_message="A target cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(original_target__isnull=True) | Q(original_target__gte=0),
+                name="goal_original_target_not_negative",
                 violation_error_message="A target cannot be negative.",
             ),
             models.CheckConstraint(
@@ -302,10 +312,30 @@ class Goal(TimestampedModel):
 
     @property
     def version(self) -> str:
-        """The goal as its live blocks show it: as last changed (`updated_at`) and as last
-        counted (`last_calculated_at`, which alone moves when a count finds the same value, so
-        that "as of" follows). Live pages ask for news since the version they show."""
-        return f"{_microseconds(self.updated_at)}.{_microseconds(self.last_calculated_at)}"
+        """The goal as its live blocks show it: as last changed (`updated_at`), as of when it
+        was counted (which alone moves when a count finds the same value) and whether that is
+        stale (which comes with time alone). Live pages ask for news since the version they
+        show."""
+        # (Imported here: the selectors read this module.)
+        from goals.selectors.freshness import goal_as_of
+
+        as_of = goal_as_of(self)
+        return f"{_microseconds(self.updated_at)}.{_microseconds(as_of.moment)}.{int(as_of.stale)}"
+
+    @property
+    def original_percent(self) -> Decimal | None:
+        """Progress against the original target, as `progress_percent` is against the current
+        one (capped alike); None without an original target."""
+        if self.original_target is None:
+            return None
+        if self.original_target == 0:
+            return Decimal(0)
+        percent = (self.current_value * 100 / self.original_target).quantize(Decimal("0.01"))
+        return min(percent, MAX_PERCENT)
+
+    @property
+    def target_revised(self) -> bool:
+        return self.original_target is not None and self.original_target != self.target_value
 
     @property
     def owner_name(self) -> str:
@@ -314,6 +344,48 @@ class Goal(TimestampedModel):
         if self.owner_type == OwnerType.TEAM:
             return str(self.team)
         return "Company"
+
+
+class GoalTargetRevision(models.Model):
+    """A change of a goal's target: from what, to what, by whom (a person, or a job by name),
+    when, and why. Once the goal's period has started a change needs its reason (a job's says
+    what it did)."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="revisions")
+    old_target = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    new_target = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    system_actor = models.CharField(max_length=100, blank=True)
+    changed_at = models.DateTimeField()
+    # Whether the goal's period had started: then the original target stays as it was.
+    after_start = models.BooleanField()
+
+    class Meta:
+        ordering = ["goal", "changed_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(after_start=False) | ~Q(reason=""),
+                name="goal_revision_reason_after_start",
+                violation_error_message="A target changed after its period started needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(changed_by__isnull=True) | Q(system_actor=""),
+                name="goal_revision_one_actor",
+                violation_error_message="A revision names a person or a job, not both.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id}: {self.old_target} → {self.new_target}"
+
+    @property
+    def changed_by_name(self) -> str:
+        if self.system_actor:
+            return self.system_actor
+        return self.changed_by.get_username() if self.changed_by_id else "—"
 
 
 class GoalSnapshot(models.Model):

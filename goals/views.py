@@ -66,27 +66,37 @@ def goal_export(request: HttpRequest) -> HttpResponse:
     goals = selectors.goal_list(user=request.user, **criteria).order_by("period_start", "id")
     header = [
         "id", "title", "owner type", "owner", "metric", "period start", "period end",
-        "target", "value", "progress %", "status", "source", "parent id",
+        "target", "value", "progress %", "original target", "progress % of original", "status",
+        "source", "parent id", "as of", "stale",
     ]  # fmt: skip
     rows = (
         [
-            goal.pk,
-            goal.title,
-            goal.owner_type,
-            goal.owner_name,
-            goal.metric,
-            goal.period_start,
-            goal.period_end,
-            metrics.figure(goal.metric, goal.target_value, grouped=False),
-            metrics.figure(goal.metric, goal.current_value, grouped=False),
-            goal.progress_percent,
-            goal.status,
-            goal.calculation_source,
-            goal.parent_id,
+            *_goal_row(goal),
+            *selectors.goal_as_of(goal).cells(),
         ]
         for goal in goals.iterator(chunk_size=2000)
     )
     return csv_response("goals.csv", header, rows)
+
+
+def _goal_row(goal: Goal) -> list:
+    return [
+        goal.pk,
+        goal.title,
+        goal.owner_type,
+        goal.owner_name,
+        goal.metric,
+        goal.period_start,
+        goal.period_end,
+        metrics.figure(goal.metric, goal.target_value, grouped=False),
+        metrics.figure(goal.metric, goal.current_value, grouped=False),
+        goal.progress_percent,
+        metrics.figure(goal.metric, goal.original_target, grouped=False),
+        goal.original_percent,
+        goal.status,
+        goal.calculation_source,
+        goal.parent_id,
+    ]
 
 
 # --- One goal -----------------------------------------------------------------------------------
@@ -116,6 +126,7 @@ def _goal_context(request: HttpRequest, goal: Goal) -> dict[str, Any]:
         "parent": page.parent,
         "children": page.children,
         "audit": page.audit,
+        "revisions": page.revisions,
         "records_kind": page.records_kind,
         "records": page.records,
         "adjust_form": AdjustForm(initial={"value": goal.current_value}),
@@ -365,6 +376,7 @@ def _analytics(request: HttpRequest) -> tuple[AnalyticsFilterForm, dict]:
         metric=criteria.get("metric", ""),
         owner_type=criteria.get("owner_type", ""),
         start_date=criteria.get("start_date"),
+        attainment=criteria.get("attainment") or selectors.Attainment.CURRENT,
     )
     return filters, figures
 
@@ -394,6 +406,7 @@ def goal_analytics(request: HttpRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "figures": figures,
+        "figures_as_of": selectors.AsOf(figures["as_of"], figures["stale"]),
         "trend": trend,
         "breakdown": breakdown,
         "may_recalculate_all": may_start_jobs(request.user),
@@ -410,7 +423,9 @@ def goal_analytics_export(request: HttpRequest) -> HttpResponse:
         "total_goals", "completed_goals", "active_goals", "cancelled_goals",
         "overall_completion_rate", "average_progress", "velocity_data_points",
         "team_average_completion_rate", "company_average_completion_rate", "days_of_history",
+        "attainment",
     )]  # fmt: skip
+    rows.append(["summary", "as_of", *selectors.AsOf(figures["as_of"], figures["stale"]).cells()])
     rows += [
         ["completion rate by month", row["month"], row["completion_rate"], row["total"],
          row["completed"]]

@@ -24,9 +24,6 @@ from crm.validators import (
 from crm.web import TextField
 
 APPS = ("crm", "goals", "supervision", "tracking")
-# Waiting for goals to build its text fields from crm.web.TextField and crm.api.base.TextField
-# (DRF's and Django's own checks refuse NUL meanwhile, and DRF's a half character).
-GOALS_PENDING = "goals' own text fields: to be built from crm's text fields"
 
 
 # --- The rule ---------------------------------------------------------------------------------
@@ -185,11 +182,6 @@ def _text_fields_without_the_rule(fields: dict, prefix: str = "") -> list[str]:
     return missing
 
 
-def _unless_goals_pending(cls: type, missing: list[str]) -> None:
-    if missing and cls.__module__.startswith("goals."):
-        pytest.xfail(f"{GOALS_PENDING}: {', '.join(missing)}")
-
-
 def test_the_walk_finds_the_forms_and_inputs_of_every_app():
     modules = {cls.__module__.split(".")[0] for cls in FORMS + SERIALIZERS}
     assert modules == set(APPS)
@@ -199,7 +191,6 @@ def test_the_walk_finds_the_forms_and_inputs_of_every_app():
 @pytest.mark.parametrize("form", FORMS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_every_text_field_of_every_form_refuses_what_cannot_be_stored(form):
     missing = _text_fields_without_the_rule(form.base_fields)
-    _unless_goals_pending(form, missing)
     assert missing == [], f"build these from crm.web.TextField: {missing}"
 
 
@@ -212,7 +203,6 @@ def test_every_text_field_of_every_api_input_refuses_what_cannot_be_stored(seria
     except TypeError:  # takes keyword arguments of its own (the list's arguments)
         fields = serializer(search=object(), orderings={}).fields
     missing = _text_fields_without_the_rule(fields)
-    _unless_goals_pending(serializer, missing)
     assert missing == [], f"build these from crm.api.base.TextField: {missing}"
 
 
@@ -227,7 +217,6 @@ def _text_fields(serializer: type) -> list[str]:
 API_TEXT_FIELDS = [
     (serializer, name)
     for serializer in SERIALIZERS
-    if not serializer.__module__.startswith("goals.")
     for name in _text_fields(serializer)
 ]
 

@@ -2,11 +2,14 @@
 
 from decimal import Decimal
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import selectors as crm_selectors
-from crm.api.base import DateField, ScopedPrimaryKeyRelatedField
+from crm.api.base import DateField, ScopedPrimaryKeyRelatedField, TextField
 from crm.api.serializers import RepSummarySerializer
+from crm.periods import local_date, zone_named
 from goals import selectors
 from goals.models import Goal, GoalStatus, Metric, OwnerType, PeriodKind, Source
 
@@ -22,18 +25,52 @@ class TeamSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+AS_OF_HELP = (
+    "When the value (and its percent, pace and verdict) was counted: for a goal with goals "
+    "below, when the oldest of the calculated values it sums was."
+)
+STALE_HELP = (
+    "The CRM keeps counting this figure and has not for longer than the fallback "
+    "recalculation's interval plus 5 minutes."
+)
+
+
 class GoalOutputSerializer(serializers.ModelSerializer):
     rep = RepSummarySerializer(allow_null=True)
     team = TeamSummarySerializer(allow_null=True)
     owner_name = serializers.CharField(read_only=True)
     progress_percent = serializers.DecimalField(max_digits=8, decimal_places=2, read_only=True)
     verdict = serializers.SerializerMethodField(
-        help_text="The forecast's verdict today (on_track, at_risk, off_track); null when there "
-        "is nothing to judge: a goal closed, without a target, or a bonus tier."
+        help_text="The forecast's verdict today, the one every page, badge and alert gives: "
+        + selectors.VERDICT_RULE
     )
+
+    as_of = serializers.SerializerMethodField(help_text=AS_OF_HELP)
+    stale = serializers.SerializerMethodField(help_text=STALE_HELP)
+    original_target = serializers.DecimalField(
+        allow_null=True,
+        read_only=True,
+        help_text="The target when the period started (or when the goal was made, or first "
+        "given one); `target_value` is the current one, its revisions at revisions/.",
+        **AMOUNT,
+    )
+    original_percent = serializers.DecimalField(
+        max_digits=8, decimal_places=2, allow_null=True, read_only=True,
+        help_text="Progress against the original target, as progress_percent is against the "
+        "current one.",
+    )  # fmt: skip
+    target_revised = serializers.BooleanField(read_only=True)
 
     def get_verdict(self, goal: Goal) -> str | None:
         return selectors.verdict(goal, today=selectors.goal_today(goal))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_as_of(self, goal: Goal):
+        moment = selectors.goal_as_of(goal).moment
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    def get_stale(self, goal: Goal) -> bool:
+        return selectors.goal_as_of(goal).stale
 
     class Meta:
         model = Goal
@@ -50,9 +87,14 @@ class GoalOutputSerializer(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "target_value",
+            "original_target",
+            "target_revised",
             "current_value",
             "progress_percent",
+            "original_percent",
             "verdict",
+            "as_of",
+            "stale",
             "status",
             "closed_at",
             "calculation_source",
@@ -77,8 +119,8 @@ PARENT_HELP = (
 
 
 class GoalCreateInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
+    title = TextField(max_length=200)
+    description = TextField(required=False, allow_blank=True)
     owner_type = serializers.ChoiceField(choices=OwnerType.choices)
     team = ScopedPrimaryKeyRelatedField(
         selector=supervised_teams, required=False, allow_null=True,
@@ -100,9 +142,15 @@ class GoalCreateInputSerializer(serializers.Serializer):
 
 
 class GoalUpdateInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    title = TextField(max_length=200, required=False)
+    description = TextField(required=False, allow_blank=True)
     target_value = serializers.DecimalField(min_value=0, required=False, **AMOUNT)
+    reason = TextField(
+        required=False,
+        allow_blank=True,
+        help_text="Why the target changes: required (at least 10 visible characters) once the "
+        "goal's period has started.",
+    )
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
     period_start = DateField(required=False)
     period_end = DateField(required=False, allow_null=True)
@@ -113,7 +161,7 @@ class GoalUpdateInputSerializer(serializers.Serializer):
 
 class GoalAdjustInputSerializer(serializers.Serializer):
     value = serializers.DecimalField(**AMOUNT)
-    justification = serializers.CharField(help_text="Why, in at least 10 characters.")
+    justification = TextField(help_text="Why, in at least 10 characters.")
 
 
 class GoalStatusInputSerializer(serializers.Serializer):
@@ -122,6 +170,17 @@ class GoalStatusInputSerializer(serializers.Serializer):
 
 class GoalLinkInputSerializer(serializers.Serializer):
     parent = ScopedPrimaryKeyRelatedField(selector=writable_goals, help_text=PARENT_HELP)
+
+
+class RevisionSerializer(serializers.Serializer):
+    """A change of a goal's target: from what, to what, by whom, when and why."""
+
+    old_target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    new_target = serializers.DecimalField(allow_null=True, **AMOUNT)
+    reason = serializers.CharField()
+    changed_by = serializers.CharField(source="changed_by_name", help_text="A user, or a job.")
+    changed_at = serializers.DateTimeField()
+    after_start = serializers.BooleanField(help_text="Made after the goal's period started.")
 
 
 class HistoryPointSerializer(serializers.Serializer):
@@ -154,6 +213,8 @@ class ForecastSerializer(serializers.Serializer):
     days_left = serializers.IntegerField(help_text="Days of the period after today.")
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
+    as_of = serializers.DateTimeField(source="as_of.moment", allow_null=True, help_text=AS_OF_HELP)
+    stale = serializers.BooleanField(source="as_of.stale", help_text=STALE_HELP)
 
 
 class GoalNodeSerializer(serializers.Serializer):
@@ -173,16 +234,23 @@ class GoalNodeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=GoalStatus.choices)
     calculation_source = serializers.ChoiceField(choices=Source.choices)
     parent = serializers.IntegerField(allow_null=True)
+    verdict = serializers.ChoiceField(
+        choices=list(selectors.Verdict.LABELS.items()),
+        allow_null=True,
+        help_text=selectors.VERDICT_RULE,
+    )
+    as_of = serializers.DateTimeField(allow_null=True, help_text=AS_OF_HELP)
+    stale = serializers.BooleanField(help_text=STALE_HELP)
     children = serializers.ListField(child=serializers.DictField(), help_text="Nodes like this.")
 
 
-# What a tree node is read from: the fields above, the owner's name in its parts.
-TREE_NODE_VALUES = (
+# What a tree node is read from: the fields above, the owner's name in its parts, its "as of".
+TREE_NODE_VALUES = tuple(dict.fromkeys((
     "pk", "title", "owner_type", "metric", "period_kind", "period_start", "period_end",
     "target_value", "current_value", "progress_percent", "status", "calculation_source",
     "parent_id", "team__name", "rep__user__first_name", "rep__user__last_name",
-    "rep__user__username",
-)  # fmt: skip
+    "rep__user__username", "zone", *selectors.AS_OF_VALUES,
+)))  # fmt: skip
 
 
 def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
@@ -209,7 +277,24 @@ def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
         "status": row["status"],
         "calculation_source": row["calculation_source"],
         "parent": row["parent_id"],
+        "verdict": selectors.verdict_of(
+            metric=row["metric"],
+            status=row["status"],
+            target=row["target_value"],
+            percent=row["progress_percent"],
+            period=(row["period_start"], row["period_end"]),
+            today=local_date(timezone.now(), zone_named(row["zone"])),
+        ),
+        **_as_of(selectors.row_as_of(row)),
         "children": [tree_node(child, children) for child in children.get(row["pk"], [])],
+    }
+
+
+def _as_of(as_of: selectors.AsOf) -> dict:
+    moment = as_of.moment
+    return {
+        "as_of": serializers.DateTimeField().to_representation(moment) if moment else None,
+        "stale": as_of.stale,
     }
 
 
@@ -276,12 +361,26 @@ class AnalyticsSerializer(serializers.Serializer):
     )
     has_sufficient_data = serializers.BooleanField()
     days_of_history = serializers.IntegerField()
+    attainment = serializers.ChoiceField(
+        choices=selectors.Attainment.CHOICES, help_text="What completion was measured against."
+    )
+    as_of = serializers.DateTimeField(
+        help_text="When the figures' values were counted: the oldest count among the "
+        "calculated goals they are drawn from (now, when none is still counted)."
+    )
+    stale = serializers.BooleanField(help_text=STALE_HELP)
 
 
 class AnalyticsQuerySerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices, required=False)
     owner_type = serializers.ChoiceField(choices=OwnerType.choices, required=False)
     start_date = DateField(required=False)
+    attainment = serializers.ChoiceField(
+        choices=selectors.Attainment.CHOICES,
+        required=False,
+        help_text="Completion and progress against the goals' current targets (the default) or "
+        "their original ones.",
+    )
     team = ScopedPrimaryKeyRelatedField(
         selector=lambda user: crm_selectors.team_list(user=user),
         required=False,

@@ -12,6 +12,7 @@ from crm.models import SalesRep, Team
 from crm.selectors import rep_list, team_list
 from goals import selectors, services
 from goals.api import serializers as s
+from goals.api.parameters import only_known
 from goals.models import Goal
 
 
@@ -101,6 +102,14 @@ class GoalViewSet(ScopedViewSet):
     def forecast(self, request, pk=None):
         return Response(s.ForecastSerializer(selectors.forecast(self.get_object())).data)
 
+    @extend_schema(responses=s.RevisionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def revisions(self, request, pk=None):
+        """The goal's target revisions, oldest first (its original target is on the goal)."""
+        return Response(
+            s.RevisionSerializer(selectors.revisions(self.get_object()), many=True).data
+        )
+
     @extend_schema(responses=s.HistoryPointSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="progress-history")
     def progress_history(self, request, pk=None):
@@ -135,6 +144,7 @@ class GoalViewSet(ScopedViewSet):
     @extend_schema(parameters=[s.AnalyticsQuerySerializer], responses=s.AnalyticsSerializer)
     @action(detail=False, methods=["get"])
     def analytics(self, request):
+        only_known(request, s.AnalyticsQuerySerializer)
         query = s.AnalyticsQuerySerializer(
             data=request.query_params, context=self.get_serializer_context()
         )
@@ -146,6 +156,7 @@ class GoalViewSet(ScopedViewSet):
             owner_type=data.get("owner_type", ""),
             start_date=data.get("start_date"),
             team_id=data["team"].pk if data.get("team") else None,
+            attainment=data.get("attainment", selectors.Attainment.CURRENT),
         )
         return Response(s.AnalyticsSerializer(figures).data)
 

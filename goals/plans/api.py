@@ -12,16 +12,20 @@ their teams', an admin everyone's):
 """
 
 from django.db import DatabaseError
+from django.utils import timezone
 from django.utils.functional import lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from crm import periods
 from crm import selectors as crm_selectors
-from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet
+from crm.api.base import IdField, ScopedPrimaryKeyRelatedField, ScopedViewSet, TextField
 from crm.api.schema import ErrorSerializer
 from crm.api.serializers import RepSummarySerializer
+from goals import selectors as goal_selectors
+from goals.api.parameters import only_known
 from goals.models import MAX_TIER, Pace, RepPlan
 from goals.plans import selectors, services
 
@@ -69,6 +73,59 @@ class PlanOutputSerializer(serializers.Serializer):
     )
     on_pace = serializers.BooleanField()
     days_remaining = serializers.IntegerField(allow_null=True)
+    signup_original_goal = serializers.DecimalField(
+        allow_null=True, help_text="The signup goal first committed to.", **AMOUNT
+    )
+    signup_original_percent = serializers.SerializerMethodField()
+    revenue_original_goal = serializers.DecimalField(
+        allow_null=True, help_text="The revenue goal first committed to.", **AMOUNT
+    )
+    revenue_original_percent = serializers.SerializerMethodField()
+    bonus_tier_original_goal = serializers.DecimalField(allow_null=True, **AMOUNT)
+    verdicts = serializers.SerializerMethodField(
+        help_text="Each goal's own verdict by metric (signups, revenue, bonus_tier), the one its "
+        "page gives: " + goal_selectors.VERDICT_RULE
+    )
+    as_of = serializers.SerializerMethodField(
+        help_text="When the plan's figures were counted: the oldest of its goals' counts."
+    )
+
+    @extend_schema_field(serializers.DecimalField(allow_null=True, **PERCENT))
+    def get_signup_original_percent(self, plan):
+        return self._percent(selectors.original_percent(plan.signups, plan.signup_original_goal))
+
+    @extend_schema_field(serializers.DecimalField(allow_null=True, **PERCENT))
+    def get_revenue_original_percent(self, plan):
+        return self._percent(selectors.original_percent(plan.revenue, plan.revenue_original_goal))
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField(allow_null=True)))
+    def get_verdicts(self, plan) -> dict:
+        if plan.month is None:
+            return {}
+        zone = periods.zone_named(plan.rep.timezone)
+        return selectors.figure_verdicts(
+            plan,
+            period=periods.month(plan.year, plan.month, zone),
+            today=periods.local_date(timezone.now(), zone),
+        )
+
+    def _percent(self, value):
+        return (
+            None if value is None else serializers.DecimalField(**PERCENT).to_representation(value)
+        )
+
+    stale = serializers.SerializerMethodField(
+        help_text="A figure the CRM still counts was not counted for longer than the fallback "
+        "recalculation's interval plus 5 minutes."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_as_of(self, plan):
+        moment = selectors.figures_as_of(plan).moment
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    def get_stale(self, plan) -> bool:
+        return selectors.figures_as_of(plan).stale
 
 
 class AchievementSerializer(serializers.Serializer):
@@ -84,14 +141,27 @@ class HistorySerializer(PlanOutputSerializer):
         return AchievementSerializer(self.context["achievements"].get(plan.pk, []), many=True).data
 
 
+KEPT = " Left out: the plan's current goal, or 0 on a plan without one."
+REASON_HELP = (
+    "Why goals already set change once the period has started (at least 10 visible "
+    "characters): required then."
+)
+
+
 class PlanSetInputSerializer(serializers.Serializer):
-    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    signup_goal = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_SIGNUP_GOAL, required=False, help_text=KEPT
+    )
     revenue_goal = serializers.DecimalField(
-        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, required=False, help_text=KEPT, **AMOUNT
     )
     bonus_tier_goal = serializers.IntegerField(
-        min_value=0, max_value=MAX_TIER, help_text=BONUS_TIER_HELP
+        min_value=0,
+        max_value=MAX_TIER,
+        required=False,
+        help_text=lazy(lambda: str(BONUS_TIER_HELP) + KEPT, str)(),
     )
+    reason = TextField(required=False, allow_blank=True, help_text=REASON_HELP)
     rep = IdField(
         source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
     )
@@ -103,9 +173,12 @@ class PlanSetInputSerializer(serializers.Serializer):
 
 class YearSetInputSerializer(serializers.Serializer):
     revenue_goal = serializers.DecimalField(
-        min_value=0, max_value=services.MAX_REVENUE_GOAL, **AMOUNT
+        min_value=0, max_value=services.MAX_REVENUE_GOAL, required=False, help_text=KEPT, **AMOUNT
     )
-    signup_goal = serializers.IntegerField(min_value=0, max_value=services.MAX_SIGNUP_GOAL)
+    signup_goal = serializers.IntegerField(
+        min_value=0, max_value=services.MAX_SIGNUP_GOAL, required=False, help_text=KEPT
+    )
+    reason = TextField(required=False, allow_blank=True, help_text=REASON_HELP)
     rep = IdField(
         source="rep_id", required=False, help_text="A rep you manage (reps: omit, it is yours)."
     )
@@ -164,6 +237,7 @@ class PlanViewSet(ScopedViewSet):
         return super().get_queryset()
 
     def _query(self, serializer_class) -> dict:
+        only_known(self.request, serializer_class, paged=True)
         query = serializer_class(
             data=self.request.query_params, context=self.get_serializer_context()
         )
@@ -202,6 +276,7 @@ class PlanViewSet(ScopedViewSet):
     @extend_schema(responses=PlanOutputSerializer(many=True))
     def yearly_current(self, request):
         """This year's goals of the reps you see (a rep: their own, their year in their zone)."""
+        only_known(request, paged=True)
         return self._page(selectors.this_years_plans(user=request.user))
 
     @extend_schema(

@@ -4,7 +4,7 @@ goals.plans.services."""
 from django import forms
 
 from crm import selectors as crm_selectors
-from crm.web import AmountField, LongChoiceField, MonthField, ScopedForm, ServiceForm
+from crm.web import AmountField, LongChoiceField, MonthField, ScopedForm, ServiceForm, TextField
 from goals.models import Pace
 from goals.plans.selectors import DeadlineStatus, bonus_tier_choices
 from goals.plans.services import MAX_REVENUE_GOAL, MAX_SIGNUP_GOAL
@@ -26,6 +26,13 @@ class PlanForm(ServiceForm):
     )  # fmt: skip
     revenue_goal = AmountField(label="Revenue", max_digits=14, max_value=MAX_REVENUE_GOAL)
     bonus_tier_goal = forms.TypedChoiceField(label="Bonus tier", coerce=int)
+    reason = TextField(
+        label="Why the goals change",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to change goals already set once the month has started (at least 10 "
+        "characters); the goals first set are kept beside them.",
+    )
 
     def __init__(self, *args, managed: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -48,6 +55,13 @@ class YearPlanForm(ServiceForm):
         label="Signups this year", min_value=0, max_value=MAX_SIGNUP_GOAL,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )  # fmt: skip
+    reason = TextField(
+        label="Why the goals change",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to change goals already set once the year has started (at least 10 "
+        "characters).",
+    )
 
 
 class DefaultsForm(PlanForm, ScopedForm):
@@ -55,6 +69,7 @@ class DefaultsForm(PlanForm, ScopedForm):
 
     team_id = LongChoiceField(label="Team", coerce=int)
     month = MonthField(label="Month")
+    reason = None  # defaults go to plans not set yet: nothing to explain
 
     field_order = ["team_id", "month", "signup_goal", "revenue_goal", "bonus_tier_goal"]
 

@@ -50,10 +50,12 @@ from goals.models import (
     Achievement,
     BonusTier,
     Goal,
+    GoalStatus,
     Pace,
     PlanReminder,
     PlanSnapshot,
     RepPlan,
+    Source,
 )
 
 AHEAD, ON_TRACK, BEHIND = Decimal("1.10"), Decimal("0.90"), Decimal("0.60")
@@ -88,12 +90,37 @@ FIGURES = {
     metric: (names.target, names.actual, names.percent)
     for metric, names in metrics.in_plans().items()
 }
+# Each goal's original target beside it ("signup_goal" → "signup_original_goal").
+ORIGINALS = {
+    metric: target.removesuffix("_goal") + "_original_goal"
+    for metric, (target, _, _) in FIGURES.items()
+}
 
 
-def figures_as_of(plan: RepPlan | None) -> dt.datetime | None:
-    """When the plan's figures (from `with_figures`) were counted: the oldest of its goals'."""
-    moments = [getattr(plan, f"{metric}_as_of", None) for metric in FIGURES] if plan else []
-    return min((moment for moment in moments if moment is not None), default=None)
+def original_percent(actual: Decimal | None, original: Decimal | None) -> Decimal | None:
+    """Attainment against an original target, as a goal's percent is against its current one
+    (Goal.original_percent); None without an original target."""
+    if original is None:
+        return None
+    return Goal(current_value=actual or Decimal(0), original_target=original).original_percent
+
+
+def figures_as_of(plan: RepPlan | None, *, now: dt.datetime | None = None) -> goal_selectors.AsOf:
+    """When the plan's figures (from `with_figures`) were counted: the oldest of its goals';
+    stale when one the CRM still counts (active, calculated) is late (goals.selectors.freshness)."""
+    if plan is None:
+        return goal_selectors.AsOf(None, stale=False)
+    return goal_selectors.figures_as_of(
+        [
+            (
+                getattr(plan, f"{metric}_as_of", None),
+                getattr(plan, f"{metric}_status", None) == GoalStatus.ACTIVE
+                and getattr(plan, f"{metric}_source", None) == Source.AUTO,
+            )
+            for metric in FIGURES
+        ],
+        now=now,
+    )
 
 
 def figure_verdicts(plan: RepPlan, *, period: periods.Period, today: dt.date) -> dict:
@@ -203,7 +230,9 @@ def with_figures(
             percent: F(f"{goal}__progress_percent"),
             f"{metric}_goal_id": F(f"{goal}__id"),
             f"{metric}_status": F(f"{goal}__status"),
+            ORIGINALS[metric]: F(f"{goal}__original_target"),
             f"{metric}_as_of": F(f"{goal}__last_calculated_at"),
+            f"{metric}_source": F(f"{goal}__calculation_source"),
         }
     plans = plans.annotate(**annotations)
     elapsed, days_left = _month_clock(now, only)

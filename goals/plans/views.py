@@ -98,16 +98,19 @@ def _countdown(deadline: dt.datetime, now: dt.datetime) -> str:
     return f"overdue by {timesince(deadline, now, depth=1)}"
 
 
-def card_version(plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None) -> str:
+def card_version(
+    plan: RepPlan | None, countdown: str = "", verdicts: dict | None = None, as_of=None
+) -> str:
     """A digest of what the card shows: equal digests, nothing new to show (the countdown is
     part of it, so "in 2 days" turns into "overdue" without a reload, and so are the bars'
-    verdicts, which move with the days as well as the figures)."""
+    verdicts, which move with the days as well as the figures, and the figures' "as of", which
+    turns stale with time)."""
     if plan is None:
         return "none"
     figures = [getattr(plan, name) for names in selectors.FIGURES.values() for name in names]
     figures += [plan.goal_set_at, plan.pace, plan.days_remaining, plan.deadline_status, countdown]
     figures += sorted((verdicts or {}).items())
-    figures += [selectors.figures_as_of(plan)]
+    figures += [as_of]
     return version_of(*figures)
 
 
@@ -115,7 +118,11 @@ def _targets(plan: RepPlan | None, form_class) -> dict:
     """A plan's targets as its form shows them: counts as whole numbers, amounts as they are."""
     if plan is None:
         return {}
-    values = {name: getattr(plan, name) for name in form_class.base_fields if name != "month"}
+    values = {
+        name: getattr(plan, name)
+        for name in form_class.base_fields
+        if name not in ("month", "reason")
+    }
     return {
         name: value if name == "revenue_goal" else int(value)
         for name, value in values.items()
@@ -139,6 +146,7 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         verdicts = selectors.figure_verdicts(plan, period=period, today=today)
     deadline = plan.deadline if plan else selectors.deadline_for(year, month, zone)
     countdown = _countdown(deadline, now)
+    as_of = selectors.figures_as_of(plan, now=now)
     query = {"rep": rep.pk} if rep.user_id != request.user.pk else {}
     if (year, month) != selectors.current_month(rep, now):
         query["month"] = f"{year:04d}-{month:02d}"
@@ -153,8 +161,8 @@ def card_context(request: HttpRequest, rep: SalesRep) -> dict[str, Any]:
         "zone": zone.key,
         "needed": needed,
         "verdicts": verdicts,
-        "as_of": selectors.figures_as_of(plan),
-        "card_version": card_version(plan, countdown, verdicts),
+        "as_of": as_of,
+        "card_version": card_version(plan, countdown, verdicts, as_of),
         "own": rep.user_id == request.user.pk,
         "query": f"?{urlencode(query)}" if query else "",
         "now": now,
@@ -367,11 +375,16 @@ def plan_defaults(request: HttpRequest) -> HttpResponse:
 def _compliance_row(plan: RepPlan) -> list:
     return [
         str(plan.rep), plan.rep.employee_code, plan.rep.team.name if plan.rep.team else "",
-        plan.label, plan.signup_goal, plan.signups, plan.signup_percent, plan.revenue_goal,
-        plan.revenue, plan.revenue_percent, plan.bonus_tier_goal, plan.bonus_tier,
+        plan.label, plan.signup_goal, plan.signups, plan.signup_percent,
+        plan.signup_original_goal,
+        selectors.original_percent(plan.signups, plan.signup_original_goal),
+        plan.revenue_goal, plan.revenue, plan.revenue_percent, plan.revenue_original_goal,
+        selectors.original_percent(plan.revenue, plan.revenue_original_goal),
+        plan.bonus_tier_goal, plan.bonus_tier,
         Pace(plan.pace).label if plan.pace else "", plan.deadline.isoformat(),
         plan.goal_set_at.isoformat() if plan.goal_set_at else "",
         selectors.DeadlineStatus.LABELS[plan.deadline_status],
+        *selectors.figures_as_of(plan).cells(),
     ]  # fmt: skip
 
 
@@ -384,8 +397,9 @@ def compliance_export(request: HttpRequest) -> HttpResponse:
     plans = selectors.compliance(user=request.user, **criteria).rows()
     header = [
         "rep", "employee code", "team", "month", "signup goal", "signups", "signup %",
-        "revenue goal", "revenue", "revenue %", "bonus tier goal", "bonus tier", "pace",
-        "deadline", "goals set at", "deadline status",
+        "signup original goal", "signup % of original", "revenue goal", "revenue", "revenue %",
+        "revenue original goal", "revenue % of original", "bonus tier goal", "bonus tier", "pace",
+        "deadline", "goals set at", "deadline status", "figures as of", "stale",
     ]  # fmt: skip
     rows = (_compliance_row(plan) for plan in plans.iterator(chunk_size=2000))
     return csv_response("goal-compliance.csv", header, rows)

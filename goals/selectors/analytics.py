@@ -3,18 +3,74 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Avg, Count, Max, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Least, TruncMonth
 from django.utils import timezone
 
 from crm.periods import company_zone, local_date
 from crm.roles import Actor
 from goals import rates
-from goals.models import Goal, GoalSnapshot, GoalStatus, Metric, OwnerType
+from goals.models import (
+    MAX_PERCENT,
+    PERCENT_FIELD,
+    Goal,
+    GoalSnapshot,
+    GoalStatus,
+    Metric,
+    OwnerType,
+    Source,
+)
 from goals.selectors.forecast import round_cents
+from goals.selectors.freshness import is_stale
 from goals.selectors.lists import goal_list
 
 TREND_MONTHS = 12
+
+
+class Attainment:
+    """What a goal's attainment is measured against: its current target, or its original one
+    (the target before any revision after its period started)."""
+
+    CURRENT = "current"
+    ORIGINAL = "original"
+    CHOICES = [(CURRENT, "Current targets"), (ORIGINAL, "Original targets")]
+
+
+def _against(attainment: str) -> tuple[Q, object]:
+    """(reached, progress) against the targets `attainment` names: a goal reached its target
+    (a target above 0, met), and its progress as a percent, capped as the stored one is."""
+    if attainment != Attainment.ORIGINAL:
+        return Q(progress_percent__gte=100), F("progress_percent")
+    percent = Case(
+        When(
+            original_target__gt=0,
+            then=Least(
+                ExpressionWrapper(
+                    F("current_value") * Value(Decimal(100)) / F("original_target"),
+                    output_field=PERCENT_FIELD,
+                ),
+                Value(MAX_PERCENT),
+            ),
+        ),
+        default=Value(Decimal(0)),
+        output_field=PERCENT_FIELD,
+    )
+    return Q(original_target__gt=0, current_value__gte=F("original_target")), percent
 
 
 def analytics(
@@ -25,8 +81,10 @@ def analytics(
     start_date: dt.date | None = None,
     team_id: int | None = None,
     today: dt.date | None = None,
+    attainment: str = Attainment.CURRENT,
 ) -> dict:
-    """Figures over the goals `user` may see (filtered), computed by the database."""
+    """Figures over the goals `user` may see (filtered), computed by the database; completion
+    and progress against their current targets or (`attainment`) their original ones."""
     goals = goal_list(user=user).order_by()
     if metric:
         goals = goals.filter(metric=metric)
@@ -36,17 +94,26 @@ def analytics(
         goals = goals.filter(period_start__gte=start_date)
     if team_id:
         goals = goals.filter(Q(team_id=team_id) | Q(rep__team_id=team_id))
-    reached = Q(status=GoalStatus.COMPLETED, progress_percent__gte=100)
+    met, progress = _against(attainment)
+    reached = Q(status=GoalStatus.COMPLETED) & met
+    # The values the CRM still counts (active, calculated, not sums): the figures are as of
+    # the oldest of their counts.
+    counted = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
+        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+    )
     summary = goals.aggregate(
+        oldest_count=Min("last_calculated_at", filter=counted),
+        never_counted=Count("id", filter=counted & Q(last_calculated_at__isnull=True)),
         total=Count("id"),
         completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
         completed_reached=Count("id", filter=reached),
         active=Count("id", filter=Q(status=GoalStatus.ACTIVE)),
         cancelled=Count("id", filter=Q(status=GoalStatus.CANCELLED)),
-        average_progress=Avg("progress_percent"),
+        average_progress=Avg(progress),
     )
     velocity = _velocity(goals)
-    today = today or local_date(timezone.now(), company_zone())
+    now = timezone.now()
+    today = today or local_date(now, company_zone())
     first_month = _months_back(today.replace(day=1), TREND_MONTHS - 1)
     trend_rows = (
         goals.filter(status=GoalStatus.COMPLETED, period_end__gte=first_month)
@@ -83,7 +150,7 @@ def analytics(
             total=Count("id"),
             completed=Count("id", filter=Q(status=GoalStatus.COMPLETED)),
             reached=Count("id", filter=reached),
-            average_progress=Avg("progress_percent"),
+            average_progress=Avg(progress),
         )
         .order_by("metric")
     ]
@@ -116,6 +183,10 @@ def analytics(
         "company_average_completion_rate": _owner_rate(by_owner, OwnerType.COMPANY),
         "has_sufficient_data": velocity["points"] > 0 and days_of_history >= 2,
         "days_of_history": days_of_history,
+        "attainment": attainment,
+        "as_of": summary["oldest_count"] or now,
+        "stale": bool(summary["never_counted"])
+        or (summary["oldest_count"] is not None and is_stale(summary["oldest_count"], now=now)),
     }
 
 

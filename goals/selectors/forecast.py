@@ -11,6 +11,7 @@ from django.utils import timezone
 from crm.periods import LATEST, local_date, zone_named
 from goals import metrics, rates
 from goals.models import Goal, GoalStatus
+from goals.selectors.freshness import AsOf, goal_as_of
 
 
 class Verdict:
@@ -24,6 +25,12 @@ class Verdict:
 # A goal is on track when its progress keeps up with the elapsed share of its period, at risk
 # down to AT_RISK_SHARE of that, off track below.
 AT_RISK_SHARE = Decimal("0.8")
+# The rule in words, for the API's schema and the guide.
+VERDICT_RULE = (
+    "on_track: progress at or above the share of the period gone (days, today included); "
+    "at_risk: down to 80 % of that; off_track: below. Null for a goal closed, without a "
+    "target, or a bonus tier."
+)
 
 
 def round_cents(value: Decimal) -> Decimal:
@@ -136,6 +143,8 @@ class Forecast:
     pace_text: str = ""
     needed_text: str = ""
     projected_text: str = ""
+    # When the value it is drawn from was counted (goals.selectors.freshness).
+    as_of: AsOf | None = None
 
     @property
     def verdict_label(self) -> str:
@@ -203,4 +212,5 @@ def forecast(
             goal.metric, target=target, actual=value, today=today, last_day=goal.period_end
         ),
         projected_text=rates.amount(goal.metric, projected),
+        as_of=goal_as_of(goal, now=now),
     )

@@ -8,7 +8,8 @@ from django.db.models import Q, QuerySet
 from crm.models import AuditEntry
 from crm.roles import Actor, scope_to_user
 from goals import metrics
-from goals.models import Goal, GoalAlert, OwnerType
+from goals.models import Goal, GoalAlert, GoalTargetRevision, OwnerType
+from goals.selectors.freshness import with_freshness
 
 
 def goal_list(
@@ -22,9 +23,10 @@ def goal_list(
 ) -> QuerySet[Goal]:
     """The goals `user` may see (or change, `for_write`): a rep goal is its rep's and their
     supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
-    (to read) and the admins'. The other arguments filter (blank: everything)."""
+    (to read) and the admins'. The other arguments filter (blank: everything). Each goal
+    carries what its "as of" is read from (goals.selectors.freshness)."""
     goals = scope_to_user(
-        Goal.objects.select_related("rep__user", "team"),
+        with_freshness(Goal.objects.select_related("rep__user", "team")),
         user,
         rep_path="rep",
         team_path="team",
@@ -79,6 +81,11 @@ def _figures(metric: str, change):
         return None if value is None else metrics.figure(metric, Decimal(str(value)))
 
     return [shown(value) for value in change] if isinstance(change, list) else shown(change)
+
+
+def revisions(goal: Goal) -> list[GoalTargetRevision]:
+    """The goal's target revisions, oldest first, with who made them."""
+    return list(goal.revisions.select_related("changed_by").order_by("changed_at", "id"))
 
 
 def open_alert(goal: Goal) -> GoalAlert | None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from crm.models import AuditEntry
 from crm.roles import Actor
-from goals.models import Goal, GoalAlert
+from goals.models import Goal, GoalAlert, GoalTargetRevision
 from goals.selectors.forecast import (
     Forecast,
     HistoryPoint,
@@ -13,7 +13,7 @@ from goals.selectors.forecast import (
     goal_today,
     history_points,
 )
-from goals.selectors.lists import audit_trail, counted_records, goal_list, open_alert
+from goals.selectors.lists import audit_trail, counted_records, goal_list, open_alert, revisions
 from goals.selectors.tree import ancestors, link_candidates
 
 
@@ -48,6 +48,7 @@ class GoalPage:
     parent: Goal | None  # None also when the reader may not see it
     children: list[Goal]
     audit: list[AuditEntry]
+    revisions: list[GoalTargetRevision]  # of its target, oldest first
     records_kind: str
     records: list
     link_candidates: list[Goal]  # empty unless the reader may change the goal
@@ -68,6 +69,7 @@ def goal_page(goal: Goal, *, user: Actor, audit_rows: int = 50) -> GoalPage:
         parent=above[-1] if above and above[-1].pk == goal.parent_id else None,
         children=list(goal_list(user=user).filter(parent_id=goal.pk)),
         audit=audit_trail(goal, limit=audit_rows),
+        revisions=revisions(goal),
         records_kind=records_kind,
         records=records,
         link_candidates=link_candidates(goal, user=user) if writable else [],

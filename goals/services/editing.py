@@ -1,9 +1,17 @@
 """A goal's life as people change it: create, edit (words, target, period, parent), delete,
 close or open again, set its value by hand and give it back to the calculation. Every change of
 target, value, status, source or parent is audited (the core's audit trail, with the reason
-when there is one)."""
+when there is one).
+
+A goal keeps its original target: the one it had when its period started (or when it was made,
+or first given a target, if later). Every change of a target is a revision (who, when, from
+what to what, why); once the period has started, a change needs a reason of at least
+MIN_JUSTIFICATION visible characters and leaves the original as it was (`revise_target`).
+"""
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -15,7 +23,9 @@ from crm import events, periods
 from crm.models import SalesRep, Team
 from crm.roles import (
     Actor,
+    SystemActor,
 )
+from crm.validators import UNSTORABLE_TEXT, is_storable, visible_length
 from crm.writes import (
     UNCHANGED,
     apply_changes,
@@ -31,11 +41,12 @@ from goals.models import (
     MAX_VALUE,
     Goal,
     GoalStatus,
+    GoalTargetRevision,
     Metric,
     PeriodKind,
     Source,
 )
-from goals.services.hierarchy import put_under, recount_if_leaf, take_out
+from goals.services.hierarchy import lock_in_order, put_under, recount_if_leaf, take_out
 from goals.services.ownership import check_owner, owner_zone, writable_goal
 from goals.services.recalculation import VALUE_TOO_LARGE, cents, goals_recalculate, roll_up
 
@@ -70,7 +81,79 @@ PLAN_GOAL_FIXED = (
     "existence are the plan's."
 )
 
+TARGET_REASON_REQUIRED = (
+    "Say why the target changes: its period has started, so the change is kept beside the "
+    "original target."
+)
+TARGET_REASON_TOO_SHORT = "Explain the change of target in at least 10 characters."
+TEXT_UNSTORABLE = UNSTORABLE_TEXT
+
 MIN_JUSTIFICATION = 10
+
+
+# --- Reasons and target revisions ------------------------------------------------------------
+
+
+def check_reason(reason: str, *, field: str = "reason") -> None:
+    """A reason is text every database stores (crm.validators): no NUL, no half of a
+    character."""
+    if not is_storable(reason):
+        raise ValidationError({field: TEXT_UNSTORABLE})
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """A goal's target moving from `old` to `new`, and the original target it keeps."""
+
+    goal_id: int
+    old: Decimal | None
+    new: Decimal | None
+    original: Decimal | None
+    after_start: bool
+
+
+def revise_target(
+    goal: Goal,
+    new: Decimal | None,
+    *,
+    reason: str,
+    now: dt.datetime,
+    provisional: bool = False,
+) -> TargetChange:
+    """A change of `goal`'s target to `new`, checked: before its period starts (or while the
+    target is blank, or `provisional`: a plan's targets before the rep commits to them) the new
+    target is the original too; after, a reason of MIN_JUSTIFICATION visible characters is
+    required (on the field "reason") and the original stays."""
+    after_start = now >= goal.starts_at
+    original = goal.original_target
+    if not after_start or goal.target_value is None or provisional:
+        original = new
+    elif not reason.strip():
+        raise ValidationError({"reason": TARGET_REASON_REQUIRED})
+    elif visible_length(reason) < MIN_JUSTIFICATION:
+        raise ValidationError({"reason": TARGET_REASON_TOO_SHORT})
+    return TargetChange(goal.pk, goal.target_value, new, original, after_start)
+
+
+def record_revisions(
+    changes: Iterable[TargetChange], *, actor: Actor, reason: str, now: dt.datetime
+) -> None:
+    """The revisions of these target changes, in one INSERT."""
+    person = None if isinstance(actor, SystemActor) else actor
+    GoalTargetRevision.objects.bulk_create(
+        GoalTargetRevision(
+            goal_id=change.goal_id,
+            old_target=change.old,
+            new_target=change.new,
+            # A job or a setting made for the rep says what it did when a person gave no reason.
+            reason=reason.strip(),
+            changed_by=person if getattr(person, "is_authenticated", False) else None,
+            system_actor=actor.name if isinstance(actor, SystemActor) else "",
+            changed_at=now,
+            after_start=change.after_start,
+        )
+        for change in changes
+    )
 
 
 # --- The period ---------------------------------------------------------------------------------
@@ -138,6 +221,7 @@ def goal_create(
         metric=metric,
         period_kind=period_kind,
         target_value=target_value,
+        original_target=target_value,
         calculation_source=source,
         current_value=current_value if source == Source.MANUAL else Decimal(0),
         last_calculated_at=timezone.now() if source == Source.MANUAL else None,
@@ -172,18 +256,28 @@ def goal_update(
     period_start: dt.date = UNCHANGED,
     period_end: dt.date | None = UNCHANGED,
     parent: Goal | None = UNCHANGED,
+    reason: str = "",
 ) -> Goal:
     """Edit a goal's words, target, period or parent (None: unlinked). A parent's target is
-    its children's sum; a goal's period lies within its parent's."""
+    its children's sum; a goal's period lies within its parent's. A target changed after the
+    period started needs `reason` (`revise_target`); every change of target is a revision."""
+    if parent is not UNCHANGED and parent is not None:
+        lock_in_order(goal_id, parent.pk)
     goal = writable_goal(actor=actor, goal_id=goal_id)
     new_parent = parent is not UNCHANGED and getattr(parent, "pk", None) != goal.parent_id
     fields = given(title=title, description=description, target_value=target_value)
     period_given = given(kind=period_kind, start=period_start, end=period_end)
     # A target sent back as it is (the edit form shows it) is no change of it.
     target_changes = "target_value" in fields and fields["target_value"] != goal.target_value
+    check_reason(reason)
     check_update(goal, target_changes=target_changes, period_changes=bool(period_given))
     if "target_value" in fields and fields["target_value"] is None:
         raise ValidationError({"target_value": TARGET_REQUIRED})
+    now = timezone.now()
+    revision = None
+    if target_changes:
+        revision = revise_target(goal, fields["target_value"], reason=reason, now=now)
+        goal.original_target = revision.original
     changes = apply_changes(goal, fields)
     if period_given:
         kind = period_given.get("kind", goal.period_kind)
@@ -204,7 +298,9 @@ def goal_update(
     if changes:
         validate(goal)
         goal.save()
-        audit(actor=actor, action="goal.update", target=goal, changes=changes)
+        audit(actor=actor, action="goal.update", target=goal, changes=changes, reason=reason)
+        if revision is not None:
+            record_revisions([revision], actor=actor, reason=reason, now=now)
         if "period" in changes and goal.is_auto:
             goals_recalculate(goals=Goal.objects.filter(pk=goal.pk), actor=actor)
         if "target_value" in changes:
@@ -299,7 +395,7 @@ def goal_adjust(*, actor: Actor, goal_id: int, value: Decimal, justification: st
     """Set a goal's value by hand, with a reason. The goal becomes manual: the jobs leave its
     value alone until someone returns it to calculated."""
     justification = justification.strip()
-    if len(justification) < MIN_JUSTIFICATION:
+    if visible_length(justification) < MIN_JUSTIFICATION:
         raise ValidationError({"justification": JUSTIFICATION_TOO_SHORT})
     if value < 0:
         raise ValidationError({"value": VALUE_NEGATIVE})

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from crm.ids import parse_id
 from crm.roles import (
     Actor,
 )
@@ -83,9 +84,19 @@ def take_out(goal: Goal, *, actor: Actor) -> None:
     recount_if_leaf(previous, actor=actor)
 
 
+def lock_in_order(*goal_ids: int | str | None) -> None:
+    """Lock these goals' rows in one global order (by id) before any of them is read for
+    writing: two links made at once in opposite directions (A under B, B under A) each wait for
+    the other's goals instead of each holding one and waiting for the other's (a deadlock). The
+    second then reads the first's link and is refused with its rule (400)."""
+    ids = sorted({pk for pk in map(parse_id, goal_ids) if pk is not None})
+    list(Goal.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
 @transaction.atomic
 def goal_link_parent(*, actor: Actor, goal_id: int, parent: Goal) -> Goal:
     """Put a goal under a parent (both the actor's to change); both trees roll up."""
+    lock_in_order(goal_id, parent.pk)
     goal = writable_goal(actor=actor, goal_id=goal_id)
     put_under(goal, parent=parent, actor=actor)
     return selectors.goal_list(user=actor).get(pk=goal.pk)

@@ -1,5 +1,6 @@
 """How a goal's computed figures read on a page: the verdict the forecast gives (the same
-function, goals.selectors.verdict) and the moment a value was counted, with its zone."""
+function, goals.selectors.verdict) and the moment a value was counted, with its zone, marked
+when it is stale (goals.selectors.freshness)."""
 
 import datetime as dt
 
@@ -26,12 +27,34 @@ def verdict_label(value: str | None) -> str:
 
 @register.filter
 def as_of(moment: dt.datetime | None) -> str:
-    """`{{ goal.value_as_of|as_of }}`: "as of 17:30 CET", or "as of 5 Dec, 17:30 CET" when it
-    was another day (the reader's zone); blank when never counted."""
+    """`{{ moment|as_of }}`: "as of 17:30 CET", or "as of 5 Dec, 17:30 CET" when it was another
+    day (the reader's zone); blank when never counted."""
     if moment is None:
         return ""
-    same_day = timezone.localdate(moment) == timezone.localdate()
-    return "as of " + format_moment(moment, "H:i" if same_day else "j M, H:i")
+    return "as of " + format_moment(moment, _moment_format(moment))
+
+
+def _moment_format(moment: dt.datetime) -> str:
+    return "H:i" if timezone.localdate(moment) == timezone.localdate() else "j M, H:i"
+
+
+@register.inclusion_tag("goals/partials/as_of.html")
+def as_of_note(figure: "Goal | selectors.AsOf | None", label: str = "as of") -> dict:
+    """`{% as_of_note goal %}` (or a plan's `AsOf`, `{% as_of_note plan_as_of "Figures as of" %}`):
+    when the figure was counted, with its zone, and a Stale badge when the CRM is late
+    recounting it."""
+    shown = figure if isinstance(figure, selectors.AsOf) else None
+    if isinstance(figure, Goal):
+        shown = selectors.goal_as_of(figure)
+    if shown is None:
+        return {"as_of": None}
+    moment = shown.moment
+    return {
+        "as_of": shown,
+        "label": label,
+        "format": _moment_format(moment) if moment else "",
+        "stale_minutes": int(selectors.STALE_AFTER.total_seconds() // 60),
+    }
 
 
 @register.filter

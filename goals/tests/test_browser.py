@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from crm.models import CustomerStatus, DealStage
+from crm.periods import format_moment, zone_named
 from crm.roles import SystemActor
 from crm.testing.browser import DESKTOP, PHONE, open_page, page_problems
 from crm.tests.factories import CustomerFactory, DealFactory, SalesRepFactory, UserFactory
@@ -153,6 +154,68 @@ def test_a_deal_won_in_one_tab_moves_the_bar_in_another(
 
     expect(watching.locator("#goal-progress")).to_contain_text("75%", timeout=15_000)
     assert watching.evaluate("window.__sameDocument") is True  # no reload
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_figure_shows_its_as_of_time_and_turns_stale_without_a_reload(
+    chromium, live_server, goals_floor, settings, device
+):
+    settings.LIVE_REFRESH_SECONDS = 1
+    rep, goal = goals_floor["rep"], goals_floor["rep_goal"]
+    counted = Goal.objects.get(pk=goal.pk).last_calculated_at
+    shown = format_moment(counted, "H:i", zone=zone_named(rep.timezone))
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("goals:goal-detail", args=[goal.pk]))
+    progress = page.locator("#goal-progress")
+    expect(progress).to_contain_text(f"as of {shown}")
+    expect(progress).not_to_contain_text("Stale")
+    page.evaluate("window.__sameDocument = true")
+
+    # Neither an event nor the fallback job counted it for 25 minutes.
+    late = counted - dt.timedelta(minutes=25)
+    Goal.objects.filter(pk=goal.pk).update(last_calculated_at=late)
+
+    late_shown = format_moment(late, "H:i", zone=zone_named(rep.timezone))
+    expect(progress).to_contain_text(f"as of {late_shown}", timeout=15_000)
+    expect(progress.locator(".as-of .badge")).to_have_text("Stale")
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+
+    page.goto(live_server.url + reverse("goals:goal-list"))
+    row = page.locator(f"#goal-{goal.pk}")
+    expect(row).to_contain_text(f"as of {late_shown}")
+    expect(row.locator(".as-of .badge")).to_have_text("Stale")
+    expect(page.locator(f"#goal-{goals_floor['team_goal'].pk}")).not_to_contain_text("Stale")
+    assert browser_page.errors == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_target_changed_after_the_start_asks_why_then_shows_both_targets(
+    chromium, live_server, goals_floor, device
+):
+    rep, goal = goals_floor["rep"], goals_floor["rep_goal"]  # this month's: it has started
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("goals:goal-edit", args=[goal.pk]))
+    page.get_by_label("Target", exact=True).fill("800")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("Say why the target changes")
+
+    page.get_by_label("Why the target changes").fill("\u200b" * 12)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("at least 10 characters")
+
+    page.get_by_label("Why the target changes").fill("The trade fair was cancelled.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#messages")).to_contain_text("Goal saved.")
+    targets = page.locator("#goal-progress .targets")
+    expect(targets).to_contain_text("Current target800.00")
+    expect(targets).to_contain_text("Original target1,000.00")
+    expect(page.locator("#revisions")).to_contain_text("1,000.00 → 800.00")
+    expect(page.locator("#revisions")).to_contain_text("The trade fair was cancelled.")
+    assert [e for e in browser_page.errors if "status of 400" not in e] == []
+    url = reverse("goals:goal-detail", args=[goal.pk])
+    assert page_problems(chromium, live_server.url, device, [(rep.user, "revised", url)]) == []
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])

@@ -17,7 +17,8 @@ from crm.roles import SystemActor
 from crm.tests.factories import CustomerFactory, SalesRepFactory
 from goals import rates, selectors, services
 from goals.models import Goal, GoalAlert, GoalSnapshot, GoalStatus
-from goals.tests.factories import make_goal
+from goals.plans import services as plans
+from goals.tests.factories import SETUP, make_goal
 
 UTC = dt.UTC
 DEC_6 = dt.datetime(2026, 12, 6, 12, tzinfo=UTC)
@@ -298,3 +299,24 @@ def test_analytics_give_velocity_per_metric_in_its_unit_never_averaged_together(
     assert {row["metric"]: row["average_velocity"] for row in api["metric_breakdown"]} == {
         "revenue": "500.00", "signups": "0.75",
     }  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_one_verdict_on_the_goal_the_tree_the_plan_and_the_alerts(rep, rep_api):
+    """The forecast's verdict is the only one: the goal in the API, its node in the tree, its
+    bar on the plan (the card reads the same `figure_verdicts`) and the daily alert."""
+    with time_machine.travel(dt.datetime(2031, 6, 20, 12, tzinfo=dt.UTC), tick=False):
+        plans.plans_create(year=2031, month=6, rep_ids=[rep.pk])
+        plans.plan_set(actor=rep.user, signup_goal=10, revenue_goal=1000, bonus_tier_goal=1)
+        signups = Goal.objects.get(plan__rep=rep, metric="signups")
+        services.goal_adjust(
+            actor=SETUP, goal_id=signups.pk, value=1, justification="One signed up by phone."
+        )
+        goal = rep_api.get(f"/api/goals/{signups.pk}/").json()
+        node = rep_api.get(f"/api/goals/{signups.pk}/hierarchy/").json()["goal"]
+        plan = rep_api.get("/api/goals/monthly/current").json()["results"][0]
+        services.goals_update_alerts(now=dt.datetime(2031, 6, 20, 12, tzinfo=dt.UTC))
+
+    assert goal["verdict"] == selectors.Verdict.OFF_TRACK  # 10 % with two thirds gone
+    assert node["verdict"] == plan["verdicts"]["signups"] == goal["verdict"]
+    assert GoalAlert.objects.filter(goal=signups, cleared_at__isnull=True).exists()

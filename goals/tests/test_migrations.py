@@ -100,3 +100,29 @@ def test_the_goals_migrations_reverse_with_rows_in_the_tables(rep):
     from goals.models import Goal
 
     assert Goal.objects.filter(parent_id=team_goal.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_goals_made_before_revisions_take_their_current_target_as_original_and_it_reverses(rep):
+    import time_machine
+
+    from goals import services
+    from goals.models import GoalTargetRevision
+    from goals.tests.factories import make_goal
+
+    with time_machine.travel(dt.datetime(2026, 6, 10, 9, tzinfo=UTC), tick=False):
+        goal = make_goal(owner=rep, start=dt.date(2026, 6, 1), target=Decimal(1000))
+        services.goal_update(
+            actor=rep.user, goal_id=goal.pk, target_value=Decimal(800), reason="The fair closed."
+        )
+    assert GoalTargetRevision.objects.count() == 1
+
+    # Backwards with a revision in the table, then forwards: the target as it is is the original.
+    migrate_to(("goals", "0006_children_within_their_parents_period"))
+    migrate_to()
+
+    from goals.models import Goal
+
+    goal = Goal.objects.get(pk=goal.pk)
+    assert (goal.original_target, goal.target_value) == (800, 800)
+    assert not GoalTargetRevision.objects.exists()

@@ -57,7 +57,11 @@ def test_bad_input_is_a_400_with_its_field_and_nothing_changes(rep_api, body, fi
 
 def test_a_second_plan_for_the_same_rep_and_month_is_the_same_plan(rep, rep_api):
     first = rep_api.post(f"{API}monthly/set", VALID, format="json").json()
-    second = rep_api.post(f"{API}monthly/set", {**VALID, "signup_goal": 25}, format="json").json()
+    second = rep_api.post(
+        f"{API}monthly/set",
+        {**VALID, "signup_goal": 25, "reason": "One more customer came in."},
+        format="json",
+    ).json()
 
     assert first["id"] == second["id"]
     assert RepPlan.objects.filter(rep=rep, year=2031, month=6).count() == 1
@@ -200,3 +204,61 @@ def test_a_past_month_never_set_is_not_set_in_the_history_not_overdue(rep, rep_a
 
     assert [(row["month"], row["deadline_status"]) for row in history] == [(5, "never_set")]
     assert [(row["month"], row["deadline_status"]) for row in pending] == [(6, "due_soon")]
+
+
+def test_the_seeds_body_without_a_bonus_tier_sets_a_new_plan_with_tier_0(rep, rep_api):
+    answer = rep_api.post(
+        f"{API}monthly/set", {"signup_goal": 20, "revenue_goal": 50000}, format="json"
+    )
+
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert (body["signup_goal"], body["revenue_goal"]) == ("20.00", "50000.00")
+    assert body["bonus_tier_goal"] == "0.00"
+
+
+def test_a_goal_left_out_keeps_its_value(rep, rep_api):
+    rep_api.post(f"{API}monthly/set", VALID, format="json")
+    kept = rep_api.post(
+        f"{API}monthly/set",
+        {"revenue_goal": "7000", "reason": "The big order moved to July."},
+        format="json",
+    ).json()
+    year = rep_api.post(f"{API}yearly/set", {"revenue_goal": "90000"}, format="json").json()
+
+    assert kept["revenue_goal"] == "7000.00"
+    assert (kept["signup_goal"], kept["bonus_tier_goal"]) == (
+        f"{VALID['signup_goal']}.00", f"{VALID['bonus_tier_goal']}.00",
+    )  # fmt: skip
+    assert (year["revenue_goal"], year["signup_goal"]) == ("90000.00", "0.00")
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("analytics/", {"type": "revenue"}),
+        ("analytics/", {"ownerType": "team"}),
+        ("analytics/", {"startDate": "2026-01-01", "metric": "revenue"}),
+        ("monthly/current", {"status": "late"}),
+        ("yearly/current", {"team": "1"}),
+        ("history", {"repId": "1"}),
+        ("pending-deadlines", {"teamId": "1"}),
+    ],
+)
+def test_a_report_given_a_parameter_it_does_not_know_names_those_it_accepts(rep_api, path, query):
+    answer = rep_api.get(f"{API}{path}", query)
+
+    assert answer.status_code == 400
+    unknown = next(name for name in query if name not in ("metric",))
+    assert unknown in answer.json()
+    assert "Accepted:" in answer.json()[unknown][0]
+
+
+def test_reports_take_their_own_parameters_and_paging(rep_api):
+    queries = [
+        ("analytics/", {"metric": "revenue", "attainment": "original", "format": "json"}),
+        ("monthly/current", {"order": "rep", "page": 1}),
+        ("yearly/current", {"page_size": 5}),
+    ]
+    for path, query in queries:
+        assert rep_api.get(f"{API}{path}", query).status_code == 200

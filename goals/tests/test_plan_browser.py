@@ -236,5 +236,5 @@ def test_on_the_last_day_the_card_and_the_goal_say_what_today_needs(
 
         revenue = Goal.objects.get(plan__rep=rep, plan__month=12, metric="revenue")
         page.goto(live_server.url + reverse("goals:goal-detail", args=[revenue.pk]))
-        needed = page.locator("#goal-progress dd").nth(1)
+        needed = page.locator("#goal-progress .forecast dd").nth(1)
         expect(needed).to_have_text("2,800 today")

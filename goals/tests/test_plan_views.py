@@ -225,7 +225,10 @@ def test_the_guide_is_shown(rep_client):
 
 def test_changing_targets_shows_in_the_goal_audit_trail(rep_client, rep):
     rep_client.post(reverse("goals:plan-set"), VALID)
-    rep_client.post(reverse("goals:plan-set"), {**VALID, "signup_goal": "25"})
+    rep_client.post(
+        reverse("goals:plan-set"),
+        {**VALID, "signup_goal": "25", "reason": "One more customer came in."},
+    )
     goal = Goal.objects.get(plan__rep=rep, metric=Metric.SIGNUPS)
     changes = AuditEntry.objects.filter(target_type="goals.goal", target_id=str(goal.pk))
     changes = changes.order_by("id")
@@ -251,7 +254,10 @@ def test_a_rep_cannot_set_another_reps_plan_through_the_form(rep_client, other_r
 
 def test_setting_the_same_month_twice_through_the_form_keeps_one_plan(rep_client, rep):
     rep_client.post(reverse("goals:plan-set"), VALID)
-    rep_client.post(reverse("goals:plan-set"), {**VALID, "signup_goal": "22"})
+    rep_client.post(
+        reverse("goals:plan-set"),
+        {**VALID, "signup_goal": "22", "reason": "One more customer came in."},
+    )
     plans = RepPlan.objects.filter(rep=rep, year=2031, month=6)
     assert plans.count() == 1
     assert Goal.objects.get(plan=plans.get(), metric=Metric.SIGNUPS).target_value == 22

@@ -55,8 +55,9 @@ def test_the_seed_scenario_signup_goal_20_with_10_signed_up_is_50_percent(rep):
     assert plan.signup_goal == 20 and plan.signups == 10
     assert plan.signup_percent == Decimal("50.00")
     zero = services.plan_set(
-        actor=rep.user, signup_goal=0, revenue_goal=Decimal(1000), bonus_tier_goal=2
-    )
+        actor=rep.user, signup_goal=0, revenue_goal=Decimal(1000), bonus_tier_goal=2,
+        reason="Nobody signs up in June.",
+    )  # fmt: skip
     assert plan_of(zero.rep).signup_percent == 0
 
 
@@ -121,7 +122,10 @@ def test_changing_targets_after_setting_them_is_audited_and_keeps_the_first_sett
         actor=rep.user, signup_goal=10, revenue_goal=Decimal(1000), bonus_tier_goal=1
     )
     set_at = first.goal_set_at
-    services.plan_set(actor=rep.user, signup_goal=12, revenue_goal=Decimal(1000), bonus_tier_goal=1)
+    services.plan_set(
+        actor=rep.user, signup_goal=12, revenue_goal=Decimal(1000), bonus_tier_goal=1,
+        reason="Two more shops opened.",
+    )  # fmt: skip
 
     plan = RepPlan.objects.get(pk=first.pk)
     assert plan.goal_set_at == set_at and plan.set_by_deadline is False  # mid-June: late

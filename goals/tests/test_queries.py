@@ -44,7 +44,8 @@ TARGETS = {"signup_goal": 3, "revenue_goal": Decimal(5000), "bonus_tier_goal": 1
 NOT_WRITES = {
     services: {
         "owner_zone", "resolve_period", "set_period", "writable_goal", "check_update",
-        "goals_for_facts", "link_refusal", "days_ended", "goals_differing",
+        "goals_for_facts", "link_refusal", "days_ended", "goals_differing", "check_reason",
+        "revise_target",
     },
     plan_services: {"plan_period", "plan_title"},
 }  # fmt: skip
@@ -85,18 +86,20 @@ def test_creating_a_goal(supervisor, rep, assert_queries):
         )  # fmt: skip
 
 
-@pins(services.goal_update)
+@pins(services.goal_update, services.record_revisions)
 def test_changing_a_goals_title_and_target(supervisor, rep, assert_queries):
     team_goal = make_goal(owner=rep.team)
     goal = make_goal(owner=rep, parent=team_goal)
     actor = fresh(supervisor)
 
     # the actor's role, the goal (locked), has it children; the update, its audit; the parent
-    # summed and written (its sums, lock, update, audit); the goal as the pages read it
-    with assert_queries(10):
+    # summed and written (its sums, lock, update, audit); the target's revision; the goal as the
+    # pages read it
+    with assert_queries(11):
         services.goal_update(
-            actor=actor, goal_id=goal.pk, title="Rep revenue", target_value=Decimal(700)
-        )
+            actor=actor, goal_id=goal.pk, title="Rep revenue", target_value=Decimal(700),
+            reason="The territory grew in June.",
+        )  # fmt: skip
 
 
 @pins(services.goal_delete)
@@ -108,8 +111,8 @@ def test_deleting_a_goal_with_goals_below_it(supervisor, team, rows, assert_quer
     actor = fresh(supervisor)
 
     # the actor's role, the goal (locked); its children unlinked (their ids, one update, one
-    # audit); its audit; the deletion (snapshots, alerts, children, the goal)
-    with assert_queries(10):
+    # audit); its audit; the deletion (snapshots, alerts, target revisions, children, the goal)
+    with assert_queries(11):
         services.goal_delete(actor=actor, goal_id=team_goal.pk)
 
 
@@ -171,8 +174,9 @@ def test_placing_a_goal_under_another(supervisor, rep, assert_queries):
 
     # the actor's role, the goal (locked), the parent (locked), no loop, not too deep; the
     # link, its audit; the parent summed (nothing moved: the goal counts nothing yet); the goal
-    # as the pages read it
-    with assert_queries(9):
+    # as the pages read it; both locked in one order first (two goals linked both ways at once
+    # must not deadlock)
+    with assert_queries(10):
         services.goal_link_parent(actor=actor, goal_id=goal.pk, parent=team_goal)
 
 
@@ -353,8 +357,8 @@ def test_a_rep_setting_this_months_plan(rep, assert_queries):
 
     # the actor's rep profile, role; the plan made if missing (4) and locked, the rep again (for
     # the audit's reason), the goals (locked); their targets, audited; the plan set, its audit,
-    # whether on time; the targets reached
-    with assert_queries(15):
+    # whether on time; the targets reached; the revisions (the first setting is the original)
+    with assert_queries(16):
         plan_services.plan_set(actor=actor, **TARGETS)
 
 
@@ -365,8 +369,8 @@ def test_a_supervisor_setting_a_reps_year(supervisor, rep, assert_queries):
 
     # the actor's role, the rep (locked); the plan made if missing (3) and locked, the rep again
     # (for the audit's reason), the goals (locked); their targets, audited; the plan set; the
-    # targets reached
-    with assert_queries(12):
+    # targets reached; the revisions
+    with assert_queries(13):
         plan_services.plan_set_year(
             actor=actor, rep_id=rep.pk, revenue_goal=Decimal(60000), signup_goal=40
         )
@@ -380,8 +384,8 @@ def test_giving_a_teams_plans_default_targets(admin_user, team, rows, assert_que
     actor = fresh(admin_user)
 
     # the team; its plans made if missing (4); the unset plans' goals (locked); their targets,
-    # audited; the targets reached; how many plans took them
-    with assert_queries(10):
+    # audited, their revisions; the targets reached; how many plans took them
+    with assert_queries(11):
         plan_services.plans_set_defaults(
             actor=actor, team_id=team.pk, year=2031, month=6, **TARGETS
         )

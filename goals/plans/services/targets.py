@@ -1,6 +1,8 @@
 """Setting a plan's targets: a rep sets this month's (after the deadline it is allowed and
 recorded as late); the rep's supervisor and admins set or correct any month's; admins give a
-team's unset plans default targets. Every target change is audited on its goal."""
+team's unset plans default targets. Every target change is audited on its goal and is one of
+its revisions (goals.services.revise_target): the targets a rep first commits to are the
+originals, and a correction once the month has started needs a reason."""
 
 import datetime as dt
 from decimal import Decimal
@@ -21,6 +23,7 @@ from goals.models import (
 from goals.plans.selectors import current_month
 from goals.plans.services.achievements import record_achievements, record_streaks
 from goals.plans.services.creation import MONTH_GOALS, MONTH_RANGE, YEAR_GOALS, plans_create
+from goals.services.editing import check_reason, record_revisions, revise_target
 
 name_actions({"plan.set": "Monthly goals set"})
 
@@ -77,20 +80,37 @@ def _locked_plan(rep: SalesRep, year: int, month: int | None) -> RepPlan:
     return RepPlan.objects.select_for_update().get(rep=rep, year=year, month=month)
 
 
-def _set_targets(*, actor: Actor, plan: RepPlan, targets: dict, reason: str) -> list[int]:
-    """Write the plan's goals' targets ({"signup_goal": value, …}), audit each change; returns
-    the ids of the goals whose target changed."""
+def _set_targets(
+    *, actor: Actor, plan: RepPlan, targets: dict, reason: str, given_reason: str = ""
+) -> list[int]:
+    """Write the plan's goals' targets ({"signup_goal": value, …}; a target left out (None)
+    stays as it is, or is 0 while blank), audit each change and record it as a revision (a
+    plan not committed to yet takes them as its originals; a correction once the month has
+    started needs `given_reason`); returns the ids of the goals whose target changed."""
+    check_reason(given_reason)
     metric_of = {field: metric for metric, (field, _) in _goals_of(plan).items()}
     goals = {goal.metric: goal for goal in Goal.objects.select_for_update().filter(plan=plan)}
-    now, changes, audits = timezone.now(), {}, []
+    now, changes, audits, revisions = timezone.now(), {}, [], []
     for field, value in targets.items():
         goal = goals[metric_of[field]]
+        if value is None:
+            if goal.target_value is not None:
+                continue
+            value = 0
         value = Decimal(value).quantize(CENT)
         if goal.target_value != value:
-            changes[goal.pk] = {"target_value": value, "updated_at": now}
+            revision = revise_target(
+                goal, value, reason=given_reason, now=now, provisional=not plan.is_set
+            )
+            revisions.append(revision)
+            changes[goal.pk] = {
+                "target_value": value, "original_target": revision.original, "updated_at": now,
+            }  # fmt: skip
             audits.append((goal, {"target_value": [goal.target_value, value]}))
     bulk_set(Goal, changes)
-    audit_many(actor=actor, action="goal.update", targets=audits, reason=reason)
+    why = f"{reason} {given_reason.strip()}".strip()
+    audit_many(actor=actor, action="goal.update", targets=audits, reason=why)
+    record_revisions(revisions, actor=actor, reason=given_reason.strip() or reason, now=now)
     return list(changes)
 
 
@@ -108,16 +128,19 @@ def _reason(actor: Actor, plan: RepPlan) -> str:
 def plan_set(
     *,
     actor: Actor,
-    signup_goal: int,
-    revenue_goal: Decimal,
-    bonus_tier_goal: int,
+    signup_goal: int | None = None,
+    revenue_goal: Decimal | None = None,
+    bonus_tier_goal: int | None = None,
     rep_id: int | None = None,
     year: int | None = None,
     month: int | None = None,
+    reason: str = "",
 ) -> RepPlan:
     """Set a month's plan: a rep their own, this month (after the deadline too: it is recorded
     as late); the rep's supervisor or an admin any month's (`rep_id`). The first setting is the
-    commitment (`goal_set_at`, on time or not); later ones are corrections, audited alike."""
+    commitment (`goal_set_at`, on time or not, its targets the originals); later ones are
+    corrections, audited alike, and need a `reason` once the month has started. A target left
+    out (None) keeps its value, or is 0 on a plan that has none."""
     targets = {
         "signup_goal": signup_goal, "revenue_goal": revenue_goal,
         "bonus_tier_goal": bonus_tier_goal,
@@ -131,7 +154,9 @@ def plan_set(
     if not may_correct_plans(actor) and (year, month) != (this_year, this_month):
         raise ValidationError(REPS_SET_THIS_MONTH)
     plan = _locked_plan(rep, year, month)
-    changed = _set_targets(actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan))
+    changed = _set_targets(
+        actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan), given_reason=reason
+    )
     if plan.goal_set_at is None:
         plan.goal_set_at = timezone.now()
         plan.goal_set_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -147,17 +172,22 @@ def plan_set(
 def plan_set_year(
     *,
     actor: Actor,
-    revenue_goal: Decimal,
-    signup_goal: int,
+    revenue_goal: Decimal | None = None,
+    signup_goal: int | None = None,
     rep_id: int | None = None,
     year: int | None = None,
+    reason: str = "",
 ) -> RepPlan:
-    """Set a rep's goals for a year (this year by default): the rep, their supervisor, admins."""
+    """Set a rep's goals for a year (this year by default): the rep, their supervisor, admins.
+    As a month's: a target left out keeps its value (0 while blank); a correction of targets
+    set once the year has started needs a `reason`."""
     targets = {"revenue_goal": revenue_goal, "signup_goal": signup_goal}
     _check_targets(targets)
     rep = _plan_rep(actor=actor, rep_id=rep_id)
     plan = _locked_plan(rep, year or current_month(rep)[0], None)
-    changed = _set_targets(actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan))
+    changed = _set_targets(
+        actor=actor, plan=plan, targets=targets, reason=_reason(actor, plan), given_reason=reason
+    )
     if plan.goal_set_at is None:
         plan.goal_set_at = timezone.now()
         plan.goal_set_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -195,21 +225,25 @@ def plans_set_defaults(
     unset = RepPlan.objects.filter(
         rep__in=team_reps, year=year, month=month, goal_set_at__isnull=True
     )
-    now, changes, audits = timezone.now(), {}, []
+    now, changes, audits, revisions = timezone.now(), {}, [], []
     rows = (
         Goal.objects.select_for_update()
         .filter(plan__in=unset)
-        .values_list("pk", "metric", "target_value")
+        .only("pk", "metric", "target_value", "original_target", "starts_at")
     )
-    for pk, metric, old in rows:
-        value = Decimal(targets[MONTH_GOALS[metric][0]]).quantize(CENT)
-        if old != value:
-            changes[pk] = {"target_value": value, "updated_at": now}
-            audits.append((Goal(pk=pk), {"target_value": [old, value]}))
+    for goal in rows:
+        value = Decimal(targets[MONTH_GOALS[goal.metric][0]]).quantize(CENT)
+        if goal.target_value != value:
+            # Not committed to yet: the defaults stand as originals until the rep sets theirs.
+            revision = revise_target(goal, value, reason="", now=now, provisional=True)
+            revisions.append(revision)
+            changes[goal.pk] = {
+                "target_value": value, "original_target": revision.original, "updated_at": now,
+            }  # fmt: skip
+            audits.append((goal, {"target_value": [goal.target_value, value]}))
     bulk_set(Goal, changes)
-    audit_many(
-        actor=actor, action="goal.update", targets=audits,
-        reason=f"Default goals for {team.name}, {dt.date(year, month, 1):%B %Y}.",
-    )  # fmt: skip
+    why = f"Default goals for {team.name}, {dt.date(year, month, 1):%B %Y}."
+    audit_many(actor=actor, action="goal.update", targets=audits, reason=why)
+    record_revisions(revisions, actor=actor, reason=why, now=now)
     record_achievements(goal_ids=list(changes))
     return unset.count()
