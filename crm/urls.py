@@ -44,5 +44,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
 ]
 
+# A database that does not answer is a 503 to try again, not a crash (crm.views.server_error).
+handler500 = views.server_error
+
 admin.site.site_header = "Field-sales CRM administration"
 admin.site.site_title = "CRM admin"

@@ -227,3 +227,49 @@ def test_redis_stopped_under_traffic_the_app_keeps_serving_and_the_jobs_catch_up
     health = json.loads(page.get("/health/")[1])
     assert health["checks"]["cache"]["status"] == "healthy"
     assert health["checks"]["broker"]["status"] == "healthy"
+
+
+def test_postgres_restarted_under_traffic_requests_fail_cleanly_and_recover_on_their_own(
+    fresh_stack, on_stack
+):
+    stack = fresh_stack
+    with on_stack(stack):
+        data = load_sales()
+    web = stack.gunicorn(workers=2)
+    worker = stack.celery_worker("w1")
+    web_workers, pool = web.children(), worker.children()
+    rep = data["people"][0]
+    page = WebClient(web.port)
+    page.sign_in("rep0", PASSWORD)
+    api = WebClient(web.port, token=rep["token"])
+    ingest = WebClient(web.port)
+    assert browse(page, api) == {200}
+
+    stack.postgres.halt()
+
+    answers = [page.get(path) for path in PAGES] + [
+        api.get(path, Accept="application/json") for path in API
+    ]
+    answers.append(api.post_json(f"/api/deals/{rep['deals'][0]}/close/", {"outcome": "won"}))
+    answers.append(
+        ingest.request("POST", f"/t/e?key={data['tracking_key']}",
+                       body=b'{"evt_type": "page_view"}',
+                       headers={"Content-Type": "application/json", "User-Agent": UA})
+    )  # fmt: skip
+    for status, text, headers in answers:
+        assert status == 503, (status, text[:300])
+        assert "Traceback" not in text
+        assert headers.get("Retry-After")
+    status, text, _ = ingest.get("/health/")  # as a load balancer asks: no session
+    assert status == 503 and json.loads(text)["status"] == "unhealthy"
+
+    stack.postgres.resume()
+
+    # The same processes serve again, reconnecting by themselves.
+    assert browse(page, api) == {200}
+    status, text, _ = api.post_json(f"/api/deals/{rep['deals'][0]}/close/", {"outcome": "won"})
+    assert status == 200, text
+    assert send_events(ingest, data["tracking_key"], 10, prefix="after") == 10
+    assert run_job(stack, "recalculate_goals")["status"] == JobRunStatus.SUCCEEDED
+    assert web.children() == web_workers and worker.children() == pool
+    assert "Traceback" not in web.log(tail=100_000)
