@@ -16,21 +16,25 @@ import contextlib
 import json
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.db.models import F
+from django.db.models import F, Sum
 from rest_framework.authtoken.models import Token
 
-from crm.jobs.models import JobRunStatus
+from crm.jobs.maintenance import ABANDONED_RUN_ERROR
+from crm.jobs.models import JobLock, JobRun, JobRunStatus
 from crm.models import Deal, DealStage
 from crm.testing.celery_worker import _database_url
 from crm.testing.database import database_elsewhere
-from crm.testing.stack import Stack, WebClient
+from crm.testing.stack import Stack, WebClient, wait_until
 from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory, UserFactory
 from goals import selectors as goal_selectors
-from goals.models import Goal
+from goals.models import Goal, GoalSnapshot
 from goals.tests.factories import make_goal
-from tracking.models import RawEvent, RawStatus, TrackedEvent
+from tracking import services as tracking_services
+from tracking import tenants
+from tracking.models import RawEvent, RawStatus, TrackedEvent, TrackedSession
 from tracking.tests.helpers import UA, make_tenant
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -38,6 +42,10 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 PASSWORD = "resilience-password-123"
 DEALS_PER_REP = 4
 RUN_JOB = "crm.jobs.run_job_task"
+# The real jobs under leases of seconds (crm.testing.outage_jobs, loaded by the workers only:
+# importing it here would shorten every lease of this test run).
+OUTAGE_JOBS = "crm.testing.outage_jobs"
+DAILY, PROCESSING = "outage_goals_daily", "outage_process_tracking"
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +281,83 @@ def test_postgres_restarted_under_traffic_requests_fail_cleanly_and_recover_on_t
     assert run_job(stack, "recalculate_goals")["status"] == JobRunStatus.SUCCEEDED
     assert web.children() == web_workers and worker.children() == pool
     assert "Traceback" not in web.log(tail=100_000)
+
+
+def _waiting(stack: Stack, statement: str) -> int:
+    """Backends of the stack's database waiting for a lock in a statement that starts so."""
+    with psycopg.connect(stack.database_url, autocommit=True) as db:
+        return db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE %s",
+            [f"{statement}%"],
+        ).fetchone()[0]
+
+
+def test_a_worker_killed_mid_job_loses_nothing_and_the_next_run_completes(fresh_stack, on_stack):
+    stack = fresh_stack
+    with on_stack(stack):
+        load_sales(reps=3)
+        tenant = tenants.resolve(make_tenant("kill").ingestion_key)
+        events = [{"uuid": f"k-{n}", "evt_type": "page_view", "session_id": f"s-{n % 7}",
+                   "url": f"https://shop.example.com/p/{n}"} for n in range(300)]  # fmt: skip
+        tracking_services.ingest(tenant=tenant, events=events, ip=None, user_agent=UA,
+                                 source="api")  # fmt: skip
+        active_goals = Goal.objects.active().count()
+    settings = {"CELERY_IMPORTS": OUTAGE_JOBS, "TRACKING_PROCESS_BATCH": "100",
+                "TRACKING_LEASE_SECONDS": "10"}  # fmt: skip
+    worker = stack.celery_worker("w1", concurrency=2, **settings)
+    app = stack.celery_app()
+    # Both jobs are held mid-way by locks on the tables they write (as a slow disk or a long
+    # query would), and the worker is killed while they wait: its transactions never commit.
+    blocker = psycopg.connect(stack.database_url)
+    blocker.execute("LOCK TABLE goals_goalsnapshot, tracking_trackedevent IN SHARE MODE")
+    try:
+        app.send_task(RUN_JOB, args=[DAILY])
+        app.send_task(RUN_JOB, args=[PROCESSING])
+        snapshots, batches = 'INSERT INTO "goals_goalsnapshot"', "WITH given AS"
+        wait_until(lambda: _waiting(stack, snapshots) == 1, what="the daily job waits")
+        wait_until(lambda: _waiting(stack, batches) == 2, what="two tracking batches wait")
+        worker.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    with on_stack(stack):
+        killed = {run.name: run for run in JobRun.objects.filter(status=JobRunStatus.RUNNING)}
+        assert set(killed) == {DAILY, PROCESSING}
+        lease_ends = JobLock.objects.get(name=f"job:{DAILY}").expires_at
+
+    stack.celery_worker("w2", **settings)
+
+    def completed(name: str) -> dict | None:
+        outcome = app.send_task(RUN_JOB, args=[name]).get(timeout=60)
+        return outcome if outcome["status"] == JobRunStatus.SUCCEEDED else None
+
+    # Until the dead run's lease expires the next runs are skipped; then one completes.
+    daily = wait_until(lambda: completed(DAILY), timeout=60, interval=1)
+    wait_until(lambda: completed(PROCESSING), timeout=60, interval=1)
+
+    def marked_failed() -> bool:
+        app.send_task(RUN_JOB, args=["close_abandoned_job_runs"]).get(timeout=60)
+        with on_stack(stack):
+            runs = JobRun.objects.filter(pk__in=[run.pk for run in killed.values()])
+            return all(
+                run.status == JobRunStatus.FAILED and run.error == ABANDONED_RUN_ERROR
+                for run in runs
+            )
+
+    # The dead runs are marked failed once their leases are over (the minute job).
+    wait_until(marked_failed, timeout=60, interval=1)
+    app.close()
+
+    with on_stack(stack):
+        others = JobRun.objects.filter(name=DAILY).exclude(pk=killed[DAILY].pk)
+        statuses = set(others.values_list("status", flat=True))
+        assert statuses <= {JobRunStatus.SKIPPED_LOCKED, JobRunStatus.SUCCEEDED}
+        assert JobRun.objects.get(pk=daily["job_run"]).started_at >= lease_ends
+        # One snapshot per active goal for the day, however many runs began.
+        assert GoalSnapshot.objects.count() == active_goals
+        assert GoalSnapshot.objects.values("goal", "date").distinct().count() == active_goals
+        # Every raw row made exactly one event, and every session counted each event once.
+        assert not RawEvent.objects.exclude(status=RawStatus.PROCESSED).exists()
+        assert TrackedEvent.objects.count() == len(events)
+        assert TrackedSession.objects.aggregate(n=Sum("events"))["n"] == len(events)
