@@ -150,6 +150,46 @@ class Process:
             self.popen.wait(timeout=5)
 
 
+def celery_client(broker: str):
+    """A Celery client of `broker` (its results there too), whatever this process's settings
+    say: sends tasks by name and pings workers. Close it after use."""
+    from celery import Celery
+
+    app = Celery("client", broker=broker, backend=broker, set_as_current=False)
+    # CELERY_BROKER_URL in this process's environment would win over `broker`; the read and
+    # write URLs win over it.
+    app.conf.broker_read_url = app.conf.broker_write_url = broker
+    return app
+
+
+def gunicorn_command(*, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "crm.wsgi:application",
+        "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+    ]  # fmt: skip
+
+
+def celery_worker_command(name: str, *, concurrency: int, options: tuple[str, ...] = ()):
+    return [
+        sys.executable, "-m", "celery", "-A", "crm", "worker", "--loglevel=INFO",
+        f"--concurrency={concurrency}", "-n", f"{name}@%h", *options,
+    ]  # fmt: skip
+
+
+def start_process(
+    name: str, command: list[str], *, env: dict[str, str], log_dir: Path, port: int | None = None
+) -> Process:
+    """Start `command` in the project's folder, in a session of its own, its output in
+    `log_dir/<name>.log`."""
+    log_path = Path(log_dir) / f"{name}.log"
+    with open(log_path, "ab") as log:
+        popen = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    return Process(name, popen, log_path, time.monotonic(), port)
+
+
 def http_status(port: int, path: str = "/health/live", timeout: float = 2) -> int | None:
     """The status a GET of `path` answers on the loopback port, None when nothing answers."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -181,6 +221,8 @@ class WebClient:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if self.token:
             sent["Authorization"] = f"Token {self.token}"
+        elif method not in ("GET", "HEAD") and "csrftoken" in self.cookies:
+            sent.setdefault("X-CSRFToken", self.cookies["csrftoken"])  # as htmx sends it
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             connection.request(method, path, body=body, headers=sent)
@@ -310,25 +352,12 @@ class Stack:
     def celery_app(self):
         """A Celery client of the stack's broker (not of the settings this process runs
         with): sends tasks and pings workers as beat and the web processes would."""
-        from celery import Celery
-
-        broker = f"{self.redis_base}/1"
-        app = Celery("stack", broker=broker, backend=broker, set_as_current=False)
-        # CELERY_BROKER_URL in this process's environment would win over `broker`; the read
-        # and write URLs win over it.
-        app.conf.broker_read_url = app.conf.broker_write_url = broker
-        return app
+        return celery_client(f"{self.redis_base}/1")
 
     # Processes
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], port=None) -> Process:
-        log_path = self.work_dir / f"{name}.log"
-        with open(log_path, "ab") as log:
-            popen = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        process = Process(name, popen, log_path, time.monotonic(), port)
+        process = start_process(name, command, env=env, log_dir=self.work_dir, port=port)
         self.processes.append(process)
         return process
 
@@ -338,10 +367,7 @@ class Stack:
         """`gunicorn crm.wsgi:application` on a free loopback port; returns once it answers
         /health/live (unless `wait` is False)."""
         port = free_port()
-        command = [
-            sys.executable, "-m", "gunicorn", "crm.wsgi:application",
-            "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-        ]  # fmt: skip
+        command = gunicorn_command(port=port, workers=workers)
         process = self._spawn(name, command, self.environment(**settings), port)
         if wait:
             self.wait_serving(process)
@@ -369,10 +395,7 @@ class Stack:
     ) -> Process:
         """`celery -A crm worker` (prefork, as in production) named `name@<host>`; returns
         once it answers a ping (unless `wait` is False)."""
-        command = [
-            sys.executable, "-m", "celery", "-A", "crm", "worker", "--loglevel=INFO",
-            f"--concurrency={concurrency}", "-n", f"{name}@%h", *options,
-        ]  # fmt: skip
+        command = celery_worker_command(name, concurrency=concurrency, options=options)
         process = self._spawn(name, command, self.environment(**settings))
         if wait:
             self.wait_worker(process)
