@@ -422,3 +422,21 @@ def test_a_backup_restored_into_a_fresh_database_holds_the_same_rows_and_is_serv
     assert status == 200, text
     status, text, _ = page.get("/health/")
     assert json.loads(text)["checks"]["database"]["status"] == "healthy"
+
+
+def test_a_database_that_does_not_answer_is_a_503_to_send_again_page_or_json():
+    """The same answer in-process: a page for a person, JSON for the API, never a 500."""
+    from django.test import Client
+
+    from crm.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE
+    from crm.testing.servers import free_port
+
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = "a" * 32  # a signed-in person: the session is read first
+    with database_elsewhere(PORT=str(free_port())):
+        page = client.get("/deals/")
+        api = client.get("/api/deals/")
+    assert page.status_code == api.status_code == 503
+    assert page["Retry-After"] == api["Retry-After"] == str(DATABASE_RETRY_AFTER)
+    assert "Try again in a moment" in page.content.decode()
+    assert api.json() == {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}
