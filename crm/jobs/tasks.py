@@ -25,8 +25,7 @@ class JobRunTask(CrmTask):
         return super().apply_async(args, kwargs, **options)
 
 
-# Its outcome (the run's id and status) is kept for whoever sends a run and waits for it
-# (`manage.py run_job` does not: it runs in-process).
+# Its outcome (the run's id, status and items) is stored, for a sender that waits for a run.
 @shared_task(name=RUN_JOB_TASK, base=JobRunTask, max_retries=2, ignore_result=False)
 def run_job_task(name: str) -> dict:
     """Run a registered job under its lock (beat's entries and `enqueue_job` come here)."""

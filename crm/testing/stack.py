@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,7 +182,11 @@ def start_process(
     """Start `command` in the project's folder, in a session of its own, its output in
     `log_dir/<name>.log`."""
     log_path = Path(log_dir) / f"{name}.log"
-    with open(log_path, "ab") as log:
+    again = 1
+    while log_path.exists():  # a log of its own: another process had the name before
+        again += 1
+        log_path = Path(log_dir) / f"{name}-{again}.log"
+    with open(log_path, "wb") as log:
         popen = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -446,32 +450,3 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def sampling(every: float, sample: Callable[[], None]) -> Iterator[None]:
-    """Call `sample` every `every` seconds in a thread for the block (traffic while something
-    breaks); an exception in it is raised at the block's end."""
-    import threading
-
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                sample()
-            except BaseException as exc:
-                failures.append(exc)
-                return
-            stop.wait(every)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    if failures:
-        raise failures[0]

@@ -43,7 +43,10 @@ def stack(django_db_setup, django_db_blocker, tmp_path):
             ),
         ):  # fmt: skip
             stack.data = load()
-        yield stack
+        try:
+            yield stack
+        finally:
+            stack.stop_processes(kill=True)  # throwaway: no need to wait for them to finish
 
 
 def load() -> dict:
