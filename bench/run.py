@@ -90,9 +90,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how long the soak runs (600; also BENCH_SOAK_SECONDS)",
+    )
     args = parser.parse_args(argv)
     if args.requests is not None and args.requests < 1:
         parser.error("--requests must be at least 1")
+    if args.soak_seconds is not None and args.soak_seconds < 30:
+        parser.error("--soak-seconds must be at least 30 (a warm-up, a kill, a restart)")
     return args
 
 
@@ -130,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     from crm.testing.servers import PostgresServer, RedisServer, free_port
 
     selected = [SCENARIOS[name] for name in (args.only or SCENARIOS)]
+    if args.soak_seconds is not None:
+        os.environ["BENCH_SOAK_SECONDS"] = str(args.soak_seconds)
     if not _programs_ready(selected):
         return 2
     # Both stop the run through the same clean-up, even when started in the background (where

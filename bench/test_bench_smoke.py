@@ -10,6 +10,7 @@ from bench.scenarios.deals_list import page_schedule
 
 def test_registry_holds_the_scenarios_by_name():
     assert sorted(SCENARIOS) == [
+        "cold_start",
         "deals_list",
         "goals_analytics",
         "goals_check",
@@ -21,6 +22,7 @@ def test_registry_holds_the_scenarios_by_name():
         "plans_compliance",
         "plans_rollover",
         "plans_snapshot",
+        "soak",
         "supervision_concurrency",
         "supervision_page",
         "supervision_review_cache",
@@ -107,3 +109,34 @@ def test_the_load_scenarios_say_they_need_wrk():
     assert {name for name, s in SCENARIOS.items() if "wrk" in s.needs} == {
         "tracking_single", "tracking_batch", "tracking_growth"
     }  # fmt: skip
+
+
+def test_the_soak_judges_errors_events_goals_and_memory():
+    from bench.scenarios.resilience import Recorder, _soak_outcome
+
+    record = Recorder()
+    for n in range(1000):
+        record.call("pages", lambda status: (status, "", {}), 500 if n < 4 else 200)
+    record.accepted = 300
+    fine = dict(
+        elapsed=60, incidents=["20 s: worker1 killed"], stored=300, processed=300,
+        stale_before=2, stale_after=0, memory_start={"web:child:1": 100.0},
+        memory_end={"web:child:1": 105.0, "worker1:child:2": 200.0},
+    )  # fmt: skip
+    outcome = _soak_outcome(record, **fine)
+    assert outcome.targets_met, outcome.summary
+    assert outcome.metrics["error_rate_percent"] == 0.4
+    assert outcome.metrics["groups"]["pages"]["errors"] == 4
+    for change in (
+        {"stored": 299},
+        {"stale_after": 1},
+        {"memory_end": {"web:child:1": 151.0}},
+        {"memory_end": {"web:child:1": 111.0}},  # grew more than 10 %
+    ):
+        assert not _soak_outcome(record, **{**fine, **change}).targets_met, change
+
+
+def test_soak_seconds_is_an_option_and_refuses_a_soak_too_short_to_break_anything():
+    assert run.parse_args(["--only", "soak", "--soak-seconds", "60"]).soak_seconds == 60
+    with pytest.raises(SystemExit):
+        run.parse_args(["--soak-seconds", "5"])

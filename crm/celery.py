@@ -16,8 +16,14 @@ class CrmTask(Task):
     """Default for every task: retry with exponential backoff, then leave a dead letter.
 
     Tasks must be idempotent: with acks_late a task whose worker dies is delivered again.
+
+    Nobody waits for a task's return value (what it did is in the database: goals, job runs,
+    dead letters), so none is stored unless a task says otherwise. Sending one that stores it
+    subscribes the sender to the result store first: with Redis down that subscription retries
+    for 20 seconds inside the web request that queued the task.
     """
 
+    ignore_result = True
     autoretry_for = (Exception,)
     max_retries = 5
     retry_backoff = 2

@@ -8,10 +8,15 @@ as messages; `crm.api.exceptions` answers them in the API.
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models
+from django.db import IntegrityError, InterfaceError, OperationalError, models
 
 CONFLICT_MESSAGE = "This change conflicts with the current data; reload and try again."
 UNIQUE_TAKEN = "{model} with this {fields} already exists."
+DATABASE_UNAVAILABLE = (
+    "The CRM cannot reach its database just now. Nothing was changed: try again in a moment."
+)
+# Seconds a client is asked to wait before sending again (a restart of the database).
+DATABASE_RETRY_AFTER = 5
 
 
 class Conflict(Exception):
@@ -81,3 +86,9 @@ def _check_constraints() -> dict[str, models.CheckConstraint]:
         for constraint in model._meta.constraints
         if isinstance(constraint, models.CheckConstraint)
     }
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """The database did not answer (down, restarting, refusing connections, a connection cut
+    meanwhile): the request may succeed if sent again, unchanged. Not a bug of the request."""
+    return isinstance(error, OperationalError | InterfaceError)

@@ -47,7 +47,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
 ]
 
-# Answers that say which request failed (its id, for a person to quote).
+# A database that does not answer is a 503 to try again; any other failure a 500 that says which
+# request failed (its id, for a person to quote): crm.views.server_error.
 handler500 = "crm.views.server_error"
 
 admin.site.site_header = "Field-sales CRM administration"

@@ -6,6 +6,8 @@ record outside the user's scope is a 404. Every URL a form posts to also answers
 page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
+import logging
+import sys
 from functools import wraps
 from typing import Any
 
@@ -16,11 +18,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 
 from crm import selectors, services
 from crm.api import tokens
+from crm.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_unavailable
 from crm.forms import (
     DONE,
     ActivityCompleteForm,
@@ -59,6 +63,8 @@ from crm.web import (
     return_to,
     version_of,
 )
+
+logger = logging.getLogger(__name__)
 
 HOME_NEXT_ACTIVITIES = 10
 CUSTOMER_DETAIL_ROWS = 50
@@ -359,6 +365,31 @@ def customer_sign_up(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(return_to(request, reverse("customer-detail", args=[pk])))
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 answer (handler500), except when the database did not answer: then 503
+    with Retry-After, a page (JSON for the API) saying to try again, and one line in the log
+    instead of a crash's traceback. It reads nothing from the database (a page of base.html
+    rendered without the request: no session, user or navigation)."""
+    error = sys.exc_info()[1]
+    if not database_unavailable(error):
+        return _server_error(request)
+    logger.warning(
+        "database unavailable: %s %s answered 503 (%s)",
+        request.method, request.path, type(error).__name__,
+    )  # fmt: skip
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        response = JsonResponse(
+            {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}, status=503
+        )
+    else:
+        page = render_to_string("database_unavailable.html", {"message": DATABASE_UNAVAILABLE})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    # Logged above: Django's own log of a 5xx would add the traceback of an outage.
+    response._has_been_logged = True
+    return response
+
+
 def favicon(request: HttpRequest) -> HttpResponse:
     """Pages that name no icon (Django admin, the API docs) ask for /favicon.ico: the app's."""
     return redirect(static("favicon.svg"), permanent=True)
@@ -426,7 +457,7 @@ def api_token_revoke(request: HttpRequest) -> HttpResponse:
 SERVER_ERROR = "Something went wrong on our side. It has been logged."
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
+def _server_error(request: HttpRequest) -> HttpResponse:
     """The 500 answer, with the request id a person can quote: JSON under /api/, else a page.
     Rendered without the request's context processors: whatever failed may fail again there."""
     request_id = getattr(request, "request_id", "")

@@ -1,9 +1,9 @@
 """The scenario registry: `bench/run.py --only NAME` picks from these names."""
 
 from bench.harness import registry
-from bench.scenarios import deals_list, goals, health, plans, supervision, tracking
+from bench.scenarios import deals_list, goals, health, plans, resilience, supervision, tracking
 
 SCENARIOS = registry(
     [health.SCENARIO, deals_list.SCENARIO, *goals.SCENARIOS, *plans.SCENARIOS,
-     *supervision.SCENARIOS, *tracking.SCENARIOS]
+     *supervision.SCENARIOS, *tracking.SCENARIOS, *resilience.SCENARIOS]
 )  # fmt: skip

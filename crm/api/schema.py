@@ -86,6 +86,7 @@ class CrmAutoSchema(AutoSchema):
             "401": ErrorSerializer,  # no or bad credentials
             "403": ErrorSerializer,  # a role that may not do this
             "429": ErrorSerializer,  # throttled
+            "503": ErrorSerializer,  # the database did not answer: send again (Retry-After)
         }
         has_filters = self.method == "GET" and self._is_list_view()
         if self.method in WRITE_METHODS or has_filters:

@@ -25,7 +25,8 @@ class JobRunTask(CrmTask):
         return super().apply_async(args, kwargs, **options)
 
 
-@shared_task(name=RUN_JOB_TASK, base=JobRunTask, max_retries=2)
+# Its outcome (the run's id, status and items) is stored, for a sender that waits for a run.
+@shared_task(name=RUN_JOB_TASK, base=JobRunTask, max_retries=2, ignore_result=False)
 def run_job_task(name: str) -> dict:
     """Run a registered job under its lock (beat's entries and `enqueue_job` come here)."""
     run = job_run(name)
@@ -35,7 +36,8 @@ def run_job_task(name: str) -> dict:
 def enqueue_job(name: str) -> AsyncResult:
     """Queue one run of a job now (e.g. "Recalculate all")."""
     get_job(name)  # an unknown name is refused here, not by a worker later
-    return run_job_task.delay(name)
+    # A request queues it and nobody waits for its outcome (the job run says it): no result.
+    return run_job_task.apply_async((name,), ignore_result=True)
 
 
 @shared_task(name=BEAT_HEARTBEAT_TASK, autoretry_for=(), ignore_result=True)

@@ -82,6 +82,11 @@ class PostgresServer:
             "--locale=C",
             "--no-sync",
         )  # fmt: skip
+        self.resume()
+        return self
+
+    def resume(self) -> "PostgresServer":
+        """Start the server on its data folder again (after `halt`), on the same port."""
         # Durability is not wanted from a throwaway server; speed is.
         options = (
             f"-p {self.port} -k {self.base_dir} -c listen_addresses=127.0.0.1 "
@@ -96,6 +101,16 @@ class PostgresServer:
             "-w", "start",
         )  # fmt: skip
         return self
+
+    def halt(self) -> None:
+        """Stop the server as a crash or an operator would (every connection cut at once),
+        keeping its data for `resume`."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def tool(self, name: str) -> str:
+        """The path of one of the server's client programs (pg_dump, pg_restore, psql), of the
+        server's own version."""
+        return str(self.bindir / name)
 
     def create_database(self, name: str) -> None:
         self._run(

@@ -215,9 +215,7 @@ def _text_fields(serializer: type) -> list[str]:
 
 
 API_TEXT_FIELDS = [
-    (serializer, name)
-    for serializer in SERIALIZERS
-    for name in _text_fields(serializer)
+    (serializer, name) for serializer in SERIALIZERS for name in _text_fields(serializer)
 ]
 
 
