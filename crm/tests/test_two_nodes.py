@@ -15,9 +15,10 @@ from rest_framework.authtoken.models import Token
 from crm.jobs.models import JobRunStatus
 from crm.testing.celery_worker import _database_url
 from crm.testing.database import database_elsewhere
+from crm.testing.routes import route_with_stops
 from crm.testing.stack import Stack, WebClient, wait_until
 from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory
-from supervision.tests.helpers import customers, route_with_stops, today
+from supervision.tests.helpers import customers, today
 from tracking.tests.helpers import UA, make_tenant
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
