@@ -44,10 +44,10 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 PASSWORD = "resilience-password-123"
 DEALS_PER_REP = 4
 RUN_JOB = "crm.jobs.run_job_task"
-# The real jobs under leases of seconds (crm.testing.outage_jobs, loaded by the workers only:
+# The real jobs under leases of seconds (crm.tests.outage_jobs, loaded by the workers only:
 # importing it here would shorten every lease of this test run).
-OUTAGE_JOBS = "crm.testing.outage_jobs"
-DAILY, PROCESSING = "outage_goals_daily", "outage_process_tracking"
+OUTAGE_JOBS = "crm.tests.outage_jobs"
+DAILY, PROCESSING = "outage_goals_day_end", "outage_process_tracking"
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +291,7 @@ def _waiting(stack: Stack, statement: str) -> int:
         return db.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND wait_event_type = 'Lock' AND query LIKE %s",
-            [f"{statement}%"],
+            [f"%{statement}%"],  # anywhere: a statement may start with a new line
         ).fetchone()[0]
 
 

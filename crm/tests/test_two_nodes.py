@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "two-nodes-password-123"
 # Loaded by both workers and both beats (never by this process: it shortens every lease).
-OUTAGE_JOBS = "crm.testing.outage_jobs"
+OUTAGE_JOBS = "crm.tests.outage_jobs"
 TICK, TICK_SECONDS = "outage_tick", 2
 QUICK_SCHEDULER = f"{OUTAGE_JOBS}:QuickScheduler"
 RATE = 10

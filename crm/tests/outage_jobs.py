@@ -7,17 +7,17 @@ from datetime import timedelta
 
 from crm.jobs import registry
 from crm.jobs.scheduler import RegistryScheduler
-from goals.jobs import goals_daily
+from goals.jobs import goals_day_end
 from tracking.jobs import process_tracking_events
 
 # Read by every job's lease in this process (crm.jobs.registry.Job.lease).
 registry.LEASE_MARGIN = timedelta(seconds=1)
 
-GOALS_DAILY = "outage_goals_daily"
+GOALS_DAILY = "outage_goals_day_end"
 PROCESS_TRACKING = "outage_process_tracking"
 TIME_LIMIT = 10
 
-registry.register_job(GOALS_DAILY, time_limit=TIME_LIMIT)(goals_daily)
+registry.register_job(GOALS_DAILY, time_limit=TIME_LIMIT)(goals_day_end)
 registry.register_job(PROCESS_TRACKING, time_limit=TIME_LIMIT, exclusive=False)(
     process_tracking_events
 )
