@@ -120,7 +120,7 @@ def jobs(now: dt.datetime) -> Section:
             JobRunStatus.FAILED: BAD,
             JobRunStatus.RUNNING: "",
             JobRunStatus.SUCCEEDED: GOOD,
-        }.get(last.status if last else None, WARN)
+        }.get(last.status if last else None, "")  # never run yet: a fresh install, not a fault
         failing += bool(last and last.status == JobRunStatus.FAILED)
         failures = row.get("failures", 0)
         rows.append(
