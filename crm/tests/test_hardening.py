@@ -155,6 +155,7 @@ def test_not_found_and_forbidden_pages_show_the_request_id(rep):
     assert "<code>req-403</code>" in refused.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)  # the beat takes its sender's lease in the database
 def test_beat_sends_its_heartbeat_at_its_first_tick():
     from crm.celery import app
     from crm.jobs.scheduler import BEAT_HEARTBEAT_ENTRY, RegistryScheduler
