@@ -462,6 +462,7 @@ def _snapshots(context: DemoContext, ids: list[int]) -> dict[int, dict[dt.date, 
         for day, value in days.items()
     ]
     GoalSnapshot.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    services.goals_history_resync(goal_ids=list(daily))
     context.count("goal snapshots", len(rows))
     return daily
 

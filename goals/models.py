@@ -160,6 +160,18 @@ class Goal(TimestampedModel):
     )
     # When the value was last counted, summed from the goals below, or set by hand.
     last_calculated_at = models.DateTimeField("value as of", null=True, blank=True)
+    # What the analytics' velocity reads, kept by the daily snapshot (goals.services.history)
+    # so that they never read the snapshots: the first snapshot's day and value, the last
+    # snapshot's day, and the average change a day between the first and the last (None until
+    # there are snapshots on two days).
+    first_snapshot_date = models.DateField(null=True, blank=True, editable=False)
+    first_snapshot_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, editable=False
+    )
+    last_snapshot_date = models.DateField(null=True, blank=True, editable=False)
+    daily_change = models.DecimalField(
+        "change a day", max_digits=18, decimal_places=4, null=True, blank=True, editable=False
+    )
     calculation_failed = models.BooleanField(default=False)
     calculation_error = models.TextField(blank=True)
     manual_override_reason = models.TextField("why set by hand", blank=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("new/", views.goal_create, name="goal-create"),
     path("export.csv", views.goal_export, name="export"),
     path("tree/", views.goal_tree, name="tree"),
+    path("tree/<int:pk>/", views.goal_tree_branch, name="tree-branch"),
     path("tree/<int:pk>/link/", views.tree_link, name="tree-link"),
     path("tree/<int:pk>/unlink/", views.tree_unlink, name="tree-unlink"),
     path("analytics/", views.goal_analytics, name="analytics"),

@@ -353,6 +353,7 @@ def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     context = {
         # Where the tree's forms come back to (not the action's URL, when a refusal renders it).
         "here": reverse("goals:tree") + (f"?{query}" if query else ""),
+        "query": query,
         "filters": filters,
         "roots": tree.roots,
         "children": tree.children,
@@ -363,6 +364,28 @@ def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
         "more_roots": len(tree.roots) == TREE_ROOTS,
     }
     return render(request, "goals/goal_tree.html", context, status=status)
+
+
+@area_required("goals")
+def goal_tree_branch(request: HttpRequest, pk: int) -> HttpResponse:
+    """The goals below a goal of the tree, which the page asks for when the goal is opened (the
+    tree's filters apply). Asked for as a page, the goal's own page, which lists them."""
+    goal = get_object_or_404(selectors.goal_list(user=request.user, as_of=False), pk=pk)
+    if not request.htmx:
+        return redirect(reverse("goals:goal-detail", args=[goal.pk]) + "#hierarchy")
+    filters = GoalFilterForm(request.GET or {"status": GoalStatus.ACTIVE})
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    branch = selectors.goal_branch(user=request.user, parent_id=goal.pk, **criteria)
+    query = request.GET.urlencode()
+    context = {
+        "here": reverse("goals:tree") + (f"?{query}" if query else ""),
+        "query": query,
+        "nodes": branch.roots,
+        "children": {},
+        "writable": branch.writable,
+        "link_forms": {},
+    }
+    return render(request, "goals/partials/tree_branch.html", context)
 
 
 # --- Analytics ----------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ daily snapshots.
   changing, then with none; statements counted at two sizes.
 - goals_snapshot: the daily snapshot of the active goals, against one hand-written INSERT ...
   SELECT making the same rows, alternated in the same run.
-- goals_hierarchy: the tree under the company goal (5,501 goals) through the API and as model
-  instances; a rep goal's change rolled up to the root.
-- goals_analytics: the analytics over all 100,501 goals and their snapshots.
+- goals_hierarchy: the tree under the company goal (5,501 goals) through the API, and the tree
+  page (HTML, its third level on demand); a rep goal's change rolled up to the root.
+- goals_analytics: the analytics over all 100,501 goals (the velocity from what each goal keeps
+  of its 1,000,000 snapshots).
 - goals_event_path: a deal marked won until the rep's goal and its parents show it, with a real
   Celery worker on Redis.
 - goals_check: the nightly consistency check over the 30,501 active goals, after the event path
@@ -43,8 +44,9 @@ MAX_STATEMENTS = 6 + 4 * 2
 TARGET_SNAPSHOT_S = 2.0
 TARGET_SNAPSHOT_RATIO = 2.0
 TARGET_TREE_MS = 200.0
+TARGET_TREE_PAGE_MS = 150.0
 TARGET_ROLL_UP_MS = 50.0
-TARGET_ANALYTICS_S = 1.0
+TARGET_ANALYTICS_S = 0.3
 TARGET_EVENT_P50_MS = 200.0
 TARGET_CHECK_S = 5.0
 
@@ -209,6 +211,8 @@ def _load(ctx: Context) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from goals import services
+
     started = time.perf_counter()
     create_database(ctx, DATABASE)
     with on_database(DATABASE):
@@ -218,6 +222,9 @@ def _load(ctx: Context) -> None:
             cursor.execute("SELECT setseed(0.42)")
             for statement in [*LOAD_SQL, *GOALS_SQL]:
                 cursor.execute(statement, [])  # [] so that %% means %
+        # What the daily snapshot keeps on each goal for the analytics, from the loaded snapshots.
+        services.goals_history_resync()
+        with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
             cursor.execute("RESET synchronous_commit")
             cursor.execute(
@@ -346,6 +353,8 @@ def measure_snapshot(ctx: Context) -> Outcome:
         again = services.snapshot_active_goals(days=days)
         twice = services.snapshot_active_goals(days=days)
         GoalSnapshot.objects.filter(date=day).delete()
+        # The goals forget the removed snapshots again (the analytics read what they keep).
+        services.goals_history_resync(goal_ids=Goal.objects.active().values_list("pk", flat=True))
     ours_s, reference_s = statistics.median(ours), statistics.median(reference)
     share = ratio(ours_s, reference_s)
     met = ours_s <= TARGET_SNAPSHOT_S and share <= TARGET_SNAPSHOT_RATIO and twice == 0
@@ -396,10 +405,12 @@ def measure_hierarchy(ctx: Context) -> Outcome:
             response = client.get(url)
             api.append(time.perf_counter() - started)
             started = time.perf_counter()
-            nodes = selectors.subtree(selectors.goal_list(user=admin), [root.pk])
+            page = client.get("/goals/tree/")
             fetch.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            raise RuntimeError(f"{url}: {response.status_code}")
+        for answer in (response, page):
+            if answer.status_code != 200:
+                raise RuntimeError(f"{answer.request['PATH_INFO']}: {answer.status_code}")
+        nodes = selectors.subtree(Goal.objects.all(), [root.pk])
         size = 1 + sum(len(level) for level in nodes.values())
         leaf = Goal.objects.filter(parent__parent=root).order_by("pk").first()
         roll = []
@@ -414,19 +425,23 @@ def measure_hierarchy(ctx: Context) -> Outcome:
         services.goal_return_to_auto(actor=SystemActor("bench"), goal_id=leaf.pk)
         root.refresh_from_db()
     api_s, fetch_s, roll_s = summarize(api), summarize(fetch), summarize(roll)
-    met = api_s["p50_ms"] <= TARGET_TREE_MS and roll_s["p50_ms"] <= TARGET_ROLL_UP_MS
+    met = (
+        api_s["p50_ms"] <= TARGET_TREE_MS
+        and fetch_s["p50_ms"] <= TARGET_TREE_PAGE_MS
+        and roll_s["p50_ms"] <= TARGET_ROLL_UP_MS
+    )
     summary = (
-        f"goals_hierarchy ({size:,} goals in three levels): API p50 {api_s['p50_ms']:.0f} ms "
-        f"(the same tree as model instances, as the tree page reads it: "
-        f"{fetch_s['p50_ms']:.0f} ms); a rep goal's change rolled up to the root p50 "
-        f"{roll_s['p50_ms']:.1f} ms | targets tree <= {TARGET_TREE_MS:g} ms, roll-up "
+        f"goals_hierarchy ({size:,} goals in three levels): API p50 {api_s['p50_ms']:.0f} ms; "
+        f"the tree page (its third level on demand) p50 {fetch_s['p50_ms']:.0f} ms; a rep "
+        f"goal's change rolled up to the root p50 {roll_s['p50_ms']:.1f} ms | targets API "
+        f"<= {TARGET_TREE_MS:g} ms, page <= {TARGET_TREE_PAGE_MS:g} ms, roll-up "
         f"<= {TARGET_ROLL_UP_MS:g} ms: {'OK' if met else 'MISSED'}"
     )
     return Outcome(
         metrics={
             "tree_goals": size,
             "api": api_s,
-            "model_instances": fetch_s,
+            "tree_page": fetch_s,
             "roll_up": roll_s,
             "root_value_after": str(root.current_value),
         },

@@ -123,14 +123,16 @@ class GoalViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"])
     def hierarchy(self, request, pk=None):
         goal = self.get_object()
-        visible = selectors.goal_list(user=request.user).values(*s.TREE_NODE_VALUES)
+        visible = selectors.goal_list(user=request.user, as_of=False).values(*s.TREE_NODE_VALUES)
         children = selectors.subtree(visible, [goal.pk])
+        node = visible.get(pk=goal.pk)
+        selectors.attach_freshness([node, *(row for rows in children.values() for row in rows)])
         return Response(
             {
                 "ancestors": s.GoalOutputSerializer(
                     selectors.ancestors(goal, user=request.user), many=True
                 ).data,
-                "goal": s.tree_node(visible.get(pk=goal.pk), children),
+                "goal": s.tree_node(node, children),
             }
         )
 

@@ -15,7 +15,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
+    Sum,
     Value,
     When,
 )
@@ -29,7 +29,6 @@ from goals.models import (
     MAX_PERCENT,
     PERCENT_FIELD,
     Goal,
-    GoalSnapshot,
     GoalStatus,
     Metric,
     OwnerType,
@@ -110,6 +109,8 @@ def analytics(
         active=Count("id", filter=Q(status=GoalStatus.ACTIVE)),
         cancelled=Count("id", filter=Q(status=GoalStatus.CANCELLED)),
         average_progress=Avg(progress),
+        first_snapshot=Min("first_snapshot_date"),
+        last_snapshot=Max("last_snapshot_date"),
     )
     velocity = _velocity(goals)
     now = timezone.now()
@@ -163,11 +164,10 @@ def analytics(
             reached=Count("id", filter=reached),
         )
     }
-    history = GoalSnapshot.objects.filter(goal__in=goals).aggregate(
-        first=Min("date"), last=Max("date")
-    )
     days_of_history = (
-        (history["last"] - history["first"]).days + 1 if history["first"] is not None else 0
+        (summary["last_snapshot"] - summary["first_snapshot"]).days + 1
+        if summary["first_snapshot"] is not None
+        else 0
     )
     return {
         "total_goals": summary["total"],
@@ -193,27 +193,23 @@ def analytics(
 def _velocity(goals: QuerySet[Goal]) -> dict:
     """Per metric (money and counts never averaged together), the average over goals with
     snapshots on two days or more of each goal's average daily change (its last snapshot's
-    value less its first's, over the days between), and the same by owner type; from one
-    query. {"points": goals with history, "by_metric": {metric: {owner type or "": speeds}}}"""
-    snapshots = GoalSnapshot.objects.filter(goal_id=OuterRef("pk"))
-    first, last = snapshots.order_by("date"), snapshots.order_by("-date")
-    rows = goals.annotate(
-        first_date=Subquery(first.values("date")[:1]),
-        last_date=Subquery(last.values("date")[:1]),
-        first_value=Subquery(first.values("value")[:1]),
-        last_value=Subquery(last.values("value")[:1]),
-    ).values_list("metric", "owner_type", "first_date", "last_date", "first_value", "last_value")
-    speeds: dict[str, dict[str, list[Decimal]]] = {}
+    value less its first's, over the days between, which the goal keeps: goals.services.
+    history), and the same by owner type; from one grouped query.
+    {"points": goals with history, "by_metric": {metric: {owner type or "": (sum, count)}}}"""
+    rows = (
+        goals.filter(daily_change__isnull=False)
+        .values("metric", "owner_type")
+        .annotate(total=Sum("daily_change"), goals=Count("id"))
+        .order_by()
+    )
+    speeds: dict[str, dict[str, tuple[Decimal, int]]] = {}
     points = 0
-    for metric, owner, start, end, low, high in rows:
-        # Two days or more, tested here: in SQL the filter would run two of the subqueries
-        # again for every goal (a fifth slower over 100,000 goals).
-        if start is not None and end > start:
-            speed = (high - low) / (end - start).days
-            by_owner = speeds.setdefault(metric, {})
-            by_owner.setdefault("", []).append(speed)
-            by_owner.setdefault(owner, []).append(speed)
-            points += 1
+    for row in rows:
+        by_owner = speeds.setdefault(row["metric"], {})
+        total, count = by_owner.get("", (Decimal(0), 0))
+        by_owner[""] = (total + row["total"], count + row["goals"])
+        by_owner[row["owner_type"]] = (row["total"], row["goals"])
+        points += row["goals"]
     return {"points": points, "by_metric": speeds}
 
 
@@ -223,12 +219,12 @@ def _metric_velocity(velocity: dict, metric: str) -> dict:
     by_owner = velocity["by_metric"].get(metric, {})
 
     def average(owner: str) -> Decimal | None:
-        speeds = by_owner.get(owner)
-        return round_cents(sum(speeds) / len(speeds)) if speeds else None
+        total, count = by_owner.get(owner, (Decimal(0), 0))
+        return round_cents(Decimal(total) / count) if count else None
 
     return {
         "average_velocity": average(""),
-        "velocity_data_points": len(by_owner.get("", [])),
+        "velocity_data_points": by_owner.get("", (0, 0))[1],
         "team_average_velocity": average(OwnerType.TEAM),
         "company_average_velocity": average(OwnerType.COMPANY),
     }

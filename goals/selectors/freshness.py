@@ -11,7 +11,8 @@ is due to count them again.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from goals.models import Goal, GoalStatus, Source
@@ -39,25 +40,33 @@ def is_stale(moment: dt.datetime | None, *, now: dt.datetime | None = None) -> b
     return moment is None or moment < (now or timezone.now()) - STALE_AFTER
 
 
-def _counted_leaves() -> QuerySet[Goal]:
-    """The goals below a goal (two levels down at most) whose values the CRM counts: active,
-    calculated, without children of their own."""
-    below = Q(parent_id=OuterRef("pk")) | Q(parent__parent_id=OuterRef("pk"))
-    return (
-        Goal.objects.filter(below, status=GoalStatus.ACTIVE, calculation_source=Source.AUTO)
-        .exclude(Exists(Goal.objects.filter(parent_id=OuterRef("pk"))))
-        .order_by(F("last_calculated_at").asc(nulls_first=True))
-    )
+# A counted part that was never counted sorts first as this moment, so one subquery per level
+# tells both "no counted parts" (NULL) and "a part never counted" (NEVER_COUNTED) apart.
+NEVER_COUNTED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+def _counted(below: Q) -> QuerySet[Goal]:
+    """The goals at `below` whose values the CRM counts: active, calculated, with no children."""
+    return Goal.objects.filter(
+        below, status=GoalStatus.ACTIVE, calculation_source=Source.AUTO
+    ).exclude(Exists(Goal.objects.filter(parent_id=OuterRef("pk"))))
+
+
+def _oldest_count(parts: QuerySet[Goal]) -> Subquery:
+    counted_at = Coalesce("last_calculated_at", Value(NEVER_COUNTED))
+    return Subquery(parts.annotate(at=counted_at).order_by("at").values("at")[:1])
 
 
 def with_freshness(goals: QuerySet[Goal]) -> QuerySet[Goal]:
     """`goals` with what their "as of" is read from: whether each has goals below it, and the
-    oldest count among the calculated goals it sums (a sum is as fresh as its oldest part; its
-    own `last_calculated_at` only says when the sum last moved)."""
+    oldest count among the calculated goals it sums, one and two levels down (a sum is as fresh
+    as its oldest part; its own `last_calculated_at` only says when the sum last moved). One
+    subquery per level, each on the parent index: an OR of both levels would read every goal
+    for every row."""
     return goals.annotate(
         has_children=Exists(Goal.objects.filter(parent_id=OuterRef("pk"))),
-        parts_counted_at=Subquery(_counted_leaves().values("last_calculated_at")[:1]),
-        counts_parts=Exists(_counted_leaves()),
+        children_counted_at=_oldest_count(_counted(Q(parent_id=OuterRef("pk")))),
+        grandchildren_counted_at=_oldest_count(_counted(Q(parent__parent_id=OuterRef("pk")))),
     )
 
 
@@ -69,28 +78,67 @@ def goal_as_of(goal: Goal, *, now: dt.datetime | None = None) -> AsOf:
         active=goal.is_active,
         auto=goal.is_auto,
         has_children=getattr(goal, "has_children", False),
-        counts_parts=getattr(goal, "counts_parts", False),
-        parts_counted_at=getattr(goal, "parts_counted_at", None),
+        parts=(
+            getattr(goal, "children_counted_at", None),
+            getattr(goal, "grandchildren_counted_at", None),
+        ),
         own=goal.value_as_of,
         now=now,
     )
 
 
-# What `row_as_of` reads from a `.values()` row of goal_list.
-AS_OF_VALUES = (
-    "status", "calculation_source", "has_children", "counts_parts", "parts_counted_at",
-    "last_calculated_at", "updated_at",
-)  # fmt: skip
+# What `row_as_of` reads from a `.values()` row: these fields, and what attach_freshness adds.
+AS_OF_VALUES = ("pk", "status", "calculation_source", "last_calculated_at", "updated_at")
+FRESHNESS = ("has_children", "children_counted_at", "grandchildren_counted_at")
+
+
+def attach_freshness(nodes: list) -> None:
+    """What `with_freshness` annotates, for many goals at once (a tree's thousands, where a
+    subquery per row would take seconds): set on each of `nodes` (goals, or `.values()` rows
+    with AS_OF_VALUES), from two grouped queries on the parent index."""
+    ids = [node["pk"] if isinstance(node, dict) else node.pk for node in nodes]
+    if not ids:
+        return
+    leaf = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
+        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+    )
+    oldest = Min(Coalesce("last_calculated_at", Value(NEVER_COUNTED)), filter=leaf)
+    children = {
+        row["parent_id"]: row
+        for row in Goal.objects.filter(parent_id__in=ids)
+        .values("parent_id")
+        .annotate(oldest=oldest)
+        .order_by()
+    }
+    grandchildren = dict(
+        Goal.objects.filter(parent__parent_id__in=ids)
+        .values("parent__parent_id")
+        .annotate(oldest=oldest)
+        .order_by()
+        .values_list("parent__parent_id", "oldest")
+    )
+    for pk, node in zip(ids, nodes, strict=True):
+        below = children.get(pk)
+        found = {
+            "has_children": below is not None,
+            "children_counted_at": below["oldest"] if below else None,
+            "grandchildren_counted_at": grandchildren.get(pk),
+        }
+        if isinstance(node, dict):
+            node.update(found)
+        else:
+            for name, value in found.items():
+                setattr(node, name, value)
 
 
 def row_as_of(row: dict, *, now: dt.datetime | None = None) -> AsOf:
-    """`goal_as_of` for a `.values(*AS_OF_VALUES, …)` row (the API's trees)."""
+    """`goal_as_of` for a `.values(*AS_OF_VALUES, …)` row given attach_freshness (the API's
+    trees)."""
     return _as_of(
         active=row["status"] == GoalStatus.ACTIVE,
         auto=row["calculation_source"] == Source.AUTO,
         has_children=row["has_children"],
-        counts_parts=row["counts_parts"],
-        parts_counted_at=row["parts_counted_at"],
+        parts=(row["children_counted_at"], row["grandchildren_counted_at"]),
         own=row["last_calculated_at"] or row["updated_at"],
         now=now,
     )
@@ -101,12 +149,13 @@ def _as_of(
     active: bool,
     auto: bool,
     has_children: bool,
-    counts_parts: bool,
-    parts_counted_at: dt.datetime | None,
+    parts: tuple[dt.datetime | None, ...],
     own: dt.datetime | None,
     now: dt.datetime | None,
 ) -> AsOf:
-    moment = parts_counted_at if counts_parts else own
+    oldest_part = min((moment for moment in parts if moment is not None), default=None)
+    counts_parts = oldest_part is not None
+    moment = own if not counts_parts else None if oldest_part == NEVER_COUNTED else oldest_part
     kept_counted = active and (counts_parts or (auto and not has_children))
     return AsOf(moment, kept_counted and is_stale(moment, now=now))
 

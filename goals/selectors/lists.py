@@ -20,13 +20,16 @@ def goal_list(
     metric: str = "",
     status: str = "",
     search: str = "",
+    as_of: bool = True,
 ) -> QuerySet[Goal]:
     """The goals `user` may see (or change, `for_write`): a rep goal is its rep's and their
     supervisor's, a team goal its reps' (to read) and supervisor's, a company goal everyone's
     (to read) and the admins'. The other arguments filter (blank: everything). Each goal
-    carries what its "as of" is read from (goals.selectors.freshness)."""
+    carries what its "as of" is read from (goals.selectors.freshness), unless `as_of` is off:
+    a tree's thousands of goals get it from attach_freshness instead."""
+    goals = Goal.objects.select_related("rep__user", "team")
     goals = scope_to_user(
-        with_freshness(Goal.objects.select_related("rep__user", "team")),
+        with_freshness(goals) if as_of else goals,
         user,
         rep_path="rep",
         team_path="team",

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from crm.roles import Actor
 from goals import rules
 from goals.models import Goal, OwnerType
+from goals.selectors.freshness import attach_freshness
 from goals.selectors.lists import goal_list
 
 MAX_DEPTH = 3
@@ -47,9 +48,9 @@ def link_candidates(goal: Goal, *, user: Actor) -> list[Goal]:
 
 @dataclass(frozen=True)
 class Tree:
-    """The hierarchy as the tree page shows it: root goals, their children and theirs by parent
-    id, the ids the user may change, and for each root the user may place, the parents it could
-    go under."""
+    """The hierarchy as the tree page shows it: root goals and their children by parent id (the
+    goals below those open on demand: `goal_branch`), the ids the user may change, and for each
+    root the user may place, the parents it could go under."""
 
     roots: list[Goal]
     children: dict[int, list[Goal]]
@@ -58,18 +59,18 @@ class Tree:
 
 
 def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
-    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the two
-    levels below them; a fixed number of queries."""
-    visible = goal_list(user=user, **filters)
+    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the level
+    below them; a fixed number of queries. Each goal knows whether it has goals below it
+    (`has_children`, from attach_freshness): the page opens those of the second level on demand,
+    so that a company tree of thousands opens at once."""
+    visible = goal_list(user=user, as_of=False, **filters)
     tops = list(visible.filter(parent__isnull=True).order_by(*TREE_ORDER)[:roots])
-    children = subtree(visible, [r.pk for r in tops])
+    children = subtree(visible, [r.pk for r in tops], levels=1)
     below = [g for nodes in children.values() for g in nodes]
-    writable = set(
-        goal_list(user=user, for_write=True)
-        .filter(pk__in=[g.pk for g in tops + below])
-        .values_list("pk", flat=True)
-    )
-    # A root may go under another root that holds goals, or under a team goal below one.
+    attach_freshness(tops + below)
+    writable = _writable(user, tops + below)
+    # A root may go under another root that holds goals, or under a team goal below one
+    # (goals below those are individual goals, never parents: the page needs not load them).
     parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + [
         g for g in below if g.owner_type == OwnerType.TEAM
     ]
@@ -81,13 +82,37 @@ def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
     return Tree(tops, children, writable, link_choices)
 
 
-def subtree(visible: QuerySet, root_ids: Iterable[int]) -> dict[int, list]:
-    """The children and grandchildren among `visible` (model instances or `.values()` rows with
-    "pk" and "parent_id") of the goals `root_ids`, by parent id, in tree order. One query per
-    level, each on the parent index: a node whose parent is not visible is not reached."""
+def goal_branch(*, user: Actor, parent_id: int, **filters) -> Tree:
+    """The goals right below the goal `parent_id` that `user` sees (filtered as goal_list), as
+    the tree page opens them on demand: the same nodes as `goal_tree`'s, in a fixed number of
+    queries."""
+    nodes = list(
+        goal_list(user=user, as_of=False, **filters)
+        .filter(parent_id=parent_id)
+        .order_by(*TREE_ORDER)
+    )
+    attach_freshness(nodes)
+    return Tree(nodes, {}, _writable(user, nodes), {})
+
+
+def _writable(user: Actor, goals: list[Goal]) -> set[int]:
+    return set(
+        goal_list(user=user, for_write=True, as_of=False)
+        .filter(pk__in=[g.pk for g in goals])
+        .values_list("pk", flat=True)
+    )
+
+
+def subtree(
+    visible: QuerySet, root_ids: Iterable[int], *, levels: int = MAX_DEPTH - 1
+) -> dict[int, list]:
+    """The children and grandchildren (`levels` below) among `visible` (model instances or
+    `.values()` rows with "pk" and "parent_id") of the goals `root_ids`, by parent id, in tree
+    order. One query per level, each on the parent index: a node whose parent is not visible is
+    not reached."""
     children: dict[int, list] = {}
     level = list(root_ids)
-    for _ in range(MAX_DEPTH - 1):
+    for _ in range(levels):
         if not level:
             break
         rows = list(visible.filter(parent_id__in=level).order_by(*TREE_ORDER))

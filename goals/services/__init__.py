@@ -5,6 +5,7 @@
 - `recalculation`: values counted from CRM data and rolled up from the goals below;
 - `hierarchy`: putting a goal under a parent and taking it out (the rules: goals.rules);
 - `daily`: the day-end steps of every zone: snapshots, closing and off-track alerts;
+- `history`: what each goal keeps of its snapshots for the analytics' velocity;
 - `consistency`: every automatic goal's value checked against a fresh recalculation, repaired.
 
 Callers import from here (`from goals import services; services.goal_create(...)`).
@@ -86,6 +87,7 @@ from goals.services.hierarchy import (
     goal_unlink_parent,
     link_refusal,
 )
+from goals.services.history import goals_history_resync
 from goals.services.ownership import (
     COMPANY_GOALS_ADMINS_ONLY,
     NOT_YOURS_TO_CHANGE,
@@ -171,6 +173,7 @@ __all__ = [
     "goals_day_end",
     "goals_differing",
     "goals_for_facts",
+    "goals_history_resync",
     "goals_mark_failed",
     "goals_recalculate",
     "goals_recalculate_all_later",

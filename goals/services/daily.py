@@ -17,6 +17,7 @@ from crm.roles import Actor, SystemActor, administrators
 from crm.writes import audit_many
 from goals import metrics, selectors
 from goals.models import AlertKind, Goal, GoalAlert, GoalSnapshot, GoalStatus, OwnerType
+from goals.services.history import goals_history_advance
 from goals.services.recalculation import goals_recalculate
 
 # The job looks back this far at most: a zone where several days ended since its last run gets
@@ -46,7 +47,8 @@ def snapshot_active_goals(*, days: Mapping[str, dt.date], now: dt.datetime | Non
     """Each active goal's snapshot of its owner's day that ended, in one INSERT … SELECT: a
     goal in a zone of `days` gets that zone's day (if its period had begun by then), a goal
     whose period ended by `now` its last day, whatever its zone. Once per goal and day: a
-    second run writes nothing (the unique goal and date)."""
+    second run writes nothing (the unique goal and date). The goals keep their last snapshot
+    for the analytics (goals.services.history), in one more statement."""
     now = now or timezone.now()
     ops = connection.ops
     q = ops.quote_name
@@ -54,26 +56,32 @@ def snapshot_active_goals(*, days: Mapping[str, dt.date], now: dt.datetime | Non
     in_zones = f" OR {q('zone')} IN ({', '.join(['%s'] * len(days))})" if days else ""
     columns = ", ".join(q(c) for c in ("goal_id", "date", "value", "target", "percent"))
     figures = [q(c) for c in ("current_value", "target_value", "progress_percent")]
-    sql = f"""
-        INSERT INTO {q(GoalSnapshot._meta.db_table)} ({columns}, {q("created_at")})
-        SELECT g.{q("id")}, g.day, {", ".join(f"g.{name}" for name in figures)}, %s
+    # The goals to snapshot, each with its day.
+    due = f"""
+        SELECT g.{q("id")}, g.day, {", ".join(f"g.{name}" for name in figures)}
         FROM (
             SELECT {q("id")}, {", ".join(figures)}, {q("period_start")},
                 CASE WHEN {q("ends_at")} <= %s THEN {q("period_end")}{day_in_zone} END AS day
             FROM {q(Goal._meta.db_table)}
             WHERE {q("status")} = %s AND ({q("ends_at")} <= %s{in_zones})
         ) g
-        WHERE g.day >= g.{q("period_start")}
-        ON CONFLICT ({q("goal_id")}, {q("date")}) DO NOTHING"""
+        WHERE g.day >= g.{q("period_start")}"""
     moment = ops.adapt_datetimefield_value(now)
-    params = [
-        moment, moment,
+    due_params = [
+        moment,
         *(part for name, day in days.items() for part in (name, ops.adapt_datefield_value(day))),
         GoalStatus.ACTIVE, moment, *days,
     ]  # fmt: skip
+    sql = f"""
+        INSERT INTO {q(GoalSnapshot._meta.db_table)} ({columns}, {q("created_at")})
+        SELECT due.*, %s FROM ({due}) due
+        WHERE true -- (SQLite reads an ON right after FROM … as a join's)
+        ON CONFLICT ({q("goal_id")}, {q("date")}) DO NOTHING"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+        cursor.execute(sql, [moment, *due_params])
+        written = cursor.rowcount
+    goals_history_advance(snapshotted=due, params=due_params)
+    return written
 
 
 def close_ended_goals(*, actor: Actor, now: dt.datetime | None = None) -> int:

@@ -109,6 +109,32 @@ def test_a_supervisor_links_a_rep_goal_in_the_tree_and_the_team_goal_moves(
     expect(page.locator("#messages")).to_contain_text("Linked")
 
 
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_third_level_of_the_tree_opens_on_demand(chromium, live_server, goals_floor, device):
+    rep = goals_floor["rep"]
+    company = make_goal(owner=None, title="Company revenue", target=20000)
+    team_goal, rep_goal = goals_floor["team_goal"], goals_floor["rep_goal"]
+    for child, parent in ((team_goal, company), (rep_goal, team_goal)):
+        services.goal_link_parent(actor=SystemActor("t"), goal_id=child.pk, parent=parent)
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.team.manager)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("goals:tree"))
+
+    team_node = page.locator(f"#node-{team_goal.pk}")
+    expect(team_node).to_contain_text("Team revenue")
+    expect(page.locator(f"#node-{rep_goal.pk}")).to_have_count(0)  # not loaded yet
+    team_node.locator("summary").first.click()
+    rep_node = team_node.locator(f"#node-{rep_goal.pk}")
+    expect(rep_node).to_contain_text("My revenue")
+    expect(rep_node).to_contain_text("400.00 of 1,000.00")
+    expect(rep_node).to_contain_text("as of")
+    expect(rep_node.get_by_role("button", name="Unlink")).to_be_visible()
+    page.reload()  # closed again, and opens again
+    page.locator(f"#node-{team_goal.pk} summary").first.click()
+    expect(page.locator(f"#node-{rep_goal.pk}")).to_contain_text("My revenue")
+    assert browser_page.errors == []
+
+
 def test_a_manual_adjustment_is_refused_then_accepted_in_the_page(
     chromium, live_server, goals_floor
 ):

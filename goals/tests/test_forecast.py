@@ -30,6 +30,7 @@ def _snapshots(goal: Goal, values: dict[int, int]) -> None:
         GoalSnapshot(goal=goal, date=dt.date(2026, 12, day), value=value, percent=0)
         for day, value in values.items()
     )
+    services.goals_history_resync(goal_ids=[goal.pk])
 
 
 @pytest.fixture

@@ -126,3 +126,50 @@ def test_goals_made_before_revisions_take_their_current_target_as_original_and_i
     goal = Goal.objects.get(pk=goal.pk)
     assert (goal.original_target, goal.target_value) == (800, 800)
     assert not GoalTargetRevision.objects.exists()
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_goals_keep_their_snapshots_history_from_the_snapshots_already_there():
+    old = migrate_to(("goals", "0008_target_revisions"))
+    try:
+        Goal, Snapshot = old.get_model("goals", "Goal"), old.get_model("goals", "GoalSnapshot")
+        june, june_end = dt.date(2026, 6, 1), dt.date(2026, 6, 30)
+        rep = legacy_rep(old)
+        moving = _goal(
+            Goal,
+            title="Moving",
+            kind="month",
+            first=june,
+            last=june_end,
+            value=Decimal(90),
+            target=Decimal(100),
+            owner_type="individual",
+            rep=rep,
+        )
+        one_day = _goal(
+            Goal,
+            title="One day",
+            kind="month",
+            first=june,
+            last=june_end,
+            value=Decimal(5),
+            target=Decimal(100),
+            owner_type="company",
+        )
+        for day, value in ((2, 10), (5, 40), (12, 100)):
+            Snapshot.objects.create(goal=moving, date=dt.date(2026, 6, day), value=value, percent=0)
+        Snapshot.objects.create(goal=one_day, date=june, value=5, percent=0)
+    finally:
+        migrate_to()
+
+    from goals.models import Goal as NewGoal
+
+    kept = NewGoal.objects.get(pk=moving.pk)
+    assert (kept.first_snapshot_date, kept.first_snapshot_value, kept.last_snapshot_date) == (
+        dt.date(2026, 6, 2), Decimal(10), dt.date(2026, 6, 12),
+    )  # fmt: skip
+    assert kept.daily_change == Decimal(9)  # (100 - 10) over 10 days
+    single = NewGoal.objects.get(pk=one_day.pk)
+    assert (single.first_snapshot_date, single.last_snapshot_date) == (june, june)
+    assert single.daily_change is None

@@ -263,9 +263,21 @@ def test_snapshotting_the_active_goals(team, rows, assert_queries):
     rep_goals(team, rows)
     days = dict.fromkeys(Goal.objects.values_list("zone", flat=True).distinct(), JUNE_16)
 
-    # one INSERT … SELECT
-    with assert_queries(1):
+    # one INSERT … SELECT; the goals keep their last snapshot
+    with assert_queries(2):
         services.snapshot_active_goals(days=days)
+
+
+@pins(services.goals_history_resync)
+@pytest.mark.parametrize("rows", SIZES)
+def test_resyncing_what_goals_keep_of_their_snapshots(team, rows, assert_queries):
+    goals = rep_goals(team, rows)
+    for goal in goals:
+        GoalSnapshot.objects.create(goal=goal, date=JUNE_16, value=5, percent=0)
+
+    # one UPDATE
+    with assert_queries(1):
+        services.goals_history_resync(goal_ids=[goal.pk for goal in goals])
 
 
 @pins(services.close_ended_goals)
@@ -308,10 +320,10 @@ def test_the_work_at_the_end_of_a_day(team, rows, assert_queries):
     rep_goals(team, rows, target=1_000_000)
     days = dict.fromkeys(Goal.objects.values_list("zone", flat=True).distinct(), JUNE_16)
 
-    # counting the ended goals once more (6, as above); the snapshots; closing the ended ones
+    # counting the ended goals once more (6, as above); the snapshots (2); closing the ended ones
     # (3, as above); the alerts (the goals to judge, their open alerts, the administrators to
     # mail, the new alerts)
-    with assert_queries(14):
+    with assert_queries(15):
         services.goals_day_end(actor=JOB, days=days)
 
 
@@ -506,8 +518,8 @@ def test_the_analytics_page(supervisor, team, rows, assert_queries):
     client = signed_in(supervisor)
 
     # session, user, the user's zone, role; the totals, the velocities, the trend, by metric, by
-    # owner, the days of history
-    with assert_queries(10):
+    # owner (the days of history are with the totals)
+    with assert_queries(9):
         assert client.get(reverse("goals:analytics")).status_code == 200
 
 

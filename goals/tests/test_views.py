@@ -15,7 +15,7 @@ from django.utils import timezone
 from crm.models import AuditEntry, DealStage
 from crm.roles import SystemActor
 from crm.testing import HTMX, signed_in
-from crm.tests.factories import DealFactory, SalesRepFactory
+from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory
 from goals import services
 from goals.models import Goal, GoalSnapshot, Source
 from goals.plans import services as plans
@@ -356,11 +356,50 @@ def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows, 
         make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
         make_goal(owner=SalesRepFactory(team=team), title=f"Loose {index}")
 
-    # session, user, the user's rep, their role; the roots, the level below them, the level
-    # below that; which of them the user may change
-    with assert_queries(8):
+    # session, user, the user's rep, their role; the roots, the level below them (the one below
+    # that opens on demand); what their "as of" is read from (two grouped queries); which of
+    # them the user may change
+    with assert_queries(9):
         tree = supervisor_client.get(reverse("goals:tree"))
     assert tree.status_code == 200
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_a_branch_of_the_tree_opens_on_demand_in_a_fixed_number_of_queries(
+    supervisor_client, team, rows, assert_queries
+):
+    company = make_goal(owner=None, title="Company revenue")
+    team_goal = make_goal(owner=team, title="Team revenue", parent=company)
+    for index in range(rows):
+        make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
+    tree = supervisor_client.get(reverse("goals:tree")).content.decode()
+    # The team goal is there, closed, with the way to its goals; they are not loaded yet.
+    assert reverse("goals:tree-branch", args=[team_goal.pk]) in tree
+    assert "Rep 0" not in tree
+
+    # session, user, the user's rep, their role; the goal asked for; its goals; their "as of"
+    # (two grouped queries); which of them the user may change
+    with assert_queries(9):
+        branch = supervisor_client.get(
+            reverse("goals:tree-branch", args=[team_goal.pk]), {"status": "active"}, headers=HTMX
+        )
+    assert branch.status_code == 200
+    assert branch.content.decode().count('class="tree-node"') == rows
+    assert "Rep 0" in branch.content.decode()
+
+
+def test_a_branch_asked_for_as_a_page_is_the_goals_page_and_hidden_goals_are_not_found(
+    supervisor_client, team
+):
+    other_team_goal = make_goal(owner=TeamFactory(), title="Theirs")
+    team_goal = make_goal(owner=team, title="Team revenue")
+    url = reverse("goals:tree-branch", args=[team_goal.pk])
+
+    page = supervisor_client.get(url)
+    assert page.status_code == 302
+    assert page["Location"] == reverse("goals:goal-detail", args=[team_goal.pk]) + "#hierarchy"
+    hidden = reverse("goals:tree-branch", args=[other_team_goal.pk])
+    assert supervisor_client.get(hidden, headers=HTMX).status_code == 404
 
 
 def test_the_audit_trail_reads_in_labels_with_the_choices_named(supervisor_client, rep):
