@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm.models import AuditEntry, DealStage
 from crm.testing import signed_in_api
 from crm.tests.factories import DealFactory, SalesRepFactory
-from goals import services
+from goals import selectors, services
 from goals.api.serializers import GoalNodeSerializer
 from goals.models import Goal, GoalSnapshot, Source
 from goals.tests.factories import make_goal
@@ -190,10 +190,9 @@ def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_ap
 
 def test_history_forecast_and_status(rep, rep_api):
     goal = make_goal(owner=rep)
-    GoalSnapshot.objects.create(
-        goal=goal, date=timezone.localdate() - dt.timedelta(days=1), value=0, percent=0
-    )
-    GoalSnapshot.objects.create(goal=goal, date=timezone.localdate(), value=5, percent=1)
+    today = selectors.goal_today(goal)  # the owner's day (not the company's, near midnight)
+    GoalSnapshot.objects.create(goal=goal, date=today - dt.timedelta(days=1), value=0, percent=0)
+    GoalSnapshot.objects.create(goal=goal, date=today, value=5, percent=1)
     # Today's point is the value now (10), not this morning's snapshot (5), in the API too.
     Goal.objects.filter(pk=goal.pk).update(current_value=10)
 
