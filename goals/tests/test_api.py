@@ -203,7 +203,7 @@ def test_history_forecast_and_status(rep, rep_api):
     # As the goal's page draws it: the earlier days' snapshots, then today as it stands now.
     assert [row["value"] for row in history] == ["0.00", "10.00"]
     assert history[-1] == {
-        "date": timezone.localdate().isoformat(), "value": "10.00", "target": "1000.00",
+        "date": today.isoformat(), "value": "10.00", "target": "1000.00",
         "percent": "1.00",
     }  # fmt: skip
     assert forecast["velocity"] == "10.00"
