@@ -357,6 +357,7 @@ def goal_tree(request: HttpRequest, *, status: int = 200) -> HttpResponse:
         "filters": filters,
         "roots": tree.roots,
         "children": tree.children,
+        "more": tree.more,
         "writable": tree.writable,
         "link_forms": {
             pk: LinkForm(candidates=choices) for pk, choices in tree.link_choices.items() if choices

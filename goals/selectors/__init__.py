@@ -53,6 +53,7 @@ from goals.selectors.lists import (
 )
 from goals.selectors.page import GoalPage, Progress, goal_page, progress
 from goals.selectors.tree import (
+    CHILDREN_SHOWN,
     MAX_DEPTH,
     TREE_ORDER,
     Tree,
@@ -71,6 +72,7 @@ __all__ = [
     "AMOUNT",
     "AS_OF_VALUES",
     "AT_RISK_SHARE",
+    "CHILDREN_SHOWN",
     "FALLBACK_INTERVAL",
     "FIGURE_CHANGES",
     "MAX_DEPTH",

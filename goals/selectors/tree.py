@@ -1,9 +1,10 @@
 """The goals' hierarchy: ancestors, the tree page's levels, where a goal may go, depths."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from crm.roles import Actor
 from goals import rules
@@ -46,40 +47,65 @@ def link_candidates(goal: Goal, *, user: Actor) -> list[Goal]:
     return [p for p in parents if rules.link_problem(goal, p) is None and p.pk != goal.parent_id]
 
 
+# A root shows this many of the goals right below it; the others open on demand (a company
+# goal may hold hundreds of team goals).
+CHILDREN_SHOWN = 20
+
+
 @dataclass(frozen=True)
 class Tree:
-    """The hierarchy as the tree page shows it: root goals and their children by parent id (the
-    goals below those open on demand: `goal_branch`), the ids the user may change, and for each
-    root the user may place, the parents it could go under."""
+    """The hierarchy as the tree page shows it: root goals and (some of) their children by
+    parent id, how many children of each are not shown, the ids the user may change, and for
+    each root the user may place, the parents it could go under. The goals below those open on
+    demand (`goal_branch`)."""
 
     roots: list[Goal]
     children: dict[int, list[Goal]]
     writable: set[int]
     link_choices: dict[int, list[Goal]]
+    more: dict[int, int] = field(default_factory=dict)
 
 
 def goal_tree(*, user: Actor, roots: int, **filters) -> Tree:
-    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the level
-    below them; a fixed number of queries. Each goal knows whether it has goals below it
-    (`has_children`, from attach_freshness): the page opens those of the second level on demand,
-    so that a company tree of thousands opens at once."""
+    """Up to `roots` root goals among those `user` sees (filtered as goal_list), with the first
+    CHILDREN_SHOWN goals below each; a fixed number of queries. Each goal knows whether it has
+    goals below it (`has_children`, from attach_freshness): the page opens those on demand, so
+    that a company tree of thousands opens at once."""
     visible = goal_list(user=user, as_of=False, **filters)
     tops = list(visible.filter(parent__isnull=True).order_by(*TREE_ORDER)[:roots])
-    children = subtree(visible, [r.pk for r in tops], levels=1)
+    top_ids = [r.pk for r in tops]
+    in_order = [F(name) for name in TREE_ORDER]
+    shown = (
+        visible.filter(parent_id__in=top_ids)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("parent_id")], order_by=in_order),
+            siblings=Window(Count("id"), partition_by=[F("parent_id")]),
+        )
+        .filter(rank__lte=CHILDREN_SHOWN)
+        .order_by(*TREE_ORDER)
+    )
+    children: dict[int, list[Goal]] = {}
+    more: dict[int, int] = {}
+    for goal in shown:
+        children.setdefault(goal.parent_id, []).append(goal)
+        more[goal.parent_id] = goal.siblings - CHILDREN_SHOWN
+    more = {pk: count for pk, count in more.items() if count > 0}
     below = [g for nodes in children.values() for g in nodes]
+    # A root may go under another root that holds goals, or under a team goal below one: a rep
+    # goal under its own team's only (goals.rules), so only those are read.
+    teams = {r.rep.team_id for r in tops if r.owner_type == OwnerType.INDIVIDUAL}
+    team_goals = list(
+        visible.filter(parent_id__in=top_ids, owner_type=OwnerType.TEAM, team_id__in=teams)
+    )
     attach_freshness(tops + below)
-    writable = _writable(user, tops + below)
-    # A root may go under another root that holds goals, or under a team goal below one
-    # (goals below those are individual goals, never parents: the page needs not load them).
-    parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + [
-        g for g in below if g.owner_type == OwnerType.TEAM
-    ]
+    writable = _writable(user, tops + below + team_goals)
+    parents = [r for r in tops if r.owner_type in rules.PARENT_TYPES] + team_goals
     link_choices = {
         root.pk: [p for p in parents if p.pk in writable and rules.link_problem(root, p) is None]
         for root in tops
         if root.pk in writable and root.owner_type != OwnerType.COMPANY
     }
-    return Tree(tops, children, writable, link_choices)
+    return Tree(tops, children, writable, link_choices, more)
 
 
 def goal_branch(*, user: Actor, parent_id: int, **filters) -> Tree:

@@ -16,7 +16,7 @@ from crm.models import AuditEntry, DealStage
 from crm.roles import SystemActor
 from crm.testing import HTMX, signed_in
 from crm.tests.factories import DealFactory, SalesRepFactory, TeamFactory
-from goals import services
+from goals import selectors, services
 from goals.models import Goal, GoalSnapshot, Source
 from goals.plans import services as plans
 from goals.tests.factories import SETUP, make_goal
@@ -356,10 +356,10 @@ def test_the_tree_runs_a_fixed_number_of_queries(supervisor_client, team, rows, 
         make_goal(owner=SalesRepFactory(team=team), parent=team_goal, title=f"Rep {index}")
         make_goal(owner=SalesRepFactory(team=team), title=f"Loose {index}")
 
-    # session, user, the user's rep, their role; the roots, the level below them (the one below
-    # that opens on demand); what their "as of" is read from (two grouped queries); which of
-    # them the user may change
-    with assert_queries(9):
+    # session, user, the user's rep, their role; the roots, the first goals below each (the rest
+    # and the level below open on demand), the team goals a root could go under; what their
+    # "as of" is read from (two grouped queries); which of them the user may change
+    with assert_queries(10):
         tree = supervisor_client.get(reverse("goals:tree"))
     assert tree.status_code == 200
 
@@ -386,6 +386,23 @@ def test_a_branch_of_the_tree_opens_on_demand_in_a_fixed_number_of_queries(
     assert branch.status_code == 200
     assert branch.content.decode().count('class="tree-node"') == rows
     assert "Rep 0" in branch.content.decode()
+
+
+def test_a_root_shows_its_first_goals_and_the_others_on_demand(supervisor_client, team):
+    company = make_goal(owner=None, title="Company revenue")
+    shown = selectors.CHILDREN_SHOWN
+    for index in range(shown + 3):
+        make_goal(
+            owner=TeamFactory(manager=team.manager), parent=company, title=f"Branch {index:02}"
+        )
+
+    tree = supervisor_client.get(reverse("goals:tree")).content.decode()
+    assert f"Branch {shown - 1:02}" in tree and f"Branch {shown:02}" not in tree
+    assert "Show the other 3 goals below" in tree
+    branch = supervisor_client.get(
+        reverse("goals:tree-branch", args=[company.pk]), headers=HTMX
+    ).content.decode()
+    assert branch.count('class="tree-node"') == shown + 3
 
 
 def test_a_branch_asked_for_as_a_page_is_the_goals_page_and_hidden_goals_are_not_found(
