@@ -1,5 +1,7 @@
 """API shapes of goals. Related ids (team, rep, parent) are looked up in the caller's scope."""
 
+import datetime as dt
+import functools
 from decimal import Decimal
 
 from django.utils import timezone
@@ -253,7 +255,9 @@ TREE_NODE_VALUES = tuple(dict.fromkeys((
 )))  # fmt: skip
 
 
-def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
+def tree_node(
+    row: dict, children: dict[int, list[dict]], *, now: dt.datetime | None = None
+) -> dict:
     """GoalNodeSerializer's shape, built by hand from a `.values(*TREE_NODE_VALUES)` row: a tree
     holds thousands of goals, and a serializer per node would take seconds where this takes tens
     of milliseconds (bench/, goals_hierarchy). test_api checks the two agree."""
@@ -283,17 +287,30 @@ def tree_node(row: dict, children: dict[int, list[dict]]) -> dict:
             target=row["target_value"],
             percent=row["progress_percent"],
             period=(row["period_start"], row["period_end"]),
-            today=local_date(timezone.now(), zone_named(row["zone"])),
+            today=_today(now, row["zone"]),
         ),
-        **_as_of(selectors.row_as_of(row)),
-        "children": [tree_node(child, children) for child in children.get(row["pk"], [])],
+        **_as_of(selectors.row_as_of(row, now=now)),
+        "children": [tree_node(child, children, now=now) for child in children.get(row["pk"], [])],
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _today_in(now: dt.datetime, zone: str) -> dt.date:
+    return local_date(now, zone_named(zone))
+
+
+def _today(now: dt.datetime | None, zone: str) -> dt.date:
+    # A tree's thousands of nodes share a handful of zones and one moment.
+    return _today_in(now, zone) if now else local_date(timezone.now(), zone_named(zone))
+
+
+MOMENT = serializers.DateTimeField()
 
 
 def _as_of(as_of: selectors.AsOf) -> dict:
     moment = as_of.moment
     return {
-        "as_of": serializers.DateTimeField().to_representation(moment) if moment else None,
+        "as_of": MOMENT.to_representation(moment) if moment else None,
         "stale": as_of.stale,
     }
 

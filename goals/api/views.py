@@ -1,6 +1,7 @@
 """REST endpoints of goals (/api/goals/), built from crm.api.base: role-scoped reads, one service
 per write, answers with the row the service returned."""
 
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -132,7 +133,7 @@ class GoalViewSet(ScopedViewSet):
                 "ancestors": s.GoalOutputSerializer(
                     selectors.ancestors(goal, user=request.user), many=True
                 ).data,
-                "goal": s.tree_node(node, children),
+                "goal": s.tree_node(node, children, now=timezone.now()),
             }
         )
 
