@@ -96,6 +96,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "crm.middleware.RequestTooLargeMiddleware",
     "crm.middleware.TimezoneMiddleware",
+    # The view's area is found once (request.crm_area, in process_view) for the two below that
+    # read it; process_view runs top down, so it comes first.
+    "crm.switches.middleware.ViewAreaMiddleware",
     "crm.switches.middleware.OfflineAreasMiddleware",
     "crm.ops.middleware.RefusalCountMiddleware",
 ]

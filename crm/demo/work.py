@@ -5,7 +5,7 @@ busy months. The current month is filled up to "now", with what is planned for t
 import math
 import random
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from crm.demo.calendar import Calendar, Month, between, how_many, working_slot
@@ -73,6 +73,12 @@ TASK_TITLES = [
 ]
 
 
+def stamped(created_at: datetime, *, last_change: datetime | None) -> dict[str, datetime]:
+    """A record's `created_at` and `updated_at`: it was last saved when it was closed or done,
+    or, still open, when it was made (the loader keeps both as given)."""
+    return {"created_at": created_at, "updated_at": last_change or created_at}
+
+
 def deals_in(
     rng: random.Random,
     calendar: Calendar,
@@ -111,8 +117,7 @@ def deals_in(
                 amount=Decimal(f"{amount:.2f}"),
                 stage=stage,
                 closed_at=closed_at,
-                created_at=created_at,
-                updated_at=closed_at or created_at,
+                **stamped(created_at, last_change=closed_at),
             )
         )
     return deals
@@ -154,8 +159,7 @@ def activities_in(
                 subject=subject,
                 due_at=due_at,
                 completed_at=completed_at,
-                created_at=created_at,
-                updated_at=completed_at or created_at,
+                **stamped(created_at, last_change=completed_at),
             )
         )
     return activities
@@ -193,8 +197,7 @@ def tasks_in(
                 status=status,
                 due_at=due_at,
                 completed_at=completed_at,
-                created_at=created_at,
-                updated_at=completed_at or created_at,
+                **stamped(created_at, last_change=completed_at),
             )
         )
     return tasks

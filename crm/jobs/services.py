@@ -1,5 +1,6 @@
 """Writes of the job platform: heartbeats and dead letters."""
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 from celery import current_app
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
 from django.utils import timezone
 
 from crm.jobs.models import DeadLetter, Heartbeat
@@ -87,32 +88,54 @@ def _enqueue(letter: DeadLetter) -> None:
 def dead_letters_retry(*, letters: QuerySet[DeadLetter], actor: Actor | None = None) -> int:
     """Enqueue each letter's task again with its arguments; return how many were enqueued.
 
-    The letter is marked retried before its task is enqueued: if the task fails again (at once,
-    when Celery runs eagerly, or later on a worker) dead_letter_record marks it pending again.
-    If the broker refuses the message the mark is undone and the error propagates.
+    The letters are claimed (marked retried) together before any task is enqueued: if a task
+    fails again (at once, when Celery runs eagerly, or later on a worker) dead_letter_record
+    marks its letter pending again. If the broker refuses a message, the claim of that letter
+    and of those not yet sent is undone and the error propagates.
     """
+    claimed_at = timezone.now()
+    with transaction.atomic():
+        # Locked rows are skipped: another retry (the hourly job, a second click, the command)
+        # is claiming them and sends them itself. A letter claimed and committed meanwhile is
+        # read as it is now, so `letters` that ask for waiting ones no longer match it.
+        claimed = list(letters.select_for_update(skip_locked=True).order_by("id"))
+        if claimed:
+            DeadLetter.objects.filter(pk__in=[letter.pk for letter in claimed]).update(
+                retried=True, retried_at=claimed_at
+            )
     enqueued = []
     try:
-        for letter in letters.order_by("id"):
-            # Claim the letter as it was read: if another retry (the hourly job, an admin, the
-            # command) claimed it meanwhile, nothing matches and it is not enqueued twice.
-            claimed = DeadLetter.objects.filter(
-                pk=letter.pk, retried=letter.retried, retried_at=letter.retried_at
-            ).update(retried=True, retried_at=timezone.now())
-            if not claimed:
-                continue
+        for sent, letter in enumerate(claimed):
             try:
                 _enqueue(letter)
             except Exception:
-                DeadLetter.objects.filter(pk=letter.pk).update(
-                    retried=letter.retried, retried_at=letter.retried_at
-                )
+                _unclaim(claimed[sent:], claimed_at=claimed_at)
                 raise
             enqueued.append((letter, None))
     finally:
         # The letters sent before a failure were sent: they are audited either way.
         audit_many(actor=actor, action="dead_letter.retry", targets=enqueued)
     return len(enqueued)
+
+
+def _unclaim(letters: list[DeadLetter], *, claimed_at: dt.datetime) -> None:
+    """Put unsent letters back as they were read, unless something marked them since (their
+    task failed again, another retry claimed them)."""
+    DeadLetter.objects.filter(
+        pk__in=[letter.pk for letter in letters], retried=True, retried_at=claimed_at
+    ).update(
+        retried=Case(
+            *[When(pk=letter.pk, then=Value(letter.retried)) for letter in letters],
+            default=F("retried"),
+        ),
+        retried_at=Case(
+            *[
+                When(pk=letter.pk, then=Value(letter.retried_at, output_field=DateTimeField()))
+                for letter in letters
+            ],
+            default=F("retried_at"),
+        ),
+    )
 
 
 DEAD_LETTER_ACTIONS = ("retry", "discard")
@@ -126,7 +149,7 @@ def dead_letters_act(*, actor: Actor, task_name: str, action: str) -> int:
     if action not in DEAD_LETTER_ACTIONS:
         raise ValidationError({"action": "Send again or discard."})
     letters = DeadLetter.objects.filter(task_name=task_name, retried=False)
-    if action == "retry":  # each letter claimed and sent on its own (not in one transaction)
+    if action == "retry":  # claimed in a transaction of its own, then sent
         return dead_letters_retry(letters=letters, actor=actor)
     with transaction.atomic():
         doomed = list(letters.select_for_update())

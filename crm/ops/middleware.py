@@ -4,12 +4,13 @@ of the view (crm.ops.counters), for the ops dashboard."""
 from django.http import HttpRequest, HttpResponse
 
 from crm.ops import counters
-from crm.switches.middleware import area_of_view
 
 COUNTED = frozenset({409, 429})
 
 
 class RefusalCountMiddleware:
+    """Below ViewAreaMiddleware, which names the area (`request.crm_area`)."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -17,10 +18,6 @@ class RefusalCountMiddleware:
         response = self.get_response(request)
         if response.status_code in COUNTED:
             counters.count(f"refused:{response.status_code}")
-            area = getattr(request, "crm_area", None)
-            if area:
-                counters.count(f"refused:{response.status_code}:{area}")
+            if request.crm_area:
+                counters.count(f"refused:{response.status_code}:{request.crm_area}")
         return response
-
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
-        request.crm_area = area_of_view(view_func)

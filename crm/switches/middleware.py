@@ -1,4 +1,5 @@
-"""Answers 503 for the pages and API of an area taken offline (crm.switches)."""
+"""Finds the area of the view a request reached, and answers 503 for the pages and API of an
+area taken offline (crm.switches)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
@@ -20,7 +21,24 @@ def area_of_view(view_func) -> str | None:
     return area
 
 
+class ViewAreaMiddleware:
+    """Sets `request.crm_area`, the area of the view the request reached (None for a view of no
+    area, or a request that reached none), once for every middleware below it that asks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.crm_area = None
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        request.crm_area = area_of_view(view_func)
+
+
 class OfflineAreasMiddleware:
+    """Below ViewAreaMiddleware: its process_view has set `request.crm_area` by then."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -28,7 +46,7 @@ class OfflineAreasMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
-        state = offline_state(area_of_view(view_func))
+        state = offline_state(request.crm_area)
         if state is None:
             return None
         label = area_named(state.area).label

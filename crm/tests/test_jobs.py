@@ -379,6 +379,112 @@ def test_concurrent_retries_enqueue_each_letter_once():
     broker.delete("celery")
 
 
+def _sent_args(broker) -> list[str]:
+    import json
+
+    return [json.loads(raw)["headers"]["argsrepr"] for raw in broker.lrange("celery", 0, -1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_sending_a_tasks_letters_again_at_once_send_each_once(admin_user):
+    import redis
+    from django.conf import settings
+
+    from crm.models import AuditEntry
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+    for number in range(20):
+        jobs_services.dead_letter_record(
+            task_name="crm.jobs.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
+        )
+    try:
+        counts = run_concurrently(
+            lambda index: jobs_services.dead_letters_act(
+                actor=admin_user, task_name="crm.jobs.run_job_task", action="retry"
+            ),
+            contenders=2,
+        )
+        sent = _sent_args(broker)
+    finally:
+        broker.delete("celery")
+
+    assert sum(counts) == 20
+    assert sorted(sent) == sorted(f"['job{number}']" for number in range(20))
+    assert not DeadLetter.objects.filter(retried=False).exists()
+    assert AuditEntry.objects.filter(action="dead_letter.retry").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_skips_the_letters_another_retry_is_claiming_without_waiting():
+    import redis
+    from django.conf import settings
+    from django.db import transaction
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+    letters = [
+        jobs_services.dead_letter_record(
+            task_name="crm.jobs.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
+        )
+        for number in range(3)
+    ]
+    claiming, done = threading.Event(), threading.Event()
+
+    def hold_the_first_letter() -> None:
+        try:
+            with transaction.atomic():
+                DeadLetter.objects.select_for_update().filter(pk=letters[0].pk).get()
+                claiming.set()
+                done.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_first_letter)
+    holder.start()
+    try:
+        assert claiming.wait(timeout=10)
+        assert jobs_services.dead_letters_retry(letters=DeadLetter.objects.all()) == 2
+        sent = _sent_args(broker)
+    finally:
+        done.set()
+        holder.join()
+        broker.delete("celery")
+
+    assert sorted(sent) == ["['job1']", "['job2']"]
+    assert not DeadLetter.objects.get(pk=letters[0].pk).retried
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_a_broker_refusal_puts_the_letters_not_sent_back_as_they_were(monkeypatch):
+    letters = [
+        jobs_services.dead_letter_record(
+            task_name="crm.jobs.run_job_task", args=[f"job{number}"], kwargs={}, error="E"
+        )
+        for number in range(4)
+    ]
+    sent_before = timezone.now() - timedelta(days=1)
+    DeadLetter.objects.filter(pk=letters[3].pk).update(retried=True, retried_at=sent_before)
+    sent = []
+
+    def broker_down_after_the_first(letter):
+        if sent:
+            raise ConnectionError("broker down")
+        sent.append(letter.pk)
+
+    monkeypatch.setattr(jobs_services, "_enqueue", broker_down_after_the_first)
+
+    with pytest.raises(ConnectionError):
+        jobs_services.dead_letters_retry(letters=DeadLetter.objects.all())
+
+    states = dict(DeadLetter.objects.values_list("pk", "retried"))
+    assert sent == [letters[0].pk] and states[letters[0].pk] is True
+    assert (states[letters[1].pk], states[letters[2].pk]) == (False, False)
+    assert DeadLetter.objects.get(pk=letters[3].pk).retried_at == sent_before
+    assert DeadLetter.objects.filter(retried_at__isnull=False).count() == 2
+
+
 @pytest.mark.django_db
 def test_retry_dead_letters_command_rejects_unknown_id():
     with pytest.raises(CommandError, match="No dead letter with id 999"):

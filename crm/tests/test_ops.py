@@ -13,6 +13,7 @@ from crm.ops import counters, dashboard
 from crm.ops.dashboard import Section
 from crm.switches import services as switch_services
 from crm.testing import HTMX
+from crm.tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -168,16 +169,31 @@ def test_counters_count_by_minute_and_by_day():
     assert counters.per_day("test.thing", days=2, now=now)[-1] == (now.date(), 6)
 
 
-def test_a_refused_request_is_counted_by_its_area(rep_api):
-    # A write on a record that changed meanwhile (409) or any refusal the middleware sees.
+def test_a_refused_request_is_counted_by_its_area(rep, rep_api):
+    # A write on a record that changed meanwhile (409), counted through the whole stack: the
+    # area found once for the request, the count below it.
+    deal = DealFactory(rep=rep)
+    seen = rep_api.get(f"/api/deals/{deal.pk}/").json()["version"]
+    rep_api.patch(f"/api/deals/{deal.pk}/", {"title": "A", "expected_version": seen}, format="json")
+
+    stale = rep_api.patch(
+        f"/api/deals/{deal.pk}/", {"title": "B", "expected_version": seen}, format="json"
+    )
+
+    assert stale.status_code == 409
+    assert counters.per_day("refused:409", days=1)[-1][1] == 1
+    assert counters.per_day("refused:409:sales", days=1)[-1][1] == 1
+
+
+def test_a_refusal_outside_every_area_is_counted_in_all_only():
     from django.http import HttpResponse
     from django.test import RequestFactory
 
     from crm.ops.middleware import RefusalCountMiddleware
+    from crm.switches.middleware import ViewAreaMiddleware
 
     request = RequestFactory().get("/x")
-    middleware = RefusalCountMiddleware(lambda request: HttpResponse(status=409))
-    middleware.process_view(request, type("V", (), {"area": "supervision"}), (), {})
-    middleware(request)
-    assert counters.per_day("refused:409", days=1)[-1][1] == 1
-    assert counters.per_day("refused:409:supervision", days=1)[-1][1] == 1
+    ViewAreaMiddleware(RefusalCountMiddleware(lambda request: HttpResponse(status=429)))(request)
+
+    assert counters.per_day("refused:429", days=1)[-1][1] == 1
+    assert counters.per_day("refused:429:None", days=1)[-1][1] == 0

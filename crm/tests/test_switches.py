@@ -117,6 +117,16 @@ def test_an_htmx_request_to_an_offline_area_is_answered_503_too(admin_user, rep_
     assert answer.status_code == 503 and answer["Retry-After"] == "300"
 
 
+def test_the_views_area_is_found_before_the_middleware_that_reads_it():
+    # process_view runs top down: the switch and the refusal count read request.crm_area.
+    from django.conf import settings
+
+    order = [path.rsplit(".", 1)[1] for path in settings.MIDDLEWARE]
+    finds = order.index("ViewAreaMiddleware")
+    assert finds < order.index("OfflineAreasMiddleware")
+    assert finds < order.index("RefusalCountMiddleware")
+
+
 def test_the_states_are_read_from_the_database_when_the_cache_has_none(admin_user):
     services.switch_set(
         actor=admin_user, area="tracking", jobs_paused=True, offline=False, reason=REASON

@@ -76,7 +76,6 @@ from goals.services.editing import (
     resolve_period,
     revise_target,
     set_period,
-    visible_length,
 )
 from goals.services.hierarchy import (
     LINK_CYCLE,
@@ -189,6 +188,5 @@ __all__ = [
     "roll_up",
     "set_period",
     "snapshot_active_goals",
-    "visible_length",
     "writable_goal",
 ]  # fmt: skip

@@ -3,21 +3,18 @@ recalculation, recorded, repaired through the services (compare-and-set on each 
 audited as the job), reported to the administrators; by hand with `manage.py check_goals`."""
 
 import itertools
-from contextlib import contextmanager
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
-from crm import services as crm
 from crm.jobs import job_run
 from crm.models import AuditEntry, Deal, DealStage
 from crm.roles import SystemActor
@@ -26,16 +23,21 @@ from goals import selectors, services
 from goals.jobs import CHECK
 from goals.models import Goal, GoalCheck
 from goals.services import consistency
+from goals.tests.changes import (
+    BEHIND_THEIR_BACK,
+    DEAL_CHANGES,
+    EXAMPLES,
+    Sales,
+    crm_changes,
+    goal_links,
+    link_or_unlink,
+    rolled_back,
+)
 from goals.tests.factories import SETUP, make_goal
 
 pytestmark = pytest.mark.django_db
 
 JOB = SystemActor("job:check_goals")
-EXAMPLES = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 
 def won(rep, amount) -> Deal:
@@ -197,13 +199,6 @@ def test_the_check_reads_the_same_statements_for_3_and_30_goals():
 # --- Properties ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def rolled_back():
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
-
-
 def _fresh_by_hand(goals: list[Goal]) -> dict[int, Decimal]:
     """Each goal's fresh value worked out here, not by the check: revenue and deals won over
     its period, of its rep, its team's reps or everyone; a parent's, its children's."""
@@ -237,58 +232,23 @@ def _fresh_by_hand(goals: list[Goal]) -> dict[int, Decimal]:
     return fresh
 
 
-crm_changes = st.lists(
-    st.tuples(
-        st.sampled_from(
-            ["new_deal", "win", "lose", "reopen", "admin_amount", "admin_won", "admin_goal"]
-        ),
-        st.integers(0, 2),  # which rep
-        st.integers(0, 5),  # which of their records (or goals)
-        st.integers(1, 5000),  # an amount
-    ),
-    min_size=1,
-    max_size=10,
-)
-
-
 @EXAMPLES
-@given(steps=crm_changes)
+@given(steps=crm_changes(*DEAL_CHANGES, *BEHIND_THEIR_BACK))
 def test_the_check_finds_exactly_the_goals_that_differ_and_repairs_them(
     steps, eager_celery, django_capture_on_commit_callbacks
 ):
     with rolled_back():
         team = TeamFactory()
-        reps = [SalesRepFactory(team=team) for _ in range(3)]
+        sales = Sales(team)
         company = make_goal(owner=None)
         team_goal = make_goal(owner=team, parent=company)
         goals = [company, team_goal]
-        goals += [make_goal(owner=rep, parent=team_goal) for rep in reps]
-        goals += [make_goal(owner=rep, metric="deals_won") for rep in reps]
-        deals = {i: [] for i in range(3)}
-        for action, who, which, amount in steps:
-            rep = reps[who]
-            mine = deals[who][which % len(deals[who])] if deals[who] else None
+        goals += [make_goal(owner=rep, parent=team_goal) for rep in sales.reps]
+        goals += [make_goal(owner=rep, metric="deals_won") for rep in sales.reps]
+        sales.goals = goals
+        for step in steps:
             with django_capture_on_commit_callbacks(execute=True):
-                try:
-                    if action == "new_deal":
-                        deals[who].append(DealFactory(rep=rep, amount=Decimal(amount)))
-                    elif action in {"win", "lose"} and mine:
-                        crm.deal_close(actor=rep.user, deal_id=mine.pk, won=action == "win")
-                    elif action == "reopen" and mine:
-                        crm.deal_reopen(actor=rep.user, deal_id=mine.pk)
-                    # Admin edits that bypass the services and their events:
-                    elif action == "admin_amount" and mine:
-                        Deal.objects.filter(pk=mine.pk).update(amount=Decimal(amount))
-                    elif action == "admin_won" and mine:
-                        Deal.objects.filter(pk=mine.pk).update(
-                            stage=DealStage.CLOSED_WON, closed_at=timezone.now()
-                        )
-                    elif action == "admin_goal":
-                        goal = goals[which % len(goals)]
-                        Goal.objects.filter(pk=goal.pk).update(current_value=Decimal(amount))
-                except Exception as refused:  # closing a closed deal, …: nothing changes
-                    if type(refused).__name__ not in {"ValidationError", "Conflict"}:
-                        raise
+                sales.apply(step)
 
         expected = _fresh_by_hand(goals)
         stored = dict(Goal.objects.values_list("pk", "current_value"))
@@ -303,15 +263,8 @@ def test_the_check_finds_exactly_the_goals_that_differ_and_repairs_them(
         assert services.goals_differing().differences == []
 
 
-tree_steps = st.lists(
-    st.tuples(st.sampled_from(["link", "unlink"]), st.integers(0, 8), st.integers(0, 8)),
-    min_size=1,
-    max_size=12,
-)
-
-
 @EXAMPLES
-@given(steps=tree_steps)
+@given(steps=goal_links(9))
 def test_ancestors_are_a_chain_of_distinct_goals_ending_at_the_root(steps):
     with rolled_back():
         teams = [TeamFactory(), TeamFactory()]
@@ -320,17 +273,8 @@ def test_ancestors_are_a_chain_of_distinct_goals_ending_at_the_root(steps):
         goals = [
             make_goal(owner=owner, metric="custom", source="manual", target=10) for owner in owners
         ]
-        for action, child, parent in steps:
-            try:
-                if action == "link":
-                    services.goal_link_parent(
-                        actor=SETUP, goal_id=goals[child].pk, parent=goals[parent]
-                    )
-                else:
-                    services.goal_unlink_parent(actor=SETUP, goal_id=goals[child].pk)
-            except Exception as refused:
-                if type(refused).__name__ != "ValidationError":
-                    raise
+        for step in steps:
+            link_or_unlink(goals, step)
         for goal in Goal.objects.filter(pk__in=[g.pk for g in goals]):
             chain = selectors.ancestors(goal, user=JOB)
             ids = [above.pk for above in chain]

@@ -4,43 +4,26 @@
 - after any sequence of deal and activity changes (through the services, with their events),
   every calculated goal holds exactly what a fresh recalculation would give."""
 
-from contextlib import contextmanager
-from decimal import Decimal
-
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F, Sum
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from crm import services as crm
-from crm.tests.factories import (
-    ActivityFactory,
-    CustomerFactory,
-    DealFactory,
-    SalesRepFactory,
-    TeamFactory,
-)
-from goals import selectors, services
+from crm.tests.factories import SalesRepFactory, TeamFactory
+from goals import selectors
 from goals.models import Goal
-from goals.tests.factories import SETUP, make_goal
+from goals.tests.changes import (
+    EXAMPLES,
+    THROUGH_THE_SERVICES,
+    Sales,
+    crm_changes,
+    goal_links,
+    link_or_unlink,
+    rolled_back,
+)
+from goals.tests.factories import make_goal
 
 pytestmark = pytest.mark.django_db
-
-EXAMPLES = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-@contextmanager
-def rolled_back():
-    """Each example in a savepoint that is undone afterwards, so examples do not pile up."""
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 def _tree_holds(goals: list[Goal]) -> None:
@@ -65,15 +48,8 @@ def _tree_holds(goals: list[Goal]) -> None:
         assert (parent.current_value, parent.target_value) == (row["value"], row["target"])
 
 
-operations = st.lists(
-    st.tuples(st.sampled_from(["link", "unlink"]), st.integers(0, 9), st.integers(0, 9)),
-    min_size=1,
-    max_size=12,
-)
-
-
 @EXAMPLES
-@given(steps=operations, values=st.lists(st.integers(0, 500), min_size=10, max_size=10))
+@given(steps=goal_links(10), values=st.lists(st.integers(0, 500), min_size=10, max_size=10))
 def test_links_never_loop_nor_go_deeper_than_three_and_parents_are_sums(steps, values):
     with rolled_back():
         teams = [TeamFactory(), TeamFactory()]
@@ -85,68 +61,27 @@ def test_links_never_loop_nor_go_deeper_than_three_and_parents_are_sums(steps, v
         ]
         for goal, value in zip(goals, values, strict=True):
             Goal.objects.filter(pk=goal.pk).update(current_value=value)
-        for action, child, parent in steps:
-            try:
-                if action == "link":
-                    services.goal_link_parent(
-                        actor=SETUP, goal_id=goals[child].pk, parent=goals[parent]
-                    )
-                else:
-                    services.goal_unlink_parent(actor=SETUP, goal_id=goals[child].pk)
-            except ValidationError:
-                pass  # refused, with a message: the tree stays as it was
+        for step in steps:
+            link_or_unlink(goals, step)
             _tree_holds(goals)
 
 
-changes = st.lists(
-    st.tuples(
-        st.sampled_from(["new_deal", "win", "lose", "reopen", "complete", "uncomplete"]),
-        st.integers(0, 2),  # which rep
-        st.integers(0, 5),  # which of their records
-        st.integers(1, 5000),  # an amount
-    ),
-    min_size=1,
-    max_size=10,
-)
-
-
 @EXAMPLES
-@given(steps=changes)
+@given(steps=crm_changes(*THROUGH_THE_SERVICES))
 def test_stored_values_always_equal_a_fresh_recalculation(
     steps, eager_celery, django_capture_on_commit_callbacks
 ):
     with rolled_back():
         team = TeamFactory()
-        reps = [SalesRepFactory(team=team) for _ in range(3)]
-        goals = [make_goal(owner=rep, metric=m) for rep in reps for m in ("revenue", "deals_won")]
+        sales = Sales(team)
+        goals = [
+            make_goal(owner=rep, metric=m) for rep in sales.reps for m in ("revenue", "deals_won")
+        ]
         goals += [make_goal(owner=team), make_goal(owner=None, metric="activities")]
-        goals += [make_goal(owner=rep, metric="activities") for rep in reps]
-        customers = [CustomerFactory(owner=rep) for rep in reps]
-        deals = {i: [] for i in range(3)}
-        activities = {i: [ActivityFactory(rep=rep, customer=None) for _ in range(3)]
-                      for i, rep in enumerate(reps)}  # fmt: skip
-        for action, who, which, amount in steps:
-            rep = reps[who]
+        goals += [make_goal(owner=rep, metric="activities") for rep in sales.reps]
+        for step in steps:
             with django_capture_on_commit_callbacks(execute=True):
-                try:
-                    if action == "new_deal":
-                        deals[who].append(
-                            DealFactory(rep=rep, customer=customers[who], amount=Decimal(amount))
-                        )
-                    elif action in {"win", "lose", "reopen"} and deals[who]:
-                        deal = deals[who][which % len(deals[who])]
-                        if action == "reopen":
-                            crm.deal_reopen(actor=rep.user, deal_id=deal.pk)
-                        else:
-                            crm.deal_close(actor=rep.user, deal_id=deal.pk, won=action == "win")
-                    elif action == "complete":
-                        activity = activities[who][which % 3]
-                        crm.activity_complete(actor=rep.user, activity_id=activity.pk)
-                    elif action == "uncomplete":
-                        activity = activities[who][which % 3]
-                        crm.activity_reopen(actor=rep.user, activity_id=activity.pk)
-                except ValidationError:
-                    pass  # e.g. closing a closed deal: refused, nothing changes
+                sales.apply(step)
             stale = (
                 selectors.calculable(Goal.objects.filter(pk__in=[g.pk for g in goals]))
                 .annotate(fresh=selectors.fresh_value())
