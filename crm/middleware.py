@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connections
-from django.http import JsonResponse
 from django.utils import timezone
 
+from crm.api.exceptions import error_response
 from crm.logs import accepted_request_id, bind_request_id
 from crm.roles import user_zone
 
@@ -48,12 +48,12 @@ class RequestTooLargeMiddleware:
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and length.isascii() and length.isdigit() and int(length) > limit:
-            return JsonResponse({"detail": self.MESSAGE}, status=413)
+            return error_response(self.MESSAGE, status=413)
         return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, RequestDataTooBig):
-            return JsonResponse({"detail": self.MESSAGE}, status=413)
+            return error_response(self.MESSAGE, status=413)
         return None
 
 

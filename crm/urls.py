@@ -50,6 +50,9 @@ urlpatterns = [
 # A database that does not answer is a 503 to try again; any other failure a 500 that says which
 # request failed (its id, for a person to quote): crm.views.server_error.
 handler500 = "crm.views.server_error"
+# Under /api/ the API's JSON error body; elsewhere a page; both with the request id.
+handler400 = "crm.views.bad_request"
+handler404 = "crm.views.page_not_found"
 
 admin.site.site_header = "Field-sales CRM administration"
 admin.site.site_title = "CRM admin"

@@ -15,15 +15,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
+from django.views.defaults import page_not_found as django_page_not_found
 
 from crm import selectors, services
 from crm.api import tokens
+from crm.api.exceptions import error_response
 from crm.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_unavailable
 from crm.forms import (
     DONE,
@@ -378,11 +380,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
         request.method, request.path, type(error).__name__,
     )  # fmt: skip
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
-        response = JsonResponse(
-            {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}, status=503
-        )
+        response = error_response(DATABASE_UNAVAILABLE, code="database_unavailable", status=503)
     else:
-        page = render_to_string("database_unavailable.html", {"message": DATABASE_UNAVAILABLE})
+        context = {"message": DATABASE_UNAVAILABLE, "request_id": _request_id(request)}
+        page = render_to_string("database_unavailable.html", context)
         response = HttpResponse(page, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_AFTER)
     # Logged above: Django's own log of a 5xx would add the traceback of an outage.
@@ -454,14 +455,38 @@ def api_token_revoke(request: HttpRequest) -> HttpResponse:
 
 # --- Error answers ----------------------------------------------------------------------------
 
+# Every error answer carries the request's id (crm.logs) for a person to quote: the API's in
+# its JSON body (crm.api.exceptions), a page's in small print (partials/request_id.html).
 SERVER_ERROR = "Something went wrong on our side. It has been logged."
+BAD_REQUEST = "The request could not be read."
+NOT_FOUND = "Not found."
+
+
+def _request_id(request: HttpRequest) -> str:
+    return getattr(request, "request_id", "")
 
 
 def _server_error(request: HttpRequest) -> HttpResponse:
     """The 500 answer, with the request id a person can quote: JSON under /api/, else a page.
     Rendered without the request's context processors: whatever failed may fail again there."""
-    request_id = getattr(request, "request_id", "")
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": SERVER_ERROR, "request_id": request_id}, status=500)
-    body = loader.render_to_string("500.html", {"request_id": request_id, "message": SERVER_ERROR})
-    return HttpResponse(body, status=500)
+        return error_response(SERVER_ERROR, status=500)
+    context = {"request_id": _request_id(request), "message": SERVER_ERROR}
+    return HttpResponse(loader.render_to_string("500.html", context), status=500)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (handler400: a suspicious request, too many fields): JSON under /api/,
+    else a page (rendered without the request, like Django's own)."""
+    if request.path.startswith("/api/"):
+        return error_response(BAD_REQUEST, status=400)
+    context = {"request_id": _request_id(request), "message": BAD_REQUEST}
+    return HttpResponse(loader.render_to_string("400.html", context), status=400)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 (handler404): under /api/ an address no endpoint answers gets the API's
+    JSON 404, as a record outside the caller's scope does; elsewhere the page."""
+    if request.path.startswith("/api/"):
+        return error_response(NOT_FOUND, status=404)
+    return django_page_not_found(request, exception)

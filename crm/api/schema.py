@@ -1,6 +1,9 @@
 """The OpenAPI schema's view of our viewsets: each action's request body comes from the viewset's
 `inputs`, and every operation documents the errors it can answer, so that an integrator's client
-(or a schema-based fuzzer) knows what to expect."""
+(or a schema-based fuzzer) knows what to expect. Every error body carries the request's id
+(`request_id`, the `X-Request-ID` header and every log line of the request), for support.
+
+crm/tests/test_schema_fuzz.py holds every operation to what is documented here."""
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
@@ -8,15 +11,41 @@ from rest_framework import serializers
 
 from crm.selectors import Ordering, Search
 
+REQUEST_ID_HELP = "The request's id (its X-Request-ID header): quote it to support."
+
+# A field's errors: its messages, or, for a field holding objects or a list of them (a day's
+# lines), the errors of each by its name or its index in the list.
+_FIELD_ERRORS = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "description": "Errors by the name or the index of what was sent."},
+        {"type": "array", "items": {"type": "object"}},
+    ]
+}
 VALIDATION_ERRORS = {
     "type": "object",
-    "description": "Field errors: each field (or non_field_errors) with its messages.",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "description": (
+        "Field errors: each field (or non_field_errors) with its messages; or, for a body that "
+        "could not be read at all (malformed JSON, not UTF-8, nested too deeply), `detail`."
+    ),
+    "properties": {
+        "detail": {"type": "string"},
+        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        "request_id": {"type": "string", "description": REQUEST_ID_HELP},
+    },
+    "required": ["request_id"],
+    "additionalProperties": _FIELD_ERRORS,
 }
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+    code = serializers.CharField(
+        required=False,
+        help_text="What kind of refusal, where a client may act on it: `database_unavailable` "
+        "and `offline` (503: send again after Retry-After).",
+    )
+    request_id = serializers.CharField(help_text=REQUEST_ID_HELP)
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -24,6 +53,7 @@ class ConflictSerializer(serializers.Serializer):
     fields = serializers.ListField(
         child=serializers.CharField(), help_text="The fields whose values collided, if any."
     )
+    request_id = serializers.CharField(help_text=REQUEST_ID_HELP)
 
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -86,14 +116,23 @@ class CrmAutoSchema(AutoSchema):
             "401": ErrorSerializer,  # no or bad credentials
             "403": ErrorSerializer,  # a role that may not do this
             "429": ErrorSerializer,  # throttled
-            "503": ErrorSerializer,  # the database did not answer: send again (Retry-After)
+            "503": ErrorSerializer,  # the database did not answer, or the area is offline
         }
-        has_filters = self.method == "GET" and self._is_list_view()
-        if self.method in WRITE_METHODS or has_filters:
-            errors["400"] = VALIDATION_ERRORS
-        if "{" in self.path:
-            errors["404"] = ErrorSerializer  # outside the caller's scope, or gone
+        paged = self.method == "GET" and self._is_list_view() and self._get_paginator()
+        if self.method in WRITE_METHODS or self._takes_query():
+            errors["400"] = VALIDATION_ERRORS  # a body or a query parameter refused
+        if "{" in self.path or paged:
+            # Outside the caller's scope, or gone; a page past the last ("Invalid page.").
+            errors["404"] = ErrorSerializer
         if self.method in WRITE_METHODS:
             errors["409"] = ConflictSerializer
-            errors["413"] = ErrorSerializer
+            errors["413"] = ErrorSerializer  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+            errors["415"] = ErrorSerializer  # a body in a media type the API does not read
         return errors
+
+    def _takes_query(self) -> bool:
+        """Whether the operation reads query parameters (each refused with a 400 when it is
+        not one it knows or holds a bad value)."""
+        return self.method == "GET" and any(
+            parameter["in"] == "query" for parameter in self._get_parameters()
+        )

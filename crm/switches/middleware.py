@@ -1,9 +1,10 @@
 """Finds the area of the view a request reached, and answers 503 for the pages and API of an
 area taken offline (crm.switches)."""
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from crm.api.exceptions import error_response
 from crm.areas import area_named
 from crm.periods import format_moment
 from crm.switches.selectors import offline_state
@@ -53,9 +54,7 @@ class OfflineAreasMiddleware:
         message = OFFLINE.format(label=label, reason=state.reason)
         back = BACK_AT.format(moment=format_moment(state.back_at)) if state.back_at else ""
         if getattr(view_func, "cls", None) is not None:  # an endpoint: the API's error body
-            response = JsonResponse(
-                {"detail": f"{message} {back}".strip(), "code": "offline"}, status=503
-            )
+            response = error_response(f"{message} {back}".strip(), code="offline", status=503)
         else:
             response = TemplateResponse(
                 request, "503.html", {"area_label": label, "state": state}, status=503

@@ -7,7 +7,7 @@ Importing this package must not need the settings: the root conftest imports
 `crm.testing.pytest_plugin` before Django is set up.
 """
 
-from crm.testing.clients import fresh, signed_in, signed_in_api
+from crm.testing.clients import error_body, fresh, signed_in, signed_in_api
 from crm.testing.queries import assert_queries, pins, statements, unpinned
 
 # What htmx sends with every request it makes; views answer it with a fragment.
@@ -16,6 +16,7 @@ HTMX = {"HX-Request": "true"}
 __all__ = [
     "HTMX",
     "assert_queries",
+    "error_body",
     "fresh",
     "pins",
     "signed_in",

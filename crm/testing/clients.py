@@ -30,3 +30,11 @@ def signed_in_api(user) -> "APIClient":
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def error_body(response) -> dict:
+    """An API error answer's body without its `request_id`, having checked that the id is the
+    request's own (its X-Request-ID header): what the tests compare."""
+    body = dict(response.json())
+    assert body.pop("request_id") == response["X-Request-ID"]
+    return body

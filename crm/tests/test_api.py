@@ -20,6 +20,7 @@ from crm.models import (
     DealStage,
     RouteStop,
 )
+from crm.testing import error_body
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -145,7 +146,7 @@ def test_close_won_sets_closed_at_and_closing_twice_is_400(rep, rep_api):
     assert response.json()["closed_at"] is not None
     again = rep_api.post(f"{DEALS}{deal.pk}/close/", {"outcome": "lost"})
     assert again.status_code == 400
-    assert again.json() == {"non_field_errors": [services.DEAL_ALREADY_CLOSED]}
+    assert error_body(again) == {"non_field_errors": [services.DEAL_ALREADY_CLOSED]}
     deal.refresh_from_db()
     assert deal.stage == DealStage.CLOSED_WON
 
@@ -309,7 +310,7 @@ def test_activity_create_and_complete(rep, rep_api):
     done = rep_api.post(f"/api/activities/{pk}/complete/")
     assert done.status_code == 200
     assert done.json()["status"] == "completed"
-    assert rep_api.post(f"/api/activities/{pk}/complete/").json() == {
+    assert error_body(rep_api.post(f"/api/activities/{pk}/complete/")) == {
         "non_field_errors": [services.ACTIVITY_NOT_PLANNED]
     }
 
@@ -318,7 +319,7 @@ def test_activity_create_and_complete(rep, rep_api):
 def test_activity_bad_kind_and_date(rep_api):
     response = rep_api.post("/api/activities/", {"kind": "fax", "due_at": "tomorrow-ish"})
     assert response.status_code == 400
-    assert set(response.json()) == {"kind", "due_at"}
+    assert set(error_body(response)) == {"kind", "due_at"}
 
 
 @pytest.mark.django_db
@@ -372,7 +373,7 @@ def test_duplicate_route_stop_is_400_with_field_errors(rep, supervisor_api):
         f"/api/routes/{route.pk}/stops/", {"customer": other_customer.pk, "sequence": 1}
     )
     assert same_sequence.status_code == 400
-    assert same_sequence.json() == {
+    assert error_body(same_sequence) == {
         "sequence": [services.ROUTE_STOP_SEQUENCE_TAKEN.format(route="1004", sequence=1)]
     }
     same_customer = supervisor_api.post(
@@ -543,7 +544,7 @@ def test_a_search_or_ordering_the_list_does_not_have_is_a_400(rep_api, url, quer
     response = rep_api.get(url, query)
 
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(error_body(response)) == [field]
 
 
 @pytest.mark.django_db
@@ -591,7 +592,7 @@ def test_the_schema_documents_each_lists_search_and_orderings_with_the_default(r
 def test_supervisor_must_name_the_owner_of_a_new_customer(rep, other_rep, supervisor_api):
     missing = supervisor_api.post("/api/customers/", {"code": "C-1", "name": "Kiosk"})
     assert missing.status_code == 400
-    assert missing.json() == {"owner": [roles.OWNER_REQUIRED]}
+    assert error_body(missing) == {"owner": [roles.OWNER_REQUIRED]}
     foreign = supervisor_api.post(
         "/api/customers/", {"code": "C-1", "name": "Kiosk", "owner": other_rep.pk}
     )
@@ -610,7 +611,7 @@ def test_admin_signs_up_an_unowned_prospect_by_naming_its_rep(rep, admin_api):
     url = f"/api/customers/{created.json()['id']}/sign-up/"
     missing = admin_api.post(url)
     assert missing.status_code == 400
-    assert missing.json() == {"owner": [roles.OWNER_REQUIRED]}
+    assert error_body(missing) == {"owner": [roles.OWNER_REQUIRED]}
     signed = admin_api.post(url, {"owner": rep.pk})
     assert signed.status_code == 200
     assert signed.json()["owner"]["id"] == rep.pk
@@ -625,7 +626,7 @@ def test_deal_for_a_rep_on_another_reps_customer_is_refused(rep, supervisor_api)
         DEALS, {"customer": customer.pk, "rep": teammate.pk, "title": "T", "amount": "5"}
     )
     assert response.status_code == 400
-    assert response.json() == {"customer": [services.CUSTOMER_OF_ANOTHER_REP]}
+    assert error_body(response) == {"customer": [services.CUSTOMER_OF_ANOTHER_REP]}
     assert not Deal.objects.exists()
 
 
@@ -658,7 +659,7 @@ def test_filtering_by_a_rep_outside_the_scope_is_refused_like_a_missing_one(
     outside = rep_api.get(DEALS, {"rep": other_rep.pk})
     missing = rep_api.get(DEALS, {"rep": 999_999})
     assert outside.status_code == missing.status_code == 400
-    assert set(outside.json()) == set(missing.json()) == {"rep"}
+    assert set(error_body(outside)) == set(error_body(missing)) == {"rep"}
     assert rep_api.get(DEALS, {"rep": rep.pk}).status_code == 200
 
 
@@ -730,7 +731,7 @@ def test_a_customer_whose_made_up_codes_are_all_taken_is_a_400_on_the_code(
     refused = rep_api.post(CUSTOMERS, {"name": "Kiosk"}, format="json")
 
     assert refused.status_code == 400
-    assert refused.json() == {"code": [services.CUSTOMER_CODES_TAKEN]}
+    assert error_body(refused) == {"code": [services.CUSTOMER_CODES_TAKEN]}
 
 
 @pytest.mark.django_db
@@ -785,8 +786,8 @@ def test_bad_contact_details_are_400_on_create_and_patch(rep, rep_api, field, va
     patched = rep_api.patch(f"{CUSTOMERS}{customer.pk}/", {field: value}, format="json")
 
     assert (created.status_code, patched.status_code) == (400, 400)
-    assert created.json() == {field: errors}
-    assert patched.json() == {field: errors}
+    assert error_body(created) == {field: errors}
+    assert error_body(patched) == {field: errors}
     assert Customer.objects.count() == 1
 
 
@@ -846,9 +847,9 @@ def test_bad_activity_input_is_400(rep_api, body, errors):
 
     assert response.status_code == 400
     if errors is not None:
-        assert response.json() == errors
+        assert error_body(response) == errors
     else:
-        assert set(response.json()) == {"due_at"}
+        assert set(error_body(response)) == {"due_at"}
     assert not Activity.objects.exists()
 
 
@@ -886,7 +887,7 @@ def test_a_planned_quantity_that_is_not_a_whole_number_in_range_is_400(
     )
 
     assert response.status_code == 400
-    assert set(response.json()) == {"planned_quantity"}
+    assert set(error_body(response)) == {"planned_quantity"}
     assert not RouteStop.objects.exists()
 
 

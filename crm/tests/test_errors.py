@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from crm.api.exceptions import exception_handler
 from crm.errors import Conflict, from_integrity_error
+from crm.logs import NO_REQUEST, bind_request_id
 from crm.models import (
     MAX_QUANTITY,
     PHONE_INVALID,
@@ -19,6 +20,7 @@ from crm.models import (
     RouteStop,
     validate_phone,
 )
+from crm.testing import error_body
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -116,16 +118,22 @@ def test_api_answers_a_unique_race_with_409_naming_the_field(admin_api, rep, mon
     response = admin_api.post("/api/customers/", {"code": "C-7", "name": "Kiosk"}, format="json")
 
     assert response.status_code == 409
-    assert response.json() == {
+    assert error_body(response) == {
         "detail": "Customer with this code already exists.",
         "fields": ["code"],
     }
 
 
 def test_api_answers_a_conflict_with_409():
+    bind_request_id("conflicting-request")
     response = exception_handler(Conflict("Saved by Ana at 10:02; reload."), {})
     assert response.status_code == 409
-    assert response.data == {"detail": "Saved by Ana at 10:02; reload.", "fields": []}
+    assert response.data == {
+        "detail": "Saved by Ana at 10:02; reload.",
+        "fields": [],
+        "request_id": "conflicting-request",
+    }
+    bind_request_id(NO_REQUEST)
 
 
 @pytest.mark.sqlite

@@ -103,16 +103,16 @@ class GoalViewSet(ScopedViewSet):
     def forecast(self, request, pk=None):
         return Response(s.ForecastSerializer(selectors.forecast(self.get_object())).data)
 
-    @extend_schema(responses=s.RevisionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.RevisionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None)
     def revisions(self, request, pk=None):
         """The goal's target revisions, oldest first (its original target is on the goal)."""
         return Response(
             s.RevisionSerializer(selectors.revisions(self.get_object()), many=True).data
         )
 
-    @extend_schema(responses=s.HistoryPointSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="progress-history")
+    @extend_schema(responses=s.HistoryPointSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None, url_path="progress-history")
     def progress_history(self, request, pk=None):
         """The goal's value day by day, as its page draws it: the daily snapshots, then today
         as the goal stands now."""
@@ -137,8 +137,8 @@ class GoalViewSet(ScopedViewSet):
             }
         )
 
-    @extend_schema(responses=s.GoalOutputSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.GoalOutputSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None)
     def children(self, request, pk=None):
         goal = self.get_object()
         below = self.get_queryset().filter(parent_id=goal.pk).order_by("owner_type", "title")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from crm.models import AuditEntry, DealStage
-from crm.testing import signed_in_api
+from crm.testing import error_body, signed_in_api
 from crm.tests.factories import DealFactory, SalesRepFactory
 from goals import selectors, services
 from goals.api.serializers import GoalNodeSerializer
@@ -133,7 +133,7 @@ def test_a_yearly_goal_under_a_monthly_one_is_refused_by_every_door_of_the_api(r
 
     for refused in (linked, created, patched, stretched):
         assert refused.status_code == 400, refused.json()
-        assert refused.json() == {"parent": [services.LINK_PERIOD]}
+        assert error_body(refused) == {"parent": [services.LINK_PERIOD]}
     assert Goal.objects.filter(parent=month).count() == 0
     assert Goal.objects.count() == 3  # the refused creation made nothing
     assert fine.status_code == 200 and fine.json()["parent"] == month.pk
@@ -165,7 +165,7 @@ def test_linking_through_the_api_with_its_refusals(rep, other_rep, supervisor_ap
     )
 
     assert linked.status_code == 200 and linked.json()["parent"] == team_goal.pk
-    assert metric.status_code == 400 and metric.json() == {"parent": [services.LINK_METRIC]}
+    assert metric.status_code == 400 and error_body(metric) == {"parent": [services.LINK_METRIC]}
     assert cycle.status_code == 400
     assert outside.status_code == 400 and "parent" in outside.json()
     assert not_an_id.status_code == 400
@@ -244,9 +244,9 @@ def test_goals_above_out_of_scope_are_not_shown(rep, rep_api, other_rep):
     assert tree["ancestors"] == []
     # An id out of scope answers like one that does not exist: nothing tells them apart.
     assert filtered.status_code == missing.status_code == 400
-    assert filtered.json() == {
+    assert error_body(filtered) == {
         key: [m.replace(str(team_goal.pk + 1000), str(team_goal.pk)) for m in value]
-        for key, value in missing.json().items()
+        for key, value in error_body(missing).items()
     }
 
 

@@ -15,6 +15,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from crm.testing import error_body
 from goals import services
 from goals.models import Goal, GoalTargetRevision
 from goals.plans import services as plans
@@ -125,7 +126,7 @@ def test_the_api_revises_a_target_with_its_reason_and_lists_the_revisions(rep, r
         revisions = rep_api.get(f"{GOALS}{goal.pk}/revisions/").json()
 
     assert refused.status_code == 400
-    assert refused.json() == {"reason": [services.TARGET_REASON_REQUIRED]}
+    assert error_body(refused) == {"reason": [services.TARGET_REASON_REQUIRED]}
     body = answer.json()
     assert (body["original_target"], body["target_value"]) == ("1000.00", "800.00")
     assert body["target_revised"] is True
