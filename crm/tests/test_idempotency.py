@@ -462,3 +462,29 @@ def test_many_requests_with_one_key_at_once_write_once(role_groups):
     assert len({answer.content for answer in answers.values()}) == 1
     assert sum(REPLAYED_HEADER in answer for answer in answers.values()) == contenders - 1
     assert Deal.objects.count() == 1
+
+
+# --- The schema ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_key_on_every_write(rep_client):
+    paths = rep_client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    writes = [
+        (path, method, operation)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if method in {"post", "put", "patch", "delete"}
+    ]
+    assert len(writes) > 20
+    for path, method, operation in writes:
+        headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert not headers[KEY_HEADER].get("required"), (method, path)
+        assert "422" in operation["responses"], (method, path)
+        ok = next(code for code in operation["responses"] if code.startswith("2"))
+        assert REPLAYED_HEADER in operation["responses"][ok]["headers"], (method, path)
+    reads = [operation for operations in paths.values() for m, operation in operations.items()
+             if m == "get"]  # fmt: skip
+    assert not any(
+        p["name"] == KEY_HEADER for operation in reads for p in operation.get("parameters", [])
+    )
