@@ -42,6 +42,11 @@ KEY_REUSED_ERROR = {
 }
 
 
+# The answers a write can give again: those its view gives (a refusal before it, 401, 429, 413,
+# 503, or a key's own 400 and 422, is never stored).
+REPLAYABLE_CODES = [200, 201, 202, 204, 400, 403, 404, 409]
+
+
 def idempotency_parameters() -> list[OpenApiParameter]:
     return [
         OpenApiParameter(
@@ -63,7 +68,7 @@ def idempotency_parameters() -> list[OpenApiParameter]:
             REPLAYED_HEADER,
             str,
             location=OpenApiParameter.HEADER,
-            response=True,
+            response=REPLAYABLE_CODES,
             enum=["true"],
             description=(
                 f"`true` when this answer is the stored answer to an earlier request with the "

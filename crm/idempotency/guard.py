@@ -45,9 +45,13 @@ KEY_INVALID = (
     "punctuation; no spaces)."
 )
 KEY_BUSY = f"Another request with this {KEY_HEADER} is under way: send it again in a moment."
-KEY_REUSED = (
-    "The {header} {key} was used within the last 24 hours for another request ({method} "
-    "{path}, or another body): send each write with a key of its own."
+KEY_REUSED_ELSEWHERE = (
+    "The {header} {key} was used within the last 24 hours for {method} {path}: send each write "
+    "with a key of its own."
+)
+KEY_REUSED_OTHER_BODY = (
+    "The {header} {key} was used within the last 24 hours with another body: send each write "
+    "with a key of its own."
 )
 
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}")
@@ -145,10 +149,13 @@ def _answer_again(
 ) -> HttpResponseBase:
     sent = Fingerprint(method=earlier.method, path=earlier.path, body_sha256=earlier.body_sha256)
     if sent != fingerprint:
-        message = KEY_REUSED.format(
+        same_address = (sent.method, sent.path) == (fingerprint.method, fingerprint.path)
+        reused = KEY_REUSED_OTHER_BODY if same_address else KEY_REUSED_ELSEWHERE
+        message = reused.format(
             header=KEY_HEADER, key=key, method=earlier.method, path=earlier.path
         )
         return Response({KEY_HEADER: [message]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
     answer = HttpResponse(bytes(earlier.body), status=earlier.status)
     if earlier.content_type:
         answer["Content-Type"] = earlier.content_type

@@ -19,7 +19,8 @@ from crm import jobs, services
 from crm.idempotency.guard import (
     KEY_HEADER,
     KEY_INVALID,
-    KEY_REUSED,
+    KEY_REUSED_ELSEWHERE,
+    KEY_REUSED_OTHER_BODY,
     REPLAYED_HEADER,
     kept,
 )
@@ -227,8 +228,11 @@ def test_a_key_sent_again_with_another_body_or_path_is_a_422_naming_it(rep, rep_
     )
     other_path = rep_api.post("/api/tasks/", {"title": "Call"}, format="json", **keyed("order-7"))
 
-    message = KEY_REUSED.format(header=KEY_HEADER, key="order-7", method="POST", path=DEALS)
-    for answer in (other_body, other_path):
+    named = {"header": KEY_HEADER, "key": "order-7", "method": "POST", "path": DEALS}
+    for answer, message in [
+        (other_body, KEY_REUSED_OTHER_BODY.format(**named)),
+        (other_path, KEY_REUSED_ELSEWHERE.format(**named)),
+    ]:
         assert answer.status_code == 422
         assert answer.json() == {KEY_HEADER: [message]}
         assert REPLAYED_HEADER not in answer
@@ -483,6 +487,8 @@ def test_the_schema_documents_the_key_on_every_write(rep_client):
         assert "422" in operation["responses"], (method, path)
         ok = next(code for code in operation["responses"] if code.startswith("2"))
         assert REPLAYED_HEADER in operation["responses"][ok]["headers"], (method, path)
+        for never_kept in ("401", "422", "429", "503"):
+            assert REPLAYED_HEADER not in operation["responses"][never_kept].get("headers", {})
     reads = [operation for operations in paths.values() for m, operation in operations.items()
              if m == "get"]  # fmt: skip
     assert not any(
