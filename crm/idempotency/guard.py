@@ -117,7 +117,8 @@ def parse_key(value: str) -> str:
 
 
 def kept(code: int) -> bool:
-    """Whether an answer is final, to be given again: a 2xx or a 4xx other than 429."""
+    """Whether an answer is final, to be given again: any but a 5xx or a 429 (the API's writes
+    answer 2xx or 4xx)."""
     return 200 <= code < 500 and code != status.HTTP_429_TOO_MANY_REQUESTS
 
 

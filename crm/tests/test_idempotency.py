@@ -468,6 +468,67 @@ def test_many_requests_with_one_key_at_once_write_once(role_groups):
     assert Deal.objects.count() == 1
 
 
+# --- From a page, as the outbox will send ----------------------------------------------------
+
+# What the offline outbox does when a sent write's answer was lost: the same request, with the
+# same key, once more; with the page's session and its CSRF token, as htmx sends them.
+_SEND_TWICE = """
+async ([method, url, body, key]) => {
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"];
+  const send = () => fetch(url, {
+    method, body: JSON.stringify(body), credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Idempotency-Key": key},
+  });
+  const answers = [];
+  for (const answer of [await send(), await send()]) {
+    answers.push({status: answer.status, replayed: answer.headers.get("Idempotent-Replayed"),
+                  body: await answer.text()});
+  }
+  return answers;
+}
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_visit_and_a_task_sent_twice_from_a_page_show_once(
+    chromium, live_server, role_groups, device
+):
+    from playwright.sync_api import expect
+
+    from crm.testing.browser import DESKTOP, PHONE, open_page
+
+    rep = SalesRepFactory()
+    customer = CustomerFactory(owner=rep, name="Bar Central")
+    task = TaskFactory(rep=rep, title="Send the price list")
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, rep.user)
+    page = browser_page.page
+    page.goto(live_server.url + "/activities/")
+    visit = {
+        "kind": "visit", "status": "completed", "customer": customer.pk, "subject": "Tasting",
+        "due_at": (timezone.now() - dt.timedelta(minutes=20)).isoformat(),
+        "outcome": "ordered", "notes": "Two cases for the weekend.",
+    }  # fmt: skip
+
+    logged = page.evaluate(_SEND_TWICE, ["POST", "/api/activities/", visit, str(uuid.uuid4())])
+    done = page.evaluate(
+        _SEND_TWICE, ["PATCH", f"/api/tasks/{task.pk}/", {"status": "done"}, str(uuid.uuid4())]
+    )
+
+    for first, again in (logged, done):
+        assert first["status"] in (200, 201) and first["replayed"] is None, first
+        assert (again["status"], again["replayed"], again["body"]) == (
+            first["status"], "true", first["body"],
+        )  # fmt: skip
+    page.reload()
+    expect(page.get_by_role("row").filter(has_text="Tasting")).to_have_count(1)
+    page.goto(live_server.url + "/tasks/")
+    expect(page.locator(f"#task-{task.pk}").get_by_role("button", name="Undo")).to_be_visible()
+    assert Activity.objects.filter(subject="Tasting").count() == 1
+    assert AuditEntry.objects.filter(target_id=str(task.pk), action="task.done").count() == 1
+    assert browser_page.errors == []
+
+
 # --- The schema ------------------------------------------------------------------------------
 
 
