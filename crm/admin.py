@@ -214,5 +214,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return "; ".join(entry.change_lines)
 
 
-# The job platform's pages (job runs, locks, heartbeats, dead letters).
+# The job platform's pages (job runs, locks, heartbeats, dead letters), and the API's
+# idempotency keys (read-only: what a keyed write answered, kept for a day).
+from crm.idempotency import admin as _idempotency_admin  # noqa: E402, F401
 from crm.jobs import admin as _jobs_admin  # noqa: E402, F401

@@ -642,5 +642,6 @@ class AuditEntry(models.Model):
 # The job platform's records and the areas' switches are defined with them (crm/jobs/models.py,
 # crm/switches/models.py). Importing them here is what registers them with this app: Django
 # reads an app's models from its models module.
+from crm.idempotency.models import IdempotencyKey  # noqa: E402, F401 (the API's keys)
 from crm.jobs.models import DeadLetter, Heartbeat, JobLock, JobRun  # noqa: E402, F401
 from crm.switches.models import AreaSwitch  # noqa: E402, F401

@@ -32,6 +32,7 @@ from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from crm import periods
+from crm.idempotency.guard import once_per_key
 from crm.ids import ID_PATTERN, MAX_ID, NOT_AN_ID, parse_id
 from crm.roles import user_zone
 from crm.selectors import SEARCH_MAX_LENGTH, Ordering, Search
@@ -79,6 +80,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
         # callers have it from TimezoneMiddleware; token callers get it here.
         if request.auth is not None:
             timezone.activate(user_zone(request.user))
+        once_per_key(self, request)  # a write sent with an Idempotency-Key runs once per key
 
     def get_queryset(self):
         return type(self).selector(user=self.request.user, **self.list_arguments())

@@ -9,6 +9,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from crm.idempotency.guard import KEY_HEADER, REPLAYED_HEADER
+from crm.idempotency.models import KEY_MAX_LENGTH
 from crm.selectors import Ordering, Search
 
 REQUEST_ID_HELP = "The request's id (its X-Request-ID header): quote it to support."
@@ -58,6 +60,53 @@ class ConflictSerializer(serializers.Serializer):
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
+# --- Idempotency-Key (crm.idempotency), on every write ---------------------------------------
+
+KEY_REUSED_ERROR = {
+    "type": "object",
+    "description": (
+        f"The {KEY_HEADER} was sent within 24 hours with another request (method, path or "
+        "body): nothing was done. Send each write with a key of its own."
+    ),
+    "properties": {KEY_HEADER: {"type": "array", "items": {"type": "string"}}},
+}
+
+
+# The answers a write can give again: those its view gives (a refusal before it, 401, 429, 413,
+# 503, or a key's own 400 and 422, is never stored).
+REPLAYABLE_CODES = [200, 201, 202, 204, 400, 403, 404, 409]
+
+
+def idempotency_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            KEY_HEADER,
+            str,
+            location=OpenApiParameter.HEADER,
+            required=False,
+            description=(
+                f"Optional: 1 to {KEY_MAX_LENGTH} visible ASCII characters naming this write, "
+                "new for each write (a UUID does). Sent again by the same user within 24 hours "
+                "with the same method, path and body, the write is not run again: the answer "
+                f"is the first one's (same status and body, with `{REPLAYED_HEADER}: true`); "
+                "with another request, 422. A request sent while the first is running waits "
+                "for its answer. Only final answers are kept (2xx and 4xx but 429): after a "
+                "5xx or a 429 the same key runs the write again. A malformed key is a 400."
+            ),
+        ),
+        OpenApiParameter(
+            REPLAYED_HEADER,
+            str,
+            location=OpenApiParameter.HEADER,
+            response=REPLAYABLE_CODES,
+            enum=["true"],
+            description=(
+                f"`true` when this answer is the stored answer to an earlier request with the "
+                f"same {KEY_HEADER} (the write was not run again)."
+            ),
+        ),
+    ]
+
 
 def search_parameter(search: Search) -> OpenApiParameter:
     return OpenApiParameter(
@@ -93,6 +142,8 @@ class CrmAutoSchema(AutoSchema):
                 parameters.append(search_parameter(self.view.search))
             if getattr(self.view, "orderings", None) is not None:
                 parameters.append(ordering_parameter(self.view.orderings))
+        if self.method in WRITE_METHODS:
+            parameters += idempotency_parameters()
         return parameters
 
     def get_request_serializer(self):
@@ -109,6 +160,11 @@ class CrmAutoSchema(AutoSchema):
         for code, body in self._error_bodies().items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(body, code, direction=direction)
+        if self.method in WRITE_METHODS:
+            # A DELETE's default 204 comes without headers: the replay's belongs there too.
+            for code, response in responses.items():
+                if code.startswith("2") and "headers" not in response:
+                    response["headers"] = self._get_response_headers_for_code(code, direction)
         return responses
 
     def _error_bodies(self) -> dict:
@@ -128,6 +184,7 @@ class CrmAutoSchema(AutoSchema):
             errors["409"] = ConflictSerializer
             errors["413"] = ErrorSerializer  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
             errors["415"] = ErrorSerializer  # a body in a media type the API does not read
+            errors["422"] = KEY_REUSED_ERROR  # an Idempotency-Key sent with another request
         return errors
 
     def _takes_query(self) -> bool:

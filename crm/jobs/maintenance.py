@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
+from crm.idempotency.services import idempotency_keys_purge
 from crm.jobs.models import DeadLetter, JobLock, JobRun, JobRunStatus
 from crm.jobs.registry import (
     DEFAULT_TIME_LIMIT,
@@ -90,5 +91,20 @@ def prune_job_runs_job(progress: Progress) -> int:
             items_processed=0,
         )
     ).delete()
+    progress(deleted, deleted)
+    return deleted
+
+
+# --- The API's idempotency keys -------------------------------------------------------------------
+
+
+@register_job(
+    "purge_idempotency_keys",
+    schedule=crontab(minute=41),
+    time_limit=10 * 60,
+    description="Delete the API's idempotency keys older than 24 hours.",
+)
+def purge_idempotency_keys_job(progress: Progress) -> int:
+    deleted = idempotency_keys_purge()
     progress(deleted, deleted)
     return deleted

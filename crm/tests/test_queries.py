@@ -11,6 +11,8 @@ import pytest
 from django.utils import timezone
 
 from crm import services
+from crm.idempotency import services as idempotency_services
+from crm.idempotency.models import KEPT_FOR, IdempotencyKey
 from crm.jobs import services as jobs_services
 from crm.jobs.models import DeadLetter
 from crm.models import ActivityKind, ActivityOutcome, ActivityStatus, Deal, DealStage
@@ -36,6 +38,7 @@ NOT_WRITES = {
     },
     jobs_services: set(),
     switch_services: set(),
+    idempotency_services: set(),
 }  # fmt: skip
 SIZES = [2, 25]
 
@@ -284,3 +287,17 @@ def test_resetting_the_rate_limits(admin_user, assert_queries):
     # the audit
     with assert_queries(1):
         switch_services.ratelimit_reset(actor=actor, reason="The burst is over.")
+
+
+@pins(idempotency_services.idempotency_keys_purge)
+@pytest.mark.parametrize("rows", SIZES)
+def test_purging_the_api_idempotency_keys(rep, rows, assert_queries):
+    old = timezone.now() - KEPT_FOR - dt.timedelta(minutes=1)
+    IdempotencyKey.objects.bulk_create(
+        IdempotencyKey(user=rep.user, key=f"k{number}", method="POST", path="/api/deals/",
+                       body_sha256="0" * 64, status=201, created_at=old)
+        for number in range(rows)
+    )  # fmt: skip
+    # one delete, on the creation date's index
+    with assert_queries(1):
+        assert idempotency_services.idempotency_keys_purge() == rows
