@@ -68,7 +68,11 @@ KEY_REUSED_ERROR = {
         f"The {KEY_HEADER} was sent within 24 hours with another request (method, path or "
         "body): nothing was done. Send each write with a key of its own."
     ),
-    "properties": {KEY_HEADER: {"type": "array", "items": {"type": "string"}}},
+    "properties": {
+        KEY_HEADER: {"type": "array", "items": {"type": "string"}},
+        "request_id": {"type": "string", "description": REQUEST_ID_HELP},
+    },
+    "required": [KEY_HEADER, "request_id"],
 }
 
 

@@ -35,6 +35,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.api.exceptions import with_request_id
 from crm.idempotency.models import KEPT_FOR, KEY_MAX_LENGTH, KEYED_METHODS, IdempotencyKey
 
 KEY_HEADER = "Idempotency-Key"
@@ -142,7 +143,10 @@ def _claim(*, user, key: str, fingerprint: Fingerprint) -> IdempotencyKey | Http
         if taken:
             return earlier
     # Taken and freed again between every look: only a storm of retries with one key does that.
-    return Response({"detail": KEY_BUSY, "fields": [KEY_HEADER]}, status=status.HTTP_409_CONFLICT)
+    return Response(
+        with_request_id({"detail": KEY_BUSY, "fields": [KEY_HEADER]}),
+        status=status.HTTP_409_CONFLICT,
+    )
 
 
 def _answer_again(
@@ -155,7 +159,9 @@ def _answer_again(
         message = reused.format(
             header=KEY_HEADER, key=key, method=earlier.method, path=earlier.path
         )
-        return Response({KEY_HEADER: [message]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(
+            with_request_id({KEY_HEADER: [message]}), status=status.HTTP_422_UNPROCESSABLE_ENTITY
+        )
 
     answer = HttpResponse(bytes(earlier.body), status=earlier.status)
     if earlier.content_type:

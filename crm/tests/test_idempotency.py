@@ -26,7 +26,7 @@ from crm.idempotency.guard import (
 )
 from crm.idempotency.models import KEPT_FOR, IdempotencyKey
 from crm.models import Activity, ActivityStatus, AuditEntry, Deal, Task
-from crm.testing import signed_in_api
+from crm.testing import error_body, signed_in_api
 from crm.tests.factories import ActivityFactory, CustomerFactory, SalesRepFactory, TaskFactory
 from goals.models import Goal
 from supervision.models import RouteSummary, SessionLine
@@ -234,7 +234,7 @@ def test_a_key_sent_again_with_another_body_or_path_is_a_422_naming_it(rep, rep_
         (other_path, KEY_REUSED_ELSEWHERE.format(**named)),
     ]:
         assert answer.status_code == 422
-        assert answer.json() == {KEY_HEADER: [message]}
+        assert error_body(answer) == {KEY_HEADER: [message]}
         assert REPLAYED_HEADER not in answer
     assert Deal.objects.count() == 1
     assert not Task.objects.exists()
@@ -257,7 +257,7 @@ def test_a_malformed_key_is_a_400_naming_the_header_and_nothing_is_written(rep, 
     customer = CustomerFactory(owner=rep)
     answer = rep_api.post(DEALS, deal_body(customer), format="json", **keyed(bad))
     assert answer.status_code == 400
-    assert answer.json() == {KEY_HEADER: [KEY_INVALID]}
+    assert error_body(answer) == {KEY_HEADER: [KEY_INVALID]}
     assert not Deal.objects.exists()
     assert not IdempotencyKey.objects.exists()
 
