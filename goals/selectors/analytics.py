@@ -7,12 +7,10 @@ from django.db.models import (
     Avg,
     Case,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -32,10 +30,9 @@ from goals.models import (
     GoalStatus,
     Metric,
     OwnerType,
-    Source,
 )
 from goals.selectors.forecast import round_cents
-from goals.selectors.freshness import is_stale
+from goals.selectors.freshness import counted_part, is_stale
 from goals.selectors.lists import goal_list
 
 TREND_MONTHS = 12
@@ -97,9 +94,7 @@ def analytics(
     reached = Q(status=GoalStatus.COMPLETED) & met
     # The values the CRM still counts (active, calculated, not sums): the figures are as of
     # the oldest of their counts.
-    counted = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
-        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
-    )
+    counted = counted_part()
     summary = goals.aggregate(
         oldest_count=Min("last_calculated_at", filter=counted),
         never_counted=Count("id", filter=counted & Q(last_calculated_at__isnull=True)),

@@ -45,11 +45,16 @@ def is_stale(moment: dt.datetime | None, *, now: dt.datetime | None = None) -> b
 NEVER_COUNTED = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
 
+def counted_part() -> Q:
+    """The goals whose values the CRM keeps counting (a sum's parts): active, calculated, with
+    no goals below them."""
+    return Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
+        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
+    )
+
+
 def _counted(below: Q) -> QuerySet[Goal]:
-    """The goals at `below` whose values the CRM counts: active, calculated, with no children."""
-    return Goal.objects.filter(
-        below, status=GoalStatus.ACTIVE, calculation_source=Source.AUTO
-    ).exclude(Exists(Goal.objects.filter(parent_id=OuterRef("pk"))))
+    return Goal.objects.filter(below & counted_part())
 
 
 def _oldest_count(parts: QuerySet[Goal]) -> Subquery:
@@ -93,16 +98,14 @@ FRESHNESS = ("has_children", "children_counted_at", "grandchildren_counted_at")
 
 
 def attach_freshness(nodes: list) -> None:
-    """What `with_freshness` annotates, for many goals at once (a tree's thousands, where a
-    subquery per row would take seconds): set on each of `nodes` (goals, or `.values()` rows
-    with AS_OF_VALUES), from two grouped queries on the parent index."""
+    """What `with_freshness` annotates, for many goals at once (a tree's thousands, where three
+    subqueries per row would take seconds; a page's rows keep the annotations, which paginate):
+    set on each of `nodes` (goals, or `.values()` rows with AS_OF_VALUES), from two grouped
+    queries on the parent index."""
     ids = [node["pk"] if isinstance(node, dict) else node.pk for node in nodes]
     if not ids:
         return
-    leaf = Q(status=GoalStatus.ACTIVE, calculation_source=Source.AUTO) & ~Q(
-        Exists(Goal.objects.filter(parent_id=OuterRef("pk")))
-    )
-    oldest = Min(Coalesce("last_calculated_at", Value(NEVER_COUNTED)), filter=leaf)
+    oldest = Min(Coalesce("last_calculated_at", Value(NEVER_COUNTED)), filter=counted_part())
     children = {
         row["parent_id"]: row
         for row in Goal.objects.filter(parent_id__in=ids)
