@@ -307,10 +307,17 @@ def _today(now: dt.datetime | None, zone: str) -> dt.date:
 MOMENT = serializers.DateTimeField()
 
 
+@functools.lru_cache(maxsize=4096)
+def _moment_text(moment: dt.datetime, zone: str) -> str:
+    # A tree's leaves were mostly counted at the same moment (one recalculation): written once.
+    return MOMENT.to_representation(moment)
+
+
 def _as_of(as_of: selectors.AsOf) -> dict:
     moment = as_of.moment
+    zone = timezone.get_current_timezone_name()
     return {
-        "as_of": MOMENT.to_representation(moment) if moment else None,
+        "as_of": _moment_text(moment, zone) if moment else None,
         "stale": as_of.stale,
     }
 

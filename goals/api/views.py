@@ -127,7 +127,10 @@ class GoalViewSet(ScopedViewSet):
         visible = selectors.goal_list(user=request.user, as_of=False).values(*s.TREE_NODE_VALUES)
         children = selectors.subtree(visible, [goal.pk])
         node = visible.get(pk=goal.pk)
-        selectors.attach_freshness([node, *(row for rows in children.values() for row in rows)])
+        selectors.attach_freshness(
+            [node, *(row for rows in children.values() for row in rows)],
+            among=selectors.within(goal.pk),
+        )
         return Response(
             {
                 "ancestors": s.GoalOutputSerializer(

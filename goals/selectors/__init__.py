@@ -65,6 +65,7 @@ from goals.selectors.tree import (
     link_candidates,
     subtree,
     subtree_height,
+    within,
 )
 from goals.selectors.values import AMOUNT, calculable, fresh_value
 
@@ -122,4 +123,5 @@ __all__ = [
     "verdict_for",
     "verdict_of",
     "with_freshness",
+    "within",
 ]

@@ -97,24 +97,26 @@ AS_OF_VALUES = ("pk", "status", "calculation_source", "last_calculated_at", "upd
 FRESHNESS = ("has_children", "children_counted_at", "grandchildren_counted_at")
 
 
-def attach_freshness(nodes: list) -> None:
+def attach_freshness(nodes: list, *, among: QuerySet[Goal] | None = None) -> None:
     """What `with_freshness` annotates, for many goals at once (a tree's thousands, where three
     subqueries per row would take seconds; a page's rows keep the annotations, which paginate):
     set on each of `nodes` (goals, or `.values()` rows with AS_OF_VALUES), from two grouped
-    queries on the parent index."""
+    queries on the parent index. `among`, goals holding all of `nodes` (a tree's, below its
+    root), names them to the database in a subquery rather than one parameter each."""
     ids = [node["pk"] if isinstance(node, dict) else node.pk for node in nodes]
     if not ids:
         return
+    chosen = ids if among is None else among.values("pk")
     oldest = Min(Coalesce("last_calculated_at", Value(NEVER_COUNTED)), filter=counted_part())
     children = {
         row["parent_id"]: row
-        for row in Goal.objects.filter(parent_id__in=ids)
+        for row in Goal.objects.filter(parent_id__in=chosen)
         .values("parent_id")
         .annotate(oldest=oldest)
         .order_by()
     }
     grandchildren = dict(
-        Goal.objects.filter(parent__parent_id__in=ids)
+        Goal.objects.filter(parent__parent_id__in=chosen)
         .values("parent__parent_id")
         .annotate(oldest=oldest)
         .order_by()

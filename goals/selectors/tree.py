@@ -129,6 +129,12 @@ def _writable(user: Actor, goals: list[Goal]) -> set[int]:
     )
 
 
+def within(goal_id: int) -> QuerySet[Goal]:
+    """The goal `goal_id` and the goals up to two levels below it (all of them: a tree's
+    `attach_freshness(..., among=...)` names its nodes with it)."""
+    return Goal.objects.filter(Q(pk=goal_id) | Q(parent_id=goal_id) | Q(parent__parent_id=goal_id))
+
+
 def subtree(
     visible: QuerySet, root_ids: Iterable[int], *, levels: int = MAX_DEPTH - 1
 ) -> dict[int, list]:
