@@ -2,6 +2,7 @@
 the root keeps the app shell and the pages a person opened, and a rep's visit logs and tasks done
 wait in an outbox with no signal, to be sent once each when it returns (static/js/offline.js)."""
 
+import datetime as dt
 import json
 import re
 
@@ -63,6 +64,8 @@ def test_the_offline_page_is_the_same_for_everyone(client, rep):
     assert anonymous.status_code == signed_in.status_code == 200
     assert "You're offline" in anonymous.content.decode()
     assert rep.user.username not in signed_in.content.decode()
+    # It does not tell the service worker that nobody is signed in (which would empty the cache).
+    assert "data-user" not in signed_in.content.decode()
 
 
 @pytest.mark.django_db
@@ -150,6 +153,9 @@ def assert_sent_once(rep) -> None:
         f"Offline visit {n}" for n in range(VISITS)
     ]
     assert set(visits.values_list("status", flat=True)) == {ActivityStatus.COMPLETED}
+    # The form's wall-clock time, in the rep's zone, became the right moment.
+    for due_at in visits.values_list("due_at", flat=True):
+        assert dt.timedelta(0) <= timezone.now() - due_at < dt.timedelta(minutes=5)
     assert Task.objects.filter(rep=rep, status=TaskStatus.DONE).count() == 2
 
 
@@ -163,6 +169,14 @@ def test_visits_and_tasks_done_offline_are_sent_once_when_back(chromium, live_se
     page.locator(".outbox summary").click()
     expect(page.locator(".outbox-item")).to_have_count(VISITS + 2)
     page.screenshot(path=settings.BASE_DIR / "test-artifacts" / "offline-outbox-phone.png")
+
+    # A page never opened on this device: the offline page, with the outbox still there.
+    page.goto(live_server.url + reverse("customer-list"))
+    expect(page.get_by_role("heading", name="You're offline")).to_be_visible()
+    assert check_page(browser_page, screenshot="offline-page-phone").problems == []
+    # ...which is nobody's in particular: the pages kept for this rep are still there.
+    page.goto(live_server.url + reverse("task-list"))
+    expect(page.locator("[data-outbox-count]")).to_have_text(str(VISITS + 2))
 
     page.context.set_offline(False)
     expect(page.locator("#outbox")).to_be_hidden(timeout=15_000)
@@ -249,3 +263,23 @@ def test_a_refused_change_stays_with_its_reason_until_discarded(chromium, live_s
     assert len(writes) == 1
     # The browser logs the refusal's 400 itself; nothing else went wrong.
     assert [error for error in browser_page.errors if "status of 400" not in error] == []
+
+
+@pytest.mark.browser
+def test_pages_kept_for_one_person_are_gone_when_they_log_out(chromium, live_server, field_rep):
+    rep, _, _ = field_rep
+    browser_page = open_page(chromium, DESKTOP, rep.user)
+    page = browser_page.page
+    open_while_online(browser_page, live_server)
+    page.get_by_role("button", name="Log out").click()
+    expect(
+        page.get_by_role("heading", name=re.compile("Log(ged)? ?out|Log in", re.I))
+    ).to_be_visible()
+    page.wait_for_function(
+        "async (path) => !(await caches.match(path))", arg=reverse("task-list"), timeout=10_000
+    )
+    # With no signal, the next person sees the offline page, not the last one's tasks.
+    page.context.set_offline(True)
+    page.goto(live_server.url + reverse("task-list"))
+    expect(page.get_by_role("heading", name="You're offline")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("Offline task 0")

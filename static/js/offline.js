@@ -366,6 +366,8 @@
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       // Who the kept pages belong to; the first page, not fetched through the worker, is kept too.
+      // A page rendered for nobody in particular (the offline page) says nothing.
+      if (!body.hasAttribute("data-user")) return;
       registration.active.postMessage({type: "user", user: user, keep: !controlled});
     }).catch(function (error) {
       console.warn("Offline use is not available here:", error);
