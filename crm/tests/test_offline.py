@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from crm.models import Activity, ActivityStatus, Task, TaskStatus
 from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
-from crm.tests.factories import CustomerFactory, SalesRepFactory, TaskFactory
+from crm.tests.factories import ActivityFactory, CustomerFactory, SalesRepFactory, TaskFactory
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -283,3 +283,33 @@ def test_pages_kept_for_one_person_are_gone_when_they_log_out(chromium, live_ser
     page.goto(live_server.url + reverse("task-list"))
     expect(page.get_by_role("heading", name="You're offline")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("Offline task 0")
+
+
+@pytest.mark.browser
+def test_a_planned_visit_marked_done_offline_is_completed_once(chromium, live_server, field_rep):
+    rep, customers, _ = field_rep
+    planned = ActivityFactory(rep=rep, customer=customers[0], subject="Stock check")
+    browser_page = open_page(chromium, DESKTOP, rep.user)
+    page = browser_page.page
+    complete = reverse("activity-complete", args=[planned.pk])
+    page.goto(live_server.url + reverse("task-list"))
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    wait_until_kept(page, reverse("task-list"))
+    page.goto(live_server.url + complete)
+    wait_until_kept(page, complete)
+
+    page.context.set_offline(True)
+    page.get_by_label("Outcome").select_option("interested")
+    page.get_by_label("Notes").fill("Asked for samples")
+    page.get_by_role("button", name="Mark done").click()
+    expect(page.locator("[data-outbox-count]")).to_have_text("1")
+    expect(page.get_by_role("button", name="Mark done")).to_be_disabled()
+    page.reload()
+    expect(page.locator("[data-outbox-count]")).to_have_text("1")
+
+    page.context.set_offline(False)
+    expect(page.locator("#outbox")).to_be_hidden(timeout=15_000)
+    planned.refresh_from_db()
+    assert (planned.status, planned.outcome) == (ActivityStatus.COMPLETED, "interested")
+    assert planned.notes == "Asked for samples"
+    assert browser_page.errors == []
