@@ -45,6 +45,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages that name no icon (Django admin, API docs) get the app's.
     path("favicon.ico", views.favicon),
+    # Installable and offline: the service worker at the root controls every page.
+    path("sw.js", views.service_worker, name="service-worker"),
+    path("manifest.webmanifest", views.web_app_manifest, name="web-app-manifest"),
+    path("offline/", views.offline, name="offline"),
 ]
 
 # A database that does not answer is a 503 to try again; any other failure a 500 that says which

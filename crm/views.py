@@ -6,14 +6,18 @@ record outside the user's scope is a 404. Every URL a form posts to also answers
 page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
+import hashlib
+import json
 import logging
 import sys
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -490,3 +494,57 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return error_response(NOT_FOUND, status=404)
     return django_page_not_found(request, exception)
+
+
+# --- Installable and offline: the service worker, the web app manifest, the offline page -----
+
+# What the service worker keeps from its installation on: every page's own files and the page
+# shown for a page never opened while there was signal. Named through `static`, so that the
+# hashed names of production are the ones kept.
+_APP_SHELL_STATIC = [
+    "css/app.css",
+    "js/app.js",
+    "js/offline.js",
+    "vendor/htmx.min.js",
+    "favicon.svg",
+    "icons/icon-192.png",
+]
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """static/js/sw.js at the site's root (a worker controls only the paths below its own URL),
+    told the current names of the files to keep (the offline page last). Its bytes change with
+    each deployment's files, which is how browsers learn that there is a new worker."""
+    shell = [static(name) for name in _APP_SHELL_STATIC]
+    shell += [reverse("web-app-manifest"), reverse("offline")]
+    source = Path(finders.find("js/sw.js")).read_text()
+    version = hashlib.sha256((json.dumps(shell) + source).encode()).hexdigest()[:12]
+    preamble = f"self.SHELL = {json.dumps(shell)};\nself.VERSION = {json.dumps(version)};\n"
+    response = HttpResponse(preamble + source, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def web_app_manifest(request: HttpRequest) -> HttpResponse:
+    """What a phone needs to put the CRM on its home screen and open it like an app."""
+    manifest = {
+        "name": "Field-sales CRM",
+        "short_name": "CRM",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        # --accent and --bg of static/css/app.css.
+        "theme_color": "#2454c5",
+        "background_color": "#f5f6f8",
+        "icons": [
+            {"src": static(f"icons/icon-{px}.png"), "sizes": f"{px}x{px}", "type": "image/png"}
+            for px in (192, 512)
+        ],
+    }
+    return HttpResponse(json.dumps(manifest), content_type="application/manifest+json")
+
+
+def offline(request: HttpRequest) -> HttpResponse:
+    """Shown by the service worker for a page never opened while there was signal. Rendered
+    without the request: the same for everyone, so it may be kept in the shared app shell."""
+    return HttpResponse(render_to_string("offline.html"))
