@@ -402,13 +402,15 @@ def version_of(*values: Any) -> str:
     return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
 
 
-def page_version(page: Page) -> str:
-    """A digest of the page's rows as last changed: a row's own `version` where its model has
+def page_version(page: Page, row_version: Callable[[Any], Any] | None = None) -> str:
+    """A digest of the page's rows as last changed: `row_version(row)` where the list gives
     one (what a row shows may move without `updated_at`: a goal counted again says so), else
-    its `updated_at`."""
-    return version_of(
-        *((row.pk, getattr(row, "version", getattr(row, "updated_at", ""))) for row in page)
-    )
+    the row's own `version` where its model has one, else its `updated_at`."""
+    if row_version is None:
+        return version_of(
+            *((row.pk, getattr(row, "version", getattr(row, "updated_at", ""))) for row in page)
+        )
+    return version_of(*((row.pk, row_version(row)) for row in page))
 
 
 def _without(url: str, parameter: str) -> str:
@@ -486,6 +488,8 @@ class ListPage:
     # crm.roles' policies, e.g. {"shows_reps": …}): given to the page, to a row an action
     # swaps in and to a live list's fresh rows alike.
     reader: Callable[[HttpRequest], dict[str, Any]] | None = None
+    # What a row's version is, when more than its `updated_at` moves what it shows (page_version).
+    row_version: Callable[[Any], Any] | None = None
 
     def reader_context(self, request: HttpRequest) -> dict[str, Any]:
         return self.reader(request) if self.reader is not None else {}
@@ -541,7 +545,7 @@ class ListPage:
         if created is not None and "page" not in request.GET:
             number = page_of(rows, created)
         page = paginate(request, rows, number=number)
-        version = page_version(page)
+        version = page_version(page, self.row_version)
         if self.live and request.htmx and "since" in request.GET:
             return self._fresh_rows(request, page, version)
         # A failed POST re-renders the list at the action's URL: row forms return to the list.

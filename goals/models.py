@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
-from crm.models import EPOCH, SalesRep, Team, TimestampedModel
+from crm.models import SalesRep, Team, TimestampedModel
 
 
 class OwnerType(models.TextChoices):
@@ -92,10 +92,6 @@ class ProgressPercent(models.Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return self._render(compiler, connection, value_cast="CAST({} AS REAL)", least="MIN")
-
-
-def _microseconds(moment: dt.datetime | None) -> int:
-    return 0 if moment is None else (moment - EPOCH) // dt.timedelta(microseconds=1)
 
 
 class GoalQuerySet(models.QuerySet):
@@ -321,18 +317,6 @@ class Goal(TimestampedModel):
         """When the value shown was counted, summed from the goals below or set by hand (a goal
         never counted since: when it last changed)."""
         return self.last_calculated_at or self.updated_at
-
-    @property
-    def version(self) -> str:
-        """The goal as its live blocks show it: as last changed (`updated_at`), as of when it
-        was counted (which alone moves when a count finds the same value) and whether that is
-        stale (which comes with time alone). Live pages ask for news since the version they
-        show."""
-        # (Imported here: the selectors read this module.)
-        from goals.selectors.freshness import goal_as_of
-
-        as_of = goal_as_of(self)
-        return f"{_microseconds(self.updated_at)}.{_microseconds(as_of.moment)}.{int(as_of.stale)}"
 
     @property
     def original_percent(self) -> Decimal | None:

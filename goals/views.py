@@ -38,8 +38,9 @@ from goals.forms import (
 from goals.models import Goal, GoalStatus
 
 GOALS = ListPage(
-    "goals", "goal", "Goals", selectors.goal_list, GoalFilterForm, namespace="goals", live=True
-)
+    "goals", "goal", "Goals", selectors.goal_list, GoalFilterForm, namespace="goals", live=True,
+    row_version=selectors.goal_version,
+)  # fmt: skip
 AUDIT_ROWS = 50
 TREE_ROOTS = 25
 
@@ -150,7 +151,7 @@ def goal_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress block, for the page's own polling: 204 when nothing changed since the
     version it shows; else the block and, out of band, the history chart that ends at it."""
     goal = get_object_or_404(selectors.goal_list(user=request.user), pk=pk)
-    if request.GET.get("since") == str(goal.version):
+    if request.GET.get("since") == selectors.goal_version(goal):
         return HttpResponse(status=204)
     return render(
         request, "goals/partials/goal_live.html", _progress_context(selectors.progress(goal))

@@ -15,6 +15,7 @@ from django.db.models import Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from crm.models import EPOCH
 from goals.models import Goal, GoalStatus, Source
 
 # The fallback recalculation's interval (its crontab in goals.jobs), and the slack after it.
@@ -163,6 +164,18 @@ def _as_of(
     moment = own if not counts_parts else None if oldest_part == NEVER_COUNTED else oldest_part
     kept_counted = active and (counts_parts or (auto and not has_children))
     return AsOf(moment, kept_counted and is_stale(moment, now=now))
+
+
+def goal_version(goal: Goal) -> str:
+    """The goal as its live blocks show it: as last changed (`updated_at`), as of when it was
+    counted (which alone moves when a count finds the same value) and whether that is stale
+    (which comes with time alone). Live pages ask for news since the version they show."""
+    as_of = goal_as_of(goal)
+    return f"{_microseconds(goal.updated_at)}.{_microseconds(as_of.moment)}.{int(as_of.stale)}"
+
+
+def _microseconds(moment: dt.datetime | None) -> int:
+    return 0 if moment is None else (moment - EPOCH) // dt.timedelta(microseconds=1)
 
 
 def figures_as_of(

@@ -73,8 +73,8 @@ def goals_recalculate(*, goals: QuerySet[Goal], actor: Actor) -> int:
     )
     too_large = {pk for pk, _, _, fresh in counted if fresh > MAX_VALUE}
     # Counted now, changed or not: the pages show each value "as of" this moment (the live
-    # blocks' version follows it: Goal.version). Counting the same value again is no change of
-    # the goal, unless its last count had failed (its notice goes).
+    # blocks' version follows it: selectors.goal_version). Counting the same value again is no
+    # change of the goal, unless its last count had failed (its notice goes).
     Goal.objects.filter(pk__in=targets.values("pk")).exclude(pk__in=too_large).update(
         last_calculated_at=now,
         updated_at=Case(

@@ -21,6 +21,12 @@ def verdict(goal: Goal) -> str | None:
 
 
 @register.filter
+def version(goal: Goal) -> str:
+    """`{{ goal|version }}`: what its live block asks news since (selectors.goal_version)."""
+    return selectors.goal_version(goal)
+
+
+@register.filter
 def verdict_label(value: str | None) -> str:
     return selectors.Verdict.LABELS.get(value, "")
 
