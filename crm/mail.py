@@ -13,6 +13,7 @@ from django.core.mail import send_mass_mail
 from django.db import transaction
 
 from crm.celery import CrmTask
+from crm.jobs.services import dead_letter_record
 from crm.logs import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ def _queue_or_keep(payload: list[list]) -> None:
 
 
 def _keep(payload: list[list], error: Exception) -> None:
-    from crm.jobs.services import dead_letter_record
-
     request_id = current_request_id()
     reason = f"{type(error).__name__}: {error}"
     subjects = [message[0] for message in payload]

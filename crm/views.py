@@ -6,6 +6,7 @@ record outside the user's scope is a 404. Every URL a form posts to also answers
 page the action belongs to; a successful POST redirects (POST/redirect/GET).
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -383,7 +384,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         "database unavailable: %s %s answered 503 (%s)",
         request.method, request.path, type(error).__name__,
     )  # fmt: skip
-    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+    if _for_the_api(request) or "json" in request.headers.get("Accept", ""):
         response = error_response(DATABASE_UNAVAILABLE, code="database_unavailable", status=503)
     else:
         context = {"message": DATABASE_UNAVAILABLE, "request_id": _request_id(request)}
@@ -470,10 +471,15 @@ def _request_id(request: HttpRequest) -> str:
     return getattr(request, "request_id", "")
 
 
+def _for_the_api(request: HttpRequest) -> bool:
+    """Whether an error answer is the API's JSON rather than a page."""
+    return request.path.startswith("/api/")
+
+
 def _server_error(request: HttpRequest) -> HttpResponse:
     """The 500 answer, with the request id a person can quote: JSON under /api/, else a page.
     Rendered without the request's context processors: whatever failed may fail again there."""
-    if request.path.startswith("/api/"):
+    if _for_the_api(request):
         return error_response(SERVER_ERROR, status=500)
     context = {"request_id": _request_id(request), "message": SERVER_ERROR}
     return HttpResponse(loader.render_to_string("500.html", context), status=500)
@@ -482,7 +488,7 @@ def _server_error(request: HttpRequest) -> HttpResponse:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 (handler400: a suspicious request, too many fields): JSON under /api/,
     else a page (rendered without the request, like Django's own)."""
-    if request.path.startswith("/api/"):
+    if _for_the_api(request):
         return error_response(BAD_REQUEST, status=400)
     context = {"request_id": _request_id(request), "message": BAD_REQUEST}
     return HttpResponse(loader.render_to_string("400.html", context), status=400)
@@ -491,7 +497,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 404 (handler404): under /api/ an address no endpoint answers gets the API's
     JSON 404, as a record outside the caller's scope does; elsewhere the page."""
-    if request.path.startswith("/api/"):
+    if _for_the_api(request):
         return error_response(NOT_FOUND, status=404)
     return django_page_not_found(request, exception)
 
@@ -515,14 +521,20 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     """static/js/sw.js at the site's root (a worker controls only the paths below its own URL),
     told the current names of the files to keep (the offline page last). Its bytes change with
     each deployment's files, which is how browsers learn that there is a new worker."""
+    response = HttpResponse(_service_worker_script(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@functools.cache
+def _service_worker_script() -> str:
+    # Built once a process: browsers ask for it again on every page they open (no-cache), and
+    # the files it names change only with a deployment (a new process).
     shell = [static(name) for name in _APP_SHELL_STATIC]
     shell += [reverse("web-app-manifest"), reverse("offline")]
     source = Path(finders.find("js/sw.js")).read_text()
     version = hashlib.sha256((json.dumps(shell) + source).encode()).hexdigest()[:12]
-    preamble = f"self.SHELL = {json.dumps(shell)};\nself.VERSION = {json.dumps(version)};\n"
-    response = HttpResponse(preamble + source, content_type="text/javascript; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    return response
+    return f"self.SHELL = {json.dumps(shell)};\nself.VERSION = {json.dumps(version)};\n" + source
 
 
 def web_app_manifest(request: HttpRequest) -> HttpResponse:
