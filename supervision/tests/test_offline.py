@@ -17,7 +17,7 @@ from crm.testing.browser import DESKTOP, PHONE, check_page, open_page
 from crm.testing.routes import route_with_stops
 from crm.tests.factories import SalesRepFactory
 from supervision import rules
-from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode, SessionLine
+from supervision.models import MAX_QUANTITY, NOTE_LENGTH, ReasonCode, SessionLine, SessionStatus
 from supervision.models import SupervisionSession as Session
 from supervision.tests.helpers import customers, today
 
@@ -214,6 +214,8 @@ def test_twenty_edits_on_two_days_and_five_visits_offline_are_each_saved_once(
     expect(rep.page.locator("#outbox")).to_be_hidden(timeout=20_000)
     assert_saved_once(route, today(), first)
     assert_saved_once(route, yesterday(), second)
+    assert Session.objects.get(route=route, date=yesterday()).status == SessionStatus.SAVED
+    assert Session.objects.get(route=route, date=today()).status == SessionStatus.DRAFT
     assert Activity.objects.filter(notes__startswith="Offline visit").count() == VISITS
     assert supervisor.errors == [] and rep.errors == []
 
