@@ -455,10 +455,15 @@
 
   function quantity(raw) {
     // supervision.rules.clean_quantity: [whole number, notice] or [null, error].
+    // Whole or not is read from the digits (as Python's Decimal does), never from a float.
     var r = rulesOf();
     if (!raw) return [0, ""];
-    var number = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
-    if (!Number.isFinite(number) || !Number.isInteger(number)) return [null, r.notWhole];
+    raw = raw.replace(/(\d)_(?=\d)/g, "$1");
+    var parts = /^[+-]?(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(raw);
+    if (!parts || !(parts[1] + parts[2]) || /^[+-]?\.?e/i.test(raw)) return [null, r.notWhole];
+    var point = parts[1].length + Number(parts[3] || 0);
+    if (/[1-9]/.test((parts[1] + parts[2]).slice(Math.max(point, 0)))) return [null, r.notWhole];
+    var number = /[1-9]/.test(parts[1] + parts[2]) ? Number(raw) : 0;
     if (number < 0) return [0, r.reset];
     if (number > r.maxQuantity) return [null, r.tooLarge];
     return [number, ""];
@@ -617,11 +622,13 @@
           return "sent";
         });
       }
-      if ([400, 403, 409].indexOf(response.status) < 0) return "later";
+      if ([400, 403, 404, 409].indexOf(response.status) < 0) return "later";
       return response.text().then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         var day = page.getElementById("day-form");
         var readOnly = page.querySelector(".badge-readonly");
+        // Refused, but not by the day (a form token from before signing in again): later, as it is.
+        if (response.status === 403 && !day) return "later";
         item.conflict = response.status === 409 && !readOnly;
         if (item.conflict && day && !merged && !page.querySelector("[name^='conflict-'], #attention li")) {
           // Put together with theirs, nothing to choose: what is still ours, at their version.
@@ -631,7 +638,7 @@
             return sendDay(item, true);
           });
         }
-        var why = readOnly ? page.querySelector("p.notice") : page.querySelector("#attention");
+        var why = page.querySelector(readOnly ? "p.notice" : day ? "#attention" : ".panel p");
         item.reason = item.conflict ? "Both of you changed a line: open the merge to choose what to keep." :
           (why && why.textContent.replace(/\s+/g, " ").trim()) || "Refused (" + response.status + ").";
         return store("readwrite", function (objects) { objects.put(item); }).then(function () {

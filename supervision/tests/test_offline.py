@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -328,3 +329,52 @@ def test_a_day_saved_for_good_meanwhile_keeps_the_reason_until_discarded(
     discard.click()
     expect(page.locator("#outbox")).to_be_hidden()
     assert lines_of(route, today())[stops[2]] == (False, 0)
+
+
+@pytest.mark.browser
+def test_a_day_past_its_review_window_meanwhile_keeps_the_reason(
+    chromium, live_server, field_day, settings
+):
+    route, stops = field_day
+    supervisor = open_page(chromium, PHONE, route.rep.team.manager)
+    page = supervisor.page
+    keep_both_days(page, live_server, route)
+    page.context.set_offline(True)
+    queue_day(page, live_server, route, yesterday(), {stops[0]: 4}, save=True)
+    settings.SUPERVISION_REVIEW_DAYS = 0  # yesterday is history now
+
+    page.context.set_offline(False)
+    expect(page.locator(".outbox-refused")).to_have_count(1, timeout=20_000)
+    expect(page.locator(".outbox-reason")).to_contain_text("Never saved, and more than 0 days")
+    assert not Session.objects.filter(route=route).exists()
+
+
+# Typed on the page with no signal, against supervision.rules.clean_quantity on the server.
+TYPED = [
+    "-5", "12", "12.0", "1e3", "1.9", "abc", "999999", "1000000", "1e309", "-1e309", "1e-400",
+    "1.0000000000000001", "1_000", "12.", ".5", "-0", "0e5", "1e", "e5", ".", "+7", "",
+]  # fmt: skip
+
+
+@pytest.mark.browser
+def test_quantities_checked_offline_as_the_server_checks_them(chromium, live_server, field_day):
+    route, stops = field_day
+    supervisor = open_page(chromium, DESKTOP, route.rep.team.manager)
+    page = supervisor.page
+    keep_both_days(page, live_server, route)
+    page.context.set_offline(True)
+    page.goto(live_server.url + day_path(route, today()))
+    for typed in TYPED:
+        enter(page, stops[0], typed)
+        messages = page.locator(f"#line-{stops[0]}-messages")
+        try:
+            value, notice = rules.clean_quantity(typed)
+        except ValidationError as refused:
+            expect(messages.locator(".error")).to_have_text(refused.messages)
+            expect(page.locator(f"#qty-{stops[0]}")).to_have_attribute("aria-invalid", "")
+            continue
+        expect(page.locator(f"#qty-{stops[0]}")).to_have_value(str(value))
+        expect(messages.locator(".error")).to_have_count(0)
+        if notice:
+            expect(messages).to_contain_text(notice)
+    assert supervisor.errors == []
