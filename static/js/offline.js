@@ -575,6 +575,9 @@
     var item = {kind: "day-save", key: crypto.randomUUID(), user: user, target: target,
       label: form.getAttribute("data-title"), queuedAt: new Date().toISOString(),
       body: changedLines(form, event.submitter && event.submitter.value === "save" ? "save" : "draft")};
+    // A token of its own: a kept page opened again would offer one already sent, which the
+    // server would answer as that write, applied already.
+    item.body.client_token = crypto.randomUUID();
     outbox().then(function (items) {
       var waiting = items.filter(function (old) {
         return old.kind === "day-save" && old.target === target && !old.reason;
@@ -582,7 +585,6 @@
       if (waiting) item.id = waiting.id;
       return store("readwrite", function (objects) { objects.put(item); });
     }).then(function () {
-      form.querySelector("[name=client_token]").value = crypto.randomUUID();
       say(item.label + ": " + DAY_KEPT);
       return show();
     });

@@ -378,3 +378,25 @@ def test_quantities_checked_offline_as_the_server_checks_them(chromium, live_ser
         if notice:
             expect(messages).to_contain_text(notice)
     assert supervisor.errors == []
+
+
+@pytest.mark.browser
+def test_a_kept_day_opened_again_after_its_save_was_sent_loses_nothing(
+    chromium, live_server, field_day
+):
+    route, stops = field_day
+    supervisor = open_page(chromium, DESKTOP, route.rep.team.manager)
+    page = supervisor.page
+    keep_both_days(page, live_server, route)
+    page.context.set_offline(True)
+    queue_day(page, live_server, route, today(), {stops[0]: 6}, save=False)
+    page.goto(live_server.url + reverse("supervision:index"))
+    page.context.set_offline(False)  # sent from the index: the kept day is the one before it
+    expect(page.locator("#outbox")).to_be_hidden(timeout=20_000)
+    page.context.set_offline(True)
+    queue_day(page, live_server, route, today(), {stops[1]: 8}, save=False)
+    page.context.set_offline(False)
+    expect(page.locator("#outbox")).to_be_hidden(timeout=20_000)
+    held = lines_of(route, today())
+    assert held[stops[0]] == (True, 6) and held[stops[1]] == (True, 8)
+    assert Session.objects.get(route=route).summary.record_version == 2
