@@ -6,7 +6,8 @@
    the order they were made when the signal returns and on the next page load. A send whose
    answer is lost is sent again with the same key: the server answers the first result instead
    of writing twice. A refusal (4xx) stays on its item with the reason until it is discarded.
-   An entry that is not one of ours (corrupt, another person's) is never sent. */
+   An entry that is not one of ours (corrupt, another person's) is never sent. A supervisor's
+   day is saved the same way (the supervision section). */
 (function () {
   "use strict";
   var DB_NAME = "crm-offline";
