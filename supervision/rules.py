@@ -57,6 +57,24 @@ def clean_quantity(raw: object) -> tuple[int, str | None]:
     return int(number), None
 
 
+def client_rules() -> dict[str, object]:
+    """The line rules' numbers and messages as the day page hands them to its script (a JSON
+    block), which applies them with no signal: read from the constants above, never written a
+    second time in JavaScript, so that the two cannot drift apart."""
+    return {
+        "maxQuantity": MAX_QUANTITY,
+        "noteLength": NOTE_LENGTH,
+        "other": ReasonCode.OTHER.value,
+        "tooLarge": QUANTITY_TOO_LARGE,
+        "notWhole": QUANTITY_NOT_WHOLE,
+        "reset": QUANTITY_RESET,
+        "markedVisited": MARKED_VISITED,
+        "reasonForMisses": REASON_FOR_MISSES,
+        "noteForOther": NOTE_FOR_OTHER,
+        "noteTooLong": NOTE_TOO_LONG,
+    }
+
+
 @dataclass(frozen=True)
 class Line:
     """A line as the supervisor leaves it: its stop and what they recorded."""

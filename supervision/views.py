@@ -124,6 +124,7 @@ def _page(
         "check_url": reverse("supervision:check", args=[day.route.pk, day.date.isoformat()]),
         "review_url": reverse("supervision:review", args=[day.route.pk, day.date.isoformat()]),
         "client_token": token or uuid.uuid4(),
+        "client_rules": rules.client_rules(),
         "reasons": ReasonCode.choices,
         "recent": selectors.recent_sessions(route=day.route, limit=RECENT_DAYS),
         "route_review": route_review,

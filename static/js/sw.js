@@ -62,8 +62,25 @@ function setOwner(user) {
   });
 }
 
+// The supervision index's one tap: pages of this origin fetched and kept now, to open offline.
+function keepPages(event, urls) {
+  var paths = urls.filter(function (url) { return /^\/[^\/]/.test(url); });
+  event.waitUntil(caches.open(PAGES_CACHE).then(function (cache) {
+    return Promise.all(paths.map(function (path) {
+      return fetch(path, {credentials: "same-origin"}).then(function (response) {
+        return keepPage(cache, path, response);
+      }).then(function () {
+        return cache.match(path);
+      }).catch(function () {});
+    }));
+  }).then(function (kept) {
+    event.ports[0].postMessage({asked: paths.length, kept: kept.filter(Boolean).length});
+  }));
+}
+
 self.addEventListener("message", function (event) {
   var data = event.data || {};
+  if (data.type === "keep" && Array.isArray(data.urls) && event.ports[0]) return keepPages(event, data.urls);
   if (data.type !== "user" || typeof data.user !== "string") return;
   event.waitUntil(setOwner(data.user).then(function () {
     // The page that registered the worker was not fetched through it: keep it too.
