@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 from django.db.models import Count
 
 from crm.jobs.models import DeadLetter
+from crm.ops import counters
 from crm.ops.dashboard import read_sections
 from crm.testing.celery_worker import _database_url
 from crm.testing.servers import RedisServer, free_port
@@ -236,3 +237,32 @@ def test_no_event_is_lost_across_redis_killed_and_restarted_with_aof(
         assert queue.check_gap() == 0
     finally:
         server.stop()
+
+
+def test_the_backlog_its_age_and_the_drainers_rate_are_on_both_dashboards(
+    client, queued, admin_client, settings
+):
+    tenant = make_tenant()
+    post_batch(client, tenant, events("s", 3))
+    settings.TRACKING_QUEUE_MAX_BACKLOG = 2
+    post_batch(client, tenant, events("w", 3))  # half full: a warning
+
+    for page in (f"/tracking/{tenant.pk}/", "/ops/"):
+        html = admin_client.get(page).content.decode()
+        assert "Queued requests" in html and "Oldest queued" in html, page
+        assert "Drained, last minute" in html and "Lost from the queue" in html, page
+        assert "503 past 2" in html, page
+    # A drained minute is counted; the figure reads the last whole minute.
+    drain()
+    assert sum(counters.per_minute(queue.DRAINED_COUNTER, minutes=1, now=_next_minute())) == 6
+
+    settings.TRACKING_QUEUE_URL = f"redis://127.0.0.1:{free_port()}/0"
+    html = admin_client.get(f"/tracking/{tenant.pk}/").content.decode()
+    assert "Redis cannot be reached" in html
+    settings.TRACKING_QUEUE = ""
+    html = admin_client.get(f"/tracking/{tenant.pk}/").content.decode()
+    assert "tracking-queue" not in html
+
+
+def _next_minute() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
