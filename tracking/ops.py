@@ -139,7 +139,7 @@ def queue_figures(backlog: queue.Backlog, now: dt.datetime) -> list[Figure]:
             "Queued requests",
             f"{backlog.entries:,}",
             state=BAD if filled >= 1 else WARN if filled >= 0.5 else GOOD,
-            note=f"503 past {backlog.limit:,}",
+            note=f"of {backlog.limit:,} before refusing (503)",
         ),
         Figure(
             "Oldest queued",

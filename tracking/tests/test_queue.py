@@ -23,6 +23,7 @@ from crm.testing.servers import RedisServer, free_port
 from crm.testing.stack import wait_until
 from tracking import ingest, processing, queue
 from tracking.models import RawEvent, TrackedEvent
+from tracking.tasks import requeue_entry_task
 from tracking.tests.helpers import make_tenant, post_batch, post_event
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +124,11 @@ def test_poison_entries_become_dead_letters_and_the_drainer_goes_on(client, queu
     assert any(error.startswith("PostgreSQL refuses the queued events") for error in letters)
     assert all(letter.task_name == queue.REQUEUE_TASK for letter in DeadLetter.objects.all())
     assert queued.xlen(queue.STREAM) == 0 and queue.check_gap() == 0  # dead letters are done
+
+    # Sending a letter again puts its entry back in the stream, as it was.
+    letter = DeadLetter.objects.get(error__startswith="PostgreSQL refuses")
+    requeue_entry_task.apply(kwargs=letter.kwargs)
+    assert queued.xrange(queue.STREAM)[0][1][b"e"] == broken.encode()
 
 
 def test_past_the_backlog_or_with_redis_down_the_answer_is_503_with_retry_after(
@@ -251,7 +257,7 @@ def test_the_backlog_its_age_and_the_drainers_rate_are_on_both_dashboards(
         html = admin_client.get(page).content.decode()
         assert "Queued requests" in html and "Oldest queued" in html, page
         assert "Drained, last minute" in html and "Lost from the queue" in html, page
-        assert "503 past 2" in html, page
+        assert "of 2 before refusing (503)" in html, page
     # A drained minute is counted; the figure reads the last whole minute.
     drain()
     assert sum(counters.per_minute(queue.DRAINED_COUNTER, minutes=1, now=_next_minute())) == 6
