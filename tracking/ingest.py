@@ -215,7 +215,9 @@ def _enqueue(tenant, events, ip, user_agent, origin, sent_at, bot) -> HttpRespon
     if bot and result.accepted:
         services.count_drop(tenant.id, "bot_flagged", result.accepted)
     body = {"accepted": result.accepted, "queued": result.accepted, "rejected": result.rejected,
-            "results": result.results, "note": queue.QUEUED_NOTE}  # fmt: skip
+            "results": result.results}  # fmt: skip
+    if result.accepted:
+        body["note"] = queue.QUEUED_NOTE
     if bot:
         body["bot"] = "flagged"
     return _answer(202 if result.accepted else 400, body, origin)

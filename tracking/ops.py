@@ -151,9 +151,9 @@ def queue_figures(backlog: queue.Backlog, now: dt.datetime) -> list[Figure]:
             "Lost from the queue",
             f"{backlog.lost:,}",
             state=BAD if lost_lately else GOOD,
+            # Trimmed or evicted: docs/tracking.md says why, the drainer's log when.
             note=(
-                f"requests, last {format_moment(backlog.lost_at)}: the stream was trimmed or "
-                "its key evicted (maxmemory-policy noeviction)"
+                f"requests, last {format_moment(backlog.lost_at, 'j M, H:i')}"
                 if backlog.lost_at
                 else "requests"
             ),

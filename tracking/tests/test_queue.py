@@ -69,6 +69,9 @@ def test_queued_events_are_answered_202_then_drained_stored_and_processed(client
     assert body["note"] == queue.QUEUED_NOTE and "duplicates" not in body
     assert queued.xlen(queue.STREAM) == 1  # one entry a request
     assert not RawEvent.objects.exists()  # queued, not stored yet
+    nothing_valid = '{"batch": [{"evt_type": "x", "n": 1e309}, {"evt_type": "\\u0000"}]}'
+    bad = post_event(client, tenant, nothing_valid, path="/t/batch")
+    assert bad.status_code == 400 and bad.json()["queued"] == 0 and "note" not in bad.json()
     one = post_event(client, tenant, {"evt_type": "signup", "uuid": "one"})
     assert one.status_code == 202 and one.json()["results"] == [{"status": "queued"}]
 
