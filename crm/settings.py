@@ -365,6 +365,9 @@ TRACKING_QUEUE_CLAIM_SECONDS = env.int("TRACKING_QUEUE_CLAIM_SECONDS", default=6
 # Entries a drainer reads at a time, and how long one run of the job keeps draining (seconds).
 TRACKING_QUEUE_DRAIN_BATCH = env.int("TRACKING_QUEUE_DRAIN_BATCH", default=100)
 TRACKING_QUEUE_DRAIN_SECONDS = env.int("TRACKING_QUEUE_DRAIN_SECONDS", default=25)
+if min(TRACKING_QUEUE_MAX_BACKLOG, TRACKING_QUEUE_CLAIM_SECONDS, TRACKING_QUEUE_DRAIN_BATCH,
+       TRACKING_QUEUE_DRAIN_SECONDS) < 1:  # fmt: skip
+    raise ImproperlyConfigured("The TRACKING_QUEUE_ numbers are whole numbers from 1 up.")
 
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set
