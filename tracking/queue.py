@@ -199,21 +199,21 @@ def drain(
 ) -> int:
     """Store what the stream holds for `budget` seconds (waiting for more when it is empty,
     unless `until_empty`): entries other drainers left unacknowledged for
-    TRACKING_QUEUE_CLAIM_SECONDS first, then new ones. Returns the events stored or turned
-    into dead letters."""
+    TRACKING_QUEUE_CLAIM_SECONDS first, then new ones. Returns the events written (new or
+    already stored; not those of entries turned into dead letters)."""
     client = _client(drainer=True)
     _ensure_group(client)
     consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     deadline = time.monotonic() + budget
-    drained, next_check = 0, 0.0
+    drained, next_check, claiming = 0, 0.0, True
     try:
         while time.monotonic() < deadline:
             if time.monotonic() >= next_check:
                 check_gap(client)
-                entries = _take_over(client, consumer)
-                next_check = time.monotonic() + GAP_CHECK_EVERY
-            else:
-                entries = []
+                next_check, claiming = time.monotonic() + GAP_CHECK_EVERY, True
+            # A dead drainer's entries are taken over batch after batch, until none is left.
+            entries = _take_over(client, consumer) if claiming else []
+            claiming = bool(entries)
             if not entries:
                 entries = _read(client, consumer, block_ms)
             if not entries:

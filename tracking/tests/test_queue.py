@@ -213,7 +213,8 @@ def test_no_event_is_lost_or_doubled_across_a_drainer_killed_mid_batch(queued, s
     assert 0 < stored < total
     assert in_flight()  # read, never acknowledged
 
-    settings.TRACKING_QUEUE_CLAIM_SECONDS = 0  # the dead drainer's entries are taken over
+    settings.TRACKING_QUEUE_CLAIM_SECONDS = 0  # the dead drainer's entries are taken over,
+    settings.TRACKING_QUEUE_DRAIN_BATCH = 5  # a few at a time
     assert drain() > 0
 
     assert RawEvent.objects.count() == total
