@@ -30,6 +30,7 @@ def test_registry_holds_the_scenarios_by_name():
         "tracking_batch",
         "tracking_growth",
         "tracking_processing",
+        "tracking_queue",
         "tracking_single",
     ]
     for name, scenario in SCENARIOS.items():
@@ -107,7 +108,7 @@ def test_a_missing_program_is_named_before_anything_starts(capsys, monkeypatch):
 
 def test_the_load_scenarios_say_they_need_wrk():
     assert {name for name, s in SCENARIOS.items() if "wrk" in s.needs} == {
-        "tracking_single", "tracking_batch", "tracking_growth"
+        "tracking_single", "tracking_batch", "tracking_growth", "tracking_queue"
     }  # fmt: skip
 
 

@@ -349,6 +349,25 @@ TRACKING_LEASE_SECONDS = env.int("TRACKING_LEASE_SECONDS", default=120)
 TRACKING_MAX_ATTEMPTS = env.int("TRACKING_MAX_ATTEMPTS", default=3)
 # Processed raw rows older than this (days) are deleted by the job purge_tracking.
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=90)
+# The queue in front of the raw table (docs/tracking.md, "Ingestion modes"): "" stores each
+# request's events before answering; "redis" appends them to a Redis Stream, answers 202 once
+# Redis has them, and the job drain_tracking_queue stores them. Past TRACKING_QUEUE_MAX_BACKLOG
+# requests waiting, the endpoints answer 503 with Retry-After. An entry a drainer took and left
+# unacknowledged this many seconds (it died) is taken over by another.
+TRACKING_QUEUE = env.str("TRACKING_QUEUE", default="")
+if TRACKING_QUEUE not in ("", "redis"):
+    raise ImproperlyConfigured('TRACKING_QUEUE is "redis" or empty (no queue).')
+TRACKING_QUEUE_URL = env.str("TRACKING_QUEUE_URL", default=REDIS_URL)
+if TRACKING_QUEUE and not TRACKING_QUEUE_URL:
+    raise ImproperlyConfigured("TRACKING_QUEUE=redis needs REDIS_URL (or TRACKING_QUEUE_URL).")
+TRACKING_QUEUE_MAX_BACKLOG = env.int("TRACKING_QUEUE_MAX_BACKLOG", default=200_000)
+TRACKING_QUEUE_CLAIM_SECONDS = env.int("TRACKING_QUEUE_CLAIM_SECONDS", default=60)
+# Entries a drainer reads at a time, and how long one run of the job keeps draining (seconds).
+TRACKING_QUEUE_DRAIN_BATCH = env.int("TRACKING_QUEUE_DRAIN_BATCH", default=100)
+TRACKING_QUEUE_DRAIN_SECONDS = env.int("TRACKING_QUEUE_DRAIN_SECONDS", default=25)
+if min(TRACKING_QUEUE_MAX_BACKLOG, TRACKING_QUEUE_CLAIM_SECONDS, TRACKING_QUEUE_DRAIN_BATCH,
+       TRACKING_QUEUE_DRAIN_SECONDS) < 1:  # fmt: skip
+    raise ImproperlyConfigured("The TRACKING_QUEUE_ numbers are whole numbers from 1 up.")
 
 # --- Email -------------------------------------------------------------------------------------
 # Alerts and reminders go out by email. The console backend (the default) prints them; set

@@ -16,6 +16,10 @@ said "dropped"), 400 for a body that is not JSON or a batch with nothing valid, 
 unknown or inactive key (or a bad webhook signature), 403 for an origin not allowed or the
 tenant's kill switch, 413 for a body over 1 MB (5 MB decompressed), 429 with Retry-After past
 the tenant's rate, 503 with Retry-After when storage fails (send again: nothing is doubled).
+With TRACKING_QUEUE=redis (tracking.queue) the accepted events are queued, not yet stored:
+202 {"accepted": n, "queued": n, "rejected": […], "results": [{"status": "queued"}, …],
+"note": "…"} (no duplicates said: they are dropped when drained), 503 with Retry-After
+past the queue's backlog or when Redis cannot take them.
 
 Bots: only a browser's request (it has an Origin) is tested for one, by its user agent (a
 cached string match), unless its body says "skip_bot_filter": true. A bot's events are stored
@@ -38,9 +42,10 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis import RedisError
 
 from crm import ratelimit
-from tracking import clients, contract, services, tasks, tenants
+from tracking import clients, contract, queue, services, tasks, tenants
 from tracking.models import BotHandling
 
 UNKNOWN_KEY = "Unknown or inactive tracking key."
@@ -48,6 +53,8 @@ ORIGIN_REFUSED = "This origin may not send events with this key."
 KILL_SWITCH = "This tenant is not accepting events."
 RATE_LIMITED = "Too many requests: see Retry-After."
 STORAGE_DOWN = "Events could not be stored: send them again (nothing is stored twice)."
+QUEUE_FULL = "Too many events are waiting to be stored: send them again later (see Retry-After)."
+QUEUE_DOWN = "Events could not be queued: send them again (nothing is stored twice)."
 NOT_STORABLE = "The events hold data that cannot be stored: do not send them again."
 BAD_SIGNATURE = "The webhook's signature does not match."
 STALE_SIGNATURE = "The webhook's timestamp is too old or in the future (a replay?)."
@@ -164,6 +171,8 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
         # said dropped and why: never silently.
         services.count_drop(tenant.id, "bot", len(events))
         return _answer(202, services.bots_dropped(len(events)), allowed_origin)
+    if queue.enabled():
+        return _enqueue(tenant, events, ip, user_agent, origin, sent_at, bot)
     try:
         result = services.ingest(
             tenant=tenant, events=events, ip=ip, user_agent=user_agent,
@@ -187,6 +196,31 @@ def _ingest(request: HttpRequest, *, batch: bool) -> HttpResponse:
     flagged = ', "bot": "flagged"' if bot else ""
     body = f'{counts[:-1]}, "results": {services.results_json(result.results)}{flagged}}}'
     return _answer(200 if result.accepted else 400, body, allowed_origin)
+
+
+def _enqueue(tenant, events, ip, user_agent, origin, sent_at, bot) -> HttpResponse:
+    """Queue mode (TRACKING_QUEUE=redis): 202 once Redis has the accepted events; whether one
+    is a duplicate is known when it is drained (stored once by its id), so not said here."""
+    try:
+        result = queue.enqueue(
+            tenant=tenant, events=events, ip=ip, user_agent=user_agent,
+            source="js" if origin else "api", sent_at=sent_at, bot=bot,
+        )  # fmt: skip
+    except queue.Full:
+        return _refused(503, QUEUE_FULL, origin, **{"Retry-After": "10"})
+    except RedisError:
+        return _refused(503, QUEUE_DOWN, origin, **{"Retry-After": "5"})
+    if result.rejected:
+        services.count_drop(tenant.id, "rejected", len(result.rejected))
+    if bot and result.accepted:
+        services.count_drop(tenant.id, "bot_flagged", result.accepted)
+    body = {"accepted": result.accepted, "queued": result.accepted, "rejected": result.rejected,
+            "results": result.results}  # fmt: skip
+    if result.accepted:
+        body["note"] = queue.QUEUED_NOTE
+    if bot:
+        body["bot"] = "flagged"
+    return _answer(202 if result.accepted else 400, body, origin)
 
 
 # --- Webhooks -----------------------------------------------------------------------------------

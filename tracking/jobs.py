@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm.jobs import Progress, register_job
-from tracking import processing, retention
+from tracking import processing, queue, retention
 
 PROCESS = "process_tracking_events"
 PURGE = "purge_tracking"
@@ -33,3 +33,30 @@ def process_tracking_events(progress: Progress) -> int:
 def purge_tracking(progress: Progress) -> int:
     cutoff = timezone.now() - dt.timedelta(days=settings.TRACKING_RETENTION_DAYS)
     return retention.purge(before=cutoff, progress=progress)
+
+
+# --- The queue in front of the raw table (TRACKING_QUEUE=redis) --------------------------------
+
+DRAIN = "drain_tracking_queue"
+
+
+# Each run drains for TRACKING_QUEUE_DRAIN_SECONDS, waiting on the stream (a blocking read costs
+# Redis nothing) rather than ending when it is empty, and beat starts one every 30 s: entries
+# are stored within a second of arriving, without a run (a job-run row, a task) every few
+# seconds. Not exclusive: runs side by side (a second worker, `manage.py run_job` by hand
+# during a burst) read as consumers of one group and share the stream; a run killed mid-batch
+# leaves its entries to the next after TRACKING_QUEUE_CLAIM_SECONDS.
+@register_job(
+    DRAIN,
+    schedule=dt.timedelta(seconds=30),
+    time_limit=120,
+    exclusive=False,
+    description="Store the events queued in Redis (TRACKING_QUEUE=redis) in the raw table.",
+)
+def drain_tracking_queue(progress: Progress) -> int:
+    if not queue.enabled():
+        # Switched off with entries still waiting: they are stored all the same.
+        if not queue.leftover():
+            return 0
+        return queue.drain(budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, until_empty=True)
+    return queue.drain(budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, progress=progress)

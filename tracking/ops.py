@@ -19,6 +19,8 @@ from crm.ops.dashboard import (
     last_hour,
     ops_section,
 )
+from crm.periods import format_moment
+from tracking import queue
 from tracking.counters import DROP_REASONS
 from tracking.models import FailureReason, RawEvent, RawStatus, TrackingTenant
 
@@ -110,3 +112,50 @@ def ingestion(now: dt.datetime) -> Section:
             )
         ],
     )
+
+
+# --- The queue in front of the raw table (TRACKING_QUEUE=redis) --------------------------------
+
+# A stream's loss stays an alert this long after the drainers found it.
+LOST_ALERT_FOR = dt.timedelta(days=1)
+
+
+@ops_section(order=51)
+def ingestion_queue(now: dt.datetime) -> Section | None:
+    """Tracking queue"""
+    if not queue.enabled():
+        return None
+    figures = queue_figures(queue.backlog(now), now)
+    return Section(title="Tracking queue", figures=figures)
+
+
+def queue_figures(backlog: queue.Backlog, now: dt.datetime) -> list[Figure]:
+    """The queue's figures, for the ops dashboard and the tracking dashboard alike."""
+    age = now - backlog.oldest if backlog.oldest else dt.timedelta(0)
+    filled = backlog.entries / max(backlog.limit, 1)
+    lost_lately = backlog.lost_at is not None and now - backlog.lost_at < LOST_ALERT_FOR
+    return [
+        Figure(
+            "Queued requests",
+            f"{backlog.entries:,}",
+            state=BAD if filled >= 1 else WARN if filled >= 0.5 else GOOD,
+            note=f"of {backlog.limit:,} before refusing (503)",
+        ),
+        Figure(
+            "Oldest queued",
+            ago(backlog.oldest, now) if backlog.oldest else "none",
+            state=BAD if age > BEHIND_AFTER else GOOD,
+        ),
+        Figure("Drained, last minute", f"{backlog.drained_last_minute:,}", note="events"),
+        Figure(
+            "Lost from the queue",
+            f"{backlog.lost:,}",
+            state=BAD if lost_lately else GOOD,
+            # Trimmed or evicted: docs/tracking.md says why, the drainer's log when.
+            note=(
+                f"requests, last {format_moment(backlog.lost_at, 'j M, H:i')}"
+                if backlog.lost_at
+                else "requests"
+            ),
+        ),
+    ]

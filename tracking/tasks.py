@@ -30,6 +30,14 @@ def replay_raw_event_task(raw_event_id: int) -> int:
     return replayed
 
 
+@shared_task(name="tracking.requeue_entry_task", base=CrmTask)
+def requeue_entry_task(entry: dict) -> None:
+    """A queue entry's dead letter sent again: the entry back in the stream (tracking.queue)."""
+    from tracking import queue  # it asks this module to process what it stored
+
+    queue.requeue(entry)
+
+
 def process_soon(*, now: bool = False) -> None:
     """Ask a worker to process what arrived: at most once a second per process, not once per
     request (at 2,000 requests a second the queue would hold more messages than events). The

@@ -88,13 +88,13 @@ def _event(n: int) -> dict:
     }
 
 
-def wrk(url: str, body: str, *, seconds: int) -> dict:
+def wrk(url: str, body: str, *, seconds: int, lua: str = WRK_SCRIPT) -> dict:
     """Run wrk against `url` posting `body`; requests a second, latencies and what the answers
-    said was accepted."""
+    said was accepted (`lua`: the script, WRK_SCRIPT or one like it)."""
     if shutil.which("wrk") is None:
         raise HttpError("wrk is not installed (Debian: apt-get install wrk)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"body": body, "ua": UA})
+        script.write(lua % {"body": body, "ua": UA})
     try:
         output = subprocess.run(
             ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "-s",

@@ -140,6 +140,9 @@ class PostgresServer:
 @dataclass
 class RedisServer:
     port: int = field(default_factory=free_port)
+    # More redis-server options, after (so over) the defaults: e.g. ("--appendonly", "yes",
+    # "--dir", folder) for a server whose data outlives a restart.
+    options: tuple[str, ...] = ()
 
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server")
@@ -153,6 +156,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--databases", "16",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -171,3 +171,40 @@ def test_an_admin_runs_the_pages_test_command_sees_its_event_then_rotates_the_ke
     assert RawEvent.objects.filter(tenant=tenant).count() == 2
     assert tenant.ingestion_key in command  # (the previous key, then)
     assert [e for e in browser_page.errors if "favicon" not in e] == []
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_with_the_queue_on_an_admin_sees_its_backlog_on_the_tenants_page_and_the_ops_page(
+    chromium, live_server, role_groups, settings, device
+):
+    import redis
+
+    from tracking import queue
+
+    settings.TRACKING_QUEUE = "redis"
+    settings.TRACKING_QUEUE_URL = f"{settings.REDIS_URL.rsplit('/', 1)[0]}/3"
+    store = redis.Redis.from_url(settings.TRACKING_QUEUE_URL)
+    store.flushdb()
+    try:
+        tenant = make_tenant("queued")
+        for n in range(3):
+            queue.enqueue(tenant=tenants.resolve(tenant.ingestion_key),
+                          events=[{"evt_type": "page_view", "uuid": f"q-{n}"}], ip=None,
+                          user_agent=UA, source="api")  # fmt: skip
+        admin = UserFactory(is_staff=True, is_superuser=True)
+        pages = [
+            (admin, "queue-dashboard", reverse("tracking:dashboard", args=[tenant.pk])),
+            (admin, "queue-ops", reverse("ops:dashboard")),
+        ]
+        assert page_problems(chromium, live_server.url, device, pages, prefix="tracking-") == []
+        browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, admin)
+        page = browser_page.page
+        page.goto(live_server.url + reverse("tracking:dashboard", args=[tenant.pk]))
+        panel = page.locator("#tracking-queue")
+        expect(panel.get_by_role("heading", name="Queue in front of storage")).to_be_visible()
+        expect(panel.get_by_text("Queued requests")).to_be_visible()
+        expect(panel.locator("dd").first).to_contain_text("3")
+        expect(panel.get_by_text("Lost from the queue")).to_be_visible()
+    finally:
+        store.flushdb()
+        store.close()

@@ -1,0 +1,182 @@
+"""tracking_queue: POST /t/batch (100 events a request) sustained for 60 s with the queue in front
+of the raw table (TRACKING_QUEUE=redis) and drainers running beside it, against the direct path
+in the same run (the same gunicorn, wrk and tenant settings; the queue's run on a tenant of its
+own). The stream's length is sampled every half second while wrk runs: the drainers keep up
+when it stays bounded and the stream is empty within seconds of the end. Then every
+acknowledged event must be in the raw table, once.
+
+    bench/run.py --only tracking_queue              # 60 s each
+    bench/run.py --only tracking_queue --requests 10  # 10 s each, while developing
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.harness import ROOT, Context, HttpError, Outcome, Scenario, ratio
+from bench.scenarios import tracking
+
+TARGET_RATIO = 1.5
+DRAINERS = int(os.environ.get("BENCH_QUEUE_DRAINERS", "1"))
+# The drainers keep up when the stream is empty this long after the load stops.
+CATCH_UP_SECONDS = 30
+
+# wrk's script, counting 202 (queued) answers as acknowledged too.
+WRK_SCRIPT = tracking.WRK_SCRIPT.replace("if status == 200 then", "if status < 300 then")
+
+
+def prepare(ctx: Context) -> None:
+    if "tracking_queue" in ctx.data:
+        return
+    from crm.roles import SystemActor
+    from tracking import services
+
+    fast = {"rate_per_minute": 100_000_000, "ip_handling": "store"}
+    made = {
+        name: services.tenant_create(
+            actor=SystemActor("bench"), name=f"Bench {name}", identifier=f"bench-{name}", **fast
+        )
+        for name in ("queue-direct", "queued")
+    }
+    ctx.data["tracking_queue"] = {name: (t.pk, t.ingestion_key) for name, t in made.items()}
+
+
+def _stream_length(url: str) -> int:
+    import redis
+
+    from tracking import queue
+
+    client = redis.Redis.from_url(url)
+    try:
+        return client.xlen(queue.STREAM)
+    finally:
+        client.close()
+
+
+def _run(ctx: Context, tenant: str, seconds: int, env: dict[str, str]) -> dict:
+    """wrk against a gunicorn with `env`; in queue mode with drainers running and the stream
+    sampled, then drained to the end."""
+    from bench.servers import gunicorn
+    from crm.testing.servers import free_port
+
+    tenant_id, key = ctx.data["tracking_queue"][tenant]
+    queued = env.get("TRACKING_QUEUE") == "redis"
+    port = free_port()
+    drainers, samples, stop = [], [], threading.Event()
+    queue_url = os.environ["REDIS_URL"]
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        server = gunicorn(
+            {**os.environ, **env}, port, folder / "gunicorn.log",
+            wsgi_app="bench.tracking_reference:application", workers=tracking.WORKERS,
+        )  # fmt: skip
+        with server:
+            url = f"http://127.0.0.1:{port}/t/batch?key={key}"
+            if queued:
+                for n in range(DRAINERS):
+                    drainers.append(_drainer({**os.environ, **env}, folder / f"drainer{n}.log"))
+                sampler = threading.Thread(
+                    target=_sample, args=(queue_url, samples, stop), daemon=True
+                )
+                sampler.start()
+            try:
+                _wrk(url, 3)
+                tracking._settle()
+                if queued:  # the warm-up's events stored before counting
+                    _wait_empty(queue_url, CATCH_UP_SECONDS)
+                    time.sleep(1)
+                before = tracking._stored(tenant_id)
+                started = time.monotonic()
+                result = _wrk(url, seconds)
+                ended = time.monotonic()
+                tracking._settle()
+                caught_up = None
+                if queued:
+                    if _wait_empty(queue_url, CATCH_UP_SECONDS):
+                        caught_up = round(time.monotonic() - ended, 1)
+                    time.sleep(1)  # the last batch's commit
+            finally:
+                stop.set()
+                for drainer in drainers:
+                    drainer.terminate()
+                for drainer in drainers:
+                    try:
+                        drainer.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        drainer.kill()
+                        drainer.wait()
+    result["events_per_second"] = round(result["accepted"] / result["seconds"], 1)
+    result["stored"] = tracking._stored(tenant_id) - before
+    if queued:
+        during = [length for moment, length in samples if started <= moment <= ended]
+        result["backlog_max"] = max(during, default=0)
+        result["backlog_end"] = during[-1] if during else 0
+        result["caught_up_seconds"] = caught_up
+    return result
+
+
+def _wait_empty(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _stream_length(url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _stream_length(url)
+
+
+def _sample(url: str, samples: list, stop: threading.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # a sample missed is not a failure of the run
+            samples.append((time.monotonic(), _stream_length(url)))
+        stop.wait(0.5)
+
+
+def _drainer(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "run_job", "drain_tracking_queue"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _wrk(url: str, seconds: int) -> dict:
+    return tracking.wrk(url, tracking._batch_body(), seconds=seconds, lua=WRK_SCRIPT)
+
+
+def measure(ctx: Context) -> Outcome:
+    seconds = ctx.requests or 60
+    direct = _run(ctx, "queue-direct", seconds, {"TRACKING_QUEUE": ""})
+    queued = _run(
+        ctx, "queued", seconds,
+        {"TRACKING_QUEUE": "redis", "TRACKING_QUEUE_DRAIN_SECONDS": str(seconds + 60),
+         "TRACKING_QUEUE_MAX_BACKLOG": "1000000"},
+    )  # fmt: skip
+    if not direct["accepted"] or not queued["accepted"]:
+        raise HttpError(f"nothing acknowledged: direct {direct}, queued {queued}")
+    share = ratio(queued["events_per_second"], direct["events_per_second"])
+    lossless = all(tracking._lossless(run, run["stored"]) for run in (direct, queued))
+    kept_up = queued["caught_up_seconds"] is not None
+    met = share >= TARGET_RATIO and lossless and kept_up
+    summary = (
+        f"tracking_queue ({tracking.BATCH_SIZE} events a request, {seconds}s, {DRAINERS} "
+        f"drainer(s)): queued {queued['events_per_second']:,.0f} events/s (p99 "
+        f"{queued['p99_ms']} ms), direct {direct['events_per_second']:,.0f} events/s (p99 "
+        f"{direct['p99_ms']} ms): {share:.2f}x; backlog max {queued['backlog_max']:,} requests, "
+        f"{queued['backlog_end']:,} at the end, empty "
+        f"{queued['caught_up_seconds']} s after; acknowledged {queued['accepted']:,}, stored "
+        f"{queued['stored']:,}: {'no loss' if lossless else 'LOSS'} | target >= "
+        f"{TARGET_RATIO}x with the drainers keeping up: {'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"direct": direct, "queued": queued, "ratio": share, "drainers": DRAINERS},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
+SCENARIOS = [
+    Scenario("tracking_queue", "POST /t/batch queued in Redis, drained, against direct.",
+             prepare, measure, 60, needs=tracking.WRK),
+]  # fmt: skip
