@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -232,3 +233,21 @@ def test_what_the_worker_counts_is_what_the_rebuild_counts_on_either_database():
     assert rolled_up() == kept
     assert sum(kept["minutes"].values()) == TrackedEvent.objects.count() == 4
     assert sum(sessions for sessions, _ in kept["quarters"].values()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_goes_back_and_forward_with_rows_and_counts_what_is_there(role_groups):
+    shop = make_tenant()
+    ingest(shop, [view("a", "/", 10, "a1"), view("a", "/x", 20, "a2"), view("b", "/", 16, "b1")])
+    processing.process_pending(batch=1)
+    kept = rolled_up()
+    out = StringIO()
+
+    call_command("migrate", "tracking", "0007", stdout=out, verbosity=0)
+    with connection.cursor() as cursor:
+        assert "tracking_eventsbyminute" not in connection.introspection.table_names(cursor)
+        cursor.execute("SELECT count(*) FROM tracking_trackedevent")
+        assert cursor.fetchone()[0] == 3
+    call_command("migrate", "tracking", stdout=out, verbosity=0)
+
+    assert rolled_up() == kept == fresh_counts()
