@@ -372,20 +372,21 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
     """The sessions upserted and the events (one per raw row) inserted with them, and the
     rollups counting what was written (tracking.rollups). PostgreSQL: one statement, both sent
     as JSON documents (no per-value quoting of arrays in Python, no second pass over the events
-    to link them). SQLite: a statement per session and event."""
+    to link them). SQLite: a statement per session and event, a statement per rollup."""
     if not good:
         return
     sessions = _sessions(good)
     if connection.vendor == "postgresql":
-        inserted, moved = _write_in_one_statement(good, sessions)
-    else:
-        inserted, moved = _write_one_by_one(good, sessions)
+        _write_in_one_statement(good, sessions)
+        return
+    inserted, moved = _write_one_by_one(good, sessions)
     _count(good, sessions, inserted, moved)
 
 
-def _write_in_one_statement(good: list[tuple[Claimed, dict]], sessions: dict) -> tuple:
-    """PostgreSQL: the sessions and events written; the raw ids of the events inserted (not of
-    those that were there already), and the sessions as the upsert left them."""
+def _write_in_one_statement(good: list[tuple[Claimed, dict]], sessions: dict) -> None:
+    """PostgreSQL: the sessions and events written, and the rollups counting the events the
+    insert returned (not those that were there already) and the sessions as the upsert left
+    them, in one statement: no rows back to Python, no round trip more."""
     sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
     session_types = ", ".join(f"{name} {kind}" for name, kind in _SESSION_FIELDS)
     with connection.cursor() as cursor:
@@ -410,21 +411,16 @@ def _write_in_one_statement(good: list[tuple[Claimed, dict]], sessions: dict) ->
                     LEFT JOIN upserted ON upserted.tenant_id = e.tenant_id
                         AND upserted.session_key = e.session_key
                     ON CONFLICT (raw_event_id) DO NOTHING
-                    RETURNING raw_event_id)
-                SELECT raw_event_id, NULL, NULL, NULL, NULL, NULL FROM inserted
-                UNION ALL
-                SELECT NULL, tenant_id, session_key, first_seen, page_views, first_seen_before
-                FROM upserted""",
+                    RETURNING raw_event_id, tenant_id, evt_type, url_path, occurred_at)
+                {rollups.counted_in_sql(inserted="inserted", upserted="upserted", given="given")}
+                SELECT count(*) FROM inserted""",
             [_json(list(sessions.values())), _json(_events(good))],
         )
-        rows = cursor.fetchall()
-    inserted = {row[0] for row in rows if row[0] is not None}
-    moved = [row[1:] for row in rows if row[0] is None]
-    return inserted, moved
 
 
 def _write_one_by_one(good: list[tuple[Claimed, dict]], sessions: dict) -> tuple:
-    """SQLite: as _write_in_one_statement, a statement per session and event."""
+    """SQLite: a statement per session and event; the raw ids of the events inserted (not of
+    those that were there already), and the sessions as the upsert left them."""
     sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
     adapt = connection.ops.adapt_datetimefield_value
     ids, moved, inserted = {}, [], set()
@@ -457,7 +453,8 @@ def _write_one_by_one(good: list[tuple[Claimed, dict]], sessions: dict) -> tuple
 
 
 def _count(good: list[tuple[Claimed, dict]], sessions: dict, inserted: set, moved: list) -> None:
-    """The rollups: the events inserted (not those a row had already), the sessions moved."""
+    """SQLite: the rollups, from the events inserted (not those a row had already) and the
+    sessions moved."""
     rollups.count_events(
         {"tenant_id": row.tenant_id, "evt_type": event["evt_type"],
          "url_path": event["url_path"], "occurred_at": event["occurred_at"],

@@ -13,8 +13,10 @@ they hold exactly what the events and sessions hold; rebuilt from those by
   was counted in for its new ones.
 
 Each is one upsert per batch (`INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n`), its
-rows sent as one JSON document, in one order for every worker: two batches adding to the same
-buckets wait for each other, never deadlock."""
+buckets in one order for every worker: two batches adding to the same buckets wait for each
+other, never deadlock. On PostgreSQL they are parts of the worker's one statement that writes
+the events and sessions (counted_in_sql: nothing comes back to Python); on SQLite each is a
+statement of its own, its rows counted in Python and sent as one JSON document."""
 
 import datetime as dt
 from collections import Counter
@@ -131,6 +133,52 @@ def count_sessions(moved: Iterable[tuple[int, dt.datetime, int, dt.datetime | No
             before[0] -= 1
             before[1] -= views - added <= 1
     add(SessionsByQuarter, {key: tuple(value) for key, value in quarters.items()})
+
+
+def counted_in_sql(*, inserted: str, upserted: str, given: str) -> str:
+    """PostgreSQL: the rollups' upserts as common table expressions to follow those that wrote
+    the events and sessions, in the same statement: `inserted` returns the events inserted
+    (raw_event_id, tenant_id, evt_type, url_path, occurred_at), `upserted` the sessions as the
+    upsert left them (with first_seen_before), `given` the sessions' changes it was given
+    (page_views). As count_events and count_sessions do, in the database."""
+    from tracking.models import RawEvent
+
+    def added(model) -> str:
+        keys, totals = _ROLLUPS[model]
+        table = _table(model)
+        columns = ", ".join(name for name, _ in keys)
+        return f"ON CONFLICT ({columns}) DO UPDATE SET " + ", ".join(
+            f"{name} = {table}.{name} + EXCLUDED.{name}" for name in totals
+        )
+
+    minute, hour = _buckets("r.received_at", "minute"), _buckets("i.occurred_at", "hour")
+    now, before = _buckets("u.first_seen", "quarter"), _buckets("u.first_seen_before", "quarter")
+    return f""",
+        rollup_minutes AS (
+            INSERT INTO {_table(EventsByMinute)} (tenant_id, minute, evt_type, record_source, n)
+            SELECT i.tenant_id, {minute}, i.evt_type, r.record_source, count(*)
+            FROM {inserted} i JOIN {_table(RawEvent)} r ON r.id = i.raw_event_id
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 {added(EventsByMinute)}),
+        rollup_pages AS (
+            INSERT INTO {_table(PageViewsByHour)} (tenant_id, hour, url_path, n)
+            SELECT i.tenant_id, {hour}, i.url_path, count(*) FROM {inserted} i
+            WHERE i.evt_type = '{PAGE_VIEW}' AND i.url_path <> ''
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 {added(PageViewsByHour)}),
+        rollup_quarters AS (
+            INSERT INTO {_table(SessionsByQuarter)} (tenant_id, quarter, sessions, bounced)
+            SELECT tenant_id, quarter, sum(sessions), sum(bounced) FROM (
+                SELECT u.tenant_id, {now} AS quarter, 1 AS sessions,
+                    CASE WHEN u.page_views <= 1 THEN 1 ELSE 0 END AS bounced
+                FROM {upserted} u
+                UNION ALL
+                SELECT u.tenant_id, {before}, -1,
+                    CASE WHEN u.page_views - g.page_views <= 1 THEN -1 ELSE 0 END
+                FROM {upserted} u JOIN {given} g
+                    ON g.tenant_id = u.tenant_id AND g.session_key = u.session_key
+                WHERE u.first_seen_before IS NOT NULL) AS moved
+            GROUP BY 1, 2 HAVING sum(sessions) <> 0 OR sum(bounced) <> 0 ORDER BY 1, 2
+            {added(SessionsByQuarter)})
+    """
 
 
 def _buckets(column: str, unit: str) -> str:
