@@ -429,7 +429,7 @@ LOAD_STEP = 1_000_000
 
 def dashboard_events() -> int:
     """The events of the last 24 hours the dashboard scenario loads: 5,000,000, or
-    BENCH_DASHBOARD_EVENTS (50000000 for the issue's larger figure: about 15 GB of disk)."""
+    BENCH_DASHBOARD_EVENTS (50000000 for the larger figure: about 45 GB of disk)."""
     return int(os.environ.get("BENCH_DASHBOARD_EVENTS", 5_000_000))
 
 
