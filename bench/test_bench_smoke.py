@@ -28,6 +28,7 @@ def test_registry_holds_the_scenarios_by_name():
         "supervision_review_cache",
         "supervision_save",
         "tracking_batch",
+        "tracking_dashboard",
         "tracking_growth",
         "tracking_processing",
         "tracking_queue",

@@ -214,6 +214,10 @@ class TrackedSession(models.Model):
     referrer_host = models.CharField(max_length=255, blank=True)
     device = models.CharField(max_length=20, blank=True)
     browser = models.CharField(max_length=30, blank=True)
+    # The first sighting before the worker last moved the session on (blank: it made it then).
+    # The worker's upsert returns it, so that the rollup of sessions moves the session from
+    # where it was counted to where it is now, exactly, however many workers touch it.
+    first_seen_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -256,3 +260,86 @@ class TrackedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.evt_type} @ {self.occurred_at}"
+
+
+# --- Rollups --------------------------------------------------------------------------------
+# What the dashboards read instead of the raw rows and events: counts per tenant and time
+# bucket, added to by the worker in the transaction that writes the events (tracking.processing)
+# and rebuilt from the events by `rebuild_tracking_rollups`. Buckets are moments in UTC.
+
+
+class EventsByMinute(models.Model):
+    """Events made from raw rows, a minute by the minute their rows were received (the axis of
+    the dashboard's chart), by event type and source."""
+
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minute = models.DateTimeField()
+    evt_type = models.CharField(max_length=64)
+    record_source = models.CharField(max_length=40)
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "minute", "evt_type", "record_source"], name="rollup_minute_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(n__gte=0),
+                name="rollup_minute_counted",
+                violation_error_message="A count is never below zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.minute:%Y-%m-%d %H:%M} {self.evt_type}: {self.n}"
+
+
+class PageViewsByHour(models.Model):
+    """Page views (events of type page_view with a path), an hour by when they occurred, by
+    path."""
+
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    hour = models.DateTimeField()
+    url_path = models.CharField(max_length=URL_LENGTH)
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "hour", "url_path"], name="rollup_hour_once"),
+            models.CheckConstraint(
+                condition=Q(n__gte=0),
+                name="rollup_hour_counted",
+                violation_error_message="A count is never below zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.hour:%Y-%m-%d %H}h {self.url_path}: {self.n}"
+
+
+class SessionsByQuarter(models.Model):
+    """Sessions by the quarter of an hour they were first seen in, and those of them that
+    bounced (one page view at most). A quarter, not a day: the dashboard's day begins at the
+    viewer's midnight, and every time zone's midnight is on a quarter of an hour in UTC."""
+
+    tenant = models.ForeignKey(
+        TrackingTenant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    quarter = models.DateTimeField()
+    sessions = models.BigIntegerField()
+    bounced = models.BigIntegerField()
+
+    class Meta:
+        # No check of the counts: the worker adds signed changes (a session leaves the quarter
+        # it was counted in), and PostgreSQL checks a proposed row before it finds the row it
+        # conflicts with, so a change below zero would be refused.
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "quarter"], name="rollup_quarter_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.quarter:%Y-%m-%d %H:%M}: {self.sessions}"

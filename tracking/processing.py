@@ -39,7 +39,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from crm.jobs.services import dead_letter_record
-from tracking import clients
+from tracking import clients, rollups
 from tracking.models import (
     FailureReason,
     RawEvent,
@@ -340,8 +340,9 @@ def _upsert(table: str) -> str:
             last_seen = CASE WHEN EXCLUDED.last_seen > {table}.last_seen
                              THEN EXCLUDED.last_seen ELSE {table}.last_seen END,
             page_views = {table}.page_views + EXCLUDED.page_views,
-            events = {table}.events + EXCLUDED.events
-        RETURNING id, tenant_id, session_key"""
+            events = {table}.events + EXCLUDED.events,
+            first_seen_before = {table}.first_seen
+        RETURNING id, tenant_id, session_key, first_seen, page_views, first_seen_before"""
 
 
 def _props(where: str) -> str:
@@ -367,31 +368,39 @@ def _events(good: list[tuple[Claimed, dict]]) -> list[dict]:
     ]  # fmt: skip
 
 
-def _documents(good: list[tuple[Claimed, dict]]) -> tuple[str, str]:
-    """The sessions these events move on and the events, as JSON documents."""
-    return _json(list(_sessions(good).values())), _json(_events(good))
-
-
 def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
-    """The sessions upserted and the events (one per raw row) inserted with them. PostgreSQL:
-    one statement, both sent as JSON documents (no per-value quoting of arrays in Python, no
-    second pass over the events to link them). SQLite: a statement per session and event."""
+    """The sessions upserted and the events (one per raw row) inserted with them, and the
+    rollups counting what was written (tracking.rollups). PostgreSQL: one statement, both sent
+    as JSON documents (no per-value quoting of arrays in Python, no second pass over the events
+    to link them). SQLite: a statement per session and event, a statement per rollup."""
     if not good:
         return
+    sessions = _sessions(good)
+    if connection.vendor == "postgresql":
+        _write_in_one_statement(good, sessions)
+        return
+    inserted, moved = _write_one_by_one(good, sessions)
+    _count(good, sessions, inserted, moved)
+
+
+def _write_in_one_statement(good: list[tuple[Claimed, dict]], sessions: dict) -> None:
+    """PostgreSQL: the sessions and events written, and the rollups counting the events the
+    insert returned (not those that were there already) and the sessions as the upsert left
+    them, in one statement: no rows back to Python, no round trip more."""
     sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
+    session_types = ", ".join(f"{name} {kind}" for name, kind in _SESSION_FIELDS)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            session_types = ", ".join(f"{name} {kind}" for name, kind in _SESSION_FIELDS)
-            cursor.execute(
-                # The sessions in one order for every worker, so that two batches moving on
-                # the same sessions lock them in the same order: one waits for the other,
-                # neither deadlocks.
-                f"""WITH given AS (
-                        SELECT * FROM jsonb_to_recordset(%s::jsonb) AS s ({session_types})),
-                    upserted AS (
-                        INSERT INTO {sessions_table} ({", ".join(SESSION_COLUMNS)})
-                        SELECT {", ".join(SESSION_COLUMNS)} FROM given
-                        ORDER BY tenant_id, session_key {_upsert(sessions_table)})
+        cursor.execute(
+            # The sessions in one order for every worker, so that two batches moving on the
+            # same sessions lock them in the same order: one waits for the other, neither
+            # deadlocks.
+            f"""WITH given AS (
+                    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS s ({session_types})),
+                upserted AS (
+                    INSERT INTO {sessions_table} ({", ".join(SESSION_COLUMNS)})
+                    SELECT {", ".join(SESSION_COLUMNS)} FROM given
+                    ORDER BY tenant_id, session_key {_upsert(sessions_table)}),
+                inserted AS (
                     INSERT INTO {events_table} ({", ".join(EVENT_COLUMNS)})
                     SELECT e.tenant_id, e.raw_event_id, e.evt_type, e.url_path,
                         e.referrer_host, e.occurred_at, {_props("e.props_from")}, upserted.id
@@ -401,13 +410,21 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
                     JOIN {_table(RawEvent)} raw ON raw.id = e.raw_event_id
                     LEFT JOIN upserted ON upserted.tenant_id = e.tenant_id
                         AND upserted.session_key = e.session_key
-                    ON CONFLICT (raw_event_id) DO NOTHING""",
-                list(_documents(good)),
-            )
-            return
-        sessions, events = _sessions(good), _events(good)
-        adapt = connection.ops.adapt_datetimefield_value
-        ids = {}
+                    ON CONFLICT (raw_event_id) DO NOTHING
+                    RETURNING raw_event_id, tenant_id, evt_type, url_path, occurred_at)
+                {rollups.counted_in_sql(inserted="inserted", upserted="upserted", given="given")}
+                SELECT count(*) FROM inserted""",
+            [_json(list(sessions.values())), _json(_events(good))],
+        )
+
+
+def _write_one_by_one(good: list[tuple[Claimed, dict]], sessions: dict) -> tuple:
+    """SQLite: a statement per session and event; the raw ids of the events inserted (not of
+    those that were there already), and the sessions as the upsert left them."""
+    sessions_table, events_table = _table(TrackedSession), _table(TrackedEvent)
+    adapt = connection.ops.adapt_datetimefield_value
+    ids, moved, inserted = {}, [], set()
+    with connection.cursor() as cursor:
         for session in sessions.values():
             values = [adapt(value) if isinstance(value, dt.datetime) else value
                       for value in (session[name] for name in SESSION_COLUMNS)]  # fmt: skip
@@ -416,17 +433,38 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
                 f"VALUES ({', '.join(['%s'] * len(SESSION_COLUMNS))}) {_upsert(sessions_table)}",
                 values,
             )
-            ids[session["tenant_id"], session["session_key"]] = cursor.fetchone()[0]
-        cursor.executemany(
-            f"INSERT INTO {events_table} ({', '.join(EVENT_COLUMNS)}) "
-            f"SELECT %s, %s, %s, %s, %s, %s, {_props('%s')}, %s "
-            f"FROM {_table(RawEvent)} raw WHERE raw.id = %s "
-            "ON CONFLICT (raw_event_id) DO NOTHING",
-            [(event["tenant_id"], event["raw_event_id"], event["evt_type"], event["url_path"],
-              event["referrer_host"], adapt(event["occurred_at"]), event["props_from"],
-              ids.get((event["tenant_id"], event["session_key"])), event["raw_event_id"])
-             for event in events],
-        )  # fmt: skip
+            id, tenant_id, key, first_seen, views, before = cursor.fetchone()
+            ids[tenant_id, key] = id
+            moved.append((tenant_id, key, _aware(first_seen), views, _aware(before)))
+        for event in _events(good):
+            cursor.execute(
+                f"INSERT INTO {events_table} ({', '.join(EVENT_COLUMNS)}) "
+                f"SELECT %s, %s, %s, %s, %s, %s, {_props('%s')}, %s "
+                f"FROM {_table(RawEvent)} raw WHERE raw.id = %s "
+                "ON CONFLICT (raw_event_id) DO NOTHING",
+                [event["tenant_id"], event["raw_event_id"], event["evt_type"],
+                 event["url_path"], event["referrer_host"], adapt(event["occurred_at"]),
+                 event["props_from"], ids.get((event["tenant_id"], event["session_key"])),
+                 event["raw_event_id"]],
+            )  # fmt: skip
+            if cursor.rowcount:
+                inserted.add(event["raw_event_id"])
+    return inserted, moved
+
+
+def _count(good: list[tuple[Claimed, dict]], sessions: dict, inserted: set, moved: list) -> None:
+    """SQLite: the rollups, from the events inserted (not those a row had already) and the
+    sessions moved."""
+    rollups.count_events(
+        {"tenant_id": row.tenant_id, "evt_type": event["evt_type"],
+         "url_path": event["url_path"], "occurred_at": event["occurred_at"],
+         "received_at": row.received_at, "record_source": row.record_source}
+        for row, event in good if row.id in inserted
+    )  # fmt: skip
+    rollups.count_sessions(
+        (tenant_id, first_seen, views, before, sessions[tenant_id, key]["page_views"])
+        for tenant_id, key, first_seen, views, before in moved
+    )
 
 
 def _json(rows: list[dict]) -> str:

@@ -9,6 +9,9 @@ loopback against gunicorn, each figure beside its reference from the same run.
   times (the median counts).
 - tracking_growth: the batch ingestion again with 10,000,000 rows already in the raw table,
   against the same run's figure on a (nearly) empty one.
+- tracking_dashboard: a tenant's dashboard selector and the tenants' overview, in-process, over
+  one tenant's 5,000,000 events in 24 hours (BENCH_DASHBOARD_EVENTS for more), in a database of
+  its own; against the raw-row queries they replaced, taking turns.
 
 After each ingestion scenario the events wrk saw acknowledged are counted in the raw table: every
 one stored, and more only by the requests still in flight when wrk stopped.
@@ -416,6 +419,179 @@ def measure_growth(ctx: Context) -> Outcome:
     )  # fmt: skip
 
 
+# --- Dashboard ----------------------------------------------------------------------------------
+
+DASHBOARD_DATABASE = "crm_bench_tracking_dashboard"
+TARGET_DASHBOARD_MS = 100.0
+DASHBOARD_ROUNDS, REFERENCE_ROUNDS = 30, 5
+LOAD_STEP = 1_000_000
+
+
+def dashboard_events() -> int:
+    """The events of the last 24 hours the dashboard scenario loads: 5,000,000, or
+    BENCH_DASHBOARD_EVENTS (50000000 for the larger figure: about 45 GB of disk)."""
+    return int(os.environ.get("BENCH_DASHBOARD_EVENTS", 5_000_000))
+
+
+def _load_dashboard(tenant_id: int, events: int) -> dict:
+    """One tenant's last 24 hours straight into the tables by generate_series: raw rows
+    processed, their events, a session for every ten events, a backlog and failed rows; then
+    the rollups by their rebuild. Returns how long each part took."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from tracking import rollups
+
+    now = timezone.now()
+    took = {}
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for start in range(0, events, LOAD_STEP):
+            end = min(start + LOAD_STEP, events) - 1
+            cursor.execute(
+                """INSERT INTO tracking_rawevent (tenant_id, received_at, clock_skew, user_agent,
+                       payload, record_source, event_id, status, attempts, last_error,
+                       failure_reason, processed_at, bot)
+                   SELECT %(tenant)s, %(now)s - make_interval(secs => g * 86000.0 / %(events)s),
+                       false, %(ua)s,
+                       jsonb_build_object(
+                           'evt_type', CASE WHEN g %% 10 = 0 THEN 'add_to_cart'
+                                            ELSE 'page_view' END,
+                           'session_id', 's' || (g %% %(sessions)s),
+                           'url', 'https://shop.example.com/products/' || (g %% 500)),
+                       CASE WHEN g %% 7 = 0 THEN 'api' ELSE 'js' END, 'd' || g, 2, 1, '', '',
+                       %(now)s, false
+                   FROM generate_series(%(start)s, %(end)s) g""",
+                {"tenant": tenant_id, "now": now, "events": events, "ua": UA,
+                 "sessions": max(events // 10, 1), "start": start, "end": end},
+            )  # fmt: skip
+        took["raw_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        cursor.execute(
+            """INSERT INTO tracking_trackedevent (tenant_id, raw_event_id, evt_type, url_path,
+                   referrer_host, occurred_at, props)
+               SELECT tenant_id, id, payload ->> 'evt_type',
+                   substr(payload ->> 'url', length('https://shop.example.com') + 1), '',
+                   received_at, '{}'
+               FROM tracking_rawevent WHERE tenant_id = %s""",
+            [tenant_id],
+        )
+        cursor.execute(
+            """INSERT INTO tracking_trackedsession (tenant_id, session_key, first_seen, last_seen,
+                   page_views, events, entry_url, exit_url, referrer_host, device, browser)
+               SELECT %(tenant)s, 's' || k, %(now)s - make_interval(secs => k * 86000.0 / %(n)s),
+                   %(now)s - make_interval(secs => k * 86000.0 / %(n)s) + interval '5 minutes',
+                   k %% 5, 9, '', '', '', 'desktop', 'Chrome'
+               FROM generate_series(0, %(n)s - 1) k""",
+            {"tenant": tenant_id, "now": now, "n": max(events // 10, 1)},
+        )
+        # What the worker has not made events of: a backlog of the last minutes, failed rows.
+        cursor.execute(
+            """INSERT INTO tracking_rawevent (tenant_id, received_at, clock_skew, user_agent,
+                   payload, record_source, event_id, status, attempts, last_error,
+                   failure_reason)
+               SELECT %s, now() - make_interval(secs => g %% 300), false, '',
+                   jsonb_build_object('evt_type', 'page_view'), 'js', 'w' || g,
+                   CASE WHEN g %% 5 = 0 THEN 3 ELSE 0 END, 0, '',
+                   CASE WHEN g %% 5 = 0 THEN 'schema_violation' ELSE '' END
+               FROM generate_series(1, 2500) g""",
+            [tenant_id],
+        )
+        took["events_seconds"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        rollups.rebuild(tenant_id=tenant_id)
+        took["rebuild_seconds"] = round(time.perf_counter() - started, 1)
+        for table in ("tracking_rawevent", "tracking_trackedevent", "tracking_trackedsession",
+                      "tracking_eventsbyminute", "tracking_pageviewsbyhour",
+                      "tracking_sessionsbyquarter"):  # fmt: skip
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return took
+
+
+def _timed(call, rounds: int) -> list[float]:
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def measure_dashboard(ctx: Context) -> Outcome:
+    """The tenant's dashboard selector and the tenants' overview over the rollups, against the
+    raw-row queries they replaced (bench.tracking_reference), in the same run: ours and the
+    reference taking turns, each series' p50."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.harness import create_database, on_database, summarize, work_statements
+    from bench.tracking_reference import dashboard_from_raw, overview_from_raw
+    from crm.roles import SystemActor
+    from tracking import selectors, services
+    from tracking.models import RawEvent
+
+    events = dashboard_events()
+    create_database(ctx, DASHBOARD_DATABASE)
+    with on_database(DASHBOARD_DATABASE):
+        call_command("migrate", verbosity=0)
+        actor = SystemActor("bench")
+        made = [services.tenant_create(actor=actor, name=f"Bench {name}",
+                                       identifier=f"bench-{name}")
+                for name in ("dashboard", "quiet", "other")]  # fmt: skip
+        tenant = made[0]
+        took = _load_dashboard(tenant.pk, events)
+        loaded = RawEvent.objects.filter(tenant=tenant).count()
+        ours = {"dashboard": [], "overview": []}
+        reference = {"dashboard": [], "overview": []}
+        calls = {
+            "dashboard": (lambda: selectors.dashboard(tenant),
+                          lambda: dashboard_from_raw(tenant)),
+            "overview": (lambda: selectors.overview(made), lambda: overview_from_raw(made)),
+        }  # fmt: skip
+        for name, (new, old) in calls.items():
+            new(), old()  # warm: the plans and the pages of the tables read
+            for _turn in range(REFERENCE_ROUNDS):
+                ours[name] += _timed(new, DASHBOARD_ROUNDS // REFERENCE_ROUNDS)
+                reference[name] += _timed(old, 1)
+        with CaptureQueriesContext(connection) as captured:
+            figures = selectors.dashboard(tenant)
+        queries = work_statements(captured.captured_queries)
+        old_figures = dashboard_from_raw(tenant)
+    connection.close()
+    ours = {name: summarize(seconds) for name, seconds in ours.items()}
+    reference = {name: summarize(seconds) for name, seconds in reference.items()}
+    ratios = {name: ratio(reference[name]["p50_ms"], ours[name]["p50_ms"]) for name in ours}
+    # The same figures (the reference counts the last 24 hours to the second, the rollups from
+    # a whole minute: on a load spread over 24 hours less 400 s, the same rows).
+    same = (figures["pending"], figures["failed_total"], figures["top_pages"],
+            figures["sessions_today"], figures["bounced_today"]) == (
+        old_figures["pending"], sum(n for _, n in old_figures["failed"]),
+        old_figures["top_pages"], old_figures["sessions_today"],
+        old_figures["bounced_today"],
+    ) and figures["received"] == old_figures["received"]  # fmt: skip
+    met = (
+        ours["dashboard"]["p50_ms"] <= TARGET_DASHBOARD_MS
+        and ours["overview"]["p50_ms"] <= TARGET_DASHBOARD_MS
+        and same
+    )
+    summary = (
+        f"tracking_dashboard ({loaded:,} raw rows, {events:,} events in 24 h, loaded in "
+        f"{sum(took.values()):.0f} s): dashboard p50 {ours['dashboard']['p50_ms']:.1f} ms "
+        f"({queries} queries) against {reference['dashboard']['p50_ms']:.0f} ms from the raw "
+        f"rows ({ratios['dashboard']:.0f}x); overview p50 {ours['overview']['p50_ms']:.1f} ms "
+        f"against {reference['overview']['p50_ms']:.0f} ms ({ratios['overview']:.0f}x); "
+        f"figures {'the same' if same else 'DIFFERENT'} | target <= {TARGET_DASHBOARD_MS:.0f} "
+        f"ms: {'OK' if met else 'MISSED'}"
+    )
+    return Outcome(
+        metrics={"events": events, "raw_rows": loaded, "load": took, "ours": ours,
+                 "reference": reference, "reference_over_ours": ratios, "queries": queries,
+                 "same_figures": same},
+        summary=summary, targets_met=met,
+    )  # fmt: skip
+
+
 WRK = {"wrk": "wrk"}
 SCENARIOS = [
     Scenario("tracking_single", "POST /t/e against a bare insert-only view.", prepare,
@@ -426,4 +602,6 @@ SCENARIOS = [
              measure_processing, 1),
     Scenario("tracking_growth", "Batch ingestion over 10,000,000 rows.", prepare,
              measure_growth, 30, needs=WRK),
+    Scenario("tracking_dashboard", "The dashboard and overview over 5,000,000 events in 24 h.",
+             prepare, measure_dashboard, DASHBOARD_ROUNDS),
 ]  # fmt: skip

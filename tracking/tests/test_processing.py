@@ -18,7 +18,7 @@ from crm.jobs.models import DeadLetter
 from crm.testing.celery_worker import _database_url
 from tracking import processing, retention, services, tenants
 from tracking.models import FailureReason, RawEvent, RawStatus, TrackedEvent, TrackedSession
-from tracking.tests.helpers import UA, make_tenant
+from tracking.tests.helpers import UA, assert_rollups_are_a_fresh_count, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -335,6 +335,7 @@ def _exactly_once(count: int) -> None:
     assert RawEvent.objects.filter(status=RawStatus.PROCESSED).count() == count
     assert TrackedEvent.objects.count() == count
     assert TrackedSession.objects.aggregate(n=Sum("events"))["n"] == count
+    assert_rollups_are_a_fresh_count()  # whatever batches ran side by side
 
 
 @pytest.mark.django_db(transaction=True)
