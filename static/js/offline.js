@@ -586,7 +586,7 @@
       if (waiting) item.id = waiting.id;
       return store("readwrite", function (objects) { objects.put(item); });
     }).then(function () {
-      say(item.label + ": " + DAY_KEPT);
+      say(item.label + " \u2014 " + DAY_KEPT);
       return show();
     });
   }, true);
@@ -608,7 +608,7 @@
         field(form, "note", id).value = item.body["note-" + id];
       });
       checkDay(form);
-      say(item.label + ": " + DAY_KEPT);
+      say(item.label + " \u2014 " + DAY_KEPT);
     });
   }
 
