@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ def replica_configured() -> bool:
 
 def replica_is_primary() -> bool:
     """The replica alias names the primary's own database (the tests' mirror, or a setting
-    that points both at one server): nothing is replicated, so there is no lag to ask about."""
-    replica, primary = connections[REPLICA].settings_dict, connections[PRIMARY].settings_dict
-    return all(replica.get(key) == primary.get(key) for key in ("HOST", "PORT", "NAME"))
+    that points both at one server): nothing is replicated, so the primary's own connection
+    reads it, and there is no lag to ask about."""
+    return settings.DATABASE_REPLICA_IS_PRIMARY
 
 
 class ReplicaRouter:
@@ -194,10 +194,8 @@ def _reading(alias: str) -> Iterator[None]:
 
 def choose() -> Reading:
     """Where a dashboard reads now: the replica if there is one, answering and close enough."""
-    if not replica_configured():
+    if not replica_configured() or replica_is_primary():
         return Reading(PRIMARY)
-    if replica_is_primary():
-        return Reading(REPLICA)
     state = replica_state()
     if state.refusal:
         return Reading(PRIMARY, state, state.refusal)
@@ -228,7 +226,8 @@ def _within(alias: str, chunks: Iterator) -> Iterator:
 def reads_from_replica(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A page's reads (its rendering and a streamed body included) from the replica when
     there is one fit to read; `request.replica_reading` says which for the template. If the
-    replica fails while the page is read, the page is read again from the primary."""
+    replica fails while the page is read, the page is read again from the primary; so is a
+    page whose row the replica does not hold yet (a tenant created a moment ago: a 404)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -237,13 +236,16 @@ def reads_from_replica(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         try:
             with replica_reads(reading):
                 response = view(request, *args, **kwargs)
-        except DatabaseError:
-            if not reading.on_replica or replica_is_primary():
+        except (DatabaseError, Http404) as error:
+            if not reading.on_replica:
                 raise
-            logger.warning("read replica failed mid-page; reading the primary")
-            _mark_down()
-            state = ReplicaState(answering=False, error="failed mid-page")
-            reading = Reading(PRIMARY, state, NOT_ANSWERING)
+            if isinstance(error, Http404):
+                reading = Reading(PRIMARY, reading.state)
+            else:
+                logger.warning("read replica failed mid-page; reading the primary")
+                _mark_down()
+                state = ReplicaState(answering=False, error="failed mid-page")
+                reading = Reading(PRIMARY, state, NOT_ANSWERING)
             request.replica_reading = reading
             with replica_reads(reading):
                 response = view(request, *args, **kwargs)

@@ -187,8 +187,14 @@ except ValueError:
     DATABASE_REPLICA_MAX_LAG = -1
 if DATABASE_REPLICA_MAX_LAG < 0:
     raise ImproperlyConfigured("DATABASE_REPLICA_MAX_LAG is a whole number of seconds: 0 or more.")
+DATABASE_REPLICA_IS_PRIMARY = False
 if env.str("DATABASE_REPLICA_URL", default="").strip():
     _replica = env.db("DATABASE_REPLICA_URL")
+    # The primary's own database (the tests' mirror, or both variables alike): read on the
+    # primary's connection, with no lag to ask about.
+    DATABASE_REPLICA_IS_PRIMARY = all(
+        _replica.get(key) == DATABASES["default"].get(key) for key in ("HOST", "PORT", "NAME")
+    )
     if (
         DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
         or _replica["ENGINE"] != DATABASES["default"]["ENGINE"]

@@ -51,7 +51,7 @@ def read_replica(now: dt.datetime) -> Section | None:
             note=f"{_size(state.behind_bytes or 0)} of WAL to replay",
         ),
         Figure(
-            "Holds what was committed by",
+            "Holds commits up to",
             format_moment(state.as_of, "j M, H:i:s") if state.as_of else "unknown",
         ),
     ]

@@ -1,27 +1,27 @@
 """A read replica for tests (crm.replica).
 
 Every test runs with the `replica` alias (crm.testing.pytest_plugin sets DATABASE_REPLICA_URL to
-the test database, TEST MIRROR "default"). Django opens a connection of its own for a mirror,
-which would not see a transaction-wrapped test's rows; `replica_mirror` (autouse, in the root
-conftest) makes the alias use the primary's connection during each test, so the router's
-scopes run in every test and a test's statements are counted where they always were.
+the test database, TEST MIRROR "default"): an alias naming the primary's own database is read
+through the primary's connection (crm.replica.replica_is_primary), so the dashboards' scope
+runs in every test and a test's statements are counted where they always were.
 
 A real one: `ReplicaServer` makes a base backup of the harness's running PostgreSQL with
 `pg_basebackup -R` (the server's own binaries; initdb's trust rules already let local
 replication connections in, and `wal_level=replica` and `max_wal_senders` are PostgreSQL's
 defaults) and starts it as a hot standby on a port of its own; the fixture `real_replica`
-points the alias at it for one test (on a transactional database: the replica sees committed
-rows only).
+points the alias at it for one test, which names the alias in its databases and runs on a
+transactional database (the replica sees committed rows only).
 """
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from crm.testing.servers import PostgresServer
+from crm.testing.servers import PostgresServer, ServerError
 
 
 @dataclass
@@ -49,26 +49,6 @@ class ReplicaServer(PostgresServer):
         return self
 
 
-@pytest.fixture(autouse=True)
-def replica_mirror() -> Iterator:
-    """The replica alias on the primary's connection for the test; yields the alias's own
-    connection (for `real_replica`), or None without a replica alias."""
-    from django.conf import settings
-    from django.db import connections
-
-    from crm.replica import PRIMARY, REPLICA
-
-    if REPLICA not in settings.DATABASES:
-        yield None
-        return
-    own = connections[REPLICA]
-    connections[REPLICA] = connections[PRIMARY]
-    try:
-        yield own
-    finally:
-        connections[REPLICA] = own
-
-
 @pytest.fixture(scope="module")
 def streaming_replica(django_db_setup, django_db_blocker) -> Iterator[ReplicaServer]:
     """A streaming replica of the test run's PostgreSQL (its test database included), for the
@@ -79,7 +59,15 @@ def streaming_replica(django_db_setup, django_db_blocker) -> Iterator[ReplicaSer
     server = ReplicaServer(
         primary_host=primary["HOST"] or "127.0.0.1", primary_port=int(primary["PORT"])
     )
-    server.start()
+    try:
+        server.start()
+    except ServerError as error:
+        server.stop()
+        if not os.environ.get("TEST_DATABASE_URL"):
+            raise
+        # A server of the tester's own may refuse replication connections; the harness's
+        # own never does.
+        pytest.skip(f"no base backup of the server at TEST_DATABASE_URL: {error}")
     try:
         yield server
     finally:
@@ -87,23 +75,29 @@ def streaming_replica(django_db_setup, django_db_blocker) -> Iterator[ReplicaSer
 
 
 @pytest.fixture
-def real_replica(streaming_replica, replica_mirror) -> Iterator[ReplicaServer]:
-    """The replica alias on the streaming replica for one test."""
+def real_replica(streaming_replica) -> Iterator[ReplicaServer]:
+    """The replica alias on the streaming replica for one test (every thread's connection of
+    the alias: the live server's too)."""
     from django.db import connections
+    from django.test import override_settings
 
     from crm import replica
 
-    own = replica_mirror
-    connections[replica.REPLICA] = own
-    original = dict(own.settings_dict)
-    own.close()
-    own.settings_dict.update(HOST="127.0.0.1", PORT=str(streaming_replica.port))
+    alias = connections[replica.REPLICA]
+    original = dict(alias.settings_dict)
+    alias.close()
+    alias.settings_dict.update(
+        HOST="127.0.0.1",
+        PORT=str(streaming_replica.port),
+        NAME=connections[replica.PRIMARY].settings_dict["NAME"],  # the test database
+    )
     replica.forget_failures()
     try:
-        yield streaming_replica
+        with override_settings(DATABASE_REPLICA_IS_PRIMARY=False):
+            yield streaming_replica
     finally:
         with contextlib.suppress(Exception):
-            own.close()
-        own.settings_dict.clear()
-        own.settings_dict.update(original)
+            alias.close()
+        alias.settings_dict.clear()
+        alias.settings_dict.update(original)
         replica.forget_failures()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.db import connections, router
+from django.db import router
 
 from crm import replica
 from crm.jobs.models import Heartbeat
@@ -20,23 +20,27 @@ pytestmark = pytest.mark.django_db
 def test_the_tests_run_with_a_replica_alias_that_mirrors_the_primary():
     assert settings.DATABASES[replica.REPLICA]["TEST"]["MIRROR"] == "default"
     assert settings.DATABASE_ROUTERS == ["crm.replica.ReplicaRouter"]
-    assert replica.replica_is_primary()  # no lag to ask about: nothing is replicated
+    # An alias naming the primary's own database is read on the primary's connection, with no
+    # lag to ask about (a query neither server runs).
+    assert replica.replica_is_primary()
+    with replica.replica_reads() as reading:
+        assert (reading.source, reading.state, reading.notice) == (replica.PRIMARY, None, "")
+        assert router.db_for_read(RawEvent) == replica.PRIMARY
 
 
 def test_reads_go_to_the_replica_only_inside_the_scope_and_writes_never():
     tenant = make_tenant()
     assert router.db_for_read(TrackingTenant) == replica.PRIMARY
-    with replica.replica_reads() as reading:
-        assert reading.on_replica and reading.state is None
+    with replica.replica_reads(replica.Reading(replica.REPLICA)):
         assert router.db_for_read(RawEvent) == replica.REPLICA
-        read = TrackingTenant.objects.get(pk=tenant.pk)
-        assert read._state.db == replica.REPLICA
-        assert router.db_for_write(TrackingTenant, instance=read) == replica.PRIMARY
+        assert router.db_for_write(TrackingTenant, instance=tenant) == replica.PRIMARY
         assert router.db_for_write(Heartbeat) == replica.PRIMARY
     assert router.db_for_read(TrackingTenant) == replica.PRIMARY
-    # Outside the scope an object read from the replica is followed and saved on the primary.
-    assert router.db_for_read(RawEvent, instance=read) == replica.PRIMARY
-    assert router.allow_relation(read, tenant) is True
+    # Outside the scope a row read from the replica is followed and saved on the primary.
+    tenant._state.db = replica.REPLICA
+    assert router.db_for_read(RawEvent, instance=tenant) == replica.PRIMARY
+    assert router.db_for_write(TrackingTenant, instance=tenant) == replica.PRIMARY
+    assert router.allow_relation(tenant, make_tenant("other")) is True
 
 
 def test_migrations_never_run_on_the_replica():
@@ -48,7 +52,7 @@ def test_a_thread_started_inside_the_scope_reads_the_primary():
     import threading
 
     seen = []
-    with replica.replica_reads():
+    with replica.replica_reads(replica.Reading(replica.REPLICA)):
         thread = threading.Thread(target=lambda: seen.append(router.db_for_read(RawEvent)))
         thread.start()
         thread.join()
@@ -89,16 +93,35 @@ def test_start_up_stops_with_a_tolerated_lag_that_is_no_number_of_seconds(lag):
     assert "DATABASE_REPLICA_MAX_LAG is a whole number of seconds: 0 or more." in result.stderr
 
 
-def test_without_a_replica_url_there_is_no_replica_alias():
+def _database_settings(**env: str) -> list[str]:
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'crm.settings');"
-        "django.setup(); from django.conf import settings;"
-        "print(sorted(settings.DATABASES), getattr(settings, 'DATABASE_ROUTERS', []))"
+        "django.setup(); from django.conf import settings as s;"
+        "print(sorted(s.DATABASES), getattr(s, 'DATABASE_ROUTERS', []),"
+        " s.DATABASE_REPLICA_IS_PRIMARY,"
+        " s.DATABASES.get('replica', {}).get('TEST', {}).get('MIRROR'))"
     )
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_REPLICA_URL"}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True,
-        env={**environment, "DEBUG": "1"}, timeout=60,
+        env={**environment, "DEBUG": "1", **env}, timeout=60,
     )  # fmt: skip
-    assert result.stdout.split() == ["['default']", "[]"], result.stderr
-    assert connections[replica.REPLICA] is connections[replica.PRIMARY]  # here, the mirror
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_without_a_replica_url_there_is_no_replica_alias():
+    assert _database_settings() == "['default'] [] False None"
+
+
+def test_a_replica_url_adds_the_alias_the_router_and_the_mirror_for_tests():
+    said = _database_settings(
+        DATABASE_URL="postgres://crm@db.internal/crm",
+        DATABASE_REPLICA_URL="postgres://crm@replica.internal/crm",
+    )
+    assert said == "['default', 'replica'] ['crm.replica.ReplicaRouter'] False default"
+    same = _database_settings(
+        DATABASE_URL="postgres://crm@db.internal/crm",
+        DATABASE_REPLICA_URL="postgres://crm@db.internal/crm",
+    )
+    assert " True " in same

@@ -10,9 +10,13 @@ from django.db import connections, router
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from crm import replica
+from crm.testing import signed_in
+from crm.testing.browser import DESKTOP, PHONE, check_page, open_page, page_problems
 from crm.testing.stack import wait_until
+from crm.tests.factories import UserFactory
 from tracking import processing, services, tenants
 from tracking.models import RawEvent, TrackingTenant
 from tracking.tests.helpers import UA, make_tenant
@@ -36,16 +40,22 @@ def on_replica(sql: str) -> tuple:
         return cursor.fetchone()
 
 
+COUNTS = (
+    "SELECT (SELECT count(*) FROM tracking_rawevent), (SELECT count(*) FROM tracking_trackedevent)"
+)
+
+
 def replayed(client, tenant, received: int):
-    """The dashboard once the replica has replayed `received` events of the tenant."""
-
-    def page():
-        response = client.get(reverse("tracking:dashboard", args=[tenant.pk]))
-        if response.status_code == 200 and response.context["figures"]["received"] == received:
-            return response
-        return None
-
-    return wait_until(page, timeout=15, interval=0.05, what="the replica replays the events")
+    """The dashboard once the replica holds what the primary does (the raw rows and what the
+    worker made of them, two transactions) and the tenant's `received` events."""
+    with connections[replica.PRIMARY].cursor() as cursor:
+        cursor.execute(COUNTS)
+        on_primary = cursor.fetchone()
+    wait_until(lambda: on_replica(COUNTS) == on_primary, timeout=15, interval=0.05,
+               what="the replica replays the events")  # fmt: skip
+    response = client.get(reverse("tracking:dashboard", args=[tenant.pk]))
+    assert response.context["figures"]["received"] == received
+    return response
 
 
 def test_the_dashboard_reads_the_replica_once_replayed_and_says_how_far_behind(
@@ -113,6 +123,13 @@ def test_a_replica_behind_is_read_within_the_tolerated_lag_and_left_beyond_it(
         assert state.lag_seconds >= 1 and state.behind_bytes > 0
         assert f"Figures from a replica, {state.lag_seconds} s behind" in response.content.decode()
 
+        # A tenant the replica does not hold yet: its page is read from the primary, not a 404.
+        fresh = make_tenant("fresh")
+        response = admin_client.get(reverse("tracking:dashboard", args=[fresh.pk]))
+        assert response.status_code == 200
+        assert not response.wsgi_request.replica_reading.on_replica
+        assert 'id="replica-lag"' not in response.content.decode()
+
         settings.DATABASE_REPLICA_MAX_LAG = 0
         response = admin_client.get(reverse("tracking:dashboard", args=[tenant.pk]))
         assert response.context["figures"]["received"] == 2
@@ -167,5 +184,35 @@ def test_a_replica_that_stops_mid_page_leaves_the_page_read_again_from_the_prima
         assert answer.content.decode() == tenant.name
         assert calls == [replica.REPLICA, replica.PRIMARY]
         assert request.replica_reading.notice == replica.NOT_ANSWERING
+    finally:
+        real_replica.resume()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_lag_line_and_the_notice_fit_the_screen_and_pass_the_checks(
+    chromium, live_server, real_replica, role_groups, device
+):
+    tenant = make_tenant("shown")
+    send(tenant, "/a")
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    replayed(signed_in(admin), tenant, 1)
+    pages = [
+        (admin, "index", reverse("tracking:index")),
+        (admin, "dashboard", reverse("tracking:dashboard", args=[tenant.pk])),
+        (admin, "ops", reverse("ops:dashboard")),  # its "Read replica" section
+    ]
+    assert page_problems(chromium, live_server.url, device, pages, prefix="replica-") == []
+
+    browser_page = open_page(chromium, PHONE if device == "phone" else DESKTOP, admin)
+    page = browser_page.page
+    page.goto(live_server.url + reverse("tracking:dashboard", args=[tenant.pk]))
+    expect(page.locator("#replica-lag")).to_contain_text("Figures from a replica, 0 s behind")
+    real_replica.halt()
+    try:
+        page.reload()
+        expect(page.locator("#replica-lag")).to_have_text(replica.NOT_ANSWERING)
+        report = check_page(browser_page, screenshot=f"{device}-replica-down")
+        assert report.problems == []
     finally:
         real_replica.resume()
