@@ -9,6 +9,7 @@ import pytest
 from django.db import connections, router
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -78,6 +79,26 @@ def test_the_dashboard_reads_the_replica_once_replayed_and_says_how_far_behind(
     export = admin_client.get(reverse("tracking:events-export", args=[tenant.pk]))
     lines = b"".join(export.streaming_content).decode().splitlines()
     assert export.wsgi_request.replica_reading.on_replica and len(lines) == 1 + 3
+
+
+def test_the_dashboard_runs_the_same_queries_on_each_server_whatever_the_rows(
+    real_replica, admin_client, role_groups
+):
+    ran = []
+    for rows in (2, 25):
+        tenant = make_tenant(f"site{rows}")
+        send(tenant, *[f"/{n}" for n in range(rows)])
+        replayed(admin_client, tenant, rows)
+        with (
+            CaptureQueriesContext(connections[replica.PRIMARY]) as primary,
+            CaptureQueriesContext(connections[replica.REPLICA]) as standby,
+        ):
+            admin_client.get(reverse("tracking:dashboard", args=[tenant.pk]))
+        ran.append((len(primary), len(standby)))
+    assert ran[0] == ran[1]
+    # The primary: the session, the user and its WAL position; the replica: the rest.
+    assert any("pg_current_wal_lsn" in query["sql"] for query in primary.captured_queries)
+    assert ran[0][1] > ran[0][0]
 
 
 def test_writes_go_to_the_primary_from_inside_the_replicas_scope(real_replica, role_groups):
