@@ -18,6 +18,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from crm.switches.selectors import remember as remember_switches  # noqa: E402
 from crm.testing import queries, signed_in, signed_in_api  # noqa: E402
+from crm.testing.replica import real_replica, streaming_replica  # noqa: E402, F401
 from crm.tests.factories import SalesRepFactory, TeamFactory, UserFactory  # noqa: E402
 
 

@@ -14,6 +14,6 @@ class CrmConfig(AppConfig):
         # knows all of them.
         from crm import mail  # noqa: F401
         from crm.jobs import maintenance, tasks  # noqa: F401
-        from crm.ops import core, signals  # noqa: F401
+        from crm.ops import core, replica, signals  # noqa: F401
 
         autodiscover_modules("areas", "jobs", "handlers", "tasks", "panels", "ops")

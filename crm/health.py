@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from crm import replica
+
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 EMBEDDED_BROKER = "embedded: the queue is a folder shared with the worker and beat"
 
@@ -61,6 +63,24 @@ def check_broker() -> dict:
         return {"status": HEALTHY, "detail": EMBEDDED_BROKER}
     _broker_client().ping()
     return {"status": HEALTHY}
+
+
+def check_replica() -> dict:
+    """The read replica (DATABASE_REPLICA_URL): down, not replicating or behind by more than
+    the tolerated lag is degraded (the dashboards read the primary meanwhile)."""
+    state = replica.replica_state()
+    result = {"status": HEALTHY if state.tolerated else DEGRADED}
+    if state.lag_seconds is not None:
+        result["lag_seconds"] = state.lag_seconds
+    if state.refusal:
+        result["detail"] = (
+            "unreachable"
+            if not state.answering
+            else "not replicating"
+            if not state.replicating
+            else "behind by more than the tolerated lag"
+        )
+    return result
 
 
 def _heartbeat_checks() -> dict[str, dict]:
@@ -120,6 +140,9 @@ def health_report() -> dict:
             for name in ("worker", "beat")
         }
     checks.update(heartbeats)
+    # Only a replica of its own: an alias naming the primary's database has nothing to report.
+    if replica.replica_configured() and not replica.replica_is_primary():
+        checks["replica"] = _timed(check_replica, DEGRADED)
 
     statuses = {result["status"] for result in checks.values()}
     if UNHEALTHY in statuses:

@@ -176,6 +176,43 @@ else:
     # (bench/, goals_recalculate). A server-wide setting cannot be relied on, so it is said here.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
 
+# DATABASE_REPLICA_URL: a streaming replica of the primary (PostgreSQL only). Unset, there is no
+# replica alias and every read is the primary's. Set, the tracking dashboards and their CSV read
+# it (crm.replica: only inside that scope; writes, the worker and every other page stay on the
+# primary) while it is at most DATABASE_REPLICA_MAX_LAG seconds behind. The tests' replica is
+# the test database itself (TEST MIRROR: no second test database is created).
+try:
+    DATABASE_REPLICA_MAX_LAG = int(env.str("DATABASE_REPLICA_MAX_LAG", default="30"))
+except ValueError:
+    DATABASE_REPLICA_MAX_LAG = -1
+if DATABASE_REPLICA_MAX_LAG < 0:
+    raise ImproperlyConfigured("DATABASE_REPLICA_MAX_LAG is a whole number of seconds: 0 or more.")
+DATABASE_REPLICA_IS_PRIMARY = False
+if env.str("DATABASE_REPLICA_URL", default="").strip():
+    _replica = env.db("DATABASE_REPLICA_URL")
+    # The primary's own database (the tests' mirror, or both variables alike): read on the
+    # primary's connection, with no lag to ask about.
+    DATABASE_REPLICA_IS_PRIMARY = all(
+        _replica.get(key) == DATABASES["default"].get(key) for key in ("HOST", "PORT", "NAME")
+    )
+    if (
+        DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+        or _replica["ENGINE"] != DATABASES["default"]["ENGINE"]
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL is a streaming replica of the PostgreSQL at DATABASE_URL "
+            "(postgres://…); unset it to read the primary."
+        )
+    _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica.setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_REPLICA_CONNECT_TIMEOUT", default=2
+    )
+    _replica["OPTIONS"].setdefault("options", "-c jit=off")
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["crm.replica.ReplicaRouter"]
+
 # --- Cache and Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 

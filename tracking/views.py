@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from crm import charts
+from crm.replica import reads_from_replica
 from crm.web import area_required, call_service, csv_response, form_page, post_data
 from tracking import selectors, services, tenants
 from tracking.forms import RotateKeysForm
@@ -39,6 +40,7 @@ def curl_example(tenant, base_url: str) -> str:
 
 
 @area_required("tracking")
+@reads_from_replica
 def index(request: HttpRequest) -> HttpResponse:
     tenants = list(selectors.tenant_list(user=request.user))
     figures = selectors.overview(tenants)
@@ -47,6 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @area_required("tracking")
+@reads_from_replica
 def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     tenant = get_object_or_404(selectors.tenant_list(user=request.user), pk=pk)
     figures = selectors.dashboard(tenant)
@@ -106,6 +109,7 @@ def rotate_keys(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("tracking")
+@reads_from_replica
 def events_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The tenant's events of the last 24 hours as CSV (text that a spreadsheet would run as a
     formula is quoted: crm.web.csv_cell)."""

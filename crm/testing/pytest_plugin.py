@@ -2,7 +2,8 @@
 
 `configure_test_environment()` runs when the root conftest is imported, before pytest-django
 loads the settings, so the settings see the servers' URLs:
-- default: starts PostgreSQL and Redis (or uses TEST_DATABASE_URL / TEST_REDIS_URL if set);
+- default: starts PostgreSQL and Redis (or uses TEST_DATABASE_URL / TEST_REDIS_URL if set); the
+  read replica's alias mirrors the test database (crm.replica, crm.testing.replica);
 - TEST_DATABASE=sqlite: the embedded default (SQLite, eager Celery, local-memory cache), for the
   subset of tests marked `sqlite`.
 """
@@ -14,6 +15,7 @@ import tempfile
 from crm.testing.servers import PostgresServer, RedisServer
 
 _servers: list = []
+REPLICA_VARIABLE = "DATABASE_REPLICA_URL"
 
 TEST_ENVIRONMENT = {
     "DEBUG": "0",
@@ -61,6 +63,10 @@ def configure_test_environment() -> None:
     # cache without dropping a running worker's queues.
     base = redis_url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = database_url
+    # The replica alias exists in every test, as the test database's mirror: the router's
+    # scopes run everywhere, and crm.testing.replica's fixtures give a real replica to the
+    # tests that start one. Read by the settings only (setup_django).
+    os.environ[REPLICA_VARIABLE] = database_url
     os.environ["REDIS_URL"] = f"{base}/0"
     os.environ["CELERY_BROKER_URL"] = f"{base}/1"
 
@@ -70,6 +76,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    # The programs the tests start (a worker, gunicorn, manage.py with a database of their
+    # own) get no replica of the tests' database.
+    os.environ.pop(REPLICA_VARIABLE, None)
 
 
 def _stop_servers() -> None:
