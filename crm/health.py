@@ -83,6 +83,23 @@ def check_replica() -> dict:
     return result
 
 
+# Checks an app adds (its ops.py, found at start-up like its dashboard sections): a name, the
+# check, and what its failure makes the whole (a part ingestion needs may only degrade it).
+_checks: dict[str, tuple[Callable[[], dict | None], str]] = {}
+
+
+def health_check(name: str, *, failure_status: str = DEGRADED):
+    """Register `check` under `name` in /health/. It answers {"status": …} (with what else it
+    wants shown), None when it has nothing to report in this configuration, or raises (its
+    failure_status, with the error's name)."""
+
+    def decorator(check: Callable[[], dict | None]) -> Callable[[], dict | None]:
+        _checks[name] = (check, failure_status)
+        return check
+
+    return decorator
+
+
 def _heartbeat_checks() -> dict[str, dict]:
     """Worker and beat freshness from their heartbeats, in one query."""
     from crm.jobs.models import Heartbeat
@@ -104,13 +121,15 @@ def _heartbeat_checks() -> dict[str, dict]:
     return checks
 
 
-def _timed(check: Callable[[], dict], failure_status: str) -> dict:
+def _timed(check: Callable[[], dict | None], failure_status: str) -> dict:
     started = time.perf_counter()
     try:
         result = check()
     except Exception as exc:  # a health check reports failures, it never raises them
         # The exception's class says what failed without leaking hosts or credentials.
         result = {"status": failure_status, "detail": f"{type(exc).__name__}"}
+    if result is None:
+        return {}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return result
 
@@ -143,6 +162,10 @@ def health_report() -> dict:
     # Only a replica of its own: an alias naming the primary's database has nothing to report.
     if replica.replica_configured() and not replica.replica_is_primary():
         checks["replica"] = _timed(check_replica, DEGRADED)
+    for name, (check, failure_status) in _checks.items():
+        result = _timed(check, failure_status)
+        if result.get("status") is not None:
+            checks[name] = result
 
     statuses = {result["status"] for result in checks.values()}
     if UNHEALTHY in statuses:

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.db.models import Count, Q
 
+from crm.health import DEGRADED, HEALTHY, health_check
 from crm.ops import counters
 from crm.ops.core import admin_list, ago
 from crm.ops.dashboard import (
@@ -127,6 +128,20 @@ def ingestion_queue(now: dt.datetime) -> Section | None:
         return None
     figures = queue_figures(queue.backlog(now), now)
     return Section(title="Tracking queue", figures=figures)
+
+
+@health_check("tracking_queue")
+def queue_health() -> dict | None:
+    """In queue mode ingestion answers 503 while the stream's Redis is down or the queue is
+    full: /health/ says degraded (the rest of the CRM works) with the backlog."""
+    if not queue.enabled():
+        return None
+    backlog = queue.backlog()
+    full = backlog.entries >= backlog.limit
+    result = {"status": DEGRADED if full else HEALTHY, "entries": backlog.entries}
+    if full:
+        result["detail"] = "queue full: ingestion answers 503"
+    return result
 
 
 def queue_figures(backlog: queue.Backlog, now: dt.datetime) -> list[Figure]:

@@ -139,6 +139,7 @@ def test_past_the_backlog_or_with_redis_down_the_answer_is_503_with_retry_after(
 ):
     tenant = make_tenant()
     settings.TRACKING_QUEUE_MAX_BACKLOG = 2
+    assert _queue_health(client) == {"status": "healthy", "entries": 0}
     assert [post_batch(client, tenant, events(f"b{n}", 1)).status_code for n in range(2)] == [
         202,
         202,
@@ -147,11 +148,22 @@ def test_past_the_backlog_or_with_redis_down_the_answer_is_503_with_retry_after(
     assert full.status_code == 503 and full["Retry-After"] == "10"
     assert full.json() == {"error": ingest.QUEUE_FULL}
     assert queued.xlen(queue.STREAM) == 2  # nothing trimmed to make room
+    assert _queue_health(client) == {
+        "status": "degraded", "entries": 2, "detail": "queue full: ingestion answers 503"
+    }  # fmt: skip
 
     settings.TRACKING_QUEUE_URL = f"redis://127.0.0.1:{free_port()}/0"  # nobody there
     down = post_event(client, tenant, {"evt_type": "click"})
     assert down.status_code == 503 and down["Retry-After"] == "5"
     assert down.json() == {"error": ingest.QUEUE_DOWN}
+    assert _queue_health(client) == {"status": "degraded", "detail": "ConnectionError"}
+
+
+def _queue_health(client) -> dict:
+    """The queue's check in /health/, without its timing."""
+    check = client.get("/health/").json()["checks"]["tracking_queue"]
+    check.pop("latency_ms")
+    return check
 
 
 def test_a_stream_that_lost_entries_is_detected_counted_once_and_alerted(
