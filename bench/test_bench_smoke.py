@@ -29,6 +29,7 @@ def test_registry_holds_the_scenarios_by_name():
         "supervision_save",
         "tracking_batch",
         "tracking_growth",
+        "tracking_partition_drop",
         "tracking_processing",
         "tracking_single",
     ]
