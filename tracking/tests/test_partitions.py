@@ -167,10 +167,10 @@ def test_the_purge_drops_old_processed_days_and_keeps_and_names_a_day_with_pendi
     assert purged.dropped == [partitions.partition_name(busy)] and purged.kept == []
 
 
-def test_the_claim_updates_only_the_days_its_rows_are_in(tenant):
+def test_the_claim_reads_the_newest_days_and_an_old_row_once_they_have_none(tenant):
     for back in range(1, 30):
         partitions.ensure(today=TODAY - dt.timedelta(days=back), ahead=0)
-    ingest(tenant, [{"evt_type": "old"}], received_at=timezone.now() - dt.timedelta(days=3))
+    ingest(tenant, [{"evt_type": "old"}], received_at=timezone.now() - dt.timedelta(days=5))
     ingest(tenant, [{"evt_type": f"n{n}"} for n in range(5)])
     plans = []
 
@@ -184,10 +184,16 @@ def test_the_claim_updates_only_the_days_its_rows_are_in(tenant):
     wrapped = connection.execute_wrapper(explained)
     with pytest.raises(RuntimeError), transaction.atomic(), wrapped:
         processing.claim(batch=100)
+    with transaction.atomic():
+        first, then = processing.claim(batch=100), processing.claim(batch=100)
 
-    skipped = [line for line in plans[0] if "never executed" in line]
-    # The claimed rows' days, from three days ago to today, are the ones it updates in.
-    assert len(skipped) >= 29 + partitions.DAYS_AHEAD - 4, "\n".join(plans[0])
+    # Planned on the last days' partitions only (of 38), then on those of the claimed rows.
+    planned = {line.split()[2] for line in plans[0] if line.strip().startswith("Update on ")}
+    assert planned == {f"{partitions.TABLE}"} | {
+        partitions.partition_name(TODAY + dt.timedelta(days=n)) for n in (-2, -1, 0, 1)
+    }, "\n".join(plans[0])
+    assert [row.payload["evt_type"] for row in first] == [f"n{n}" for n in range(5)]
+    assert [row.payload["evt_type"] for row in then] == ["old"]
 
 
 def test_the_raw_tables_triggers_hold_on_the_partitions(tenant):
