@@ -202,9 +202,11 @@ def _insert(request: _Request, events: list[contract.Event]) -> tuple[int, list[
     ids = [event.event_id if event.event_id is not None else next(fresh) for event in events]
     named = missing < len(events)  # some ids are the client's
     returning = " RETURNING event_id" if named else ""
+    if connection.vendor == "postgresql" and not named:  # new ids only: none to look for
+        return _insert_postgres(request, events, ids, named=False)
     if connection.vendor == "postgresql":
         with _across_midnight(request):
-            return _insert_postgres(request, events, ids, named=named)
+            return _insert_postgres(request, events, ids, named=True)
     table = connection.ops.quote_name(RawEvent._meta.db_table)
     conflict = "ON CONFLICT (tenant_id, event_id) DO NOTHING"
     with connection.cursor() as cursor:
@@ -290,19 +292,22 @@ def _insert_postgres(
     table = connection.ops.quote_name(RawEvent._meta.db_table)
     pending = int(RawStatus.PENDING)
     returning = " RETURNING event_id" if named else ""
-    elsewhere = _elsewhere_params(request)
+    elsewhere = _elsewhere_params(request) if named else []
     with connection.cursor() as cursor:
         if len(events) == 1:  # the one event of /t/e
             event = events[0]
+            where = f"WHERE {_ELSEWHERE.format(event_id='%s')} " if named else ""
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) SELECT %s, %s, %s, %s, %s, "
                 f"%s::inet, %s, %s::jsonb, %s, %s, {pending}, 0, '', '', %s "
-                f"WHERE {_ELSEWHERE.format(event_id='%s')} ON CONFLICT DO NOTHING",
+                f"{where}ON CONFLICT DO NOTHING",
                 [request.tenant_id, request.received_at, event.timestamp, request.sent_at,
                  event.clock_skew, request.ip, request.user_agent, event.payload,
-                 request.source, ids[0], request.bot, elsewhere[0], ids[0], *elsewhere[1:]],
+                 request.source, ids[0], request.bot, *elsewhere[:1], *ids[:1] * named,
+                 *elsewhere[1:]],
             )  # fmt: skip
             return (1, None) if cursor.rowcount == 1 else (0, [False])
+        where = f"WHERE {_ELSEWHERE.format(event_id='e->>1')} " if named else ""
         document = ",".join(
             f"[{event.payload},{_json_id(event, event_id)},{_json_time(event.timestamp)},"
             f"{'true' if event.clock_skew else 'false'}]"
@@ -312,8 +317,7 @@ def _insert_postgres(
             f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
             "SELECT %s, %s, (e->>2)::timestamptz, %s, (e->>3)::boolean, %s::inet, %s, "
             f"e->0, %s, e->>1, {pending}, 0, '', '', %s "
-            f"FROM jsonb_array_elements(%s::jsonb) AS e "
-            f"WHERE {_ELSEWHERE.format(event_id='e->>1')} ON CONFLICT DO NOTHING{returning}",
+            f"FROM jsonb_array_elements(%s::jsonb) AS e {where}ON CONFLICT DO NOTHING{returning}",
             [request.tenant_id, request.received_at, request.sent_at, request.ip,
              request.user_agent, request.source, request.bot, f"[{document}]", *elsewhere],
         )  # fmt: skip
