@@ -428,11 +428,15 @@ def _write_events_and_sessions(good: list[tuple[Claimed, dict]]) -> None:
                         raw_event_id bigint, evt_type text, url_path text, referrer_host text,
                         occurred_at timestamptz, session_key text, props_from text)
                     JOIN {_table(RawEvent)} raw ON raw.id = e.raw_event_id
+                        AND raw.received_at BETWEEN %s AND %s
                     LEFT JOIN upserted ON upserted.tenant_id = e.tenant_id
                         AND upserted.session_key = e.session_key
                     ON CONFLICT (raw_event_id) DO NOTHING""",
-                list(_documents(good)),
-            )
+                # The batch's received times, written out: the raw rows are looked up in the
+                # day partitions they are in, not in every one (tracking.partitions).
+                [*_documents(good), min(row.received_at for row, _ in good),
+                 max(row.received_at for row, _ in good)],
+            )  # fmt: skip
             return
         sessions, events = _sessions(good), _events(good)
         adapt = connection.ops.adapt_datetimefield_value
