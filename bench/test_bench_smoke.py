@@ -30,6 +30,7 @@ def test_registry_holds_the_scenarios_by_name():
         "tracking_batch",
         "tracking_dashboard",
         "tracking_growth",
+        "tracking_partition_drop",
         "tracking_processing",
         "tracking_queue",
         "tracking_single",

@@ -64,10 +64,48 @@ def check_migrations() -> tuple[str, str]:
     return PASS, f"all {len(executor.loader.applied_migrations)} applied"
 
 
-def _declared_objects(model) -> list[tuple[str, Callable[[dict], bool]]]:
+@dataclass(frozen=True)
+class Partitioning:
+    """A partitioned table (PostgreSQL): its keys hold its partition key, and a unique
+    constraint without it exists as a unique index of each partition."""
+
+    key: tuple[str, ...]
+    unique_in_every_partition: frozenset[tuple[str, ...]]
+
+
+def _partitioning(cursor, table: str) -> Partitioning | None:
+    if connection.vendor != "postgresql":
+        return None
+    cursor.execute(
+        "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_partitioned_table p "
+        "CROSS JOIN LATERAL unnest(p.partattrs) WITH ORDINALITY AS k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum "
+        "WHERE p.partrelid = to_regclass(%s)",
+        [table],
+    )
+    key = cursor.fetchone()[0]
+    if not key:
+        return None
+    cursor.execute(
+        "SELECT columns FROM (SELECT i.inhrelid, array_agg(a.attname ORDER BY k.n) AS columns "
+        "FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid AND x.indisunique "
+        "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = i.inhrelid AND a.attnum = k.attnum "
+        "WHERE i.inhparent = to_regclass(%s) GROUP BY i.inhrelid, x.indexrelid) AS per_index "
+        "GROUP BY columns HAVING count(DISTINCT inhrelid) = "
+        "(SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass(%s))",
+        [table, table],
+    )
+    return Partitioning(tuple(key), frozenset(tuple(row[0]) for row in cursor.fetchall()))
+
+
+def _declared_objects(
+    model, partitioning: Partitioning | None = None
+) -> list[tuple[str, Callable[[dict], bool]]]:
     """(what, test against the table's introspected constraints) for everything the model
     declares: its Meta indexes and constraints by name, single-column indexes, unique columns
-    and foreign keys by their columns."""
+    and foreign keys by their columns; on a partitioned table, its keys with the partition key
+    and its unique constraints in every partition."""
     meta = model._meta
     table = meta.db_table
     wanted: list[tuple[str, Callable[[dict], bool]]] = []
@@ -85,16 +123,19 @@ def _declared_objects(model) -> list[tuple[str, Callable[[dict], bool]]]:
     for index in meta.indexes:
         wanted.append((f"index {index.name} on {table}", named(index.name)))
     for constraint in meta.constraints:
-        wanted.append((f"constraint {constraint.name} on {table}", named(constraint.name)))
+        exists = named(constraint.name)
+        columns = tuple(meta.get_field(name).column for name in getattr(constraint, "fields", ()))
+        if partitioning and columns and columns in partitioning.unique_in_every_partition:
+            exists = lambda found: True  # noqa: E731
+        wanted.append((f"constraint {constraint.name} on {table}", exists))
     for together in meta.unique_together:
         columns = [meta.get_field(name).column for name in together]
         wanted.append((f"unique {table}({', '.join(columns)})", on_columns(columns, unique=True)))
     for field in meta.local_concrete_fields:
         column = field.column
         if field.primary_key:
-            wanted.append(
-                (f"primary key {table}({column})", on_columns([column], primary_key=True))
-            )
+            key = [column, *(partitioning.key if partitioning else ())]
+            wanted.append((f"primary key {table}({column})", on_columns(key, primary_key=True)))
         elif field.unique:
             wanted.append((f"unique {table}({column})", on_columns([column], unique=True)))
         elif field.db_index:
@@ -150,7 +191,7 @@ def check_schema() -> tuple[str, str]:
                 if field.column not in present:
                     missing.append(f"column {table}.{field.column}")
             found = introspection.get_constraints(cursor, table)
-            for what, exists in _declared_objects(model):
+            for what, exists in _declared_objects(model, _partitioning(cursor, table)):
                 objects += 1
                 if not exists(found):
                     missing.append(what)

@@ -140,7 +140,8 @@ def counted_in_sql(*, inserted: str, upserted: str, given: str) -> str:
     the events and sessions, in the same statement: `inserted` returns the events inserted
     (raw_event_id, tenant_id, evt_type, url_path, occurred_at), `upserted` the sessions as the
     upsert left them (with first_seen_before), `given` the sessions' changes it was given
-    (page_views). As count_events and count_sessions do, in the database."""
+    (page_views). As count_events and count_sessions do, in the database. Its two parameters:
+    the first and last received times of the batch's raw rows (their day partitions)."""
     from tracking.models import RawEvent
 
     def added(model) -> str:
@@ -158,6 +159,7 @@ def counted_in_sql(*, inserted: str, upserted: str, given: str) -> str:
             INSERT INTO {_table(EventsByMinute)} (tenant_id, minute, evt_type, record_source, n)
             SELECT i.tenant_id, {minute}, i.evt_type, r.record_source, count(*)
             FROM {inserted} i JOIN {_table(RawEvent)} r ON r.id = i.raw_event_id
+                AND r.received_at BETWEEN %s AND %s
             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 {added(EventsByMinute)}),
         rollup_pages AS (
             INSERT INTO {_table(PageViewsByHour)} (tenant_id, hour, url_path, n)

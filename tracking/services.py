@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.utils import timezone
 from crm.periods import format_moment
 from crm.roles import Actor
 from crm.writes import audit, locked, name_actions
-from tracking import clients, contract, selectors, tenants
+from tracking import clients, contract, partitions, selectors, tenants
 
 # What was answered but not stored is counted through here by every ingestion path; the
 # counters live in their own module, which the dashboard's selector reads as well.
@@ -201,37 +202,14 @@ def _insert(request: _Request, events: list[contract.Event]) -> tuple[int, list[
     ids = [event.event_id if event.event_id is not None else next(fresh) for event in events]
     named = missing < len(events)  # some ids are the client's
     returning = " RETURNING event_id" if named else ""
+    if connection.vendor == "postgresql" and not named:  # new ids only: none to look for
+        return _insert_postgres(request, events, ids, named=False)
+    if connection.vendor == "postgresql":
+        with _across_midnight(request):
+            return _insert_postgres(request, events, ids, named=True)
     table = connection.ops.quote_name(RawEvent._meta.db_table)
-    pending = int(RawStatus.PENDING)
     conflict = "ON CONFLICT (tenant_id, event_id) DO NOTHING"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(events) == 1:  # the one event of /t/e
-            event = events[0]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES (%s, %s, %s, %s, %s, "
-                f"%s::inet, %s, %s::jsonb, %s, %s, {pending}, 0, '', '', %s) {conflict}",
-                [request.tenant_id, request.received_at, event.timestamp, request.sent_at,
-                 event.clock_skew, request.ip, request.user_agent, event.payload,
-                 request.source, ids[0], request.bot],
-            )  # fmt: skip
-            return (1, None) if cursor.rowcount == 1 else (0, [False])
-        if connection.vendor == "postgresql":
-            document = ",".join(
-                f"[{event.payload},{_json_id(event, event_id)},{_json_time(event.timestamp)},"
-                f"{'true' if event.clock_skew else 'false'}]"
-                for event, event_id in zip(events, ids, strict=True)
-            )
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
-                "SELECT %s, %s, (e->>2)::timestamptz, %s, (e->>3)::boolean, %s::inet, %s, "
-                f"e->0, %s, e->>1, {pending}, 0, '', '', %s "
-                f"FROM jsonb_array_elements(%s::jsonb) AS e {conflict}{returning}",
-                [request.tenant_id, request.received_at, request.sent_at, request.ip,
-                 request.user_agent, request.source, request.bot, f"[{document}]"],
-            )  # fmt: skip
-            if not named:
-                return cursor.rowcount, None
-            return _which_are_new(ids, [row[0] for row in cursor.fetchall()])
         adapt = connection.ops.adapt_datetimefield_value
         shared = (adapt(request.received_at), adapt(request.sent_at), request.ip,
                   request.user_agent, request.source)  # fmt: skip
@@ -257,6 +235,95 @@ def _insert(request: _Request, events: list[contract.Event]) -> tuple[int, list[
         if not named:
             return stored, None
         return _which_are_new(ids, new_ids)
+
+
+# On PostgreSQL the raw table is in day partitions (tracking.partitions), each unique by
+# (tenant, event id) on its own: an insert stores an event unless its id is in its own day's
+# partition (ON CONFLICT, the arbiter being that partition's unique index) or in another
+# partition within the window before its received time, or a little after it (a request still
+# storing its events across midnight while a later one already stored the same id).
+_LOOK_AFTER = dt.timedelta(minutes=5)
+_ELSEWHERE = (
+    f"NOT EXISTS (SELECT 1 FROM {RawEvent._meta.db_table} AS seen "
+    "WHERE seen.tenant_id = %s AND seen.event_id = {event_id} "
+    "AND (seen.received_at >= %s AND seen.received_at < %s "
+    "OR seen.received_at >= %s AND seen.received_at < %s))"
+)
+
+
+def _elsewhere_params(request: _Request) -> list:
+    """The tenant and the two ranges of time outside the received day that `_ELSEWHERE`
+    looks in (literal bounds: the planner reads only the partitions they reach)."""
+    start = partitions.day_start(request.received_at)
+    end = start + dt.timedelta(days=1)
+    return [
+        request.tenant_id,
+        request.received_at - partitions.DEDUP_WINDOW, start,
+        end, max(end, request.received_at + _LOOK_AFTER),
+    ]  # fmt: skip
+
+
+@contextmanager
+def _across_midnight(request: _Request):
+    """Near a midnight (within _LOOK_AFTER of it), two requests racing with the same id could
+    each store it, one on either side, neither seeing the other's uncommitted row. There, the
+    inserts of a tenant before midnight share a lock that those after it take alone, held until
+    they commit: one side's row is committed before the other side looks. Anywhere else, no
+    lock (the racing rows meet in one partition's unique index)."""
+    start = partitions.day_start(request.received_at + _LOOK_AFTER)
+    if abs(request.received_at - start) >= _LOOK_AFTER:
+        yield
+        return
+    after = request.received_at >= start
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pg_advisory_xact_lock{'' if after else '_shared'}(%s, %s)",
+            [request.tenant_id % 2**31, (start - _EPOCH).days],
+        )
+        yield
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _insert_postgres(
+    request: _Request, events: list[contract.Event], ids: list[str], *, named: bool
+) -> tuple[int, list[bool] | None]:
+    table = connection.ops.quote_name(RawEvent._meta.db_table)
+    pending = int(RawStatus.PENDING)
+    returning = " RETURNING event_id" if named else ""
+    elsewhere = _elsewhere_params(request) if named else []
+    with connection.cursor() as cursor:
+        if len(events) == 1:  # the one event of /t/e
+            event = events[0]
+            where = f"WHERE {_ELSEWHERE.format(event_id='%s')} " if named else ""
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(COLUMNS)}) SELECT %s, %s, %s, %s, %s, "
+                f"%s::inet, %s, %s::jsonb, %s, %s, {pending}, 0, '', '', %s "
+                f"{where}ON CONFLICT DO NOTHING",
+                [request.tenant_id, request.received_at, event.timestamp, request.sent_at,
+                 event.clock_skew, request.ip, request.user_agent, event.payload,
+                 request.source, ids[0], request.bot, *elsewhere[:1], *ids[:1] * named,
+                 *elsewhere[1:]],
+            )  # fmt: skip
+            return (1, None) if cursor.rowcount == 1 else (0, [False])
+        where = f"WHERE {_ELSEWHERE.format(event_id='e->>1')} " if named else ""
+        document = ",".join(
+            f"[{event.payload},{_json_id(event, event_id)},{_json_time(event.timestamp)},"
+            f"{'true' if event.clock_skew else 'false'}]"
+            for event, event_id in zip(events, ids, strict=True)
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
+            "SELECT %s, %s, (e->>2)::timestamptz, %s, (e->>3)::boolean, %s::inet, %s, "
+            f"e->0, %s, e->>1, {pending}, 0, '', '', %s "
+            f"FROM jsonb_array_elements(%s::jsonb) AS e {where}ON CONFLICT DO NOTHING{returning}",
+            [request.tenant_id, request.received_at, request.sent_at, request.ip,
+             request.user_agent, request.source, request.bot, f"[{document}]", *elsewhere],
+        )  # fmt: skip
+        if not named:
+            return cursor.rowcount, None
+        return _which_are_new(ids, [row[0] for row in cursor.fetchall()])
 
 
 def _which_are_new(ids: list[str], new_ids: list[str]) -> tuple[int, list[bool] | None]:

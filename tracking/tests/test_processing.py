@@ -281,7 +281,7 @@ def test_retention_deletes_old_processed_rows_in_batches_and_keeps_the_rest(tena
     ingest(tenant, [{"evt_type": "old_pending"}], received_at=old)
     monkeypatch.setattr(retention, "BATCH", 2)
 
-    deleted = retention.purge(before=timezone.now() - dt.timedelta(days=90))
+    deleted = retention.purge(before=timezone.now() - dt.timedelta(days=90)).deleted
 
     assert deleted == 5
     assert sorted(RawEvent.objects.values_list("payload__evt_type", flat=True)) == [

@@ -1,6 +1,7 @@
 """`manage.py purge_tracking --older-than 90d [--include-pending] [--include-failed]`: delete raw
-events received before then, in batches, with a progress bar. Processed ones only, unless
-asked; the sessions and events made from them stay."""
+events received before then, with a progress bar: whole day partitions on PostgreSQL (a day
+holding rows that may not go is kept, and named), in batches elsewhere. Processed ones only,
+unless asked; the sessions and events made from them stay."""
 
 import datetime as dt
 import re
@@ -41,7 +42,16 @@ class Command(BaseCommand):
                 bar.total = total
                 bar.update(done - bar.n)
 
-            deleted = retention.purge(
+            purged = retention.purge(
                 before=timezone.now() - age, statuses=tuple(statuses), progress=progress
             )
-        self.stdout.write(self.style.SUCCESS(f"{deleted} raw event(s) deleted."))
+        if purged.dropped:
+            self.stdout.write(f"Partitions dropped: {', '.join(purged.dropped)}.")
+        for kept in purged.kept:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Kept {kept}: replay or purge those rows (--include-pending, "
+                    "--include-failed), and the next run drops it."
+                )
+            )
+        self.stdout.write(self.style.SUCCESS(f"{purged.deleted} raw event(s) deleted."))
