@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm.jobs import Progress, register_job
-from tracking import partitions, processing, queue, retention
+from tracking import partitions, processing, queue, retention, tasks
 
 PROCESS = "process_tracking_events"
 PURGE = "purge_tracking"
@@ -61,8 +61,14 @@ def drain_tracking_queue(progress: Progress) -> int:
         # Switched off with entries still waiting: they are stored all the same.
         if not queue.leftover():
             return 0
-        return queue.drain(budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, until_empty=True)
-    return queue.drain(budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, progress=progress)
+        return queue.drain(
+            budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, until_empty=True,
+            stored=tasks.process_soon,
+        )  # fmt: skip
+    return queue.drain(
+        budget=settings.TRACKING_QUEUE_DRAIN_SECONDS, progress=progress,
+        stored=tasks.process_soon,
+    )  # fmt: skip
 
 
 @register_job(

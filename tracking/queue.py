@@ -26,7 +26,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 from django.conf import settings
@@ -36,7 +36,7 @@ from django.utils import timezone
 from crm.jobs import Progress
 from crm.jobs.services import dead_letter_record
 from crm.ops import counters
-from tracking import clients, contract, services, tasks, tenants
+from tracking import clients, contract, services, tenants
 from tracking.models import TrackingTenant
 
 logger = logging.getLogger(__name__)
@@ -196,11 +196,14 @@ def drain(
     progress: Progress | None = None,
     block_ms: int = 1000,
     until_empty: bool = False,
+    stored: Callable[[], object] = lambda: None,
 ) -> int:
     """Store what the stream holds for `budget` seconds (waiting for more when it is empty,
     unless `until_empty`): entries other drainers left unacknowledged for
-    TRACKING_QUEUE_CLAIM_SECONDS first, then new ones. Returns the events written (new or
-    already stored; not those of entries turned into dead letters)."""
+    TRACKING_QUEUE_CLAIM_SECONDS first, then new ones; `stored` is called after a batch stored
+    events (the job asks for their processing: tracking.tasks, which sends dead entries back
+    here). Returns the events written (new or already stored; not those of entries turned into
+    dead letters)."""
     client = _client(drainer=True)
     _ensure_group(client)
     consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -220,7 +223,7 @@ def drain(
                 if until_empty:
                     break
                 continue
-            drained += _store(client, entries)
+            drained += _store(client, entries, stored)
             if progress is not None:
                 progress(drained, None)
     finally:
@@ -283,7 +286,7 @@ def _decode(fields: dict) -> tuple[services._Request, list[contract.Event]]:
     return request, events
 
 
-def _store(client: redis.Redis, entries: list) -> int:
+def _store(client: redis.Redis, entries: list, stored_some: Callable[[], object]) -> int:
     """One batch of entries in the raw table in one transaction, the poison ones as dead
     letters in the same transaction; then (committed) acknowledged, deleted and counted done."""
     kept, poison = [], []
@@ -329,7 +332,7 @@ def _store(client: redis.Redis, entries: list) -> int:
         pipe.execute()
     counters.count(DRAINED_COUNTER, stored)
     if stored:
-        tasks.process_soon()
+        stored_some()
     return stored
 
 
