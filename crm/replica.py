@@ -130,6 +130,11 @@ def _mark_down() -> None:
     _down_until = time.monotonic() + RETRY_AFTER
 
 
+# A WAL segment's worth: what a streaming replica may lack of the primary's WAL without being
+# behind in replay.
+IN_FLIGHT_BYTES = 16 * 1024 * 1024
+
+
 def replica_state() -> ReplicaState:
     """Ask both servers (a query each): the primary's WAL position first, so that a replica
     whose replay reached it holds everything committed before the question was asked."""
@@ -142,9 +147,9 @@ def replica_state() -> ReplicaState:
         with connections[REPLICA].cursor() as cursor:
             cursor.execute(
                 "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
-                "pg_last_xact_replay_timestamp(), now()"
+                "pg_last_xact_replay_timestamp(), now(), pg_last_wal_receive_lsn()::text"
             )
-            recovering, replay_lsn, replayed_at, replica_now = cursor.fetchone()
+            recovering, replay_lsn, replayed_at, replica_now, receive_lsn = cursor.fetchone()
     except DatabaseError as error:
         logger.warning("read replica unavailable: %s", type(error).__name__)
         _mark_down()
@@ -152,9 +157,14 @@ def replica_state() -> ReplicaState:
     if not recovering or replay_lsn is None:
         return ReplicaState(answering=True, error="not in recovery")
     behind = max(0, _lsn(primary_lsn) - _lsn(replay_lsn))
-    if behind == 0:
+    # Replayed all it received, and that within a WAL segment of the primary: what is missing
+    # is in flight (a checkpoint's record on an idle primary, say), not waiting to be replayed.
+    # The time since the last commit replayed would then call a caught-up replica of a quiet
+    # primary hours behind.
+    in_flight = receive_lsn is not None and _lsn(replay_lsn) >= _lsn(receive_lsn)
+    if behind == 0 or (in_flight and behind <= IN_FLIGHT_BYTES):
         return ReplicaState(
-            answering=True, replicating=True, lag_seconds=0, behind_bytes=0, as_of=asked_at
+            answering=True, replicating=True, lag_seconds=0, behind_bytes=behind, as_of=asked_at
         )
     lag = None
     if replayed_at is not None:

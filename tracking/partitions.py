@@ -23,7 +23,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from tracking.models import RawEvent, RawStatus
 
@@ -151,8 +151,12 @@ class Kept:
     name: str
     pending: bool
     failed: bool
+    # Its detach waited LOCK_TIMEOUT for the table (long statements on it): the next run tries.
+    busy: bool = False
 
     def __str__(self) -> str:
+        if self.busy:
+            return f"{self.name} (the table was busy: the next run drops it)"
         held = " and ".join(
             word for word, held in (("pending", self.pending), ("failed", self.failed)) if held
         )
@@ -164,6 +168,20 @@ class Dropped:
     partitions: list[str] = field(default_factory=list)
     rows: int = 0
     kept: list[Kept] = field(default_factory=list)
+
+
+def _holding(name: str, unwanted: list[int]) -> Kept | None:
+    """The partition, kept, when it holds rows of the `unwanted` statuses (one index probe a
+    status: the partial indexes; the status written out, as a literal matches them)."""
+    with connection.cursor() as cursor:
+        held = {}
+        for status in unwanted:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE status = {int(status)})")
+            held[status] = cursor.fetchone()[0]
+    if not any(held.values()):
+        return None
+    return Kept(name, pending=held.get(RawStatus.PENDING, False),
+                failed=held.get(RawStatus.FAILED, False))  # fmt: skip
 
 
 def drop_older(
@@ -180,29 +198,28 @@ def drop_older(
     for day, name in sorted(days.items()):
         if _bounds(day)[1] > before:
             continue
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            # Detached first: from then on no statement can add a row to it, and what it holds
-            # is what is looked at (one index probe a status: the partial indexes).
-            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
-            held = {}
-            for status in unwanted:
-                # (the status written out: a literal matches the partial indexes)
-                cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE status = {int(status)})")
-                held[status] = cursor.fetchone()[0]
-            if any(held.values()):
-                transaction.set_rollback(True)
-                pending, failed = (
-                    held.get(s, False) for s in (RawStatus.PENDING, RawStatus.FAILED)
-                )
-                result.kept.append(Kept(name, pending=pending, failed=failed))
-                continue
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [name])
-            rows = cursor.fetchone()[0]
-            if rows < 0:  # never analysed
-                cursor.execute(f"SELECT count(*) FROM {name}")
+        # Looked at before the detach (which waits for the whole table) and again after it
+        # (from then on no statement can add a row): a day kept is not detached every run.
+        if kept := _holding(name, unwanted):
+            result.kept.append(kept)
+            continue
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
+                if kept := _holding(name, unwanted):
+                    transaction.set_rollback(True)
+                    result.kept.append(kept)
+                    continue
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [name])
                 rows = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {name}")
+                if rows < 0:  # never analysed
+                    cursor.execute(f"SELECT count(*) FROM {name}")
+                    rows = cursor.fetchone()[0]
+                cursor.execute(f"DROP TABLE {name}")
+        except OperationalError:  # the lock not granted within LOCK_TIMEOUT
+            result.kept.append(Kept(name, pending=False, failed=False, busy=True))
+            continue
         result.partitions.append(name)
         result.rows += rows
     if result.kept:

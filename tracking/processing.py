@@ -164,9 +164,15 @@ def claim(*, batch: int) -> list[Claimed]:
         )
         cursor.execute(statement.replace("{recent}", recent), params)
         rows = cursor.fetchall()
-        if not rows and recent:
-            cursor.execute(statement.replace("{recent}", ""), params)
-            rows = cursor.fetchall()
+        if recent and len(rows) < batch:
+            # The recent days hold less than a batch: older rows (replayed, or a backlog from a
+            # long outage) fill the rest, so they wait at most until the recent backlog is
+            # drained, never for good. This transaction's claimed rows are no longer pending.
+            cursor.execute(
+                statement.replace("{recent}", ""),
+                [RawStatus.PENDING, now, batch - len(rows), RawStatus.PROCESSED, now],
+            )
+            rows = sorted(rows + cursor.fetchall(), key=lambda row: row[0])
     claimed = [
         Claimed(
             id,
@@ -529,17 +535,25 @@ def _mark_failed(bad: Bad) -> tuple[Bad, int]:
         )  # (a bad row or a gone tenant will not get better by waiting)
         (given_up if final else retry).append((row, reason, error))
     adapt = connection.ops.adapt_datetimefield_value
+    # PostgreSQL: the row's received time too, so that each update reads the one day partition
+    # the row is in, not every one.
+    postgres = connection.vendor == "postgresql"
     update = (
         f"UPDATE {_table(RawEvent)} SET status = %s, processed_at = NULL, failure_reason = %s, "
         "last_error = %s, next_attempt_at = %s WHERE id = %s"
+        + (" AND received_at = %s" if postgres else "")
     )
+
+    def where(row: Claimed) -> tuple:
+        return (row.id, row.received_at) if postgres else (row.id,)
+
     with connection.cursor() as cursor:
         cursor.executemany(
             update,
-            [(RawStatus.FAILED, reason, error[:2000], None, row.id)
+            [(RawStatus.FAILED, reason, error[:2000], None, *where(row))
              for row, reason, error in given_up]
             + [(RawStatus.PENDING, reason, error[:2000],
-                adapt(now + dt.timedelta(seconds=30 * 4 ** (row.attempts - 1))), row.id)
+                adapt(now + dt.timedelta(seconds=30 * 4 ** (row.attempts - 1))), *where(row))
                for row, reason, error in retry],
         )  # fmt: skip
     return given_up, len(retry)

@@ -6,13 +6,14 @@ and delete them.
 
 - Nothing is trimmed: past TRACKING_QUEUE_MAX_BACKLOG entries waiting the endpoints answer 503
   with Retry-After (`Full`), never drop the oldest. An entry is appended and counted ("added")
-  in one script, atomically; a drainer acknowledges, deletes and counts ("done") in one
-  transaction after its database commit. So added = done + lost + entries in the stream, and
+  in one script, atomically; a drainer acknowledges, deletes and counts ("done": those it
+  deleted) in one script after its database commit. So added = done + lost + entries in the stream, and
   a stream that lost entries any other way (trimmed, its key evicted) shows a gap: it is
   counted as lost, logged as an error and shown on the ops dashboard.
 - Every event's id is fixed when it is queued (a client's uuid, else a new one), so an entry
   stored twice (a drainer killed between its commit and its acknowledgement; another took the
-  entry over after TRACKING_QUEUE_CLAIM_SECONDS) is stored once: ON CONFLICT (tenant, id).
+  entry over after TRACKING_QUEUE_CLAIM_SECONDS) is stored once (ingestion's own insert: once
+  per tenant and id within 48 hours).
 - An entry that cannot be stored (it cannot be decoded, its tenant is gone, PostgreSQL refuses
   its data) becomes a dead letter with its reason and is acknowledged: the drainer goes on.
   Sending the letter again appends the entry to the stream again.
@@ -82,6 +83,17 @@ if gap > 0 then
     return gap
 end
 return 0
+"""
+
+
+# Acknowledges and deletes the entries, counting done only those it deleted: an entry two
+# drainers both stored (one slow, the other took it over) is counted once, or the count of done
+# would run ahead and hide a later loss.
+_DONE = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+local deleted = redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+redis.call('HINCRBY', KEYS[2], 'done', deleted)
+return deleted
 """
 
 
@@ -325,11 +337,7 @@ def _store(client: redis.Redis, entries: list, stored_some: Callable[[], object]
                     poison.append((entry_id, None, NOT_STORABLE.format(error=error)))
             _bury(poison, fields_of)
     ids = [entry_id for entry_id, _ in entries]
-    with client.pipeline(transaction=True) as pipe:
-        pipe.xack(STREAM, GROUP, *ids)
-        pipe.xdel(STREAM, *ids)
-        pipe.hincrby(COUNTS, "done", len(ids))
-        pipe.execute()
+    client.eval(_DONE, 2, STREAM, COUNTS, GROUP, *ids)
     counters.count(DRAINED_COUNTER, stored)
     if stored:
         stored_some()

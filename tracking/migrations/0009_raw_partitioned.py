@@ -51,6 +51,9 @@ def partitioned(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
+        # Locked before the next id is read: an insert in between would take an id the new
+        # table then gives again (its key is (id, received_at): nothing would refuse it).
+        cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
         next_id = _next_id(cursor, TABLE)
         cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {PLAIN}")
         # The old table's index and constraint names are the new one's.
@@ -93,6 +96,9 @@ def plain(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
+        # Locked before the next id is read: an insert in between would take an id the new
+        # table then gives again (its key is (id, received_at): nothing would refuse it).
+        cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
         next_id = _next_id(cursor, TABLE)
         cursor.execute(
             f"CREATE TABLE {PLAIN} (LIKE {TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"

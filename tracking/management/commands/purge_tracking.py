@@ -50,7 +50,9 @@ class Command(BaseCommand):
         for kept in purged.kept:
             self.stdout.write(
                 self.style.WARNING(
-                    f"Kept {kept}: replay or purge those rows (--include-pending, "
+                    f"Kept {kept}."
+                    if kept.busy
+                    else f"Kept {kept}: replay or purge those rows (--include-pending, "
                     "--include-failed), and the next run drops it."
                 )
             )
