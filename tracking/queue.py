@@ -7,9 +7,9 @@ and delete them.
 - Nothing is trimmed: past TRACKING_QUEUE_MAX_BACKLOG entries waiting the endpoints answer 503
   with Retry-After (`Full`), never drop the oldest. An entry is appended and counted ("added")
   in one script, atomically; a drainer acknowledges, deletes and counts ("done": those it
-  deleted) in one script after its database commit. So added = done + lost + entries in the stream, and
-  a stream that lost entries any other way (trimmed, its key evicted) shows a gap: it is
-  counted as lost, logged as an error and shown on the ops dashboard.
+  deleted) in one script after its database commit. So added = done + lost + entries in the
+  stream, and a stream that lost entries any other way (trimmed, its key evicted) shows a gap:
+  it is counted as lost, logged as an error and shown on the ops dashboard.
 - Every event's id is fixed when it is queued (a client's uuid, else a new one), so an entry
   stored twice (a drainer killed between its commit and its acknowledgement; another took the
   entry over after TRACKING_QUEUE_CLAIM_SECONDS) is stored once (ingestion's own insert: once
