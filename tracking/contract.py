@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+# The event type the dashboards count as a page view (its url's path is the page).
+PAGE_VIEW = "page_view"
 MAX_BODY = 1_048_576
 MAX_DECOMPRESSED = 5 * 1_048_576
 MAX_EVENT = 32 * 1024

@@ -13,7 +13,7 @@ tenant; a worker turns the raw rows into sessions and events.
 import hashlib
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 
 from crm.models import TimestampedModel
@@ -21,6 +21,11 @@ from tracking import origins
 
 EVENT_ID_LENGTH = 64
 URL_LENGTH = 2048
+
+
+def quoted_table(model: type[models.Model]) -> str:
+    """A model's table as a hand-written statement names it."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def hash_key(identifier: str) -> str:

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from crm.jobs.services import dead_letter_record
 from tracking import clients, rollups
+from tracking.contract import PAGE_VIEW
 from tracking.models import (
     FailureReason,
     RawEvent,
@@ -48,11 +49,13 @@ from tracking.models import (
     TrackedSession,
     TrackingTenant,
 )
+from tracking.models import (
+    quoted_table as _table,
+)
 
 logger = logging.getLogger(__name__)
 
 REPLAY_TASK = "tracking.replay_raw_event_task"
-PAGE_VIEW = "page_view"
 
 
 @dataclass
@@ -75,10 +78,6 @@ class Claimed:
     # A bot's, stored flagged: processed into no session and no event (the raw row is the
     # record of it).
     bot: bool = False
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _aware(value: str | dt.datetime | None) -> dt.datetime | None:

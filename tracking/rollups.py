@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import orjson
 from django.db import connection, transaction
 
+from tracking.contract import PAGE_VIEW
 from tracking.models import (
     EventsByMinute,
     PageViewsByHour,
@@ -32,8 +33,9 @@ from tracking.models import (
     TrackedEvent,
     TrackedSession,
 )
-
-PAGE_VIEW = "page_view"
+from tracking.models import (
+    quoted_table as _table,
+)
 
 
 def minute(moment: dt.datetime) -> dt.datetime:
@@ -47,10 +49,6 @@ def hour(moment: dt.datetime) -> dt.datetime:
 def quarter(moment: dt.datetime) -> dt.datetime:
     moment = minute(moment)
     return moment.replace(minute=moment.minute - moment.minute % 15)
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 # Each rollup: its key columns (with their PostgreSQL types) and its counts.
