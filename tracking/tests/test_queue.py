@@ -7,6 +7,7 @@ that lost entries detected and shown."""
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -212,12 +213,23 @@ def test_no_event_is_lost_or_doubled_across_a_drainer_killed_mid_batch(queued, s
     def in_flight() -> bool:  # entries read and not yet acknowledged
         return queued.xpending(queue.STREAM, queue.GROUP)["pending"] > 0
 
+    def stopped_mid_batch() -> bool:
+        # Frozen first, then looked at again: a batch seen in flight may be acknowledged before
+        # a kill lands; a stopped drainer's cannot.
+        if RawEvent.objects.count() < 800 or not in_flight():
+            return False
+        os.kill(drainer.pid, signal.SIGSTOP)
+        if in_flight():
+            return True
+        os.kill(drainer.pid, signal.SIGCONT)
+        return False
+
     try:
         wait_until(
-            lambda: RawEvent.objects.count() >= 800 and in_flight(),
-            timeout=30, interval=0.01, what="the drainer in the middle of a batch",
+            stopped_mid_batch, timeout=30, interval=0.01,
+            what="the drainer in the middle of a batch",
         )  # fmt: skip
-        os.kill(drainer.pid, 9)
+        os.kill(drainer.pid, signal.SIGKILL)
     finally:
         drainer.kill()
         drainer.wait()
