@@ -386,6 +386,17 @@ TRACKING_LEASE_SECONDS = env.int("TRACKING_LEASE_SECONDS", default=120)
 TRACKING_MAX_ATTEMPTS = env.int("TRACKING_MAX_ATTEMPTS", default=3)
 # Processed raw rows older than this (days) are deleted by the job purge_tracking.
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=90)
+# The dashboards' rollups (events a minute, page views an hour, sessions a quarter) older than
+# this (days) are deleted by the same job: the dashboards read the last day, and
+# rebuild_tracking_rollups counts any span again from the events.
+try:
+    TRACKING_ROLLUP_DAYS = env.int("TRACKING_ROLLUP_DAYS", default=7)
+except ValueError:
+    TRACKING_ROLLUP_DAYS = 0
+if not 2 <= TRACKING_ROLLUP_DAYS <= 36_500:
+    raise ImproperlyConfigured(
+        "TRACKING_ROLLUP_DAYS is a whole number of days, at least 2: the dashboards read a day."
+    )
 # The queue in front of the raw table (docs/tracking.md, "Ingestion modes"): "" stores each
 # request's events before answering; "redis" appends them to a Redis Stream, answers 202 once
 # Redis has them, and the job drain_tracking_queue stores them. Past TRACKING_QUEUE_MAX_BACKLOG
@@ -397,6 +408,10 @@ if TRACKING_QUEUE not in ("", "redis"):
 TRACKING_QUEUE_URL = env.str("TRACKING_QUEUE_URL", default=REDIS_URL)
 if TRACKING_QUEUE and not TRACKING_QUEUE_URL:
     raise ImproperlyConfigured("TRACKING_QUEUE=redis needs REDIS_URL (or TRACKING_QUEUE_URL).")
+if TRACKING_QUEUE and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The drainer stores a batch of entries with PostgreSQL's JSON functions; the queue is for
+    # a load one PostgreSQL's inserts cannot take, never a SQLite's.
+    raise ImproperlyConfigured("TRACKING_QUEUE=redis needs PostgreSQL (DATABASE_URL).")
 TRACKING_QUEUE_MAX_BACKLOG = env.int("TRACKING_QUEUE_MAX_BACKLOG", default=200_000)
 TRACKING_QUEUE_CLAIM_SECONDS = env.int("TRACKING_QUEUE_CLAIM_SECONDS", default=60)
 # Entries a drainer reads at a time, and how long one run of the job keeps draining (seconds).

@@ -214,12 +214,13 @@ def _enqueue(tenant, events, ip, user_agent, origin, sent_at, bot) -> HttpRespon
         services.count_drop(tenant.id, "rejected", len(result.rejected))
     if bot and result.accepted:
         services.count_drop(tenant.id, "bot_flagged", result.accepted)
-    body = {"accepted": result.accepted, "queued": result.accepted, "rejected": result.rejected,
-            "results": result.results}  # fmt: skip
+    said = {"accepted": result.accepted, "queued": result.accepted, "rejected": result.rejected}
     if result.accepted:
-        body["note"] = queue.QUEUED_NOTE
+        said["note"] = queue.QUEUED_NOTE
     if bot:
-        body["bot"] = "flagged"
+        said["bot"] = "flagged"
+    counts = json.dumps(said)
+    body = f'{counts[:-1]}, "results": {services.results_json(result.results)}}}'
     return _answer(202 if result.accepted else 400, body, origin)
 
 

@@ -11,11 +11,13 @@ acknowledged event must be in the raw table, once.
 
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.harness import ROOT, Context, HttpError, Outcome, Scenario, ratio
@@ -91,6 +93,7 @@ def _run(ctx: Context, tenant: str, seconds: int, env: dict[str, str]) -> dict:
                     _wait_empty(queue_url, CATCH_UP_SECONDS)
                     time.sleep(1)
                 before = tracking._stored(tenant_id)
+                cpu_before = _cpu_seconds()
                 started = time.monotonic()
                 result = _wrk(url, seconds)
                 ended = time.monotonic()
@@ -100,6 +103,10 @@ def _run(ctx: Context, tenant: str, seconds: int, env: dict[str, str]) -> dict:
                     if _wait_empty(queue_url, CATCH_UP_SECONDS):
                         caught_up = round(time.monotonic() - ended, 1)
                     time.sleep(1)  # the last batch's commit
+                # Until every event is stored: the drainers' share of the run in full.
+                result["cpu_us_per_event"] = _cpu_per_event(
+                    cpu_before, _cpu_seconds(), result["accepted"]
+                )
             finally:
                 stop.set()
                 for drainer in drainers:
@@ -118,6 +125,40 @@ def _run(ctx: Context, tenant: str, seconds: int, env: dict[str, str]) -> dict:
         result["backlog_end"] = during[-1] if during else 0
         result["caught_up_seconds"] = caught_up
     return result
+
+
+# Where the CPU goes while wrk runs (from /proc; wrk's own from this process's children):
+# on one machine the two modes share its cores, so the sum says how far either can go.
+_KINDS = (("drain_tracking_queue", "drainer"), ("gunicorn", "gunicorn"),
+          ("redis-server", "redis"), ("postgres", "postgres"))  # fmt: skip
+
+
+def _cpu_seconds() -> Counter:
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: Counter = Counter()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):  # gone meanwhile
+            continue
+        kind = next((kind for mark, kind in _KINDS if mark in command), None)
+        if kind:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            totals[kind] += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk"] = children.ru_utime + children.ru_stime
+    return totals
+
+
+def _cpu_per_event(before: Counter, after: Counter, events: int) -> dict[str, float]:
+    """CPU microseconds an acknowledged event, by kind of process."""
+    return {
+        kind: round((after[kind] - before[kind]) * 1e6 / max(events, 1), 1)
+        for kind in ("gunicorn", "wrk", "redis", "drainer", "postgres")
+    }
 
 
 def _wait_empty(url: str, timeout: float) -> bool:
@@ -168,12 +209,19 @@ def measure(ctx: Context) -> Outcome:
         f"{queued['backlog_end']:,} at the end, empty "
         f"{queued['caught_up_seconds']} s after; acknowledged {queued['accepted']:,}, stored "
         f"{queued['stored']:,}: {'no loss' if lossless else 'LOSS'} | target >= "
-        f"{TARGET_RATIO}x with the drainers keeping up: {'OK' if met else 'MISSED'}"
+        f"{TARGET_RATIO}x with the drainers keeping up: {'OK' if met else 'MISSED'}; CPU µs an "
+        f"event, direct {_cpu_line(direct)}, queued {_cpu_line(queued)}"
     )
     return Outcome(
         metrics={"direct": direct, "queued": queued, "ratio": share, "drainers": DRAINERS},
         summary=summary, targets_met=met,
     )  # fmt: skip
+
+
+def _cpu_line(run: dict) -> str:
+    spent = {kind: us for kind, us in run["cpu_us_per_event"].items() if us >= 0.05}
+    parts = ", ".join(f"{kind} {us:.1f}" for kind, us in spent.items())
+    return f"{sum(spent.values()):.1f} ({parts})"
 
 
 SCENARIOS = [

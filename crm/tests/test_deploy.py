@@ -75,6 +75,22 @@ def test_a_key_grace_of_zero_to_a_year_starts(hours):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize(
+    "env, said",
+    [
+        ({"TRACKING_QUEUE": "redis", "DATABASE_URL": "sqlite:///x.sqlite3",
+          "REDIS_URL": "redis://127.0.0.1:1/0"}, "TRACKING_QUEUE=redis needs PostgreSQL"),
+        ({"TRACKING_ROLLUP_DAYS": "1"}, "TRACKING_ROLLUP_DAYS is a whole number of days"),
+        ({"TRACKING_ROLLUP_DAYS": "1e309"}, "TRACKING_ROLLUP_DAYS is a whole number of days"),
+        ({"TRACKING_ROLLUP_DAYS": "7.5"}, "TRACKING_ROLLUP_DAYS is a whole number of days"),
+    ],
+)  # fmt: skip
+def test_start_up_stops_with_tracking_settings_that_cannot_work(env, said):
+    result = _manage("check", env={"DEBUG": "1", **env})
+    assert result.returncode != 0
+    assert said in result.stderr
+
+
 def _compose() -> dict:
     return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 

@@ -3,21 +3,25 @@ pinned: the same number whatever the number of events or tenants, and a new writ
 unpinned. Counted as a request runs them: the actor read afresh (nothing cached on it), the
 savepoints left out. The tenant's dashboard is pinned beside its other tests."""
 
+import dataclasses
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.testing import fresh, pins, signed_in, unpinned
-from tracking import processing, services, tenants
+from tracking import contract, processing, services, tenants
 from tracking.tests.helpers import UA, make_tenant
 
 pytestmark = pytest.mark.django_db
 
 SIZES = [2, 25]
 # The functions of the services module that write nothing: the answers it gives, new ids and
-# keys, the message a rotation shows.
+# keys, the message a rotation shows, the text of a queued request's rows.
 NOT_WRITES = {
     "results_json", "bots_dropped", "new_event_ids", "new_ingestion_key", "new_webhook_secret",
-    "rotated_message",
+    "rotated_message", "event_ids", "copy_rows",
 }  # fmt: skip
 
 
@@ -40,6 +44,46 @@ def test_storing_a_batch_of_events(rows, assert_queries):
     # one INSERT … SELECT of them all
     with assert_queries(1):
         services.ingest(tenant=tenant, events=page_views(rows), ip=None, user_agent=UA, source="js")
+
+
+def queued_requests(count: int, rows: int, *, named: bool = False) -> list:
+    tenant = make_tenant(f"queued-{count}-{rows}-{named}")
+    # At noon: near a midnight a request with client ids takes a lock first (one more query).
+    noon = timezone.now().astimezone(dt.UTC).replace(hour=12, minute=0)
+    request = services._Request(
+        tenant_id=tenant.pk, received_at=noon, sent_at=None, ip=None, user_agent=UA,
+        source="api", bot=False,
+    )  # fmt: skip
+    received = request.received_at
+    events = [contract.check_event(e, received_at=received) for e in page_views(rows)]
+    if named:
+        events = [dataclasses.replace(e, event_id=f"n{n}") for n, e in enumerate(events)]
+    made = []
+    for _ in range(count):
+        ids, _ = services.event_ids(events)
+        made.append((request, services.copy_rows(events, ids)))
+    return made
+
+
+@pins(services.copy_new)
+@pytest.mark.parametrize("requests", [1, 20])
+def test_storing_queued_requests_with_new_ids(requests, assert_queries):
+    batch = queued_requests(requests, 25)
+
+    # one COPY of them all
+    with assert_queries(1):
+        services.copy_new(batch)
+
+
+@pins(services.copy_once)
+@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize("rows", SIZES)
+def test_storing_a_queued_request_again_or_with_client_ids(rows, named, assert_queries):
+    ((request, copied),) = queued_requests(1, rows, named=named)
+
+    # the temporary table made if missing and emptied, the COPY into it, one INSERT … SELECT
+    with assert_queries(4):
+        services.copy_once(request, copied, named=named)
 
 
 @pins(services.tenant_create)

@@ -5,7 +5,6 @@ killed and restarted with AOF, poison entries as dead letters, back-pressure, an
 that lost entries detected and shown."""
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -105,6 +104,27 @@ def test_an_event_sent_again_or_an_entry_drained_twice_is_stored_once(client, qu
     assert queue.check_gap() == 0
 
 
+def test_what_copy_reads_as_markup_is_stored_as_it_was_sent(client, queued):
+    """Tabs, newlines, carriage returns and backslashes (COPY's own marks) in every text an
+    entry carries: the payload, a client's id, the user agent; with and without client ids."""
+    tenant = make_tenant()
+    odd = "tab\there\nline\rreturn \\ back\\slash \\N \\. é 😀"
+    named = [{"evt_type": "click", "uuid": f"id\t{n}\\{odd}", "props": {"text": odd}}
+             for n in range(2)]  # fmt: skip
+    unnamed = [{"evt_type": odd, "url": "https://shop.example.com/?q=" + odd}]
+    user_agent = "Agent\t1\\0"
+    post_batch(client, tenant, named, HTTP_USER_AGENT=user_agent)
+    post_batch(client, tenant, unnamed, HTTP_USER_AGENT=user_agent)
+
+    assert drain() == 3
+
+    stored = {row.event_id: row for row in RawEvent.objects.all()}
+    assert {stored[event["uuid"]].payload["props"]["text"] for event in named} == {odd}
+    (made,) = [row for key, row in stored.items() if key not in {e["uuid"] for e in named}]
+    assert made.payload == unnamed[0]
+    assert {row.user_agent for row in stored.values()} == {user_agent}
+
+
 def test_poison_entries_become_dead_letters_and_the_drainer_goes_on(client, queued):
     tenant = make_tenant()
     gone = make_tenant("gone")
@@ -113,24 +133,28 @@ def test_poison_entries_become_dead_letters_and_the_drainer_goes_on(client, queu
     gone_id = gone.id
     gone.delete()
     queue.append_entry({"junk": "\x00not an entry"})
-    broken = json.dumps([["{not json", "x-1", None, False]])
+    broken = 'not a time\tf\t{"evt_type": "x"}\tx-1\t0\t0\t\t\n'
     queue.append_entry({"t": tenant.id, "r": "2026-12-06T10:00:00+00:00", "s": "", "ip": "",
-                        "ua": "", "src": "api", "bot": 0, "e": broken})  # fmt: skip
+                        "ua": "", "src": "api", "bot": 0, "c": 0, "e": broken})  # fmt: skip
+    # A column too many: never a column of the request's own, as the tenant (its first).
+    queue.append_entry({"t": tenant.id, "r": "2026-12-06T10:00:00+00:00", "s": "", "ip": "",
+                        "ua": "", "src": "api", "bot": 0, "c": 0,
+                        "e": '\\N\tf\t{}\tx-2\t0\t0\t\t\t999\n'})  # fmt: skip
     post_batch(client, tenant, events("q", 2))
 
     assert drain() == 4
 
     assert set(RawEvent.objects.values_list("event_id", flat=True)) == {"p-0", "p-1", "q-0", "q-1"}
     letters = sorted(DeadLetter.objects.values_list("error", flat=True))
-    assert len(letters) == 3
+    assert len(letters) == 4
     assert any(error.startswith("The queued entry cannot be read") for error in letters)
     assert any(error.startswith(queue.TENANT_GONE.format(tenant=gone_id)) for error in letters)
-    assert any(error.startswith("PostgreSQL refuses the queued events") for error in letters)
+    assert sum(error.startswith("PostgreSQL refuses the queued events") for error in letters) == 2
     assert all(letter.task_name == queue.REQUEUE_TASK for letter in DeadLetter.objects.all())
     assert queued.xlen(queue.STREAM) == 0 and queue.check_gap() == 0  # dead letters are done
 
     # Sending a letter again puts its entry back in the stream, as it was.
-    letter = DeadLetter.objects.get(error__startswith="PostgreSQL refuses")
+    letter = DeadLetter.objects.get(error__contains="not a time")
     requeue_entry_task.apply(kwargs=letter.kwargs)
     assert queued.xrange(queue.STREAM)[0][1][b"e"] == broken.encode()
 
