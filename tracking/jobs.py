@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm.jobs import Progress, register_job
-from tracking import partitions, processing, queue, retention, tasks
+from tracking import partitions, processing, queue, retention, rollups, tasks
 
 PROCESS = "process_tracking_events"
 PURGE = "purge_tracking"
@@ -31,10 +31,12 @@ def process_tracking_events(progress: Progress) -> int:
     time_limit=60 * 60,
     description="Delete processed raw tracking events older than TRACKING_RETENTION_DAYS "
     "(whole day partitions on PostgreSQL; one holding pending or failed rows is kept, and "
-    "named in the run's log).",
+    "named in the run's log), and the dashboards' rollups older than TRACKING_ROLLUP_DAYS.",
 )
 def purge_tracking(progress: Progress) -> int:
-    cutoff = timezone.now() - dt.timedelta(days=settings.TRACKING_RETENTION_DAYS)
+    now = timezone.now()
+    rollups.purge(before=now - dt.timedelta(days=settings.TRACKING_ROLLUP_DAYS))
+    cutoff = now - dt.timedelta(days=settings.TRACKING_RETENTION_DAYS)
     return retention.purge(before=cutoff, progress=progress).deleted
 
 

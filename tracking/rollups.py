@@ -199,6 +199,26 @@ def _buckets(column: str, unit: str) -> str:
 
 
 @transaction.atomic
+def purge(*, before: dt.datetime) -> int:
+    """Delete the rollups' buckets that begin before `before` (the daily retention job: the
+    dashboards read the last day, and `rebuild` can count any span again from the events).
+    One statement a rollup and tenant, each reading its (tenant, bucket) index. Returns the
+    rows deleted."""
+    from tracking.models import TrackingTenant
+
+    before = connection.ops.adapt_datetimefield_value(before)
+    deleted = 0
+    with connection.cursor() as cursor:
+        for tenant_id in TrackingTenant.objects.order_by("pk").values_list("pk", flat=True):
+            for model, (keys, _) in _ROLLUPS.items():
+                cursor.execute(
+                    f"DELETE FROM {_table(model)} WHERE tenant_id = %s AND {keys[1][0]} < %s",
+                    [tenant_id, before],
+                )
+                deleted += cursor.rowcount
+    return deleted
+
+
 def rebuild(*, tenant_id: int | None = None) -> dict[str, int]:
     """The rollups counted afresh from the events and sessions (of one tenant, or all). On
     PostgreSQL the rollups are locked first: a worker's batch that commits before is counted,

@@ -121,6 +121,37 @@ def test_the_rebuild_counts_one_tenant_or_all_and_names_what_it_made():
             call_command("rebuild_tracking_rollups", "--tenant", bad, stdout=out)
 
 
+def test_the_daily_retention_deletes_buckets_older_than_the_kept_days_and_keeps_the_rest(
+    settings,
+):
+    from tracking.jobs import purge_tracking
+
+    settings.TRACKING_ROLLUP_DAYS = 7
+    shop, other = make_tenant(), make_tenant("other")
+    now = timezone.now()
+    old, kept = (
+        rollups.minute(now - dt.timedelta(days=8)),
+        rollups.minute(now - dt.timedelta(days=6)),
+    )
+    for tenant in (shop, other):
+        for moment in (old, kept):
+            EventsByMinute.objects.create(tenant=tenant, minute=moment, evt_type="x",
+                                          record_source="api", n=3)  # fmt: skip
+            PageViewsByHour.objects.create(tenant=tenant, hour=rollups.hour(moment), url_path="/",
+                                           n=2)  # fmt: skip
+            SessionsByQuarter.objects.create(tenant=tenant, quarter=rollups.quarter(moment),
+                                             sessions=1, bounced=0)  # fmt: skip
+
+    purge_tracking(lambda done, total: None)
+
+    for model, bucket in ((EventsByMinute, "minute"), (PageViewsByHour, "hour"),
+                          (SessionsByQuarter, "quarter")):  # fmt: skip
+        left = model.objects.values_list("tenant_id", bucket)
+        assert sorted(tenant for tenant, _ in left) == [shop.pk, other.pk]
+        assert all(moment > now - dt.timedelta(days=7) for _, moment in left)
+    assert rollups.purge(before=now - dt.timedelta(days=7)) == 0  # nothing left to go
+
+
 def old_dashboard(tenant, now):
     """The dashboard's figures as they were counted before the rollups: over the raw rows and
     the events (the window on the rollups' buckets)."""
