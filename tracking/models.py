@@ -176,6 +176,12 @@ class RawEvent(models.Model):
 
     class Meta:
         constraints = [
+            # What SQLite has. PostgreSQL's table is in day partitions (migration 0009,
+            # tracking.partitions), each with this unique index on its own (a partitioned
+            # table's unique index must hold its partition key): "once within 48 hours" is
+            # ingestion's look-up across days. A migration that changes this constraint must
+            # do on PostgreSQL what the partitions need, by SQL of its own as 0009 does (the
+            # state left as it is); verify_deployment checks the partitions' indexes.
             models.UniqueConstraint(fields=["tenant", "event_id"], name="raw_event_once"),
             models.CheckConstraint(
                 condition=Q(status__in=RawStatus.values),
