@@ -409,7 +409,7 @@ TRACKING_QUEUE_URL = env.str("TRACKING_QUEUE_URL", default=REDIS_URL)
 if TRACKING_QUEUE and not TRACKING_QUEUE_URL:
     raise ImproperlyConfigured("TRACKING_QUEUE=redis needs REDIS_URL (or TRACKING_QUEUE_URL).")
 if TRACKING_QUEUE and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The drainer stores a batch of entries with PostgreSQL's JSON functions; the queue is for
+    # The drainer stores a batch of entries with PostgreSQL's COPY; the queue is for
     # a load one PostgreSQL's inserts cannot take, never a SQLite's.
     raise ImproperlyConfigured("TRACKING_QUEUE=redis needs PostgreSQL (DATABASE_URL).")
 TRACKING_QUEUE_MAX_BACKLOG = env.int("TRACKING_QUEUE_MAX_BACKLOG", default=200_000)

@@ -35,9 +35,11 @@ def process_tracking_events(progress: Progress) -> int:
 )
 def purge_tracking(progress: Progress) -> int:
     now = timezone.now()
-    rollups.purge(before=now - dt.timedelta(days=settings.TRACKING_ROLLUP_DAYS))
     cutoff = now - dt.timedelta(days=settings.TRACKING_RETENTION_DAYS)
-    return retention.purge(before=cutoff, progress=progress).deleted
+    deleted = retention.purge(before=cutoff, progress=progress).deleted
+    # After the raw rows, which matter more: a failure here leaves them purged.
+    rollups.purge(before=now - dt.timedelta(days=settings.TRACKING_ROLLUP_DAYS))
+    return deleted
 
 
 # --- The queue in front of the raw table (TRACKING_QUEUE=redis) --------------------------------

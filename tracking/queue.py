@@ -1,11 +1,12 @@
 """The optional queue in front of the raw table (TRACKING_QUEUE=redis): the endpoints check each
 request as always, append its accepted events to a Redis Stream as one entry and answer 202
 once Redis has it; drainers (the job drain_tracking_queue, several at once in a consumer group)
-store a batch of entries in the raw table, commit, then acknowledge and delete them. The
-entries whose ids were all made when queued (the events named none) are stored by one
-statement a batch, the others each by ingestion's insert with its look-up of ids sent before:
-a drainer does less for an event than a direct request did, which is what makes the queue
-take more than the direct path on the same PostgreSQL.
+store a batch of entries in the raw table, commit, then acknowledge and delete them. An
+entry keeps its events as rows of COPY's text format. Entries read for the first time whose
+ids were all made when queued (the events named none) go in with one COPY a batch, no
+look-up; the others (ids the client chose, entries read again) with one COPY into a temporary
+table and one INSERT … ON CONFLICT from there, with the look-up of the client's ids in the
+window's other days.
 
 - Nothing is trimmed: past TRACKING_QUEUE_MAX_BACKLOG entries waiting the endpoints answer 503
   with Retry-After (`Full`), never drop the oldest. An entry is appended and counted ("added")
@@ -25,8 +26,10 @@ take more than the direct path on the same PostgreSQL.
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -277,34 +280,72 @@ def _decode(entry_id: bytes, fields: dict) -> _Entry:
     text = {key.decode(): value.decode() for key, value in fields.items()}
     request = services._Request(
         tenant_id=int(text["t"]),
-        received_at=dt.datetime.fromisoformat(text["r"]),
-        sent_at=dt.datetime.fromisoformat(text["s"]) if text["s"] else None,
+        received_at=_moment(text["r"]),
+        sent_at=_moment(text["s"]) if text["s"] else None,
         ip=text["ip"] or None,
         user_agent=text["ua"],
         source=text["src"],
         bot=text["bot"] == "1",
     )
-    # The rows themselves are read by COPY: one it cannot take spoils its batch, which is then
-    # stored entry by entry, that entry a dead letter (PostgreSQL's reason in it).
+    if "c" not in text:
+        return _earlier(entry_id, request, text["e"])
     rows, client_ids = text["e"], int(text["c"])
-    if not rows.endswith("\n"):
-        raise ValueError("no events")
     events = rows.count("\n")
+    # COPY reads the rows; what could make it read them otherwise is refused here: a row of
+    # other columns, a carriage return, an end-of-data mark (a backslash and a dot: ours are
+    # always doubled). A row it cannot take spoils its batch, which is then stored entry by
+    # entry, that entry a dead letter with PostgreSQL's reason.
+    tabs = services.COPY_ROW_TABS * events
+    if not events or not rows.endswith("\n") or rows.count("\t") != tabs or "\r" in rows:
+        raise ValueError("not rows of events")
+    if _END_OF_DATA.search(rows):
+        raise ValueError("not rows of events")
     if not 0 <= client_ids <= events:
         raise ValueError(f"{client_ids} ids of the client among {events} events")
     return _Entry(entry_id, request, rows, events, client_ids)
 
 
+_END_OF_DATA = re.compile(r"(?<!\\)(?:\\\\)*\\\.")
+
+
+def _moment(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text} has no time zone")
+    return moment
+
+
+def _earlier(entry_id: bytes, request: services._Request, document: str) -> _Entry:
+    """An entry queued before its rows were kept as COPY's text (a JSON document of
+    [payload as JSON text, id, timestamp, skew]): read into rows, stored as an entry whose ids
+    may have been stored before."""
+    events = [
+        contract.Event(
+            payload=payload,
+            evt_type="",
+            event_id=event_id,
+            clock_skew=bool(skew),
+            timestamp=_moment(moment) if moment else None,
+        )
+        for payload, event_id, moment, skew in json.loads(document)
+    ]
+    if not events or not all(isinstance(e.payload, str) and e.event_id for e in events):
+        raise ValueError("no events")
+    rows = services.copy_rows(events, [event.event_id for event in events])
+    return _Entry(entry_id, request, rows, len(events), len(events))
+
+
 def _write(entries: list[_Entry], *, fresh: bool) -> None:
     """Entries in the raw table, as ingestion stores a request. Read for the first time
     (`fresh`), those whose ids were all made when queued cannot be stored yet: one COPY for
-    the lot (an entry stored after all raises IntegrityError: see _store). Others each with ON
-    CONFLICT, and the look-up of ids a client sent before when the ids are the client's."""
+    the lot (an entry stored after all raises IntegrityError: see _store). The others in one
+    COPY into a temporary table and one insert from there, with ON CONFLICT, and the look-up
+    of ids a client sent before for those whose ids are the client's."""
+    again = entries
     if fresh:
         services.copy_new([(e.request, e.rows) for e in entries if not e.client_ids])
-    for entry in entries:
-        if entry.client_ids or not fresh:
-            services.copy_once(entry.request, entry.rows, named=bool(entry.client_ids))
+        again = [entry for entry in entries if entry.client_ids]
+    services.copy_once([(e.request, e.rows, bool(e.client_ids)) for e in again])
 
 
 def _store(

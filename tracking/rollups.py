@@ -198,12 +198,11 @@ def _buckets(column: str, unit: str) -> str:
     )
 
 
-@transaction.atomic
 def purge(*, before: dt.datetime) -> int:
     """Delete the rollups' buckets that begin before `before` (the daily retention job: the
-    dashboards read the last day, and `rebuild` can count any span again from the events).
-    One statement a rollup and tenant, each reading its (tenant, bucket) index. Returns the
-    rows deleted."""
+    dashboards read the last day, and `rebuild` can count any span again from the events),
+    PURGE_BATCH rows a statement, each its own transaction (the first run after months can
+    have millions), found by the rollup's (tenant, bucket) index. Returns the rows deleted."""
     from tracking.models import TrackingTenant
 
     before = connection.ops.adapt_datetimefield_value(before)
@@ -211,14 +210,23 @@ def purge(*, before: dt.datetime) -> int:
     with connection.cursor() as cursor:
         for tenant_id in TrackingTenant.objects.order_by("pk").values_list("pk", flat=True):
             for model, (keys, _) in _ROLLUPS.items():
-                cursor.execute(
-                    f"DELETE FROM {_table(model)} WHERE tenant_id = %s AND {keys[1][0]} < %s",
-                    [tenant_id, before],
-                )
-                deleted += cursor.rowcount
+                table = _table(model)
+                while True:
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                        f"WHERE tenant_id = %s AND {keys[1][0]} < %s LIMIT {PURGE_BATCH})",
+                        [tenant_id, before],
+                    )
+                    deleted += cursor.rowcount
+                    if cursor.rowcount < PURGE_BATCH:
+                        break
     return deleted
 
 
+PURGE_BATCH = 10_000
+
+
+@transaction.atomic
 def rebuild(*, tenant_id: int | None = None) -> dict[str, int]:
     """The rollups counted afresh from the events and sessions (of one tenant, or all). On
     PostgreSQL the rollups are locked first: a worker's batch that commits before is counted,

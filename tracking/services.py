@@ -269,22 +269,27 @@ def _elsewhere_params(request: _Request) -> list:
 
 
 @contextmanager
-def _across_midnight(request: _Request):
+def _across_midnight(*requests: _Request):
     """Near a midnight (within _LOOK_AFTER of it), two requests racing with the same id could
     each store it, one on either side, neither seeing the other's uncommitted row. There, the
     inserts of a tenant before midnight share a lock that those after it take alone, held until
     they commit: one side's row is committed before the other side looks. Anywhere else, no
-    lock (the racing rows meet in one partition's unique index)."""
-    start = partitions.day_start(request.received_at + _LOOK_AFTER)
-    if abs(request.received_at - start) >= _LOOK_AFTER:
+    lock (the racing rows meet in one partition's unique index). Requests stored together (the
+    queue's drainer) take their locks in one order, the stronger where two ask for one."""
+    locks: dict[tuple[int, int], bool] = {}
+    for request in requests:
+        start = partitions.day_start(request.received_at + _LOOK_AFTER)
+        if abs(request.received_at - start) < _LOOK_AFTER:
+            key = (request.tenant_id % 2**31, (start - _EPOCH).days)
+            locks[key] = locks.get(key, False) or request.received_at >= start
+    if not locks:
         yield
         return
-    after = request.received_at >= start
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT pg_advisory_xact_lock{'' if after else '_shared'}(%s, %s)",
-            [request.tenant_id % 2**31, (start - _EPOCH).days],
-        )
+        for key, alone in sorted(locks.items()):
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock{'' if alone else '_shared'}(%s, %s)", list(key)
+            )
         yield
 
 
@@ -361,6 +366,7 @@ def _insert_document(request: _Request, document: str, *, named: bool) -> tuple[
 
 _COPY_EVENT_COLUMNS = "client_timestamp, clock_skew, payload, event_id, status, attempts, "
 _COPY_EVENT_COLUMNS += "last_error, failure_reason"
+COPY_ROW_TABS = _COPY_EVENT_COLUMNS.count(",")  # in each line of copy_rows
 _COPY_COLUMNS = (
     "tenant_id, received_at, sent_at, client_ip, user_agent, record_source, bot, "
     + _COPY_EVENT_COLUMNS
@@ -387,7 +393,7 @@ def _copy_text(value) -> str:
 
 def copy_rows(events: Sequence[contract.Event], ids: Sequence[str]) -> str:
     """The events of one request as the tails of COPY lines (one a line, each ended by a
-    newline), ids fixed (`event_ids`)."""
+    newline, COPY_ROW_TABS tabs in each), ids fixed (`event_ids`)."""
     tail = f"\t{int(RawStatus.PENDING)}\t0\t\t\n"
     return "".join(
         f"{_copy_text(event.timestamp)}\t{'t' if event.clock_skew else 'f'}\t"
@@ -421,32 +427,56 @@ def copy_new(requests: Sequence[tuple[_Request, str]]) -> None:
         _copy(cursor, table, "".join(_lines(_copy_head(r), rows) for r, rows in requests))
 
 
-def _copy(cursor, table: str, lines: str) -> None:
+def _copy(cursor, table: str, lines: str, *, columns: str = _COPY_COLUMNS) -> None:
     # Django wraps what execute raises in its own errors (IntegrityError, DataError); COPY is
     # psycopg's alone, so wrapped here.
     with connection.wrap_database_errors, cursor.copy(
-        f"COPY {table} ({_COPY_COLUMNS}) FROM STDIN"
+        f"COPY {table} ({columns}) FROM STDIN"
     ) as copy:  # fmt: skip
         copy.write(lines)
 
 
-def copy_once(request: _Request, rows: str, *, named: bool) -> int:
-    """The rows of one request, each stored unless it was before: COPYed into a temporary
-    table, then inserted with ON CONFLICT and, where the ids are the client's (`named`), the
-    look-up of the window's other days. Returns the new rows."""
+def copy_once(requests: Sequence[tuple[_Request, str, bool]]) -> int:
+    """The rows of requests (request, `copy_rows`, whether its ids are the client's), each
+    stored unless it was before: COPYed into a temporary table, then one INSERT … SELECT with
+    ON CONFLICT (an id stored in its own day's partition) and, for rows whose ids are the
+    client's, a look-up of the same id within the window (DEDUP_WINDOW before, _LOOK_AFTER
+    after) in the other days. The look-up is a subquery run for each such row (never a join
+    the planner could turn into reading whole partitions), over the partitions the batch's
+    window reaches. Returns the new rows."""
+    if not requests:
+        return 0
     table = connection.ops.quote_name(RawEvent._meta.db_table)
-    where = f"WHERE {_ELSEWHERE.format(event_id='staged.event_id')} " if named else ""
-    with _across_midnight(request) if named else nullcontext(), connection.cursor() as cursor:
+    named = [request for request, _, client_ids in requests if client_ids]
+    where, params = "", []
+    if named:
+        where = (
+            f"WHERE NOT staged.named OR (SELECT 1 FROM {table} AS seen "
+            "WHERE seen.tenant_id = staged.tenant_id AND seen.event_id = staged.event_id "
+            "AND seen.received_at >= %s AND seen.received_at < %s "
+            "AND seen.received_at >= staged.received_at - %s "
+            "AND seen.received_at < staged.received_at + %s LIMIT 1) IS NULL "
+        )
+        params = [
+            min(r.received_at for r in named) - partitions.DEDUP_WINDOW,
+            max(r.received_at for r in named) + _LOOK_AFTER,
+            partitions.DEDUP_WINDOW, _LOOK_AFTER,
+        ]  # fmt: skip
+    lines = "".join(
+        _lines(("t\t" if client_ids else "f\t") + _copy_head(request), rows)
+        for request, rows, client_ids in requests
+    )
+    with _across_midnight(*named), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT {_COPY_COLUMNS} FROM {table} WITH NO DATA"
+            f"SELECT false AS named, {_COPY_COLUMNS} FROM {table} WITH NO DATA"
         )
-        cursor.execute(f"TRUNCATE {_STAGE}")
-        _copy(cursor, _STAGE, _lines(_copy_head(request), rows))
+        cursor.execute(f"DELETE FROM {_STAGE}")  # what a rolled-back savepoint's COPY left
+        _copy(cursor, _STAGE, lines, columns=f"named, {_COPY_COLUMNS}")
         cursor.execute(
             f"INSERT INTO {table} ({_COPY_COLUMNS}) SELECT {_COPY_COLUMNS} FROM {_STAGE} AS staged "
             f"{where}ON CONFLICT DO NOTHING",
-            _elsewhere_params(request) if named else [],
+            params,
         )
         return cursor.rowcount
 

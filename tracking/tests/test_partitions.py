@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from crm.testing.migrations import migrate_to
 from crm.triggers import existing_triggers
-from tracking import partitions, processing, retention, services, tenants
+from tracking import contract, partitions, processing, retention, services, tenants
 from tracking.models import RawEvent, RawStatus, TrackedEvent
 from tracking.tests.helpers import make_tenant, post_batch
 from tracking.tests.test_processing import ingest
@@ -95,6 +95,31 @@ def test_an_event_sent_again_across_midnight_is_stored_once_within_the_window(te
     # Past the window the contract promises no more (the id is stored again).
     beyond = before + partitions.DEDUP_WINDOW + dt.timedelta(hours=1)
     assert ingest(tenant, events[:1], received_at=beyond).stored == 1
+
+
+def test_the_queues_batches_store_an_event_sent_again_across_midnight_once_too(tenant):
+    """The drainer's way (services.copy_once: several requests, one look-up each row): within
+    the window an id stored the day before is not stored again, whatever else the batch
+    holds; past it, it is."""
+    midnight = _midnight(2)
+    before, after = midnight - dt.timedelta(milliseconds=1), midnight + dt.timedelta(seconds=1)
+
+    def queued(received_at, *ids, named=True):
+        request = services._Request(tenant_id=tenant.id, received_at=received_at, sent_at=None,
+                                    ip=None, user_agent="", source="api", bot=False)  # fmt: skip
+        events = [contract.check_event({"evt_type": "x", "uuid": i}, received_at=received_at)
+                  for i in ids]  # fmt: skip
+        return request, services.copy_rows(events, list(ids)), named
+
+    assert ingest(tenant, [{"evt_type": "x", "uuid": "across"}], received_at=before).stored == 1
+    late = before + partitions.DEDUP_WINDOW - dt.timedelta(minutes=1)
+    batch = [queued(after, "across", "new1"), queued(late, "across"),
+             queued(after, "new2", named=False), queued(after, "new2", named=False)]  # fmt: skip
+
+    assert services.copy_once(batch) == 2  # new1, new2 (once)
+    assert _where("across") == [partitions.partition_name(before.date())]
+    beyond = before + partitions.DEDUP_WINDOW + dt.timedelta(hours=1)
+    assert services.copy_once([queued(beyond, "across")]) == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -78,12 +78,12 @@ def test_storing_queued_requests_with_new_ids(requests, assert_queries):
 @pins(services.copy_once)
 @pytest.mark.parametrize("named", [False, True])
 @pytest.mark.parametrize("rows", SIZES)
-def test_storing_a_queued_request_again_or_with_client_ids(rows, named, assert_queries):
-    ((request, copied),) = queued_requests(1, rows, named=named)
+def test_storing_queued_requests_again_or_with_client_ids(rows, named, assert_queries):
+    batch = [(request, copied, named) for request, copied in queued_requests(3, rows, named=named)]
 
-    # the temporary table made if missing and emptied, the COPY into it, one INSERT … SELECT
+    # the temporary table made if missing and emptied, one COPY into it, one INSERT … SELECT
     with assert_queries(4):
-        services.copy_once(request, copied, named=named)
+        services.copy_once(batch)
 
 
 @pins(services.tenant_create)

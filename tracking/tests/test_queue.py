@@ -5,6 +5,7 @@ killed and restarted with AOF, poison entries as dead letters, back-pressure, an
 that lost entries detected and shown."""
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -103,6 +104,38 @@ def test_an_event_sent_again_or_an_entry_drained_twice_is_stored_once(client, qu
     assert not RawEvent.objects.values("event_id").annotate(n=Count("id")).filter(n__gt=1)
     assert queue.check_gap() == 0
 
+    # Read again in a later batch, after the first was committed (Redis lost the
+    # acknowledgement), beside a new entry: the batch's COPY meets the stored row, and the
+    # batch is stored again entry by entry.
+    queue.requeue(again)
+    post_batch(client, tenant, [{"evt_type": "signup"}])
+    assert drain() == 2
+    assert RawEvent.objects.count() == 5
+    assert not RawEvent.objects.values("event_id").annotate(n=Count("id")).filter(n__gt=1)
+
+
+def test_an_entry_queued_before_rows_were_kept_as_copy_text_is_stored(queued):
+    """An entry the previous version queued (its events a JSON document, no "c"): stored as
+    one whose ids may have been stored before."""
+    tenant = make_tenant()
+    earlier = json.dumps(
+        [
+            ['{"evt_type": "click", "n": 1}', "old-1", None, False],
+            ['{"evt_type": "view"}', "old-2", "2026-12-06T10:00:00+00:00", True],
+        ]
+    )
+    entry = {"t": tenant.id, "r": "2026-12-06T10:00:01+00:00", "s": "", "ip": "", "ua": "UA",
+             "src": "api", "bot": 0, "e": earlier}  # fmt: skip
+    queue.append_entry(entry)
+    queue.append_entry(entry)  # and once more: stored once
+
+    assert drain() == 4
+
+    stored = {row.event_id: row for row in RawEvent.objects.all()}
+    assert set(stored) == {"old-1", "old-2"}
+    assert stored["old-1"].payload == {"evt_type": "click", "n": 1}
+    assert stored["old-2"].clock_skew and stored["old-2"].client_timestamp.hour == 10
+
 
 def test_what_copy_reads_as_markup_is_stored_as_it_was_sent(client, queued):
     """Tabs, newlines, carriage returns and backslashes (COPY's own marks) in every text an
@@ -136,20 +169,29 @@ def test_poison_entries_become_dead_letters_and_the_drainer_goes_on(client, queu
     broken = 'not a time\tf\t{"evt_type": "x"}\tx-1\t0\t0\t\t\n'
     queue.append_entry({"t": tenant.id, "r": "2026-12-06T10:00:00+00:00", "s": "", "ip": "",
                         "ua": "", "src": "api", "bot": 0, "c": 0, "e": broken})  # fmt: skip
-    # A column too many: never a column of the request's own, as the tenant (its first).
+    # A column too many (refused before COPY reads it: never a column of the request's own,
+    # as the tenant, its first).
     queue.append_entry({"t": tenant.id, "r": "2026-12-06T10:00:00+00:00", "s": "", "ip": "",
                         "ua": "", "src": "api", "bot": 0, "c": 0,
                         "e": '\\N\tf\t{}\tx-2\t0\t0\t\t\t999\n'})  # fmt: skip
+    # What would make COPY read the rows otherwise: an end-of-data mark (PostgreSQL before 18
+    # stops there, and the batch's later rows would be lost), a carriage return; and a time
+    # without its zone.
+    for rows, moment in (('\\N\tf\t{}\tx-3\\.\t0\t0\t\t\n', "2026-12-06T10:00:00+00:00"),
+                         ('\\N\tf\t{}\tx-4\r\t0\t0\t\t\n', "2026-12-06T10:00:00+00:00"),
+                         ('\\N\tf\t{}\tx-5\t0\t0\t\t\n', "2026-12-06T10:00:00")):  # fmt: skip
+        queue.append_entry({"t": tenant.id, "r": moment, "s": "", "ip": "", "ua": "", "src": "api",
+                            "bot": 0, "c": 1, "e": rows})  # fmt: skip
     post_batch(client, tenant, events("q", 2))
 
     assert drain() == 4
 
     assert set(RawEvent.objects.values_list("event_id", flat=True)) == {"p-0", "p-1", "q-0", "q-1"}
     letters = sorted(DeadLetter.objects.values_list("error", flat=True))
-    assert len(letters) == 4
-    assert any(error.startswith("The queued entry cannot be read") for error in letters)
+    assert len(letters) == 7
+    assert sum(error.startswith("The queued entry cannot be read") for error in letters) == 5
     assert any(error.startswith(queue.TENANT_GONE.format(tenant=gone_id)) for error in letters)
-    assert sum(error.startswith("PostgreSQL refuses the queued events") for error in letters) == 2
+    assert sum(error.startswith("PostgreSQL refuses the queued events") for error in letters) == 1
     assert all(letter.task_name == queue.REQUEUE_TASK for letter in DeadLetter.objects.all())
     assert queued.xlen(queue.STREAM) == 0 and queue.check_gap() == 0  # dead letters are done
 
