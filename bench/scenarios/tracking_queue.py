@@ -129,6 +129,7 @@ def _run(ctx: Context, tenant: str, seconds: int, env: dict[str, str]) -> dict:
 
 # Where the CPU goes while wrk runs (from /proc; wrk's own from this process's children):
 # on one machine the two modes share its cores, so the sum says how far either can go.
+# A process is matched by its command line (wrk as this process's child).
 _KINDS = (("drain_tracking_queue", "drainer"), ("gunicorn", "gunicorn"),
           ("redis-server", "redis"), ("postgres", "postgres"))  # fmt: skip
 
@@ -146,8 +147,10 @@ def _cpu_seconds() -> Counter:
             continue
         kind = next((kind for mark, kind in _KINDS if mark in command), None)
         if kind:
+            # utime, stime, and those of its children it has reaped: gunicorn's workers
+            # recycled (max_requests), PostgreSQL's backends gone.
             fields = stat[stat.rindex(")") + 2 :].split()
-            totals[kind] += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+            totals[kind] += sum(int(value) for value in fields[11:15]) / ticks
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     totals["wrk"] = children.ru_utime + children.ru_stime
     return totals
