@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -190,8 +191,7 @@ def _wrk(url: str, seconds: int) -> dict:
     return tracking.wrk(url, tracking._batch_body(), seconds=seconds, lua=WRK_SCRIPT)
 
 
-def measure(ctx: Context) -> Outcome:
-    seconds = ctx.requests or 60
+def _pair(ctx: Context, seconds: int) -> dict:
     direct = _run(ctx, "queue-direct", seconds, {"TRACKING_QUEUE": ""})
     queued = _run(
         ctx, "queued", seconds,
@@ -203,22 +203,83 @@ def measure(ctx: Context) -> Outcome:
     share = ratio(queued["events_per_second"], direct["events_per_second"])
     lossless = all(tracking._lossless(run, run["stored"]) for run in (direct, queued))
     kept_up = queued["caught_up_seconds"] is not None
-    met = share >= TARGET_RATIO and lossless and kept_up
+    line = (
+        f"queued {queued['events_per_second']:,.0f} events/s (p99 {queued['p99_ms']} ms), "
+        f"direct {direct['events_per_second']:,.0f} events/s (p99 {direct['p99_ms']} ms): "
+        f"{share:.2f}x; backlog max {queued['backlog_max']:,} requests, "
+        f"{queued['backlog_end']:,} at the end, empty {queued['caught_up_seconds']} s after; "
+        f"acknowledged {queued['accepted']:,}, stored {queued['stored']:,}: "
+        f"{'no loss' if lossless else 'LOSS'}; CPU µs an event, direct {_cpu_line(direct)}, "
+        f"queued {_cpu_line(queued)}"
+    )
+    return {"direct": direct, "queued": queued, "ratio": share, "lossless": lossless,
+            "kept_up": kept_up, "line": line}  # fmt: skip
+
+
+def measure(ctx: Context) -> Outcome:
+    seconds = ctx.requests or 60
+    shared = _pair(ctx, seconds)
+    met = shared["ratio"] >= TARGET_RATIO and shared["lossless"] and shared["kept_up"]
     summary = (
         f"tracking_queue ({tracking.BATCH_SIZE} events a request, {seconds}s, {DRAINERS} "
-        f"drainer(s)): queued {queued['events_per_second']:,.0f} events/s (p99 "
-        f"{queued['p99_ms']} ms), direct {direct['events_per_second']:,.0f} events/s (p99 "
-        f"{direct['p99_ms']} ms): {share:.2f}x; backlog max {queued['backlog_max']:,} requests, "
-        f"{queued['backlog_end']:,} at the end, empty "
-        f"{queued['caught_up_seconds']} s after; acknowledged {queued['accepted']:,}, stored "
-        f"{queued['stored']:,}: {'no loss' if lossless else 'LOSS'} | target >= "
-        f"{TARGET_RATIO}x with the drainers keeping up: {'OK' if met else 'MISSED'}; CPU µs an "
-        f"event, direct {_cpu_line(direct)}, queued {_cpu_line(queued)}"
+        f"drainer(s)): {shared['line']} | target >= {TARGET_RATIO}x with the drainers keeping "
+        f"up: {'OK' if met else 'MISSED'}"
     )
-    return Outcome(
-        metrics={"direct": direct, "queued": queued, "ratio": share, "drainers": DRAINERS},
-        summary=summary, targets_met=met,
-    )  # fmt: skip
+    metrics = {"shared": shared, "drainers": DRAINERS}
+    if POSTGRES_CORES:
+        # The same pair with PostgreSQL held to a share of the cores (a busy primary, or one
+        # on a smaller host): what the queue buys where PostgreSQL is the limit.
+        with _postgres_held(ctx, POSTGRES_CORES):
+            limited = _pair(ctx, seconds)
+        metrics["postgres_limited"] = {**limited, "postgres_cores": POSTGRES_CORES}
+        summary += f"; PostgreSQL held to {POSTGRES_CORES} core(s): {limited['line']}"
+    return Outcome(metrics=metrics, summary=summary, targets_met=met)
+
+
+# BENCH_QUEUE_POSTGRES_CORES=0.5 runs the pair again with PostgreSQL's processes in a cgroup
+# (v1 cpu controller, as root) whose quota is that many cores.
+POSTGRES_CORES = float(os.environ.get("BENCH_QUEUE_POSTGRES_CORES", "0") or 0)
+_CGROUP = Path("/sys/fs/cgroup/cpu")
+
+
+@contextlib.contextmanager
+def _postgres_held(ctx: Context, cores: float):
+    if os.geteuid() != 0 or not (_CGROUP / "cgroup.procs").exists():
+        raise HttpError("BENCH_QUEUE_POSTGRES_CORES needs root and the cgroup v1 cpu controller")
+    group = _CGROUP / "crm-bench-postgres"
+    group.mkdir(exist_ok=True)
+    (group / "cpu.cfs_period_us").write_text("100000")
+    (group / "cpu.cfs_quota_us").write_text(str(int(cores * 100_000)))
+    port = str(urllib.parse.urlsplit(ctx.database_url).port)
+    for pid in _postgres_pids(port):  # the server and its backends; new ones are born inside
+        with contextlib.suppress(OSError):
+            (group / "cgroup.procs").write_text(pid)
+    try:
+        yield
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                (_CGROUP / "cgroup.procs").write_text(pid)
+        group.rmdir()
+
+
+def _postgres_pids(port: str) -> list[str]:
+    server, parents = None, {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        flags = command[command.index(b"-p") + 1 :] if b"-p" in command else []
+        if command[0].endswith(b"/postgres") and flags[:1] == [port.encode()]:
+            server = entry.name
+        parents[entry.name] = stat[stat.rindex(")") + 2 :].split()[1]
+    if server is None:
+        raise HttpError(f"no PostgreSQL server on port {port} among the processes")
+    return [server, *(pid for pid, parent in parents.items() if parent == server)]
 
 
 def _cpu_line(run: dict) -> str:
