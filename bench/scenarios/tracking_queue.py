@@ -203,8 +203,15 @@ def _pair(ctx: Context, seconds: int) -> dict:
     share = ratio(queued["events_per_second"], direct["events_per_second"])
     lossless = all(tracking._lossless(run, run["stored"]) for run in (direct, queued))
     kept_up = queued["caught_up_seconds"] is not None
+    # What the drainers stored a second, from the load's start until the stream was empty: the
+    # rate the queue sustains (what it answered a second can be more, for a while).
+    queued["stored_per_second"] = round(
+        queued["stored"] / (queued["seconds"] + (queued["caught_up_seconds"] or CATCH_UP_SECONDS)),
+        1,
+    )
     line = (
-        f"queued {queued['events_per_second']:,.0f} events/s (p99 {queued['p99_ms']} ms), "
+        f"queued {queued['events_per_second']:,.0f} events/s (p99 {queued['p99_ms']} ms; stored "
+        f"{queued['stored_per_second']:,.0f} events/s until the stream was empty), "
         f"direct {direct['events_per_second']:,.0f} events/s (p99 {direct['p99_ms']} ms): "
         f"{share:.2f}x; backlog max {queued['backlog_max']:,} requests, "
         f"{queued['backlog_end']:,} at the end, empty {queued['caught_up_seconds']} s after; "
