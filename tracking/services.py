@@ -322,9 +322,9 @@ def _insert_postgres(
 
 
 def _events_document(events: Sequence[contract.Event], ids: Sequence[str]) -> str:
-    """What varies per event of a request, as the JSON array the insert unpacks (and the
-    queue keeps): [payload, id, client timestamp, clock skew] an event, the payload as it was
-    serialized (text put together, not walked again)."""
+    """What varies per event of a request, as the JSON array the insert unpacks: [payload, id,
+    client timestamp, clock skew] an event, the payload as it was serialized (text put
+    together, not walked again)."""
     return "[" + ",".join(
         f"[{event.payload},{_json_id(event, event_id)},{_json_time(event.timestamp)},"
         f"{'true' if event.clock_skew else 'false'}]"
@@ -332,7 +332,14 @@ def _events_document(events: Sequence[contract.Event], ids: Sequence[str]) -> st
     ) + "]"  # fmt: skip
 
 
-# The columns of a raw row from the JSON of its event (e); its request's are parameters.
+# COLUMNS in the order the statements below give them: the request's, then the event's (with
+# the status of a new row), from the JSON of its event (e) or a COPY line (copy_rows).
+_EVENT_COLUMNS = (
+    "client_timestamp, clock_skew, payload, event_id, status, attempts, last_error, failure_reason"
+)
+_ROW_COLUMNS = (
+    f"tenant_id, received_at, sent_at, client_ip, user_agent, record_source, bot, {_EVENT_COLUMNS}"
+)
 _FROM_EVENT = "(e->>2)::timestamptz, (e->>3)::boolean, e->0, e->>1"
 _PENDING = f"{int(RawStatus.PENDING)}, 0, '', ''"
 
@@ -347,7 +354,7 @@ def _insert_document(request: _Request, document: str, *, named: bool) -> tuple[
     elsewhere = _elsewhere_params(request) if named else []
     with _across_midnight(request) if named else nullcontext(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({_COLUMNS_BY_SOURCE}) "
+            f"INSERT INTO {table} ({_ROW_COLUMNS}) "
             f"SELECT %s, %s, %s, %s::inet, %s, %s, %s, {_FROM_EVENT}, {_PENDING} "
             f"FROM jsonb_array_elements(%s::jsonb) AS e {where}ON CONFLICT DO NOTHING{returning}",
             [request.tenant_id, request.received_at, request.sent_at, request.ip,
@@ -360,17 +367,11 @@ def _insert_document(request: _Request, document: str, *, named: bool) -> tuple[
 #
 # A queued request keeps its events as lines of COPY's text format (`copy_rows`: the columns
 # that vary per event, and the status of a new row); the drainer puts the request's own columns
-# in front of each (`_copy_head`) and COPYs a whole batch of requests at once. COPY takes rows
-# for about half what the JSON insert costs PostgreSQL (measured: bench tracking_queue), which
-# is what lets the queued mode take more than the direct one on the same database.
+# in front of each (`_copy_head`) and COPYs a whole batch of requests at once. PostgreSQL takes
+# rows so for about 60 % of what the JSON insert a request costs it (measured: bench
+# tracking_queue): where PostgreSQL is the limit, the queued mode stores more than the direct.
 
-_COPY_EVENT_COLUMNS = "client_timestamp, clock_skew, payload, event_id, status, attempts, "
-_COPY_EVENT_COLUMNS += "last_error, failure_reason"
-COPY_ROW_TABS = _COPY_EVENT_COLUMNS.count(",")  # in each line of copy_rows
-_COPY_COLUMNS = (
-    "tenant_id, received_at, sent_at, client_ip, user_agent, record_source, bot, "
-    + _COPY_EVENT_COLUMNS
-)
+COPY_ROW_TABS = _EVENT_COLUMNS.count(",")  # in each line of copy_rows
 _STAGE = "tracking_queue_stage"  # the drainer's connection's own (a temporary table)
 
 
@@ -427,7 +428,7 @@ def copy_new(requests: Sequence[tuple[_Request, str]]) -> None:
         _copy(cursor, table, "".join(_lines(_copy_head(r), rows) for r, rows in requests))
 
 
-def _copy(cursor, table: str, lines: str, *, columns: str = _COPY_COLUMNS) -> None:
+def _copy(cursor, table: str, lines: str, *, columns: str = _ROW_COLUMNS) -> None:
     # Django wraps what execute raises in its own errors (IntegrityError, DataError); COPY is
     # psycopg's alone, so wrapped here.
     with connection.wrap_database_errors, cursor.copy(
@@ -469,24 +470,16 @@ def copy_once(requests: Sequence[tuple[_Request, str, bool]]) -> int:
     with _across_midnight(*named), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT false AS named, {_COPY_COLUMNS} FROM {table} WITH NO DATA"
+            f"SELECT false AS named, {_ROW_COLUMNS} FROM {table} WITH NO DATA"
         )
         cursor.execute(f"DELETE FROM {_STAGE}")  # what a rolled-back savepoint's COPY left
-        _copy(cursor, _STAGE, lines, columns=f"named, {_COPY_COLUMNS}")
+        _copy(cursor, _STAGE, lines, columns=f"named, {_ROW_COLUMNS}")
         cursor.execute(
-            f"INSERT INTO {table} ({_COPY_COLUMNS}) SELECT {_COPY_COLUMNS} FROM {_STAGE} AS staged "
-            f"{where}ON CONFLICT DO NOTHING",
+            f"INSERT INTO {table} ({_ROW_COLUMNS}) "
+            f"SELECT {_ROW_COLUMNS} FROM {_STAGE} AS staged {where}ON CONFLICT DO NOTHING",
             params,
         )
         return cursor.rowcount
-
-
-# COLUMNS in the order the statements above give them: the request's, then the event's.
-_COLUMNS_BY_SOURCE = ", ".join((
-    "tenant_id", "received_at", "sent_at", "client_ip", "user_agent", "record_source", "bot",
-    "client_timestamp", "clock_skew", "payload", "event_id",
-    "status", "attempts", "last_error", "failure_reason",
-))  # fmt: skip
 
 
 def _which_are_new(ids: list[str], new_ids: list[str]) -> tuple[int, list[bool] | None]:
