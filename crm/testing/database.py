@@ -1,11 +1,13 @@
 """Real database failures for tests: point the default connection somewhere else for one block
 (a refused port, a database with no schema, a host that never answers), for the health checks;
-or make PostgreSQL refuse a write to one row (a trigger), for the code that must survive it."""
+make PostgreSQL refuse a write to one row (a trigger), for the code that must survive it; or
+hold a lock from another connection while a block runs, for the code that must not wait on it."""
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, connections, transaction
 
 
 @contextmanager
@@ -43,3 +45,29 @@ def refusing_updates(model, pk: int, column: str) -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP FUNCTION test_refuse_update() CASCADE")
+
+
+@contextmanager
+def held_elsewhere(hold: Callable[[], object], *, timeout: float = 10) -> Iterator[None]:
+    """Inside the block, another connection (a thread of its own) is in a transaction that ran
+    `hold` (a row locked for update, a long read of a table) and has not ended: what `hold`
+    locked stays locked until the block is over (someone's edit, a report, a dump)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                holding.set()
+                release.wait(timeout=timeout * 3)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert holding.wait(timeout=timeout), "the other connection never held its lock"
+        yield
+    finally:
+        release.set()
+        thread.join(timeout=timeout * 3)

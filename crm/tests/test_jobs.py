@@ -10,6 +10,7 @@ from crm import jobs
 from crm.jobs import maintenance
 from crm.jobs import services as jobs_services
 from crm.jobs.models import DeadLetter, JobLock, JobRun, JobRunStatus
+from crm.testing.database import held_elsewhere
 
 # --- Distributed lock -------------------------------------------------------------------------
 
@@ -419,7 +420,6 @@ def test_two_operators_sending_a_tasks_letters_again_at_once_send_each_once(admi
 def test_a_retry_skips_the_letters_another_retry_is_claiming_without_waiting():
     import redis
     from django.conf import settings
-    from django.db import transaction
 
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete("celery")
@@ -429,26 +429,15 @@ def test_a_retry_skips_the_letters_another_retry_is_claiming_without_waiting():
         )
         for number in range(3)
     ]
-    claiming, done = threading.Event(), threading.Event()
 
     def hold_the_first_letter() -> None:
-        try:
-            with transaction.atomic():
-                DeadLetter.objects.select_for_update().filter(pk=letters[0].pk).get()
-                claiming.set()
-                done.wait(timeout=10)
-        finally:
-            connection.close()
+        DeadLetter.objects.select_for_update().filter(pk=letters[0].pk).get()
 
-    holder = threading.Thread(target=hold_the_first_letter)
-    holder.start()
     try:
-        assert claiming.wait(timeout=10)
-        assert jobs_services.dead_letters_retry(letters=DeadLetter.objects.all()) == 2
-        sent = _sent_args(broker)
+        with held_elsewhere(hold_the_first_letter):
+            assert jobs_services.dead_letters_retry(letters=DeadLetter.objects.all()) == 2
+            sent = _sent_args(broker)
     finally:
-        done.set()
-        holder.join()
         broker.delete("celery")
 
     assert sorted(sent) == ["['job1']", "['job2']"]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from crm import services as crm
 from crm.models import AuditEntry, CustomerStatus, DealStage
 from crm.roles import SystemActor
-from crm.testing.database import refusing_updates
+from crm.testing.database import held_elsewhere, refusing_updates
 from crm.tests.factories import (
     ActivityFactory,
     CustomerFactory,
@@ -293,28 +293,14 @@ def test_a_recount_that_moves_no_sum_does_not_wait_for_a_parent_being_edited():
     mine = make_goal(owner=SalesRepFactory(team=team), parent=team_goal)
     won(mine.rep, 5)
     recalculate()
-    holding, done = threading.Event(), threading.Event()
 
     def edit_the_team_goal() -> None:  # someone's edit, its row locked until it commits
-        try:
-            with transaction.atomic():
-                Goal.objects.select_for_update().get(pk=team_goal.pk)
-                holding.set()
-                done.wait(10)
-        finally:
-            connection.close()
+        Goal.objects.select_for_update().get(pk=team_goal.pk)
 
-    editor = threading.Thread(target=edit_the_team_goal)
-    editor.start()
-    try:
-        assert holding.wait(10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:  # waiting for the lock would fail, not hang
-                cursor.execute("SET LOCAL lock_timeout = '1s'")
-            changed = recalculate()
-    finally:
-        done.set()
-        editor.join()
+    with held_elsewhere(edit_the_team_goal), transaction.atomic():
+        with connection.cursor() as cursor:  # waiting for the lock would fail, not hang
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+        changed = recalculate()
 
     assert changed == 0 and value(team_goal) == 5
 

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from crm.testing.database import held_elsewhere
 from crm.testing.migrations import migrate_to
 from crm.triggers import existing_triggers
 from tracking import contract, partitions, processing, retention, services, tenants
@@ -203,26 +204,14 @@ def test_a_day_whose_detach_waits_on_a_busy_table_is_kept_and_named_and_the_run_
         tenant, [{"evt_type": "old"}], received_at=dt.datetime(*old.timetuple()[:3], 12, tzinfo=UTC)
     )
     processing.process_pending()
-    holding, release = threading.Event(), threading.Event()
+    out = StringIO()
 
     def long_read() -> None:  # a long statement's lock on the table (a report, a dump)
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM tracking_rawevent")
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM tracking_rawevent")
 
-    reader = threading.Thread(target=long_read)
-    reader.start()
-    try:
-        assert holding.wait(timeout=10)
-        out = StringIO()
+    with held_elsewhere(long_read):
         call_command("purge_tracking", "--older-than", "90d", stdout=out)
-    finally:
-        release.set()
-        reader.join(timeout=30)
 
     name = partitions.partition_name(old)
     assert f"Kept {name} (the table was busy: the next run drops it)." in out.getvalue()
